@@ -1,0 +1,1 @@
+"""Vigie's command line: one module per command group, each thin over the library."""

@@ -1,0 +1,66 @@
+"""What every command needs: settings, the database, the instance secrets, the console.
+
+Commands take ``ctx: typer.Context`` and call :func:`instance` to get a lazily opened
+:class:`Instance`; nothing is opened until a command needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigie.secrets import InstanceSecrets, load_secrets
+from vigie.settings import Settings
+from vigie.store.engine import make_engine, make_session_factory
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class Instance:
+    """A Vigie instance as seen by one CLI invocation."""
+
+    settings: Settings
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return self._engine or make_engine(self.settings.resolved_database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return make_session_factory(self.engine)
+
+    @cached_property
+    def secrets(self) -> InstanceSecrets:
+        return load_secrets(self.settings.resolved_secrets_dir)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session committed on success, rolled back on error."""
+        with self.sessions.begin() as session:
+            yield session
+
+
+def instance(ctx: typer.Context) -> Instance:
+    """The instance for this invocation, built from the environment on first use."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, Instance):
+        root.obj = Instance(settings=Settings())
+    return root.obj
+
+
+def print_json(data: Any) -> None:
+    """Write ``data`` as indented JSON on stdout (for ``--json``)."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")

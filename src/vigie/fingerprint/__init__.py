@@ -1,0 +1,1 @@
+"""vigie.fingerprint"""

@@ -1,0 +1,1 @@
+"""Processors (subcontractors), their contracts, assignments of people, and API keys."""

@@ -1,0 +1,78 @@
+"""One typed settings object, read from the environment (prefix ``VIGIE_``) once at start.
+
+Build it with :func:`Settings` (or :func:`load_settings`) at the edge — CLI entry point,
+server start, test fixture — and pass it down. Nothing in Vigie reads the environment
+anywhere else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Vigie's configuration. Every field can be set as ``VIGIE_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="VIGIE_", extra="ignore")
+
+    environment: Literal["development", "production"] = Field(
+        "development", description="`production` refuses placeholder secrets and debug output."
+    )
+    data_dir: Path = Field(
+        Path("vigie-data"),
+        description="Directory holding the SQLite database, instance secrets and outputs.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL. Default: a SQLite file `vigie.db` under the data directory. "
+        "PostgreSQL: `postgresql+psycopg://user@host/db`.",
+    )
+    secrets_dir: Path | None = Field(
+        None, description="Directory of instance secrets (files mode 0600). Default: DATA_DIR/secrets."
+    )
+    audit_checkpoint_every_events: int = Field(
+        10_000, ge=1, description="Sign a checkpoint automatically after this many new events."
+    )
+    audit_checkpoint_every_seconds: float = Field(
+        300.0, gt=0, description="Sign a checkpoint automatically when the last is this old."
+    )
+    gateway_max_page_size: int = Field(
+        100, ge=1, le=1000, description="Largest page the processor API serves."
+    )
+    leak_retention_days: int = Field(
+        90, ge=1, description="Days before stored leak files and reports are purged."
+    )
+    smtp_host: str = Field("127.0.0.1", description="SMTP server for alert and notice e-mail.")
+    smtp_port: int = Field(25, description="SMTP port.")
+    smtp_user: str | None = Field(None, description="SMTP user, if the server wants one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    mail_from: str = Field(
+        "vigie@controller.example", description="Sender address of alerts and notices."
+    )
+    alert_email_to: str | None = Field(
+        None, description="Where alert e-mails go (the DPO's mailbox). Unset: no alert e-mail."
+    )
+    alert_webhook_url: str | None = Field(
+        None, description="URL that receives each alert as JSON. Unset: no webhook."
+    )
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to the SQLite file under the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'vigie.db').resolve()}"
+
+    @property
+    def resolved_secrets_dir(self) -> Path:
+        """Where the instance secrets live."""
+        return self.secrets_dir or self.data_dir / "secrets"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment, with explicit overrides on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,126 @@
+"""Shared fixtures: a real database per test, on SQLite and on PostgreSQL.
+
+The ``engine`` fixture (and everything built on it) runs each test twice: once on a
+fresh SQLite file, once in a fresh PostgreSQL schema. PostgreSQL is found at
+``VIGIE_TEST_POSTGRES_URL`` (default: local trust auth, database ``test``). When it is
+unreachable the PostgreSQL half is skipped and the run says so at the end — unless
+``VIGIE_TEST_REQUIRE_POSTGRES=1`` (CI), which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigie.secrets import InstanceSecrets, ensure_secrets, load_secrets
+from vigie.settings import Settings
+from vigie.store.engine import make_engine, make_session_factory
+from vigie.store.migrate import upgrade
+from vigie.store.models import load_metadata
+
+PG_URL = os.environ.get(
+    "VIGIE_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"
+)
+REQUIRE_PG = os.environ.get("VIGIE_TEST_REQUIRE_POSTGRES") == "1"
+_pg_state: dict[str, object] = {}
+
+
+def postgres_available() -> bool:
+    """Whether the test PostgreSQL answers (checked once per run)."""
+    if "ok" not in _pg_state:
+        try:
+            probe = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+            with probe.connect() as conn:
+                conn.execute(text("select 1"))
+            probe.dispose()
+            _pg_state["ok"] = True
+        except Exception as exc:  # any failure means "not available"
+            _pg_state["ok"] = False
+            _pg_state["why"] = type(exc).__name__
+    return bool(_pg_state["ok"])
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _pg_state.get("ok") is False:
+        terminalreporter.write_line(
+            f"PostgreSQL half SKIPPED: no server at {PG_URL} ({_pg_state.get('why')}). "
+            "Only SQLite was tested; set VIGIE_TEST_POSTGRES_URL or run .ci/run.",
+            yellow=True,
+            bold=True,
+        )
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database, copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+def _pg_engine(schema: str) -> Engine:
+    return make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
+    """URL of a fresh, migrated database of each kind."""
+    if request.param == "sqlite":
+        path = tmp_path / "vigie.db"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    if not postgres_available():
+        if REQUIRE_PG:
+            pytest.fail(f"PostgreSQL required but unreachable at {PG_URL}")
+        pytest.skip("PostgreSQL unreachable")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = _pg_engine(schema)
+    load_metadata().create_all(engine)
+    engine.dispose()
+    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    """Settings of a test instance: its own data directory, secrets and database."""
+    s = Settings(data_dir=tmp_path / "data", database_url=db_url)
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_secrets(s.resolved_secrets_dir)
+    return s
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    eng = make_engine(settings.resolved_database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def secrets(settings: Settings) -> InstanceSecrets:
+    return load_secrets(settings.resolved_secrets_dir)
