@@ -1,0 +1,41 @@
+"""Pseudonyms are stable, unlinkable across processors, reversible only with the secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vigie.fingerprint.pseudonyms import PSEUDONYM_LENGTH, Pseudonymiser, identify
+from vigie.secrets import ensure_secrets, load_secrets
+
+
+def _secrets(tmp: Path):  # type: ignore[no-untyped-def]
+    ensure_secrets(tmp)
+    return load_secrets(tmp)
+
+
+def test_round_trip_and_unlinkable(tmp_path: Path) -> None:
+    s = _secrets(tmp_path)
+    a, b = Pseudonymiser(s, 1), Pseudonymiser(s, 2)
+    p = a.encode(42)
+    assert len(p) == PSEUDONYM_LENGTH and p == a.encode(42)
+    assert a.decode(p) == 42
+    assert b.decode(p) is None
+    assert b.encode(42) != p
+    assert identify(s, p, [2, 3, 1]) == (1, 42)
+
+
+def test_other_instance_cannot_read(tmp_path: Path) -> None:
+    p = Pseudonymiser(_secrets(tmp_path / "a"), 1).encode(7)
+    assert Pseudonymiser(_secrets(tmp_path / "b"), 1).decode(p) is None
+
+
+@given(st.text(max_size=40))
+def test_garbage_is_rejected(text: str) -> None:
+    from vigie.secrets import InstanceSecrets, Secret
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    s = InstanceSecrets(master=Secret(b"k" * 32), signing_key=Ed25519PrivateKey.generate())
+    assert Pseudonymiser(s, 1).decode(text) is None or len(text) == PSEUDONYM_LENGTH
