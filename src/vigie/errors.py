@@ -9,7 +9,8 @@ problem document) instead of a traceback.
     ├── NotFound           the thing asked for does not exist (or is out of scope)
     ├── InvalidInput       a file, a row, a request or an argument is malformed
     │   └── ImportRejected     an import with bad rows; carries every problem found
-    ├── Denied             policy refuses: scope, purpose, suspension, key, budget, rate
+    ├── Unauthenticated    no API key, or a key that is unknown or malformed (HTTP 401)
+    ├── Denied             policy refuses: suspension, revoked/expired key, IP, budget, rate
     │   └── BudgetExceeded     a distinct-people or request-rate budget is spent
     ├── AuditFailure       the audit trail could not record an event (fail closed)
     └── IntegrityError     the audit trail or a checkpoint does not verify
@@ -43,6 +44,10 @@ class ImportRejected(InvalidInput):
     def __init__(self, problems: list[tuple[int, str, str]]) -> None:
         self.problems = problems
         super().__init__(f"{len(problems)} bad row(s); nothing imported")
+
+
+class Unauthenticated(VigieError):
+    """No API key, or one that is unknown or malformed."""
 
 
 class Denied(VigieError):

@@ -11,6 +11,7 @@ from vigie.store.base import Base
 MODEL_MODULES = (
     "vigie.registry.models",
     "vigie.processors.models",
+    "vigie.gateway.models",
     "vigie.audit.models",
     "vigie.detection.models",
     "vigie.fingerprint.models",

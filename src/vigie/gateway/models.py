@@ -1,0 +1,3 @@
+"""Tables of vigie.gateway (filled as the domain lands)."""
+
+from __future__ import annotations
