@@ -26,6 +26,10 @@ lint: $(STAMP)  ## ruff and mypy (strict on src/vigie).
 bench: $(STAMP)  ## Benchmarks: print figures and ratios; see docs/benchmarks.md.
 	$(BIN)/python -m benchmarks
 
+docs: $(STAMP)  ## Regenerate the CLI reference and build the site (strict: warnings fail).
+	$(BIN)/python tools/gen_docs.py
+	$(BIN)/mkdocs build --strict --quiet
+
 migration: $(STAMP)  ## Regenerate the initial migration after a model change (pre-release).
 	$(BIN)/python tools/regen_migration.py
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+PLACEHOLDERS = frozenset({"", "changeme", "change-me", "password", "secret", "example", "xxx"})
 
 
 class Settings(BaseSettings):
@@ -20,7 +23,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIGIE_", extra="ignore")
 
     environment: Literal["development", "production"] = Field(
-        "development", description="`production` refuses placeholder secrets and debug output."
+        "development",
+        description="`production` refuses placeholder passwords and a SQLite database "
+        "in a relative directory.",
     )
     data_dir: Path = Field(
         Path("vigie-data"),
@@ -59,6 +64,22 @@ class Settings(BaseSettings):
     alert_webhook_url: str | None = Field(
         None, description="URL that receives each alert as JSON. Unset: no webhook."
     )
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> Settings:
+        if self.environment != "production":
+            return self
+        if self.smtp_password is not None and (
+            self.smtp_password.get_secret_value().lower() in PLACEHOLDERS
+        ):
+            raise ValueError("VIGIE_SMTP_PASSWORD is a placeholder; set the real password")
+        url = self.database_url or ""
+        for placeholder in PLACEHOLDERS:
+            if f":{placeholder}@" in url.lower():
+                raise ValueError("VIGIE_DATABASE_URL carries a placeholder password")
+        if not self.database_url and not self.data_dir.is_absolute():
+            raise ValueError("in production set VIGIE_DATA_DIR to an absolute path")
+        return self
 
     @property
     def resolved_database_url(self) -> str:
