@@ -1,0 +1,118 @@
+"""Fixtures of the breach tests: a processor and a few synthetic people in the registry."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigie.breach.clock import FixedClock
+from vigie.processors.models import Processor
+from vigie.registry.models import Subject
+from vigie.store.engine import make_engine
+from vigie.store.migrate import upgrade
+
+T0 = datetime(2026, 1, 12, 9, 30, tzinfo=UTC)
+
+# (language, given name, family name, e-mail, phone) — synthetic people only.
+PEOPLE = [
+    ("fr", "Awa", "Diallo", "awa.diallo@example.org", "+33612345601"),
+    ("en", "Grace", "Mensah", "grace.mensah@example.org", "+33612345602"),
+    ("uk", "Олена", "Коваль", "olena.koval@example.org", "+33612345603"),
+    ("ru", "Иван", "Петров", "ivan.petrov@example.org", None),
+    ("ar", "ليلى", "حداد", "layla.haddad@example.org", "+33612345605"),
+    ("fa-AF", "Farid", "Ahmadi", None, "+33612345606"),
+    ("ps", "Gul", "Khan", "gul.khan@example.org", "+33612345607"),
+    ("zh", "Wei", "Zhang", "wei.zhang@example.org", "+33612345608"),
+    ("he", "Noa", "Levi", "noa.levi@example.org", "+33612345609"),
+    ("es", "Lucía", "García", "lucia.garcia@example.org", "+33612345610"),
+    ("pt", "João", "Silva", "joao.silva@example.org", "+33612345611"),
+    ("tr", "Elif", "Yılmaz", "elif.yilmaz@example.org", "+33612345612"),
+    ("sw", "Amani", "Okello", "amani.okello@example.org", None),
+    ("fr", "Nadia", "Benali", None, None),
+]
+
+
+def make_subject(
+    i: int, lang: str, given: str, family: str, email: str | None, phone: str | None
+) -> Subject:
+    return Subject(
+        ref=f"CIR-2025-{i:06d}",
+        given_name=given,
+        family_name=family,
+        birth_date=date(1990, 1, 1 + i % 28),
+        sex="F" if i % 2 else "M",
+        birth_country="AFG",
+        nationality="AFG",
+        preferred_language=lang,
+        email=email,
+        phone=phone,
+        address_line=f"{i} rue de l'Exemple",
+        postal_code="75011",
+        city="Paris",
+        region="11",
+        entry_date=date(2024, 3, 1),
+        residence_reason="asylum",
+        residence_status="refugee",
+        cir_signed_on=date(2024, 6, 1),
+        course_hours=200,
+        course_level="A1",
+        valid_from=T0,
+    )
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database, copied for each test.
+
+    Overrides the root fixture, whose ``PRAGMA wal_checkpoint`` runs inside the
+    ``BEGIN IMMEDIATE`` the engine opens and fails with "database table is locked".
+    Closing the last connection checkpoints the WAL into the main file by itself.
+    """
+    path = tmp_path_factory.mktemp("breach-template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    with sqlite3.connect(path) as raw:
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def processor_id(sessions: sessionmaker[Session]) -> int:
+    with sessions.begin() as s:
+        p = Processor(
+            name="lingua",
+            legal_name="Lingua Formation SAS",
+            siren="123456789",
+            contact_email="dpo@lingua.example",
+            security_officer="RSSI Lingua",
+            region="11",
+        )
+        s.add(p)
+        s.flush()
+        return p.id
+
+
+@pytest.fixture
+def subject_ids(sessions: sessionmaker[Session]) -> list[int]:
+    with sessions.begin() as s:
+        rows = [make_subject(i, *p) for i, p in enumerate(PEOPLE, start=1)]
+        s.add_all(rows)
+        s.flush()
+        return [r.id for r in rows]
+
+
+@pytest.fixture
+def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    with sessions.begin() as s:
+        yield s
