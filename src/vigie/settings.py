@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     gateway_max_page_size: int = Field(
         100, ge=1, le=1000, description="Largest page the processor API serves."
     )
+    gateway_cursor_ttl_seconds: int = Field(
+        86_400, ge=60, description="How long a page cursor of the processor API stays valid."
+    )
+    gateway_max_body_bytes: int = Field(
+        16_384, ge=1024, description="Largest request body the processor API accepts (413 above)."
+    )
     leak_retention_days: int = Field(
         90, ge=1, description="Days before stored leak files and reports are purged."
     )
