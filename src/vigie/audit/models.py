@@ -1,3 +1,130 @@
-"""Tables of vigie.audit (filled as the domain lands)."""
+"""Tables of vigie.audit: the event trail, its head, signed checkpoints, the served index.
+
+Times are integer microseconds since the Unix epoch (UTC) so that the canonical encoding
+is the same on every database. Nothing here has a foreign key: the trail outlives the
+processors, keys and people it mentions.
+"""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import cast
+
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vigie.store.base import Base
+
+
+def from_us(at_us: int) -> datetime:
+    """A UTC datetime from integer microseconds since the epoch."""
+    return datetime.fromtimestamp(at_us / 1_000_000, UTC).replace(microsecond=at_us % 1_000_000)
+
+
+def to_us(at: datetime) -> int:
+    """Integer microseconds since the epoch of an aware datetime."""
+    if at.tzinfo is None:
+        raise ValueError("naive datetime")
+    delta = at - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+class AuditEvent(Base):
+    """One event of the append-only trail (see :mod:`vigie.audit.canonical` for its hash)."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at_us: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(200))
+    processor_id: Mapped[int | None] = mapped_column(Integer)
+    key_id: Mapped[int | None] = mapped_column(Integer)
+    origin: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    purpose: Mapped[str | None] = mapped_column(String(100))
+    subjects: Mapped[bytes] = mapped_column(LargeBinary)  # delta-varint of sorted ids
+    fields: Mapped[str] = mapped_column(Text)  # sorted names joined by ","
+    outcome: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(Text)  # JSON text, ids and counts only
+    prev_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+    __table_args__ = (Index("ix_audit_events_processor_seq", "processor_id", "seq"),)
+
+    @property
+    def at(self) -> datetime:
+        return from_us(self.at_us)
+
+
+class AuditHead(Base):
+    """The single row (id 1) every append locks: size and hash of the last event."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(BigInteger)
+    head_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditCheckpoint(Base):
+    """A signed tree head: the first ``size`` events have Merkle root ``root``."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    at_us: Mapped[int] = mapped_column(BigInteger)
+    key_fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the public key
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    frontier: Mapped[bytes] = mapped_column(LargeBinary)  # perfect-subtree roots, to extend
+
+    @property
+    def at(self) -> datetime:
+        return from_us(self.at_us)
+
+
+class AuditReceipt(Base):
+    """Served index: processor ``processor_id`` received person ``subject_id`` (fields, when)."""
+
+    __tablename__ = "audit_receipts"
+
+    processor_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    subject_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    fields: Mapped[str] = mapped_column(Text)  # union of names received, sorted, ","
+    first_us: Mapped[int] = mapped_column(BigInteger)
+    last_us: Mapped[int] = mapped_column(BigInteger)
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_audit_receipts_subject", "subject_id"),)
+
+
+class AuditDisclosure(Base):
+    """Served index: one row per person disclosed by one event, for time-range questions."""
+
+    __tablename__ = "audit_disclosures"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    subject_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    processor_id: Mapped[int] = mapped_column(Integer)
+    at_us: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_audit_disclosures_processor_at", "processor_id", "at_us"),)
+
+
+class AuditProcessorField(Base):
+    """Served index: field ``field`` has been disclosed to processor ``processor_id``."""
+
+    __tablename__ = "audit_processor_fields"
+
+    processor_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    field: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+EVENTS = cast(Table, AuditEvent.__table__)
+HEAD = cast(Table, AuditHead.__table__)
+CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
+RECEIPTS = cast(Table, AuditReceipt.__table__)
+DISCLOSURES = cast(Table, AuditDisclosure.__table__)
+PROCESSOR_FIELDS = cast(Table, AuditProcessorField.__table__)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 08:52:00.843426
+Create Date: 2026-11-29 08:53:03.966069
 """
 
 from __future__ import annotations
@@ -171,6 +171,17 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_keys')),
     sa.UniqueConstraint('prefix', name=op.f('uq_api_keys_prefix'))
     )
+    op.create_table('canary_trips',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('at', vigie.store.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('subject_id', sa.Integer(), nullable=False),
+    sa.Column('channel', sa.String(length=8), nullable=False),
+    sa.Column('source', sa.String(length=200), nullable=True),
+    sa.Column('processor_ids', sa.JSON(), nullable=False),
+    sa.Column('alert_ids', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['subject_id'], ['subjects.id'], name=op.f('fk_canary_trips_subject_id_subjects'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_canary_trips'))
+    )
     op.create_table('contracts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('processor_id', sa.Integer(), nullable=False),
@@ -251,6 +262,7 @@ def upgrade() -> None:
     sa.Column('listed', sa.Integer(), nullable=False),
     sa.Column('not_found', sa.Integer(), nullable=False),
     sa.Column('expired', sa.Integer(), nullable=False),
+    sa.Column('cursor_max', sa.Integer(), nullable=False),
     sa.Column('first_seq', sa.BigInteger(), nullable=True),
     sa.Column('last_seq', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['processor_id'], ['processors.id'], name=op.f('fk_detection_windows_processor_id_processors'), ondelete='CASCADE'),
@@ -497,6 +509,7 @@ def downgrade() -> None:
         batch_op.drop_index('uq_contracts_processor_name')
 
     op.drop_table('contracts')
+    op.drop_table('canary_trips')
     op.drop_table('api_keys')
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_index('uq_alerts_dedupe')

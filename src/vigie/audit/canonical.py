@@ -1,0 +1,117 @@
+"""The canonical encoding of an audit event, and the compact encoding of its people.
+
+An event is hashed over ``prev_hash || body`` where ``body`` is the compact JSON array
+
+    [1, seq, at_us, actor, processor_id, key_id, origin, action, purpose,
+     subjects_hex, fields, outcome, detail]
+
+(``1`` is the format version; ``subjects_hex`` is the hex of the delta-varint encoding of
+the sorted internal ids; ``fields`` is the sorted field names joined by ``,``; ``detail`` is
+the stored JSON text or null). The JSON is what ``json.dumps(..., ensure_ascii=False,
+separators=(",", ":"))`` produces, so the standalone verifier needs only the standard
+library to rebuild it. The entry hash is the RFC 6962 leaf hash of that encoding, so one
+hash serves as both the chain link and the Merkle leaf:
+
+    entry_hash = SHA-256(0x00 || prev_hash || body)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+
+FORMAT_VERSION = 1
+GENESIS = bytes(32)
+"""The ``prev_hash`` of the first event."""
+
+
+def encode_subjects(ids: Iterable[int]) -> bytes:
+    """Sorted, de-duplicated ids as unsigned LEB128 varints of the gaps between them."""
+    out = bytearray()
+    prev = 0
+    for value in sorted(set(ids)):
+        if value < 0:
+            raise ValueError("subject ids are non-negative")
+        gap = value - prev
+        prev = value
+        while gap >= 0x80:
+            out.append((gap & 0x7F) | 0x80)
+            gap >>= 7
+        out.append(gap)
+    return bytes(out)
+
+
+def decode_subjects(data: bytes) -> list[int]:
+    """The ids encoded by :func:`encode_subjects`; raises ``ValueError`` on a cut varint."""
+    ids: list[int] = []
+    value = shift = 0
+    current = 0
+    for byte in data:
+        value |= (byte & 0x7F) << shift
+        if byte & 0x80:
+            shift += 7
+            continue
+        current += value
+        ids.append(current)
+        value = shift = 0
+    if shift:
+        raise ValueError("truncated subject encoding")
+    return ids
+
+
+def encode_fields(fields: Iterable[str]) -> str:
+    """Sorted, de-duplicated field names joined by commas."""
+    names = sorted(set(fields))
+    for name in names:
+        if not name or "," in name:
+            raise ValueError(f"bad field name {name!r}")
+    return ",".join(names)
+
+
+def encode_detail(detail: Mapping[str, Any] | None) -> str | None:
+    """``detail`` as JSON text with sorted keys (ids and counts only), or None."""
+    if not detail:
+        return None
+    return orjson.dumps(dict(detail), option=orjson.OPT_SORT_KEYS).decode()
+
+
+def body(
+    seq: int,
+    at_us: int,
+    actor: str,
+    processor_id: int | None,
+    key_id: int | None,
+    origin: str | None,
+    action: str,
+    purpose: str | None,
+    subjects: bytes,
+    fields: str,
+    outcome: str,
+    detail: str | None,
+) -> bytes:
+    """The canonical body of one event (the stored column values, in order)."""
+    return orjson.dumps(
+        [
+            FORMAT_VERSION,
+            seq,
+            at_us,
+            actor,
+            processor_id,
+            key_id,
+            origin,
+            action,
+            purpose,
+            subjects.hex(),
+            fields,
+            outcome,
+            detail,
+        ]
+    )
+
+
+def entry_hash(prev_hash: bytes, event_body: bytes) -> bytes:
+    """The event's hash: its RFC 6962 leaf hash over ``prev_hash || body``."""
+    return hashlib.sha256(b"\x00" + prev_hash + event_body).digest()

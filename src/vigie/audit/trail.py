@@ -1,0 +1,187 @@
+"""Appending to the audit trail, inside the caller's unit of work.
+
+Every append locks the single chain-head row (PostgreSQL: ``SELECT ... FOR UPDATE``;
+SQLite: the engine opens every write transaction with ``BEGIN IMMEDIATE``), takes the
+next sequence numbers, hashes each event onto the chain, and updates the served index
+for disclosures — all in the caller's transaction. The caller commits: the disclosure
+and its event become durable together or not at all. If anything fails, the caller's
+transaction is rolled back and :class:`vigie.errors.AuditFailure` is raised (fail closed).
+
+``append`` never needs the instance secrets; checkpoints are signed separately
+(:mod:`vigie.audit.checkpoints`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from vigie.audit import canonical, index
+from vigie.audit.actions import Action
+from vigie.audit.models import EVENTS, HEAD, to_us
+from vigie.errors import AuditFailure
+
+ACTOR_KINDS = ("processor:", "operator:", "system:")
+DISCLOSURES = frozenset({Action.SUBJECT_READ, Action.SUBJECT_LIST})
+"""Actions that disclose people to a processor and so feed the served index."""
+
+_events = EVENTS
+_head = HEAD
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One event to append (see :func:`append` for the meaning of each field)."""
+
+    action: Action
+    actor: str
+    processor_id: int | None = None
+    key_id: int | None = None
+    origin: str | None = None
+    purpose: str | None = None
+    subject_ids: Sequence[int] = ()
+    fields: Sequence[str] = ()
+    outcome: str = "ok"
+    detail: Mapping[str, Any] | None = None
+    at: datetime | None = None
+
+
+def append(
+    session: Session,
+    *,
+    action: Action,
+    actor: str,
+    processor_id: int | None = None,
+    key_id: int | None = None,
+    origin: str | None = None,
+    purpose: str | None = None,
+    subject_ids: Sequence[int] = (),
+    fields: Sequence[str] = (),
+    outcome: str = "ok",
+    detail: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
+) -> int:
+    """Record one event in the caller's transaction; return its sequence number.
+
+    ``actor`` is ``"processor:<name>/key:<id>"``, ``"operator:<login>"`` or
+    ``"system:<component>"``; ``subject_ids`` are internal ids of the people disclosed;
+    ``detail`` holds ids and counts only, never personal values; ``at`` defaults to now.
+    Raises :class:`AuditFailure` (after rolling the caller's transaction back) if the
+    event cannot be written.
+    """
+    event = NewEvent(
+        action=action,
+        actor=actor,
+        processor_id=processor_id,
+        key_id=key_id,
+        origin=origin,
+        purpose=purpose,
+        subject_ids=subject_ids,
+        fields=fields,
+        outcome=outcome,
+        detail=detail,
+        at=at,
+    )
+    return append_many(session, [event])[0]
+
+
+def append_many(session: Session, events: Sequence[NewEvent]) -> list[int]:
+    """Record several events in one go (group commit); return their sequence numbers."""
+    if not events:
+        return []
+    try:
+        encoded = [_encode(e) for e in events]
+    except (ValueError, TypeError) as exc:
+        session.rollback()
+        raise AuditFailure(f"cannot record audit event: {exc}") from exc
+    try:
+        conn = session.connection()
+        size, prev = lock_head(conn)
+        rows: list[dict[str, Any]] = []
+        disclosures: list[index.Disclosure] = []
+        for event, row in zip(events, encoded, strict=True):
+            size += 1
+            row["seq"] = size
+            row["prev_hash"] = prev
+            prev = canonical.entry_hash(prev, _body(row))
+            row["entry_hash"] = prev
+            rows.append(row)
+            if (
+                event.action in DISCLOSURES
+                and event.processor_id is not None
+                and row["outcome"] == "ok"
+            ):
+                disclosures.append(
+                    index.Disclosure(
+                        seq=size,
+                        at_us=row["at_us"],
+                        processor_id=event.processor_id,
+                        subject_ids=sorted(set(event.subject_ids)),
+                        fields=row["fields"],
+                    )
+                )
+        conn.execute(_events.insert(), rows)
+        conn.execute(update(_head).where(_head.c.id == 1).values(size=size, head_hash=prev))
+        if disclosures:
+            index.record(conn, disclosures)
+    except SQLAlchemyError as exc:
+        session.rollback()
+        raise AuditFailure(f"cannot record audit event: {type(exc).__name__}") from exc
+    return [r["seq"] for r in rows]
+
+
+def lock_head(conn: Connection) -> tuple[int, bytes]:
+    """Lock the chain head for this transaction; return (size, hash of the last event)."""
+    query = select(_head.c.size, _head.c.head_hash).where(_head.c.id == 1).with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        ins = pg_insert(_head) if conn.dialect.name == "postgresql" else sqlite_insert(_head)
+        conn.execute(ins.values(id=1, size=0, head_hash=canonical.GENESIS).on_conflict_do_nothing())
+        row = conn.execute(query).one()
+    return int(row.size), bytes(row.head_hash)
+
+
+def _encode(event: NewEvent) -> dict[str, Any]:
+    action = Action(event.action)
+    if not event.actor.startswith(ACTOR_KINDS) or len(event.actor) > 200:
+        raise ValueError(f"actor must start with one of {ACTOR_KINDS}")
+    at_us = time.time_ns() // 1000 if event.at is None else to_us(event.at)
+    return {
+        "at_us": at_us,
+        "actor": event.actor,
+        "processor_id": event.processor_id,
+        "key_id": event.key_id,
+        "origin": event.origin,
+        "action": action.value,
+        "purpose": event.purpose,
+        "subjects": canonical.encode_subjects(event.subject_ids),
+        "fields": canonical.encode_fields(event.fields),
+        "outcome": event.outcome,
+        "detail": canonical.encode_detail(event.detail),
+    }
+
+
+def _body(row: Mapping[str, Any]) -> bytes:
+    return canonical.body(
+        row["seq"],
+        row["at_us"],
+        row["actor"],
+        row["processor_id"],
+        row["key_id"],
+        row["origin"],
+        row["action"],
+        row["purpose"],
+        row["subjects"],
+        row["fields"],
+        row["outcome"],
+        row["detail"],
+    )
