@@ -1,9 +1,235 @@
-"""`vigie incident` (being built; registers nothing yet)."""
+"""`vigie incident`: open and follow breach incidents, their 72-hour clock and notifications."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+
 import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from vigie.breach import incidents
+from vigie.breach.assessment import assess_incident
+from vigie.breach.clock import SystemClock
+from vigie.breach.from_leak import load_report, open_from_leak
+from vigie.breach.views import incident_detail, incident_row
+from vigie.cli.context import console, instance, print_json
+from vigie.errors import InvalidInput, NotFound
+from vigie.processors.models import Processor
+
+ACTOR = "operator:cli"
+
+group = typer.Typer(
+    help="Breach incidents: the 72-hour clock (Art. 33), the risk assessment, the authority "
+    "pack, notices to each affected person (Art. 34) and the breach register (Art. 33(5)).",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"not an ISO 8601 date-time: {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@group.command("open")
+def open_(
+    ctx: typer.Context,
+    title: str = typer.Option("", help="What happened, in one line (not needed with --from-leak)."),
+    source: str = typer.Option("manual", help="leak, alert, canary or manual."),
+    aware_at: str | None = typer.Option(
+        None,
+        help="When the controller became aware (ISO 8601; default now). Starts the 72-hour "
+        "clock of Art. 33(1).",
+    ),
+    processor: str | None = typer.Option(None, help="Handle of the processor involved."),
+    summary: str = typer.Option("", help="A few sentences on the facts (no personal data)."),
+    from_leak: Path | None = typer.Option(  # noqa: B008 (typer declares options this way)
+        None,
+        "--from-leak",
+        help="A leak report (`vigie leak analyze --json`): opens the incident with the "
+        "attributed processor, the report as evidence and every person's exposed fields.",
+        exists=True,
+        dir_okay=False,
+    ),
+) -> None:
+    """Open an incident, by hand or from a leak analysis report; prints its id and clock."""
+    inst = instance(ctx)
+    clock = SystemClock()
+    with inst.session() as session:
+        if from_leak is not None:
+            incident = open_from_leak(
+                session,
+                report=load_report(from_leak),
+                actor=ACTOR,
+                aware_at=_parse_time(aware_at),
+                report_ref=from_leak.name,
+                clock=clock,
+            )
+        else:
+            processor_id = None
+            if processor:
+                found = session.scalars(select(Processor).where(Processor.name == processor))
+                match = found.first()
+                if match is None:
+                    raise NotFound(f"no processor {processor!r}")
+                processor_id = match.id
+            incident = incidents.open_incident(
+                session,
+                title=title,
+                source=source,
+                aware_at=_parse_time(aware_at) or clock.now(),
+                actor=ACTOR,
+                processor_id=processor_id,
+                summary=summary,
+                clock=clock,
+            )
+        row = incident_row(session, incident, now=clock.now())
+    console.print(
+        f"incident {row['id']} opened: {row['title']} — {row['people']} people; "
+        f"authority notification due {row['deadline']} ({row['time_left']})"
+    )
+
+
+@group.command("list")
+def list_(
+    ctx: typer.Context,
+    status: str | None = typer.Option(None, help="Only `open` or `closed` incidents."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List incidents, newest first, with the time left on each 72-hour clock."""
+    inst = instance(ctx)
+    now = SystemClock().now()
+    with inst.session() as session:
+        rows = [
+            incident_row(session, i, now=now)
+            for i in incidents.list_incidents(session, status=status)
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "title", "source", "status", "processor", "people", "risk", "time left")
+    for r in rows:
+        table.add_row(
+            str(r["id"]), r["title"], r["source"], r["status"], r["processor"] or "-",
+            str(r["people"]), r["risk"] or "-", r["time_left"],
+        )  # fmt: skip
+    console.print(table)
+
+
+@group.command("show")
+def show(
+    ctx: typer.Context,
+    incident_id: int = typer.Argument(..., help="Incident id (see `vigie incident list`)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show an incident: clock, evidence, exposure by field, risk, and its timeline."""
+    inst = instance(ctx)
+    with inst.session() as session:
+        data = incident_detail(session, incident_id=incident_id, now=SystemClock().now())
+    if as_json:
+        print_json(data)
+        return
+    console.print(f"[bold]incident {data['id']}[/bold]: {data['title']}", highlight=False)
+    console.print(
+        f"status {data['status']}, source {data['source']}, processor "
+        f"{data['processor'] or '-'}; aware {data['aware_at']}, due {data['deadline']} "
+        f"([bold]{data['time_left']}[/bold])"
+    )
+    exp = data["exposure"]
+    console.print(f"people exposed: {exp['people']}")
+    for name, count in exp["by_field"].items():
+        console.print(f"  {name}: {count}")
+    if data["risk_assessment"]:
+        console.print(f"risk: {data['risk_assessment']['decision']}")
+    table = Table("at", "kind", "actor", "summary", "audit seq")
+    for e in data["timeline"]:
+        table.add_row(e["at"], e["kind"], e["actor"], e["summary"], str(e["audit_seq"]))
+    console.print(table)
+
+
+@group.command("assess")
+def assess_(
+    ctx: typer.Context,
+    incident_id: int = typer.Argument(..., help="Incident id."),
+    malicious: bool = typer.Option(
+        False, help="The data was taken with malicious intent (e.g. offered for sale)."
+    ),
+    encrypted: bool = typer.Option(
+        False, help="Exposed only encrypted, with a key that was not compromised (34(3)(a))."
+    ),
+    neutralised: str | None = typer.Option(
+        None, help="Art. 34(3)(b): the measure that makes the high risk no longer likely."
+    ),
+    disproportionate: str | None = typer.Option(
+        None, help="Art. 34(3)(c): why telling each person would be disproportionate."
+    ),
+) -> None:
+    """Assess the risk (EDPB factors) and decide on Art. 33 and Art. 34, with reasons."""
+    inst = instance(ctx)
+    with inst.session() as session:
+        result = assess_incident(
+            session,
+            incident_id=incident_id,
+            actor=ACTOR,
+            malicious=malicious,
+            encrypted=encrypted,
+            risk_neutralised=neutralised,
+            disproportionate_effort=disproportionate,
+        )
+    for f in result.factors:
+        console.print(f"- {f.name} ({f.rating}): {f.reason}", highlight=False)
+    console.print(f"[bold]{result.level}[/bold] ({result.severity}): {result.decision}")
+
+
+@group.command("processor-duty")
+def processor_duty(
+    ctx: typer.Context,
+    incident_id: int = typer.Argument(..., help="Incident id."),
+    informed_at: str | None = typer.Option(
+        None, help="When the processor informed the controller (ISO 8601)."
+    ),
+    how: str | None = typer.Option(None, help="How (e.g. 'e-mail to the DPO')."),
+    not_informed: bool = typer.Option(
+        False, "--not-informed", help="Record that the processor did not inform the controller."
+    ),
+    note: str | None = typer.Option(None, help="What is known about it."),
+) -> None:
+    """Record the processor's own Art. 33(2) duty: when and how it told the controller."""
+    if not_informed == (informed_at is not None):
+        raise InvalidInput("give either --informed-at or --not-informed")
+    inst = instance(ctx)
+    with inst.session() as session:
+        incidents.record_processor_duty(
+            session,
+            incident_id=incident_id,
+            actor=ACTOR,
+            informed_at=_parse_time(informed_at),
+            how=how,
+            note=note,
+        )
+    console.print(f"incident {incident_id}: processor duty recorded")
+
+
+@group.command("close")
+def close(
+    ctx: typer.Context,
+    incident_id: int = typer.Argument(..., help="Incident id."),
+    reason: str = typer.Option(..., help="Why it is closed; it stays in the register."),
+) -> None:
+    """Close an incident (it stays in the breach register)."""
+    inst = instance(ctx)
+    with inst.session() as session:
+        incidents.close_incident(session, incident_id=incident_id, actor=ACTOR, reason=reason)
+    console.print(f"incident {incident_id} closed")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.add_typer(group, name="incident")

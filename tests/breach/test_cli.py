@@ -1,0 +1,86 @@
+"""`vigie incident` through Typer's runner, on a real database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from vigie.cli.app import app
+from vigie.cli.context import Instance
+from vigie.settings import Settings
+
+runner = CliRunner()
+
+
+def run(settings: Settings, engine: Engine, *args: str) -> str:
+    result = runner.invoke(app, list(args), obj=Instance(settings=settings, _engine=engine))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_open_list_show_assess(
+    settings: Settings, engine: Engine, subject_ids: list[int], processor_id: int, tmp_path: Path
+) -> None:
+    report = tmp_path / "leak.json"
+    report.write_text(
+        json.dumps(
+            {
+                "affected_subjects": [f"CIR-2025-{i:06d}" for i in range(1, 6)],
+                "columns": {"nom": "full_name", "mail": "email", "statut": "residence_status"},
+                "attribution": {"processor": "lingua"},
+            }
+        )
+    )
+    out = run(
+        settings,
+        engine,
+        "incident",
+        "open",
+        "--from-leak",
+        str(report),
+        "--aware-at",
+        "2026-01-12T09:00:00+00:00",
+    )
+    assert "incident 1 opened" in out and "5 people" in out
+    listed = json.loads(run(settings, engine, "incident", "list", "--json"))
+    assert listed[0]["processor"] == "lingua" and listed[0]["people"] == 5
+    out = run(settings, engine, "incident", "assess", "1", "--malicious")
+    assert "high" in out
+    run(
+        settings,
+        engine,
+        "incident",
+        "processor-duty",
+        "1",
+        "--not-informed",
+        "--note",
+        "learned from the sale notice",
+    )
+    shown = json.loads(run(settings, engine, "incident", "show", "1", "--json"))
+    assert shown["exposure"]["by_field"]["residence_status"] == 5
+    assert shown["risk_assessment"]["notify_people"] is True
+    assert [e["kind"] for e in shown["timeline"]] == [
+        "open",
+        "evidence",
+        "exposure",
+        "risk",
+        "processor_duty",
+    ]
+    assert "overdue" in shown["time_left"] or "left" in shown["time_left"]
+    assert "incident 1" in run(settings, engine, "incident", "show", "1")
+
+
+def test_user_errors_are_one_line(settings: Settings, engine: Engine) -> None:
+    result = runner.invoke(
+        app, ["incident", "show", "42"], obj=Instance(settings=settings, _engine=engine)
+    )
+    assert result.exit_code == 1 and "no incident 42" in result.output
+    result = runner.invoke(
+        app,
+        ["incident", "open", "--title", "x", "--aware-at", "yesterday"],
+        obj=Instance(settings=settings, _engine=engine),
+    )
+    assert result.exit_code == 1 and "ISO 8601" in result.output
