@@ -58,7 +58,10 @@ class Contract(Base):
 
 
 class Assignment(Base):
-    """Person ``subject_id`` is in the scope of ``contract_id`` from ``starts_on`` to ``ends_on``."""
+    """Person ``subject_id`` is in the scope of ``contract_id`` over ``[starts_on, ends_on]``.
+
+    Both dates are inclusive; an open ``ends_on`` runs on (see vigie.processors.scope).
+    """
 
     __tablename__ = "assignments"
 
@@ -70,7 +73,16 @@ class Assignment(Base):
     ends_on: Mapped[date | None] = mapped_column(Date)
 
     __table_args__ = (
-        Index("ix_assignments_processor_subject", "processor_id", "subject_id"),
+        # Covering index of the scope queries (vigie.processors.scope): one range scan
+        # per page, in subject order, with no visit to the table.
+        Index(
+            "ix_assignments_scope",
+            "processor_id",
+            "subject_id",
+            "contract_id",
+            "starts_on",
+            "ends_on",
+        ),
         Index("ix_assignments_subject", "subject_id"),
     )
 

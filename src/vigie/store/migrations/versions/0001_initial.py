@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 08:53:03.966069
+Create Date: 2026-11-29 08:55:06.698634
 """
 
 from __future__ import annotations
@@ -171,6 +171,18 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_keys')),
     sa.UniqueConstraint('prefix', name=op.f('uq_api_keys_prefix'))
     )
+    op.create_table('canary_contacts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('subject_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=5), nullable=False),
+    sa.Column('value', sa.String(length=254), nullable=False),
+    sa.ForeignKeyConstraint(['subject_id'], ['subjects.id'], name=op.f('fk_canary_contacts_subject_id_subjects'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_canary_contacts'))
+    )
+    with op.batch_alter_table('canary_contacts', schema=None) as batch_op:
+        batch_op.create_index('ix_canary_contacts_subject', ['subject_id'], unique=False)
+        batch_op.create_index('ix_canary_contacts_value', ['value'], unique=False)
+
     op.create_table('canary_trips',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('at', vigie.store.base.UTCDateTime(timezone=True), nullable=False),
@@ -510,6 +522,11 @@ def downgrade() -> None:
 
     op.drop_table('contracts')
     op.drop_table('canary_trips')
+    with op.batch_alter_table('canary_contacts', schema=None) as batch_op:
+        batch_op.drop_index('ix_canary_contacts_value')
+        batch_op.drop_index('ix_canary_contacts_subject')
+
+    op.drop_table('canary_contacts')
     op.drop_table('api_keys')
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_index('uq_alerts_dedupe')

@@ -1,0 +1,106 @@
+"""Finding processors and summarising them (status, contracts, scope size)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vigie.errors import NotFound
+from vigie.processors.models import ApiKey, Assignment, Contract, Processor
+
+
+def get_processor(session: Session, *, name: str) -> Processor:
+    """The processor called ``name``; :class:`NotFound` if there is none."""
+    processor = session.scalar(select(Processor).where(Processor.name == name))
+    if processor is None:
+        raise NotFound(f"no processor named {name!r}")
+    return processor
+
+
+def current_contracts(session: Session, *, processor_id: int, on: date) -> list[Contract]:
+    """The processor's contracts valid on ``on`` (``valid_from`` ≤ on ≤ ``valid_to``)."""
+    return list(
+        session.scalars(
+            select(Contract)
+            .where(
+                Contract.processor_id == processor_id,
+                Contract.valid_from <= on,
+                (Contract.valid_to.is_(None)) | (Contract.valid_to >= on),
+            )
+            .order_by(Contract.name)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ProcessorSummary:
+    """One line of ``vigie processors list``."""
+
+    name: str
+    legal_name: str
+    siren: str
+    region: str | None
+    status: str  # "active" or "suspended"
+    suspended_at: datetime | None
+    suspended_reason: str | None
+    contracts: list[str]  # every contract name
+    current_contracts: list[str]
+    scope_size: int  # distinct people with a current assignment under a current contract
+    active_keys: int
+
+
+def summarise(session: Session, *, on: date, now: datetime) -> list[ProcessorSummary]:
+    """Every processor with its status, contracts, scope size and number of usable keys."""
+    processors = list(session.scalars(select(Processor).order_by(Processor.name)))
+    contracts: dict[int, list[Contract]] = {}
+    for contract in session.scalars(select(Contract).order_by(Contract.name)):
+        contracts.setdefault(contract.processor_id, []).append(contract)
+    current_ids = [
+        c.id
+        for cs in contracts.values()
+        for c in cs
+        if c.valid_from <= on and (c.valid_to is None or c.valid_to >= on)
+    ]
+    scope: dict[int, int] = {}
+    if current_ids:
+        rows = session.execute(
+            select(Assignment.processor_id, func.count(func.distinct(Assignment.subject_id)))
+            .where(
+                Assignment.contract_id.in_(current_ids),
+                Assignment.starts_on <= on,
+                (Assignment.ends_on.is_(None)) | (Assignment.ends_on >= on),
+            )
+            .group_by(Assignment.processor_id)
+        )
+        scope = {int(pid): int(n) for pid, n in rows}
+    keys = dict(
+        session.execute(
+            select(ApiKey.processor_id, func.count())
+            .where(
+                ApiKey.revoked_at.is_(None),
+                ApiKey.suspended_at.is_(None),
+                (ApiKey.expires_at.is_(None)) | (ApiKey.expires_at > now),
+            )
+            .group_by(ApiKey.processor_id)
+        ).all()
+    )
+    current = set(current_ids)
+    return [
+        ProcessorSummary(
+            name=p.name,
+            legal_name=p.legal_name,
+            siren=p.siren,
+            region=p.region,
+            status="suspended" if p.suspended_at else "active",
+            suspended_at=p.suspended_at,
+            suspended_reason=p.suspended_reason,
+            contracts=[c.name for c in contracts.get(p.id, [])],
+            current_contracts=[c.name for c in contracts.get(p.id, []) if c.id in current],
+            scope_size=scope.get(p.id, 0),
+            active_keys=int(keys.get(p.id, 0)),
+        )
+        for p in processors
+    ]

@@ -1,0 +1,259 @@
+"""API keys: issued once, stored as a hash, checked on every request.
+
+A key reads ``vgk_<prefix>_<secret>``: ``prefix`` (12 hex characters) is public and
+finds the key with one indexed lookup; ``secret`` (256 random bits, URL-safe base64) is
+stored only as its SHA-256 and compared in constant time. The full key is shown once,
+when it is issued; nobody, the operator included, can show it again.
+
+:func:`authenticate` runs on every gateway request and answers in this order:
+
+- :class:`~vigie.errors.Unauthenticated`: no key, a malformed key, an unknown prefix or
+  a wrong secret (all look the same to the caller);
+- :class:`~vigie.errors.Denied`: the key is revoked, expired or suspended, its processor
+  is suspended, or the client address is outside the key's allow-list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigie.audit import trail
+from vigie.audit.actions import Action
+from vigie.errors import Denied, InvalidInput, NotFound, Unauthenticated
+from vigie.processors.directory import get_processor
+from vigie.processors.models import ApiKey, Processor
+from vigie.store.base import utcnow
+
+KEY_SCHEME = "vgk"
+PREFIX_BYTES = 6  # 12 hex characters
+SECRET_BYTES = 32  # 256 bits
+_TOKEN = re.compile(r"vgk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
+_DURATION = re.compile(r"(\d+)\s*([smhdw])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A newly issued key. ``token`` is the only copy of the secret: show it once."""
+
+    key_id: int
+    processor: str
+    prefix: str
+    expires_at: datetime | None
+    allowed_cidrs: tuple[str, ...]
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class AuthContext:
+    """Who is calling: the processor and the key, both checked usable."""
+
+    processor: Processor
+    key: ApiKey
+
+    @property
+    def actor(self) -> str:
+        """The audit actor string, ``processor:<name>/key:<id>``."""
+        return f"processor:{self.processor.name}/key:{self.key.id}"
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("ascii")).hexdigest()
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"30d"``, ``"12h"``, ``"2w"``, ``"1d12h"``… as a timedelta (s, m, h, d, w)."""
+    cleaned = text.strip().lower()
+    parts = _DURATION.findall(cleaned)
+    if not parts or _DURATION.sub("", cleaned).strip():
+        raise InvalidInput(f"bad duration {text!r}: use e.g. 30d, 12h, 2w, 90m")
+    total = timedelta()
+    for amount, unit in parts:
+        total += timedelta(**{_UNITS[unit]: int(amount)})
+    if total <= timedelta(0):
+        raise InvalidInput(f"bad duration {text!r}: must be positive")
+    return total
+
+
+def normalise_cidrs(cidrs: Sequence[str]) -> tuple[str, ...]:
+    """Each CIDR (or single address) in canonical form; :class:`InvalidInput` if bad."""
+    out = []
+    for text in cidrs:
+        try:
+            out.append(str(ipaddress.ip_network(text.strip(), strict=False)))
+        except ValueError:
+            raise InvalidInput(f"bad address or CIDR {text!r}") from None
+    return tuple(dict.fromkeys(out))
+
+
+@lru_cache(maxsize=1024)
+def _networks(cidrs: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
+
+
+def ip_allowed(client_ip: str | None, cidrs: Sequence[str]) -> bool:
+    """Whether ``client_ip`` is inside one of ``cidrs`` (an empty list allows every address)."""
+    if not cidrs:
+        return True
+    if not client_ip:
+        return False
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return any(address in net for net in _networks(tuple(cidrs)))
+
+
+def issue_key(
+    session: Session,
+    *,
+    processor: str,
+    actor: str,
+    expires_in: timedelta | None = None,
+    allowed_cidrs: Sequence[str] = (),
+    note: str | None = None,
+    now: datetime | None = None,
+) -> IssuedKey:
+    """Issue a key to ``processor``; the returned token is the only copy (audited)."""
+    owner = get_processor(session, name=processor)
+    if expires_in is not None and expires_in <= timedelta(0):
+        raise InvalidInput("expiry must be in the future")
+    cidrs = normalise_cidrs(allowed_cidrs)
+    now = now or utcnow()
+    prefix = secrets.token_hex(PREFIX_BYTES)
+    secret = secrets.token_urlsafe(SECRET_BYTES)
+    key = ApiKey(
+        processor_id=owner.id,
+        prefix=prefix,
+        secret_hash=_hash(secret),
+        created_at=now,
+        expires_at=now + expires_in if expires_in is not None else None,
+        allowed_cidrs=list(cidrs),
+        note=note,
+    )
+    session.add(key)
+    session.flush()
+    trail.append(
+        session,
+        action=Action.KEY_ISSUE,
+        actor=actor,
+        processor_id=owner.id,
+        key_id=key.id,
+        detail={"expires": key.expires_at is not None, "cidrs": len(cidrs)},
+    )
+    return IssuedKey(
+        key_id=key.id,
+        processor=owner.name,
+        prefix=prefix,
+        expires_at=key.expires_at,
+        allowed_cidrs=cidrs,
+        token=f"{KEY_SCHEME}_{prefix}_{secret}",
+    )
+
+
+def authenticate(
+    session: Session, *, token: str | None, client_ip: str | None, now: datetime
+) -> AuthContext:
+    """The caller behind ``token``, or raise (see the module docstring for the order)."""
+    match = _TOKEN.fullmatch(token or "")
+    if match is None:
+        raise Unauthenticated("missing or malformed API key")
+    prefix, secret = match.groups()
+    row = session.execute(
+        select(ApiKey, Processor)
+        .join(Processor, Processor.id == ApiKey.processor_id)
+        .where(ApiKey.prefix == prefix)
+    ).first()
+    # Compare against a dummy hash for unknown prefixes so both paths cost the same.
+    expected = row[0].secret_hash if row is not None else "0" * 64
+    if not hmac.compare_digest(_hash(secret), expected) or row is None:
+        raise Unauthenticated("unknown API key")
+    key, processor = row
+    if key.revoked_at is not None:
+        raise Denied("this API key has been revoked")
+    if key.expires_at is not None and key.expires_at <= now:
+        raise Denied("this API key has expired")
+    if key.suspended_at is not None:
+        raise Denied("this API key is suspended; contact the controller")
+    if processor.suspended_at is not None:
+        raise Denied("this processor is suspended; contact the controller")
+    if not ip_allowed(client_ip, key.allowed_cidrs or ()):
+        raise Denied("this API key may not be used from this address")
+    return AuthContext(processor=processor, key=key)
+
+
+def revoke_key(session: Session, *, key_id: int, actor: str, now: datetime | None = None) -> ApiKey:
+    """Revoke key ``key_id`` for good (audited); :class:`InvalidInput` if already revoked."""
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"no API key with id {key_id}")
+    if key.revoked_at is not None:
+        raise InvalidInput(f"API key {key_id} is already revoked")
+    key.revoked_at = now or utcnow()
+    session.flush()
+    trail.append(
+        session, action=Action.KEY_REVOKE, actor=actor, processor_id=key.processor_id, key_id=key.id
+    )
+    return key
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """One line of ``vigie keys list`` (never the secret, which is not stored)."""
+
+    id: int
+    processor: str
+    prefix: str
+    status: str  # "active", "expired", "revoked", "suspended"
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    allowed_cidrs: list[str]
+    note: str | None
+
+
+def key_status(key: ApiKey, *, now: datetime) -> str:
+    """``revoked``, ``suspended``, ``expired`` or ``active``, in that precedence."""
+    if key.revoked_at is not None:
+        return "revoked"
+    if key.suspended_at is not None:
+        return "suspended"
+    if key.expires_at is not None and key.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def list_keys(session: Session, *, now: datetime, processor: str | None = None) -> list[KeyInfo]:
+    """Every key (of ``processor`` if given), oldest first."""
+    query = select(ApiKey, Processor.name).join(Processor, Processor.id == ApiKey.processor_id)
+    if processor is not None:
+        query = query.where(Processor.id == get_processor(session, name=processor).id)
+    return [
+        KeyInfo(
+            id=key.id,
+            processor=name,
+            prefix=key.prefix,
+            status=key_status(key, now=now),
+            created_at=key.created_at,
+            expires_at=key.expires_at,
+            revoked_at=key.revoked_at,
+            allowed_cidrs=list(key.allowed_cidrs or ()),
+            note=key.note,
+        )
+        for key, name in session.execute(query.order_by(ApiKey.id))
+    ]

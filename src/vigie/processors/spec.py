@@ -1,0 +1,274 @@
+"""The processors file: its schema, and validation with the path (and line) of each problem.
+
+``vigie processors apply FILE.yaml`` reads a file like this (docs/processors.md is the
+full reference)::
+
+    processors:
+      - name: lingua-idf
+        legal_name: "Lingua Île-de-France Formation SAS"
+        siren: "732100003"
+        contact_email: dpo@lingua-idf.example
+        security_officer: "Claire Martin"
+        region: "11"
+        contracts:
+          - name: cir-language-2024
+            purpose: language-training
+            legal_basis: "GDPR Art. 6(1)(e): public task"
+            reference: "OFII-CIR-LANG-2024-11"
+            valid_from: 2024-01-01
+            valid_to: 2027-12-31
+            read_fields: [pseudonym, given_name, birth_date]
+            masks: {birth_date: year}
+            write_fields: [attendance_hours]
+            budget: {per_day: 500, per_30_days: 6000}
+            expected_per_day: 150
+            rate_per_minute: 120
+
+Every problem found is reported at once, as ``processors[2].contracts[0].masks.birth_date:
+unknown mask 'yeer' (line 14)``, and nothing is applied.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from vigie.errors import InvalidInput
+from vigie.policy.masks import check_mask
+from vigie.policy.view import PSEUDONYM, READABLE_FIELDS
+from vigie.policy.writeback import WRITE_FIELDS
+from vigie.registry.models import SUBJECT_FIELDS
+
+MAX_FILE_BYTES = 5_000_000
+READ_ORDER = (PSEUDONYM, *SUBJECT_FIELDS)
+
+Handle = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class SpecRejected(InvalidInput):
+    """The processors file has problems; nothing was applied.
+
+    ``problems`` lists ``(path, reason, line)`` for each, ``line`` being ``None`` when
+    the place cannot be found in the file.
+    """
+
+    def __init__(self, source: str, problems: list[tuple[str, str, int | None]]) -> None:
+        self.source = source
+        self.problems = problems
+        first = format_problem(*problems[0]) if problems else "invalid"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"{source}: {first}{more}; nothing applied")
+
+
+def format_problem(path: str, reason: str, line: int | None) -> str:
+    """``path: reason (line N)``."""
+    where = f" (line {line})" if line is not None else ""
+    return f"{path}: {reason}{where}" if path else f"{reason}{where}"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BudgetSpec(_Strict):
+    """Distinct people a contract may disclose per UTC day and per 30 days."""
+
+    per_day: int = Field(gt=0)
+    per_30_days: int = Field(gt=0)
+
+
+class ContractSpec(_Strict):
+    """One Art. 28 contract of a processor."""
+
+    name: Handle
+    purpose: Annotated[Text, StringConstraints(max_length=100)]
+    legal_basis: Annotated[Text, StringConstraints(max_length=200)]
+    reference: Annotated[Text, StringConstraints(max_length=100)]
+    valid_from: date
+    valid_to: date | None = None
+    read_fields: list[str] = Field(min_length=1)
+    masks: dict[str, str] = Field(default_factory=dict)
+    write_fields: list[str] = Field(default_factory=list)
+    budget: BudgetSpec
+    expected_per_day: int | None = Field(default=None, gt=0)
+    rate_per_minute: int = Field(gt=0)
+
+    @property
+    def canonical_read_fields(self) -> list[str]:
+        """The read fields in the registry's order (``pseudonym`` first), without repeats."""
+        return [f for f in READ_ORDER if f in self.read_fields]
+
+    @property
+    def canonical_write_fields(self) -> list[str]:
+        return sorted(set(self.write_fields))
+
+    @property
+    def canonical_masks(self) -> dict[str, str]:
+        return dict(sorted(self.masks.items()))
+
+
+class ProcessorSpec(_Strict):
+    """One processor and its contracts."""
+
+    name: Handle
+    legal_name: Annotated[Text, StringConstraints(max_length=200)]
+    siren: Annotated[str, StringConstraints(pattern=r"^\d{9}$")]
+    contact_email: Annotated[
+        str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+    ]
+    security_officer: Annotated[Text, StringConstraints(max_length=200)]
+    region: Annotated[str, StringConstraints(pattern=r"^\d{2,3}$")] | None = None
+    contracts: list[ContractSpec] = Field(default_factory=list)
+
+
+class ProcessorsFile(_Strict):
+    """The whole file: a list of processors."""
+
+    processors: list[ProcessorSpec]
+
+
+def luhn_ok(digits: str) -> bool:
+    """Whether a SIREN's digits pass the Luhn check."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = int(ch) * (2 if i % 2 else 1)
+        total += n - 9 if n > 9 else n
+    return total % 10 == 0
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _lines(
+    node: yaml.Node, loc: tuple[int | str, ...], out: dict[str, int], dups: list[Any]
+) -> None:
+    out[_path(loc)] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            name = str(key.value)
+            if name in seen:
+                dups.append((_path((*loc, name)), "duplicate key", key.start_mark.line + 1))
+            seen.add(name)
+            out[_path((*loc, name))] = key.start_mark.line + 1
+            _lines(value, (*loc, name), out, dups)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _lines(item, (*loc, i), out, dups)
+
+
+def _semantic(spec: ProcessorsFile) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    names: set[str] = set()
+    for i, proc in enumerate(spec.processors):
+        at = f"processors[{i}]"
+        if proc.name in names:
+            problems.append((f"{at}.name", f"processor {proc.name!r} is listed twice"))
+        names.add(proc.name)
+        if not luhn_ok(proc.siren):
+            problems.append((f"{at}.siren", "not a valid SIREN (Luhn check fails)"))
+        contract_names: set[str] = set()
+        for j, con in enumerate(proc.contracts):
+            cat = f"{at}.contracts[{j}]"
+            if con.name in contract_names:
+                problems.append((f"{cat}.name", f"contract {con.name!r} is listed twice"))
+            contract_names.add(con.name)
+            if con.valid_to is not None and con.valid_to < con.valid_from:
+                problems.append((f"{cat}.valid_to", "ends before valid_from"))
+            for k, field in enumerate(con.read_fields):
+                if field not in READABLE_FIELDS:
+                    problems.append((f"{cat}.read_fields[{k}]", f"unknown field {field!r}"))
+            for field, mask in con.masks.items():
+                if field not in READABLE_FIELDS:
+                    problems.append((f"{cat}.masks.{field}", f"unknown field {field!r}"))
+                    continue
+                if field not in con.read_fields:
+                    problems.append((f"{cat}.masks.{field}", "masks a field not in read_fields"))
+                try:
+                    check_mask(field, mask)
+                except ValueError as exc:
+                    problems.append((f"{cat}.masks.{field}", str(exc)))
+            for k, field in enumerate(con.write_fields):
+                if field not in WRITE_FIELDS:
+                    known = ", ".join(sorted(WRITE_FIELDS))
+                    problems.append(
+                        (f"{cat}.write_fields[{k}]", f"unknown field {field!r} (known: {known})")
+                    )
+            if con.budget.per_30_days < con.budget.per_day:
+                problems.append((f"{cat}.budget.per_30_days", "smaller than per_day"))
+            if con.expected_per_day is not None and con.expected_per_day > con.budget.per_day:
+                problems.append((f"{cat}.expected_per_day", "larger than budget.per_day"))
+    return problems
+
+
+def parse_spec(text: str, *, source: str = "<processors file>") -> ProcessorsFile:
+    """Validate the YAML ``text``; :class:`SpecRejected` lists every problem."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(exc, "problem", None) or "not valid YAML"
+        raise SpecRejected(source, [("", f"not valid YAML: {reason}", line)]) from None
+    lines: dict[str, int] = {}
+    dups: list[Any] = []
+    if node is not None:
+        _lines(node, (), lines, dups)
+    if dups:
+        raise SpecRejected(source, dups)
+    if not isinstance(data, dict):
+        raise SpecRejected(source, [("", "expected a mapping with a 'processors' list", 1)])
+    try:
+        spec = ProcessorsFile.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            path = _path(tuple(err["loc"]))
+            reason = err["msg"]
+            if err["type"] == "string_type" and isinstance(err.get("input"), int):
+                reason += " (quote numbers such as SIRENs and region codes)"
+            problems.append((path, reason, _nearest_line(lines, path)))
+        raise SpecRejected(source, problems) from None
+    semantic = _semantic(spec)
+    if semantic:
+        raise SpecRejected(
+            source, [(path, reason, _nearest_line(lines, path)) for path, reason in semantic]
+        )
+    return spec
+
+
+def _nearest_line(lines: dict[str, int], path: str) -> int | None:
+    while path:
+        if path in lines:
+            return lines[path]
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
+    return lines.get("")
+
+
+def load_spec(path: Path) -> ProcessorsFile:
+    """Read and validate the processors file at ``path``."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    if size > MAX_FILE_BYTES:
+        raise InvalidInput(f"{path} is larger than {MAX_FILE_BYTES} bytes")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path} is not UTF-8 text") from None
+    return parse_spec(text, source=str(path))

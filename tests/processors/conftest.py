@@ -1,0 +1,123 @@
+"""Fixtures for the processors tests: a processor with a contract, and a few people."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigie.processors.apply import apply_file
+from vigie.registry.models import Subject
+from vigie.store.engine import make_engine
+from vigie.store.migrate import upgrade
+
+ACTOR = "operator:test"
+
+PROCESSORS_YAML = """\
+processors:
+  - name: lingua-test
+    legal_name: "Lingua Test SAS (fictitious)"
+    siren: "732100003"
+    contact_email: dpo@lingua.example
+    security_officer: "Claire Martin"
+    region: "84"
+    contracts:
+      - name: language
+        purpose: language-training
+        legal_basis: "GDPR Art. 6(1)(e)"
+        reference: "OFII-TEST-1"
+        valid_from: 2024-01-01
+        valid_to: 2030-12-31
+        read_fields: [pseudonym, given_name, birth_date, email]
+        masks: {birth_date: year}
+        write_fields: [attendance_hours]
+        budget: {per_day: 50, per_30_days: 500}
+        expected_per_day: 10
+        rate_per_minute: 60
+      - name: civic
+        purpose: civic-training
+        legal_basis: "GDPR Art. 6(1)(e)"
+        reference: "OFII-TEST-2"
+        valid_from: 2024-01-01
+        read_fields: [pseudonym, family_name, birth_date]
+        masks: {birth_date: month}
+        budget: {per_day: 20, per_30_days: 200}
+        rate_per_minute: 30
+  - name: other-test
+    legal_name: "Other Test SARL (fictitious)"
+    siren: "732101373"
+    contact_email: dpo@other.example
+    security_officer: "Julien Bernard"
+    contracts: []
+"""
+
+
+def make_subjects(session: Session, n: int, *, start: int = 1) -> list[int]:
+    """``n`` synthetic people with ids ``start``…; returns their ids."""
+    ids = []
+    for i in range(start, start + n):
+        session.add(
+            Subject(
+                id=i,
+                ref=f"TEST-{i:08d}",
+                given_name=f"Given{i}",
+                family_name=f"Family{i}",
+                birth_date=date(1980 + i % 20, 1 + i % 12, 1 + i % 28),
+                sex="F",
+                birth_country="SEN",
+                nationality="SEN",
+                preferred_language="fr",
+                email=f"person{i}@mail.example",
+                phone=f"+336{i:08d}",
+                address_line=f"{i} rue de l'Exemple",
+                postal_code="69003",
+                city="Lyon",
+                region="84",
+                entry_date=date(2023, 1, 1),
+                residence_reason="family",
+                residence_status="temporary-card",
+                cir_signed_on=date(2023, 2, 1),
+                course_hours=100,
+                course_level="A1",
+                valid_from=datetime(2024, 1, 1, tzinfo=UTC),
+            )
+        )
+        ids.append(i)
+    session.flush()
+    return ids
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database, copied for each test.
+
+    Overrides the shared fixture, whose ``PRAGMA wal_checkpoint`` runs inside the
+    engine's ``BEGIN IMMEDIATE`` and fails with "database table is locked"; the
+    checkpoint here runs on a plain sqlite3 connection outside any transaction.
+    """
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture
+def processors_file(tmp_path: Path) -> Path:
+    path = tmp_path / "processors.yaml"
+    path.write_text(PROCESSORS_YAML)
+    return path
+
+
+@pytest.fixture
+def applied(sessions: sessionmaker[Session], processors_file: Path) -> sessionmaker[Session]:
+    """The test processors file applied; returns the session factory."""
+    with sessions.begin() as session:
+        apply_file(session, path=processors_file, actor=ACTOR)
+    return sessions
