@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 08:55:06.698634
+Create Date: 2026-11-29 08:56:25.725187
 """
 
 from __future__ import annotations
@@ -83,6 +83,23 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('audit_receipts', schema=None) as batch_op:
         batch_op.create_index('ix_audit_receipts_subject', ['subject_id'], unique=False)
+
+    op.create_table('leak_analyses',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('created_at', vigie.store.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('purge_after', vigie.store.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('actor', sa.String(length=200), nullable=False),
+    sa.Column('files', sa.Integer(), nullable=False),
+    sa.Column('rows', sa.Integer(), nullable=False),
+    sa.Column('matched_rows', sa.Integer(), nullable=False),
+    sa.Column('affected_subjects', sa.Integer(), nullable=False),
+    sa.Column('verdict', sa.String(length=16), nullable=False),
+    sa.Column('nonce', sa.LargeBinary(length=12), nullable=False),
+    sa.Column('ciphertext', sa.LargeBinary(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_leak_analyses'))
+    )
+    with op.batch_alter_table('leak_analyses', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_leak_analyses_purge_after'), ['purge_after'], unique=False)
 
     op.create_table('processors',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -541,6 +558,10 @@ def downgrade() -> None:
 
     op.drop_table('subjects')
     op.drop_table('processors')
+    with op.batch_alter_table('leak_analyses', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_leak_analyses_purge_after'))
+
+    op.drop_table('leak_analyses')
     with op.batch_alter_table('audit_receipts', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_receipts_subject')
 

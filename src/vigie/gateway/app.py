@@ -1,0 +1,385 @@
+"""The processor API: a FastAPI app built by :func:`create_app` and started by ``vigie serve``.
+
+Routes only parse and render. Each request is one unit of work (:class:`UnitOfWork`):
+authenticate, count the request, call one function of :mod:`vigie.gateway.disclose`,
+commit, then answer. If anything fails, the transaction is rolled back (nothing was
+disclosed or counted), the refusal is recorded in a transaction of its own, and the
+client gets an RFC 9457 problem.
+"""
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from vigie import __version__
+from vigie.errors import AuditFailure, InvalidInput, VigieError
+from vigie.gateway import disclose
+from vigie.gateway.cursor import MAX_CURSOR_LENGTH, CursorCodec
+from vigie.gateway.disclose import Attempt, Caller, Disclosure, Gate
+from vigie.gateway.observe import AccessObserver
+from vigie.gateway.problems import (
+    INTERNAL,
+    METHOD_NOT_ALLOWED,
+    PROBLEM_JSON,
+    ROUTE_NOT_FOUND,
+    UNAVAILABLE,
+    VALIDATION,
+    BodyTooLarge,
+    UnsupportedMediaType,
+    problem,
+    problem_for,
+)
+from vigie.gateway.schemas import (
+    Health,
+    Problem,
+    SubjectPage,
+    SubjectRecord,
+    WriteBack,
+    WriteReceipt,
+)
+from vigie.secrets import InstanceSecrets, load_secrets
+from vigie.settings import Settings
+from vigie.store.base import utcnow
+from vigie.store.engine import make_engine, make_session_factory
+
+log = logging.getLogger(__name__)
+
+API_DESCRIPTION = """\
+The API through which a subcontractor (GDPR processor) reads the people assigned to it
+and records what its contract lets it write back.
+
+* **Authentication**: `Authorization: Bearer vgk_…` (a key issued by the controller).
+* **People** are named by a pseudonym that is yours only; only the fields your contract
+  lists are sent, masked as it says.
+* **Budgets**: distinct people per day and per 30 days, and requests per minute, per
+  processor across all its keys. Past them: `429` with `Retry-After`.
+* **Errors** are RFC 9457 `application/problem+json` documents; switch on `type`.
+* A person outside your scope answers exactly like a person who does not exist (`404`).
+
+Every disclosure is recorded in a tamper-evident audit trail before it is sent.
+See the developer guide, `docs/api.md`.
+"""
+
+Work = Callable[[Session, Caller, Attempt, datetime], Disclosure]
+_bearer = HTTPBearer(auto_error=False, description="An API key: `vgk_<prefix>_<secret>`.")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        s: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": d}
+        for s, d in _PROBLEM_DESCRIPTIONS.items()
+        if s in statuses
+    }
+
+
+_PROBLEM_DESCRIPTIONS = {
+    400: "Invalid request (e.g. a forged or expired cursor, a bad value).",
+    401: "Missing, malformed or unknown API key.",
+    403: "Key revoked, expired or suspended; processor suspended; address not allowed; "
+    "contract does not allow this.",
+    404: "No such person available to you (unknown and out-of-scope look the same).",
+    413: "Request body too large.",
+    415: "Request body is not application/json.",
+    422: "Request does not match this schema.",
+    429: "Budget of distinct people or request rate exceeded; see `Retry-After`.",
+    503: "The disclosure could not be audited, so nothing was sent; retry later.",
+}
+_COMMON = (401, 403, 422, 429, 503)
+
+
+class UnitOfWork:
+    """Runs one API request as one transaction, with denials recorded on their own."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        gate: Gate,
+        clock: Callable[[], datetime],
+        after_commit: Sequence[Callable[[], None]] = (),
+    ) -> None:
+        self.sessions = sessions
+        self.gate = gate
+        self.clock = clock
+        self.after_commit = after_commit
+
+    def run(
+        self, request: Request, *, kind: str, token: str | None, work: Work, status: int = 200
+    ) -> Response:
+        now = self.clock()
+        attempt = Attempt(origin=request.client.host if request.client else None, kind=kind)
+        try:
+            with self.sessions.begin() as session:
+                caller = disclose.begin(
+                    session, gate=self.gate, token=token, attempt=attempt, now=now
+                )
+                result = work(session, caller, attempt, now)
+        except VigieError as exc:
+            return self._deny(request, attempt, exc, now)
+        except Exception:
+            log.exception("gateway request failed; rolled back, nothing disclosed")
+            return problem(INTERNAL, "an internal error occurred; nothing was disclosed")
+        self._after_commit()
+        headers = {"Cache-Control": "no-store"}
+        if result.remaining_today is not None:
+            headers["X-Budget-Remaining-Today"] = str(result.remaining_today)
+            headers["X-Budget-Remaining-30-Days"] = str(result.remaining_30_days)
+        return Response(
+            orjson.dumps(result.body),
+            status_code=status,
+            media_type="application/json",
+            headers=headers,
+        )
+
+    def _deny(self, request: Request, attempt: Attempt, exc: VigieError, now: datetime) -> Response:
+        instance = request.url.path
+        if isinstance(exc, AuditFailure):
+            log.error("audit trail unavailable: %s", type(exc).__name__)
+            return problem_for(exc, instance=instance)
+        try:
+            with self.sessions.begin() as session:
+                disclose.record_denial(session, gate=self.gate, attempt=attempt, error=exc, now=now)
+        except Exception:
+            log.exception("could not record a denied request")
+            return problem(UNAVAILABLE, "the request could not be recorded; nothing was sent")
+        self._after_commit()
+        return problem_for(exc, instance=instance)
+
+    def _after_commit(self) -> None:
+        for hook in self.after_commit:
+            try:
+                hook()
+            except Exception:
+                log.exception("after-commit hook failed")
+
+
+async def _json_body(request: Request, *, limit: int) -> Any:
+    """The JSON body, or a ``VigieError`` to raise once the caller is authenticated."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        return UnsupportedMediaType("send the body as application/json")
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        return BodyTooLarge(f"the body must not exceed {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return BodyTooLarge(f"the body must not exceed {limit} bytes")
+        chunks.append(chunk)
+    try:
+        payload = orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError:
+        return InvalidInput("the body is not valid JSON")
+    if not isinstance(payload, dict):
+        return InvalidInput("the body must be a JSON object")
+    return payload
+
+
+def create_app(
+    settings: Settings,
+    *,
+    observers: Sequence[AccessObserver] = (),
+    engine: Engine | None = None,
+    secrets: InstanceSecrets | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    after_commit: Sequence[Callable[[], None]] = (),
+) -> FastAPI:
+    """The processor API for the instance described by ``settings``.
+
+    ``observers`` see every request inside its unit of work (see
+    :mod:`vigie.gateway.observe`); ``after_commit`` hooks run after each committed request
+    (e.g. the audit checkpointer). ``engine``, ``secrets`` and ``clock`` default to the
+    instance's own; tests and benchmarks may pass theirs.
+    """
+    engine = engine or make_engine(settings.resolved_database_url)
+    secrets = secrets or load_secrets(settings.resolved_secrets_dir)
+    gate = Gate(
+        secrets=secrets,
+        cursors=CursorCodec(secrets, ttl_seconds=settings.gateway_cursor_ttl_seconds),
+        max_page_size=settings.gateway_max_page_size,
+        observers=tuple(observers),
+    )
+    uow = UnitOfWork(make_session_factory(engine), gate, clock, after_commit)
+    max_page = settings.gateway_max_page_size
+    max_body = settings.gateway_max_body_bytes
+
+    app = FastAPI(
+        title="Vigie processor API",
+        version=__version__,
+        description=API_DESCRIPTION,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.unit_of_work = uow
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_problem(request: Request, exc: StarletteHTTPException) -> Response:
+        kind = METHOD_NOT_ALLOWED if exc.status_code == 405 else ROUTE_NOT_FOUND
+        if exc.status_code not in (404, 405):
+            return problem(INTERNAL, "an internal error occurred", instance=request.url.path)
+        return problem(kind, str(exc.detail), instance=request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_problem(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))[:200]}
+            for e in exc.errors()[:10]
+        ]
+        detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors)
+        return problem(VALIDATION, detail[:500], instance=request.url.path, errors=errors)
+
+    @app.get(
+        "/api/v1/health",
+        response_model=Health,
+        tags=["service"],
+        summary="Is the gateway up?",
+        responses={503: {"model": Problem, "content": {PROBLEM_JSON: {}}}},
+    )
+    def health() -> Response:
+        """Answers `{"status": "ok"}` when the gateway and its database answer. No key needed."""
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:
+            return problem(UNAVAILABLE, "the database does not answer")
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    @app.get(
+        "/api/v1/subjects",
+        response_model=SubjectPage,
+        tags=["subjects"],
+        summary="List the people in your scope, a page at a time",
+        responses=_problems(400, *_COMMON),
+    )
+    def list_subjects(
+        request: Request,
+        credentials: BearerDep,
+        limit: Annotated[
+            int, Query(ge=1, le=max_page, description="Page size (people per page).")
+        ] = min(50, max_page),
+        cursor: Annotated[
+            str | None,
+            Query(
+                max_length=MAX_CURSOR_LENGTH,
+                description="The `next_cursor` of the previous page; omit for the first page.",
+            ),
+        ] = None,
+    ) -> Response:
+        """People currently assigned to you, in a stable order, with the fields your
+        contract allows. Each person newly disclosed today counts against your budgets; a
+        page may end early when the budget is nearly spent (follow `next_cursor`)."""
+
+        def work(session: Session, caller: Caller, attempt: Attempt, now: datetime) -> Disclosure:
+            return disclose.list_subjects(
+                session,
+                gate=gate,
+                caller=caller,
+                limit=limit,
+                cursor=cursor,
+                attempt=attempt,
+                now=now,
+            )
+
+        return uow.run(request, kind="list", token=_token(credentials), work=work)
+
+    pseudonym_param = Path(
+        description="The person's pseudonym (as given to you by this API).",
+        examples=["k3v7q2m4x9d1c8b5n6h0j2p4ra"],
+    )
+
+    @app.get(
+        "/api/v1/subjects/{pseudonym}",
+        response_model=SubjectRecord,
+        tags=["subjects"],
+        summary="Read one person",
+        responses=_problems(404, *_COMMON),
+    )
+    def read_subject(
+        request: Request,
+        credentials: BearerDep,
+        pseudonym: Annotated[str, pseudonym_param],
+    ) -> Response:
+        """One person in your scope, with the fields your contract allows, masked as it
+        says. Counts against your budgets unless already disclosed to you today."""
+
+        def work(session: Session, caller: Caller, attempt: Attempt, now: datetime) -> Disclosure:
+            return disclose.read_subject(
+                session, gate=gate, caller=caller, pseudonym=pseudonym, attempt=attempt, now=now
+            )
+
+        return uow.run(request, kind="read", token=_token(credentials), work=work)
+
+    @app.post(
+        "/api/v1/subjects/{pseudonym}/events",
+        response_model=WriteReceipt,
+        status_code=201,
+        tags=["subjects"],
+        summary="Record a write-back about one person",
+        responses=_problems(400, 404, 413, 415, *_COMMON),
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": WriteBack.model_json_schema()}},
+            }
+        },
+    )
+    async def write_event(
+        request: Request,
+        credentials: BearerDep,
+        pseudonym: Annotated[str, pseudonym_param],
+    ) -> Response:
+        """Record facts about a person in your scope (e.g. course attendance). Only the
+        fields your contract lists under `write_fields` are accepted."""
+        payload = await _json_body(request, limit=max_body)
+
+        def work(session: Session, caller: Caller, attempt: Attempt, now: datetime) -> Disclosure:
+            if isinstance(payload, VigieError):
+                raise payload
+            return disclose.write_event(
+                session,
+                gate=gate,
+                caller=caller,
+                pseudonym=pseudonym,
+                payload=payload,
+                attempt=attempt,
+                now=now,
+            )
+
+        token = _token(credentials)
+        return await run_in_threadpool(
+            uow.run, request, kind="write", token=token, work=work, status=201
+        )
+
+    return app
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    return credentials.credentials if credentials is not None else None
+
+
+def app_from_environment() -> FastAPI:
+    """The app for ``vigie serve`` workers: settings from ``VIGIE_*``, default observers."""
+    from vigie.gateway.wiring import default_after_commit, default_observers
+
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    return create_app(
+        settings,
+        engine=engine,
+        observers=default_observers(settings, engine),
+        after_commit=default_after_commit(settings, engine),
+    )

@@ -1,0 +1,409 @@
+"""What the processor API does, as library functions: read, list, write back, deny.
+
+Each function runs inside the caller's unit of work (one transaction per request) and
+does, in this order: resolve the people in scope, charge the budget ledger, project the
+allowed fields with their masks, append the audit event, let the observers (detectors)
+look. Only when all of that succeeded does the caller commit and answer; any exception
+rolls everything back and nothing is disclosed. Denials are then recorded by
+:func:`record_denial` in a transaction of their own.
+
+Routes in :mod:`vigie.gateway.app` only parse and render; tests and benchmarks call these
+functions directly too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from vigie.audit.actions import Action
+from vigie.errors import Denied, InvalidInput, NotFound, VigieError
+from vigie.fingerprint.pseudonyms import PSEUDONYM_LENGTH, Pseudonymiser
+from vigie.gateway import budget, scope
+from vigie.gateway.cursor import CursorCodec
+from vigie.gateway.models import SubjectEvent
+from vigie.gateway.observe import Access, AccessObserver
+from vigie.gateway.problems import kind_of
+from vigie.policy.view import PSEUDONYM, Budget, ContractView, union
+from vigie.policy.writeback import validate_write
+from vigie.processors.directory import current_contracts
+from vigie.processors.keys import authenticate
+from vigie.secrets import InstanceSecrets
+
+GATEWAY_ACTOR = "system:gateway"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What every request needs besides its session: secrets, cursors, limits, observers."""
+
+    secrets: InstanceSecrets
+    cursors: CursorCodec
+    max_page_size: int
+    observers: Sequence[AccessObserver] = ()
+
+
+@dataclass
+class Attempt:
+    """What is known about a request so far; filled as it goes, read when it is denied."""
+
+    origin: str | None
+    kind: str  # "read", "list", "write"
+    processor_id: int | None = None
+    key_id: int | None = None
+    actor: str = GATEWAY_ACTOR
+    not_found: bool = False
+    expired_assignment: bool = False
+    page_size: int | None = None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated processor key, with the contracts in force for its processor."""
+
+    processor_id: int
+    key_id: int
+    actor: str
+    origin: str | None
+    views: Mapping[int, ContractView]
+    purposes: Mapping[int, str]
+    budget: Budget
+    columns: frozenset[str]  # registry columns any current contract may read
+    pseudonyms: Pseudonymiser
+    _unions: dict[tuple[int, ...], ContractView] = field(default_factory=dict, repr=False)
+
+    def view(self, contract_ids: tuple[int, ...]) -> ContractView:
+        """The union of the views of ``contract_ids`` (cached for the request)."""
+        found = self._unions.get(contract_ids)
+        if found is None:
+            found = union(self.views[c] for c in contract_ids)
+            self._unions[contract_ids] = found
+        return found
+
+    def purpose(self, contract_ids: Iterable[int]) -> str:
+        """The purposes of ``contract_ids``, for the audit event."""
+        return "+".join(sorted({self.purposes[c] for c in contract_ids}))
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """The outcome of a successful request: the body and the budget left."""
+
+    body: Any
+    remaining_today: int | None = None
+    remaining_30_days: int | None = None
+    audit_seq: int | None = None
+
+
+def begin(
+    session: Session, *, gate: Gate, token: str | None, attempt: Attempt, now: datetime
+) -> Caller:
+    """Authenticate the key, load the contracts in force and count the request (rate)."""
+    auth = authenticate(session, token=token, client_ip=attempt.origin, now=now)
+    attempt.processor_id, attempt.key_id, attempt.actor = auth.processor.id, auth.key.id, auth.actor
+    contracts = current_contracts(session, processor_id=auth.processor.id, on=now.date())
+    if not contracts:
+        raise Denied("this processor has no contract in force")
+    views = {c.id: ContractView.of(c) for c in contracts}
+    total = union(views.values()).budget if len(views) > 1 else next(iter(views.values())).budget
+    budget.count_request(session, processor_id=auth.processor.id, now=now, budget=total)
+    columns = frozenset().union(*(v.read_fields for v in views.values())) - {PSEUDONYM}
+    return Caller(
+        processor_id=auth.processor.id,
+        key_id=auth.key.id,
+        actor=auth.actor,
+        origin=attempt.origin,
+        views=views,
+        purposes={c.id: c.purpose for c in contracts},
+        budget=total,
+        columns=columns,
+        pseudonyms=Pseudonymiser(gate.secrets, auth.processor.id),
+    )
+
+
+def _append(session: Session, caller: Caller, **kwargs: Any) -> int:
+    from vigie.audit import trail  # the audit domain owns the trail
+
+    return trail.append(
+        session,
+        actor=caller.actor,
+        processor_id=caller.processor_id,
+        key_id=caller.key_id,
+        origin=caller.origin,
+        **kwargs,
+    )
+
+
+def _observe(session: Session, gate: Gate, access: Access) -> None:
+    for observer in gate.observers:
+        observer.observe(session, access)
+
+
+def _resolve(
+    session: Session, *, caller: Caller, pseudonym: str, attempt: Attempt, now: datetime
+) -> scope.ScopedPerson:
+    """The person behind ``pseudonym`` if in scope; one identical ``NotFound`` otherwise."""
+    subject_id = caller.pseudonyms.decode(pseudonym) if len(pseudonym) == PSEUDONYM_LENGTH else None
+    person = None
+    if subject_id is not None:
+        person = scope.one_in_scope(
+            session,
+            processor_id=caller.processor_id,
+            contract_ids=caller.views.keys(),
+            subject_id=subject_id,
+            on=now.date(),
+            fields=caller.columns,
+        )
+    if person is None:
+        attempt.not_found = True
+        if subject_id is not None:
+            attempt.expired_assignment = scope.was_assigned(
+                session, processor_id=caller.processor_id, subject_id=subject_id
+            )
+        raise NotFound("not in scope")
+    return person
+
+
+def read_subject(
+    session: Session, *, gate: Gate, caller: Caller, pseudonym: str, attempt: Attempt, now: datetime
+) -> Disclosure:
+    """One person, by pseudonym: charged, projected, audited, observed."""
+    person = _resolve(session, caller=caller, pseudonym=pseudonym, attempt=attempt, now=now)
+    charged = budget.charge(
+        session,
+        processor_id=caller.processor_id,
+        subject_ids=[person.subject_id],
+        now=now,
+        budget=caller.budget,
+    )
+    view = caller.view(person.contract_ids)
+    record = view.project(person.row, pseudonym=pseudonym)
+    fields = sorted(record)
+    seq = _append(
+        session,
+        caller,
+        at=now,
+        action=Action.SUBJECT_READ,
+        purpose=caller.purpose(person.contract_ids),
+        subject_ids=[person.subject_id],
+        fields=fields,
+        detail={"contracts": list(person.contract_ids), "newly_counted": charged.newly_counted},
+    )
+    _observe(
+        session,
+        gate,
+        Access(
+            at=now,
+            processor_id=caller.processor_id,
+            key_id=caller.key_id,
+            origin=caller.origin,
+            kind="read",
+            subject_ids=(person.subject_id,),
+            fields=fields,
+            audit_seq=seq,
+        ),
+    )
+    return Disclosure(record, charged.remaining_today, charged.remaining_30_days, seq)
+
+
+def list_subjects(
+    session: Session,
+    *,
+    gate: Gate,
+    caller: Caller,
+    limit: int,
+    cursor: str | None,
+    attempt: Attempt,
+    now: datetime,
+) -> Disclosure:
+    """A page of the people in scope; the budget may end the page early (``next_cursor``)."""
+    attempt.page_size = limit
+    if not 1 <= limit <= gate.max_page_size:
+        raise InvalidInput(f"limit must be between 1 and {gate.max_page_size}")
+    after = None
+    if cursor:
+        after = gate.cursors.decode(cursor, pseudonymiser=caller.pseudonyms, now=now)
+    people, more = scope.page_in_scope(
+        session,
+        processor_id=caller.processor_id,
+        contract_ids=caller.views.keys(),
+        after=after,
+        limit=limit,
+        on=now.date(),
+        fields=caller.columns,
+    )
+    charged = budget.charge(
+        session,
+        processor_id=caller.processor_id,
+        subject_ids=[p.subject_id for p in people],
+        now=now,
+        budget=caller.budget,
+    )
+    if len(charged.admitted) < len(people):
+        people, more = people[: len(charged.admitted)], True
+    encode = caller.pseudonyms.encode
+    records = [
+        caller.view(p.contract_ids).project(p.row, pseudonym=encode(p.subject_id)) for p in people
+    ]
+    contract_ids = sorted({c for p in people for c in p.contract_ids})
+    fields = sorted({name for r in records for name in r})
+    subject_ids = [p.subject_id for p in people]
+    seq = _append(
+        session,
+        caller,
+        at=now,
+        action=Action.SUBJECT_LIST,
+        purpose=caller.purpose(contract_ids or caller.views.keys()),
+        subject_ids=subject_ids,
+        fields=fields,
+        detail={
+            "contracts": contract_ids,
+            "count": len(records),
+            "limit": limit,
+            "newly_counted": charged.newly_counted,
+        },
+    )
+    last = people[-1].subject_id if people else after
+    _observe(
+        session,
+        gate,
+        Access(
+            at=now,
+            processor_id=caller.processor_id,
+            key_id=caller.key_id,
+            origin=caller.origin,
+            kind="list",
+            subject_ids=tuple(subject_ids),
+            fields=fields,
+            cursor_position=last,
+            page_size=limit,
+            audit_seq=seq,
+        ),
+    )
+    next_cursor = None
+    if more and people:
+        next_cursor = gate.cursors.encode(
+            pseudonymiser=caller.pseudonyms, after_subject_id=people[-1].subject_id, now=now
+        )
+    body = {"data": records, "next_cursor": next_cursor, "limit": limit}
+    return Disclosure(body, charged.remaining_today, charged.remaining_30_days, seq)
+
+
+def write_event(
+    session: Session,
+    *,
+    gate: Gate,
+    caller: Caller,
+    pseudonym: str,
+    payload: Mapping[str, Any],
+    attempt: Attempt,
+    now: datetime,
+) -> Disclosure:
+    """Record a write-back about one person, if a contract covering them allows every field."""
+    person = _resolve(session, caller=caller, pseudonym=pseudonym, attempt=attempt, now=now)
+    view = caller.view(person.contract_ids)
+    values = validate_write(view, payload)
+    contract_id = next(
+        (c for c in person.contract_ids if set(values) <= caller.views[c].write_fields),
+        person.contract_ids[0],
+    )
+    event = SubjectEvent(
+        processor_id=caller.processor_id,
+        key_id=caller.key_id,
+        contract_id=contract_id,
+        subject_id=person.subject_id,
+        received_at=now,
+        kind="writeback",
+        values=values,
+    )
+    session.add(event)
+    session.flush()
+    fields = sorted(values)
+    seq = _append(
+        session,
+        caller,
+        at=now,
+        action=Action.SUBJECT_WRITE,
+        purpose=caller.purpose([contract_id]),
+        subject_ids=[person.subject_id],
+        fields=fields,
+        detail={"contract": contract_id, "event_id": event.id},
+    )
+    _observe(
+        session,
+        gate,
+        Access(
+            at=now,
+            processor_id=caller.processor_id,
+            key_id=caller.key_id,
+            origin=caller.origin,
+            kind="write",
+            subject_ids=(person.subject_id,),
+            fields=fields,
+            status=201,
+            audit_seq=seq,
+        ),
+    )
+    body = {"event_id": event.id, PSEUDONYM: pseudonym, "recorded": values}
+    return Disclosure(body, audit_seq=seq)
+
+
+def record_denial(
+    session: Session, *, gate: Gate, attempt: Attempt, error: VigieError, now: datetime
+) -> None:
+    """Audit a refused request (``access:denied``), count it, and show it to the observers.
+
+    Runs in its own transaction after the request's was rolled back. Each observer runs in
+    a savepoint: what it writes (an alert, a suspension) is kept even if it raises
+    ``Denied`` again, since the request is refused anyway.
+    """
+    from vigie.audit import trail
+
+    kind = kind_of(error)
+    if attempt.processor_id is not None:
+        budget.count_request(session, processor_id=attempt.processor_id, now=now)
+    detail: dict[str, Any] = {"status": kind.status, "problem": kind.slug, "request": attempt.kind}
+    if isinstance(error, Denied):
+        detail["reason"] = str(error)[:200]
+    seq = trail.append(
+        session,
+        action=Action.ACCESS_DENIED,
+        actor=attempt.actor,
+        processor_id=attempt.processor_id,
+        key_id=attempt.key_id,
+        origin=attempt.origin,
+        outcome="denied",
+        detail=detail,
+        at=now,
+    )
+    if attempt.processor_id is None or attempt.key_id is None:
+        return
+    access = Access(
+        at=now,
+        processor_id=attempt.processor_id,
+        key_id=attempt.key_id,
+        origin=attempt.origin,
+        kind=attempt.kind,
+        status=kind.status,
+        not_found=attempt.not_found,
+        expired_assignment=attempt.expired_assignment,
+        page_size=attempt.page_size,
+        audit_seq=seq,
+    )
+    for observer in gate.observers:
+        savepoint = session.begin_nested()
+        try:
+            observer.observe(session, access)
+        except Denied:
+            pass  # the request is refused already; keep what the observer wrote
+        except Exception:
+            savepoint.rollback()
+            log.exception("observer %s failed on a denied request", type(observer).__name__)
+            continue
+        savepoint.commit()

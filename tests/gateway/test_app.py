@@ -1,0 +1,245 @@
+"""The processor API end to end: keys, scope, fields, masks, errors, audit, write-back."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from tests.gateway.conftest import World, subject_values
+
+from vigie.audit.models import AuditEvent
+from vigie.fingerprint.pseudonyms import Pseudonymiser
+from vigie.gateway.models import SubjectEvent
+from vigie.gateway.problems import NOT_FOUND_DETAIL, PROBLEM_JSON
+from vigie.processors.status import suspend_processor
+
+SUBJECTS = "/api/v1/subjects"
+
+
+def _setup(world: World, **contract: object) -> tuple[list[int], str]:
+    ids = world.people(6)
+    cid = world.processor("lingua", **contract)  # type: ignore[arg-type]
+    world.assign(cid, ids[:4])
+    return ids, world.key("lingua")
+
+
+def _pseudonym(world: World, name: str, subject_id: int) -> str:
+    return Pseudonymiser(world.secrets, world.processor_id(name)).encode(subject_id)
+
+
+def _events(world: World, action: str) -> list[AuditEvent]:
+    with world.sessions() as s:
+        return list(s.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+
+
+def test_read_one_person_shows_only_contract_fields_masked(world: World) -> None:
+    ids, token = _setup(
+        world,
+        read_fields=["pseudonym", "given_name", "birth_date", "postal_code", "email"],
+        masks={"birth_date": "year", "postal_code": "department", "email": "domain"},
+    )
+    api = world.api()
+    p = _pseudonym(world, "lingua", ids[1])
+    r = api.get(f"{SUBJECTS}/{p}", token=token)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/json"
+    assert r.headers["cache-control"] == "no-store"
+    body = r.json()
+    assert set(body) == {"pseudonym", "given_name", "birth_date", "postal_code", "email"}
+    assert body["pseudonym"] == p
+    person = subject_values(ids[1])
+    assert body["given_name"] == person["given_name"]
+    assert body["birth_date"] == person["birth_date"].year
+    assert body["postal_code"] == person["postal_code"][:2]
+    assert body["email"] == "mail.example"
+    assert r.headers["x-budget-remaining-today"] == "999"
+    [event] = _events(world, "subject:read")
+    assert event.processor_id == world.processor_id("lingua")
+    assert event.origin == "192.0.2.10"
+    assert event.purpose == "language-training"
+
+
+def test_unknown_and_out_of_scope_answer_identically(world: World) -> None:
+    ids, token = _setup(world)
+    api = world.api()
+    out_of_scope = api.get(f"{SUBJECTS}/{_pseudonym(world, 'lingua', ids[5])}", token=token)
+    unknown = api.get(f"{SUBJECTS}/{_pseudonym(world, 'lingua', 999_999)}", token=token)
+    garbage = api.get(f"{SUBJECTS}/not-a-pseudonym", token=token)
+    other = api.get(f"{SUBJECTS}/{Pseudonymiser(world.secrets, 99).encode(ids[0])}", token=token)
+    for r in (out_of_scope, unknown, garbage, other):
+        assert r.status_code == 404
+        assert r.headers["content-type"] == PROBLEM_JSON
+        body = r.json()
+        assert body["detail"] == NOT_FOUND_DETAIL
+        assert body["type"].endswith("/not-found")
+        assert set(body) == {"type", "title", "status", "detail", "instance"}
+    assert len(_events(world, "access:denied")) == 4
+    assert _events(world, "subject:read") == []
+
+
+def test_key_problems(world: World) -> None:
+    ids, token = _setup(world)
+    api = world.api()
+    p = _pseudonym(world, "lingua", ids[0])
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
+        r = api.get(f"{SUBJECTS}/{p}", headers=headers)
+        assert r.status_code == 401
+        assert r.headers["www-authenticate"].startswith("Bearer")
+        assert r.headers["content-type"] == PROBLEM_JSON
+    bad = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    assert api.get(f"{SUBJECTS}/{p}", token=bad).status_code == 401
+
+    narrow = world.key("lingua", allowed_cidrs=["198.51.100.0/24"])
+    assert api.get(f"{SUBJECTS}/{p}", token=narrow).status_code == 403
+    assert (
+        world.api(client_ip="198.51.100.7").get(f"{SUBJECTS}/{p}", token=narrow).status_code == 200
+    )
+
+    short = world.key("lingua", expires_in=timedelta(minutes=5))
+    assert api.get(f"{SUBJECTS}/{p}", token=short).status_code == 200
+    world.advance(timedelta(minutes=6))
+    r = api.get(f"{SUBJECTS}/{p}", token=short)
+    assert r.status_code == 403 and "expired" in r.json()["detail"]
+
+    with world.sessions.begin() as s:
+        suspend_processor(s, name="lingua", reason="test", actor="operator:test")
+    r = api.get(f"{SUBJECTS}/{p}", token=token)
+    assert r.status_code == 403 and "suspended" in r.json()["detail"]
+
+
+def test_expired_contract_or_assignment_is_out_of_scope(world: World) -> None:
+    ids = world.people(3)
+    old = world.processor("old", valid_to=date(2025, 12, 31))
+    world.assign(old, ids)
+    assert world.api().get(SUBJECTS, token=world.key("old")).status_code == 403
+    cid = world.processor("lingua")
+    world.assign(cid, ids[:1], ends_on=date(2026, 3, 1))
+    world.assign(cid, ids[1:2], starts_on=date(2026, 3, 3))
+    world.assign(cid, ids[2:])
+    api, token = world.api(), world.key("lingua")
+    page = api.get(SUBJECTS, token=token).json()
+    assert [r["pseudonym"] for r in page["data"]] == [_pseudonym(world, "lingua", ids[2])]
+    assert (
+        api.get(f"{SUBJECTS}/{_pseudonym(world, 'lingua', ids[0])}", token=token).status_code == 404
+    )
+
+
+def test_pagination_walks_the_scope_once(world: World) -> None:
+    ids = world.people(25)
+    cid = world.processor("lingua")
+    world.assign(cid, ids[::2])
+    api, token = world.api(), world.key("lingua")
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 4} | ({"cursor": cursor} if cursor else {})
+        r = api.get(SUBJECTS, token=token, params=params)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert len(page["data"]) <= 4
+        seen += [p["pseudonym"] for p in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [_pseudonym(world, "lingua", i) for i in ids[::2]]
+    assert len(_events(world, "subject:list")) == 4
+
+
+def test_cursor_cannot_be_forged_or_replayed_by_another_processor(world: World) -> None:
+    ids = world.people(6)
+    world.assign(world.processor("lingua"), ids)
+    world.assign(world.processor("civic"), ids)
+    api = world.api()
+    a, b = world.key("lingua"), world.key("civic")
+    cursor = api.get(SUBJECTS, token=a, params={"limit": 2}).json()["next_cursor"]
+    assert api.get(SUBJECTS, token=a, params={"cursor": cursor}).status_code == 200
+    replay = api.get(SUBJECTS, token=b, params={"cursor": cursor})
+    assert replay.status_code == 400 and replay.json()["type"].endswith("/invalid-request")
+    flipped = cursor[:10] + ("A" if cursor[10] != "A" else "B") + cursor[11:]
+    assert api.get(SUBJECTS, token=a, params={"cursor": flipped}).status_code == 400
+    for junk in ("", "%%%", "é" * 10, "A" * 96, "' OR 1=1 --"):
+        r = api.get(SUBJECTS, token=a, params={"cursor": junk})
+        assert r.status_code in (200, 400, 422), (junk, r.status_code)
+    world.advance(timedelta(days=2))
+    assert api.get(SUBJECTS, token=a, params={"cursor": cursor}).status_code == 400
+
+
+def test_oversized_page_is_refused(world: World) -> None:
+    _, token = _setup(world)
+    api = world.api()
+    for limit in (0, -1, world.settings.gateway_max_page_size + 1, 10**20, "x"):
+        r = api.get(SUBJECTS, token=token, params={"limit": limit})
+        assert r.status_code == 422 and r.headers["content-type"] == PROBLEM_JSON
+
+
+def test_write_back(world: World) -> None:
+    ids, token = _setup(world, write_fields=["attendance_hours"])
+    api = world.api()
+    url = f"{SUBJECTS}/{_pseudonym(world, 'lingua', ids[0])}/events"
+    r = api.post(url, token=token, json={"attendance_hours": 12})
+    assert r.status_code == 201, r.text
+    assert r.json()["recorded"] == {"attendance_hours": 12}
+    with world.sessions() as s:
+        [event] = s.scalars(select(SubjectEvent)).all()
+    assert event.subject_id == ids[0] and event.values == {"attendance_hours": 12}
+    assert len(_events(world, "subject:write")) == 1
+
+    cases = [
+        ({"course_completed": True}, 403),  # known field, not in this contract
+        ({"attendance_hours": -3}, 400),
+        ({"attendance_hours": "12"}, 400),
+        ({"nope": 1}, 400),
+        ({}, 400),
+    ]
+    for body, status in cases:
+        assert api.post(url, token=token, json=body).status_code == status, body
+    assert (
+        api.post(
+            url, token=token, content=b"[1,2]", headers={"content-type": "application/json"}
+        ).status_code
+        == 400
+    )
+    assert (
+        api.post(
+            url, token=token, content=b"{bad", headers={"content-type": "application/json"}
+        ).status_code
+        == 400
+    )
+    assert (
+        api.post(
+            url, token=token, content=b"a=1", headers={"content-type": "text/plain"}
+        ).status_code
+        == 415
+    )
+    huge = b'{"attendance_hours": 1, "x": "' + b"a" * 100_000 + b'"}'
+    r = api.post(url, token=token, content=huge, headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    other = f"{SUBJECTS}/{_pseudonym(world, 'lingua', ids[5])}/events"
+    assert api.post(other, token=token, json={"attendance_hours": 1}).status_code == 404
+    assert api.post(url, json={"attendance_hours": 1}).status_code == 401
+
+
+def test_health_and_unknown_routes(world: World) -> None:
+    api = world.api()
+    assert api.get("/api/v1/health").json() == {"status": "ok"}
+    r = api.get("/api/v1/nothing")
+    assert r.status_code == 404 and r.headers["content-type"] == PROBLEM_JSON
+    r = api.request("DELETE", SUBJECTS)
+    assert r.status_code == 405 and r.headers["content-type"] == PROBLEM_JSON
+
+
+def test_openapi_documents_every_route_with_examples(world: World) -> None:
+    doc = world.api().get("/api/v1/openapi.json").json()
+    paths = doc["paths"]
+    assert set(paths) == {
+        "/api/v1/health",
+        "/api/v1/subjects",
+        "/api/v1/subjects/{pseudonym}",
+        "/api/v1/subjects/{pseudonym}/events",
+    }
+    assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    for name in ("SubjectRecord", "SubjectPage", "Problem", "WriteReceipt"):
+        assert doc["components"]["schemas"][name].get("examples"), name
+    responses = paths["/api/v1/subjects"]["get"]["responses"]
+    assert {"200", "401", "403", "429", "503"} <= set(responses)
+    assert PROBLEM_JSON in responses["429"]["content"]
