@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -106,6 +107,12 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return path
+
+
+@pytest.fixture
+def add_people() -> Callable[..., list[int]]:
+    """:func:`make_subjects`, as a fixture (test modules cannot import conftest safely)."""
+    return make_subjects
 
 
 @pytest.fixture

@@ -50,6 +50,19 @@ Handle = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe loader that leaves an impossible date (``2024-13-01``) as text for pydantic."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)  # type: ignore[arg-type]
+        except ValueError:
+            return self.construct_scalar(node)  # type: ignore[arg-type]
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 class SpecRejected(InvalidInput):
     """The processors file has problems; nothing was applied.
 
@@ -216,8 +229,8 @@ def _semantic(spec: ProcessorsFile) -> list[tuple[str, str]]:
 def parse_spec(text: str, *, source: str = "<processors file>") -> ProcessorsFile:
     """Validate the YAML ``text``; :class:`SpecRejected` lists every problem."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
