@@ -70,6 +70,20 @@ class Settings(BaseSettings):
     alert_webhook_url: str | None = Field(
         None, description="URL that receives each alert as JSON. Unset: no webhook."
     )
+    detection_eval_every_people: int = Field(
+        25,
+        ge=1,
+        description="Run the statistical detectors after this many new distinct people "
+        "disclosed to a processor (the bounded detection delay).",
+    )
+    detection_eval_every_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="…or when their last run for a processor is this old (request time).",
+    )
+    detection_throttle_minutes: float = Field(
+        15.0, gt=0, description="How long a medium-severity alert throttles the key."
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:

@@ -1,0 +1,201 @@
+"""Telling someone: alerts by e-mail (SMTP) and by webhook (JSON over HTTP POST).
+
+Each channel is a :class:`Notifier`; :func:`notifier_from_settings` builds the ones the
+settings ask for (``alert_email_to`` with ``smtp_*`` and ``mail_from``;
+``alert_webhook_url``), or :class:`NullNotifier` when none is set.
+
+Messages hold what the DPO needs to act — alert id, detector, severity, processor,
+containment, figures — and no person's data. Webhook bodies are signed:
+``X-Vigie-Signature: sha256=<hex HMAC-SHA256 of the body>`` under a key derived from the
+instance secret (``vigie alerts webhook-secret`` prints it for the receiver).
+
+Delivery runs after the alert is committed (:func:`deliver_pending`); a failed delivery
+is kept (``notify_error``) and retried on the next run, never lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import smtplib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any, Protocol
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigie.detection.alerts import alert_dict
+from vigie.detection.models import Alert
+from vigie.errors import VigieError
+from vigie.processors.models import Processor
+from vigie.secrets import InstanceSecrets, Secret
+from vigie.settings import Settings
+from vigie.store.base import utcnow
+
+SIGNATURE_HEADER = "X-Vigie-Signature"
+TIMEOUT_S = 10.0
+
+
+class DeliveryFailed(VigieError):
+    """A notification channel could not deliver an alert."""
+
+
+class Notifier(Protocol):
+    """A channel that delivers alerts (raises :class:`DeliveryFailed`)."""
+
+    def send(self, alert: dict[str, Any]) -> None:
+        """Deliver one alert (as :func:`vigie.detection.alerts.alert_dict` gives it)."""
+
+
+class NullNotifier:
+    """Delivers nowhere (no channel configured)."""
+
+    def send(self, alert: dict[str, Any]) -> None:
+        return None
+
+
+def _subject(alert: dict[str, Any]) -> str:
+    who = alert.get("processor") or "no processor"
+    return f"[Vigie] {alert['severity'].upper()} alert {alert['id']}: {alert['detector']} ({who})"
+
+
+def _text(alert: dict[str, Any]) -> str:
+    lines = [
+        alert["summary"],
+        "",
+        f"Alert:       {alert['id']} ({alert['detector']}, {alert['severity']})",
+        f"Processor:   {alert.get('processor') or '-'} (key {alert.get('key_id') or '-'})",
+        f"Containment: {alert['containment']}",
+        f"Incident:    {alert.get('incident_id') or '-'}",
+        f"Raised at:   {alert['raised_at']}",
+        "",
+        "Evidence:",
+    ]
+    lines += [f"  {k}: {v}" for k, v in sorted(alert.get("evidence", {}).items())]
+    lines += [
+        "",
+        "Lift a suspension only after review: vigie processors reinstate NAME --reason ...",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class EmailNotifier:
+    """Sends each alert as a plain-text e-mail through an SMTP server."""
+
+    host: str
+    port: int
+    mail_from: str
+    to: str
+    user: str | None = None
+    password: Secret | None = field(default=None, repr=False)
+
+    def send(self, alert: dict[str, Any]) -> None:
+        msg = EmailMessage()
+        msg["From"] = self.mail_from
+        msg["To"] = self.to
+        msg["Subject"] = _subject(alert)
+        msg.set_content(_text(alert))
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=TIMEOUT_S) as smtp:
+                if self.user and self.password is not None:
+                    smtp.login(self.user, self.password.reveal().decode())
+                smtp.send_message(msg)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise DeliveryFailed(f"e-mail to {self.to} failed: {type(exc).__name__}") from exc
+
+
+@dataclass
+class WebhookNotifier:
+    """POSTs each alert as JSON to a URL, signed with HMAC-SHA256."""
+
+    url: str
+    key: Secret = field(repr=False)
+    transport: httpx.BaseTransport | None = field(default=None, repr=False)
+
+    def send(self, alert: dict[str, Any]) -> None:
+        body = json.dumps({"type": "vigie.alert", "alert": alert}, sort_keys=True).encode()
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self.key, body)}
+        try:
+            with httpx.Client(timeout=TIMEOUT_S, transport=self.transport) as client:
+                response = client.post(self.url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise DeliveryFailed(f"webhook failed: {type(exc).__name__}") from exc
+        if response.status_code >= 300:
+            raise DeliveryFailed(f"webhook answered HTTP {response.status_code}")
+
+
+@dataclass
+class FanoutNotifier:
+    """Delivers to every channel; fails if any fails (after trying them all)."""
+
+    channels: Sequence[Notifier]
+
+    def send(self, alert: dict[str, Any]) -> None:
+        errors: list[str] = []
+        for channel in self.channels:
+            try:
+                channel.send(alert)
+            except DeliveryFailed as exc:
+                errors.append(str(exc))
+        if errors:
+            raise DeliveryFailed("; ".join(errors))
+
+
+def webhook_key(secrets: InstanceSecrets) -> Secret:
+    """The key that signs alert webhooks (derived from the instance secret)."""
+    return Secret(secrets.derive("alert-webhook"))
+
+
+def sign(key: Secret, body: bytes) -> str:
+    """The ``X-Vigie-Signature`` value of ``body``."""
+    return "sha256=" + hmac.new(key.reveal(), body, hashlib.sha256).hexdigest()
+
+
+def notifier_from_settings(settings: Settings, secrets: InstanceSecrets) -> Notifier:
+    """The channels the settings configure, or a :class:`NullNotifier`."""
+    channels: list[Notifier] = []
+    if settings.alert_email_to:
+        password = settings.smtp_password
+        channels.append(
+            EmailNotifier(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                mail_from=settings.mail_from,
+                to=settings.alert_email_to,
+                user=settings.smtp_user,
+                password=Secret(password.get_secret_value().encode()) if password else None,
+            )
+        )
+    if settings.alert_webhook_url:
+        channels.append(WebhookNotifier(url=settings.alert_webhook_url, key=webhook_key(secrets)))
+    if not channels:
+        return NullNotifier()
+    return channels[0] if len(channels) == 1 else FanoutNotifier(channels)
+
+
+def deliver_pending(session: Session, *, notifier: Notifier, limit: int = 100) -> int:
+    """Send alerts not yet delivered (oldest first); return how many went out."""
+    rows = session.execute(
+        select(Alert, Processor.name)
+        .outerjoin(Processor, Processor.id == Alert.processor_id)
+        .where(Alert.notified_at.is_(None))
+        .order_by(Alert.id)
+        .limit(limit)
+    ).all()
+    sent = 0
+    for alert, name in rows:
+        try:
+            notifier.send(alert_dict(alert, processor=name))
+        except DeliveryFailed as exc:
+            alert.notify_error = str(exc)[:200]
+            continue
+        alert.notified_at = utcnow()
+        alert.notify_error = None
+        sent += 1
+    session.flush()
+    return sent

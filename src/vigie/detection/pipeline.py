@@ -1,0 +1,206 @@
+"""The detection pipeline the gateway calls on every request (an ``AccessObserver``).
+
+For each request, inside the request's unit of work and before the response leaves:
+
+1. **Throttle check** (inline): a throttled key or processor gets
+   :class:`~vigie.errors.BudgetExceeded` with ``retry_after``.
+2. **Record** the request in the shared counters (:mod:`~vigie.detection.state`).
+3. **Inline detectors** (probing, new origin, many keys) decide on the fresh counts.
+4. **Streaming detectors** (volume, sweep, canary pattern, rare hour) need the baseline
+   and the scope size; they run when ``eval_every_people`` (25) new distinct people were
+   disclosed to the processor today since they last ran, or ``eval_every`` (60 s of
+   request time) passed. That is the bounded delay: a statistical rule trips at most 25
+   people (plus the current page) after its threshold is crossed. Workers take turns
+   through a row lock on the processor's state row (PostgreSQL), so each evaluation sees
+   every worker's counts.
+5. Findings become alerts (:func:`~vigie.detection.alerts.raise_alert`), once per
+   detector window, with their containment. The request that trips a rule is answered
+   (its containment commits with it); the next one meets the suspension or throttle.
+
+After the unit of work commits, new alerts are handed to the notifier.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigie.detection import state
+from vigie.detection.alerts import already_raised, raise_alert
+from vigie.detection.canary import CanaryDetector
+from vigie.detection.containment import DEFAULT_THROTTLE, enforce_throttle
+from vigie.detection.findings import Counts, Detector, Finding, Snapshot
+from vigie.detection.models import DetectorState
+from vigie.detection.multikey import MultiKeyDetector
+from vigie.detection.notify import DeliveryFailed, Notifier, NullNotifier, deliver_pending
+from vigie.detection.origin import NewOriginDetector
+from vigie.detection.probing import ProbeDetector
+from vigie.detection.sweep import SweepDetector
+from vigie.detection.timing import RareHourDetector
+from vigie.detection.volume import VolumeDetector
+from vigie.gateway.observe import Access
+from vigie.processors.scope import scope_size
+from vigie.settings import Settings
+
+log = logging.getLogger(__name__)
+SCOPE_REFRESH = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class DetectionConfig:
+    """How often the streaming detectors run, and how long a throttle lasts."""
+
+    eval_every_people: int = 25
+    eval_every: timedelta = timedelta(seconds=60)
+    throttle_for: timedelta = DEFAULT_THROTTLE
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DetectionConfig:
+        """The configuration the ``detection_*`` settings describe."""
+        return cls(
+            eval_every_people=settings.detection_eval_every_people,
+            eval_every=timedelta(seconds=settings.detection_eval_every_seconds),
+            throttle_for=timedelta(minutes=settings.detection_throttle_minutes),
+        )
+
+
+def default_detectors() -> list[Detector]:
+    """Every detector, with its documented thresholds."""
+    return [
+        ProbeDetector(),
+        NewOriginDetector(),
+        MultiKeyDetector(),
+        VolumeDetector(),
+        SweepDetector(),
+        CanaryDetector(),
+        RareHourDetector(),
+    ]
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _evidence(finding: Finding, window: Counts) -> dict[str, Any]:
+    evidence = {k: _json(v) for k, v in finding.figures.items()}
+    evidence["rule"] = finding.rule
+    evidence["audit_seq_from"] = window.first_seq
+    evidence["audit_seq_to"] = window.last_seq
+    if window.start is not None:
+        evidence["window_start"] = window.start.isoformat()
+    return evidence
+
+
+class DetectionPipeline:
+    """Detectors wired to the gateway: record, decide inline, evaluate streaming, contain."""
+
+    def __init__(
+        self,
+        *,
+        config: DetectionConfig | None = None,
+        detectors: Sequence[Detector] | None = None,
+        notifier: Notifier | None = None,
+        sessions: sessionmaker[Session] | None = None,
+    ) -> None:
+        chosen = default_detectors() if detectors is None else list(detectors)
+        if not chosen:
+            raise ValueError("a detection pipeline needs at least one detector")
+        self.config = config or DetectionConfig()
+        self.inline = [d for d in chosen if d.inline]
+        self.streaming = [d for d in chosen if not d.inline]
+        self.notifier = notifier or NullNotifier()
+        self.sessions = sessions
+
+    def observe(self, session: Session, access: Access) -> None:
+        """Record ``access``; raise ``BudgetExceeded`` if its key or processor is throttled."""
+        enforce_throttle(
+            session, processor_id=access.processor_id, key_id=access.key_id, at=access.at
+        )
+        rec = state.record(session, access)
+        snapshot = Snapshot(
+            processor_id=access.processor_id,
+            key_id=access.key_id,
+            at=access.at,
+            hour=rec.hour,
+            day=rec.day,
+            active_keys=rec.active_keys,
+            new_origin=rec.new_origin,
+            known_since=rec.known_since,
+        )
+        findings = [f for d in self.inline for f in d.examine(snapshot)]
+        if self.streaming and self._due(session, snapshot):
+            findings += self._evaluate(session, snapshot)
+        raised = 0
+        for finding in findings:
+            raised += self._raise(session, access, snapshot, finding)
+        if raised and self.sessions is not None and not isinstance(self.notifier, NullNotifier):
+            event.listen(session, "after_commit", self._deliver, once=True)
+
+    def _is_due(self, row: DetectorState, snapshot: Snapshot) -> bool:
+        last = row.evaluated_at
+        if last is None or state.day_start(last) != state.day_start(snapshot.at):
+            return True
+        if snapshot.at - last >= self.config.eval_every:
+            return True
+        return snapshot.day.people - row.people_at_eval >= self.config.eval_every_people
+
+    def _due(self, session: Session, snapshot: Snapshot) -> bool:
+        return self._is_due(state.load_state(session, processor_id=snapshot.processor_id), snapshot)
+
+    def _evaluate(self, session: Session, snapshot: Snapshot) -> list[Finding]:
+        pid = snapshot.processor_id
+        row = state.load_state(session, processor_id=pid, lock=True)
+        if not self._is_due(row, snapshot):  # another worker just ran them
+            return []
+        if (
+            row.scope_on is None
+            or snapshot.at - row.scope_on >= SCOPE_REFRESH
+            or (state.day_start(row.scope_on) != state.day_start(snapshot.at))
+        ):
+            row.scope_size = scope_size(session, processor_id=pid, on=snapshot.at.date())
+            row.scope_on = snapshot.at
+        full = replace(
+            snapshot,
+            history=state.history(session, processor_id=pid, at=snapshot.at),
+            scope_size=row.scope_size,
+        )
+        row.evaluated_at = snapshot.at
+        row.people_at_eval = snapshot.day.people
+        return [f for d in self.streaming for f in d.examine(full)]
+
+    def _raise(self, session: Session, access: Access, snapshot: Snapshot, finding: Finding) -> int:
+        key = finding.dedupe_key(access.processor_id)
+        if already_raised(session, dedupe=key):
+            return 0
+        state.load_state(session, processor_id=access.processor_id, lock=True)
+        if already_raised(session, dedupe=key):  # raised by another worker meanwhile
+            return 0
+        window = snapshot.hour if finding.window == snapshot.hour.start else snapshot.day
+        raise_alert(
+            session,
+            detector=finding.detector,
+            severity=finding.severity,
+            processor_id=access.processor_id,
+            key_id=access.key_id,
+            summary=finding.summary,
+            evidence=_evidence(finding, window),
+            now=access.at,
+            dedupe=key,
+            throttle_for=self.config.throttle_for,
+        )
+        return 1
+
+    def _deliver(self, _session: Session) -> None:
+        assert self.sessions is not None
+        try:
+            with self.sessions.begin() as session:
+                deliver_pending(session, notifier=self.notifier)
+        except (DeliveryFailed, SQLAlchemyError) as exc:  # kept for the next delivery run
+            log.warning("alert delivery deferred: %s", type(exc).__name__)

@@ -1,0 +1,87 @@
+"""Volume: distinct people disclosed, against the processor's own normal day.
+
+Rules (streaming):
+
+- ``day`` (HIGH): distinct people today exceed the normal day (see
+  :mod:`~vigie.detection.baseline`) by more than ``day_margin`` (300).
+- ``fresh`` (HIGH): people this processor had never received before, today, exceed the
+  normal day's by more than ``day_margin``. A provider re-reads its cohorts; a thief
+  walks through people nobody there ever read, so this trips first on a stolen key.
+- ``hour`` (MEDIUM, throttle): distinct people this hour exceed
+  ``max(hour_floor, normal day × hour_share)`` (100, 0.5): half a normal day in one hour.
+
+The margin bounds what a stolen key takes beyond a normal day: 300, plus the streaming
+delay (``detection_eval_every_people``) and one page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vigie.detection.baseline import normal_day_fresh, normal_day_people
+from vigie.detection.findings import Finding, Severity, Snapshot
+
+
+@dataclass(frozen=True)
+class VolumeDetector:
+    """Distinct people per hour and per day against the processor's baseline."""
+
+    day_margin: int = 300
+    hour_floor: int = 100
+    hour_share: float = 0.5
+    name: str = "volume"
+    inline: bool = False
+
+    def examine(self, snapshot: Snapshot) -> list[Finding]:
+        history = snapshot.history
+        if history is None:
+            return []
+        found: list[Finding] = []
+        normal = normal_day_people(history)
+        day_limit = normal + self.day_margin
+        if snapshot.day.people > day_limit:
+            found.append(
+                Finding(
+                    self.name,
+                    "day",
+                    Severity.HIGH,
+                    f"{snapshot.day.people} distinct people today, normal day {normal}",
+                    {"people_today": snapshot.day.people, "normal_day": normal, "limit": day_limit},
+                    snapshot.day.start,
+                )
+            )
+        fresh_normal = normal_day_fresh(history)
+        fresh_limit = fresh_normal + self.day_margin
+        if snapshot.day.fresh > fresh_limit:
+            found.append(
+                Finding(
+                    self.name,
+                    "fresh",
+                    Severity.HIGH,
+                    f"{snapshot.day.fresh} people never read before, today; normal day "
+                    f"{fresh_normal}",
+                    {
+                        "fresh_today": snapshot.day.fresh,
+                        "normal_day_fresh": fresh_normal,
+                        "limit": fresh_limit,
+                    },
+                    snapshot.day.start,
+                )
+            )
+        hour_limit = max(self.hour_floor, int(normal * self.hour_share))
+        if snapshot.hour.people > hour_limit:
+            found.append(
+                Finding(
+                    self.name,
+                    "hour",
+                    Severity.MEDIUM,
+                    f"{snapshot.hour.people} distinct people this hour, limit {hour_limit}",
+                    {
+                        "people_this_hour": snapshot.hour.people,
+                        "normal_day": normal,
+                        "limit": hour_limit,
+                    },
+                    snapshot.hour.start,
+                )
+            )
+        return found

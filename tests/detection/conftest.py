@@ -1,0 +1,163 @@
+"""Fixtures for the detection tests: a provider with a scope, keys, and a clock to drive."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigie.gateway.observe import Access
+from vigie.processors.apply import apply_file
+from vigie.processors.directory import get_processor
+from vigie.processors.keys import issue_key
+from vigie.processors.models import Assignment, Contract
+from vigie.registry.models import Subject
+from vigie.store.engine import make_engine
+from vigie.store.migrate import upgrade
+
+ACTOR = "operator:test"
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning
+
+PROCESSORS_YAML = """\
+processors:
+  - name: lingua-test
+    legal_name: "Lingua Test SAS (fictitious)"
+    siren: "732100003"
+    contact_email: dpo@lingua.example
+    security_officer: "Claire Martin"
+    region: "84"
+    contracts:
+      - name: language
+        purpose: language-training
+        legal_basis: "GDPR Art. 6(1)(e)"
+        reference: "OFII-TEST-1"
+        valid_from: 2024-01-01
+        read_fields: [pseudonym, given_name, email]
+        masks: {}
+        write_fields: [attendance_hours]
+        budget: {per_day: 5000, per_30_days: 50000}
+        expected_per_day: 40
+        rate_per_minute: 600
+"""
+
+
+def make_subjects(session: Session, n: int, *, start: int = 1, canary_every: int = 0) -> list[int]:
+    """``n`` synthetic people with ids ``start``…; every ``canary_every``-th is a canary."""
+    ids = list(range(start, start + n))
+    session.add_all(
+        Subject(
+            id=i,
+            ref=f"DET-{i:08d}",
+            is_canary=bool(canary_every) and i % canary_every == 0,
+            given_name=f"Given{i}",
+            family_name=f"Family{i}",
+            birth_date=date(1980 + i % 20, 1 + i % 12, 1 + i % 28),
+            sex="F",
+            birth_country="SEN",
+            nationality="SEN",
+            preferred_language="fr",
+            email=f"person{i}@mail.example",
+            phone=f"+3361{i:07d}",
+            address_line=f"{i} rue de l'Exemple",
+            postal_code="69003",
+            city="Lyon",
+            region="84",
+            entry_date=date(2023, 1, 1),
+            residence_reason="family",
+            residence_status="temporary-card",
+            cir_signed_on=date(2023, 2, 1),
+            course_hours=100,
+            course_level="A1",
+            valid_from=T0 - timedelta(days=400),
+        )
+        for i in ids
+    )
+    session.flush()
+    return ids
+
+
+@dataclass
+class World:
+    """A provider ``lingua-test`` with ``scope`` assigned people and two keys."""
+
+    sessions: sessionmaker[Session]
+    processor_id: int
+    key_ids: list[int]
+    tokens: list[str]
+    scope: list[int]
+    outside: list[int]
+    now: datetime = T0
+    seq: int = field(default=0)
+
+    def access(self, subject_ids: list[int] | None = None, **kw: object) -> Access:
+        """An access at the world's current time (advance it with ``tick``)."""
+        self.seq += 1
+        base: dict[str, object] = {
+            "at": self.now,
+            "processor_id": self.processor_id,
+            "key_id": self.key_ids[0],
+            "origin": "192.0.2.10",
+            "kind": "read",
+            "subject_ids": tuple(subject_ids or ()),
+            "audit_seq": self.seq,
+        }
+        base.update(kw)
+        return Access(**base)  # type: ignore[arg-type]
+
+    def tick(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared template, checkpointed outside a transaction.
+
+    Overrides tests/conftest.py's, whose ``PRAGMA wal_checkpoint`` runs inside the
+    ``BEGIN IMMEDIATE`` the engine opens and fails with "database table is locked".
+    """
+    path = tmp_path_factory.mktemp("detection-template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    raw = engine.raw_connection()
+    try:
+        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def world(sessions: sessionmaker[Session], tmp_path: Path) -> Iterator[World]:
+    spec = tmp_path / "processors.yaml"
+    spec.write_text(PROCESSORS_YAML)
+    with sessions.begin() as session:
+        apply_file(session, path=spec, actor=ACTOR)
+        processor = get_processor(session, name="lingua-test")
+        contract = session.query(Contract).filter_by(processor_id=processor.id).one()
+        people = make_subjects(session, 1200, canary_every=50)
+        scope, outside = people[:1000], people[1000:]
+        session.add_all(
+            Assignment(
+                contract_id=contract.id,
+                processor_id=processor.id,
+                subject_id=s,
+                starts_on=date(2025, 1, 1),
+                ends_on=None,
+            )
+            for s in scope
+        )
+        keys = [issue_key(session, processor="lingua-test", actor=ACTOR) for _ in range(3)]
+        pid = processor.id
+    yield World(
+        sessions=sessions,
+        processor_id=pid,
+        key_ids=[k.key_id for k in keys],
+        tokens=[k.token for k in keys],
+        scope=scope,
+        outside=outside,
+    )

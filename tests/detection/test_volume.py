@@ -1,0 +1,62 @@
+"""Volume detector: distinct people per hour and day against the processor's own baseline."""
+
+from __future__ import annotations
+
+import pytest
+
+from vigie.detection.baseline import DEFAULT_EXPECTED_PER_DAY, normal_day_people
+from vigie.detection.findings import History, Severity
+from vigie.detection.volume import VolumeDetector
+
+from .helpers import snap, steady
+
+NEW = History(expected_per_day=200)  # no history: the contract's declared volume
+
+CASES = [
+    # (history, hour, day, expected rules)
+    (steady(400), {"people": 100}, {"people": 400, "fresh": 40}, []),
+    (steady(400), {"people": 150}, {"people": 700, "fresh": 40}, []),  # busy, at the limit
+    (steady(400), {"people": 150}, {"people": 701, "fresh": 40}, ["day"]),
+    (steady(400), {"people": 150}, {"people": 650, "fresh": 341}, ["fresh"]),
+    (steady(400), {"people": 201}, {"people": 300, "fresh": 10}, ["hour"]),
+    (steady(400), {"people": 200}, {"people": 300, "fresh": 10}, []),
+    (steady(10), {"people": 101}, {"people": 101, "fresh": 5}, ["hour"]),  # hour floor 100
+    (steady(10), {"people": 90}, {"people": 311, "fresh": 5}, ["day"]),
+    (NEW, {"people": 90}, {"people": 500, "fresh": 500}, []),  # declared 200 + 300
+    (NEW, {"people": 90}, {"people": 501, "fresh": 501}, ["day", "fresh"]),
+    (None, {"people": 10_000}, {"people": 10_000}, []),  # inline pass: no baseline, no verdict
+]
+
+
+@pytest.mark.parametrize(("history", "hour", "day", "rules"), CASES)
+def test_volume_rules(
+    history: History | None, hour: dict[str, int], day: dict[str, int], rules: list[str]
+) -> None:
+    found = VolumeDetector().examine(snap(hour=hour, day=day, history=history))
+    assert sorted(f.rule for f in found) == sorted(rules)
+
+
+def test_severities_and_evidence() -> None:
+    found = {
+        f.rule: f
+        for f in VolumeDetector().examine(
+            snap(hour={"people": 500}, day={"people": 900, "fresh": 900}, history=steady(100))
+        )
+    }
+    assert found["day"].severity is Severity.HIGH
+    assert found["fresh"].severity is Severity.HIGH
+    assert found["hour"].severity is Severity.MEDIUM
+    assert found["day"].figures == {"people_today": 900, "normal_day": 100, "limit": 400}
+
+
+@pytest.mark.parametrize(
+    ("history", "normal"),
+    [
+        (History(), DEFAULT_EXPECTED_PER_DAY),
+        (History(expected_per_day=70), 70),
+        (History(day_people=(500, 900, 10, 10), expected_per_day=70), 70),  # 4 days: too few
+        (History(day_people=(500, 900, 10, 10, 20), expected_per_day=70), 900),
+    ],
+)
+def test_baseline_falls_back_to_the_contract(history: History, normal: int) -> None:
+    assert normal_day_people(history) == normal
