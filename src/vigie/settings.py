@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     leak_retention_days: int = Field(
         90, ge=1, description="Days before stored leak files and reports are purged."
     )
+    leak_match_threshold: float = Field(
+        0.99,
+        gt=0.5,
+        lt=1.0,
+        description="Confidence from which a leaked row is linked to a registry person "
+        "(see docs/leaks.md).",
+    )
     smtp_host: str = Field("127.0.0.1", description="SMTP server for alert and notice e-mail.")
     smtp_port: int = Field(25, description="SMTP port.")
     smtp_user: str | None = Field(None, description="SMTP user, if the server wants one.")

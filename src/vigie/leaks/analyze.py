@@ -1,0 +1,191 @@
+"""Leak triage end to end: read the files, type the columns, link, attribute, report.
+
+:func:`analyze` is the entry point for the CLI (``vigie leak analyze``), the breach
+workflow and ``vigie demo``. It reads the registry and the disclosure history; it writes
+nothing — :func:`vigie.leaks.vault.store_report` keeps the report (encrypted, audited).
+
+All the work happens in an in-memory DuckDB whose spill directory is a private temporary
+directory under the data directory (mode 0700), removed at the end with the UTF-8
+working copies of CSV files. Nothing of the content is logged.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.orm import Session
+
+from vigie.errors import InvalidInput
+from vigie.leaks.attribution import attribute
+from vigie.leaks.columns import Vocabulary, fields_of, infer_columns
+from vigie.leaks.disclosures import DisclosureSource, ServedIndexDisclosures
+from vigie.leaks.exposure import affected_people, category_totals, leak_window
+from vigie.leaks.linking import decode_pseudonyms, link
+from vigie.leaks.normalize import build_dump
+from vigie.leaks.reference import load_registry
+from vigie.leaks.report import LeakReport, verdict_for
+from vigie.leaks.sources import Reader
+from vigie.processors.models import Processor
+from vigie.secrets import InstanceSecrets
+from vigie.settings import Settings
+
+Progress = Callable[[str], None]
+MAX_FILES = 100
+
+
+@contextmanager
+def _workspace(settings: Settings) -> Iterator[tuple[duckdb.DuckDBPyConnection, Path]]:
+    base = settings.data_dir / "leak-work"
+    base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    work = Path(tempfile.mkdtemp(prefix="triage-", dir=base))
+    work.chmod(0o700)
+    con = duckdb.connect(":memory:", config={"temp_directory": str(work / "spill")})
+    try:
+        yield con, work
+    finally:
+        con.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def analyze(
+    db: Session | Engine,
+    *,
+    paths: Sequence[Path],
+    secrets: InstanceSecrets,
+    settings: Settings,
+    progress: Progress | None = None,
+    disclosures: DisclosureSource | None = None,
+) -> LeakReport:
+    """Triage leaked files against the registry; return the report (nothing is stored)."""
+    if not paths:
+        raise InvalidInput("give at least one leaked file")
+    if len(paths) > MAX_FILES:
+        raise InvalidInput(f"at most {MAX_FILES} files per analysis")
+    step = progress or (lambda _stage: None)
+    source = disclosures or ServedIndexDisclosures()
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 3)
+        clock = now
+
+    if isinstance(db, Session):
+        return _run(db, paths, secrets, settings, step, source, timings, lap)
+    with Session(db) as session, session.begin():
+        return _run(session, paths, secrets, settings, step, source, timings, lap)
+
+
+def _run(
+    session: Session,
+    paths: Sequence[Path],
+    secrets: InstanceSecrets,
+    settings: Settings,
+    step: Progress,
+    source: DisclosureSource,
+    timings: dict[str, float],
+    lap: Callable[[str], None],
+) -> LeakReport:
+    with _workspace(settings) as (con, work):
+        reader = Reader(con, work)
+        step("reading files")
+        sources = []
+        for path in paths:
+            sources.extend(reader.read(Path(path)))
+        lap("read")
+        step("loading the registry")
+        conn: Connection = session.connection()
+        registry_size = load_registry(con, conn)
+        lap("registry")
+        step("typing columns")
+        vocab = Vocabulary(con)
+        columns = infer_columns(con, sources, vocab)
+        lap("typing")
+        step("normalising")
+        present = build_dump(con, sources, columns)
+        lap("normalise")
+        step("linking")
+        processor_ids = [pid for (pid,) in session.execute(select(Processor.id))]
+        decode_pseudonyms(con, secrets, processor_ids)
+        link(con, registry_size=registry_size, threshold=settings.leak_match_threshold)
+        lap("link")
+        step("attributing")
+        parsed = sum(s.rows for s in sources)
+        counts = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE is_canary) FROM links"
+        ).fetchone()
+        matched, canary_rows = (int(counts[0]), int(counts[1])) if counts else (0, 0)
+        affected = affected_people(con, columns, present)
+        verdict = verdict_for(matched, parsed)
+        dump_fields = sorted({f for c in columns for f in fields_of(c.kind)})
+        hits = dict(
+            con.execute(
+                "SELECT processor_id, count(DISTINCT pseudonym) FROM pseudo_hits GROUP BY 1"
+            ).fetchall()
+        )
+        all_canaries = [
+            r[0]
+            for r in con.execute("SELECT DISTINCT subject_id FROM reg WHERE is_canary").fetchall()
+        ]
+        history = source.disclosures(session)
+        if verdict == "fabricated":
+            named, note, controller_side = [], "the file is fabricated: nobody is named", False
+        else:
+            result = attribute(
+                linked=[a.subject_id for a in affected],
+                canaries=[a.subject_id for a in affected if a.is_canary],
+                fields=dump_fields,
+                pseudonym_hits={int(k): int(v) for k, v in hits.items()},
+                disclosures=list(history or []),
+                registry_size=registry_size,
+                all_canaries=all_canaries,
+            )
+            named = [a.as_dict() for a in result.named]
+            note, controller_side = result.reason, result.controller_side
+            if history is None:
+                note = "the audit served index is not available; " + note
+        window = leak_window(con)
+        categories = category_totals(con)
+        lap("attribute")
+        by_source = {i: s for i, s in enumerate(sources)}
+        return LeakReport(
+            files=[
+                {"name": s.name, "format": s.format, "encoding": s.encoding, "rows": s.rows}
+                for s in sources
+            ],
+            rows=parsed + reader.rejected.count,
+            rejected_rows=reader.rejected.count,
+            rejected_samples=reader.rejected.samples,
+            columns=[
+                {
+                    "file": by_source[c.source].name,
+                    "header": c.header,
+                    "kind": c.kind,
+                    "via": c.via,
+                    "share": c.share,
+                    "filled": c.filled,
+                }
+                for c in columns
+            ],
+            matched_rows=matched,
+            canary_rows=canary_rows,
+            affected=affected,
+            verdict=verdict,
+            attribution=named,
+            attribution_note=note,
+            controller_side=controller_side,
+            leak_window=window,
+            categories=categories,
+            match_threshold=settings.leak_match_threshold,
+            registry_size=registry_size,
+            timings=timings,
+        )

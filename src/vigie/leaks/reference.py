@@ -1,0 +1,174 @@
+"""The registry as leak triage sees it: every version of every person, in DuckDB.
+
+:func:`load_registry` reads ``subjects`` (current versions) and ``subject_versions``
+(superseded ones) in bulk through the SQLAlchemy connection and builds DuckDB table
+``reg``, one row per (person, version), with the keys linking uses already normalised:
+
+- ``email_n`` lower-cased, ``phone`` already E.164 in the registry;
+- ``name_key`` the sorted, transliterated tokens of given and family name (so swapped
+  names, missing accents and case do not matter); ``native_key`` the same for the names
+  in their native script; ``family_key`` the family name alone;
+- ``valid_from``/``valid_to`` the version's validity (``valid_to`` NULL when current).
+
+Name tokens are computed in Python once per *distinct* name, then joined back in DuckDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import duckdb
+import numpy as np
+from sqlalchemy import Connection
+
+from vigie.leaks.kinds import name_tokens
+
+_DATA_COLUMNS = (
+    "given_name",
+    "family_name",
+    "given_name_native",
+    "family_name_native",
+    "birth_date",
+    "sex",
+    "birth_country",
+    "nationality",
+    "preferred_language",
+    "email",
+    "phone",
+    "address_line",
+    "postal_code",
+    "city",
+    "region",
+    "entry_date",
+    "residence_reason",
+    "residence_status",
+    "cir_signed_on",
+    "course_hours",
+    "course_level",
+)
+_DATES = {"birth_date", "entry_date", "cir_signed_on"}
+BATCH = 200_000
+_TYPES = {"subject_id": "BIGINT", "version": "BIGINT", "is_canary": "BOOLEAN"}
+
+
+def _select(dialect: str) -> str:
+    def col(alias: str, name: str) -> str:
+        if name in _DATES or name == "course_hours":
+            return f"CAST({alias}.{name} AS VARCHAR(10))"
+        return f"{alias}.{name}"
+
+    def ts(alias: str, name: str) -> str:
+        if dialect == "postgresql":
+            return f"to_char({alias}.{name} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
+        return f"substr({alias}.{name}, 1, 19)"
+
+    current = ", ".join(col("s", c) for c in _DATA_COLUMNS)
+    old = ", ".join(col("v", c) for c in _DATA_COLUMNS)
+    return (
+        f"SELECT s.id, s.version, {ts('s', 'valid_from')}, NULL, s.is_canary, s.ref, {current} "
+        "FROM subjects s "
+        f"UNION ALL SELECT s.id, v.version, {ts('v', 'valid_from')}, {ts('v', 'valid_to')}, "
+        f"s.is_canary, s.ref, {old} FROM subject_versions v JOIN subjects s ON s.id = v.subject_id"
+    )
+
+
+def _ingest(
+    con: duckdb.DuckDBPyConnection, table: str, names: Sequence[str], rows: list[Any]
+) -> None:
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    data = {name: np.array(col, dtype=object) for name, col in zip(names, columns, strict=True)}
+    con.register("_batch", data)
+    con.execute(f"INSERT INTO {table} SELECT * FROM _batch")
+    con.unregister("_batch")
+
+
+def _token_map(con: duckdb.DuckDBPyConnection, table: str, values: Iterable[str | None]) -> None:
+    """Table ``table(raw, toks)``: each distinct name and its folded tokens."""
+    raw = [v for v in values if v]
+    toks = [" ".join(name_tokens(v)) for v in raw]
+    con.execute(f"CREATE OR REPLACE TABLE {table} (raw VARCHAR, toks VARCHAR)")
+    if raw:
+        _ingest(con, table, ("raw", "toks"), list(zip(raw, toks, strict=True)))
+
+
+def load_registry(con: duckdb.DuckDBPyConnection, conn: Connection) -> int:
+    """Build DuckDB table ``reg`` from the database; return the number of people."""
+    names = ("subject_id", "version", "valid_from", "valid_to", "is_canary", "ref", *_DATA_COLUMNS)
+    con.execute(
+        "CREATE OR REPLACE TABLE reg_raw ("
+        + ", ".join(f"{n} {_TYPES.get(n, 'VARCHAR')}" for n in names)
+        + ")"
+    )
+    result = conn.exec_driver_sql(_select(conn.dialect.name))
+    while True:
+        batch = result.fetchmany(BATCH)
+        if not batch:
+            break
+        _ingest(con, "reg_raw", names, [tuple(r) for r in batch])
+    names_seen = con.execute(
+        "SELECT DISTINCT v FROM (SELECT unnest([given_name, family_name, given_name_native, "
+        "family_name_native]) AS v FROM reg_raw) WHERE v IS NOT NULL"
+    ).fetchall()
+    _token_map(con, "reg_tok", (r[0] for r in names_seen))
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE reg AS
+        SELECT r.subject_id, r.version, CAST(r.valid_from AS TIMESTAMP) AS valid_from,
+               CAST(r.valid_to AS TIMESTAMP) AS valid_to, r.is_canary, r.ref,
+               upper(trim(r.ref)) AS ref_n,
+               lower(trim(r.email)) AS email_n, r.phone AS phone_n,
+               array_to_string(list_sort(list_concat(string_split(coalesce(g.toks, ''), ' '),
+                   string_split(coalesce(f.toks, ''), ' ')).list_filter(lambda x: x <> '')), ' ')
+                       AS name_key,
+               nullif(array_to_string(list_sort(list_concat(string_split(coalesce(gn.toks, ''),
+                   ' '),
+                   string_split(coalesce(fn.toks, ''), ' ')).list_filter(lambda x: x <> '')),
+                       ' '), '') AS native_key,
+               f.toks AS family_key, g.toks AS given_key,
+               TRY_CAST(r.birth_date AS DATE) AS birth_date, r.sex, r.birth_country, r.nationality,
+               r.preferred_language, r.address_line,
+               trim(lower(regexp_replace(strip_accents(r.address_line), '[^A-Za-z0-9]+', ' ',
+                   'g'))) AS address_n,
+               r.postal_code, r.city,
+               trim(lower(regexp_replace(strip_accents(r.city), '[^A-Za-z0-9]+', ' ', 'g'))) AS
+                   city_n,
+               r.region, TRY_CAST(r.entry_date AS DATE) AS entry_date, r.residence_reason,
+               r.residence_status, TRY_CAST(r.cir_signed_on AS DATE) AS cir_signed_on,
+               r.course_hours, r.course_level
+        FROM reg_raw r
+        LEFT JOIN reg_tok g ON g.raw = r.given_name
+        LEFT JOIN reg_tok f ON f.raw = r.family_name
+        LEFT JOIN reg_tok gn ON gn.raw = r.given_name_native
+        LEFT JOIN reg_tok fn ON fn.raw = r.family_name_native
+        """
+    )
+    con.execute("DROP TABLE reg_raw")
+    # How common each value is, for value-specific linking weights.
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE reg_freq AS
+        SELECT 'name' AS kind, name_key AS value, count(DISTINCT subject_id) AS n FROM reg GROUP
+            BY ALL
+        UNION ALL SELECT 'native', native_key, count(DISTINCT subject_id) FROM reg
+            WHERE native_key IS NOT NULL GROUP BY ALL
+        UNION ALL SELECT 'family', family_key, count(DISTINCT subject_id) FROM reg GROUP BY ALL
+        UNION ALL SELECT 'birth', CAST(birth_date AS VARCHAR), count(DISTINCT subject_id) FROM reg
+            GROUP BY ALL
+        UNION ALL SELECT 'postal', postal_code, count(DISTINCT subject_id) FROM reg GROUP BY ALL
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE reg AS
+        SELECT reg.*, coalesce(a.n, 1) AS name_freq, coalesce(b.n, 1) AS family_freq,
+               coalesce(c.n, 1) AS birth_freq, coalesce(d.n, 1) AS postal_freq
+        FROM reg
+        LEFT JOIN reg_freq a ON a.kind = 'name' AND a.value = reg.name_key
+        LEFT JOIN reg_freq b ON b.kind = 'family' AND b.value = reg.family_key
+        LEFT JOIN reg_freq c ON c.kind = 'birth' AND c.value = CAST(reg.birth_date AS VARCHAR)
+        LEFT JOIN reg_freq d ON d.kind = 'postal' AND d.value = reg.postal_code
+        """
+    )
+    row = con.execute("SELECT count(DISTINCT subject_id) FROM reg").fetchone()
+    return int(row[0]) if row else 0

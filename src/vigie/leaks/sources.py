@@ -1,0 +1,557 @@
+"""Reading leaked files into DuckDB: CSV, JSON, JSON Lines, SQL dumps and XLSX.
+
+A dump is hostile input. Every reader here
+
+- detects the format from the content (the extension is only a hint) and the encoding
+  (BOM, strict UTF-8, then charset-normalizer; Western 8-bit text is read as cp1252);
+- never holds a whole line it has not bounded: a line longer than ``MAX_LINE_CHARS`` is
+  cut out of the working copy, counted and sampled as rejected;
+- counts and samples every row it cannot parse (:class:`Rejected`) instead of dropping it;
+- raises :class:`vigie.errors.InvalidInput` naming the file when it cannot be read at all
+  (binary junk, an unknown container, a structured file too large to parse in memory).
+
+Each readable table becomes a DuckDB table of VARCHAR columns ``c0..cN`` plus ``_line``
+(the row's line or record number), described by a :class:`Source`. CSV goes through a
+UTF-8 working copy in a private temporary directory (mode 0700) that DuckDB's parallel
+reader scans; it is deleted when the analysis ends.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+from charset_normalizer import from_bytes
+
+from vigie.errors import InvalidInput
+
+MAX_LINE_CHARS = 1_000_000
+MAX_STRUCTURED_BYTES = 512 * 1024 * 1024  # JSON, SQL, XLSX are parsed in memory
+SAMPLE_BYTES = 1 << 20
+CHUNK_BYTES = 8 << 20
+REJECT_SAMPLES = 20
+EXCERPT_CHARS = 120
+_DELIMITERS = ",;\t|"
+
+
+@dataclass
+class Rejected:
+    """Rows a reader could not parse: how many, and a few samples (escaped on display)."""
+
+    count: int = 0
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, *, file: str, line: int, reason: str, excerpt: str = "") -> None:
+        self.count += 1
+        if len(self.samples) < REJECT_SAMPLES:
+            self.samples.append(
+                {"file": file, "line": line, "reason": reason, "excerpt": excerpt[:EXCERPT_CHARS]}
+            )
+
+
+@dataclass
+class Source:
+    """One table read from a leaked file, loaded as DuckDB table ``table``."""
+
+    file: str
+    name: str  # file name, plus the table name for SQL dumps
+    format: str
+    encoding: str | None
+    table: str
+    headers: list[str]  # original column names (hostile text, escape on display)
+    rows: int
+
+
+def _excerpt(text: str) -> str:
+    return "".join(ch if ch.isprintable() else "?" for ch in text[:EXCERPT_CHARS])
+
+
+def detect_encoding(sample: bytes) -> str:
+    """The encoding of a text sample: BOM, then strict UTF-8, then charset-normalizer."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(sample) - 4:  # a character cut by the sample's end
+            return "utf-8"
+    best = from_bytes(sample[:200_000]).best()
+    name = best.encoding if best is not None else "cp1252"
+    if name in _NON_LATIN:
+        return name
+    try:
+        sample.decode("cp1252")
+    except UnicodeDecodeError:
+        return name
+    return "cp1252"  # Western 8-bit text: cp1252 is a superset of latin-1 for printable text
+
+
+_NON_LATIN = frozenset(
+    {
+        "cp1251",
+        "koi8_r",
+        "koi8_u",
+        "cp1256",
+        "iso8859_5",
+        "iso8859_6",
+        "cp1253",
+        "cp1255",
+        "iso8859_7",
+        "iso8859_8",
+        "mac_cyrillic",
+        "cp866",
+        "cp855",
+        "big5",
+        "gb2312",
+        "gb18030",
+        "shift_jis",
+        "euc_jp",
+        "euc_kr",
+        "cp949",
+        "cp932",
+        "utf_16",
+        "utf_32",
+        "tis_620",
+        "cp874",
+    }
+)
+
+
+def _looks_binary(sample: bytes, encoding: str) -> bool:
+    if encoding.startswith("utf-16"):
+        return False
+    if sample.count(b"\x00") > 0:
+        return True
+    text = sample.decode(encoding, errors="replace")
+    if not text:
+        return False
+    bad = sum(1 for ch in text if (ord(ch) < 32 and ch not in "\r\n\t") or ch == "\ufffd")
+    return bad / len(text) > 0.05
+
+
+def sniff_format(path: Path, sample: bytes, text: str) -> str:
+    """``xlsx``, ``json``, ``jsonl``, ``sql`` or ``csv``, from the content first."""
+    if sample.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    head = text.lstrip()[:4096]
+    if head.startswith("["):
+        return "json"
+    if head.startswith("{"):
+        first = head.split("\n", 1)[0].strip()
+        return "jsonl" if first.endswith("}") and "\n" in head.strip() else "json"
+    if re.search(r"(?im)^\s*(INSERT\s+INTO|COPY\s+\S+.*FROM\s+stdin)", text[:SAMPLE_BYTES]):
+        return "sql"
+    if path.suffix.lower() in {".jsonl", ".ndjson"}:
+        return "jsonl"
+    return "csv"
+
+
+def sniff_dialect(text: str) -> tuple[str, str]:
+    """``(delimiter, quotechar)`` of a CSV sample."""
+    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
+    try:
+        d = csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=_DELIMITERS)
+        if d.delimiter in _DELIMITERS:
+            return d.delimiter, d.quotechar or '"'
+    except csv.Error:
+        pass
+    best, best_score = ",", -1.0
+    for delim in _DELIMITERS:
+        counts = [ln.count(delim) for ln in lines]
+        if not counts or max(counts) == 0:
+            continue
+        mode = max(set(counts), key=counts.count)
+        score = counts.count(mode) / len(counts) * (1 if mode else 0) + mode / 1000
+        if score > best_score:
+            best, best_score = delim, score
+    return best, '"'
+
+
+class Reader:
+    """Loads leaked files into one DuckDB connection; collects rejected rows."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, workdir: Path) -> None:
+        self.con = con
+        self.workdir = workdir
+        self.rejected = Rejected()
+        self.sources: list[Source] = []
+
+    def read(self, path: Path) -> list[Source]:
+        """Read one file; raise ``InvalidInput`` when it cannot be read at all."""
+        if not path.is_file():
+            raise InvalidInput(f"{path.name}: no such file")
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            sample = f.read(SAMPLE_BYTES)
+        if not sample.strip():
+            raise InvalidInput(f"{path.name}: the file is empty")
+        if sample.startswith(b"PK\x03\x04"):
+            fmt, encoding = "xlsx", None
+        else:
+            encoding = detect_encoding(sample)
+            if _looks_binary(sample, encoding):
+                raise InvalidInput(
+                    f"{path.name}: not a text, JSON, SQL or XLSX file (binary content)"
+                )
+            fmt = sniff_format(path, sample, sample.decode(encoding, errors="replace"))
+        if fmt != "csv" and size > MAX_STRUCTURED_BYTES:
+            raise InvalidInput(
+                f"{path.name}: {fmt} file of {size} bytes is larger than "
+                f"{MAX_STRUCTURED_BYTES} bytes; convert it to CSV"
+            )
+        before = len(self.sources)
+        if fmt == "csv":
+            assert encoding is not None
+            self._read_csv(path, encoding)
+        elif fmt == "xlsx":
+            self._read_xlsx(path)
+        else:
+            assert encoding is not None
+            text = _repair_text(path.read_bytes().decode(encoding, errors="replace"))
+            if fmt == "sql":
+                self._read_sql(path, text, encoding)
+            elif fmt == "json":
+                self._read_json(path, text, encoding)
+            else:
+                self._read_jsonl(path, text, encoding)
+        if len(self.sources) == before:
+            raise InvalidInput(f"{path.name}: no table found in this {fmt} file")
+        return self.sources[before:]
+
+    # -- loading ------------------------------------------------------------------------
+
+    def _add_columns(
+        self,
+        path: Path,
+        name: str,
+        fmt: str,
+        encoding: str | None,
+        headers: list[str],
+        columns: list[list[str | None]],
+        lines: list[int],
+    ) -> None:
+        table = f"src{len(self.sources)}"
+        data: dict[str, Any] = {
+            f"c{i}": np.array(col, dtype=object) for i, col in enumerate(columns)
+        }
+        data["_line"] = np.array(lines, dtype=np.int64)
+        self.con.register("_incoming", data)
+        self.con.execute(f"CREATE TABLE {table} AS SELECT * FROM _incoming")
+        self.con.unregister("_incoming")
+        self.sources.append(Source(str(path), name, fmt, encoding, table, headers, len(lines)))
+
+    def _add_records(
+        self,
+        path: Path,
+        name: str,
+        fmt: str,
+        encoding: str | None,
+        headers: list[str],
+        records: Iterable[tuple[int, list[Any]]],
+    ) -> None:
+        width = len(headers)
+        columns: list[list[str | None]] = [[] for _ in range(width)]
+        lines: list[int] = []
+        for line, values in records:
+            if len(values) != width:
+                self.rejected.add(
+                    file=path.name,
+                    line=line,
+                    reason=f"{len(values)} values for {width} columns",
+                    excerpt=_excerpt(repr(values)),
+                )
+                continue
+            for i, value in enumerate(values):
+                columns[i].append(_cell(value))
+            lines.append(line)
+        if lines or headers:
+            self._add_columns(path, name, fmt, encoding, headers, columns, lines)
+
+    # -- CSV ----------------------------------------------------------------------------
+
+    def _read_csv(self, path: Path, encoding: str) -> None:
+        work = self.workdir / f"work{len(self.sources)}.csv"
+        first_lines: list[str] = []
+        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        carry, in_long, line_no = "", False, 0
+        fd = os.open(work, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with path.open("rb") as src, os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            while True:
+                chunk = src.read(CHUNK_BYTES)
+                text = (carry + decoder.decode(chunk, final=not chunk)).replace("\r\n", "\n")
+                parts = text.split("\n")
+                carry = parts.pop() if chunk else ""
+                if not chunk and carry:
+                    parts.append(carry)
+                    carry = ""
+                if in_long and parts:
+                    parts.pop(0)  # tail of a line already rejected
+                    in_long = False
+                if parts and max(map(len, parts)) > MAX_LINE_CHARS:
+                    kept = []
+                    for i, part in enumerate(parts):
+                        if len(part) > MAX_LINE_CHARS:
+                            self.rejected.add(
+                                file=path.name,
+                                line=line_no + i + 1,
+                                reason=f"line longer than {MAX_LINE_CHARS} characters",
+                                excerpt=_excerpt(part),
+                            )
+                        else:
+                            kept.append(part)
+                    line_no += len(parts)
+                    parts = kept
+                else:
+                    line_no += len(parts)
+                if len(carry) > MAX_LINE_CHARS:
+                    self.rejected.add(
+                        file=path.name,
+                        line=line_no + 1,
+                        reason=f"line longer than {MAX_LINE_CHARS} characters",
+                        excerpt=_excerpt(carry),
+                    )
+                    carry, in_long = "", True
+                if len(first_lines) < 60:
+                    first_lines.extend(parts[: 60 - len(first_lines)])
+                if parts:
+                    out.write(_repair_text("\n".join(parts)))
+                    out.write("\n")
+                if not chunk:
+                    break
+        sample = _repair_text("\n".join(first_lines)).lstrip("\ufeff")
+        delimiter, quote = sniff_dialect(sample)
+        header_row = next(csv.reader(io.StringIO(sample), delimiter=delimiter, quotechar=quote), [])
+        header_row = [h.lstrip("\ufeff") for h in header_row]
+        has_header = looks_like_header(header_row)
+        width = len(header_row)
+        if width == 0:
+            raise InvalidInput(f"{path.name}: no columns found")
+        headers = header_row if has_header else [f"column {i + 1}" for i in range(width)]
+        table = f"src{len(self.sources)}"
+        columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
+        rejects = f"rej{len(self.sources)}"
+        self.con.execute(
+            f"""CREATE TABLE {table} AS SELECT *, row_number() OVER () + ? AS _line
+            FROM read_csv(?, delim=?, quote=?, escape=?, header=?, auto_detect=false,
+                columns={{{columns}}}, ignore_errors=true, store_rejects=true,
+                rejects_table='{rejects}', rejects_scan='{rejects}_scan',
+                strict_mode=true, max_line_size={MAX_LINE_CHARS * 4 + 16},
+                null_padding=false, parallel=true)""",
+            [1 if has_header else 0, str(work), delimiter, quote, quote, has_header],
+        )
+        for line, error, excerpt in self.con.execute(
+            f"SELECT line, error_type, csv_line FROM {rejects} ORDER BY line"
+        ).fetchall():
+            self.rejected.add(
+                file=path.name,
+                line=int(line or 0),
+                reason=str(error).lower(),
+                excerpt=_excerpt(str(excerpt or "")),
+            )
+        self.con.execute(f"DROP TABLE {rejects}; DROP TABLE {rejects}_scan")
+        rows = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        work.unlink()
+        self.sources.append(
+            Source(
+                str(path), path.name, "csv", encoding, table, headers, int(rows[0]) if rows else 0
+            )
+        )
+
+    # -- JSON ---------------------------------------------------------------------------
+
+    def _read_json(self, path: Path, text: str, encoding: str) -> None:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(
+                f"{path.name}: invalid JSON at line {exc.lineno}: {exc.msg}"
+            ) from None
+        if isinstance(data, dict):
+            lists = [v for v in data.values() if isinstance(v, list)]
+            data = max(lists, key=len) if lists else [data]
+        if not isinstance(data, list):
+            raise InvalidInput(f"{path.name}: JSON holds no list of records")
+        self._records_from_objects(path, "json", encoding, enumerate(data, start=1))
+
+    def _read_jsonl(self, path: Path, text: str, encoding: str) -> None:
+        objects: list[tuple[int, Any]] = []
+        for line_no, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                objects.append((line_no, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                self.rejected.add(
+                    file=path.name,
+                    line=line_no,
+                    reason=f"invalid JSON: {exc.msg}",
+                    excerpt=_excerpt(line),
+                )
+        self._records_from_objects(path, "jsonl", encoding, objects)
+
+    def _records_from_objects(
+        self, path: Path, fmt: str, encoding: str, objects: Iterable[tuple[int, Any]]
+    ) -> None:
+        headers: dict[str, None] = {}
+        flat: list[tuple[int, dict[str, Any]]] = []
+        for line, obj in objects:
+            if not isinstance(obj, dict):
+                self.rejected.add(
+                    file=path.name,
+                    line=line,
+                    reason="record is not an object",
+                    excerpt=_excerpt(json.dumps(obj, ensure_ascii=False, default=str)),
+                )
+                continue
+            row = _flatten(obj)
+            headers.update(dict.fromkeys(row))
+            flat.append((line, row))
+        names = list(headers)
+        self._add_records(
+            path,
+            path.name,
+            fmt,
+            encoding,
+            names,
+            ((line, [row.get(h) for h in names]) for line, row in flat),
+        )
+
+    # -- SQL ----------------------------------------------------------------------------
+
+    def _read_sql(self, path: Path, text: str, encoding: str) -> None:
+        from vigie.leaks.sqldump import parse_sql_dump
+
+        for table in parse_sql_dump(
+            text,
+            on_reject=lambda line, reason, excerpt: self.rejected.add(
+                file=path.name, line=line, reason=reason, excerpt=_excerpt(excerpt)
+            ),
+        ):
+            self._add_records(
+                path, f"{path.name}:{table.name}", "sql", encoding, table.columns, table.rows
+            )
+
+    # -- XLSX ---------------------------------------------------------------------------
+
+    def _read_xlsx(self, path: Path) -> None:
+        import zipfile
+
+        from openpyxl import load_workbook
+
+        try:
+            book = load_workbook(path, read_only=True, data_only=True)
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+            raise InvalidInput(
+                f"{path.name}: not a readable XLSX workbook ({type(exc).__name__})"
+            ) from None
+        try:
+            for sheet in book.worksheets:
+                rows = sheet.iter_rows(values_only=True)
+                first = next(rows, None)
+                if first is None:
+                    continue
+                header = [_cell(v) or "" for v in first]
+                while header and not header[-1]:
+                    header.pop()
+                if not header:
+                    continue
+                has_header = looks_like_header(header)
+                width = len(header)
+                names = header if has_header else [f"column {i + 1}" for i in range(width)]
+
+                def records(
+                    rows: Iterator[tuple[Any, ...]] = rows,
+                    first: tuple[Any, ...] = first,
+                    has_header: bool = has_header,
+                    width: int = width,
+                ) -> Iterator[tuple[int, list[Any]]]:
+                    if not has_header:
+                        yield 1, list(first[:width])
+                    for n, row in enumerate(rows, start=2):
+                        values = list(row)
+                        extra = values[width:]
+                        if any(v not in (None, "") for v in extra):
+                            yield n, values  # reported as a width mismatch
+                            continue
+                        values = values[:width] + [None] * (width - len(values))
+                        if any(v not in (None, "") for v in values):
+                            yield n, values
+
+                self._add_records(
+                    path, f"{path.name}:{sheet.title}", "xlsx", None, names, records()
+                )
+        finally:
+            book.close()
+
+
+_HEADER_HINT = re.compile(r"[@]|^\+?\d[\d\s./-]{5,}$")
+
+
+def looks_like_header(row: list[str]) -> bool:
+    """Whether a first row names columns rather than holding data."""
+    from vigie.leaks.kinds import kind_from_header
+
+    cells = [c.strip() for c in row if c and c.strip()]
+    if not cells:
+        return False
+    if sum(kind_from_header(c) is not None for c in cells) >= max(1, len(cells) // 3):
+        return True
+    return not any(_HEADER_HINT.search(c) for c in cells)
+
+
+def _flatten(obj: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and not prefix:
+            out.update(_flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def _cell(value: Any) -> str | None:
+    """A value as text for the VARCHAR tables (dates as ISO, containers as JSON)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+_MOJIBAKE = re.compile(
+    "[ÃÂâ][\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u2018-\u203a\u20ac]"
+)
+
+
+def _repair_text(text: str) -> str:
+    """Repair UTF-8 read as cp1252/latin-1 (mojibake) when the text shows it."""
+    if not _MOJIBAKE.search(text):
+        return text
+    import ftfy
+
+    return ftfy.fix_text(text, normalization="NFC")

@@ -1,0 +1,127 @@
+"""Keeping leak reports encrypted at rest, and purging them on schedule.
+
+A stored report is AES-256-GCM encrypted under ``secrets.derive("leak-vault")`` with a
+random 96-bit nonce; the row id and creation time are bound as associated data, so a
+ciphertext moved to another row does not decrypt. Reports older than
+``leak_retention_days`` are deleted by :func:`purge` (``vigie leak purge``), which every
+analysis also runs first. Both are audited with counts only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from vigie.audit.actions import Action
+from vigie.errors import AuditFailure, IntegrityError, NotFound
+from vigie.leaks.models import StoredAnalysis
+from vigie.leaks.report import LeakReport
+from vigie.secrets import InstanceSecrets
+from vigie.settings import Settings
+from vigie.store.base import utcnow
+
+_PURPOSE = "leak-vault"
+
+
+def _aad(row: StoredAnalysis) -> bytes:
+    return f"leak-analysis:{row.id}:{row.created_at.isoformat()}".encode()
+
+
+def _audit(session: Session, **kwargs: Any) -> int:
+    try:
+        from vigie.audit import trail
+    except ImportError as exc:
+        raise AuditFailure("the audit trail is not available; nothing was stored") from exc
+    return int(trail.append(session, **kwargs))
+
+
+def store_report(
+    session: Session,
+    *,
+    report: LeakReport,
+    secrets: InstanceSecrets,
+    settings: Settings,
+    actor: str,
+    now: datetime | None = None,
+) -> int:
+    """Encrypt and keep ``report``; audit ``leak:analyze`` (counts only). Returns its id."""
+    now = now or utcnow()
+    row = StoredAnalysis(
+        created_at=now,
+        purge_after=now + timedelta(days=settings.leak_retention_days),
+        actor=actor,
+        files=len(report.files),
+        rows=report.rows,
+        matched_rows=report.matched_rows,
+        affected_subjects=report.affected_subjects,
+        verdict=report.verdict,
+        nonce=b"",
+        ciphertext=b"",
+    )
+    session.add(row)
+    session.flush()
+    nonce = os.urandom(12)
+    plain = json.dumps(report.as_dict(), ensure_ascii=False, default=str).encode()
+    row.nonce = nonce
+    row.ciphertext = AESGCM(secrets.derive(_PURPOSE)).encrypt(nonce, plain, _aad(row))
+    _audit(
+        session,
+        action=Action.LEAK_ANALYZE,
+        actor=actor,
+        outcome="ok",
+        detail={
+            "analysis_id": row.id,
+            "files": len(report.files),
+            "rows": report.rows,
+            "rejected_rows": report.rejected_rows,
+            "matched_rows": report.matched_rows,
+            "affected_subjects": report.affected_subjects,
+            "canary_rows": report.canary_rows,
+            "verdict": report.verdict,
+            "attributed_processor_ids": [a["processor_id"] for a in report.attribution],
+        },
+    )
+    session.flush()
+    return row.id
+
+
+def load_report(session: Session, *, analysis_id: int, secrets: InstanceSecrets) -> dict[str, Any]:
+    """Decrypt a stored report."""
+    row = session.get(StoredAnalysis, analysis_id)
+    if row is None:
+        raise NotFound(f"no stored leak analysis {analysis_id} (purged or never stored)")
+    try:
+        plain = AESGCM(secrets.derive(_PURPOSE)).decrypt(row.nonce, row.ciphertext, _aad(row))
+    except InvalidTag as exc:
+        raise IntegrityError(f"stored leak analysis {analysis_id} does not decrypt") from exc
+    data: dict[str, Any] = json.loads(plain)
+    return data
+
+
+def list_reports(session: Session) -> Sequence[StoredAnalysis]:
+    """Stored analyses, newest first (clear-text counts only)."""
+    return session.scalars(select(StoredAnalysis).order_by(StoredAnalysis.id.desc())).all()
+
+
+def purge(session: Session, *, actor: str, now: datetime | None = None) -> int:
+    """Delete every stored analysis past its retention; audit ``leak:purge``. Returns the count."""
+    now = now or utcnow()
+    ids = list(session.scalars(select(StoredAnalysis.id).where(StoredAnalysis.purge_after <= now)))
+    if not ids:
+        return 0
+    session.execute(delete(StoredAnalysis).where(StoredAnalysis.id.in_(ids)))
+    _audit(
+        session,
+        action=Action.LEAK_PURGE,
+        actor=actor,
+        detail={"purged": len(ids), "analysis_ids": ids},
+    )
+    return len(ids)
