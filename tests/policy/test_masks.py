@@ -94,3 +94,13 @@ def test_department_is_a_short_prefix(code: str) -> None:
 )
 def test_domain_never_shows_the_local_part(local: str, host: str) -> None:
     assert MASKS["domain"](f"{local}@{host}") == host
+
+
+def test_every_mask_and_write_field_is_documented() -> None:
+    from pathlib import Path
+
+    from vigie.policy.writeback import WRITE_FIELDS
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "processors.md").read_text()
+    for name in [*MASKS, *WRITE_FIELDS]:
+        assert f"| `{name}` |" in doc, f"{name} is not in docs/processors.md"

@@ -128,3 +128,10 @@ def test_luhn(siren: str, ok: bool) -> None:
 def test_the_providers_file_round_trips_through_yaml() -> None:
     data = yaml.safe_load(PROVIDERS.read_text())
     assert set(data) == {"processors"}
+
+
+def test_the_example_in_the_docs_is_valid() -> None:
+    doc = (PROVIDERS.parents[3] / "docs" / "processors.md").read_text()
+    example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    spec = parse_spec(example, source="docs/processors.md")
+    assert spec.processors[0].contracts[0].masks == {"birth_date": "year"}

@@ -1,0 +1,128 @@
+"""`vigie processors apply|list|suspend|reinstate` through Typer's runner, on real databases."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from vigie.audit.models import AuditEvent
+from vigie.cli.app import app
+from vigie.cli.context import Instance
+from vigie.settings import Settings
+from vigie.store.engine import make_engine
+from vigie.store.migrate import upgrade
+
+runner = CliRunner()
+Invoke = Callable[[list[str]], Result]
+
+FILE = """\
+processors:
+  - name: lingua-cli
+    legal_name: "Lingua CLI SAS (fictitious)"
+    siren: "732100003"
+    contact_email: dpo@lingua-cli.example
+    security_officer: "Claire Martin"
+    region: "84"
+    contracts:
+      - name: language
+        purpose: language-training
+        legal_basis: "GDPR Art. 6(1)(e)"
+        reference: "OFII-CLI-1"
+        valid_from: 2024-01-01
+        read_fields: [pseudonym, given_name, birth_date]
+        masks: {birth_date: year}
+        budget: {per_day: 50, per_30_days: 500}
+        rate_per_minute: 60
+"""
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite template (checkpointed outside the engine's BEGIN IMMEDIATE)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture
+def cli(settings: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+    """Run ``vigie ARGS`` on the test instance (its engine, disposed by the fixture)."""
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def invoke(args: list[str]) -> Result:
+        return runner.invoke(app, args, obj=Instance(settings=settings, _engine=engine))
+
+    return invoke
+    return settings
+
+
+def _file(tmp_path: Path, text: str = FILE) -> Path:
+    path = tmp_path / "processors.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_apply_dry_run_then_apply_then_nothing(
+    cli: Invoke, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    path = _file(tmp_path)
+    dry = cli(["processors", "apply", str(path), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "+ processor lingua-cli" in dry.output and "Dry run" in dry.output
+    done = cli(["processors", "apply", str(path)])
+    assert done.exit_code == 0, done.output
+    assert "+ contract lingua-cli/language" in done.output and "Applied 2 change(s)" in done.output
+    again = cli(["processors", "apply", str(path)])
+    assert "No change" in again.output
+    _file(tmp_path, FILE.replace("per_day: 50", "per_day: 70"))
+    diff = cli(["processors", "apply", str(path), "--json"])
+    data = json.loads(diff.output)
+    assert data["changes"][0]["diff"] == {"budget_per_day": {"old": 50, "new": 70}}
+    with sessions() as s:
+        actors = set(s.scalars(select(AuditEvent.actor)))
+        assert len(actors) == 1 and actors.pop().startswith("operator:")
+
+
+def test_apply_reports_every_problem_with_its_place(cli: Invoke, tmp_path: Path) -> None:
+    path = _file(tmp_path, FILE.replace("birth_date: year", "birth_date: yeer"))
+    result = cli(["processors", "apply", str(path)])
+    assert result.exit_code == 1
+    assert "processors[0].contracts[0].masks.birth_date: unknown mask 'yeer'" in result.output
+    assert "(line 15)" in result.output
+    assert "Traceback" not in result.output
+    missing = cli(["processors", "apply", str(tmp_path / "nope.yaml")])
+    assert missing.exit_code == 1 and "cannot read" in missing.output
+
+
+def test_list_suspend_reinstate(cli: Invoke, tmp_path: Path) -> None:
+    assert cli(["processors", "apply", str(_file(tmp_path))]).exit_code == 0
+    listed = json.loads(cli(["processors", "list", "--json"]).output)
+    assert listed[0]["name"] == "lingua-cli" and listed[0]["status"] == "active"
+    assert listed[0]["scope_size"] == 0 and listed[0]["current_contracts"] == ["language"]
+    table = cli(["processors", "list"])
+    assert table.exit_code == 0 and "lingua-cli" in table.output
+    no_reason = cli(["processors", "suspend", "lingua-cli"])
+    assert no_reason.exit_code != 0
+    done = cli(["processors", "suspend", "lingua-cli", "--reason", "test"])
+    assert done.exit_code == 0 and "suspended" in done.output
+    listed = json.loads(cli(["processors", "list", "--json"]).output)
+    assert listed[0]["status"] == "suspended" and listed[0]["suspended_reason"] == "test"
+    empty = cli(["processors", "reinstate", "lingua-cli", "--reason", " "])
+    assert empty.exit_code == 1 and "a reason is required" in empty.output
+    back = cli(["processors", "reinstate", "lingua-cli", "--reason", "fixed"])
+    assert back.exit_code == 0, back.output
+    unknown = cli(["processors", "suspend", "ghost", "--reason", "x"])
+    assert unknown.exit_code == 1 and "no processor named 'ghost'" in unknown.output
