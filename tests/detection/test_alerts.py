@@ -1,0 +1,120 @@
+"""raise_alert: containment by severity, audit event, incident; and listing alerts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from vigie.audit.models import AuditEvent
+from vigie.breach.models import Incident, IncidentEvidence
+from vigie.detection.alerts import list_alerts, raise_alert
+from vigie.detection.findings import Severity
+from vigie.errors import InvalidInput
+from vigie.processors import status
+from vigie.processors.models import ApiKey, Processor
+
+from .conftest import World
+
+
+def _raise(world: World, severity: Severity, **kw: object) -> int:
+    args: dict[str, object] = {
+        "detector": "volume",
+        "severity": severity,
+        "processor_id": world.processor_id,
+        "key_id": world.key_ids[0],
+        "summary": f"{severity} test",
+        "evidence": {"people_today": 10},
+        "now": world.now,
+    }
+    args.update(kw)
+    with world.sessions.begin() as s:
+        return raise_alert(s, **args).id  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("severity", "containment", "key_suspended", "processor_suspended"),
+    [
+        (Severity.LOW, "alert", False, False),
+        (Severity.MEDIUM, "throttle", False, False),
+        (Severity.HIGH, "suspend_key", True, False),
+        (Severity.CRITICAL, "suspend_processor", False, True),
+    ],
+)
+def test_containment_follows_severity(
+    world: World,
+    severity: Severity,
+    containment: str,
+    key_suspended: bool,
+    processor_suspended: bool,
+) -> None:
+    alert_id = _raise(world, severity)
+    with world.sessions() as s:
+        (alert,) = list_alerts(s)
+        key = s.get(ApiKey, world.key_ids[0])
+        processor = s.get(Processor, world.processor_id)
+        event = s.scalars(select(AuditEvent).where(AuditEvent.seq == alert.audit_seq)).one()
+    assert alert.id == alert_id and alert.containment == containment
+    assert key is not None and processor is not None
+    assert (key.suspended_at is not None) is key_suspended
+    assert (processor.suspended_at is not None) is processor_suspended
+    assert event.action == "alert:raise"
+    # Medium and above open an incident; low opens none.
+    assert (alert.incident_id is None) is (severity is Severity.LOW)
+
+
+def test_high_escalates_when_another_key_was_just_used(world: World) -> None:
+    from vigie.detection import state
+
+    with world.sessions.begin() as s:
+        state.record(s, world.access([1], key_id=world.key_ids[1]))
+    _raise(world, Severity.HIGH)
+    with world.sessions() as s:
+        processor = s.get(Processor, world.processor_id)
+    assert processor is not None and processor.suspended_at is not None
+
+
+def test_a_second_key_suspension_in_a_day_suspends_the_processor(world: World) -> None:
+    _raise(world, Severity.HIGH)
+    world.tick(timedelta(hours=3))
+    second = _raise(world, Severity.HIGH, key_id=world.key_ids[1])
+    with world.sessions() as s:
+        (latest, _first) = list_alerts(s)
+    assert latest.id == second and latest.containment == "suspend_processor"
+
+
+def test_alerts_join_the_open_incident(world: World) -> None:
+    _raise(world, Severity.MEDIUM)
+    _raise(world, Severity.LOW, detector="rare-hour")
+    with world.sessions() as s:
+        incident = s.scalars(select(Incident)).one()
+        evidence = list(s.scalars(select(IncidentEvidence)))
+    assert len(evidence) == 2 and {e.incident_id for e in evidence} == {incident.id}
+
+
+def test_suspension_is_lifted_only_with_a_reason(world: World) -> None:
+    _raise(world, Severity.CRITICAL)
+    with world.sessions.begin() as s, pytest.raises(InvalidInput, match="reason"):
+        status.reinstate_processor(s, name="lingua-test", reason=" ", actor="operator:dpo")
+    with world.sessions.begin() as s:
+        status.reinstate_processor(
+            s, name="lingua-test", reason="key rotated after review", actor="operator:dpo"
+        )
+    with world.sessions() as s:
+        processor = s.get(Processor, world.processor_id)
+    assert processor is not None and processor.suspended_at is None
+
+
+def test_list_filters(world: World) -> None:
+    _raise(world, Severity.LOW)
+    _raise(world, Severity.MEDIUM)
+    with world.sessions() as s:
+        assert [a.severity for a in list_alerts(s, min_severity=Severity.MEDIUM)] == ["medium"]
+        assert len(list_alerts(s, processor_id=world.processor_id)) == 2
+        assert list_alerts(s, since=world.now + timedelta(seconds=1)) == []
+
+
+def test_an_alert_needs_a_summary(world: World) -> None:
+    with pytest.raises(InvalidInput):
+        _raise(world, Severity.LOW, summary="  ")
