@@ -1,9 +1,177 @@
-"""`vigie leak` (being built; registers nothing yet)."""
+"""`vigie leak`: triage a leaked file, list stored analyses, purge old ones."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.table import Table
+from rich.text import Text
+
+from vigie.cli.context import console, err_console, instance, print_json
+from vigie.cli.processors import operator
+from vigie.leaks.analyze import analyze
+from vigie.leaks.report import LeakReport
+from vigie.leaks.vault import list_reports, purge, store_report
+
+group = typer.Typer(
+    help="Leak triage: what a leaked file holds, whose data it is, which subcontractor it "
+    "came from and since when.\n\nRun `vigie leak analyze FILE...` on the files as found "
+    "(CSV in any delimiter and encoding, JSON, JSON Lines, SQL dumps, XLSX). The report is "
+    "kept encrypted for `leak_retention_days` and then purged (see docs/leaks.md).",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+
+
+def _summary(report: LeakReport) -> None:
+    style = {"authentic": "bold red", "mixed": "bold yellow", "fabricated": "bold green"}
+    console.print(
+        Text.assemble(
+            "Verdict: ",
+            (report.verdict, style.get(report.verdict, "bold")),
+            f" — {report.matched_rows} of {report.rows} rows linked to registry people "
+            f"({report.rejected_rows} unparsable, {report.canary_rows} canary rows); "
+            f"{report.affected_subjects} real people affected.",
+        ),
+        highlight=False,
+    )
+    columns = Table(title="Columns", show_lines=False)
+    for name in ("file", "header", "kind", "via", "fit"):
+        columns.add_column(name)
+    for c in report.columns:
+        columns.add_row(
+            Text(c["file"]), Text(c["header"]), c["kind"], c["via"], f"{c['share']:.2f}"
+        )
+    console.print(columns)
+    if report.attribution:
+        table = Table(title="Attribution (strongest first)")
+        for name in ("processor", "confidence", "false-attribution probability"):
+            table.add_column(name)
+        for a in report.attribution:
+            table.add_row(
+                Text(a["processor"]),
+                f"{a['confidence']:.6f}",
+                f"{a['false_attribution_probability']:.2e}",
+            )
+        console.print(table)
+    else:
+        console.print("Attribution: nobody is named.")
+    console.print(Text(report.attribution_note, style="dim"))
+    w = report.leak_window
+    if w:
+        latest = w["latest"] or "now (values still current)"
+        console.print(f"Data taken between {w['earliest']} and {latest}.", highlight=False)
+
+
+@group.command("analyze")
+def analyze_command(
+    ctx: typer.Context,
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Leaked files to analyse together (a dump split or merged)."),
+    ],
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the full report as JSON to this file.")
+    ] = None,
+    html_out: Annotated[
+        Path | None,
+        typer.Option("--html", help="Write a report a DPO can read (HTML, charts) to this file."),
+    ] = None,
+    affected_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--affected-out",
+            help="Write one CSV row per affected person: `ref` and the fields exposed.",
+        ),
+    ] = None,
+) -> None:
+    """Triage leaked files: authenticity, affected people, exposed fields, source, dates.
+
+    The files are read as hostile input and never executed; nothing of their content is
+    logged. The report is stored encrypted (purged after `leak_retention_days`) and the
+    analysis is audited (`leak:analyze`, counts only). Reports older than the retention
+    period are purged first.
+    """
+    inst = instance(ctx)
+    actor = operator()
+    with (
+        inst.session() as session,
+        console.status("reading files", spinner="dots") as status,
+    ):
+        purge(session, actor=actor)
+        report = analyze(
+            session,
+            paths=files,
+            secrets=inst.secrets,
+            settings=inst.settings,
+            progress=lambda stage: status.update(stage),
+        )
+        report.stored_id = store_report(
+            session, report=report, secrets=inst.secrets, settings=inst.settings, actor=actor
+        )
+    _summary(report)
+    if json_out:
+        report.write_json(json_out)
+        err_console.print(f"JSON report written to {json_out}", highlight=False)
+    if html_out:
+        report.write_html(html_out)
+        err_console.print(f"HTML report written to {html_out}", highlight=False)
+    if affected_out:
+        report.write_affected_csv(affected_out)
+        err_console.print(f"Affected people written to {affected_out}", highlight=False)
+
+
+@group.command("list")
+def list_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List stored leak analyses (counts and verdict only; reports stay encrypted)."""
+    inst = instance(ctx)
+    with inst.session() as session:
+        rows: list[dict[str, Any]] = [
+            {
+                "id": r.id,
+                "created_at": r.created_at.isoformat(),
+                "purge_after": r.purge_after.isoformat(),
+                "files": r.files,
+                "rows": r.rows,
+                "matched_rows": r.matched_rows,
+                "affected_subjects": r.affected_subjects,
+                "verdict": r.verdict,
+            }
+            for r in list_reports(session)
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="Stored leak analyses")
+    for name in ("id", "created", "purge after", "rows", "matched", "affected", "verdict"):
+        table.add_column(name)
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["created_at"][:19],
+            r["purge_after"][:10],
+            str(r["rows"]),
+            str(r["matched_rows"]),
+            str(r["affected_subjects"]),
+            r["verdict"],
+        )
+    console.print(table)
+
+
+@group.command("purge")
+def purge_command(ctx: typer.Context) -> None:
+    """Delete stored leak reports older than `leak_retention_days` (audited)."""
+    inst = instance(ctx)
+    with inst.session() as session:
+        n = purge(session, actor=operator())
+    console.print(f"Purged {n} stored leak analysis(es).")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.add_typer(group, name="leak")

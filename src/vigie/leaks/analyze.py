@@ -62,8 +62,13 @@ def analyze(
     settings: Settings,
     progress: Progress | None = None,
     disclosures: DisclosureSource | None = None,
+    keep_links: bool = False,
 ) -> LeakReport:
-    """Triage leaked files against the registry; return the report (nothing is stored)."""
+    """Triage leaked files against the registry; return the report (nothing is stored).
+
+    ``disclosures`` defaults to the audit served index; ``keep_links`` fills
+    ``report.links`` with every linked row (file, line, ref, confidence).
+    """
     if not paths:
         raise InvalidInput("give at least one leaked file")
     if len(paths) > MAX_FILES:
@@ -80,9 +85,9 @@ def analyze(
         clock = now
 
     if isinstance(db, Session):
-        return _run(db, paths, secrets, settings, step, source, timings, lap)
+        return _run(db, paths, secrets, settings, step, source, timings, lap, keep_links)
     with Session(db) as session, session.begin():
-        return _run(session, paths, secrets, settings, step, source, timings, lap)
+        return _run(session, paths, secrets, settings, step, source, timings, lap, keep_links)
 
 
 def _run(
@@ -94,6 +99,7 @@ def _run(
     source: DisclosureSource,
     timings: dict[str, float],
     lap: Callable[[str], None],
+    keep_links: bool,
 ) -> LeakReport:
     with _workspace(settings) as (con, work):
         reader = Reader(con, work)
@@ -157,6 +163,17 @@ def _run(
         categories = category_totals(con)
         lap("attribute")
         by_source = {i: s for i, s in enumerate(sources)}
+        links = []
+        if keep_links:
+            links = [
+                (by_source[int(src)].name, int(line), str(ref), float(conf))
+                for src, line, ref, conf in con.execute(
+                    """SELECT d.src, d.line, g.ref, l.confidence FROM links l
+                       JOIN dump d USING (row_id)
+                       JOIN (SELECT DISTINCT subject_id, ref FROM reg) g USING (subject_id)
+                       ORDER BY d.src, d.line"""
+                ).fetchall()
+            ]
         return LeakReport(
             files=[
                 {"name": s.name, "format": s.format, "encoding": s.encoding, "rows": s.rows}
@@ -188,4 +205,5 @@ def _run(
             match_threshold=settings.leak_match_threshold,
             registry_size=registry_size,
             timings=timings,
+            links=links,
         )

@@ -8,6 +8,7 @@ registry vocabulary fits most of the sample wins (80% for formats, 60% for vocab
 
 from __future__ import annotations
 
+import re
 import statistics
 from dataclasses import dataclass
 
@@ -29,6 +30,11 @@ _FORMAT_OF = {
     "nationality": "nationality",
     "birth_country": "nationality",
     K.PSEUDONYM: K.PSEUDONYM,
+}
+# Values as a processor receives them masked (birth year, department).
+_MASKED = {
+    "birth_date": re.compile(r"(19|20)\d\d"),
+    "postal_code": re.compile(r"\d{1,2}|2[AB]|97[1-6]", re.IGNORECASE),
 }
 _VOCABULARIES = ("residence_reason", "residence_status", "preferred_language", "course_level")
 
@@ -119,6 +125,11 @@ def classify(header: str, values: list[str], vocab: Vocabulary) -> tuple[str, st
         share = _share(values, lambda v: K.value_matches(fmt, v))
         if share >= 0.5:
             return header_kind, "header+values", share
+        masked = _MASKED.get(header_kind)
+        if masked is not None:
+            share = _share(values, lambda v: bool(masked.fullmatch(v.strip())))
+            if share >= 0.8:
+                return header_kind, "header+masked values", share
     best, best_share = K.UNKNOWN, 0.0
     for kind in K.FORMAT_KINDS:
         share = _share(values, lambda v, kind=kind: K.value_matches(kind, v))

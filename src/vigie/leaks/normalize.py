@@ -225,6 +225,10 @@ def build_dump(
                 cir_signed_on,
             CASE WHEN regexp_full_match(trim({raw("postal_code")}), '[0-9]{{4,5}}')
                  THEN lpad(trim({raw("postal_code")}), 5, '0') END AS postal_code,
+            CASE WHEN regexp_full_match(trim({raw("postal_code")}), '[0-9]{{1,2}}|2[AB]|97[1-6]')
+                 THEN lpad(upper(trim({raw("postal_code")})), 2, '0') END AS department,
+            coalesce(year(birth_date_d), TRY_CAST(regexp_extract(trim({raw("birth_date")}),
+                '^(19[0-9]{{2}}|20[0-9]{{2}})$', 1) AS INTEGER)) AS birth_year,
             nullif(trim(lower(regexp_replace(strip_accents({raw("city")}), '[^A-Za-z0-9]+', ' ',
                 'g'))), '') AS city_n,
             nullif(trim(lower(regexp_replace(strip_accents({raw("address_line")}),

@@ -54,6 +54,8 @@ class LeakReport:
     registry_size: int
     timings: dict[str, float] = field(default_factory=dict)
     stored_id: int | None = None
+    # (file, line, ref, confidence) per linked row, when asked for (not in the JSON).
+    links: list[tuple[str, int, str, float]] = field(default_factory=list)
 
     @property
     def affected_subjects(self) -> int:

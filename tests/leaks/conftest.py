@@ -1,0 +1,106 @@
+"""Fixtures of the leak tests: a synthetic registry with processors that received data.
+
+The population comes from ``vigie.synth.load.synthesize`` (processors from the shipped
+providers file, assignments by region, canaries). The disclosure history is written
+through the real audit trail (``subject:list`` events), so the served index holds what
+each processor actually received: each processor fetched a seeded share of its scope
+with its contract's fields.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigie.audit.actions import Action
+from vigie.audit.trail import append
+from vigie.processors.models import Assignment, Contract, Processor
+from vigie.registry.models import Subject
+from vigie.store.engine import make_engine
+from vigie.store.migrate import upgrade
+from vigie.synth.load import synthesize
+
+from .helpers import World
+
+PEOPLE = 1500
+PAGE = 100
+
+
+def _disclose(session: Session, rng: random.Random) -> None:
+    rows = session.execute(
+        select(Assignment.processor_id, Assignment.subject_id, Contract.read_fields, Processor.name)
+        .join(Contract, Contract.id == Assignment.contract_id)
+        .join(Processor, Processor.id == Assignment.processor_id)
+        .order_by(Assignment.processor_id, Assignment.subject_id)
+    ).all()
+    scope: dict[int, tuple[str, list[str], list[int]]] = {}
+    for pid, sid, fields, name in rows:
+        scope.setdefault(pid, (name, list(fields), []))[2].append(sid)
+    for pid, (name, fields, ids) in sorted(scope.items()):
+        share = rng.uniform(0.55, 0.9)
+        fetched = sorted(s for s in set(ids) if rng.random() < share)
+        for start in range(0, len(fetched), PAGE):
+            append(
+                session,
+                action=Action.SUBJECT_LIST,
+                actor=f"processor:{name}/key:1",
+                processor_id=pid,
+                subject_ids=fetched[start : start + PAGE],
+                fields=fields,
+                outcome="ok",
+                detail={"count": len(fetched[start : start + PAGE])},
+            )
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database, copied for each test.
+
+    Overrides the shared one, whose ``PRAGMA wal_checkpoint`` runs inside the ``BEGIN
+    IMMEDIATE`` the engine opens (SQLite refuses it); here it runs outside a transaction.
+    """
+    path = tmp_path_factory.mktemp("leaks-template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return path
+
+
+@pytest.fixture
+def world(engine: Engine, sessions: sessionmaker[Session]) -> World:
+    synthesize(engine, people=PEOPLE, seed=20260115)
+    with sessions.begin() as session:
+        _disclose(session, random.Random(7))
+    from vigie.audit.index import fields_received, received_by
+
+    with sessions() as session:
+        people = {s.id: s for s in session.scalars(select(Subject))}
+        processors = {n: p for n, p in session.execute(select(Processor.name, Processor.id))}
+        received = {n: received_by(session, processor_id=p) for n, p in processors.items()}
+        fields = {
+            n: sorted(fields_received(session, processor_id=p)) for n, p in processors.items()
+        }
+        masks: dict[str, dict[str, str]] = {}
+        for name, contract_masks in session.execute(
+            select(Processor.name, Contract.masks).join(
+                Contract, Contract.processor_id == Processor.id
+            )
+        ):
+            masks.setdefault(name, {}).update(contract_masks or {})
+    canaries = {i for i, s in people.items() if s.is_canary}
+    return World(people, processors, received, fields, canaries, masks)
+
+
+@pytest.fixture
+def leak_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "leaks"
+    d.mkdir()
+    return d
