@@ -97,6 +97,7 @@ _HEADERS: dict[str, tuple[str, ...]] = {
         "birthdate",
         "dateofbirth",
         "nele",
+        "neele",
         "nee",
         "naissance",
         "ddn",
@@ -339,7 +340,9 @@ MONTHS = {
     "dec": 12,
     "december": 12,
 }
-_NUMERIC_DATE = re.compile(r"^(\d{1,4})[/.\-\s](\d{1,2})[/.\-\s](\d{1,4})(?:[T\s].*)?$")
+_NUMERIC_DATE = re.compile(
+    r"^(\d{1,4})([/.\-]|\s)(\d{1,2})\2(\d{1,4})(?:[T ]\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?Z?)?$"
+)
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _WORD_DATE = re.compile(r"^(\d{1,2})(?:er)?\s+([^\W\d_]+)\.?\s+(\d{4})$")
 _WORD_DATE_EN = re.compile(r"^([^\W\d_]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})$")
@@ -351,7 +354,7 @@ def parse_date(text: str, *, day_first: bool = True) -> dt.date | None:
     m = _NUMERIC_DATE.match(s)
     try:
         if m:
-            a, b, c = m.groups()
+            a, _sep, b, c = m.groups()
             if len(a) == 4:
                 return dt.date(int(a), int(b), int(c))
             year = int(c) if len(c) == 4 else (2000 + int(c) if int(c) < 30 else 1900 + int(c))

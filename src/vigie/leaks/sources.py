@@ -295,11 +295,15 @@ class Reader:
                 text = (carry + decoder.decode(chunk, final=not chunk)).replace("\r\n", "\n")
                 parts = text.split("\n")
                 carry = parts.pop() if chunk else ""
-                if not chunk and carry:
-                    parts.append(carry)
-                    carry = ""
-                if in_long and parts:
-                    parts.pop(0)  # tail of a line already rejected
+                if not chunk and parts and not parts[-1]:
+                    parts.pop()  # the file ends with a newline
+                if in_long:
+                    if not parts:  # still inside a rejected line: drop, stay bounded
+                        carry = ""
+                        if not chunk:
+                            break
+                        continue
+                    parts.pop(0)  # the rejected line's tail
                     in_long = False
                 if parts and max(map(len, parts)) > MAX_LINE_CHARS:
                     kept = []
@@ -318,9 +322,10 @@ class Reader:
                 else:
                     line_no += len(parts)
                 if len(carry) > MAX_LINE_CHARS:
+                    line_no += 1
                     self.rejected.add(
                         file=path.name,
-                        line=line_no + 1,
+                        line=line_no,
                         reason=f"line longer than {MAX_LINE_CHARS} characters",
                         excerpt=_excerpt(carry),
                     )

