@@ -1,0 +1,159 @@
+"""Canary trips: by function, through the webhook (real ASGI HTTP), and their alerts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from detection.conftest import T0, World
+from detection.conftest import world as world  # the fixture, re-used
+from vigie.audit import trail
+from vigie.audit.actions import Action
+from vigie.breach.models import Incident
+from vigie.detection.models import Alert, CanaryTrip
+from vigie.errors import NotFound
+from vigie.fingerprint.canaries import contact_rows
+from vigie.fingerprint.models import CanaryContact
+from vigie.fingerprint.trips import list_trips, make_router, trip, webhook_token
+from vigie.processors.models import Processor
+from vigie.registry.models import Subject
+from vigie.secrets import InstanceSecrets
+from vigie.store.engine import make_engine
+from vigie.store.migrate import upgrade
+
+CANARY = 50  # subject 50 is a canary of the world (every 50th person)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared template, checkpointed outside the engine's ``BEGIN IMMEDIATE``."""
+    path = tmp_path_factory.mktemp("trips-template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    raw = engine.raw_connection()
+    try:
+        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def canaries(world: World) -> World:
+    with world.sessions.begin() as s:
+        people = list(s.scalars(select(Subject).where(Subject.is_canary)))
+        rows = contact_rows(
+            [p.id for p in people], [p.email for p in people], [p.phone for p in people]
+        )
+        s.add_all(CanaryContact(subject_id=i, kind=k, value=v) for i, k, v in rows)
+    return world
+
+
+def _disclose(world: World, subject_id: int) -> int:
+    with world.sessions.begin() as s:
+        return trail.append(
+            s,
+            action=Action.SUBJECT_READ,
+            actor="processor:lingua-test/key:1",
+            processor_id=world.processor_id,
+            key_id=world.key_ids[0],
+            subject_ids=[subject_id],
+            fields=["given_name", "email"],
+            at=T0,
+        )
+
+
+def test_a_trip_suspends_the_processor_that_received_the_canary(canaries: World) -> None:
+    seq = _disclose(canaries, CANARY)
+    with canaries.sessions.begin() as s:
+        result = trip(s, contact=" Person50@MAIL.example ", source="mx1", actor="operator:dpo")
+    assert result.processors == ("lingua-test",) and result.channel == "email"
+    assert result.canaries == ("DET-00000050",)
+    with canaries.sessions() as s:
+        (alert,) = s.scalars(select(Alert))
+        processor = s.get(Processor, canaries.processor_id)
+        incident = s.scalars(select(Incident)).one()
+        (recorded,) = list_trips(s)
+    assert (alert.severity, alert.containment) == ("critical", "suspend_processor")
+    assert alert.evidence["received"] is True
+    assert alert.evidence["audit_seq_from"] == seq == alert.evidence["audit_seq_to"]
+    assert processor is not None and processor.suspended_at is not None
+    assert incident.source == "canary" and incident.processor_id == canaries.processor_id
+    assert recorded.subject_id == CANARY and recorded.alert_ids == [alert.id]
+
+
+def test_an_assigned_canary_names_its_processor_by_phone(canaries: World) -> None:
+    with canaries.sessions.begin() as s:
+        result = trip(s, contact="06 10 00 01 00", actor="operator:dpo")  # +33610000100
+    assert result.processors == ("lingua-test",) and result.channel == "phone"
+    with canaries.sessions() as s:
+        alert = s.scalars(select(Alert)).one()
+    assert alert.evidence["received"] is False
+
+
+def test_a_canary_nobody_had_points_at_the_controller(canaries: World) -> None:
+    with canaries.sessions.begin() as s:
+        result = trip(s, contact="person1050@mail.example", actor="operator:dpo")  # outside
+    assert result.processors == ()
+    with canaries.sessions() as s:
+        alert = s.scalars(select(Alert)).one()
+    assert alert.processor_id is None and alert.containment == "alert"
+
+
+@pytest.mark.parametrize("contact", ["person1@mail.example", "nobody@mail.example", "12"])
+def test_unknown_contacts_are_not_found(canaries: World, contact: str) -> None:
+    with canaries.sessions.begin() as s, pytest.raises(NotFound):
+        trip(s, contact=contact, actor="operator:dpo")
+    with canaries.sessions() as s:
+        assert s.scalars(select(CanaryTrip)).all() == []
+
+
+class Hook:
+    """Synchronous calls into an ASGI app over httpx's in-process transport."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://vigie") as client:
+                return await client.post(url, **kwargs)
+
+        return anyio.run(go)
+
+
+@pytest.fixture
+def hook(canaries: World, secrets: InstanceSecrets, sessions: sessionmaker[Session]) -> Hook:
+    app = FastAPI()
+    app.include_router(make_router(sessions=sessions, secrets=secrets, clock=lambda: T0))
+    return Hook(app)
+
+
+def test_webhook_needs_the_token(hook: Hook, secrets: InstanceSecrets) -> None:
+    body = {"contact": "person50@mail.example"}
+    assert hook.post("/hooks/canary", json=body).status_code == 401
+    wrong = {"Authorization": "Bearer " + "0" * 48}
+    assert hook.post("/hooks/canary", json=body, headers=wrong).status_code == 401
+
+
+def test_webhook_records_a_trip(hook: Hook, secrets: InstanceSecrets, canaries: World) -> None:
+    auth = {"Authorization": f"Bearer {webhook_token(secrets)}"}
+    answer = hook.post(
+        "/hooks/canary", json={"contact": "person50@mail.example", "source": "mx"}, headers=auth
+    )
+    assert answer.status_code == 202
+    assert answer.json()["processors"] == ["lingua-test"]
+    missing = hook.post("/hooks/canary", json={"contact": "x@mail.example"}, headers=auth)
+    assert missing.status_code == 404
+    with canaries.sessions() as s:
+        (recorded,) = list_trips(s)
+    assert recorded.source == "mx" and recorded.at == T0
