@@ -140,7 +140,9 @@ def hook(canaries: World, secrets: InstanceSecrets, sessions: sessionmaker[Sessi
 
 def test_webhook_needs_the_token(hook: Hook, secrets: InstanceSecrets) -> None:
     body = {"contact": "person50@mail.example"}
-    assert hook.post("/hooks/canary", json=body).status_code == 401
+    refused = hook.post("/hooks/canary", json=body)
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/problem+json"
     wrong = {"Authorization": "Bearer " + "0" * 48}
     assert hook.post("/hooks/canary", json=body, headers=wrong).status_code == 401
 

@@ -5,11 +5,12 @@ Rules (streaming):
 
 - ``share`` (HIGH): distinct people this hour reach ``share`` (10%) of the scope, and at
   least ``min_people`` (200).
-- ``walk`` (HIGH): a list walk (cursor) went through ``walk_share`` (20%) of the scope
-  this hour, and at least ``min_people`` positions.
+- ``walk`` (HIGH): list pages (cursor walks) went through ``walk_share`` (25%) of the
+  scope today, and at least ``min_people`` people.
 
 A training provider reads its cohorts, a few percent of its scope a day; reading a tenth
-of everyone in an hour, or paging through a fifth of the scope, is extraction.
+of everyone in an hour, or paging through a quarter of the scope in a day, is
+extraction.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class SweepDetector:
     """Share of scope read in an hour, and list walks through the scope."""
 
     share: float = 0.10
-    walk_share: float = 0.20
+    walk_share: float = 0.25
     min_people: int = 200
     name: str = "sweep"
     inline: bool = False
@@ -50,20 +51,21 @@ class SweepDetector:
                     hour.start,
                 )
             )
-        walked = min(hour.cursor_max, scope)
+        walked = snapshot.day.listed
         if walked >= self.min_people and walked >= self.walk_share * scope:
             found.append(
                 Finding(
                     self.name,
                     "walk",
                     Severity.HIGH,
-                    f"a list walk went through {walked / scope:.0%} of the scope this hour",
+                    f"list pages went through {walked / scope:.0%} of the scope today",
                     {
-                        "cursor_position": hour.cursor_max,
+                        "listed_today": walked,
                         "scope_size": scope,
                         "walk_limit": self.walk_share,
+                        "furthest_position": snapshot.day.cursor_max,
                     },
-                    hour.start,
+                    snapshot.day.start,
                 )
             )
         return found

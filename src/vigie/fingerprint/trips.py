@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException
+import orjson
+from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,6 +37,7 @@ from vigie.detection.models import CanaryTrip
 from vigie.detection.notify import Notifier, NullNotifier, deliver_pending
 from vigie.errors import InvalidInput, NotFound
 from vigie.fingerprint.canaries import lookup_contact
+from vigie.gateway.problems import NOT_FOUND, UNAUTHENTICATED, VALIDATION, problem
 from vigie.processors.models import Processor
 from vigie.secrets import InstanceSecrets
 from vigie.store.base import utcnow
@@ -191,14 +193,22 @@ def make_router(
     chosen = notifier or NullNotifier()
     router = APIRouter(prefix="/hooks", tags=["hooks"])
 
-    def authorised(authorization: Annotated[str | None, Header()] = None) -> None:
+    @router.post(
+        "/canary",
+        status_code=202,
+        summary="Report a message that reached a canary contact",
+        responses={401: {}, 404: {}, 422: {}},
+    )
+    def canary_trip(
+        report: TripReport, authorization: Annotated[str | None, Header()] = None
+    ) -> Response:
+        """A message reached a canary's e-mail address or phone number: record the trip and
+        raise a critical alert on every processor that had the canary.
+
+        Needs `Authorization: Bearer <token>` (`vigie canary webhook-secret`)."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), expected):
-            raise HTTPException(401, "a valid canary webhook token is required")
-
-    @router.post("/canary", status_code=202, dependencies=[Depends(authorised)])
-    def canary_trip(report: TripReport) -> dict[str, Any]:
-        """Report that a message reached a canary's e-mail address or phone number."""
+            return problem(UNAUTHENTICATED, "a valid canary webhook token is required")
         try:
             with sessions.begin() as session:
                 result = trip(
@@ -209,12 +219,14 @@ def make_router(
                     now=clock(),
                 )
         except NotFound as exc:
-            raise HTTPException(404, str(exc)) from None
+            return problem(NOT_FOUND, str(exc))
         except InvalidInput as exc:
-            raise HTTPException(422, str(exc)) from None
+            return problem(VALIDATION, str(exc))
         if not isinstance(chosen, NullNotifier):  # a failure stays on the alert, retried later
             with sessions.begin() as session:
                 deliver_pending(session, notifier=chosen)
-        return result.as_dict()
+        return Response(
+            orjson.dumps(result.as_dict()), status_code=202, media_type="application/json"
+        )
 
     return router
