@@ -18,7 +18,7 @@ from vigie.store.base import Base
 
 def from_us(at_us: int) -> datetime:
     """A UTC datetime from integer microseconds since the epoch."""
-    return datetime.fromtimestamp(at_us / 1_000_000, UTC).replace(microsecond=at_us % 1_000_000)
+    return datetime.fromtimestamp(at_us // 1_000_000, UTC).replace(microsecond=at_us % 1_000_000)
 
 
 def to_us(at: datetime) -> int:

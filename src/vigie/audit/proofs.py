@@ -16,9 +16,31 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigie.audit import merkle
+from vigie.audit.canonical import decode_subjects
 from vigie.audit.checkpoints import latest, message
 from vigie.audit.models import EVENTS, AuditCheckpoint, AuditEvent, from_us
 from vigie.errors import IntegrityError, NotFound
+
+
+def record(row: Any) -> dict[str, Any]:
+    """The plain form of one event row, as exported (and embedded in proofs)."""
+    return {
+        "seq": row.seq,
+        "at": from_us(row.at_us).isoformat(),
+        "at_us": row.at_us,
+        "actor": row.actor,
+        "processor_id": row.processor_id,
+        "key_id": row.key_id,
+        "origin": row.origin,
+        "action": row.action,
+        "purpose": row.purpose,
+        "subjects": decode_subjects(bytes(row.subjects)),
+        "fields": row.fields.split(",") if row.fields else [],
+        "outcome": row.outcome,
+        "detail": row.detail,
+        "prev_hash": bytes(row.prev_hash).hex(),
+        "hash": bytes(row.entry_hash).hex(),
+    }
 
 
 @dataclass(frozen=True)
@@ -61,11 +83,13 @@ class InclusionProof:
     leaf: bytes
     path: list[bytes]
     checkpoint: SignedHead
+    event: dict[str, Any] | None = None  # the event in exported form, to recompute ``leaf``
 
     def to_json(self) -> dict[str, Any]:
         return {
             "type": "inclusion",
             "seq": self.seq,
+            "event": self.event,
             "leaf_index": self.seq - 1,
             "leaf_hash": self.leaf.hex(),
             "path": [p.hex() for p in self.path],
@@ -129,8 +153,13 @@ def inclusion(session: Session, *, seq: int, checkpoint_id: int | None = None) -
         raise NotFound(f"event {seq} is newer than checkpoint #{cp.id} ({cp.size} events)")
     leaves = _leaves(session, cp.size)
     path = merkle.inclusion_proof(seq - 1, cp.size, _subtrees(leaves))
+    row = session.execute(select(EVENTS).where(EVENTS.c.seq == seq)).one()
     proof = InclusionProof(
-        seq=seq, leaf=bytes(event.entry_hash), path=path, checkpoint=SignedHead.of(cp)
+        seq=seq,
+        leaf=bytes(event.entry_hash),
+        path=path,
+        checkpoint=SignedHead.of(cp),
+        event=record(row),
     )
     try:
         merkle.verify_inclusion(seq - 1, cp.size, proof.leaf, path, cp.root)

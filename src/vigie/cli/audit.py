@@ -1,9 +1,197 @@
-"""`vigie audit` (being built; registers nothing yet)."""
+"""`vigie audit`: verify the trail, sign checkpoints, print proofs, export for a regulator."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import select
+
+from vigie.audit import proofs
+from vigie.audit.checkpoints import fingerprint, take
+from vigie.audit.export import export_trail
+from vigie.audit.models import HEAD
+from vigie.audit.verify import verify_trail
+from vigie.cli.context import console, instance, print_json
+from vigie.cli.processors import operator
+
+group = typer.Typer(
+    help="The tamper-evident audit trail: every disclosure and operator action, hash-chained, "
+    "in a Merkle tree whose heads (checkpoints) are signed with the instance's Ed25519 key.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.add_typer(group, name="audit")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+@group.command("verify")
+def verify(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Re-check every event hash, chain link, checkpoint root and signature.
+
+    Exits 0 when the whole trail verifies. Otherwise prints the **first** event or
+    checkpoint that does not verify and why (altered, removed, reordered, renumbered,
+    truncated, wrongly signed), and exits 1.
+    """
+    inst = instance(ctx)
+    with inst.session() as session:
+        total = session.scalar(select(HEAD.c.size).where(HEAD.c.id == 1)) or 0
+    with _progress() as bar:
+        task = bar.add_task("verifying", total=total)
+        report = verify_trail(
+            inst.engine,
+            public_key=inst.secrets.verify_key,
+            progress=lambda n: bar.update(task, completed=n),
+        )
+    rate = report.events / report.seconds if report.seconds else 0.0
+    if as_json:
+        print_json(
+            {
+                "ok": True,
+                "events": report.events,
+                "checkpoints": report.checkpoints,
+                "head_hash": report.head_hash.hex(),
+                "root": report.root.hex(),
+                "seconds": round(report.seconds, 3),
+            }
+        )
+        return
+    console.print(
+        f"[green]OK[/] {report.events} events and {report.checkpoints} checkpoints verify "
+        f"({report.seconds:.2f} s, {rate:,.0f} events/s)"
+    )
+    console.print(f"root {report.root.hex()}", highlight=False)
+
+
+@group.command("checkpoint")
+def checkpoint(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the checkpoint as JSON."),
+) -> None:
+    """Sign the current tree head (size, Merkle root, time) with the instance's audit key.
+
+    Checkpoints are also taken automatically (settings `audit_checkpoint_every_events`
+    and `audit_checkpoint_every_seconds`). Publish or send the output to a third party:
+    a checkpoint someone else holds is what makes rewriting history detectable.
+    """
+    inst = instance(ctx)
+    with inst.session() as session:
+        cp = take(session, signing_key=inst.secrets.signing_key, actor=operator())
+        assert cp is not None
+    head = proofs.SignedHead.of(cp).to_json()
+    head["key_fingerprint"] = fingerprint(inst.secrets.verify_key)
+    if as_json:
+        print_json(head)
+        return
+    console.print(f"checkpoint [bold]#{cp.id}[/]: {cp.size} events, signed at {head['at']}")
+    console.print(f"root      {head['root']}", highlight=False)
+    console.print(f"key       {head['key_fingerprint']}", highlight=False)
+
+
+@group.command("prove")
+def prove(
+    ctx: typer.Context,
+    seq: int | None = typer.Argument(None, help="Sequence number of the event to prove."),
+    checkpoint_id: int | None = typer.Option(
+        None, "--checkpoint", help="Prove against this checkpoint (default: the latest)."
+    ),
+    consistency: tuple[int, int] | None = typer.Option(
+        None,
+        "--consistency",
+        metavar="OLD NEW",
+        help="Instead: prove checkpoint OLD's tree is a prefix of checkpoint NEW's.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the proof as JSON."),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write the JSON proof to this file.")
+    ] = None,
+) -> None:
+    """Print an inclusion proof of event SEQ in a signed checkpoint (RFC 6962 audit path).
+
+    With `--consistency OLD NEW`, print a consistency proof between two checkpoints
+    instead. Proofs are checked before they are printed; a third party checks the JSON
+    form alone with `python verify_trail.py --proof FILE --key audit-signing.pub.pem`
+    (the script `vigie audit export` writes).
+    """
+    inst = instance(ctx)
+    with inst.session() as session:
+        if consistency is not None:
+            proof: proofs.InclusionProof | proofs.ConsistencyProof = proofs.consistency(
+                session, old_id=consistency[0], new_id=consistency[1]
+            )
+        elif seq is None:
+            raise typer.BadParameter("give an event SEQ or --consistency OLD NEW")
+        else:
+            proof = proofs.inclusion(session, seq=seq, checkpoint_id=checkpoint_id)
+    data = proof.to_json()
+    if out is not None:
+        out.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if as_json:
+        print_json(data)
+        return
+    if isinstance(proof, proofs.InclusionProof):
+        cp = proof.checkpoint
+        console.print(
+            f"event [bold]{proof.seq}[/] is leaf {proof.seq - 1} of checkpoint #{cp.id} "
+            f"({cp.size} events, root {cp.root.hex()[:16]}…)"
+        )
+        console.print(f"leaf hash {proof.leaf.hex()}", highlight=False)
+    else:
+        console.print(
+            f"checkpoint #{proof.old.id} ({proof.old.size} events) is a prefix of "
+            f"checkpoint #{proof.new.id} ({proof.new.size} events)"
+        )
+    for i, node in enumerate(proof.path):
+        console.print(f"  {i:2d} {node.hex()}", highlight=False)
+    console.print(f"{len(proof.path)} hashes ({32 * len(proof.path)} bytes); verified")
+
+
+@group.command("export")
+def export(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", help="New or empty directory to write into.")],
+) -> None:
+    """Write the trail as plain files a regulator can verify without Vigie.
+
+    Verifies the trail first (a broken trail is not exported), signs a fresh checkpoint,
+    then writes `events.jsonl`, `checkpoints.jsonl`, `audit-signing.pub.pem` and
+    `verify_trail.py` (needs only Python and `cryptography`): `python verify_trail.py DIR`.
+    """
+    inst = instance(ctx)
+    with inst.session() as session:
+        total = session.scalar(select(HEAD.c.size).where(HEAD.c.id == 1)) or 0
+    with _progress() as bar:
+        task = bar.add_task("exporting", total=total)
+        report = export_trail(
+            inst.engine,
+            inst.sessions,
+            out=out,
+            secrets=inst.secrets,
+            actor=operator(),
+            progress=lambda n: bar.update(task, completed=n),
+        )
+    console.print(
+        f"exported {report.events} events and {report.checkpoints} checkpoints to {out} "
+        f"(signed by checkpoint #{report.checkpoint_id})"
+    )
+    console.print(f"check it with: python {out / 'verify_trail.py'} {out}", highlight=False)
