@@ -17,13 +17,51 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, func, select
+from sqlalchemy import RowMapping, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from vigie.processors.models import Assignment, Contract
 from vigie.registry.models import Subject
 
 SUBJECTS = Subject.__table__
+_A = Assignment.__table__.c
+_C = Contract.__table__.c
+
+# Statements are built once with bind parameters: on the request path, building and
+# compiling SQL expressions would cost more than running them.
+_CONTRACTS_IN_FORCE = (
+    select(_C.id)
+    .where(
+        _C.processor_id == bindparam("p"),
+        _C.valid_from <= bindparam("on"),
+        _C.valid_to.is_(None) | (_C.valid_to >= bindparam("on")),
+    )
+    .order_by(_C.id)
+)
+_IN_FORCE = (
+    (_A.processor_id == bindparam("p"))
+    & _A.contract_id.in_(bindparam("cids", expanding=True))
+    & (_A.starts_on <= bindparam("on"))
+    & (_A.ends_on.is_(None) | (_A.ends_on >= bindparam("on")))
+)
+_COVERING = select(_A.contract_id).where(_IN_FORCE, _A.subject_id == bindparam("s")).distinct()
+_ROW = select(SUBJECTS).where(SUBJECTS.c.id == bindparam("s"))
+_PAGE_IDS = (
+    select(_A.subject_id)
+    .where(_IN_FORCE, _A.subject_id > bindparam("after"))
+    .group_by(_A.subject_id)
+    .order_by(_A.subject_id)
+    .limit(bindparam("limit"))
+    .subquery("page")
+)
+_PAGE = (
+    select(_A.contract_id, SUBJECTS)
+    .select_from(_PAGE_IDS)
+    .join(Assignment.__table__, (_A.subject_id == _PAGE_IDS.c.subject_id) & _IN_FORCE)
+    .join(SUBJECTS, SUBJECTS.c.id == _PAGE_IDS.c.subject_id)
+    .order_by(_PAGE_IDS.c.subject_id)
+)
+_SIZE = select(func.count(func.distinct(_A.subject_id))).where(_IN_FORCE)
 
 
 @dataclass(frozen=True)
@@ -35,25 +73,9 @@ class ScopedSubject:
     contract_ids: tuple[int, ...]
 
 
-def _assignment_covers(on: date) -> ColumnElement[bool]:
-    return (Assignment.starts_on <= on) & (
-        Assignment.ends_on.is_(None) | (Assignment.ends_on >= on)
-    )
-
-
 def current_contract_ids(session: Session, *, processor_id: int, on: date) -> list[int]:
     """Ids of the processor's contracts valid on ``on``."""
-    return list(
-        session.scalars(
-            select(Contract.id)
-            .where(
-                Contract.processor_id == processor_id,
-                Contract.valid_from <= on,
-                Contract.valid_to.is_(None) | (Contract.valid_to >= on),
-            )
-            .order_by(Contract.id)
-        )
-    )
+    return list(session.scalars(_CONTRACTS_IN_FORCE, {"p": processor_id, "on": on}))
 
 
 def covering_contract_ids(
@@ -63,17 +85,8 @@ def covering_contract_ids(
     ids = current_contract_ids(session, processor_id=processor_id, on=on)
     if not ids:
         return ()
-    found = session.scalars(
-        select(Assignment.contract_id)
-        .where(
-            Assignment.processor_id == processor_id,
-            Assignment.subject_id == subject_id,
-            Assignment.contract_id.in_(ids),
-            _assignment_covers(on),
-        )
-        .distinct()
-    )
-    return tuple(sorted(found))
+    params = {"p": processor_id, "cids": ids, "on": on, "s": subject_id}
+    return tuple(sorted(session.scalars(_COVERING, params)))
 
 
 def in_scope(session: Session, *, processor_id: int, subject_id: int, on: date) -> bool:
@@ -95,7 +108,7 @@ def scoped_subject(
     )
     if not contract_ids:
         return None
-    row = session.execute(select(SUBJECTS).where(SUBJECTS.c.id == subject_id)).mappings().first()
+    row = session.execute(_ROW, {"s": subject_id}).mappings().first()
     if row is None:
         return None
     return ScopedSubject(subject_id=subject_id, row=row, contract_ids=contract_ids)
@@ -107,44 +120,36 @@ def scope_page(
     """Up to ``limit`` people in scope with an id above ``after_subject_id``, by id.
 
     Pass the last ``subject_id`` of a page as ``after_subject_id`` to get the next one
-    (start from 0). An empty list means the walk is over.
+    (start from 0). An empty list means the walk is over. Two statements: the contracts
+    in force, then one query that takes the page's ids from the covering index and joins
+    their assignments and rows.
     """
     if limit < 1:
         return []
     contract_ids = current_contract_ids(session, processor_id=processor_id, on=on)
     if not contract_ids:
         return []
-    in_window = (
-        (Assignment.processor_id == processor_id)
-        & Assignment.contract_id.in_(contract_ids)
-        & _assignment_covers(on)
-    )
-    ids = list(
-        session.scalars(
-            select(Assignment.subject_id)
-            .where(in_window, Assignment.subject_id > after_subject_id)
-            .group_by(Assignment.subject_id)
-            .order_by(Assignment.subject_id)
-            .limit(limit)
-        )
-    )
-    if not ids:
-        return []
+    params = {
+        "p": processor_id,
+        "cids": contract_ids,
+        "on": on,
+        "after": after_subject_id,
+        "limit": limit,
+    }
+    result = session.execute(_PAGE, params)
+    names = list(result.keys())[1:]  # the subject's columns, after contract_id
+    at_id = names.index("id")
+    people: list[ScopedSubject] = []
     covering: dict[int, list[int]] = {}
-    for sid, cid in session.execute(
-        select(Assignment.subject_id, Assignment.contract_id).where(
-            in_window, Assignment.subject_id.between(ids[0], ids[-1])
-        )
-    ):
-        covering.setdefault(sid, []).append(cid)
-    rows = session.execute(select(SUBJECTS).where(SUBJECTS.c.id.in_(ids))).mappings()
-    by_id = {row["id"]: row for row in rows}
+    for contract_id, *values in result.all():
+        subject_id = values[at_id]
+        if subject_id not in covering:
+            covering[subject_id] = []
+            people.append(ScopedSubject(subject_id, dict(zip(names, values, strict=True)), ()))
+        covering[subject_id].append(contract_id)
     return [
-        ScopedSubject(
-            subject_id=sid, row=by_id[sid], contract_ids=tuple(sorted(set(covering[sid])))
-        )
-        for sid in ids
-        if sid in by_id
+        ScopedSubject(p.subject_id, p.row, tuple(sorted(set(covering[p.subject_id]))))
+        for p in people
     ]
 
 
@@ -153,13 +158,5 @@ def scope_size(session: Session, *, processor_id: int, on: date) -> int:
     contract_ids = current_contract_ids(session, processor_id=processor_id, on=on)
     if not contract_ids:
         return 0
-    return int(
-        session.scalar(
-            select(func.count(func.distinct(Assignment.subject_id))).where(
-                Assignment.processor_id == processor_id,
-                Assignment.contract_id.in_(contract_ids),
-                _assignment_covers(on),
-            )
-        )
-        or 0
-    )
+    params = {"p": processor_id, "cids": contract_ids, "on": on}
+    return int(session.scalar(_SIZE, params) or 0)
