@@ -91,6 +91,44 @@ class Settings(BaseSettings):
     detection_throttle_minutes: float = Field(
         15.0, gt=0, description="How long a medium-severity alert throttles the key."
     )
+    canary_density: float = Field(
+        0.003,
+        ge=0.0,
+        lt=0.5,
+        description="Share of canaries `vigie synth` plants in every processor's scope. The "
+        "default 0.3% puts a canary in a random 1,000-row sample with >= 95% probability "
+        "(1 - (1 - d)^1000 >= 0.95). 0 plants none.",
+    )
+    controller_name: str = Field(
+        "OFII",
+        description="The controller's name as people know it, used in notices and packs.",
+    )
+    controller_legal_name: str = Field(
+        "Office français de l'immigration et de l'intégration",
+        description="The controller's legal name, for the authority pack.",
+    )
+    dpo_name: str = Field(
+        "Délégué à la protection des données", description="The DPO, as named in packs."
+    )
+    dpo_email: str = Field(
+        "dpo@controller.example", description="The DPO's e-mail: the contact point of notices."
+    )
+    dpo_phone: str = Field(
+        "+33 1 00 00 00 00", description="Phone number of the contact point in notices."
+    )
+    dpo_address: str = Field(
+        "DPO, 1 place de l'Exemple, 75000 Paris",
+        description="Postal address of the DPO (authority pack, letters).",
+    )
+    notice_check_url: str = Field(
+        "https://controller.example/verifier",
+        description="The official page where a person checks a notice's verification code.",
+    )
+    notice_outbox_dir: Path | None = Field(
+        None,
+        description="Where the default SMS provider writes its outbox and letters are "
+        "written. Default: DATA_DIR/outbox.",
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:

@@ -1,0 +1,250 @@
+"""``vigie synth``: build the synthetic CIR population and its subcontractors in one go.
+
+1. Apply the shipped processors file (:data:`PROVIDERS`) with
+   :func:`vigie.processors.apply.apply_file`: a language and a civic provider per region,
+   one IT platform.
+2. Draw the people in batches (:func:`vigie.synth.people.generate`) and bulk-load them with
+   their superseded versions and their assignments: each person to every contract of a
+   processor of their region, and to every contract of a processor without a region.
+3. Plant canaries (:mod:`vigie.fingerprint.canaries`) region by region, so every scope
+   holds the configured density; their ids are scattered among the real ones.
+
+All of it is one transaction (nothing half-loaded is left behind) and one audit event
+(``subject:synth``, counts only). The registry must be empty: synth builds a population,
+it does not add to one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session
+
+from vigie.audit import trail
+from vigie.audit.actions import Action
+from vigie.errors import InvalidInput
+from vigie.fingerprint.canaries import DEFAULT_DENSITY, canaries_needed, contact_rows
+from vigie.fingerprint.models import CanaryContact
+from vigie.processors.apply import apply_file
+from vigie.processors.models import Assignment, Contract, Processor
+from vigie.registry.models import VERSIONED_FIELDS, Subject, SubjectVersion
+from vigie.synth.bulk import BulkWriter, Rows, bulk_mode, iso_dates, timestamps
+from vigie.synth.geography import REGION_SHARES
+from vigie.synth.people import DATE_FIELDS, EPOCH, PeopleBatch, generate
+
+PROVIDERS = Path(__file__).with_name("providers.yaml")
+BATCH = 100_000
+CANARY_STREAM = 1 << 40  # ``start`` of the canaries' batch: its own random stream
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(people_loaded, people_total)`` after each batch."""
+
+_SUBJECT_COLS = ("id", "ref", *VERSIONED_FIELDS, "is_canary", "version", "valid_from")
+_VERSION_COLS = ("subject_id", "version", *VERSIONED_FIELDS, "valid_from", "valid_to")
+_ASSIGN_COLS = ("contract_id", "processor_id", "subject_id", "starts_on", "ends_on")
+
+
+@dataclass(frozen=True)
+class SynthReport:
+    """What :func:`synthesize` built."""
+
+    people: int
+    canaries: int
+    versions: int
+    assignments: int
+    processors: int
+    seed: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _Route:
+    contract_id: int
+    processor_id: int
+    region: str | None  # None: everyone
+    valid_from: int  # day number
+
+
+def synthesize(
+    engine: Engine,
+    *,
+    people: int,
+    seed: int,
+    progress: Progress | None = None,
+    canary_density: float = DEFAULT_DENSITY,
+    actor: str = "operator:cli",
+    providers: Path = PROVIDERS,
+) -> SynthReport:
+    """Build ``people`` synthetic people (plus canaries) and the CIR providers."""
+    if people < 1:
+        raise InvalidInput("--people must be at least 1")
+    started = time.perf_counter()
+    with engine.connect() as conn, bulk_mode(conn), Session(bind=conn) as session, session.begin():
+        existing = session.scalar(select(func.count()).select_from(Subject)) or 0
+        if existing:
+            raise InvalidInput(
+                f"the registry already holds {existing} people; synth builds a population "
+                "into an empty registry (start from a fresh `vigie init`)"
+            )
+        apply_file(session, path=providers, actor=actor)
+        session.flush()
+        routes = _routes(session)
+        plan = _CanaryPlan.make(people, seed, canary_density)
+        counts = _load(session, routes, plan, people=people, seed=seed, progress=progress)
+        detail = {"people": people, "canaries": plan.count, "seed": seed, **counts}
+        trail.append(session, action=Action.SUBJECT_SYNTH, actor=actor, detail=detail)
+    return SynthReport(
+        people=people,
+        canaries=plan.count,
+        versions=counts["versions"],
+        assignments=counts["assignments"],
+        processors=len({r.processor_id for r in routes}),
+        seed=seed,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _load(
+    session: Session,
+    routes: list[_Route],
+    plan: _CanaryPlan,
+    *,
+    people: int,
+    seed: int,
+    progress: Progress | None,
+) -> dict[str, int]:
+    """Draw and write every batch; a worker thread prepares batch k+1 while k is written.
+
+    (SQLite, PostgreSQL's COPY and numpy release the GIL for most of their work.)
+    """
+    writer = BulkWriter(session.connection())
+    jobs = [(start, min(BATCH, people - start), False) for start in range(0, people, BATCH)]
+    if plan.count:
+        jobs.append((CANARY_STREAM, plan.count, True))
+    total = people + plan.count
+
+    def prepare(job: tuple[int, int, bool]) -> list[Rows]:
+        start, n, canary = job
+        if canary:
+            batch = generate(n, seed=seed, start=start, ids=plan.ids, regions=plan.regions)
+        else:
+            batch = generate(n, seed=seed, start=start, ids=plan.real_ids[start : start + n])
+        return _prepare(batch, routes, canary=canary, sqlite=writer.sqlite)
+
+    counts = {"versions": 0, "assignments": 0}
+    tables = [Subject.__table__, SubjectVersion.__table__, Assignment.__table__,
+              CanaryContact.__table__]  # fmt: skip
+    with writer.without_indexes(tables), ThreadPoolExecutor(1) as worker:  # type: ignore[arg-type]
+        pending = worker.submit(prepare, jobs[0])
+        done = 0
+        for i, job in enumerate(jobs):
+            ready = pending.result()
+            if i + 1 < len(jobs):
+                pending = worker.submit(prepare, jobs[i + 1])
+            for rows in ready:
+                writer.write(rows)
+                if rows.table is SubjectVersion.__table__:
+                    counts["versions"] += len(rows)
+                elif rows.table is Assignment.__table__:
+                    counts["assignments"] += len(rows)
+            done += job[1]
+            if progress:
+                progress(done, total)
+    if not writer.sqlite:  # COPY wrote explicit ids: move the id sequence past them
+        session.execute(
+            text(
+                "SELECT setval(pg_get_serial_sequence('subjects', 'id'), "
+                "(SELECT max(id) FROM subjects))"
+            )
+        )
+    return counts
+
+
+def _routes(session: Session) -> list[_Route]:
+    rows = session.execute(
+        select(Contract.id, Processor.id, Processor.region, Contract.valid_from)
+        .join(Processor, Processor.id == Contract.processor_id)
+        .order_by(Contract.id)
+    ).all()
+    return [_Route(c, p, region, (valid_from - EPOCH).days) for c, p, region, valid_from in rows]
+
+
+@dataclass(frozen=True)
+class _CanaryPlan:
+    """How many canaries per region, and which subject ids go to canaries."""
+
+    count: int
+    ids: Any  # int64 array, canary ids in planting order
+    regions: Any  # object array of region codes, aligned with ``ids``
+    real_ids: Any  # int64 array, ascending
+
+    @classmethod
+    def make(cls, people: int, seed: int, density: float) -> _CanaryPlan:
+        per_region: dict[str, int] = {}
+        if density > 0:
+            for code, share in REGION_SHARES.items():
+                # Expected people in the region plus three standard deviations, so the
+                # density holds in every region whatever the draw.
+                expected = people * share + 3 * math.sqrt(people * share) + 1
+                per_region[code] = canaries_needed(math.ceil(expected), density)
+        count = sum(per_region.values())
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 0xCA]))
+        ids = np.sort(rng.choice(people + count, size=count, replace=False)).astype(np.int64) + 1
+        regions = np.array([c for c, k in per_region.items() for _ in range(k)], object)
+        regions = regions[rng.permutation(count)] if count else regions
+        real = np.setdiff1d(np.arange(1, people + count + 1, dtype=np.int64), ids)
+        return cls(count, ids, regions, real)
+
+
+def _values(columns: dict[str, Any], names: tuple[str, ...]) -> list[list[Any]]:
+    return [iso_dates(columns[k]) if k in DATE_FIELDS else columns[k].tolist() for k in names]
+
+
+def _prepare(batch: PeopleBatch, routes: list[_Route], *, canary: bool, sqlite: bool) -> list[Rows]:
+    """Every row a batch adds: people, their earlier versions, assignments, contacts."""
+    n = len(batch)
+    prev = batch.previous
+    subjects = [
+        batch.ids.tolist(),
+        *_values(batch.columns, ("ref", *VERSIONED_FIELDS)),
+        [canary] * n,
+        batch.version.tolist(),
+        timestamps(batch.valid_from, sqlite=sqlite),
+    ]
+    versions = [
+        prev.subject_ids.tolist(),
+        prev.version.tolist(),
+        *_values(prev.columns, VERSIONED_FIELDS),
+        timestamps(prev.valid_from, sqlite=sqlite),
+        timestamps(prev.valid_to, sqlite=sqlite),
+    ]
+    out = [
+        Rows(Subject.__table__, _SUBJECT_COLS, subjects),  # type: ignore[arg-type]
+        Rows(SubjectVersion.__table__, _VERSION_COLS, versions),  # type: ignore[arg-type]
+    ]
+    region = batch.columns["region"]
+    cir = batch.columns["cir_signed_on"]
+    for route in routes:
+        m = np.arange(n) if route.region is None else np.flatnonzero(region == route.region)
+        k = len(m)
+        starts = iso_dates(np.maximum(cir[m], route.valid_from))
+        values = [[route.contract_id] * k, [route.processor_id] * k, batch.ids[m].tolist(),
+                  starts, [None] * k]  # fmt: skip
+        out.append(Rows(Assignment.__table__, _ASSIGN_COLS, values))  # type: ignore[arg-type]
+    if canary:
+        contacts = contact_rows(
+            [*batch.ids.tolist(), *prev.subject_ids.tolist()],
+            [*batch.columns["email"].tolist(), *prev.columns["email"].tolist()],
+            [*batch.columns["phone"].tolist(), *prev.columns["phone"].tolist()],
+        )
+        values = [list(col) for col in zip(*contacts, strict=True)] if contacts else []
+        out.append(Rows(CanaryContact.__table__, ("subject_id", "kind", "value"), values))  # type: ignore[arg-type]
+    return out
