@@ -128,7 +128,7 @@ def _run(
         parsed = sum(s.rows for s in sources)
         counts = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE is_canary) FROM links"
-        ).fetchone()
+        ).fetchall()[0]
         matched, canary_rows = (int(counts[0]), int(counts[1])) if counts else (0, 0)
         affected = affected_people(con, columns, present)
         verdict = verdict_for(matched, parsed)

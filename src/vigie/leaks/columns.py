@@ -13,6 +13,7 @@ import statistics
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 
 from vigie.leaks import kinds as K
 from vigie.leaks.sources import Source
@@ -79,11 +80,12 @@ class Vocabulary:
     def ref_share(self, values: list[str]) -> float:
         if not values:
             return 0.0
-        self.con.register("_refs", {"v": [v.strip().upper() for v in values]})
+        refs = np.array([v.strip().upper() for v in values], dtype=object)
+        self.con.register("_refs", {"v": refs})
         row = self.con.execute(
             "SELECT count(*) FROM _refs "
             "JOIN (SELECT DISTINCT ref_n FROM reg) r ON r.ref_n = _refs.v"
-        ).fetchone()
+        ).fetchall()[0]
         self.con.unregister("_refs")
         return (int(row[0]) if row else 0) / len(values)
 
@@ -173,7 +175,7 @@ def infer_columns(
             ]
             row = con.execute(
                 f"SELECT count(*) FROM {source.table} WHERE {col} IS NOT NULL AND trim({col}) <> ''"
-            ).fetchone()
+            ).fetchall()[0]
             kind, via, share = classify(header, values, vocab)
             out.append(
                 Column(s_index, i, header, kind, via, round(share, 3), int(row[0]) if row else 0)

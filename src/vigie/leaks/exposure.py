@@ -92,7 +92,7 @@ def leak_window(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
                count(*), count(*) FILTER (WHERE hi IS NOT NULL)
         FROM per_row
         """
-    ).fetchone()
+    ).fetchall()[0]
     if row is None or not row[4]:
         return None
     latest_start, earliest_end, first_start, last_end, rows, superseded = row

@@ -101,7 +101,7 @@ def _day_first(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
             FROM (SELECT regexp_extract({column}, '^(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-]\\d{{2,4}}$',
                                         ['a', 'b']) AS s
                   FROM {table} WHERE {column} IS NOT NULL)"""
-    ).fetchone()
+    ).fetchall()[0]
     second_big, first_big = (int(row[0]), int(row[1])) if row else (0, 0)
     return not (second_big > 0 and first_big == 0)
 

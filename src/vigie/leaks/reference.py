@@ -170,5 +170,5 @@ def load_registry(con: duckdb.DuckDBPyConnection, conn: Connection) -> int:
         LEFT JOIN reg_freq d ON d.kind = 'postal' AND d.value = reg.postal_code
         """
     )
-    row = con.execute("SELECT count(DISTINCT subject_id) FROM reg").fetchone()
+    row = con.execute("SELECT count(DISTINCT subject_id) FROM reg").fetchall()[0]
     return int(row[0]) if row else 0

@@ -161,21 +161,21 @@ def sniff_format(path: Path, sample: bytes, text: str) -> str:
 
 
 def sniff_dialect(text: str) -> tuple[str, str]:
-    """``(delimiter, quotechar)`` of a CSV sample."""
-    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
-    try:
-        d = csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=_DELIMITERS)
-        if d.delimiter in _DELIMITERS:
-            return d.delimiter, d.quotechar or '"'
-    except csv.Error:
-        pass
-    best, best_score = ",", -1.0
+    """``(delimiter, quotechar)`` of a CSV sample: the delimiter giving the most rows the
+    same number (at least two) of fields, quotes respected; more fields break ties."""
+    lines = [ln for ln in text.splitlines()[:60] if ln.strip()][:50]
+    best, best_score = ",", (-1.0, 0)
     for delim in _DELIMITERS:
-        counts = [ln.count(delim) for ln in lines]
-        if not counts or max(counts) == 0:
+        try:
+            counts = [len(r) for r in csv.reader(lines, delimiter=delim, quotechar='"')]
+        except csv.Error:
             continue
-        mode = max(set(counts), key=counts.count)
-        score = counts.count(mode) / len(counts) * (1 if mode else 0) + mode / 1000
+        if not counts:
+            continue
+        mode = max(set(counts), key=lambda c: (counts.count(c), c))
+        if mode < 2:
+            continue
+        score = (counts.count(mode) / len(counts), mode)
         if score > best_score:
             best, best_score = delim, score
     return best, '"'
@@ -368,7 +368,7 @@ class Reader:
                 excerpt=_excerpt(str(excerpt or "")),
             )
         self.con.execute(f"DROP TABLE {rejects}; DROP TABLE {rejects}_scan")
-        rows = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        rows = self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
         work.unlink()
         self.sources.append(
             Source(

@@ -1,0 +1,193 @@
+"""Leak analysis end to end on a real database: linking quality, dating, exposure,
+reports, encrypted storage and purge, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from vigie.audit.models import AuditEvent
+from vigie.cli.app import app
+from vigie.cli.context import Instance
+from vigie.errors import NotFound
+from vigie.leaks.analyze import analyze
+from vigie.leaks.models import StoredAnalysis
+from vigie.leaks.vault import load_report, purge, store_report
+from vigie.registry.models import SubjectVersion
+from vigie.secrets import InstanceSecrets
+from vigie.settings import Settings
+from vigie.store.base import utcnow
+
+from .helpers import HEADERS_FR, World, french_phone, invented_rows, value, write_csv
+
+runner = CliRunner()
+
+
+def _variant(world: World, sid: int, rng: random.Random) -> list[str]:
+    """A row holding a person's name and one other field, written messily."""
+    p = world.people[sid]
+    given, family = p.given_name, p.family_name
+    if rng.random() < 0.3:
+        given, family = family, given  # swapped
+    if rng.random() < 0.3:
+        from unidecode import unidecode
+
+        given, family = unidecode(given).upper(), unidecode(family).upper()
+    other = rng.choice(["birth_date", "email", "phone", "ref"])
+    if getattr(p, other) is None:
+        other = "birth_date"
+    row = {"given_name": given, "family_name": family}
+    row[other] = value(p, other, rng.choice(["french", "plain"]))
+    return [
+        row.get(f, "") for f in ("given_name", "family_name", "birth_date", "email", "phone", "ref")
+    ]
+
+
+def test_linking_precision_and_recall(
+    world: World, engine: Engine, settings: Settings, secrets: InstanceSecrets, leak_dir: Path
+) -> None:
+    rng = random.Random(5)
+    real = rng.sample(sorted(set(world.people) - world.canaries), 600)
+    rows = [_variant(world, sid, rng) for sid in real]
+    fields = ["given_name", "family_name", "birth_date", "email", "phone", "ref"]
+    rows += invented_rows(200, fields, 9)
+    path = write_csv(leak_dir / "mixed.csv", [HEADERS_FR[f] for f in fields], rows)
+    report = analyze(engine, paths=[path], secrets=secrets, settings=settings, keep_links=True)
+    truth = {line: world.people[sid].ref for line, sid in enumerate(real, start=2)}
+    linked = {line: ref for _file, line, ref, _conf in report.links}
+    correct = sum(1 for line, ref in linked.items() if truth.get(line) == ref)
+    precision = correct / len(linked)
+    recall = correct / len(truth)
+    assert precision >= 0.995, precision
+    assert recall >= 0.98, recall
+    assert all(conf >= settings.leak_match_threshold for *_x, conf in report.links)
+    assert report.verdict == "mixed"
+
+
+def test_old_values_date_the_leak(
+    world: World,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    secrets: InstanceSecrets,
+    leak_dir: Path,
+) -> None:
+    with sessions() as session:
+        old = session.scalars(
+            select(SubjectVersion)
+            .where(SubjectVersion.phone.is_not(None))
+            .order_by(SubjectVersion.subject_id)
+        ).all()
+    changed = [v for v in old if v.phone != world.people[v.subject_id].phone][:60]
+    assert len(changed) >= 20
+    rows = [
+        [
+            v.family_name,
+            v.given_name,
+            french_phone(v.phone),
+            value(world.people[v.subject_id], "ref"),
+        ]
+        for v in changed
+    ]
+    path = write_csv(leak_dir / "old.csv", ["nom", "prenom", "tel", "num_dossier"], rows)
+    report = analyze(engine, paths=[path], secrets=secrets, settings=settings)
+    window = report.leak_window
+    assert window is not None and window["rows_with_superseded_values"] >= 20
+    latest = max(v.valid_to for v in changed)
+    assert window["latest"] is not None
+    assert window["latest"] <= latest.isoformat()
+
+
+def test_exposure_reports_and_storage(
+    world: World,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    secrets: InstanceSecrets,
+    leak_dir: Path,
+) -> None:
+    with_email = {i for i, p in world.people.items() if p.email}
+    ids = sorted((world.received["lingua-idf"] & with_email) - world.canaries)[:40]
+    payload = '=HYPERLINK("http://evil.invalid","<script>x</script>")'
+    rows = [
+        [world.people[i].family_name, world.people[i].given_name, world.people[i].email or "",
+         world.people[i].nationality, payload]
+        for i in ids
+    ]  # fmt: skip
+    path = write_csv(
+        leak_dir / "exp.csv", ["nom", "prenom", "courriel", "nationalite", "<b>note</b>"], rows
+    )
+    report = analyze(engine, paths=[path], secrets=secrets, settings=settings)
+    assert report.affected_subjects == 40
+    data = report.as_dict()
+    assert {"rows", "rejected_rows", "columns", "matched_rows", "affected_subjects", "verdict",
+            "attribution", "leak_window"} <= set(data)  # fmt: skip
+    refs = {a["ref"] for a in data["affected"]}
+    assert refs == {world.people[i].ref for i in ids}
+    assert set(data["affected"][0]["fields"]) >= {"given_name", "family_name", "nationality"}
+    assert sum(data["categories"]["nationality"].values()) == 40
+    html = report.render_html()
+    assert "<b>note</b>" not in html and "&lt;b&gt;note&lt;/b&gt;" in html
+    out = leak_dir / "affected.csv"
+    report.write_affected_csv(out)
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("ref,") and len(lines) == 41
+
+    with sessions.begin() as session:
+        stored = store_report(
+            session, report=report, secrets=secrets, settings=settings, actor="operator:test"
+        )
+    with sessions() as session:
+        row = session.get(StoredAnalysis, stored)
+        assert row is not None and payload.encode() not in row.ciphertext
+        assert load_report(session, analysis_id=stored, secrets=secrets)["affected_subjects"] == 40
+        actions = set(session.scalars(select(AuditEvent.action)))
+        assert "leak:analyze" in actions
+    with sessions.begin() as session:
+        assert purge(session, actor="operator:test") == 0
+        later = utcnow() + timedelta(days=settings.leak_retention_days + 1)
+        assert purge(session, actor="operator:test", now=later) == 1
+    with sessions() as session, pytest.raises(NotFound):
+        load_report(session, analysis_id=stored, secrets=secrets)
+    with sessions() as session:
+        assert "leak:purge" in set(session.scalars(select(AuditEvent.action)))
+
+
+def test_cli_analyze_list_purge(
+    world: World, engine: Engine, settings: Settings, leak_dir: Path
+) -> None:
+    with_email = {i for i, p in world.people.items() if p.email}
+    ids = sorted((world.received["civic-ara"] & with_email) - world.canaries)[:50]
+    rows = [[world.people[i].given_name, world.people[i].family_name, world.people[i].email or ""]
+            for i in ids]  # fmt: skip
+    path = write_csv(leak_dir / "cli.csv", ["prenom", "nom", "courriel"], rows)
+    obj = Instance(settings=settings, _engine=engine)
+    out_json, out_html, out_csv = leak_dir / "r.json", leak_dir / "r.html", leak_dir / "a.csv"
+    result = runner.invoke(
+        app,
+        ["leak", "analyze", str(path), "--json", str(out_json), "--html", str(out_html),
+         "--affected-out", str(out_csv)],
+        obj=obj,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Verdict" in result.output
+    report = json.loads(out_json.read_text())
+    assert report["attribution"][0]["processor"] == "civic-ara"
+    assert out_html.read_text().startswith("<!doctype html>")
+    assert len(out_csv.read_text().splitlines()) == 51
+    listed = runner.invoke(app, ["leak", "list", "--json"], obj=obj)
+    assert listed.exit_code == 0 and json.loads(listed.output)[0]["verdict"] == "authentic"
+    purged = runner.invoke(app, ["leak", "purge"], obj=obj)
+    assert purged.exit_code == 0 and "Purged 0" in purged.output
+    junk = leak_dir / "junk.bin"
+    junk.write_bytes(bytes(range(256)) * 10)
+    bad = runner.invoke(app, ["leak", "analyze", str(junk)], obj=obj)
+    assert bad.exit_code == 1
+    assert "not a text" in bad.output and "Traceback" not in bad.output
