@@ -46,24 +46,25 @@ def test_issue_and_authenticate(applied: sessionmaker[Session]) -> None:
         assert list(events) == ["key:issue"]
 
 
-@pytest.mark.parametrize(
-    "token",
-    [
-        None,
-        "",
-        "Bearer x",
-        "vgk_zz_short",
-        "vgk_0123456789ab_" + "A" * 42,
-        "vgk_0123456789ab_" + "A" * 43 + "\n",
-        "vgk_0123456789ab_" + "A" * 43,
-        "' OR 1=1 --",
-    ],
-)
-def test_malformed_or_unknown_keys_are_unauthenticated(
-    applied: sessionmaker[Session], token: str | None
-) -> None:
-    with applied.begin() as s, pytest.raises(Unauthenticated):
-        authenticate(s, token=token, client_ip=None, now=NOW)
+MALFORMED = [
+    None,
+    "",
+    "Bearer x",
+    "vgk_zz_short",
+    "vgk_0123456789ab_" + "A" * 42,
+    "vgk_0123456789ab_" + "A" * 43 + "\n",
+    "vgk_0123456789ab_" + "A" * 43,  # well-formed, unknown prefix
+    "' OR 1=1 --",
+    "vgk_0123456789AB_" + "A" * 43,
+    "vgk_٠١٢٣٤٥٦٧٨٩ab_" + "A" * 43,  # Arabic-Indic digits
+]
+
+
+def test_malformed_or_unknown_keys_are_unauthenticated(applied: sessionmaker[Session]) -> None:
+    with applied.begin() as s:
+        for token in MALFORMED:
+            with pytest.raises(Unauthenticated):
+                authenticate(s, token=token, client_ip=None, now=NOW)
 
 
 def test_wrong_secret_with_a_real_prefix(applied: sessionmaker[Session]) -> None:
