@@ -57,7 +57,7 @@ def _summary(name: str, samples: list[float], unit: int = 1) -> float:
     p50 = statistics.median(samples) * 1000
     p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))] * 1000
     rate = unit / statistics.mean(samples)
-    print(f"  {name:<44} p50 {p50:8.3f} ms   p99 {p99:8.3f} ms   {rate:12,.0f}/s")
+    print(f"  {name:<44} p50 {p50:8.3f} ms   p99 {p99:8.3f} ms   mean {rate:10,.0f}/s")
     return p50
 
 
