@@ -1,9 +1,73 @@
-"""`vigie serve` (being built; registers nothing yet)."""
+"""`vigie serve`: run the processor API (the gateway) with uvicorn."""
 
 from __future__ import annotations
 
 import typer
 
+from vigie.cli.context import err_console, instance
+from vigie.errors import ConfigError
+
+APP_FACTORY = "vigie.gateway.app:app_from_environment"
+
+
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to listen on. Put a TLS proxy in front."
+    ),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port to listen on."),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        max=64,
+        help="Worker processes. Budgets and the audit chain stay exact across workers "
+        "(they are checked in the database, under a row lock).",
+    ),
+    forwarded_allow_ips: str | None = typer.Option(
+        None,
+        "--forwarded-allow-ips",
+        help="Proxies whose X-Forwarded-For is trusted for the client address (key IP "
+        "allow-lists). Default: none, the TCP peer is the client.",
+    ),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Serve the processor API at http://HOST:PORT/api/v1 (OpenAPI at /api/v1/openapi.json).
+
+    Settings come from VIGIE_* variables (database, secrets, page size); every worker
+    reads them at start. Each request is authenticated, scoped, masked, counted against
+    the processor's budgets and written to the audit trail before it is answered. The
+    detection pipeline watches every request and can suspend a key inline.
+
+    Example: `vigie serve --port 8080 --workers 4`
+    """
+    import uvicorn
+
+    inst = instance(ctx)
+    settings = inst.settings
+    # Fail now, in the parent, rather than in every worker.
+    inst.secrets  # noqa: B018 - loads and checks the instance secrets
+    if not settings.resolved_database_url:
+        raise ConfigError("no database configured")
+    err_console.print(
+        f"Vigie gateway on http://{host}:{port}/api/v1 ({workers} worker(s)); "
+        "API documentation at /api/docs",
+        highlight=False,
+    )
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=forwarded_allow_ips is not None,
+        forwarded_allow_ips=forwarded_allow_ips,
+        log_level=log_level,
+        access_log=False,  # access lines would name pseudonyms; the audit trail has it all
+        server_header=False,
+    )
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``vigie serve`` to ``app``."""
+    app.command("serve")(serve)

@@ -19,18 +19,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Insert, Table, bindparam, case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Date, Integer, bindparam, text
 from sqlalchemy.orm import Session
 
-from vigie.gateway.models import DayCount, LedgerEntry, RateWindow
 from vigie.policy.budget import check_budget, check_rate
 from vigie.policy.view import Budget
+from vigie.store.base import UTCDateTime
 
 WINDOW_DAYS = 30
-_DAYS: Table = DayCount.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -43,10 +40,42 @@ class Charge:
     remaining_30_days: int
 
 
-def _insert(session: Session, table: Any) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+# Statements are built once: this is the hot path of every request. The upsert syntax
+# (``ON CONFLICT … DO UPDATE … RETURNING``) is the same on SQLite (≥ 3.35) and PostgreSQL.
+_COUNT_REQUEST = (
+    text(
+        "INSERT INTO gateway_rates (processor_id, window_start, requests) "
+        "VALUES (:pid, :window, 1) "
+        "ON CONFLICT (processor_id) DO UPDATE SET "
+        "requests = CASE WHEN gateway_rates.window_start = excluded.window_start "
+        "THEN gateway_rates.requests + 1 ELSE 1 END, "
+        "window_start = excluded.window_start "
+        "RETURNING requests"
+    )
+    .bindparams(bindparam("window", type_=UTCDateTime()))
+    .columns(requests=Integer)
+)
+_USAGE = text(
+    "SELECT COALESCE(SUM(CASE WHEN day = :on THEN people ELSE 0 END), 0), "
+    "COALESCE(SUM(people), 0) FROM gateway_days "
+    "WHERE processor_id = :pid AND day >= :since AND day <= :on"
+).bindparams(bindparam("on", type_=Date), bindparam("since", type_=Date))
+_LAST_DAYS = (
+    text(
+        "SELECT subject_id, last_day FROM gateway_ledger "
+        "WHERE processor_id = :pid AND subject_id IN :ids"
+    )
+    .bindparams(bindparam("ids", expanding=True))
+    .columns(subject_id=Integer, last_day=Date)
+)
+_SET_LAST_DAY = text(
+    "INSERT INTO gateway_ledger (processor_id, subject_id, last_day) VALUES (:pid, :sid, :on) "
+    "ON CONFLICT (processor_id, subject_id) DO UPDATE SET last_day = excluded.last_day"
+).bindparams(bindparam("on", type_=Date))
+_ADD_TO_DAY = text(
+    "INSERT INTO gateway_days (processor_id, day, people) VALUES (:pid, :day, :n) "
+    "ON CONFLICT (processor_id, day) DO UPDATE SET people = gateway_days.people + excluded.people"
+).bindparams(bindparam("day", type_=Date))
 
 
 def count_request(
@@ -63,21 +92,9 @@ def count_request(
     Returns the number of requests in the current minute, this one included.
     """
     window = now.replace(second=0, microsecond=0)
-    stmt: Insert = _insert(session, RateWindow).values(
-        processor_id=processor_id, window_start=window, requests=1
+    requests = int(
+        session.execute(_COUNT_REQUEST, {"pid": processor_id, "window": window}).scalar_one()
     )
-    excluded = stmt.excluded  # type: ignore[attr-defined]
-    stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
-        index_elements=[RateWindow.processor_id],
-        set_={
-            "requests": case(
-                (RateWindow.window_start == excluded.window_start, RateWindow.requests + 1),
-                else_=1,
-            ),
-            "window_start": excluded.window_start,
-        },
-    ).returning(RateWindow.requests)
-    requests = int(session.execute(stmt).scalar_one())
     if budget is not None:
         check_rate(budget=budget, requests_this_minute=requests - 1, now=now)
     return requests
@@ -86,12 +103,7 @@ def count_request(
 def usage(session: Session, *, processor_id: int, on: date) -> tuple[int, int]:
     """Distinct people disclosed to ``processor_id``: ``(on that day, over 30 days)``."""
     since = on - timedelta(days=WINDOW_DAYS - 1)
-    row = session.execute(
-        select(
-            func.coalesce(func.sum(case((DayCount.day == on, DayCount.people), else_=0)), 0),
-            func.coalesce(func.sum(DayCount.people), 0),
-        ).where(DayCount.processor_id == processor_id, DayCount.day.between(since, on))
-    ).one()
+    row = session.execute(_USAGE, {"pid": processor_id, "on": on, "since": since}).one()
     return int(row[0]), int(row[1])
 
 
@@ -116,11 +128,7 @@ def charge(
     wanted = list(dict.fromkeys(subject_ids))
     last_days: dict[int, date] = {}
     if wanted:
-        rows = session.execute(
-            select(LedgerEntry.subject_id, LedgerEntry.last_day).where(
-                LedgerEntry.processor_id == processor_id, LedgerEntry.subject_id.in_(wanted)
-            )
-        )
+        rows = session.execute(_LAST_DAYS, {"pid": processor_id, "ids": wanted})
         last_days = {int(sid): day for sid, day in rows}
     used_today, used_30 = usage(session, processor_id=processor_id, on=on)
 
@@ -178,30 +186,14 @@ def _record(
     moved: Counter[date],
     fresh: int,
 ) -> None:
-    rows = [
-        {"processor_id": processor_id, "subject_id": sid, "last_day": on}
-        for sid in admitted
-        if last_days.get(sid) != on
-    ]
-    ledger = _insert(session, LedgerEntry).values(rows)
     session.execute(
-        ledger.on_conflict_do_update(
-            index_elements=[LedgerEntry.processor_id, LedgerEntry.subject_id],
-            set_={"last_day": ledger.excluded.last_day},
-        )
+        _SET_LAST_DAY,
+        [
+            {"pid": processor_id, "sid": sid, "on": on}
+            for sid in admitted
+            if last_days.get(sid) != on
+        ],
     )
-    day = _insert(session, DayCount).values(processor_id=processor_id, day=on, people=fresh)
-    session.execute(
-        day.on_conflict_do_update(
-            index_elements=[DayCount.processor_id, DayCount.day],
-            set_={"people": DayCount.people + fresh},
-        )
-    )
-    if moved:
-        days = _DAYS.c
-        session.execute(
-            update(_DAYS)
-            .where(days.processor_id == processor_id, days.day == bindparam("old_day"))
-            .values(people=days.people - bindparam("n")),
-            [{"old_day": d, "n": n} for d, n in moved.items()],
-        )
+    changes = [{"pid": processor_id, "day": on, "n": fresh}]
+    changes += [{"pid": processor_id, "day": d, "n": -n} for d, n in moved.items()]
+    session.execute(_ADD_TO_DAY, changes)

@@ -25,13 +25,13 @@ from vigie.audit.actions import Action
 from vigie.errors import Denied, InvalidInput, NotFound, VigieError
 from vigie.fingerprint.pseudonyms import PSEUDONYM_LENGTH, Pseudonymiser
 from vigie.gateway import budget, scope
+from vigie.gateway.contracts import in_force
 from vigie.gateway.cursor import CursorCodec
 from vigie.gateway.models import SubjectEvent
 from vigie.gateway.observe import Access, AccessObserver
 from vigie.gateway.problems import kind_of
 from vigie.policy.view import PSEUDONYM, Budget, ContractView, union
 from vigie.policy.writeback import validate_write
-from vigie.processors.directory import current_contracts
 from vigie.processors.keys import authenticate
 from vigie.secrets import InstanceSecrets
 
@@ -107,10 +107,10 @@ def begin(
     """Authenticate the key, load the contracts in force and count the request (rate)."""
     auth = authenticate(session, token=token, client_ip=attempt.origin, now=now)
     attempt.processor_id, attempt.key_id, attempt.actor = auth.processor.id, auth.key.id, auth.actor
-    contracts = current_contracts(session, processor_id=auth.processor.id, on=now.date())
+    contracts = in_force(session, processor_id=auth.processor.id, on=now.date())
     if not contracts:
         raise Denied("this processor has no contract in force")
-    views = {c.id: ContractView.of(c) for c in contracts}
+    views = {c.id: c.view for c in contracts}
     total = union(views.values()).budget if len(views) > 1 else next(iter(views.values())).budget
     budget.count_request(session, processor_id=auth.processor.id, now=now, budget=total)
     columns = frozenset().union(*(v.read_fields for v in views.values())) - {PSEUDONYM}

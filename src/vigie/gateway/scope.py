@@ -13,16 +13,15 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import Date, Integer, TextualSelect, bindparam, column, text
 from sqlalchemy.orm import Session
 
-from vigie.processors.models import Assignment
 from vigie.registry.models import SUBJECT_FIELDS, Subject
 
-_SUBJECTS = Subject.__table__.c
-_ASSIGNMENTS = Assignment.__table__.c
+_COLUMN_TYPES = {c.name: c.type for c in Subject.__table__.c}
 
 
 @dataclass(frozen=True)
@@ -34,21 +33,44 @@ class ScopedPerson:
     row: Mapping[str, Any]
 
 
-def _columns(fields: Iterable[str]) -> list[Any]:
+def _names(fields: Iterable[str]) -> tuple[str, ...]:
     wanted = set(fields)
-    return [_SUBJECTS[name] for name in SUBJECT_FIELDS if name in wanted]
+    return tuple(name for name in SUBJECT_FIELDS if name in wanted)
 
 
-def _in_force(processor_id: int, contract_ids: Collection[int], on: date) -> list[Any]:
-    return [
-        _ASSIGNMENTS.processor_id == processor_id,
-        _ASSIGNMENTS.contract_id.in_(sorted(contract_ids)),
-        _ASSIGNMENTS.starts_on <= on,
-        or_(_ASSIGNMENTS.ends_on.is_(None), _ASSIGNMENTS.ends_on >= on),
-    ]
+_IN_FORCE = (
+    "a.processor_id = :pid AND a.contract_id IN :contracts "
+    "AND a.starts_on <= :on AND (a.ends_on IS NULL OR a.ends_on >= :on)"
+)
 
 
-def _group(rows: Iterable[Any], names: list[str]) -> list[ScopedPerson]:
+@lru_cache(maxsize=256)
+def _statement(names: tuple[str, ...], kind: str) -> TextualSelect:
+    """The scope query selecting ``names``: for one person (``"one"``) or a page."""
+    cols = "".join(f", s.{name}" for name in names)
+    sql = (
+        f"SELECT a.subject_id, a.contract_id{cols} "
+        "FROM assignments a JOIN subjects s ON s.id = a.subject_id "
+        f"WHERE {_IN_FORCE} "
+    )
+    if kind == "one":
+        sql += "AND a.subject_id = :sid"
+    elif kind == "after":
+        sql += "AND a.subject_id > :after ORDER BY a.subject_id, a.contract_id LIMIT :fetch"
+    else:
+        sql += "ORDER BY a.subject_id, a.contract_id LIMIT :fetch"
+    return (
+        text(sql)
+        .bindparams(bindparam("contracts", expanding=True), bindparam("on", type_=Date))
+        .columns(
+            column("subject_id", Integer),
+            column("contract_id", Integer),
+            *(column(name, _COLUMN_TYPES[name]) for name in names),
+        )
+    )
+
+
+def _group(rows: Iterable[Any], names: tuple[str, ...]) -> list[ScopedPerson]:
     people: list[ScopedPerson] = []
     by_id: dict[int, list[int]] = {}
     for row in rows:
@@ -56,8 +78,7 @@ def _group(rows: Iterable[Any], names: list[str]) -> list[ScopedPerson]:
         if sid in by_id:
             by_id[sid].append(cid)
             continue
-        contracts = [cid]
-        by_id[sid] = contracts
+        by_id[sid] = [cid]
         people.append(ScopedPerson(sid, (), dict(zip(names, row[2:], strict=True))))
     return [
         ScopedPerson(p.subject_id, tuple(sorted(set(by_id[p.subject_id]))), p.row) for p in people
@@ -76,13 +97,9 @@ def one_in_scope(
     """The person ``subject_id`` if a current assignment puts them in scope, else None."""
     if not contract_ids:
         return None
-    cols = _columns(fields)
-    stmt = (
-        select(_ASSIGNMENTS.subject_id, _ASSIGNMENTS.contract_id, *cols)
-        .join_from(Assignment.__table__, Subject.__table__, _SUBJECTS.id == _ASSIGNMENTS.subject_id)
-        .where(*_in_force(processor_id, contract_ids, on), _ASSIGNMENTS.subject_id == subject_id)
-    )
-    people = _group(session.execute(stmt), [c.name for c in cols])
+    names = _names(fields)
+    params = {"pid": processor_id, "contracts": sorted(contract_ids), "on": on, "sid": subject_id}
+    people = _group(session.execute(_statement(names, "one"), params), names)
     return people[0] if people else None
 
 
@@ -104,31 +121,26 @@ def page_in_scope(
     """
     if not contract_ids:
         return [], False
-    cols = _columns(fields)
+    names = _names(fields)
     fetch = (limit + 1) * max(1, len(contract_ids))
-    conditions = _in_force(processor_id, contract_ids, on)
+    params = {"pid": processor_id, "contracts": sorted(contract_ids), "on": on, "fetch": fetch}
     if after is not None:
-        conditions.append(_ASSIGNMENTS.subject_id > after)
-    stmt = (
-        select(_ASSIGNMENTS.subject_id, _ASSIGNMENTS.contract_id, *cols)
-        .join_from(Assignment.__table__, Subject.__table__, _SUBJECTS.id == _ASSIGNMENTS.subject_id)
-        .where(*conditions)
-        .order_by(_ASSIGNMENTS.subject_id, _ASSIGNMENTS.contract_id)
-        .limit(fetch)
-    )
-    rows = session.execute(stmt).all()
-    people = _group(rows, [c.name for c in cols])
+        params["after"] = after
+    stmt = _statement(names, "page" if after is None else "after")
+    rows = session.execute(stmt, params).all()
+    people = _group(rows, names)
     more = len(rows) == fetch
     if more and len(people) > 1:
         people.pop()  # the last person may have more rows beyond the fetch
     return people[:limit], more or len(people) > limit
 
 
+_WAS_ASSIGNED = text(
+    "SELECT 1 FROM assignments WHERE processor_id = :pid AND subject_id = :sid LIMIT 1"
+)
+
+
 def was_assigned(session: Session, *, processor_id: int, subject_id: int) -> bool:
     """Whether ``subject_id`` was ever assigned to ``processor_id`` (for detectors only)."""
-    stmt = select(
-        exists().where(
-            _ASSIGNMENTS.processor_id == processor_id, _ASSIGNMENTS.subject_id == subject_id
-        )
-    )
-    return bool(session.execute(stmt).scalar())
+    params = {"pid": processor_id, "sid": subject_id}
+    return session.execute(_WAS_ASSIGNED, params).first() is not None

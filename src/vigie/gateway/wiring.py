@@ -6,6 +6,8 @@ domains: tests build the app with the observers they choose; the server uses the
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 
 from sqlalchemy import Engine
@@ -31,14 +33,37 @@ def default_observers(settings: Settings, engine: Engine) -> list[AccessObserver
     ]
 
 
+class EveryFew:
+    """Run ``hook`` after at most ``calls`` calls or ``seconds`` seconds, whichever first.
+
+    The audit checkpointer's own check costs two queries; calling it after every request
+    would double the gateway's read load for a decision that changes every few thousand
+    events. This bounds the delay instead (per worker process).
+    """
+
+    def __init__(self, hook: Callable[[], object], *, calls: int, seconds: float) -> None:
+        self.hook = hook
+        self.calls = calls
+        self.seconds = seconds
+        self._count = 0
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            self._count += 1
+            now = time.monotonic()
+            if self._count < self.calls and now - self._last < self.seconds:
+                return
+            self._count, self._last = 0, now
+        self.hook()
+
+
 def default_after_commit(settings: Settings, engine: Engine) -> list[Callable[[], None]]:
-    """Hooks run after each committed request: the audit checkpointer, when it exists."""
-    try:
-        from vigie.audit import checkpoints
-    except ImportError:
-        return []
-    factory = getattr(checkpoints, "Checkpointer", None)
-    if factory is None:
-        return []
-    checkpointer = factory(settings=settings, engine=engine)
-    return [checkpointer.maybe_checkpoint]
+    """Hooks run after each committed request: the audit checkpointer (throttled)."""
+    from vigie.audit.checkpoints import Checkpointer
+
+    checkpointer = Checkpointer.from_settings(
+        settings, make_session_factory(engine), load_secrets(settings.resolved_secrets_dir)
+    )
+    return [EveryFew(checkpointer.maybe_checkpoint, calls=100, seconds=1.0)]
