@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.gateway.conftest import World
+
 from vigie.fingerprint.pseudonyms import Pseudonymiser
 from vigie.gateway import budget
 
@@ -45,7 +46,9 @@ def test_a_page_ends_where_the_budget_ends(world: World) -> None:
     api, token = world.api(), world.key("lingua")
     first = api.get(SUBJECTS, token=token, params={"limit": 4})
     assert len(first.json()["data"]) == 4 and first.headers["x-budget-remaining-today"] == "1"
-    second = api.get(SUBJECTS, token=token, params={"limit": 4, "cursor": first.json()["next_cursor"]})
+    second = api.get(
+        SUBJECTS, token=token, params={"limit": 4, "cursor": first.json()["next_cursor"]}
+    )
     assert second.status_code == 200
     assert len(second.json()["data"]) == 1 and second.json()["next_cursor"]
     third = api.get(SUBJECTS, token=token, params={"cursor": second.json()["next_cursor"]})

@@ -25,8 +25,8 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import select
-
 from tests.gateway.conftest import World
+
 from vigie.audit.canonical import decode_subjects
 from vigie.audit.models import AuditEvent
 from vigie.fingerprint.pseudonyms import Pseudonymiser
@@ -115,7 +115,9 @@ def _check(world: World, results: list[tuple[str, int]], pseudonyms: list[str]) 
     with world.sessions() as s:
         assert budget.usage(s, processor_id=pid, on=utcnow().date())[0] == BUDGET
         audited: set[int] = set()
-        for blob in s.scalars(select(AuditEvent.subjects).where(AuditEvent.action == "subject:read")):
+        for blob in s.scalars(
+            select(AuditEvent.subjects).where(AuditEvent.action == "subject:read")
+        ):
             audited |= set(decode_subjects(blob))
     decode = Pseudonymiser(world.secrets, pid).decode
     assert audited == {decode(p) for p in granted}
