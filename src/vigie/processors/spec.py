@@ -44,6 +44,7 @@ from vigie.policy.writeback import WRITE_FIELDS
 from vigie.registry.models import SUBJECT_FIELDS
 
 MAX_FILE_BYTES = 5_000_000
+MAX_COUNT = 1_000_000_000  # budgets and rates fit a 32-bit column on every database
 READ_ORDER = (PSEUDONYM, *SUBJECT_FIELDS)
 
 Handle = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
@@ -91,8 +92,8 @@ class _Strict(BaseModel):
 class BudgetSpec(_Strict):
     """Distinct people a contract may disclose per UTC day and per 30 days."""
 
-    per_day: int = Field(gt=0)
-    per_30_days: int = Field(gt=0)
+    per_day: int = Field(gt=0, le=MAX_COUNT)
+    per_30_days: int = Field(gt=0, le=MAX_COUNT)
 
 
 class ContractSpec(_Strict):
@@ -108,8 +109,8 @@ class ContractSpec(_Strict):
     masks: dict[str, str] = Field(default_factory=dict)
     write_fields: list[str] = Field(default_factory=list)
     budget: BudgetSpec
-    expected_per_day: int | None = Field(default=None, gt=0)
-    rate_per_minute: int = Field(gt=0)
+    expected_per_day: int | None = Field(default=None, gt=0, le=MAX_COUNT)
+    rate_per_minute: int = Field(gt=0, le=MAX_COUNT)
 
     @property
     def canonical_read_fields(self) -> list[str]:
@@ -157,6 +158,8 @@ def luhn_ok(digits: str) -> bool:
 def _path(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
+        if part == "[key]":  # pydantic's marker for a bad mapping key
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         else:
@@ -251,8 +254,8 @@ def parse_spec(text: str, *, source: str = "<processors file>") -> ProcessorsFil
         for err in exc.errors():
             path = _path(tuple(err["loc"]))
             reason = err["msg"]
-            if err["type"] == "string_type" and isinstance(err.get("input"), int):
-                reason += " (quote numbers such as SIRENs and region codes)"
+            if err["type"] == "string_type" and isinstance(err.get("input"), int | float):
+                reason += " (put it in quotes: YAML reads it as a number)"
             problems.append((path, reason, _nearest_line(lines, path)))
         raise SpecRejected(source, problems) from None
     semantic = _semantic(spec)
