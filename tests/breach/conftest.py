@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.breach.clock import FixedClock
+from vigie.breach.fonts import PreparedFonts, prepare
 from vigie.processors.models import Processor
 from vigie.registry.models import Subject
 from vigie.store.engine import make_engine
@@ -116,3 +117,9 @@ def subject_ids(sessions: sessionmaker[Session]) -> list[int]:
 def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
     with sessions.begin() as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def prepared_fonts(tmp_path_factory: pytest.TempPathFactory) -> PreparedFonts:
+    """The letter fonts, subset once for the whole run."""
+    return prepare(tmp_path_factory.mktemp("fonts"))
