@@ -20,13 +20,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vigie.audit import trail
 from vigie.audit.actions import Action
+from vigie.errors import InvalidInput
 from vigie.processors.models import Assignment, Contract, Processor
 from vigie.processors.spec import ContractSpec, ProcessorsFile, ProcessorSpec, load_spec
 
@@ -161,16 +163,10 @@ def plan(session: Session, *, spec: ProcessorsFile) -> ApplyResult:
     return ApplyResult(changes=changes, unmanaged=unmanaged, dry_run=True)
 
 
-def apply_spec(
-    session: Session, *, spec: ProcessorsFile, actor: str, dry_run: bool = False
-) -> ApplyResult:
-    """Make the database match ``spec``; every change audited (see the module docstring)."""
-    result = plan(session, spec=spec)
-    if dry_run or not result.changes:
-        return ApplyResult(changes=result.changes, unmanaged=result.unmanaged, dry_run=dry_run)
+def _write(session: Session, *, spec: ProcessorsFile, changes: list[Change], actor: str) -> None:
     specs = {p.name: p for p in spec.processors}
     processors = {p.name: p for p in session.scalars(select(Processor))}
-    for change in result.changes:
+    for change in changes:
         pspec = specs[change.processor]
         if change.kind == "processor":
             proc = processors.get(change.processor)
@@ -200,8 +196,8 @@ def apply_spec(
         if change.op == "delete":
             assert contract is not None
             contract_id = contract.id
-            removed = change.assignments_removed
-            session.execute(delete(Assignment).where(Assignment.contract_id == contract_id))
+            gone = session.execute(delete(Assignment).where(Assignment.contract_id == contract_id))
+            removed = int(cast("CursorResult[Any]", gone).rowcount)
             session.delete(contract)
             session.flush()
             trail.append(
@@ -229,6 +225,23 @@ def apply_spec(
             processor_id=proc.id,
             detail={"contract_id": contract.id, "changed": sorted(change.diff)},
         )
+
+
+def apply_spec(
+    session: Session, *, spec: ProcessorsFile, actor: str, dry_run: bool = False
+) -> ApplyResult:
+    """Make the database match ``spec``; every change audited (see the module docstring)."""
+    result = plan(session, spec=spec)
+    if dry_run or not result.changes:
+        return ApplyResult(changes=result.changes, unmanaged=result.unmanaged, dry_run=dry_run)
+    try:
+        _write(session, spec=spec, changes=result.changes, actor=actor)
+    except IntegrityError:
+        session.rollback()
+        raise InvalidInput(
+            "processors or contracts changed while applying (another apply at the same "
+            "time?); nothing applied, apply the file again"
+        ) from None
     return ApplyResult(changes=result.changes, unmanaged=result.unmanaged, dry_run=False)
 
 
