@@ -150,3 +150,50 @@ def test_page_query_uses_the_covering_index(applied: sessionmaker[Session]) -> N
         detail = " ".join(str(row[-1]) for row in plan)
         assert "COVERING INDEX ix_assignments_scope" in detail, detail
         assert "TEMP B-TREE" not in detail, detail
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.tuples(st.integers(1, 10), st.booleans(), st.booleans()), max_size=15),
+    st.integers(1, 4),
+)
+def test_walking_the_scope_discloses_only_people_and_fields_it_may(
+    applied: sessionmaker[Session],
+    add_people: People,
+    spec: list[tuple[int, bool, bool]],
+    limit: int,
+) -> None:
+    """End to end in the library: scope page, union of covering contracts, projection."""
+    from vigie.policy.view import PSEUDONYM, ContractView, union
+
+    s = applied()
+    try:
+        lingua, other, language, civic = _ids(s)
+        add_people(s, 10)
+        allowed: dict[int, set[str]] = {}
+        views = {c.id: ContractView.of(c) for c in s.scalars(select(Contract))}
+        for sid, lang, current in spec:
+            cid = language if lang else civic
+            _assign(s, cid, lingua, sid, ends=None if current else date(2026, 1, 1))
+            if current:
+                allowed.setdefault(sid, set()).update(views[cid].read_fields | {PSEUDONYM})
+        s.flush()
+        disclosed: dict[int, dict[str, object]] = {}
+        after = 0
+        while page := scope_page(s, processor_id=lingua, after_subject_id=after, limit=limit,
+                                 on=TODAY):  # fmt: skip
+            for p in page:
+                out = union(views[c] for c in p.contract_ids).project(p.row, pseudonym="x")
+                disclosed[p.subject_id] = out
+            after = page[-1].subject_id
+        assert set(disclosed) == set(allowed)
+        for sid, out in disclosed.items():
+            assert set(out) <= allowed[sid]
+            if "birth_date" in out:  # masked by both contracts (year / month)
+                assert isinstance(out["birth_date"], int) or len(str(out["birth_date"])) == 7
+        assert scope_page(s, processor_id=other, after_subject_id=0, limit=10, on=TODAY) == []
+    finally:
+        s.rollback()
+        s.close()
