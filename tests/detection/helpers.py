@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from vigie.detection.findings import Counts, History, Snapshot
 
@@ -32,9 +32,11 @@ def snap(
 
 def steady(people: int, days: int = 20, *, fresh: int | None = None, canaries: int = 2) -> History:
     """A processor that read ``people`` distinct people a day for ``days`` days."""
+    per_day = (people // 10) if fresh is None else fresh
     return History(
         day_people=(people,) * days,
-        day_fresh=((people // 10) if fresh is None else fresh,) * days,
+        day_fresh=(per_day,) * days,
+        fresh_by_date={(AT - timedelta(days=d)).date(): per_day for d in range(1, days + 1)},
         day_canaries=(canaries,) * days,
         hour_of_day_requests=tuple(100 if 8 <= h < 18 else 0 for h in range(24)),
         expected_per_day=None,

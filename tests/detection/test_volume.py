@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 
 from vigie.detection.baseline import DEFAULT_EXPECTED_PER_DAY, normal_day_people
@@ -60,3 +62,33 @@ def test_severities_and_evidence() -> None:
 )
 def test_baseline_falls_back_to_the_contract(history: History, normal: int) -> None:
     assert normal_day_people(history) == normal
+
+
+def _weekly(per_monday: int, extra: dict[int, int] | None = None) -> History:
+    """28 days of history: a cohort of ``per_monday`` new people each Monday."""
+    today = date(2026, 3, 2)  # a Monday
+    by_date = {
+        today - timedelta(days=d): (per_monday if (today - timedelta(days=d)).weekday() == 0 else 0)
+        for d in range(1, 29)
+    }
+    for d, n in (extra or {}).items():
+        by_date[today - timedelta(days=d)] = n
+    return History(day_people=(80,) * 20, day_fresh=tuple(by_date.values()), fresh_by_date=by_date)
+
+
+WEEK_CASES = [
+    # (history, fresh today, trips) — usual week 20: limit 2 × 20 + 50 = 90
+    (_weekly(20), 20, False),
+    (_weekly(20), 90, False),
+    (_weekly(20), 91, True),
+    (_weekly(20, {1: 60, 2: 0}), 31, True),  # 60 yesterday + 31 today
+    (_weekly(20, {1: 60}), 30, False),
+    (_weekly(20, {1: 80, 2: 80, 3: 80}), 1, True),  # a drip that began three days ago
+    (History(day_people=(80,) * 3, fresh_by_date={date(2026, 3, 1): 5}), 500, False),  # new
+]
+
+
+@pytest.mark.parametrize(("history", "fresh", "trips"), WEEK_CASES)
+def test_fresh_week(history: History, fresh: int, trips: bool) -> None:
+    found = VolumeDetector().examine(snap(day={"people": fresh, "fresh": fresh}, history=history))
+    assert ("fresh-week" in {f.rule for f in found}) is trips

@@ -4,11 +4,17 @@ The baseline is the busiest day of the last ``BASELINE_DAYS`` days (what the pro
 normal day reads, upper end). A processor with fewer than ``MIN_HISTORY_DAYS`` active
 days has no trustworthy history yet: its contracts' declared ``expected_per_day`` is used
 instead (or ``DEFAULT_EXPECTED_PER_DAY`` when none is declared).
+
+For slow extraction (a few hundred people a day, at the provider's own pace) the
+weekly count of people never read before is compared with its *median* over the
+baseline period, which a few days of dripping cannot move.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, timedelta
+from statistics import median
 
 from vigie.detection.findings import History
 
@@ -40,3 +46,28 @@ def normal_day_fresh(history: History) -> int:
 def normal_day_canaries(history: History) -> int:
     """Distinct canaries in a normal day (new processor: 1% of its declared day)."""
     return _own_or_declared(history.day_canaries, history, max(1, _declared(history) // 100))
+
+
+WEEK = 7
+
+
+def week_fresh(history: History, *, today: date, today_fresh: int) -> int:
+    """People never read before, over the last 7 days including today."""
+    past = sum(history.fresh_by_date.get(today - timedelta(days=d), 0) for d in range(1, WEEK))
+    return past + today_fresh
+
+
+def normal_week_fresh(history: History, *, today: date) -> int | None:
+    """The median, over the baseline period, of the 7-day sums of people never read before.
+
+    A median, not a maximum: an attacker who drips for a few days cannot raise it. None
+    when the processor has too little history to say.
+    """
+    if history.active_days < MIN_HISTORY_DAYS:
+        return None
+    first = today - timedelta(days=BASELINE_DAYS)
+    sums = [
+        sum(history.fresh_by_date.get(end - timedelta(days=d), 0) for d in range(WEEK))
+        for end in (first + timedelta(days=i) for i in range(WEEK - 1, BASELINE_DAYS))
+    ]
+    return int(median(sums)) if sums else None

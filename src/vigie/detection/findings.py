@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -55,6 +55,7 @@ class History:
 
     day_people: Sequence[int] = ()  # distinct people per active day
     day_fresh: Sequence[int] = ()  # people never read before, per active day
+    fresh_by_date: Mapping[date, int] = field(default_factory=dict)  # same, by UTC day
     day_canaries: Sequence[int] = ()
     hour_of_day_requests: Sequence[int] = (0,) * 24  # requests by UTC hour of day
     expected_per_day: int | None = None  # declared on the processor's contracts

@@ -289,16 +289,19 @@ def history(session: Session, *, processor_id: int, at: datetime) -> History:
     people: list[int] = []
     fresh: list[int] = []
     canaries: list[int] = []
+    by_date: dict[date, int] = {}
     for span, start, requests, n_people, n_fresh, n_canaries in rows:
         if span == "hour":
             hours[start.hour] += requests
         elif requests:
             people.append(n_people)
             fresh.append(n_fresh)
+            by_date[start.date()] = n_fresh
             canaries.append(n_canaries)
     return History(
         day_people=tuple(people),
         day_fresh=tuple(fresh),
+        fresh_by_date=by_date,
         day_canaries=tuple(canaries),
         hour_of_day_requests=tuple(hours),
         expected_per_day=expected_per_day(session, processor_id=processor_id, on=at.date()),

@@ -7,6 +7,10 @@ Rules (streaming):
 - ``fresh`` (HIGH): people this processor had never received before, today, exceed the
   normal day's by more than ``day_margin``. A provider re-reads its cohorts; a thief
   walks through people nobody there ever read, so this trips first on a stolen key.
+- ``fresh-week`` (HIGH): people never read before over the last 7 days exceed
+  ``week_factor`` (2) × their usual weekly count (median over the baseline period) +
+  ``week_slack`` (50). Catches a drip at the provider's pace and hours: a provider's
+  new people arrive with new cohorts, a thief's are all new. Needs 5 days of history.
 - ``hour`` (MEDIUM, throttle): distinct people this hour exceed
   ``max(hour_floor, normal day × hour_share)`` (100, 0.5): half a normal day in one hour.
 
@@ -18,7 +22,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vigie.detection.baseline import normal_day_fresh, normal_day_people
+from vigie.detection.baseline import (
+    normal_day_fresh,
+    normal_day_people,
+    normal_week_fresh,
+    week_fresh,
+)
 from vigie.detection.findings import Finding, Severity, Snapshot
 
 
@@ -29,6 +38,8 @@ class VolumeDetector:
     day_margin: int = 300
     hour_floor: int = 100
     hour_share: float = 0.5
+    week_factor: float = 2.0
+    week_slack: int = 50
     name: str = "volume"
     inline: bool = False
 
@@ -68,6 +79,7 @@ class VolumeDetector:
                     snapshot.day.start,
                 )
             )
+        found += self._week(snapshot)
         hour_limit = max(self.hour_floor, int(normal * self.hour_share))
         if snapshot.hour.people > hour_limit:
             found.append(
@@ -85,3 +97,24 @@ class VolumeDetector:
                 )
             )
         return found
+
+    def _week(self, snapshot: Snapshot) -> list[Finding]:
+        assert snapshot.history is not None
+        today = snapshot.at.date()
+        usual = normal_week_fresh(snapshot.history, today=today)
+        if usual is None:
+            return []
+        week = week_fresh(snapshot.history, today=today, today_fresh=snapshot.day.fresh)
+        limit = int(self.week_factor * usual) + self.week_slack
+        if week <= limit:
+            return []
+        return [
+            Finding(
+                self.name,
+                "fresh-week",
+                Severity.HIGH,
+                f"{week} people never read before in 7 days; usual week {usual}",
+                {"fresh_7_days": week, "usual_week": usual, "limit": limit},
+                snapshot.day.start,
+            )
+        ]
