@@ -110,7 +110,7 @@ def _run(
         lap("read")
         step("loading the registry")
         conn: Connection = session.connection()
-        registry_size = load_registry(con, conn)
+        registry_size = load_registry(con, conn, work)
         lap("registry")
         step("typing columns")
         vocab = Vocabulary(con)

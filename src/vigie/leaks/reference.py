@@ -15,7 +15,9 @@ Name tokens are computed in Python once per *distinct* name, then joined back in
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -63,13 +65,14 @@ def _select(dialect: str) -> str:
             return f"to_char({alias}.{name} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
         return f"substr({alias}.{name}, 1, 19)"
 
+    canary = "CASE WHEN s.is_canary THEN 1 ELSE 0 END"
     current = ", ".join(col("s", c) for c in _DATA_COLUMNS)
     old = ", ".join(col("v", c) for c in _DATA_COLUMNS)
     return (
-        f"SELECT s.id, s.version, {ts('s', 'valid_from')}, NULL, s.is_canary, s.ref, {current} "
+        f"SELECT s.id, s.version, {ts('s', 'valid_from')}, NULL, {canary}, s.ref, {current} "
         "FROM subjects s "
         f"UNION ALL SELECT s.id, v.version, {ts('v', 'valid_from')}, {ts('v', 'valid_to')}, "
-        f"s.is_canary, s.ref, {old} FROM subject_versions v JOIN subjects s ON s.id = v.subject_id"
+        f"{canary}, s.ref, {old} FROM subject_versions v JOIN subjects s ON s.id = v.subject_id"
     )
 
 
@@ -92,20 +95,78 @@ def _token_map(con: duckdb.DuckDBPyConnection, table: str, values: Iterable[str 
         _ingest(con, table, ("raw", "toks"), list(zip(raw, toks, strict=True)))
 
 
-def load_registry(con: duckdb.DuckDBPyConnection, conn: Connection) -> int:
-    """Build DuckDB table ``reg`` from the database; return the number of people."""
+def _copy_sqlite(conn: Connection, sql: str, width: int, target: Path) -> None:
+    """Stream the rows as ``\x1f``-separated lines: one Python string per row, not per value."""
+    parts = [f"coalesce(replace(replace(CAST(c{i} AS TEXT), char(31), ' '), char(10), ' '), '')"
+             for i in range(width)]  # fmt: skip
+    line = " || char(31) || ".join(parts)
+    wrapped = f"WITH q({', '.join(f'c{i}' for i in range(width))}) AS ({sql}) SELECT {line} FROM q"
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(wrapped)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            while batch := cursor.fetchmany(BATCH):
+                out.write("\n".join(r[0] for r in batch))
+                out.write("\n")
+    finally:
+        cursor.close()
+
+
+def _copy_postgresql(conn: Connection, sql: str, target: Path) -> None:
+    """Stream the rows with ``COPY … TO STDOUT`` as CSV."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with (
+            os.fdopen(fd, "wb") as out,
+            cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy,
+        ):
+            for data in copy:
+                out.write(data)
+    finally:
+        cursor.close()
+
+
+def _load_raw(
+    con: duckdb.DuckDBPyConnection, conn: Connection, names: Sequence[str], work: Path
+) -> None:
+    sql = _select(conn.dialect.name)
+    target = work / "registry.txt"
+    columns = "{" + ", ".join(f"'{n}': '{_TYPES.get(n, 'VARCHAR')}'" for n in names) + "}"
+    if conn.dialect.name == "sqlite":
+        _copy_sqlite(conn, sql, len(names), target)
+        options = "delim='\x1f', quote='', escape=''"
+    elif conn.dialect.name == "postgresql":
+        _copy_postgresql(conn, sql, target)
+        options = "delim=',', quote='\"', escape='\"'"
+    else:  # any other database: row by row through the driver
+        con.execute(
+            "CREATE OR REPLACE TABLE reg_raw ("
+            + ", ".join(f"{n} {_TYPES.get(n, 'VARCHAR')}" for n in names)
+            + ")"
+        )
+        result = conn.exec_driver_sql(sql)
+        while batch := result.fetchmany(BATCH):
+            _ingest(con, "reg_raw", names, [tuple(r) for r in batch])
+        return
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TABLE reg_raw AS SELECT * FROM read_csv(?, header=false, "
+            f"auto_detect=false, columns={columns}, {options}, nullstr='', parallel=true)",
+            [str(target)],
+        )
+    finally:
+        target.unlink(missing_ok=True)
+
+
+def load_registry(con: duckdb.DuckDBPyConnection, conn: Connection, work: Path) -> int:
+    """Build DuckDB table ``reg`` from the database; return the number of people.
+
+    The rows stream through a file in ``work`` (a private directory), deleted at once.
+    """
     names = ("subject_id", "version", "valid_from", "valid_to", "is_canary", "ref", *_DATA_COLUMNS)
-    con.execute(
-        "CREATE OR REPLACE TABLE reg_raw ("
-        + ", ".join(f"{n} {_TYPES.get(n, 'VARCHAR')}" for n in names)
-        + ")"
-    )
-    result = conn.exec_driver_sql(_select(conn.dialect.name))
-    while True:
-        batch = result.fetchmany(BATCH)
-        if not batch:
-            break
-        _ingest(con, "reg_raw", names, [tuple(r) for r in batch])
+    _load_raw(con, conn, names, work)
     names_seen = con.execute(
         "SELECT DISTINCT v FROM (SELECT unnest([given_name, family_name, given_name_native, "
         "family_name_native]) AS v FROM reg_raw) WHERE v IS NOT NULL"
