@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from vigie.audit.models import AuditEvent
+from vigie.breach import incidents
+from vigie.breach.from_leak import open_from_leak
 from vigie.cli.app import app
 from vigie.cli.context import Instance
 from vigie.errors import NotFound
@@ -182,6 +184,10 @@ def test_cli_analyze_list_purge(
     assert report["attribution"][0]["processor"] == "civic-ara"
     assert out_html.read_text().startswith("<!doctype html>")
     assert len(out_csv.read_text().splitlines()) == 51
+    with Session(engine) as session, session.begin():
+        incident = open_from_leak(session, report=report, actor="operator:test")
+        assert incident.processor_id == world.processors["civic-ara"]
+        assert len(incidents.exposures_of(session, incident_id=incident.id)) == 50
     listed = runner.invoke(app, ["leak", "list", "--json"], obj=obj)
     assert listed.exit_code == 0 and json.loads(listed.output)[0]["verdict"] == "authentic"
     purged = runner.invoke(app, ["leak", "purge"], obj=obj)

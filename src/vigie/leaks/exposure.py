@@ -102,17 +102,15 @@ def leak_window(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
         return value.replace(tzinfo=dt.UTC).isoformat() if value is not None else None
 
     if consistent:
-        return {
-            "earliest": iso(latest_start),
-            "latest": iso(earliest_end),
-            "consistent": True,
-            "rows_dated": int(rows),
-            "rows_with_superseded_values": int(superseded),
-        }
+        start, end = iso(latest_start), iso(earliest_end)
+    else:
+        start, end = iso(first_start), iso(last_end)
     return {
-        "earliest": iso(first_start),
-        "latest": iso(last_end),
-        "consistent": False,
+        "earliest": start,
+        "latest": end,
+        "from": start,  # the names vigie.breach.from_leak reads
+        "to": end,
+        "consistent": bool(consistent),
         "rows_dated": int(rows),
         "rows_with_superseded_values": int(superseded),
     }

@@ -95,6 +95,8 @@ class LeakReport:
                 for a in self.affected
                 if not a.is_canary
             ],
+            # ref -> exposed fields, the form vigie.breach.from_leak reads.
+            "exposures": {a.ref: list(a.fields) for a in self.affected if not a.is_canary},
             "stored_id": self.stored_id,
         }
 
