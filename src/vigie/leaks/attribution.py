@@ -157,6 +157,7 @@ def attribute(
     candidates = [d for d in disclosures if d.processor_id not in {a.processor_id for a in named}]
     while candidates and len(residual_real) + len(residual_can) >= MIN_EXPLAINED:
         best: tuple[float, Disclosure, dict[str, Any]] | None = None
+        scored: list[tuple[float, Disclosure]] = []
         for d in candidates:
             not_received = sorted(wanted - d.fields)
             k_real = len(residual_real & d.subjects)
@@ -191,8 +192,20 @@ def attribute(
                 )
             ):
                 best = (log_fap, d, evidence)
+            scored.append((log_fap, d))
         assert best is not None
         log_fap, d, evidence = best
+        explained_set = (residual_real | residual_can) & d.subjects
+        twins = sorted(
+            other.name
+            for lf, other in scored
+            if other is not d
+            and math.isclose(lf, log_fap, rel_tol=1e-9, abs_tol=1e-12)
+            and (residual_real | residual_can) & other.subjects == explained_set
+        )
+        if twins:
+            # Same people, same fit: the evidence cannot tell these processors apart.
+            evidence["indistinguishable_from"] = twins
         fap = math.exp(log_fap)
         if log_fap > math.log(MAX_FALSE_ATTRIBUTION):
             break
