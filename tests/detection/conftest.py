@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.gateway.observe import Access
@@ -48,35 +49,38 @@ processors:
 def make_subjects(session: Session, n: int, *, start: int = 1, canary_every: int = 0) -> list[int]:
     """``n`` synthetic people with ids ``start``…; every ``canary_every``-th is a canary."""
     ids = list(range(start, start + n))
-    session.add_all(
-        Subject(
-            id=i,
-            ref=f"DET-{i:08d}",
-            is_canary=bool(canary_every) and i % canary_every == 0,
-            given_name=f"Given{i}",
-            family_name=f"Family{i}",
-            birth_date=date(1980 + i % 20, 1 + i % 12, 1 + i % 28),
-            sex="F",
-            birth_country="SEN",
-            nationality="SEN",
-            preferred_language="fr",
-            email=f"person{i}@mail.example",
-            phone=f"+3361{i:07d}",
-            address_line=f"{i} rue de l'Exemple",
-            postal_code="69003",
-            city="Lyon",
-            region="84",
-            entry_date=date(2023, 1, 1),
-            residence_reason="family",
-            residence_status="temporary-card",
-            cir_signed_on=date(2023, 2, 1),
-            course_hours=100,
-            course_level="A1",
-            valid_from=T0 - timedelta(days=400),
-        )
-        for i in ids
+    session.execute(
+        insert(Subject),
+        [
+            dict(
+                id=i,
+                ref=f"DET-{i:08d}",
+                is_canary=bool(canary_every) and i % canary_every == 0,
+                given_name=f"Given{i}",
+                family_name=f"Family{i}",
+                birth_date=date(1980 + i % 20, 1 + i % 12, 1 + i % 28),
+                sex="F",
+                birth_country="SEN",
+                nationality="SEN",
+                preferred_language="fr",
+                email=f"person{i}@mail.example",
+                phone=f"+3361{i:07d}",
+                address_line=f"{i} rue de l'Exemple",
+                postal_code="69003",
+                city="Lyon",
+                region="84",
+                entry_date=date(2023, 1, 1),
+                residence_reason="family",
+                residence_status="temporary-card",
+                cir_signed_on=date(2023, 2, 1),
+                course_hours=100,
+                course_level="A1",
+                valid_from=T0 - timedelta(days=400),
+                version=1,
+            )
+            for i in ids
+        ],
     )
-    session.flush()
     return ids
 
 
@@ -141,15 +145,18 @@ def world(sessions: sessionmaker[Session], tmp_path: Path) -> Iterator[World]:
         contract = session.query(Contract).filter_by(processor_id=processor.id).one()
         people = make_subjects(session, 1200, canary_every=50)
         scope, outside = people[:1000], people[1000:]
-        session.add_all(
-            Assignment(
-                contract_id=contract.id,
-                processor_id=processor.id,
-                subject_id=s,
-                starts_on=date(2025, 1, 1),
-                ends_on=None,
-            )
-            for s in scope
+        session.execute(
+            insert(Assignment),
+            [
+                {
+                    "contract_id": contract.id,
+                    "processor_id": processor.id,
+                    "subject_id": s,
+                    "starts_on": date(2025, 1, 1),
+                    "ends_on": None,
+                }
+                for s in scope
+            ],
         )
         keys = [issue_key(session, processor="lingua-test", actor=ACTOR) for _ in range(3)]
         pid = processor.id

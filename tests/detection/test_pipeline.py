@@ -28,8 +28,8 @@ def test_refuses_an_empty_detector_list() -> None:
 
 def test_normal_work_raises_nothing(world: World) -> None:
     pipeline = DetectionPipeline()
-    cohort = world.scope[:30]
-    for _day in range(3):
+    cohort = world.scope[:20]
+    for _day in range(2):
         for person in cohort:
             with world.sessions.begin() as s:
                 pipeline.observe(s, world.access([person]))
