@@ -126,3 +126,34 @@ def test_list_suspend_reinstate(cli: Invoke, tmp_path: Path) -> None:
     assert back.exit_code == 0, back.output
     unknown = cli(["processors", "suspend", "ghost", "--reason", "x"])
     assert unknown.exit_code == 1 and "no processor named 'ghost'" in unknown.output
+
+
+def test_assign(cli: Invoke, tmp_path: Path, sessions: sessionmaker[Session]) -> None:
+    from datetime import UTC, date, datetime
+
+    from vigie.registry.models import Subject
+
+    assert cli(["processors", "apply", str(_file(tmp_path))]).exit_code == 0
+    with sessions.begin() as s:
+        s.add(
+            Subject(
+                ref="CLI-1", given_name="Ana", family_name="Test", birth_date=date(1990, 1, 1),
+                sex="F", birth_country="PRT", nationality="PRT", preferred_language="pt",
+                address_line="1 rue A", postal_code="69003", city="Lyon", region="84",
+                entry_date=date(2024, 1, 1), residence_reason="family",
+                residence_status="temporary-card", course_hours=100, course_level="A1",
+                valid_from=datetime(2024, 1, 1, tzinfo=UTC),
+            )
+        )  # fmt: skip
+    csv_path = tmp_path / "a.csv"
+    csv_path.write_text("ref,starts_on,ends_on\nCLI-1,2025-01-01,\n")
+    dry = cli(["processors", "assign", "lingua-cli", "language", str(csv_path), "--dry-run"])
+    assert dry.exit_code == 0 and "1 added" in dry.output and "would be" in dry.output
+    done = cli(["processors", "assign", "lingua-cli", "language", str(csv_path)])
+    assert done.exit_code == 0 and "1 added" in done.output, done.output
+    listed = json.loads(cli(["processors", "list", "--json"]).output)
+    assert listed[0]["scope_size"] == 1
+    csv_path.write_text("ref,starts_on\nGHOST,2025-01-01\n")
+    bad = cli(["processors", "assign", "lingua-cli", "language", str(csv_path)])
+    assert bad.exit_code == 1
+    assert "line 2: ref: no person with this reference" in bad.output

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from vigie.cli.context import console, err_console, instance, print_json
 from vigie.processors.apply import ApplyResult, Change, apply_file
+from vigie.processors.assignments import import_assignments
 from vigie.processors.directory import summarise
 from vigie.processors.spec import SpecRejected, format_problem
 from vigie.processors.status import reinstate_processor, suspend_processor
@@ -183,6 +184,45 @@ def reinstate(
     with inst.session() as session:
         reinstate_processor(session, name=name, reason=reason, actor=operator())
     console.print(f"Processor {name} reinstated.", highlight=False)
+
+
+@group.command("assign")
+def assign(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The processor's handle."),
+    contract: str = typer.Argument(..., help="The contract's name."),
+    file: Path = typer.Argument(  # noqa: B008 (typer declares arguments this way)
+        ..., help="CSV with columns ref, starts_on and optionally ends_on.", dir_okay=False
+    ),
+    replace: bool = typer.Option(
+        False, "--replace", help="Also remove the contract's assignments not in the file."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count the changes; write nothing."),
+) -> None:
+    """Put people in a contract's scope from a CSV file (`ref,starts_on,ends_on`).
+
+    Dates are inclusive, `YYYY-MM-DD`; an empty `ends_on` is open-ended. Every row is
+    checked first (unknown reference, bad date, duplicate) and a bad file is refused
+    whole. Importing the same file twice changes nothing; one audit event records the
+    counts.
+    """
+    inst = instance(ctx)
+    with inst.session() as session:
+        report = import_assignments(
+            session,
+            processor=name,
+            contract=contract,
+            path=file,
+            actor=operator(),
+            replace=replace,
+            dry_run=dry_run,
+        )
+    verb = "would be" if report.dry_run else "were"
+    console.print(
+        f"{report.rows:,} row(s): {report.added:,} added, {report.updated:,} updated, "
+        f"{report.unchanged:,} unchanged, {report.removed:,} removed ({verb} applied).",
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:
