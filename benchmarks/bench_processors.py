@@ -9,7 +9,8 @@ assignment for everyone (2 × people assignments), then measures:
    at the start, the middle and the end of the platform's 2.1-million-person scope,
    against the naive peer, ``LIMIT/OFFSET`` pagination over the same rows;
 3. ``in_scope`` for one person;
-4. the policy projection (union of contracts, masks, pseudonyms) of a 100-person page.
+4. the policy projection (union of contracts, masks, pseudonyms) of a 100-person page;
+5. ``summarise``, behind ``vigie processors list`` (scope size of every processor).
 
 Usage: ``python -m benchmarks processors`` (``BENCH_PEOPLE=200000`` for a quick run).
 """
@@ -30,6 +31,7 @@ from sqlalchemy import select, text
 from vigie.fingerprint.pseudonyms import Pseudonymiser
 from vigie.policy.view import ContractView, union
 from vigie.processors.apply import apply_file
+from vigie.processors.directory import summarise
 from vigie.processors.keys import authenticate, issue_key
 from vigie.processors.models import Contract, Processor
 from vigie.processors.scope import in_scope, scope_page
@@ -185,6 +187,8 @@ def main() -> None:
                 print(
                     f"  ratio offset/keyset at the {label}: {offset[label] / keyset[label]:,.1f}x"
                 )
+            print("processors list (scope size of every processor):")
+            _summary("summarise", _timed(lambda: summarise(s, on=TODAY, now=now), 3))
             print("in_scope (one person):")
             j = iter(range(10**9))
             _summary(

@@ -6,6 +6,8 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -172,3 +174,20 @@ def test_parse_duration_refuses(text: str) -> None:
 def test_ip_allowed_without_a_list() -> None:
     assert ip_allowed(None, [])
     assert ip_allowed("203.0.113.5", [])
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.one_of(
+        st.text(max_size=80),
+        st.from_regex(r"vgk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}", fullmatch=True),
+    )
+)
+def test_no_guessed_token_authenticates(applied: sessionmaker[Session], token: str) -> None:
+    with applied.begin() as s:
+        issue_key(s, processor="lingua-test", actor=ACTOR, now=NOW)
+        with pytest.raises(Unauthenticated):
+            authenticate(s, token=token, client_ip=None, now=NOW)
+        s.rollback()
