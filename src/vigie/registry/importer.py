@@ -136,9 +136,11 @@ def validate(path: Path) -> list[tuple[int, SubjectRecord]]:
 
 def _problems(line: int, exc: ValidationError) -> list[Problem]:
     out = []
-    for err in exc.errors(include_url=False, include_input=False):
+    for err in exc.errors(include_url=False):
         field = ".".join(str(p) for p in err["loc"])
         reason = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "missing" or ("input" in err and err["input"] is None):
+            reason = "required"
         if not field and ": " in reason:  # a check across fields names its field first
             field, reason = reason.split(": ", 1)
         if err["type"] == "extra_forbidden":

@@ -56,7 +56,7 @@ def canonical_language_tag(value: str) -> str:
     """``value`` as a canonical BCP 47 tag (``fa-af`` -> ``fa-AF``), or ValueError."""
     match = _BCP47.fullmatch(value.strip())
     if not match:
-        raise ValueError(f"{value!r} is not a BCP 47 language tag (e.g. 'uk', 'fa-AF', 'pt-BR')")
+        raise ValueError("not a BCP 47 language tag (e.g. 'uk', 'fa-AF', 'pt-BR')")
     lang = match["lang"].lower()
     if not _known_language(lang):
         raise ValueError(f"unknown ISO 639 language code {lang!r}")
@@ -80,9 +80,9 @@ def e164(value: str) -> str:
     try:
         number = phonenumbers.parse(text, "FR")
     except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"{value!r} is not a phone number") from exc
+        raise ValueError("not a phone number") from exc
     if not phonenumbers.is_valid_number(number):
-        raise ValueError(f"{value!r} is not a valid phone number")
+        raise ValueError("not a valid phone number (unassigned range or wrong length)")
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
@@ -165,7 +165,7 @@ class SubjectRecord(BaseModel):
     def _postal(cls, v: str) -> str:
         code = v.zfill(5) if v.isdigit() and len(v) == 4 else v  # spreadsheets drop the 0
         if region_of_postal_code(code) is None:
-            raise ValueError(f"{v!r} is not a French postal code")
+            raise ValueError("not a French postal code")
         return code
 
     @field_validator("birth_country", "nationality")
@@ -173,7 +173,7 @@ class SubjectRecord(BaseModel):
     def _country(cls, v: str) -> str:
         code = v.upper()
         if code not in _alpha3():
-            raise ValueError(f"{v!r} is not an ISO 3166-1 alpha-3 country code (e.g. 'UKR')")
+            raise ValueError("not an ISO 3166-1 alpha-3 country code (e.g. 'UKR')")
         return code
 
     @field_validator("preferred_language")
@@ -187,7 +187,7 @@ class SubjectRecord(BaseModel):
         if v is None:
             return None
         if len(v) > 254 or not _EMAIL.fullmatch(v):
-            raise ValueError(f"{v!r} is not an e-mail address")
+            raise ValueError("not an e-mail address")
         local, _, domain = v.rpartition("@")
         return f"{local}@{domain.lower()}"
 
@@ -201,7 +201,7 @@ class SubjectRecord(BaseModel):
     def _region(cls, v: str) -> str:
         code = v.zfill(2)
         if code not in REGIONS:
-            raise ValueError(f"{v!r} is not an INSEE region code (e.g. '11' for Île-de-France)")
+            raise ValueError("not an INSEE region code (e.g. '11' for Île-de-France)")
         return code
 
     @field_validator("residence_reason")

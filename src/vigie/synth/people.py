@@ -44,7 +44,11 @@ _EMAIL_WEIGHTS = np.array([0.35, 0.2, 0.15, 0.12, 0.1, 0.08])
 NO_EMAIL, NO_PHONE = 0.07, 0.03
 ONE_PRIOR, TWO_PRIORS = 0.18, 0.04  # shares of people with superseded versions
 
-_PHONE_SPACE = 170_000_000  # +336 xxxxxxxx (1e8) then +3373..+3379 xxxxxxx (7e7)
+# Mobile prefixes of metropolitan France (+33 6.., 7..); 639 and 690-697 are overseas.
+_MOBILE_PREFIXES = np.array(
+    [p for p in range(600, 700) if p != 639 and not 690 <= p <= 697] + list(range(730, 800))
+)
+_PHONE_SPACE = len(_MOBILE_PREFIXES) * 1_000_000
 _REF_SPACE = 1_000_000_000
 _MAIL_SPACE = 10_000_000
 REASON_INDEX = {k: i for i, k in enumerate(RESIDENCE_REASONS)}
@@ -109,14 +113,10 @@ def _affine(x: I64, a: int, b: int, m: int) -> I64:
 
 
 def phone_numbers(keys: I64) -> list[str]:
-    """Distinct French mobile numbers in E.164, one per distinct key below 1.7e8."""
-    k = _affine(keys, 48_271_031, 12_345_677, _PHONE_SPACE).tolist()
-    return [
-        f"+336{v:08d}"
-        if v < 100_000_000
-        else f"+337{3 + (v - 100_000_000) // 10_000_000}{(v - 100_000_000) % 10_000_000:07d}"
-        for v in k
-    ]
+    """Distinct French mobile numbers in E.164, one per distinct key below 1.62e8."""
+    k = _affine(keys, 48_271_031, 12_345_677, _PHONE_SPACE)
+    prefixes = _MOBILE_PREFIXES[k // 1_000_000].tolist()
+    return [f"+33{p}{v:06d}" for p, v in zip(prefixes, (k % 1_000_000).tolist(), strict=True)]
 
 
 def refs_of(ids: I64) -> list[str]:
