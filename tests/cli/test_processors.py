@@ -157,3 +157,17 @@ def test_assign(cli: Invoke, tmp_path: Path, sessions: sessionmaker[Session]) ->
     bad = cli(["processors", "assign", "lingua-cli", "language", str(csv_path)])
     assert bad.exit_code == 1
     assert "line 2: ref: no person with this reference" in bad.output
+
+
+def test_every_command_in_the_guide_exists() -> None:
+    import re
+
+    import typer
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "processors.md").read_text()
+    mentioned = set(re.findall(r"vigie (processors|keys) ([a-z]+)", doc))
+    root = typer.main.get_command(app)
+    groups = root.commands  # type: ignore[attr-defined]
+    assert {("processors", "apply"), ("keys", "issue"), ("processors", "assign")} <= mentioned
+    for group, command in mentioned:
+        assert command in groups[group].commands, f"vigie {group} {command} is documented only"

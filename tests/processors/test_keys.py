@@ -130,10 +130,14 @@ def test_suspended_processor_denies_every_key(applied: sessionmaker[Session]) ->
         assert suspend_processor(s, name="lingua-test", reason="investigation", actor=ACTOR)
         with pytest.raises(Denied, match="processor is suspended"):
             authenticate(s, token=issued.token, client_ip=None, now=NOW)
+        fresh = issue_key(s, processor="lingua-test", actor=ACTOR, now=NOW)  # ready for later
+        with pytest.raises(Denied, match="processor is suspended"):
+            authenticate(s, token=fresh.token, client_ip=None, now=NOW)
         with pytest.raises(InvalidInput, match="reason"):
             reinstate_processor(s, name="lingua-test", reason="  ", actor=ACTOR)
         reinstate_processor(s, name="lingua-test", reason="keys rotated", actor=ACTOR)
         authenticate(s, token=issued.token, client_ip=None, now=NOW)
+        authenticate(s, token=fresh.token, client_ip=None, now=NOW)
         with pytest.raises(InvalidInput, match="not suspended"):
             reinstate_processor(s, name="lingua-test", reason="again", actor=ACTOR)
         actions = list(s.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
