@@ -141,7 +141,7 @@ def test_suspended_processor_denies_every_key(applied: sessionmaker[Session]) ->
         with pytest.raises(InvalidInput, match="not suspended"):
             reinstate_processor(s, name="lingua-test", reason="again", actor=ACTOR)
         actions = list(s.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
-        assert actions[-2:] == ["processor:suspend", "processor:reinstate"]
+        assert actions[-3:] == ["processor:suspend", "key:issue", "processor:reinstate"]
 
 
 def test_issue_refuses_unknown_processor_and_bad_input(applied: sessionmaker[Session]) -> None:
