@@ -3,7 +3,9 @@
 For each request, inside the request's unit of work and before the response leaves:
 
 1. **Throttle check** (inline): a throttled key or processor gets
-   :class:`~vigie.errors.BudgetExceeded` with ``retry_after``.
+   :class:`~vigie.errors.BudgetExceeded` with ``retry_after``. Requests the gateway
+   refuses anyway (it shows them to the observers after rolling back, with their 4xx
+   status) are only recorded: a failed look-up is answered 404 throttled or not.
 2. **Record** the request in the shared counters (:mod:`~vigie.detection.state`).
 3. **Inline detectors** (probing, new origin, many keys) decide on the fresh counts.
 4. **Streaming detectors** (volume, sweep, canary pattern, rare hour) need the baseline
@@ -119,10 +121,15 @@ class DetectionPipeline:
         self.sessions = sessions
 
     def observe(self, session: Session, access: Access) -> None:
-        """Record ``access``; raise ``BudgetExceeded`` if its key or processor is throttled."""
-        enforce_throttle(
-            session, processor_id=access.processor_id, key_id=access.key_id, at=access.at
-        )
+        """Record ``access``; raise ``BudgetExceeded`` if its key or processor is throttled.
+
+        A request the gateway refuses already (``status`` 4xx: failed look-up, budget…)
+        is only recorded and examined: the throttle has nothing left to stop.
+        """
+        if access.status < 400:
+            enforce_throttle(
+                session, processor_id=access.processor_id, key_id=access.key_id, at=access.at
+            )
         rec = state.record(session, access)
         snapshot = Snapshot(
             processor_id=access.processor_id,
