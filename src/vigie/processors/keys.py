@@ -24,8 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from vigie.audit import trail
@@ -202,10 +203,13 @@ def revoke_key(session: Session, *, key_id: int, actor: str, now: datetime | Non
     key = session.get(ApiKey, key_id)
     if key is None:
         raise NotFound(f"no API key with id {key_id}")
-    if key.revoked_at is not None:
+    done = session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=now or utcnow())
+    )
+    if not cast("CursorResult[Any]", done).rowcount:  # conditional: atomic under concurrency
         raise InvalidInput(f"API key {key_id} is already revoked")
-    key.revoked_at = now or utcnow()
-    session.flush()
     trail.append(
         session, action=Action.KEY_REVOKE, actor=actor, processor_id=key.processor_id, key_id=key.id
     )
