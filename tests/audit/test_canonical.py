@@ -51,8 +51,9 @@ def test_body_is_what_json_dumps_writes(
     packed = canonical.encode_subjects(subjects)
     detail_text = canonical.encode_detail(detail)
     row = [1, seq, at, actor or "system:x", pid, pid, origin, "subject:read", purpose,
-           packed.hex(), "email,name", outcome or "ok", detail_text]  # fmt: skip
+           "email,name", outcome or "ok", detail_text]  # fmt: skip
     expected = json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode()
+    expected += b"\n" + packed
     got = canonical.body(seq, at, actor or "system:x", pid, pid, origin, "subject:read",
                          purpose, packed, "email,name", outcome or "ok", detail_text)  # fmt: skip
     assert got == expected

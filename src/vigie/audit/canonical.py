@@ -1,16 +1,18 @@
 """The canonical encoding of an audit event, and the compact encoding of its people.
 
-An event is hashed over ``prev_hash || body`` where ``body`` is the compact JSON array
+An event's ``body`` is the compact JSON array
 
-    [1, seq, at_us, actor, processor_id, key_id, origin, action, purpose,
-     subjects_hex, fields, outcome, detail]
+    [1, seq, at_us, actor, processor_id, key_id, origin, action, purpose, fields,
+     outcome, detail]
 
-(``1`` is the format version; ``subjects_hex`` is the hex of the delta-varint encoding of
-the sorted internal ids; ``fields`` is the sorted field names joined by ``,``; ``detail`` is
-the stored JSON text or null). The JSON is what ``json.dumps(..., ensure_ascii=False,
-separators=(",", ":"))`` produces, so the standalone verifier needs only the standard
-library to rebuild it. The entry hash is the RFC 6962 leaf hash of that encoding, so one
-hash serves as both the chain link and the Merkle leaf:
+followed by one newline byte (0x0A) and the raw ``subjects`` bytes (the delta-varint
+encoding of the sorted internal ids of the people disclosed). ``1`` is the format
+version, ``fields`` the sorted field names joined by ``,``, ``detail`` the stored JSON
+text or null. The JSON is exactly what ``json.dumps(..., ensure_ascii=False,
+separators=(",", ":"))`` writes (and what SQLite's ``json_array`` writes), so the
+standalone verifier needs only the standard library; compact JSON never holds a raw
+newline byte, so the split is unambiguous. The entry hash is the RFC 6962 leaf hash of
+``prev_hash || body``, so one hash serves as both the chain link and the Merkle leaf:
 
     entry_hash = SHA-256(0x00 || prev_hash || body)
 """
@@ -93,7 +95,7 @@ def body(
     detail: str | None,
 ) -> bytes:
     """The canonical body of one event (the stored column values, in order)."""
-    return orjson.dumps(
+    head = orjson.dumps(
         [
             FORMAT_VERSION,
             seq,
@@ -104,12 +106,12 @@ def body(
             origin,
             action,
             purpose,
-            subjects.hex(),
             fields,
             outcome,
             detail,
         ]
     )
+    return head + b"\n" + subjects
 
 
 def entry_hash(prev_hash: bytes, event_body: bytes) -> bytes:

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from vigie.audit.models import DISCLOSURES, PROCESSOR_FIELDS, RECEIPTS, from_us, to_us
@@ -55,34 +53,38 @@ def _split(fields: str) -> frozenset[str]:
     return frozenset(fields.split(",")) if fields else frozenset()
 
 
-def _join(fields: frozenset[str]) -> str:
-    return ",".join(sorted(fields))
-
-
 def recipients(session: Session, *, subject_ids: Collection[int]) -> list[Receipt]:
     """Every (processor, person) receipt for these people, ordered by person then processor."""
     ids = sorted(set(subject_ids))
-    out: list[Receipt] = []
+    merged: dict[tuple[int, int], list[Any]] = {}
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        rows = session.execute(
-            select(_receipts)
-            .where(_receipts.c.subject_id.in_(chunk))
-            .order_by(_receipts.c.subject_id, _receipts.c.processor_id)
+        for r in session.execute(select(_receipts).where(_receipts.c.subject_id.in_(chunk))):
+            cur = merged.get((r.subject_id, r.processor_id))
+            if cur is None:
+                merged[(r.subject_id, r.processor_id)] = [
+                    _split(r.fields),
+                    r.first_us,
+                    r.last_us,
+                    r.first_seq,
+                    r.last_seq,
+                ]
+            else:
+                cur[0] = cur[0] | _split(r.fields)
+                cur[1], cur[3] = min(cur[1], r.first_us), min(cur[3], r.first_seq)
+                cur[2], cur[4] = max(cur[2], r.last_us), max(cur[4], r.last_seq)
+    return [
+        Receipt(
+            processor_id=proc,
+            subject_id=sid,
+            fields=frozenset(names),
+            first_at=from_us(f_us),
+            last_at=from_us(l_us),
+            first_seq=f_seq,
+            last_seq=l_seq,
         )
-        out.extend(
-            Receipt(
-                processor_id=r.processor_id,
-                subject_id=r.subject_id,
-                fields=_split(r.fields),
-                first_at=from_us(r.first_us),
-                last_at=from_us(r.last_us),
-                first_seq=r.first_seq,
-                last_seq=r.last_seq,
-            )
-            for r in rows
-        )
-    return out
+        for (sid, proc), (names, f_us, l_us, f_seq, l_seq) in sorted(merged.items())
+    ]
 
 
 def received_by(
@@ -107,95 +109,52 @@ def fields_received(session: Session, *, processor_id: int) -> frozenset[str]:
     return frozenset(session.scalars(query))
 
 
+_UPSERT = (
+    "INSERT INTO audit_receipts (processor_id, subject_id, fields, first_us, last_us, "
+    "first_seq, last_seq) VALUES ({p}) ON CONFLICT (processor_id, subject_id, fields) "
+    "DO UPDATE SET first_us = {lo}(audit_receipts.first_us, excluded.first_us), "
+    "last_us = {hi}(audit_receipts.last_us, excluded.last_us), "
+    "last_seq = {hi}(audit_receipts.last_seq, excluded.last_seq)"
+)
+
+
+def placeholders(conn: Connection, n: int) -> str:
+    """``n`` positional placeholders in the driver's own style (for ``exec_driver_sql``)."""
+    return ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * n)
+
+
 def record(conn: Connection, disclosures: Sequence[Disclosure]) -> None:
     """Add disclosure events to the index; the caller holds the chain-head lock."""
-    merged: dict[
-        tuple[int, int], list[Any]
-    ] = {}  # (proc, subject) -> [fields, f_us, l_us, f_seq, l_seq]
-    rows: list[dict[str, int]] = []
+    rows: list[tuple[int, int, int, int]] = []
+    receipts: dict[tuple[int, int, str], list[int]] = {}  # -> [f_us, l_us, f_seq, l_seq]
     pairs: set[tuple[int, str]] = set()
     for d in disclosures:
-        names = _split(d.fields)
-        pairs.update((d.processor_id, f) for f in names)
+        pairs.update((d.processor_id, f) for f in _split(d.fields))
         for sid in d.subject_ids:
-            rows.append(
-                {"seq": d.seq, "subject_id": sid, "processor_id": d.processor_id, "at_us": d.at_us}
-            )
-            cur = merged.get((d.processor_id, sid))
+            rows.append((d.seq, sid, d.processor_id, d.at_us))
+            key = (d.processor_id, sid, d.fields)
+            cur = receipts.get(key)
             if cur is None:
-                merged[(d.processor_id, sid)] = [names, d.at_us, d.at_us, d.seq, d.seq]
+                receipts[key] = [d.at_us, d.at_us, d.seq, d.seq]
             else:
-                cur[0] = cur[0] | names
-                cur[1] = min(cur[1], d.at_us)
-                cur[2] = max(cur[2], d.at_us)
-                cur[4] = d.seq
+                cur[0], cur[1], cur[3] = min(cur[0], d.at_us), max(cur[1], d.at_us), d.seq
     if not rows:
         return
-    conn.execute(_disclosures.insert(), rows)
-    _merge_receipts(conn, merged)
+    conn.exec_driver_sql(
+        "INSERT INTO audit_disclosures (seq, subject_id, processor_id, at_us) "
+        f"VALUES ({placeholders(conn, 4)})",
+        rows,
+    )
+    pg = conn.dialect.name == "postgresql"
+    conn.exec_driver_sql(
+        _UPSERT.format(
+            p=placeholders(conn, 7), lo="LEAST" if pg else "min", hi="GREATEST" if pg else "max"
+        ),
+        [(p, s, f, *times) for (p, s, f), times in receipts.items()],
+    )
     if pairs:
-        ins = pg_insert(_fields) if conn.dialect.name == "postgresql" else sqlite_insert(_fields)
-        conn.execute(
-            ins.on_conflict_do_nothing(),
-            [{"processor_id": p, "field": f} for p, f in sorted(pairs)],
-        )
-
-
-def _merge_receipts(conn: Connection, merged: dict[tuple[int, int], list[Any]]) -> None:
-    by_processor: dict[int, list[int]] = {}
-    for proc, sid in merged:
-        by_processor.setdefault(proc, []).append(sid)
-    existing: dict[tuple[int, int], Any] = {}
-    for proc, sids in by_processor.items():
-        for start in range(0, len(sids), _CHUNK):
-            chunk = sids[start : start + _CHUNK]
-            for r in conn.execute(
-                select(_receipts).where(
-                    _receipts.c.processor_id == proc, _receipts.c.subject_id.in_(chunk)
-                )
-            ):
-                existing[(r.processor_id, r.subject_id)] = r
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    for (proc, sid), (names, f_us, l_us, f_seq, l_seq) in merged.items():
-        old = existing.get((proc, sid))
-        if old is None:
-            inserts.append(
-                {
-                    "processor_id": proc,
-                    "subject_id": sid,
-                    "fields": _join(names),
-                    "first_us": f_us,
-                    "last_us": l_us,
-                    "first_seq": f_seq,
-                    "last_seq": l_seq,
-                }
-            )
-        else:
-            updates.append(
-                {
-                    "p": proc,
-                    "s": sid,
-                    "fields": _join(names | _split(old.fields)),
-                    "first_us": min(f_us, old.first_us),
-                    "last_us": max(l_us, old.last_us),
-                    "last_seq": l_seq,
-                }
-            )
-    if inserts:
-        conn.execute(_receipts.insert(), inserts)
-    if updates:
-        conn.execute(
-            update(_receipts)
-            .where(
-                _receipts.c.processor_id == bindparam("p"),
-                _receipts.c.subject_id == bindparam("s"),
-            )
-            .values(
-                fields=bindparam("fields"),
-                first_us=bindparam("first_us"),
-                last_us=bindparam("last_us"),
-                last_seq=bindparam("last_seq"),
-            ),
-            updates,
+        conn.exec_driver_sql(
+            "INSERT INTO audit_processor_fields (processor_id, field) "
+            f"VALUES ({placeholders(conn, 2)}) ON CONFLICT DO NOTHING",
+            sorted(pairs),
         )

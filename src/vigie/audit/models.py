@@ -29,12 +29,16 @@ def to_us(at: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+# On SQLite a primary key is the table's own B-tree (rowid) only when typed INTEGER.
+SEQ = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class AuditEvent(Base):
     """One event of the append-only trail (see :mod:`vigie.audit.canonical` for its hash)."""
 
     __tablename__ = "audit_events"
 
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=False)
     at_us: Mapped[int] = mapped_column(BigInteger)
     actor: Mapped[str] = mapped_column(String(200))
     processor_id: Mapped[int | None] = mapped_column(Integer)
@@ -85,19 +89,26 @@ class AuditCheckpoint(Base):
 
 
 class AuditReceipt(Base):
-    """Served index: processor ``processor_id`` received person ``subject_id`` (fields, when)."""
+    """Served index: processor ``processor_id`` received person ``subject_id`` with ``fields``.
+
+    One row per distinct field set (a processor usually has one or two views), so each
+    disclosure updates its row with a plain UPSERT; readers merge the rows of a pair.
+    """
 
     __tablename__ = "audit_receipts"
 
     processor_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     subject_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    fields: Mapped[str] = mapped_column(Text)  # union of names received, sorted, ","
+    fields: Mapped[str] = mapped_column(String(1000), primary_key=True)  # sorted, ","
     first_us: Mapped[int] = mapped_column(BigInteger)
     last_us: Mapped[int] = mapped_column(BigInteger)
     first_seq: Mapped[int] = mapped_column(BigInteger)
     last_seq: Mapped[int] = mapped_column(BigInteger)
 
-    __table_args__ = (Index("ix_audit_receipts_subject", "subject_id"),)
+    __table_args__ = (
+        Index("ix_audit_receipts_subject", "subject_id"),
+        {"sqlite_with_rowid": False},
+    )
 
 
 class AuditDisclosure(Base):
@@ -110,7 +121,10 @@ class AuditDisclosure(Base):
     processor_id: Mapped[int] = mapped_column(Integer)
     at_us: Mapped[int] = mapped_column(BigInteger)
 
-    __table_args__ = (Index("ix_audit_disclosures_processor_at", "processor_id", "at_us"),)
+    __table_args__ = (
+        Index("ix_audit_disclosures_processor_at", "processor_id", "at_us"),
+        {"sqlite_with_rowid": False},
+    )
 
 
 class AuditProcessorField(Base):
@@ -120,6 +134,8 @@ class AuditProcessorField(Base):
 
     processor_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     field: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
 
 EVENTS = cast(Table, AuditEvent.__table__)

@@ -17,9 +17,10 @@ fingerprint with the one the controller published) and this script. The check:
 2. every event, in order: numbers 1, 2, 3...; ``prev_hash`` equal to the previous
    event's hash (zeros for the first); ``hash`` equal to
    ``SHA-256(0x00 || prev_hash || body)`` where ``body`` is the compact JSON array
-   ``[1, seq, at_us, actor, processor_id, key_id, origin, action, purpose,
-   subjects_hex, fields, outcome, detail]`` (``subjects_hex``: delta-varint of the sorted
-   ids, hex; ``fields``: names joined by ","; ``detail``: the JSON text as stored);
+   ``[1, seq, at_us, actor, processor_id, key_id, origin, action, purpose, fields,
+   outcome, detail]`` (``fields``: names joined by ","; ``detail``: the JSON text as
+   stored), a newline byte, then the people's ids packed as unsigned LEB128 varints of
+   the gaps between the sorted ids;
 3. the RFC 6962 Merkle root of the first ``size`` event hashes equals each
    checkpoint's root, and the last checkpoint covers every exported event.
 
@@ -61,7 +62,7 @@ def _fold(frontier: list[bytes]) -> bytes:
     return h
 
 
-def _subjects_hex(ids: list[int]) -> str:
+def _subjects(ids: list[int]) -> bytes:
     out = bytearray()
     prev = 0
     for value in ids:
@@ -73,7 +74,7 @@ def _subjects_hex(ids: list[int]) -> str:
             out.append((gap & 0x7F) | 0x80)
             gap >>= 7
         out.append(gap)
-    return out.hex()
+    return bytes(out)
 
 
 def event_hash(event: dict[str, Any]) -> bytes:
@@ -88,12 +89,12 @@ def event_hash(event: dict[str, Any]) -> bytes:
         event["origin"],
         event["action"],
         event["purpose"],
-        _subjects_hex(event["subjects"]),
         ",".join(event["fields"]),
         event["outcome"],
         event["detail"],
     ]
     encoded = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    encoded += b"\n" + _subjects(event["subjects"])
     return hashlib.sha256(b"\x00" + bytes.fromhex(event["prev_hash"]) + encoded).digest()
 
 

@@ -27,15 +27,18 @@ from sqlalchemy.orm import Session
 
 from vigie.audit import canonical, index
 from vigie.audit.actions import Action
-from vigie.audit.models import EVENTS, HEAD, to_us
+from vigie.audit.models import HEAD, to_us
 from vigie.errors import AuditFailure
 
 ACTOR_KINDS = ("processor:", "operator:", "system:")
 DISCLOSURES = frozenset({Action.SUBJECT_READ, Action.SUBJECT_LIST})
 """Actions that disclose people to a processor and so feed the served index."""
 
-_events = EVENTS
 _head = HEAD
+_INSERT = (
+    "INSERT INTO audit_events (seq, at_us, actor, processor_id, key_id, origin, action, "
+    "purpose, subjects, fields, outcome, detail, prev_hash, entry_hash) VALUES ({p})"
+)
 
 
 @dataclass(frozen=True)
@@ -106,37 +109,32 @@ def append_many(session: Session, events: Sequence[NewEvent]) -> list[int]:
     try:
         conn = session.connection()
         size, prev = lock_head(conn)
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
         disclosures: list[index.Disclosure] = []
         for event, row in zip(events, encoded, strict=True):
             size += 1
-            row["seq"] = size
-            row["prev_hash"] = prev
-            prev = canonical.entry_hash(prev, _body(row))
-            row["entry_hash"] = prev
-            rows.append(row)
-            if (
-                event.action in DISCLOSURES
-                and event.processor_id is not None
-                and row["outcome"] == "ok"
-            ):
+            body = canonical.body(size, *row)
+            entry = canonical.entry_hash(prev, body)
+            rows.append((size, *row, prev, entry))
+            prev = entry
+            if event.action in DISCLOSURES and event.processor_id is not None and row[9] == "ok":
                 disclosures.append(
                     index.Disclosure(
                         seq=size,
-                        at_us=row["at_us"],
+                        at_us=row[0],
                         processor_id=event.processor_id,
                         subject_ids=sorted(set(event.subject_ids)),
-                        fields=row["fields"],
+                        fields=row[8],
                     )
                 )
-        conn.execute(_events.insert(), rows)
+        conn.exec_driver_sql(_INSERT.format(p=index.placeholders(conn, 14)), rows)
         conn.execute(update(_head).where(_head.c.id == 1).values(size=size, head_hash=prev))
         if disclosures:
             index.record(conn, disclosures)
     except SQLAlchemyError as exc:
         session.rollback()
         raise AuditFailure(f"cannot record audit event: {type(exc).__name__}") from exc
-    return [r["seq"] for r in rows]
+    return [r[0] for r in rows]
 
 
 def lock_head(conn: Connection) -> tuple[int, bytes]:
@@ -150,38 +148,21 @@ def lock_head(conn: Connection) -> tuple[int, bytes]:
     return int(row.size), bytes(row.head_hash)
 
 
-def _encode(event: NewEvent) -> dict[str, Any]:
+def _encode(event: NewEvent) -> tuple[Any, ...]:
+    """The stored columns of an event after ``seq``, before the hashes (canonical order)."""
     action = Action(event.action)
     if not event.actor.startswith(ACTOR_KINDS) or len(event.actor) > 200:
         raise ValueError(f"actor must start with one of {ACTOR_KINDS}")
-    at_us = time.time_ns() // 1000 if event.at is None else to_us(event.at)
-    return {
-        "at_us": at_us,
-        "actor": event.actor,
-        "processor_id": event.processor_id,
-        "key_id": event.key_id,
-        "origin": event.origin,
-        "action": action.value,
-        "purpose": event.purpose,
-        "subjects": canonical.encode_subjects(event.subject_ids),
-        "fields": canonical.encode_fields(event.fields),
-        "outcome": event.outcome,
-        "detail": canonical.encode_detail(event.detail),
-    }
-
-
-def _body(row: Mapping[str, Any]) -> bytes:
-    return canonical.body(
-        row["seq"],
-        row["at_us"],
-        row["actor"],
-        row["processor_id"],
-        row["key_id"],
-        row["origin"],
-        row["action"],
-        row["purpose"],
-        row["subjects"],
-        row["fields"],
-        row["outcome"],
-        row["detail"],
+    return (
+        time.time_ns() // 1000 if event.at is None else to_us(event.at),
+        event.actor,
+        event.processor_id,
+        event.key_id,
+        event.origin,
+        action.value,
+        event.purpose,
+        canonical.encode_subjects(event.subject_ids),
+        canonical.encode_fields(event.fields),
+        event.outcome,
+        canonical.encode_detail(event.detail),
     )

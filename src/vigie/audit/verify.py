@@ -11,6 +11,7 @@ the event or checkpoint and why; a healthy trail returns a :class:`Report`.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ EVENT_COLUMNS = (
     "subjects, fields, outcome, detail, prev_hash, entry_hash"
 )
 BATCH = 20_000
+CHUNK = 1024  # leaves hashed level by level at a time (a power of two)
 
 
 @dataclass(frozen=True)
@@ -78,12 +80,21 @@ def verify_trail(
         cur.execute("SELECT size, head_hash FROM audit_head WHERE id = 1")
         head = cur.fetchone()
         cur.close()
-        events_cur = _stream_cursor(raw, engine.dialect.name)
-        try:
-            events_cur.execute(f"SELECT {EVENT_COLUMNS} FROM audit_events ORDER BY seq")
-            n, last, frontier = _check_events(events_cur, checkpoints, progress)
-        finally:
-            events_cur.close()
+        scan = _Scan(checkpoints, progress)
+        if engine.dialect.name == "sqlite":
+            try:
+                _scan_sqlite(raw, scan)
+            except sqlite3.OperationalError:  # e.g. a blob where text belongs: judge row by row
+                scan = _Scan(checkpoints, progress)
+                _scan_generic(raw.cursor(), scan)
+        else:
+            events_cur = raw.cursor(name="vigie_audit_verify")  # server-side: streams
+            try:
+                _scan_generic(events_cur, scan)
+            finally:
+                events_cur.close()
+        n, last = scan.expected - 1, scan.prev
+        frontier = scan.tree.frontier()
     finally:
         raw.rollback()
         raw.close()
@@ -131,12 +142,6 @@ def _snapshot_cursor(raw: Any, dialect: str) -> Any:
     return cur
 
 
-def _stream_cursor(raw: Any, dialect: str) -> Any:
-    if dialect == "postgresql":
-        return raw.cursor(name="vigie_audit_verify")
-    return raw.cursor()
-
-
 def _check_signatures(checkpoints: list[_Checkpoint], public_key: Ed25519PublicKey) -> None:
     expected = fingerprint(public_key)
     prev: _Checkpoint | None = None
@@ -156,51 +161,145 @@ def _check_signatures(checkpoints: list[_Checkpoint], public_key: Ed25519PublicK
         prev = cp
 
 
-def _check_events(
-    cur: Any,
-    checkpoints: list[_Checkpoint],
-    progress: Callable[[int], None] | None,
-) -> tuple[int, bytes, list[bytes]]:
-    by_size: dict[int, list[_Checkpoint]] = {}
-    for cp in checkpoints:
-        by_size.setdefault(cp.size, []).append(cp)
-    if 0 in by_size:
-        _check_root(by_size.pop(0), [])
+class _Tree:
+    """The Merkle frontier, grown by aligned chunks of ``CHUNK`` leaves hashed level by level."""
+
+    def __init__(self) -> None:
+        self.upper: list[bytes] = []  # frontier over the roots of the full chunks
+        self.chunks = 0
+        self.pending: list[bytes] = []  # leaves of the current, partial chunk
+
+    def extend(self, leaves: list[bytes]) -> None:
+        pending = self.pending
+        pending.extend(leaves)
+        if len(pending) < CHUNK:
+            return
+        full = len(pending) - len(pending) % CHUNK
+        for start in range(0, full, CHUNK):
+            merkle.push(self.upper, self.chunks, _perfect(pending[start : start + CHUNK]))
+            self.chunks += 1
+        del pending[:full]
+
+    def frontier(self) -> list[bytes]:
+        out = list(self.upper)
+        offset, n = 0, len(self.pending)
+        for bit in reversed(range(n.bit_length())):
+            if n >> bit & 1:
+                out.append(_perfect(self.pending[offset : offset + (1 << bit)]))
+                offset += 1 << bit
+        return out
+
+
+def _perfect(level: list[bytes]) -> bytes:
+    """Root of a perfect subtree (``len(level)`` is a power of two)."""
     sha = hashlib.sha256
-    dumps = orjson.dumps
-    fetch = cur.fetchmany
-    frontier: list[bytes] = []
-    prev = GENESIS
-    expected = 1
-    while rows := fetch(BATCH):
+    while len(level) > 1:
+        level = [sha(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level), 2)]
+    return level[0]
+
+
+class _Scan:
+    """State of one pass over the events: expected number, previous hash, tree, checkpoints."""
+
+    def __init__(self, checkpoints: list[_Checkpoint], progress: Callable[[int], None] | None):
+        self.by_size: dict[int, list[_Checkpoint]] = {}
+        for cp in checkpoints:
+            self.by_size.setdefault(cp.size, []).append(cp)
+        self.tree = _Tree()
+        self.expected = 1
+        self.prev = GENESIS
+        self.progress = progress
+        if 0 in self.by_size:
+            _check_root(self.by_size.pop(0), [])
+
+    def flush(self, leaves: list[bytes]) -> None:
+        """Add a run of checked leaves; check the checkpoints that end with it."""
+        self.tree.extend(leaves)
+        leaves.clear()
+        n = self.expected - 1
+        if n in self.by_size:
+            _check_root(self.by_size.pop(n), self.tree.frontier())
+
+    def check_row(self, row: Any) -> bytes:
+        """Check one full event row (the canonical definition); return its hash."""
+        seq = row[0]
+        if seq != self.expected:
+            raise IntegrityError(_gap(seq, self.expected))
+        if bytes(row[12]) != self.prev:
+            raise IntegrityError(
+                f"event {seq}: its prev_hash does not link to event {seq - 1}"
+                " (an event was altered, removed or reordered here)"
+            )
+        try:
+            body = orjson.dumps((FORMAT_VERSION, *row[:8], *row[9:12])) + b"\n" + bytes(row[8])
+        except (TypeError, ValueError):
+            raise IntegrityError(f"event {seq}: a column holds a value of the wrong type") from None
+        h = hashlib.sha256(b"\x00" + self.prev + body).digest()
+        if h != bytes(row[13]):
+            raise IntegrityError(
+                f"event {seq}: its contents do not match its hash (the event was altered)"
+            )
+        return h
+
+
+def _scan_generic(cur: Any, scan: _Scan) -> None:
+    """Stream full rows and recompute each canonical encoding in Python."""
+    cur.execute(f"SELECT {EVENT_COLUMNS} FROM audit_events ORDER BY seq")
+    leaves: list[bytes] = []
+    stops = scan.by_size
+    while rows := cur.fetchmany(BATCH):
         for row in rows:
-            seq = row[0]
-            if seq != expected:
-                raise IntegrityError(_gap(seq, expected))
-            if row[12] != prev:
-                raise IntegrityError(
-                    f"event {seq}: its prev_hash does not link to event {seq - 1}"
-                    " (an event was altered, removed or reordered here)"
-                )
-            body = dumps((FORMAT_VERSION, *row[:8], row[8].hex(), *row[9:12]))
-            h = sha(b"\x00" + prev + body).digest()
-            if h != row[13]:
-                raise IntegrityError(
-                    f"event {seq}: its contents do not match its hash (the event was altered)"
-                )
-            i = seq - 1
-            x = h
-            while i & 1:
-                x = sha(b"\x01" + frontier.pop() + x).digest()
-                i >>= 1
-            frontier.append(x)
-            prev = h
-            expected += 1
-            if seq in by_size:
-                _check_root(by_size.pop(seq), frontier)
-        if progress is not None:
-            progress(expected - 1)
-    return expected - 1, prev, frontier
+            h = scan.check_row(row)
+            leaves.append(h)
+            scan.prev = h
+            scan.expected += 1
+            if row[0] in stops:
+                scan.flush(leaves)
+        scan.flush(leaves)
+        if scan.progress is not None:
+            scan.progress(scan.expected - 1)
+
+
+_SQLITE_FAST = (
+    "SELECT seq, CAST(x'00' || prev_hash || json_array(1, seq, at_us, actor, processor_id, "
+    "key_id, origin, action, purpose, fields, outcome, detail) || x'0a' || subjects AS BLOB), "
+    "entry_hash FROM audit_events ORDER BY seq"
+)
+
+
+def _scan_sqlite(raw: Any, scan: _Scan) -> None:
+    """SQLite builds each canonical body (``json_array`` writes the same compact JSON);
+    any row whose fast hash differs is re-checked the canonical way before it is judged."""
+    cur = raw.cursor()
+    slow = raw.cursor()
+    try:
+        cur.execute(_SQLITE_FAST)
+        sha = hashlib.sha256
+        leaves: list[bytes] = []
+        stops = scan.by_size
+        while rows := cur.fetchmany(BATCH):
+            expected, prev = scan.expected, scan.prev
+            for seq, blob, stored in rows:
+                if seq != expected:
+                    raise IntegrityError(_gap(seq, expected))
+                h = sha(blob).digest()
+                if h != stored or not blob.startswith(prev, 1):
+                    scan.expected, scan.prev = expected, prev
+                    slow.execute(f"SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq = ?", (seq,))
+                    h = scan.check_row(slow.fetchone())
+                leaves.append(h)
+                prev = h
+                expected += 1
+                if seq in stops:
+                    scan.expected, scan.prev = expected, prev
+                    scan.flush(leaves)
+            scan.expected, scan.prev = expected, prev
+            scan.flush(leaves)
+            if scan.progress is not None:
+                scan.progress(expected - 1)
+    finally:
+        slow.close()
+        cur.close()
 
 
 def _check_root(cps: list[_Checkpoint], frontier: list[bytes]) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 08:56:25.725187
+Create Date: 2026-11-29 09:19:59.391108
 """
 
 from __future__ import annotations
@@ -35,13 +35,14 @@ def upgrade() -> None:
     sa.Column('subject_id', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('processor_id', sa.Integer(), nullable=False),
     sa.Column('at_us', sa.BigInteger(), nullable=False),
-    sa.PrimaryKeyConstraint('seq', 'subject_id', name=op.f('pk_audit_disclosures'))
+    sa.PrimaryKeyConstraint('seq', 'subject_id', name=op.f('pk_audit_disclosures')),
+    sqlite_with_rowid=False
     )
     with op.batch_alter_table('audit_disclosures', schema=None) as batch_op:
         batch_op.create_index('ix_audit_disclosures_processor_at', ['processor_id', 'at_us'], unique=False)
 
     op.create_table('audit_events',
-    sa.Column('seq', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
     sa.Column('at_us', sa.BigInteger(), nullable=False),
     sa.Column('actor', sa.String(length=200), nullable=False),
     sa.Column('processor_id', sa.Integer(), nullable=True),
@@ -69,17 +70,19 @@ def upgrade() -> None:
     op.create_table('audit_processor_fields',
     sa.Column('processor_id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('field', sa.String(length=64), nullable=False),
-    sa.PrimaryKeyConstraint('processor_id', 'field', name=op.f('pk_audit_processor_fields'))
+    sa.PrimaryKeyConstraint('processor_id', 'field', name=op.f('pk_audit_processor_fields')),
+    sqlite_with_rowid=False
     )
     op.create_table('audit_receipts',
     sa.Column('processor_id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('subject_id', sa.BigInteger(), autoincrement=False, nullable=False),
-    sa.Column('fields', sa.Text(), nullable=False),
+    sa.Column('fields', sa.String(length=1000), nullable=False),
     sa.Column('first_us', sa.BigInteger(), nullable=False),
     sa.Column('last_us', sa.BigInteger(), nullable=False),
     sa.Column('first_seq', sa.BigInteger(), nullable=False),
     sa.Column('last_seq', sa.BigInteger(), nullable=False),
-    sa.PrimaryKeyConstraint('processor_id', 'subject_id', name=op.f('pk_audit_receipts'))
+    sa.PrimaryKeyConstraint('processor_id', 'subject_id', 'fields', name=op.f('pk_audit_receipts')),
+    sqlite_with_rowid=False
     )
     with op.batch_alter_table('audit_receipts', schema=None) as batch_op:
         batch_op.create_index('ix_audit_receipts_subject', ['subject_id'], unique=False)
