@@ -22,7 +22,7 @@ from vigie.errors import NotFound
 from vigie.leaks.analyze import analyze
 from vigie.leaks.models import StoredAnalysis
 from vigie.leaks.vault import load_report, purge, store_report
-from vigie.registry.models import SubjectVersion
+from vigie.registry.models import Subject, SubjectVersion
 from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 from vigie.store.base import utcnow
@@ -197,3 +197,31 @@ def test_cli_analyze_list_purge(
     bad = runner.invoke(app, ["leak", "analyze", str(junk)], obj=obj)
     assert bad.exit_code == 1
     assert "not a text" in bad.output and "Traceback" not in bad.output
+
+
+def test_registry_snapshot_is_encrypted_reused_and_refreshed(
+    world: World,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    secrets: InstanceSecrets,
+    leak_dir: Path,
+) -> None:
+    ids = sorted(world.received["lingua-idf"] - world.canaries)[:30]
+    rows = [[world.people[i].given_name, world.people[i].family_name, world.people[i].ref]
+            for i in ids]  # fmt: skip
+    path = write_csv(leak_dir / "snap.csv", ["prenom", "nom", "num_dossier"], rows)
+    first = analyze(engine, paths=[path], secrets=secrets, settings=settings)
+    second = analyze(engine, paths=[path], secrets=secrets, settings=settings)
+    assert not first.registry_from_snapshot and second.registry_from_snapshot
+    assert second.affected_subjects == first.affected_subjects == 30
+    cache = settings.data_dir / "leak-cache"
+    blob = (cache / "reg.enc").read_bytes()
+    assert world.people[ids[0]].ref.encode() not in blob
+    assert (cache.stat().st_mode & 0o777) == 0o700
+    with sessions.begin() as session:
+        person = session.get(Subject, ids[0])
+        assert person is not None
+        person.valid_from = utcnow()
+    third = analyze(engine, paths=[path], secrets=secrets, settings=settings)
+    assert not third.registry_from_snapshot

@@ -29,8 +29,8 @@ from vigie.leaks.disclosures import DisclosureSource, ServedIndexDisclosures
 from vigie.leaks.exposure import affected_people, category_totals, leak_window
 from vigie.leaks.linking import decode_pseudonyms, link
 from vigie.leaks.normalize import build_dump
-from vigie.leaks.reference import load_registry
 from vigie.leaks.report import LeakReport, verdict_for
+from vigie.leaks.snapshot import load_reference
 from vigie.leaks.sources import Reader
 from vigie.processors.models import Processor
 from vigie.secrets import InstanceSecrets
@@ -110,7 +110,9 @@ def _run(
         lap("read")
         step("loading the registry")
         conn: Connection = session.connection()
-        registry_size = load_registry(con, conn, work)
+        registry_size, cached = load_reference(
+            con, conn, work=work, cache=settings.data_dir / "leak-cache", secrets=secrets
+        )
         lap("registry")
         step("typing columns")
         vocab = Vocabulary(con)
@@ -206,4 +208,5 @@ def _run(
             registry_size=registry_size,
             timings=timings,
             links=links,
+            registry_from_snapshot=cached,
         )

@@ -56,6 +56,7 @@ class LeakReport:
     stored_id: int | None = None
     # (file, line, ref, confidence) per linked row, when asked for (not in the JSON).
     links: list[tuple[str, int, str, float]] = field(default_factory=list)
+    registry_from_snapshot: bool = False
 
     @property
     def affected_subjects(self) -> int:

@@ -139,7 +139,7 @@ def _looks_binary(sample: bytes, encoding: str) -> bool:
     text = sample.decode(encoding, errors="replace")
     if not text:
         return False
-    bad = sum(1 for ch in text if (ord(ch) < 32 and ch not in "\r\n\t") or ch == "\ufffd")
+    bad = len(_CONTROL.findall(text))
     return bad / len(text) > 0.05
 
 
@@ -292,7 +292,9 @@ class Reader:
         with path.open("rb") as src, os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             while True:
                 chunk = src.read(CHUNK_BYTES)
-                text = (carry + decoder.decode(chunk, final=not chunk)).replace("\r\n", "\n")
+                text = carry + decoder.decode(chunk, final=not chunk)
+                if "\r" in text:
+                    text = text.replace("\r\n", "\n")
                 parts = text.split("\n")
                 carry = parts.pop() if chunk else ""
                 if not chunk and parts and not parts[-1]:
@@ -548,6 +550,7 @@ def _cell(value: Any) -> str | None:
     return str(value)
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]")
 _MOJIBAKE = re.compile(
     "[ÃÂâ][\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u2018-\u203a\u20ac]"
 )
@@ -555,7 +558,7 @@ _MOJIBAKE = re.compile(
 
 def _repair_text(text: str) -> str:
     """Repair UTF-8 read as cp1252/latin-1 (mojibake) when the text shows it."""
-    if not _MOJIBAKE.search(text):
+    if not ("Ã" in text or "Â" in text or "â" in text) or not _MOJIBAKE.search(text):
         return text
     import ftfy
 
