@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import time
 from pathlib import Path
 
@@ -154,11 +155,15 @@ def main() -> None:
 
     peer_s, peer_matches = _peer(clean, registry)
     engine = make_engine(settings.resolved_database_url)
-    started = time.perf_counter()
-    report = analyze(engine, paths=[messy], secrets=secrets, settings=settings, keep_links=True)
-    triage_s = time.perf_counter() - started
+    shutil.rmtree(settings.data_dir / "leak-cache", ignore_errors=True)
+    runs = []
+    for _ in range(2):  # cold (builds the registry snapshot), then warm (reuses it)
+        started = time.perf_counter()
+        result = analyze(engine, paths=[messy], secrets=secrets, settings=settings, keep_links=True)
+        runs.append((time.perf_counter() - started, result))
     engine.dispose()
     peer_again, _ = _peer(clean, registry)
+    (cold_s, cold), (triage_s, report) = runs
 
     linked = {line: ref for _f, line, ref, _c in report.links}
 
@@ -174,12 +179,13 @@ def main() -> None:
         f"peer: DuckDB hash join of clean CSV on normalised e-mail: {peer:.2f} s "
         f"({peer_matches} matches; runs {peer_s:.2f} s and {peer_again:.2f} s)"
     )
-    print(
-        f"vigie leak triage, end to end: {triage_s:.2f} s "
-        f"({report.matched_rows} of {report.rows} rows linked, verdict {report.verdict})"
-    )
-    print("  stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in report.timings.items()))
-    print(f"ratio triage / peer: {triage_s / peer:.2f}x (target <= 5x)")
+    for label, seconds, r in (("cold", cold_s, cold), ("warm", triage_s, report)):
+        print(f"vigie leak triage, end to end, {label} (registry snapshot reused: "
+              f"{r.registry_from_snapshot}): {seconds:.2f} s "
+              f"({r.matched_rows} of {r.rows} rows linked, verdict {r.verdict})")  # fmt: skip
+        print("  stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in r.timings.items()))
+    print(f"ratio triage / peer: warm {triage_s / peer:.2f}x, cold {cold_s / peer:.2f}x "
+          "(target <= 5x)")  # fmt: skip
     print(
         f"linking on rows with a name and one other field ({len(partial)} rows): "
         f"precision {p_part:.4%}, recall {r_part:.4%} (targets 99.5%, 98%)"
