@@ -55,6 +55,18 @@ def test_root_and_frontier_match_the_rfc(n: int) -> None:
     assert merkle.root(leaves) == mth(leaves)
 
 
+@given(st.integers(0, 300), st.integers(0, 300))
+def test_extend_grows_a_frontier_by_blocks(start: int, more: int) -> None:
+    leaves = make(start + more)
+    frontier = merkle.frontier_of(leaves[:start])
+    merkle.extend(frontier, start, leaves[start:])
+    assert frontier == merkle.frontier_of(leaves)
+    pushed: list[bytes] = []
+    for i, leaf in enumerate(leaves):
+        merkle.push(pushed, i, leaf)
+    assert pushed == frontier
+
+
 @given(st.integers(1, 300).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n - 1))))
 def test_inclusion_proofs_match_the_rfc_and_verify(case: tuple[int, int]) -> None:
     n, m = case

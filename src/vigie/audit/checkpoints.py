@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit import merkle
 from vigie.audit.actions import Action
-from vigie.audit.models import EVENTS, HEAD, AuditCheckpoint, to_us
+from vigie.audit.models import HEAD, AuditCheckpoint, to_us
 from vigie.audit.trail import append, lock_head
 from vigie.errors import IntegrityError
 from vigie.secrets import InstanceSecrets
@@ -85,16 +85,14 @@ def take(
         if merkle.fold(frontier) != last.root or len(frontier) != last.size.bit_count():
             raise IntegrityError(f"checkpoint #{last.id}: stored frontier does not match its root")
         start = last.size
-    rows = conn.execute(
-        select(EVENTS.c.entry_hash)
-        .where(EVENTS.c.seq > start, EVENTS.c.seq <= size)
-        .order_by(EVENTS.c.seq)
-        .execution_options(yield_per=10_000)
-    )
-    n = start
-    for (leaf,) in rows:
-        merkle.push(frontier, n, bytes(leaf))
-        n += 1
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    rows = conn.exec_driver_sql(
+        f"SELECT entry_hash FROM audit_events WHERE seq > {mark} AND seq <= {mark} ORDER BY seq",
+        (start, size),
+    ).fetchall()
+    pending = [bytes(r[0]) for r in rows]
+    n = start + len(pending)
+    merkle.extend(frontier, start, pending)
     if n != size:
         raise IntegrityError(f"trail head says {size} events but {n} are stored")
     root = merkle.fold(frontier)

@@ -40,6 +40,23 @@ def push(frontier: list[bytes], size: int, leaf: bytes) -> None:
     frontier.append(h)
 
 
+def extend(frontier: list[bytes], size: int, leaves: Sequence[bytes]) -> None:
+    """Add ``leaves`` to the ``frontier`` of a tree of ``size`` leaves, in aligned blocks."""
+    i = 0
+    while i < len(leaves):
+        done = size + i
+        block = (done & -done) if done else 1 << (len(leaves) - i).bit_length()
+        while block > len(leaves) - i:
+            block >>= 1
+        h = perfect_root(leaves[i : i + block])
+        count = done // block
+        while count & 1:
+            h = hashlib.sha256(b"\x01" + frontier.pop() + h).digest()
+            count >>= 1
+        frontier.append(h)
+        i += block
+
+
 def fold(frontier: Sequence[bytes]) -> bytes:
     """The root of the tree whose perfect-subtree roots are ``frontier``."""
     if not frontier:
@@ -50,12 +67,29 @@ def fold(frontier: Sequence[bytes]) -> bytes:
     return h
 
 
+def perfect_root(leaves: Sequence[bytes]) -> bytes:
+    """Root of a perfect subtree (``len(leaves)`` is a power of two), hashed level by level."""
+    sha = hashlib.sha256
+    level = list(leaves)
+    while len(level) > 1:
+        level = [sha(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level), 2)]
+    return level[0]
+
+
+def frontier_of(leaves: Sequence[bytes]) -> list[bytes]:
+    """The perfect-subtree roots of the tree over ``leaves``, largest (leftmost) first."""
+    out: list[bytes] = []
+    offset, n = 0, len(leaves)
+    for bit in reversed(range(n.bit_length())):
+        if n >> bit & 1:
+            out.append(perfect_root(leaves[offset : offset + (1 << bit)]))
+            offset += 1 << bit
+    return out
+
+
 def root(leaves: Sequence[bytes]) -> bytes:
-    """Root of the tree over ``leaves``."""
-    frontier: list[bytes] = []
-    for i, leaf in enumerate(leaves):
-        push(frontier, i, leaf)
-    return fold(frontier)
+    """Root of the tree over ``leaves`` (RFC 6962 MTH)."""
+    return fold(frontier_of(leaves))
 
 
 def inclusion_proof(index: int, size: int, subtree: Subtree) -> list[bytes]:

@@ -127,10 +127,13 @@ def _checkpoint(session: Session, checkpoint_id: int | None) -> AuditCheckpoint:
 
 
 def _leaves(session: Session, size: int) -> list[bytes]:
-    rows = session.execute(
-        select(EVENTS.c.entry_hash).where(EVENTS.c.seq <= size).order_by(EVENTS.c.seq)
-    ).scalars()
-    leaves = [bytes(h) for h in rows]
+    """The first ``size`` entry hashes, read through the driver (no per-row objects)."""
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    rows = conn.exec_driver_sql(
+        f"SELECT entry_hash FROM audit_events WHERE seq <= {mark} ORDER BY seq", (size,)
+    ).fetchall()
+    leaves = [bytes(r[0]) for r in rows]
     if len(leaves) != size:
         raise IntegrityError(f"the trail holds {len(leaves)} of the {size} events signed")
     return leaves

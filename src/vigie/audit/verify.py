@@ -176,26 +176,14 @@ class _Tree:
             return
         full = len(pending) - len(pending) % CHUNK
         for start in range(0, full, CHUNK):
-            merkle.push(self.upper, self.chunks, _perfect(pending[start : start + CHUNK]))
+            merkle.push(
+                self.upper, self.chunks, merkle.perfect_root(pending[start : start + CHUNK])
+            )
             self.chunks += 1
         del pending[:full]
 
     def frontier(self) -> list[bytes]:
-        out = list(self.upper)
-        offset, n = 0, len(self.pending)
-        for bit in reversed(range(n.bit_length())):
-            if n >> bit & 1:
-                out.append(_perfect(self.pending[offset : offset + (1 << bit)]))
-                offset += 1 << bit
-        return out
-
-
-def _perfect(level: list[bytes]) -> bytes:
-    """Root of a perfect subtree (``len(level)`` is a power of two)."""
-    sha = hashlib.sha256
-    while len(level) > 1:
-        level = [sha(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level), 2)]
-    return level[0]
+        return self.upper + merkle.frontier_of(self.pending)
 
 
 class _Scan:
