@@ -9,6 +9,7 @@ client gets an RFC 9457 problem.
 
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -48,6 +49,7 @@ from vigie.gateway.schemas import (
     WriteBack,
     WriteReceipt,
 )
+from vigie.gateway.serial import WriterQueue
 from vigie.secrets import InstanceSecrets, load_secrets
 from vigie.settings import Settings
 from vigie.store.base import utcnow
@@ -108,8 +110,10 @@ class UnitOfWork:
         gate: Gate,
         clock: Callable[[], datetime],
         after_commit: Sequence[Callable[[], None]] = (),
+        queue: WriterQueue | None = None,
     ) -> None:
         self.sessions = sessions
+        self.queue = queue
         self.gate = gate
         self.clock = clock
         self.after_commit = after_commit
@@ -120,7 +124,7 @@ class UnitOfWork:
         now = self.clock()
         attempt = Attempt(origin=request.client.host if request.client else None, kind=kind)
         try:
-            with self.sessions.begin() as session:
+            with self._turn(), self.sessions.begin() as session:
                 caller = disclose.begin(
                     session, gate=self.gate, token=token, attempt=attempt, now=now
                 )
@@ -148,13 +152,16 @@ class UnitOfWork:
             log.error("audit trail unavailable: %s", type(exc).__name__)
             return problem_for(exc, instance=instance)
         try:
-            with self.sessions.begin() as session:
+            with self._turn(), self.sessions.begin() as session:
                 disclose.record_denial(session, gate=self.gate, attempt=attempt, error=exc, now=now)
         except Exception:
             log.exception("could not record a denied request")
             return problem(UNAVAILABLE, "the request could not be recorded; nothing was sent")
         self._after_commit()
         return problem_for(exc, instance=instance)
+
+    def _turn(self) -> AbstractContextManager[None]:
+        return self.queue.turn() if self.queue is not None else nullcontext()
 
     def _after_commit(self) -> None:
         for hook in self.after_commit:
@@ -212,7 +219,7 @@ def create_app(
         max_page_size=settings.gateway_max_page_size,
         observers=tuple(observers),
     )
-    uow = UnitOfWork(make_session_factory(engine), gate, clock, after_commit)
+    uow = UnitOfWork(make_session_factory(engine), gate, clock, after_commit, WriterQueue(engine))
     max_page = settings.gateway_max_page_size
     max_body = settings.gateway_max_body_bytes
 

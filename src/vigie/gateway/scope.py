@@ -55,10 +55,15 @@ def _statement(names: tuple[str, ...], kind: str) -> TextualSelect:
     )
     if kind == "one":
         sql += "AND a.subject_id = :sid"
-    elif kind == "after":
-        sql += "AND a.subject_id > :after ORDER BY a.subject_id, a.contract_id LIMIT :fetch"
     else:
-        sql += "ORDER BY a.subject_id, a.contract_id LIMIT :fetch"
+        # The page's people first (distinct, in id order, one more than asked to know
+        # whether more follow), then all their rows: exact whatever the duplicates.
+        after = "AND a.subject_id > :after " if kind == "after" else ""
+        sql += (
+            "AND a.subject_id IN (SELECT DISTINCT a.subject_id FROM assignments a "
+            f"WHERE {_IN_FORCE} {after}ORDER BY a.subject_id LIMIT :fetch) "
+            "ORDER BY a.subject_id, a.contract_id"
+        )
     return (
         text(sql)
         .bindparams(bindparam("contracts", expanding=True), bindparam("on", type_=Date))
@@ -115,24 +120,19 @@ def page_in_scope(
 ) -> tuple[list[ScopedPerson], bool]:
     """Up to ``limit`` people in scope after internal id ``after``, and whether more follow.
 
-    People come in internal id order (an index walk). A person covered by several
-    contracts takes several rows; when that makes the last person of the fetched rows
-    incomplete, the page ends before them (it may be shorter than ``limit``).
+    People come in internal id order (an index walk on the covering scope index).
     """
     if not contract_ids:
         return [], False
     names = _names(fields)
-    fetch = (limit + 1) * max(1, len(contract_ids))
+    fetch = limit + 1
     params = {"pid": processor_id, "contracts": sorted(contract_ids), "on": on, "fetch": fetch}
     if after is not None:
         params["after"] = after
     stmt = _statement(names, "page" if after is None else "after")
     rows = session.execute(stmt, params).all()
     people = _group(rows, names)
-    more = len(rows) == fetch
-    if more and len(people) > 1:
-        people.pop()  # the last person may have more rows beyond the fetch
-    return people[:limit], more or len(people) > limit
+    return people[:limit], len(people) > limit
 
 
 _WAS_ASSIGNED = text(

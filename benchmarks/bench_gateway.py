@@ -1,0 +1,355 @@
+"""The processor gateway over HTTP against two peers, on the OFII-scale synthetic registry.
+
+Three servers answer the same two request kinds over real HTTP on loopback, driven by the
+same load tool (``wrk``, one thread, ``BENCH_CONNECTIONS`` connections, random paths from
+the same sample of people):
+
+1. **Vigie's gateway** (``create_app``: key check, rate count, scope, fields, masks,
+   budget ledger, audit append with the served index, checkpointer; one uvicorn worker,
+   and a second run with two workers);
+2. **Datasette** serving the same SQLite file (a peer JSON API with none of those
+   protections; ``_shape=array&_nocount=1``, its fastest form);
+3. **a bare ASGI app**: the SQL query and orjson encoding, nothing else (the ceiling for
+   a Python stack).
+
+Request kinds: one person by identifier; a 100-person page at a random position (keyset).
+
+The registry is built once by ``vigie.synth.load.synthesize`` (``BENCH_PEOPLE``, default
+2,100,000) under ``BENCH_DIR`` (default: the temp directory) and reused by later runs.
+Usage: ``python -m benchmarks gateway`` (``BENCH_PEOPLE=200000`` for a quick run,
+``BENCH_SECONDS`` per measurement, default 10).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+PEOPLE = int(os.environ.get("BENCH_PEOPLE", "2100000"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
+ROOT = Path(os.environ.get("BENCH_DIR", tempfile.gettempdir())) / f"vigie-bench-gateway-{PEOPLE}"
+PROCESSOR = "lingua-idf"
+SAMPLE = 20_000
+PAGE = 100
+HUGE = 2_000_000_000
+
+LUA = """
+local paths = {}
+init = function(args)
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  if args[2] ~= nil and args[2] ~= "" then wrk.headers["Authorization"] = "Bearer " .. args[2] end
+  math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+end
+request = function()
+  return wrk.format("GET", paths[math.random(#paths)])
+end
+"""
+
+
+# --- the two app factories uvicorn loads in the server processes -------------------------
+
+
+def vigie_app() -> Any:
+    """The gateway as ``vigie serve`` builds it, minus the detection pipeline."""
+    from vigie.gateway.app import create_app
+    from vigie.gateway.wiring import default_after_commit
+    from vigie.settings import Settings
+    from vigie.store.engine import make_engine
+
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    return create_app(settings, engine=engine, after_commit=default_after_commit(settings, engine))
+
+
+def bare_app() -> Any:
+    """A raw ASGI app: one SQL query and orjson, nothing else (the ceiling)."""
+    db = os.environ["BENCH_DB"]
+    cols = os.environ["BENCH_COLUMNS"]
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    names = cols.split(", ")
+    one_sql = f"SELECT id, {cols} FROM subjects WHERE id = ?"
+    page_sql = f"SELECT id, {cols} FROM subjects WHERE id > ? ORDER BY id LIMIT {PAGE}"
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        if path.startswith("/subjects/"):
+            row = conn.execute(one_sql, (int(path[10:]),)).fetchone()
+            body = orjson.dumps({k: row[k] for k in ("id", *names)}) if row else b"{}"
+        else:
+            after = int(scope["query_string"].decode().partition("=")[2] or 0)
+            rows = conn.execute(page_sql, (after,)).fetchall()
+            body = orjson.dumps({"data": [{k: r[k] for k in ("id", *names)} for r in rows]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+# --- preparing the registry, the key and the request paths --------------------------------
+
+
+@dataclass(frozen=True)
+class Prepared:
+    data_dir: Path
+    db: Path
+    token: str
+    columns: list[str]
+    paths: dict[str, Path]  # "<server>-<kind>" -> file of request paths
+
+
+def _build_registry(data_dir: Path) -> None:
+    from vigie.secrets import ensure_secrets
+    from vigie.store.engine import make_engine
+    from vigie.store.migrate import upgrade
+    from vigie.synth.load import synthesize
+
+    if (data_dir / "ready").exists():
+        return
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    ensure_secrets(data_dir / "secrets")
+    engine = make_engine(f"sqlite:///{data_dir / 'vigie.db'}")
+    upgrade(engine)
+    started = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        print(f"\r  building the registry: {done:,}/{total:,} people", end="", flush=True)
+
+    report = synthesize(engine, people=PEOPLE, seed=2026, progress=progress)
+    engine.dispose()
+    print(
+        f"\n  registry built in {time.perf_counter() - started:.1f} s ({report.assignments:,} assignments)"
+    )
+    (data_dir / "ready").write_text("ok")
+
+
+def prepare() -> Prepared:
+    from sqlalchemy import select, text
+
+    from vigie.fingerprint.pseudonyms import Pseudonymiser
+    from vigie.gateway.cursor import CursorCodec
+    from vigie.processors.keys import issue_key
+    from vigie.processors.models import Contract, Processor
+    from vigie.secrets import load_secrets
+    from vigie.store.engine import make_engine, make_session_factory
+
+    data_dir = ROOT / "data"
+    _build_registry(data_dir)
+    db = data_dir / "vigie.db"
+    engine = make_engine(f"sqlite:///{db}")
+    sessions = make_session_factory(engine)
+    secrets = load_secrets(data_dir / "secrets")
+    with sessions.begin() as s:
+        processor = s.scalars(select(Processor).where(Processor.name == PROCESSOR)).one()
+        contract = s.scalars(select(Contract).where(Contract.processor_id == processor.id)).first()
+        assert contract is not None
+        # Budgets that never bind: the ledger still counts every person, as in production.
+        for c in s.scalars(select(Contract).where(Contract.processor_id == processor.id)):
+            c.budget_per_day = c.budget_per_30_days = c.rate_per_minute = HUGE
+        processor.suspended_at = None
+        token = issue_key(s, processor=PROCESSOR, actor="operator:bench").token
+        columns = [f for f in contract.read_fields if f != "pseudonym"]
+        pid = processor.id
+        ids = [
+            int(r[0])
+            for r in s.execute(
+                text(
+                    "SELECT subject_id FROM assignments WHERE processor_id = :p "
+                    "ORDER BY random() LIMIT :n"
+                ),
+                {"p": pid, "n": SAMPLE},
+            )
+        ]
+    engine.dispose()
+    pseudo = Pseudonymiser(secrets, pid)
+    cursors = CursorCodec(secrets, ttl_seconds=86_400)
+    now = datetime.now(UTC) - timedelta(minutes=1)
+    work = ROOT / "paths"
+    work.mkdir(exist_ok=True)
+    lines = {
+        "vigie-read": [f"/api/v1/subjects/{pseudo.encode(i)}" for i in ids],
+        "vigie-page": [
+            f"/api/v1/subjects?limit={PAGE}&cursor="
+            + cursors.encode(pseudonymiser=pseudo, after_subject_id=i, now=now)
+            for i in ids
+        ],
+        "datasette-read": [f"/vigie/subjects/{i}.json?_shape=array" for i in ids],
+        "datasette-page": [
+            f"/vigie/subjects.json?_size={PAGE}&_next={i}&_shape=array&_nocount=1&_nofacet=1"
+            for i in ids
+        ],
+        "bare-read": [f"/subjects/{i}" for i in ids],
+        "bare-page": [f"/subjects?after={i}" for i in ids],
+    }
+    paths = {}
+    for name, entries in lines.items():
+        paths[name] = work / f"{name}.txt"
+        paths[name].write_text("\n".join(entries) + "\n")
+    return Prepared(data_dir, db, token, columns, paths)
+
+
+# --- servers and load ---------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(kind: str, prep: Prepared, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.update(
+        VIGIE_DATA_DIR=str(prep.data_dir),
+        BENCH_DB=str(prep.db),
+        BENCH_COLUMNS=", ".join(prep.columns),
+        PYTHONPATH=str(Path(__file__).resolve().parents[1]),
+    )
+    py = sys.executable
+    uvicorn = [py, "-m", "uvicorn", "--factory", "--host", "127.0.0.1", "--port", str(port),
+               "--log-level", "warning", "--no-access-log", "--workers", str(workers)]  # fmt: skip
+    if kind == "vigie":
+        cmd = [*uvicorn, "benchmarks.bench_gateway:vigie_app"]
+    elif kind == "bare":
+        cmd = [*uvicorn, "benchmarks.bench_gateway:bare_app"]
+    else:
+        cmd = [py, "-m", "datasette", "serve", str(prep.db), "--host", "127.0.0.1",
+               "--port", str(port), "--setting", "sql_time_limit_ms", "10000"]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    probe = {"vigie": "/api/v1/health", "bare": "/subjects/1", "datasette": "/-/versions.json"}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{kind} server died: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}{probe[kind]}", timeout=5).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"{kind} server did not start")
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+@dataclass(frozen=True)
+class Run:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def _wrk(port: int, paths: Path, token: str, seconds: int) -> Run:
+    script = ROOT / "random-paths.lua"
+    script.write_text(LUA)
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{CONNECTIONS}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+            "--",
+            str(paths),
+            token,
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    def pct(label: str) -> float:
+        m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        assert m, out
+        return float(m.group(1)) * _UNITS[m.group(2)]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = int(bad.group(1)) if bad else 0
+    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    return Run(rps, pct("50"), pct("99"), errors)
+
+
+def _measure(kind: str, prep: Prepared, workers: int = 1) -> dict[str, Run]:
+    port = _free_port()
+    server = _start(kind, prep, port, workers)
+    try:
+        results = {}
+        for request in ("read", "page"):
+            paths = prep.paths[f"{kind}-{request}"]
+            token = prep.token if kind == "vigie" else ""
+            _wrk(port, paths, token, 2)  # warm-up: caches, connection pools
+            results[request] = _wrk(port, paths, token, SECONDS)
+        return results
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def main() -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed (Debian: apt-get install wrk)")
+    print(f"registry: {PEOPLE:,} people; {CONNECTIONS} connections, {SECONDS} s per run")
+    prep = prepare()
+    table: dict[str, dict[str, Run]] = {}
+    for label, kind, workers in (
+        ("Vigie gateway (1 worker)", "vigie", 1),
+        ("Datasette", "datasette", 1),
+        ("bare ASGI + SQL + orjson", "bare", 1),
+        ("Vigie gateway (2 workers)", "vigie", 2),
+    ):
+        table[label] = _measure(kind, prep, workers)
+        for request, run in table[label].items():
+            print(
+                f"  {label:<28} {request:<5} {run.rps:9,.0f} req/s  p50 {run.p50_ms:8.2f} ms"
+                f"  p99 {run.p99_ms:8.2f} ms  errors {run.errors}"
+            )
+    vigie, peer, bare = (
+        table["Vigie gateway (1 worker)"],
+        table["Datasette"],
+        table["bare ASGI + SQL + orjson"],
+    )
+    for request in ("read", "page"):
+        people = 1 if request == "read" else PAGE
+        print(
+            f"  {request}: Vigie/Datasette {vigie[request].rps / peer[request].rps:.2f}x "
+            f"(target >= 3x), Vigie/bare {vigie[request].rps / bare[request].rps:.2f}x "
+            f"(target >= 0.5x); {vigie[request].rps * people:,.0f} people/s disclosed"
+        )
+
+
+if __name__ == "__main__":
+    main()
