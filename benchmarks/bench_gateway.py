@@ -141,9 +141,8 @@ def _build_registry(data_dir: Path) -> None:
 
     report = synthesize(engine, people=PEOPLE, seed=2026, progress=progress)
     engine.dispose()
-    print(
-        f"\n  registry built in {time.perf_counter() - started:.1f} s ({report.assignments:,} assignments)"
-    )
+    took = time.perf_counter() - started
+    print(f"\n  registry built in {took:.1f} s ({report.assignments:,} assignments)")
     (data_dir / "ready").write_text("ok")
 
 
@@ -282,7 +281,7 @@ def _wrk(port: int, paths: Path, token: str, seconds: int) -> Run:
             "--",
             str(paths),
             token,
-        ],  # fmt: skip
+        ],
         capture_output=True,
         text=True,
         check=True,
