@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import socket
 import sqlite3
+import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.breach.clock import FixedClock
@@ -123,3 +126,52 @@ def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
 def prepared_fonts(tmp_path_factory: pytest.TempPathFactory) -> PreparedFonts:
     """The letter fonts, subset once for the whole run."""
     return prepare(tmp_path_factory.mktemp("fonts"))
+
+
+class Sink:
+    """An SMTP server on loopback that keeps every message it accepts."""
+
+    def __init__(self, refuse: frozenset[str] = frozenset()) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []  # (message-id, rcpts, data)
+        self.refuse = refuse
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        data = envelope.content if isinstance(envelope.content, bytes) else b""
+        mid = ""
+        for line in data.split(b"\r\n"):
+            if line.lower().startswith(b"message-id:"):
+                mid = line.split(b":", 1)[1].strip().decode()
+                break
+        with self.lock:
+            self.messages.append((mid, list(envelope.rcpt_tos), data))
+        return "250 Message accepted for delivery"
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.messages)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[tuple[Sink, int]]:
+    """A real SMTP server on a free loopback port; refuses mail to bounce@example.org."""
+    sink = Sink(refuse=frozenset({"bounce@example.org"}))
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield sink, port
+    finally:
+        controller.stop()

@@ -29,10 +29,9 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from babel.dates import format_date
-from fontTools import subset as ft_subset  # type: ignore[import-untyped]
-from fontTools.ttLib import TTCollection, TTFont  # type: ignore[import-untyped]
 
 from vigie.errors import ConfigError
 
@@ -81,7 +80,9 @@ def font_file(family: str) -> tuple[Path, int]:
 
 
 @contextmanager
-def _open_font(family: str) -> Iterator[TTFont]:
+def _open_font(family: str) -> Iterator[Any]:
+    from fontTools.ttLib import TTCollection, TTFont  # type: ignore[import-untyped]
+
     path, index = font_file(family)
     if path.suffix.lower() in (".ttc", ".otc"):
         collection = TTCollection(str(path))
@@ -189,7 +190,9 @@ def _subset(family: str, target: Path, unicodes: set[int]) -> None:
         _subset_font(font, target, unicodes)
 
 
-def _subset_font(font: TTFont, target: Path, unicodes: set[int]) -> None:
+def _subset_font(font: Any, target: Path, unicodes: set[int]) -> None:
+    from fontTools import subset as ft_subset  # type: ignore[import-untyped]
+
     options = ft_subset.Options()
     options.layout_features = ["*"]
     options.name_IDs = ["*"]

@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from weasyprint import HTML
-
 from vigie.breach import fonts
 
 # WeasyPrint and fontTools log font subsetting at INFO/WARNING; none of it is personal,
@@ -23,6 +21,8 @@ for _name in ("weasyprint", "fontTools"):
 
 def render_document(html: str, *, languages: Sequence[str], prepared: fonts.PreparedFonts) -> Any:
     """Lay out one letter (a WeasyPrint document), after checking every glyph exists."""
+    from weasyprint import HTML  # imported on first use: it takes seconds to load
+
     for lang in languages:
         prepared.require(html, lang)
     return HTML(string=html).render()

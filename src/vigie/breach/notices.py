@@ -171,6 +171,10 @@ class _Kit:
         return self.text_env.get_template("email.txt.j2")
 
     @cached_property
+    def public_md(self) -> Template:
+        return self.text_env.get_template("public.md.j2")
+
+    @cached_property
     def subject(self) -> Template:
         return self.text_env.get_template("subject.txt.j2")
 
@@ -350,6 +354,18 @@ class NoticeRenderer:
         return self._email_page.render(
             lang=parts[0]["lang"], dir=parts[0]["dir"], title=parts[0]["title"], parts=parts
         )
+
+    def public_markdown(
+        self, *, count: int, fields: Collection[str], languages: Collection[str]
+    ) -> str:
+        """The public communication as Markdown, one section per language."""
+        out = []
+        rounded = _approximate(count)
+        for lang in languages:
+            kit = self.kit(lang)
+            v = {**kit.text_shared, "count": _isolate_text(rounded, ltr=True)}
+            out.append(kit.public_md.render(v=v, labels=kit.labels(frozenset(fields))).strip())
+        return "\n\n---\n\n".join(out) + "\n"
 
 
 def _approximate(count: int) -> str:

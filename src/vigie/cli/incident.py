@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
+from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import select
 
 from vigie.breach import incidents
 from vigie.breach.assessment import assess_incident
+from vigie.breach.channels import Outgoing, channel_names, from_settings
 from vigie.breach.clock import SystemClock
 from vigie.breach.from_leak import load_report, open_from_leak
+from vigie.breach.notify import context_for, send_notices
 from vigie.breach.views import incident_detail, incident_row
-from vigie.cli.context import console, instance, print_json
+from vigie.cli.context import console, err_console, instance, print_json
 from vigie.errors import InvalidInput, NotFound
 from vigie.processors.models import Processor
 
@@ -228,6 +234,110 @@ def close(
     with inst.session() as session:
         incidents.close_incident(session, incident_id=incident_id, actor=ACTOR, reason=reason)
     console.print(f"incident {incident_id} closed")
+
+
+@group.command("notify")
+def notify(
+    ctx: typer.Context,
+    incident_id: int = typer.Argument(..., help="Incident id."),
+    channel: str = typer.Option(
+        "email",
+        help="email (SMTP, VIGIE_SMTP_*), sms (the outbox provider), letter (PDFs for the "
+        "printer) or all.",
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Render every notice and count them; send nothing."
+    ),
+    despite_assessment: bool = typer.Option(
+        False,
+        "--despite-assessment",
+        help="Send even though the risk assessment does not call for notices (recorded).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Send each affected person their notice, in their language, listing their exposed
+    fields. Idempotent and resumable: run it again after a crash and every remaining
+    notice is sent once; nothing already sent is sent again."""
+    inst = instance(ctx)
+    settings = inst.settings
+    with inst.session() as session:
+        context = context_for(settings, session, incident_id=incident_id)
+        total = incidents.exposure_count(session, incident_id=incident_id)
+    try:
+        names = channel_names(channel)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    channels = {} if dry_run else from_settings(settings, names=names, incident_id=incident_id)
+    if dry_run:
+        channels = {name: _DryRun(name) for name in names}
+    stop = _StopFlag()
+    with stop.installed(), Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task("notices", total=total)
+        report = send_notices(
+            inst.sessions,
+            incident_id=incident_id,
+            context=context,
+            channels=channels,
+            secrets=inst.secrets,
+            lock_dir=settings.data_dir / "locks",
+            actor=ACTOR,
+            dry_run=dry_run,
+            despite_assessment=despite_assessment,
+            progress=lambda done, _total: bar.update(task, completed=done),
+            should_stop=stop,
+        )
+    if as_json:
+        print_json(report.as_dict())
+        return
+    verb = "would send" if dry_run else "sent"
+    sent = ", ".join(f"{n} {c}" for c, n in report.sent.items()) or "nothing"
+    console.print(
+        f"incident {incident_id}: {report.people} people; {verb} {sent}; "
+        f"{report.already} already done, {report.bounced} bounced, {report.failed} failed, "
+        f"{report.no_contact} without contact"
+    )
+    if report.failed:
+        console.print("some notices failed temporarily: run the command again to retry them")
+    if report.interrupted:
+        err_console.print("interrupted at a clean point: run the command again to finish")
+        raise typer.Exit(130)
+
+
+class _StopFlag:
+    """Turns SIGTERM and SIGINT into a request to stop between two notices."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        previous = {
+            sig: signal.signal(sig, self._handle) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+class _DryRun:
+    """A channel that is never used (dry runs stop before delivery)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def deliver(self, message: Outgoing, *, commit: Callable[[], None]) -> None:
+        raise AssertionError("a dry run delivers nothing")
+
+    def close(self) -> None:
+        pass
 
 
 def register(app: typer.Typer) -> None:
