@@ -78,6 +78,8 @@ def test_rows_that_do_not_parse_are_counted_and_sampled(tmp_path: Path) -> None:
     assert got == [["1", "2", "3"], ["10", "11", "12"]]
     assert reader.rejected.count == 2
     assert [s["line"] for s in reader.rejected.samples] == [3, 4]
+    lines = reader.con.execute(f"SELECT _line FROM {reader.sources[0].table} ORDER BY 1")
+    assert [r[0] for r in lines.fetchall()] == [2, 5]
 
 
 def test_headerless_csv_is_typed_by_position(tmp_path: Path) -> None:

@@ -360,6 +360,16 @@ class Reader:
                 null_padding=false, parallel=true)""",
             [1 if has_header else 0, str(work), delimiter, quote, quote, has_header],
         )
+        # Accepted rows were numbered as if nothing was rejected: shift each past the
+        # rejected lines before it (the k-th rejected line r_k shifts rows from r_k - k + 1).
+        self.con.execute(
+            f"""UPDATE {table} SET _line = _line + (
+                    SELECT count(*) FROM (
+                        SELECT line - row_number() OVER (ORDER BY line) + 1 AS t
+                        FROM (SELECT DISTINCT line FROM {rejects})) r
+                    WHERE r.t <= {table}._line)
+                WHERE EXISTS (SELECT 1 FROM {rejects})"""
+        )
         for line, error, excerpt in self.con.execute(
             f"SELECT line, error_type, csv_line FROM {rejects} ORDER BY line"
         ).fetchall():
