@@ -318,6 +318,68 @@ def _measure(kind: str, prep: Prepared, workers: int = 1) -> dict[str, Run]:
             server.kill()
 
 
+def breakdown(prep: Prepared, n: int = 300) -> dict[str, float]:
+    """Mean milliseconds per phase of a single-person read, in process (no HTTP)."""
+    from sqlalchemy import text
+
+    from vigie.audit import trail
+    from vigie.audit.actions import Action
+    from vigie.fingerprint.pseudonyms import Pseudonymiser
+    from vigie.gateway import budget, contracts, scope
+    from vigie.processors.keys import authenticate
+    from vigie.secrets import load_secrets
+    from vigie.store.engine import make_engine, make_session_factory
+
+    engine = make_engine(f"sqlite:///{prep.db}")
+    sessions = make_session_factory(engine)
+    secrets = load_secrets(prep.data_dir / "secrets")
+    ids = [int(line.rsplit("/", 1)[1]) for line in prep.paths["bare-read"].read_text().split()]
+    phases: dict[str, float] = {}
+
+    def tick(name: str, since: float) -> float:
+        now = time.perf_counter()
+        phases[name] = phases.get(name, 0.0) + (now - since)
+        return now
+
+    for sid in ids[:n]:
+        at = datetime.now(UTC)
+        t = time.perf_counter()
+        with sessions.begin() as s:
+            s.execute(text("SELECT 1"))
+            t = tick("begin transaction", t)
+            auth = authenticate(s, token=prep.token, client_ip="127.0.0.1", now=at)
+            t = tick("authenticate (processors.keys)", t)
+            views = contracts.in_force(s, processor_id=auth.processor.id, on=at.date())
+            t = tick("contracts in force", t)
+            total = views[0].view.budget
+            budget.count_request(s, processor_id=auth.processor.id, now=at, budget=total)
+            t = tick("rate count (row lock)", t)
+            fields = views[0].view.read_fields - {"pseudonym"}
+            person = scope.one_in_scope(
+                s, processor_id=auth.processor.id, contract_ids=[views[0].id],
+                subject_id=sid, on=at.date(), fields=fields,
+            )  # fmt: skip
+            assert person is not None
+            t = tick("scope query", t)
+            budget.charge(s, processor_id=auth.processor.id, subject_ids=[sid], now=at,
+                          budget=total)  # fmt: skip
+            t = tick("budget ledger", t)
+            record = views[0].view.project(
+                person.row, pseudonym=Pseudonymiser(secrets, auth.processor.id).encode(sid)
+            )
+            body = orjson.dumps(record)
+            t = tick("projection, masks, pseudonym, JSON", t)
+            trail.append(
+                s, action=Action.SUBJECT_READ, actor=auth.actor, processor_id=auth.processor.id,
+                key_id=auth.key.id, subject_ids=[sid], fields=sorted(record), at=at,
+            )  # fmt: skip
+            t = tick("audit append (audit.trail)", t)
+        tick("commit", t)
+        assert body
+    engine.dispose()
+    return {name: total / n * 1000 for name, total in phases.items()}
+
+
 def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed (Debian: apt-get install wrk)")
@@ -336,6 +398,11 @@ def main() -> None:
                 f"  {label:<28} {request:<5} {run.rps:9,.0f} req/s  p50 {run.p50_ms:8.2f} ms"
                 f"  p99 {run.p99_ms:8.2f} ms  errors {run.errors}"
             )
+    print("  where a single-person read spends its time (in process, sequential, mean ms):")
+    phases = breakdown(prep)
+    for name, ms in phases.items():
+        print(f"    {name:<40} {ms:7.3f} ms")
+    print(f"    {'total':<40} {sum(phases.values()):7.3f} ms")
     vigie, peer, bare = (
         table["Vigie gateway (1 worker)"],
         table["Datasette"],
