@@ -60,17 +60,17 @@ def _fresh(name: str) -> tuple[Settings, object]:
 
 def vigie() -> tuple[float, int]:
     settings, engine = _fresh("vigie")
-    wall, cpu = time.perf_counter(), _cpu()
+    wall, cpu, main_cpu = time.perf_counter(), _cpu(), time.thread_time()
     initialise(settings, engine)  # type: ignore[arg-type]
     init_s = time.perf_counter() - wall
     report = synthesize(engine, people=PEOPLE, seed=2026)  # type: ignore[arg-type]
-    wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+    wall, cpu, main_cpu = time.perf_counter() - wall, _cpu() - cpu, time.thread_time() - main_cpu
     rows = PEOPLE + report.canaries + report.versions + report.assignments
     size = (settings.data_dir / "vigie.db").stat().st_size
     print(f"vigie: init + synth of {PEOPLE:,} people (+{report.canaries:,} canaries, "
           f"{report.versions:,} earlier versions, {report.assignments:,} assignments)")  # fmt: skip
-    print(f"  wall {wall:.1f} s (init {init_s:.1f} s), process CPU {cpu:.1f} s, "
-          f"database {size / 2**20:.0f} MiB")  # fmt: skip
+    print(f"  wall {wall:.1f} s (init {init_s:.1f} s); CPU: process {cpu:.1f} s, "
+          f"writer thread {main_cpu:.1f} s; database {size / 2**20:.0f} MiB")  # fmt: skip
     print(f"  {PEOPLE / wall:,.0f} people/s, {rows / wall:,.0f} rows/s")
     verdict = "meets" if wall <= TARGET_SECONDS else "misses"
     print(

@@ -142,3 +142,27 @@ def test_default_density_gives_a_95_percent_sample_hit():
 
     assert detection_probability(DEFAULT_DENSITY) >= 0.95
     assert math.isclose(detection_probability(DEFAULT_DENSITY), 0.9504, abs_tol=1e-4)
+
+
+def test_sqlite_connection_is_restored_after_the_bulk_load(engine, synthesized):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite pragmas")
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert raw.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert raw.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+
+
+def test_an_interrupted_load_leaves_nothing_behind(engine, sessions):
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(done: int, total: int) -> None:
+        raise Interrupted  # e.g. Ctrl-C after the first batch was written
+
+    with pytest.raises(Interrupted):
+        synthesize(engine, people=300, seed=1, progress=interrupt)
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Subject)) == 0
+        assert s.scalar(select(func.count()).select_from(Processor)) == 0

@@ -34,11 +34,11 @@ from vigie.errors import InvalidInput
 from vigie.fingerprint.canaries import DEFAULT_DENSITY, canaries_needed, contact_rows
 from vigie.fingerprint.models import CanaryContact
 from vigie.processors.apply import apply_file
-from vigie.processors.models import Assignment, Contract, Processor
+from vigie.processors.models import Assignment, Processor
 from vigie.registry.models import VERSIONED_FIELDS, Subject, SubjectVersion
 from vigie.synth.bulk import BulkWriter, Rows, bulk_mode, iso_dates, timestamps
 from vigie.synth.geography import REGION_SHARES
-from vigie.synth.people import DATE_FIELDS, EPOCH, PeopleBatch, generate
+from vigie.synth.people import DATE_FIELDS, PeopleBatch, generate
 
 PROVIDERS = Path(__file__).with_name("providers.yaml")
 BATCH = 100_000
@@ -65,14 +65,6 @@ class SynthReport:
     seconds: float
 
 
-@dataclass(frozen=True)
-class _Route:
-    contract_id: int
-    processor_id: int
-    region: str | None  # None: everyone
-    valid_from: int  # day number
-
-
 def synthesize(
     engine: Engine,
     *,
@@ -96,9 +88,9 @@ def synthesize(
             )
         apply_file(session, path=providers, actor=actor)
         session.flush()
-        routes = _routes(session)
         plan = _CanaryPlan.make(people, seed, canary_density)
-        counts = _load(session, routes, plan, people=people, seed=seed, progress=progress)
+        counts = _load(session, plan, people=people, seed=seed, progress=progress)
+        processors = session.scalar(select(func.count()).select_from(Processor)) or 0
         detail = {"people": people, "canaries": plan.count, "seed": seed, **counts}
         trail.append(session, action=Action.SUBJECT_SYNTH, actor=actor, detail=detail)
     return SynthReport(
@@ -106,7 +98,7 @@ def synthesize(
         canaries=plan.count,
         versions=counts["versions"],
         assignments=counts["assignments"],
-        processors=len({r.processor_id for r in routes}),
+        processors=processors,
         seed=seed,
         seconds=time.perf_counter() - started,
     )
@@ -114,7 +106,6 @@ def synthesize(
 
 def _load(
     session: Session,
-    routes: list[_Route],
     plan: _CanaryPlan,
     *,
     people: int,
@@ -137,7 +128,10 @@ def _load(
             batch = generate(n, seed=seed, start=start, ids=plan.ids, regions=plan.regions)
         else:
             batch = generate(n, seed=seed, start=start, ids=plan.real_ids[start : start + n])
-        return _prepare(batch, routes, canary=canary, sqlite=writer.sqlite)
+        prepared = _prepare(batch, canary=canary, sqlite=writer.sqlite)
+        for rows in prepared:
+            rows.tuples()  # build the row tuples here, not on the writing thread
+        return prepared
 
     counts = {"versions": 0, "assignments": 0}
     tables = [Subject.__table__, SubjectVersion.__table__, Assignment.__table__,
@@ -153,11 +147,10 @@ def _load(
                 writer.write(rows)
                 if rows.table is SubjectVersion.__table__:
                     counts["versions"] += len(rows)
-                elif rows.table is Assignment.__table__:
-                    counts["assignments"] += len(rows)
             done += job[1]
             if progress:
                 progress(done, total)
+        counts["assignments"] = _assign(session, sqlite=writer.sqlite)
     if not writer.sqlite:  # COPY wrote explicit ids: move the id sequence past them
         session.execute(
             text(
@@ -168,13 +161,30 @@ def _load(
     return counts
 
 
-def _routes(session: Session) -> list[_Route]:
-    rows = session.execute(
-        select(Contract.id, Processor.id, Processor.region, Contract.valid_from)
-        .join(Processor, Processor.id == Contract.processor_id)
-        .order_by(Contract.id)
-    ).all()
-    return [_Route(c, p, region, (valid_from - EPOCH).days) for c, p, region, valid_from in rows]
+def _assign(session: Session, *, sqlite: bool) -> int:
+    """Assign everyone inside the database, no row crossing into Python: each person to
+    every contract of a processor of their region, and of a processor without a region,
+    from their CIR signature (or the contract's start). The registry held nobody before
+    the load, so everyone in it is new.
+    """
+    if sqlite:  # subjects scanned once per statement, the few processors looked up per row
+        start = "max(coalesce(s.cir_signed_on, c.valid_from), c.valid_from)"
+        joins = "FROM subjects s CROSS JOIN processors p JOIN contracts c ON c.processor_id = p.id"
+    else:
+        start = "greatest(s.cir_signed_on, c.valid_from)"
+        joins = (
+            "FROM subjects s JOIN processors p ON true JOIN contracts c ON c.processor_id = p.id"
+        )
+    total = 0
+    for where in ("p.region = s.region", "p.region IS NULL"):
+        result = session.execute(
+            text(
+                "INSERT INTO assignments (contract_id, processor_id, subject_id, starts_on, "
+                f"ends_on) SELECT c.id, p.id, s.id, {start}, NULL {joins} WHERE {where}"
+            )
+        )
+        total += int(result.rowcount)  # type: ignore[attr-defined]
+    return total
 
 
 @dataclass(frozen=True)
@@ -208,8 +218,8 @@ def _values(columns: dict[str, Any], names: tuple[str, ...]) -> list[list[Any]]:
     return [iso_dates(columns[k]) if k in DATE_FIELDS else columns[k].tolist() for k in names]
 
 
-def _prepare(batch: PeopleBatch, routes: list[_Route], *, canary: bool, sqlite: bool) -> list[Rows]:
-    """Every row a batch adds: people, their earlier versions, assignments, contacts."""
+def _prepare(batch: PeopleBatch, *, canary: bool, sqlite: bool) -> list[Rows]:
+    """Every row a batch adds: people, their earlier versions, canary contacts."""
     n = len(batch)
     prev = batch.previous
     subjects = [
@@ -230,15 +240,6 @@ def _prepare(batch: PeopleBatch, routes: list[_Route], *, canary: bool, sqlite: 
         Rows(Subject.__table__, _SUBJECT_COLS, subjects),  # type: ignore[arg-type]
         Rows(SubjectVersion.__table__, _VERSION_COLS, versions),  # type: ignore[arg-type]
     ]
-    region = batch.columns["region"]
-    cir = batch.columns["cir_signed_on"]
-    for route in routes:
-        m = np.arange(n) if route.region is None else np.flatnonzero(region == route.region)
-        k = len(m)
-        starts = iso_dates(np.maximum(cir[m], route.valid_from))
-        values = [[route.contract_id] * k, [route.processor_id] * k, batch.ids[m].tolist(),
-                  starts, [None] * k]  # fmt: skip
-        out.append(Rows(Assignment.__table__, _ASSIGN_COLS, values))  # type: ignore[arg-type]
     if canary:
         contacts = contact_rows(
             [*batch.ids.tolist(), *prev.subject_ids.tolist()],
