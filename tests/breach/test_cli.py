@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -84,3 +85,40 @@ def test_user_errors_are_one_line(settings: Settings, engine: Engine) -> None:
         obj=Instance(settings=settings, _engine=engine),
     )
     assert result.exit_code == 1 and "ISO 8601" in result.output
+
+
+def test_pack_register_notify_dry_run_and_codes(
+    settings: Settings, engine: Engine, subject_ids: list[int], processor_id: int,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    report = tmp_path / "leak.json"
+    report.write_text(json.dumps({
+        "affected_subjects": 3, "rows": 3,
+        "exposures": {f"CIR-2025-{i:06d}": ["email", "residence_status"] for i in (1, 5, 13)},
+        "attribution": [{"processor": "lingua", "processor_id": processor_id}],
+    }))  # fmt: skip
+    run(settings, engine, "incident", "open", "--from-leak", str(report))
+    run(settings, engine, "incident", "assess", "1", "--malicious")
+    run(settings, engine, "incident", "record", "1", "--effects", "phishing risk",
+        "--measure", "keys rotated")  # fmt: skip
+    out = run(settings, engine, "incident", "authority-pack", "1", "--out", str(tmp_path / "p"))
+    assert "phase 1" in out and (tmp_path / "p" / "incident-1-phase-1.pdf").exists()
+    out = run(settings, engine, "incident", "authority-pack", "1", "--out", str(tmp_path / "p"),
+              "--complementary", "--no-pdf")  # fmt: skip
+    assert "phase 2" in out
+    dry = json.loads(run(settings, engine, "incident", "notify", "1", "--channel", "all",
+                         "--dry-run", "--json"))  # fmt: skip
+    assert dry["people"] == 3 and dry["sent"]["letter"] == 3
+    assert dry["languages"] == {"fr": 1, "ar": 1, "fr+en": 1}
+    run(settings, engine, "incident", "notify", "1", "--channel", "sms")
+    outbox = settings.data_dir / "outbox" / "sms-incident-1.jsonl"
+    first = json.loads(outbox.read_text().splitlines()[0])
+    code = re.search(r"\u2066([0-9A-Z]{4}-[0-9A-Z]{4})\u2069", first["text"]).group(1)
+    assert "genuine" in run(settings, engine, "incident", "verify-code", "CIR-2025-000001", code)
+    bad = runner.invoke(app, ["incident", "verify-code", "CIR-2025-000001", "AAAA-AAAA"],
+                        obj=Instance(settings=settings, _engine=engine))  # fmt: skip
+    assert bad.exit_code == 1 and "does not match" in bad.output
+    run(settings, engine, "incident", "register", "--out", str(tmp_path / "r.json"))
+    assert json.loads((tmp_path / "r.json").read_text())[0]["effects"] == "phishing risk"
+    out = run(settings, engine, "incident", "public-notice", "1", "--out", str(tmp_path / "pub"))
+    assert "1 people not reached" in out  # CIR-2025-000013 has no phone

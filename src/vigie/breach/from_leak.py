@@ -137,6 +137,10 @@ def open_from_leak(
         "columns": sorted(column_fields(report.get("columns"))),
         "leak_window": report.get("leak_window"),
         "attribution": _strip_attribution(report.get("attribution")),
+        "verdict": report.get("verdict"),
+        "controller_side": report.get("controller_side"),
+        "stored_report_id": report.get("stored_id"),
+        "rows": report.get("rows"),
     }
     incident = (
         incidents.find_open_incident(session, processor_id=processor.id) if processor else None

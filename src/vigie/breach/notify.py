@@ -341,3 +341,43 @@ def context_for(settings: Settings, session: Session, *, incident_id: int) -> No
         check_url=settings.notice_check_url,
         aware_on=incident.aware_at.date(),
     )
+
+
+@dataclass(frozen=True)
+class NoticeCheck:
+    """A genuine notice: which incident, on which channels it was sent."""
+
+    incident_id: int
+    channels: str
+
+
+def check_notice(session: Session, secrets: InstanceSecrets, *, ref: str, code: str) -> NoticeCheck:
+    """Find the notice a person holds from their ``ref`` and its code; Denied if none.
+
+    Answers the same "does not match" whether the ref is unknown or the code wrong, so
+    the check reveals nothing about who is in the registry.
+    """
+    from vigie.breach.codes import verify_code
+
+    subject_id = session.scalar(select(Subject.id).where(Subject.ref == ref))
+    rows = (
+        session.execute(
+            select(NoticeDelivery.incident_id, NoticeDelivery.channel).where(
+                NoticeDelivery.subject_id == subject_id, NoticeDelivery.status == "sent"
+            )
+        ).all()
+        if subject_id is not None
+        else []
+    )
+    by_incident: dict[int, list[str]] = {}
+    for incident_id, channel in rows:
+        by_incident.setdefault(incident_id, []).append(channel)
+    for incident_id, channels in sorted(by_incident.items()):
+        try:
+            verify_code(
+                secrets, incident_id=incident_id, subject_id=int(subject_id or 0), code=code
+            )
+        except Denied:
+            continue
+        return NoticeCheck(incident_id=incident_id, channels=", ".join(sorted(channels)))
+    raise Denied("this verification code does not match a notice sent by the controller")

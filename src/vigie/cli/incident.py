@@ -15,10 +15,14 @@ from sqlalchemy import select
 
 from vigie.breach import incidents
 from vigie.breach.assessment import assess_incident
+from vigie.breach.authority import prepare_pack, write_pack
 from vigie.breach.channels import Outgoing, channel_names, from_settings
 from vigie.breach.clock import SystemClock
+from vigie.breach.fonts import prepare
 from vigie.breach.from_leak import load_report, open_from_leak
-from vigie.breach.notify import context_for, send_notices
+from vigie.breach.notify import check_notice, context_for, send_notices
+from vigie.breach.public import draft_public_notice, unreachable
+from vigie.breach.register import export as export_register
 from vigie.breach.views import incident_detail, incident_row
 from vigie.cli.context import console, err_console, instance, print_json
 from vigie.errors import InvalidInput, NotFound
@@ -325,6 +329,128 @@ class _StopFlag:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+@group.command("authority-pack")
+def authority_pack(
+    ctx: typer.Context,
+    incident_id: int = typer.Argument(..., help="Incident id."),
+    out: Path = typer.Option(..., "--out", help="Directory to write the pack into."),  # noqa: B008
+    complementary: bool = typer.Option(
+        False,
+        "--complementary",
+        help="Prepare the next phase (Art. 33(4)); it lists what changed since the last one.",
+    ),
+    no_pdf: bool = typer.Option(False, "--no-pdf", help="Only JSON and Markdown."),
+) -> None:
+    """Write the CNIL notification pack (Art. 33(3)), pre-filled from the evidence, as
+    JSON, Markdown and PDF."""
+    inst = instance(ctx)
+    with inst.session() as session:
+        row = prepare_pack(
+            session,
+            inst.settings,
+            incident_id=incident_id,
+            actor=ACTOR,
+            complementary=complementary,
+        )
+        paths = write_pack(row, out_dir=out, pdf=not no_pdf)
+        changed = len(row.content["phase"]["changes_since_previous"])
+        left = row.content["breach"]["time_left"]
+    for kind, path in paths.items():
+        console.print(f"{kind}: {path}", highlight=False)
+    console.print(f"phase {row.phase}; {changed} change(s) since the previous phase; {left}")
+
+
+@group.command("register")
+def register_(
+    ctx: typer.Context,
+    out: Path = typer.Option(..., "--out", help="File to write: .csv or .json."),  # noqa: B008
+) -> None:
+    """Export the breach register (Art. 33(5)): every incident, notified or not, with
+    facts, effects, remedial action and the notification decisions."""
+    inst = instance(ctx)
+    with inst.session() as session:
+        count = export_register(session, out=out)
+    console.print(f"{count} incident(s) written to {out}", highlight=False)
+
+
+@group.command("record")
+def record(
+    ctx: typer.Context,
+    incident_id: int = typer.Argument(..., help="Incident id."),
+    effects: str | None = typer.Option(None, help="Effects of the breach (register)."),
+    remedial_action: str | None = typer.Option(None, help="Remedial action taken (register)."),
+    delay_reason: str | None = typer.Option(
+        None, help="Why the authority is notified after 72 hours (Art. 33(1))."
+    ),
+    measure: str | None = typer.Option(
+        None, help="A measure taken, put on the timeline (e.g. 'keys rotated')."
+    ),
+) -> None:
+    """Record register entries (effects, remedial action, delay reason) or a measure."""
+    inst = instance(ctx)
+    with inst.session() as session:
+        if effects is not None or remedial_action is not None or delay_reason is not None:
+            incidents.update_register(
+                session,
+                incident_id=incident_id,
+                actor=ACTOR,
+                effects=effects,
+                remedial_action=remedial_action,
+                delay_reason=delay_reason,
+            )
+        if measure:
+            incidents.record_decision(
+                session, incident_id=incident_id, kind="measure", summary=measure, actor=ACTOR
+            )
+    console.print(f"incident {incident_id}: recorded")
+
+
+@group.command("public-notice")
+def public_notice(
+    ctx: typer.Context,
+    incident_id: int = typer.Argument(..., help="Incident id."),
+    out: Path = typer.Option(..., "--out", help="Directory to write the notice into."),  # noqa: B008
+) -> None:
+    """Draft the public communication (Art. 34(3)(c)) for the people no notice reached,
+    in French, English and their languages (Markdown, HTML, PDF); lists them by ref."""
+    inst = instance(ctx)
+    settings = inst.settings
+    with inst.session() as session:
+        context = context_for(settings, session, incident_id=incident_id)
+        missed = unreachable(session, incident_id=incident_id)
+        notice = draft_public_notice(
+            session,
+            incident_id=incident_id,
+            context=context,
+            out_dir=out,
+            prepared=prepare(settings.data_dir / "cache" / "fonts"),
+        )
+    listing = out / f"unreachable-incident-{incident_id}.csv"
+    with listing.open("w", encoding="utf-8") as f:
+        f.write("ref,language,reasons\n")
+        for person in missed:
+            reasons = ";".join(f"{c}={s}" for c, s in sorted(person.reasons.items()))
+            f.write(f"{person.ref},{person.language},{reasons}\n")
+    console.print(
+        f"{len(missed)} people not reached (listed in {listing}); public notice in "
+        f"{', '.join(notice.languages)}: {notice.markdown}, {notice.pdf}",
+        highlight=False,
+    )
+
+
+@group.command("verify-code")
+def verify_code_(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="The person's file number (ref)."),
+    code: str = typer.Argument(..., help="The code printed on the notice."),
+) -> None:
+    """Check that a notice is genuine: its code matches a notice sent to that person."""
+    inst = instance(ctx)
+    with inst.session() as session:
+        found = check_notice(session, inst.secrets, ref=ref, code=code)
+    console.print(f"genuine: notice of incident {found.incident_id} ({found.channels})")
 
 
 class _DryRun:
