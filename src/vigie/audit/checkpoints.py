@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import desc, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from vigie.audit import merkle
+from vigie.audit import merkle, tiles
 from vigie.audit.actions import Action
 from vigie.audit.models import HEAD, AuditCheckpoint, to_us
 from vigie.audit.trail import append, lock_head
@@ -95,6 +95,7 @@ def take(
     merkle.extend(frontier, start, pending)
     if n != size:
         raise IntegrityError(f"trail head says {size} events but {n} are stored")
+    tiles.record(conn, start, size)
     root = merkle.fold(frontier)
     at_us = time.time_ns() // 1000 if now is None else to_us(now)
     checkpoint = AuditCheckpoint(

@@ -88,6 +88,22 @@ class AuditCheckpoint(Base):
         return from_us(self.at_us)
 
 
+class AuditTile(Base):
+    """Root of the perfect subtree of ``2**level`` leaves number ``idx`` (a proof cache).
+
+    Written when checkpoints are taken, so a proof reads a few hundred tiles instead of
+    every leaf. Not trusted: every proof is checked against a signed root before use.
+    """
+
+    __tablename__ = "audit_tiles"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
 class AuditReceipt(Base):
     """Served index: processor ``processor_id`` received person ``subject_id`` with ``fields``.
 
@@ -141,6 +157,7 @@ class AuditProcessorField(Base):
 EVENTS = cast(Table, AuditEvent.__table__)
 HEAD = cast(Table, AuditHead.__table__)
 CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
+TILES = cast(Table, AuditTile.__table__)
 RECEIPTS = cast(Table, AuditReceipt.__table__)
 DISCLOSURES = cast(Table, AuditDisclosure.__table__)
 PROCESSOR_FIELDS = cast(Table, AuditProcessorField.__table__)

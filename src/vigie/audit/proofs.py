@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigie.audit import merkle
+from vigie.audit import merkle, tiles
 from vigie.audit.canonical import decode_subjects
 from vigie.audit.checkpoints import latest, message
 from vigie.audit.models import EVENTS, AuditCheckpoint, AuditEvent, from_us
@@ -126,26 +126,6 @@ def _checkpoint(session: Session, checkpoint_id: int | None) -> AuditCheckpoint:
     return cp
 
 
-def _leaves(session: Session, size: int) -> list[bytes]:
-    """The first ``size`` entry hashes, read through the driver (no per-row objects)."""
-    conn = session.connection()
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    rows = conn.exec_driver_sql(
-        f"SELECT entry_hash FROM audit_events WHERE seq <= {mark} ORDER BY seq", (size,)
-    ).fetchall()
-    leaves = [bytes(r[0]) for r in rows]
-    if len(leaves) != size:
-        raise IntegrityError(f"the trail holds {len(leaves)} of the {size} events signed")
-    return leaves
-
-
-def _subtrees(leaves: list[bytes]) -> merkle.Subtree:
-    def subtree(lo: int, hi: int) -> bytes:
-        return merkle.root(leaves[lo:hi])
-
-    return subtree
-
-
 def inclusion(session: Session, *, seq: int, checkpoint_id: int | None = None) -> InclusionProof:
     """Prove event ``seq`` is in checkpoint ``checkpoint_id`` (default: the latest)."""
     cp = _checkpoint(session, checkpoint_id)
@@ -154,8 +134,7 @@ def inclusion(session: Session, *, seq: int, checkpoint_id: int | None = None) -
         raise NotFound(f"no event {seq}")
     if seq > cp.size:
         raise NotFound(f"event {seq} is newer than checkpoint #{cp.id} ({cp.size} events)")
-    leaves = _leaves(session, cp.size)
-    path = merkle.inclusion_proof(seq - 1, cp.size, _subtrees(leaves))
+    path = merkle.inclusion_proof(seq - 1, cp.size, tiles.Subtrees(session.connection()))
     row = session.execute(select(EVENTS).where(EVENTS.c.seq == seq)).one()
     proof = InclusionProof(
         seq=seq,
@@ -176,8 +155,7 @@ def consistency(session: Session, *, old_id: int, new_id: int) -> ConsistencyPro
     old, new = _checkpoint(session, old_id), _checkpoint(session, new_id)
     if old.size > new.size:
         raise NotFound(f"checkpoint #{old_id} ({old.size}) is larger than #{new_id} ({new.size})")
-    leaves = _leaves(session, new.size)
-    path = merkle.consistency_proof(old.size, new.size, _subtrees(leaves))
+    path = merkle.consistency_proof(old.size, new.size, tiles.Subtrees(session.connection()))
     try:
         merkle.verify_consistency(old.size, new.size, old.root, new.root, path)
     except merkle.ProofError as exc:

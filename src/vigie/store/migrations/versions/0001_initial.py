@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 09:19:59.391108
+Create Date: 2026-11-29 09:30:41.939719
 """
 
 from __future__ import annotations
@@ -87,6 +87,13 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_receipts', schema=None) as batch_op:
         batch_op.create_index('ix_audit_receipts_subject', ['subject_id'], unique=False)
 
+    op.create_table('audit_tiles',
+    sa.Column('level', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('idx', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('hash', sa.LargeBinary(length=32), nullable=False),
+    sa.PrimaryKeyConstraint('level', 'idx', name=op.f('pk_audit_tiles')),
+    sqlite_with_rowid=False
+    )
     op.create_table('leak_analyses',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('created_at', vigie.store.base.UTCDateTime(timezone=True), nullable=False),
@@ -565,6 +572,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_leak_analyses_purge_after'))
 
     op.drop_table('leak_analyses')
+    op.drop_table('audit_tiles')
     with op.batch_alter_table('audit_receipts', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_receipts_subject')
 
