@@ -139,3 +139,13 @@ def test_the_example_in_the_docs_is_valid() -> None:
     example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
     spec = parse_spec(example, source="docs/processors.md")
     assert spec.processors[0].contracts[0].masks == {"birth_date": "year"}
+
+
+def test_empty_keys_mean_none() -> None:
+    text = GOOD.replace("masks: {birth_date: year}", "masks:").replace(
+        "write_fields: [attendance_hours]", "write_fields:"
+    )
+    contract = parse_spec(text).processors[0].contracts[0]
+    assert contract.masks == {} and contract.write_fields == []
+    bare = GOOD.split("    contracts:")[0] + "    contracts:\n"
+    assert parse_spec(bare).processors[0].contracts == []

@@ -104,7 +104,9 @@ def apply(
             result = apply_file(session, path=file, actor=operator(), dry_run=dry_run)
     except SpecRejected as exc:
         for path, reason, line in exc.problems:
-            err_console.print(format_problem(path, reason, line), markup=False, highlight=False)
+            err_console.print(
+                format_problem(path, reason, line), markup=False, highlight=False, soft_wrap=True
+            )
         raise
     if as_json:
         print_json(

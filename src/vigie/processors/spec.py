@@ -35,7 +35,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from vigie.errors import InvalidInput
 from vigie.policy.masks import check_mask
@@ -112,6 +119,16 @@ class ContractSpec(_Strict):
     expected_per_day: int | None = Field(default=None, gt=0, le=MAX_COUNT)
     rate_per_minute: int = Field(gt=0, le=MAX_COUNT)
 
+    @field_validator("masks", mode="before")
+    @classmethod
+    def _no_masks(cls, value: Any) -> Any:
+        return {} if value is None else value  # an empty `masks:` key reads as null
+
+    @field_validator("write_fields", mode="before")
+    @classmethod
+    def _no_write_fields(cls, value: Any) -> Any:
+        return [] if value is None else value
+
     @property
     def canonical_read_fields(self) -> list[str]:
         """The read fields in the registry's order (``pseudonym`` first), without repeats."""
@@ -138,6 +155,11 @@ class ProcessorSpec(_Strict):
     security_officer: Annotated[Text, StringConstraints(max_length=200)]
     region: Annotated[str, StringConstraints(pattern=r"^\d{2,3}$")] | None = None
     contracts: list[ContractSpec] = Field(default_factory=list)
+
+    @field_validator("contracts", mode="before")
+    @classmethod
+    def _no_contracts(cls, value: Any) -> Any:
+        return [] if value is None else value
 
 
 class ProcessorsFile(_Strict):
