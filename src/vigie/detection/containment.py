@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from vigie.detection.findings import Severity
@@ -123,15 +123,16 @@ def contain(
     return Containment.SUSPEND_KEY if done else Containment.ALREADY
 
 
+_THROTTLED = select(func.max(Throttle.until)).where(
+    Throttle.processor_id == bindparam("pid"),
+    Throttle.until > bindparam("at", type_=Throttle.until.type),
+    (Throttle.key_id == bindparam("kid")) | Throttle.key_id.is_(None),
+)
+
+
 def enforce_throttle(session: Session, *, processor_id: int, key_id: int, at: datetime) -> None:
     """Raise :class:`BudgetExceeded` if the key or its processor is throttled at ``at``."""
-    until = session.scalar(
-        select(func.max(Throttle.until)).where(
-            Throttle.processor_id == processor_id,
-            Throttle.until > at,
-            (Throttle.key_id == key_id) | Throttle.key_id.is_(None),
-        )
-    )
+    until = session.scalar(_THROTTLED, {"pid": processor_id, "kid": key_id, "at": at})
     if until is not None:
         wait = max(1, int((until - at).total_seconds()) + 1)
         raise BudgetExceeded(

@@ -64,6 +64,7 @@ class Routine:
     cohort_weeks: int = 4
     sessions_per_day: int = 2
     typo_rate: float = 0.003
+    writes: bool = True  # whether its contract lets it write attendance back
     cohorts: list[Cohort] = field(default_factory=list)
 
     def start(self, day: date, rng: random.Random) -> None:
@@ -100,7 +101,7 @@ class Routine:
                     target = person[:-1] + ("a" if person[-1] != "a" else "b")
                 path = f"/api/v1/subjects/{target}"
                 planned.append(Planned(at, self.name, self.token, "GET", path))
-                if target == person:
+                if target == person and self.writes:
                     at += timedelta(seconds=rng.uniform(3, 20))
                     body = {"attendance_hours": 3}
                     planned.append(
@@ -116,6 +117,7 @@ class DayReport:
     requests: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)  # provider -> 401/403/429 count
+    reasons: Counter[str] = field(default_factory=Counter)  # problem detail -> count
 
 
 def run_day(
@@ -141,4 +143,12 @@ def run_day(
         report.statuses[response.status_code] += 1
         if response.status_code in (401, 403, 429):
             report.refused[planned.provider] += 1
+            report.reasons[_detail(response)] += 1
     return report
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("detail", response.status_code))[:120]
+    except ValueError:
+        return str(response.status_code)

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, case, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -39,11 +40,6 @@ def day_start(at: datetime) -> datetime:
 def hour_start(at: datetime) -> datetime:
     """The start of ``at``'s hour."""
     return at.replace(minute=0, second=0, microsecond=0)
-
-
-def _rowcount(session: Session, stmt: Any) -> int:
-    result = cast(CursorResult[Any], session.execute(stmt))
-    return int(result.rowcount or 0)
 
 
 def _insert(session: Session, model: Any) -> Any:
@@ -74,6 +70,33 @@ def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
     return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
 
 
+_IDS: Any = bindparam("ids", expanding=True)
+_SEEN_SELECT = select(Seen.subject_id, Seen.last_at).where(
+    Seen.processor_id == bindparam("pid"), Seen.subject_id.in_(_IDS)
+)
+_SEEN_TOUCH = (
+    update(Seen)
+    .where(
+        Seen.processor_id == bindparam("pid"),
+        Seen.subject_id.in_(_IDS),
+        Seen.last_at < bindparam("at", type_=Seen.__table__.c.last_at.type),
+    )
+    .values(last_at=bindparam("at"))
+    .execution_options(synchronize_session=False)
+)
+_CANARY_COUNT = select(func.count()).where(Subject.id.in_(_IDS), Subject.is_canary.is_(True))
+
+
+@lru_cache(maxsize=4)
+def _seen_insert(dialect: str) -> Any:
+    table = cast(Table, Seen.__table__)
+    at = bindparam("at", type_=table.c.first_at.type)
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(
+        processor_id=bindparam("pid"), subject_id=bindparam("sid"), first_at=at, last_at=at
+    )
+    return stmt.on_conflict_do_nothing().returning(table.c.subject_id)
+
+
 def _record_people(
     session: Session, *, processor_id: int, subject_ids: Sequence[int], at: datetime
 ) -> _PeopleCounts:
@@ -83,52 +106,78 @@ def _record_people(
     d0, h0 = day_start(at), hour_start(at)
     fresh = day_old = hour_old = 0
     new_today: list[int] = []
+    insert_seen = _seen_insert(session.get_bind().dialect.name)
     for chunk in _chunks(ids):
-        known = set(
-            session.scalars(
-                select(Seen.subject_id).where(
-                    Seen.processor_id == processor_id, Seen.subject_id.in_(chunk)
-                )
-            )
-        )
+        rows = session.execute(_SEEN_SELECT, {"pid": processor_id, "ids": list(chunk)})
+        known: dict[int, datetime] = {sid: last for sid, last in rows}
         unknown = [s for s in chunk if s not in known]
         if unknown:
-            stmt = _insert(session, Seen).values(
-                [
-                    {"processor_id": processor_id, "subject_id": s, "first_at": at, "last_at": at}
-                    for s in unknown
-                ]
-            )
             inserted = session.scalars(
-                stmt.on_conflict_do_nothing().returning(Seen.subject_id)
+                insert_seen, [{"pid": processor_id, "sid": s, "at": at} for s in unknown]
             ).all()
             fresh += len(inserted)
             new_today.extend(inserted)
-        if known:
-            where = (Seen.processor_id == processor_id, Seen.subject_id.in_(sorted(known)))
-            rows = session.execute(
-                update(Seen)
-                .where(*where, Seen.last_at < d0)
-                .values(last_at=at)
-                .returning(Seen.subject_id)
-            ).scalars()
-            back_today = list(rows)
-            day_old += len(back_today)
-            new_today.extend(back_today)
-            hour_old += _rowcount(
-                session, update(Seen).where(*where, Seen.last_at < h0).values(last_at=at)
+        back_today = [s for s, last in known.items() if last < d0]
+        back_hour = [s for s, last in known.items() if d0 <= last < h0]
+        day_old += len(back_today)
+        hour_old += len(back_hour)
+        new_today.extend(back_today)
+        if back_today or back_hour:
+            session.execute(
+                _SEEN_TOUCH, {"pid": processor_id, "ids": back_today + back_hour, "at": at}
             )
     canaries = 0
     for chunk in _chunks(new_today):
-        canaries += (
-            session.scalar(
-                select(func.count()).where(Subject.id.in_(chunk), Subject.is_canary.is_(True))
-            )
-            or 0
-        )
+        canaries += session.scalar(_CANARY_COUNT, {"ids": list(chunk)}) or 0
     return _PeopleCounts(
         hour=fresh + day_old + hour_old, day=fresh + day_old, fresh=fresh, canaries=canaries
     )
+
+
+_WINDOW_COLUMNS = (
+    "requests", "people", "fresh", "canaries", "listed", "not_found", "expired",
+    "cursor_max", "first_seq", "last_seq",
+)  # fmt: skip
+
+
+@lru_cache(maxsize=4)
+def _window_upsert(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT DO UPDATE … RETURNING`` for a window, built once per dialect."""
+    table = cast(Table, ActivityWindow.__table__)
+    names = ("processor_id", "span", "start", *_WINDOW_COLUMNS)
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(
+        {name: bindparam(name, type_=table.c[name].type) for name in names}
+    )
+    new = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["processor_id", "span", "start"],
+        set_={
+            **{
+                n: table.c[n] + new[n]
+                for n in (
+                    "requests",
+                    "people",
+                    "fresh",
+                    "canaries",
+                    "listed",
+                    "not_found",
+                    "expired",
+                )
+            },
+            "cursor_max": case(
+                (table.c.cursor_max < new.cursor_max, new.cursor_max), else_=table.c.cursor_max
+            ),
+            "first_seq": func.coalesce(table.c.first_seq, new.first_seq),
+            "last_seq": case(
+                (
+                    or_(table.c.last_seq.is_(None), table.c.last_seq < new.last_seq),
+                    new.last_seq,
+                ),
+                else_=table.c.last_seq,
+            ),
+        },
+    )
+    return stmt.returning(*(table.c[n] for n in _WINDOW_COLUMNS))
 
 
 def _bump_window(
@@ -142,97 +191,88 @@ def _bump_window(
     canaries: int,
     access: Access,
 ) -> Counts:
-    session.execute(
-        _insert(session, ActivityWindow)
-        .values(processor_id=processor_id, span=span, start=start)
-        .on_conflict_do_nothing()
-    )
-    w = ActivityWindow
-    seq = access.audit_seq
-    cursor = access.cursor_position or 0
-    values: dict[Any, Any] = {
-        w.requests: w.requests + 1,
-        w.people: w.people + people,
-        w.fresh: w.fresh + fresh,
-        w.canaries: w.canaries + canaries,
-        w.listed: w.listed + (people if access.kind == "list" else 0),
-        w.not_found: w.not_found + (1 if access.not_found else 0),
-        w.expired: w.expired + (1 if access.expired_assignment else 0),
-        w.cursor_max: case((w.cursor_max < cursor, cursor), else_=w.cursor_max),
+    stmt = _window_upsert(session.get_bind().dialect.name)
+    params = {
+        "processor_id": processor_id,
+        "span": span,
+        "start": start,
+        "requests": 1,
+        "people": people,
+        "fresh": fresh,
+        "canaries": canaries,
+        "listed": people if access.kind == "list" else 0,
+        "not_found": 1 if access.not_found else 0,
+        "expired": 1 if access.expired_assignment else 0,
+        "cursor_max": access.cursor_position or 0,
+        "first_seq": access.audit_seq,
+        "last_seq": access.audit_seq,
     }
-    if seq is not None:
-        values[w.first_seq] = func.coalesce(w.first_seq, seq)
-        values[w.last_seq] = case(
-            (or_(w.last_seq.is_(None), w.last_seq < seq), seq), else_=w.last_seq
-        )
-    row = session.execute(
-        update(w)
-        .where(w.processor_id == processor_id, w.span == span, w.start == start)
-        .values(values)
-        .returning(
-            w.requests,
-            w.people,
-            w.fresh,
-            w.canaries,
-            w.listed,
-            w.not_found,
-            w.expired,
-            w.cursor_max,
-            w.first_seq,
-            w.last_seq,
-        )
-    ).one()
+    row = session.execute(stmt, params).one()
     return Counts(start, *row)
+
+
+@lru_cache(maxsize=4)
+def _key_upsert(dialect: str) -> Any:
+    table = cast(Table, KeyActivity.__table__)
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(
+        processor_id=bindparam("pid"),
+        key_id=bindparam("kid"),
+        first_at=bindparam("at", type_=table.c.first_at.type),
+        last_at=bindparam("at", type_=table.c.last_at.type),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["processor_id", "key_id"],
+        set_={"last_at": stmt.excluded.last_at},
+        where=table.c.last_at < stmt.excluded.last_at,
+    )
+
+
+_KEYS_ACTIVE = select(
+    func.count(
+        case((KeyActivity.last_at >= bindparam("since", type_=KeyActivity.last_at.type), 1))
+    ),
+    func.min(KeyActivity.first_at),
+).where(KeyActivity.processor_id == bindparam("pid"))
 
 
 def _record_key(session: Session, *, access: Access) -> tuple[int, datetime | None]:
     pid, at = access.processor_id, access.at
-    known_since = session.scalar(
-        select(func.min(KeyActivity.first_at)).where(KeyActivity.processor_id == pid)
-    )
     session.execute(
-        _insert(session, KeyActivity)
-        .values(processor_id=pid, key_id=access.key_id, first_at=at, last_at=at)
-        .on_conflict_do_nothing()
+        _key_upsert(session.get_bind().dialect.name),
+        {"pid": pid, "kid": access.key_id, "at": at},
     )
-    session.execute(
-        update(KeyActivity)
-        .where(
-            KeyActivity.processor_id == pid,
-            KeyActivity.key_id == access.key_id,
-            KeyActivity.last_at < at,
-        )
-        .values(last_at=at)
-    )
-    active = session.scalar(
-        select(func.count()).where(
-            KeyActivity.processor_id == pid, KeyActivity.last_at >= at - ACTIVE_KEY_WINDOW
-        )
-    )
+    known_since: datetime | None
+    active, known_since = session.execute(
+        _KEYS_ACTIVE, {"pid": pid, "since": at - ACTIVE_KEY_WINDOW}
+    ).one()
     return int(active or 1), known_since
+
+
+@lru_cache(maxsize=4)
+def _origin_upsert(dialect: str) -> Any:
+    table = cast(Table, Origin.__table__)
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(
+        processor_id=bindparam("pid"),
+        network=bindparam("net"),
+        first_at=bindparam("at", type_=table.c.first_at.type),
+        last_at=bindparam("at", type_=table.c.last_at.type),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["processor_id", "network"],
+        set_={"last_at": stmt.excluded.last_at},
+        where=table.c.last_at < bindparam("day", type_=table.c.last_at.type),
+    ).returning(table.c.first_at)
 
 
 def _record_origin(session: Session, *, access: Access) -> str | None:
     network = network_of(access.origin)
     if network is None:
         return None
-    pid, at = access.processor_id, access.at
-    inserted = session.scalars(
-        _insert(session, Origin)
-        .values(processor_id=pid, network=network, first_at=at, last_at=at)
-        .on_conflict_do_nothing()
-        .returning(Origin.network)
-    ).first()
-    if inserted:
-        return network
-    session.execute(
-        update(Origin)
-        .where(
-            Origin.processor_id == pid, Origin.network == network, Origin.last_at < hour_start(at)
-        )
-        .values(last_at=at)
-    )
-    return None
+    first = session.execute(
+        _origin_upsert(session.get_bind().dialect.name),
+        {"pid": access.processor_id, "net": network, "at": access.at, "day": day_start(access.at)},
+    ).scalar()
+    return network if first is not None and first >= access.at else None
 
 
 def record(session: Session, access: Access) -> Recorded:
@@ -326,12 +366,15 @@ def expected_per_day(session: Session, *, processor_id: int, on: date) -> int | 
 
 def load_state(session: Session, *, processor_id: int, lock: bool = False) -> DetectorState:
     """The processor's detector state row (created if missing); ``lock`` serialises workers."""
+    stmt = select(DetectorState).where(DetectorState.processor_id == processor_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    row = session.scalars(stmt).one_or_none()
+    if row is not None:
+        return row
     session.execute(
         _insert(session, DetectorState)
         .values(processor_id=processor_id, people_at_eval=0, scope_size=0)
         .on_conflict_do_nothing()
     )
-    stmt = select(DetectorState).where(DetectorState.processor_id == processor_id)
-    if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return session.scalars(stmt).one()
