@@ -60,13 +60,23 @@ _USAGE = text(
     "COALESCE(SUM(people), 0) FROM gateway_days "
     "WHERE processor_id = :pid AND day >= :since AND day <= :on"
 ).bindparams(bindparam("on", type_=Date), bindparam("since", type_=Date))
-_LAST_DAYS = (
+# The people's last days and the usage, in one round trip (usage is the row whose
+# subject_id is NULL).
+_LEDGER = (
     text(
-        "SELECT subject_id, last_day FROM gateway_ledger "
-        "WHERE processor_id = :pid AND subject_id IN :ids"
+        "SELECT subject_id, last_day, 0 AS used_today, 0 AS used_window FROM gateway_ledger "
+        "WHERE processor_id = :pid AND subject_id IN :ids "
+        "UNION ALL "
+        "SELECT NULL, NULL, COALESCE(SUM(CASE WHEN day = :on THEN people ELSE 0 END), 0), "
+        "COALESCE(SUM(people), 0) FROM gateway_days "
+        "WHERE processor_id = :pid AND day >= :since AND day <= :on"
     )
-    .bindparams(bindparam("ids", expanding=True))
-    .columns(subject_id=Integer, last_day=Date)
+    .bindparams(
+        bindparam("ids", expanding=True),
+        bindparam("on", type_=Date),
+        bindparam("since", type_=Date),
+    )
+    .columns(subject_id=Integer, last_day=Date, used_today=Integer, used_window=Integer)
 )
 _SET_LAST_DAY = text(
     "INSERT INTO gateway_ledger (processor_id, subject_id, last_day) VALUES (:pid, :sid, :on) "
@@ -127,10 +137,13 @@ def charge(
     since = on - timedelta(days=WINDOW_DAYS - 1)
     wanted = list(dict.fromkeys(subject_ids))
     last_days: dict[int, date] = {}
-    if wanted:
-        rows = session.execute(_LAST_DAYS, {"pid": processor_id, "ids": wanted})
-        last_days = {int(sid): day for sid, day in rows}
-    used_today, used_30 = usage(session, processor_id=processor_id, on=on)
+    used_today = used_30 = 0
+    params = {"pid": processor_id, "ids": wanted or [-1], "on": on, "since": since}
+    for sid, day, today, window in session.execute(_LEDGER, params):
+        if sid is None:
+            used_today, used_30 = int(today), int(window)
+        else:
+            last_days[int(sid)] = day
 
     admitted: list[int] = []
     moved: Counter[date] = Counter()
