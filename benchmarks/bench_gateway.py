@@ -262,7 +262,8 @@ class Run:
     rps: float
     p50_ms: float
     p99_ms: float
-    errors: int
+    non_2xx: int
+    socket_errors: int  # wrk's connect/read/write errors and timeouts (> 2 s)
 
 
 def _wrk(port: int, paths: Path, token: str, seconds: int) -> Run:
@@ -294,9 +295,8 @@ def _wrk(port: int, paths: Path, token: str, seconds: int) -> Run:
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errors = int(bad.group(1)) if bad else 0
-    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-    return Run(rps, pct("50"), pct("99"), errors)
+    sockets = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    return Run(rps, pct("50"), pct("99"), int(bad.group(1)) if bad else 0, sockets)
 
 
 def _measure(kind: str, prep: Prepared, workers: int = 1) -> dict[str, Run]:
@@ -396,7 +396,8 @@ def main() -> None:
         for request, run in table[label].items():
             print(
                 f"  {label:<28} {request:<5} {run.rps:9,.0f} req/s  p50 {run.p50_ms:8.2f} ms"
-                f"  p99 {run.p99_ms:8.2f} ms  errors {run.errors}"
+                f"  p99 {run.p99_ms:8.2f} ms  non-2xx {run.non_2xx}"
+                f"  socket errors {run.socket_errors}"
             )
     print("  where a single-person read spends its time (in process, sequential, mean ms):")
     phases = breakdown(prep)
