@@ -1,9 +1,59 @@
-"""`vigie demo` (being built; registers nothing yet)."""
+"""``vigie demo``: the OFII case replayed end to end on a fresh embedded instance."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from vigie.cli.context import console
+from vigie.demo.story import Demo, DemoOptions
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``vigie demo`` to ``app``."""
+    app.command("demo")(demo)
+
+
+def demo(
+    people: Annotated[
+        int,
+        typer.Option("--people", "-n", min=1000,
+                     help="Population size; 2100000 for the real scale of the case."),
+    ] = 20_000,
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=60, help="Days of ordinary provider traffic.")
+    ] = 5,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the population.")] = 2026,
+    out: Annotated[
+        Path, typer.Option("--out", help="Where the demo instance and its outputs go (replaced).")
+    ] = Path("demo-output"),
+) -> None:
+    """Replay the OFII case: a population, ordinary traffic, a stolen key, the leak, the response.
+
+    Builds a fresh SQLite instance under `--out` (whatever is there is replaced), serves
+    the real gateway on loopback, and prints a short story with the figures of each
+    step. Exits non-zero if any step does not do what it claims (for example, if the
+    attack is not contained). Fully offline.
+    """
+    console.print(
+        "[bold]Vigie — the OFII case, replayed[/]\n"
+        "In January 2026, 2.1 million rows of OFII's integration-contract data were put on "
+        "sale, taken through a training subcontractor's legitimate access. Here is what "
+        "Vigie does about each link of that chain.\n"
+    )
+    outcome = Demo(DemoOptions(out=out, people=people, seed=seed, days=days), console).run()
+    console.print("\n[bold]Outputs[/]")
+    for name, path in outcome.outputs.items():
+        console.print(f"  {name}: {path}")
+    data = out / "data"
+    console.print(
+        "\n[bold]Explore further[/] (the demo instance is yours):\n"
+        f"  export VIGIE_DATA_DIR={data}\n"
+        "  vigie processors list        # the victim is suspended\n"
+        "  vigie alerts list            # what detection saw\n"
+        "  vigie incident list          # the incident and its clock\n"
+        "  vigie audit verify           # the trail, end to end\n"
+        "  vigie serve                  # the processor API on 127.0.0.1:8000 (see docs/api.md)"
+    )

@@ -1,0 +1,418 @@
+"""The OFII case, replayed in six steps on a fresh embedded instance.
+
+1. A synthetic CIR population with its regional training providers and the platform
+   provider; contracts applied from the shipped YAML (volumes scaled to the population);
+   keys issued.
+2. The gateway on loopback and several days of the providers' ordinary work, in
+   compressed time (the gateway's clock is driven by the simulator).
+3. One provider's key stolen: the attack simulator tries a bulk extraction through the
+   real API; detection contains it.
+4. What the attacker got is "posted": leak triage names the provider, counts the people
+   and fields, dates the theft.
+5. The incident with its 72-hour clock, the authority pack, a notice to every affected
+   person in their language (e-mail to a local SMTP sink, letters as PDF), and a canary
+   trip raised.
+6. The audit trail verified and exported with a signed checkpoint.
+
+Every step checks what it claims (:func:`~vigie.demo.steps.claim`); ``vigie demo`` exits
+non-zero at the first claim that does not hold.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from sqlalchemy import func, select
+
+from vigie.audit.export import export_trail
+from vigie.audit.verify import verify_trail
+from vigie.breach.assessment import assess_incident
+from vigie.breach.from_leak import open_from_leak
+from vigie.demo.haul import RecordingTransport, write_dump
+from vigie.demo.mailsink import MailSink
+from vigie.demo.steps import StepRunner, claim
+from vigie.demo.world import ACTOR, REAL_CASE, World
+from vigie.detection.attack import AttackConfig, run_attack
+from vigie.detection.legit import Routine, run_day
+from vigie.detection.loopback import serve
+from vigie.detection.models import ActivityWindow
+from vigie.detection.pacing import DrivenClock, DrivenPacer
+from vigie.detection.pipeline import DetectionPipeline
+from vigie.fingerprint.canaries import canary_ids
+from vigie.fingerprint.models import CanaryContact
+from vigie.fingerprint.pseudonyms import Pseudonymiser
+from vigie.fingerprint.trips import trip
+from vigie.gateway.app import create_app
+from vigie.gateway.observe import AccessObserver
+from vigie.leaks.analyze import analyze
+from vigie.processors.models import Processor
+from vigie.registry.models import Subject
+from vigie.store.base import utcnow
+
+SESSIONS_PER_DAY = 2
+CONTAINMENT_MARGIN = 500  # issue 5: contained within 500 people beyond a normal day
+
+
+@dataclass
+class DemoOptions:
+    """What to replay, and where the outputs go."""
+
+    out: Path
+    people: int = 20_000
+    seed: int = 2026
+    days: int = 5
+    detection: bool = True  # off only to show that the demo then fails (tests)
+
+
+@dataclass
+class DemoOutcome:
+    """The figures of a run (all measured), for the summary and the tests."""
+
+    people: int = 0
+    victim: str = ""
+    victim_scope: int = 0
+    normal_day: int = 0
+    stolen: int = 0
+    stolen_outside_scope: int = 0
+    attack_stop: str | None = None
+    legit_requests: int = 0
+    legit_suspensions: int = 0
+    leak_attribution: list[dict[str, Any]] = field(default_factory=list)
+    affected: int = 0
+    incident_id: int | None = None
+    notices: dict[str, int] = field(default_factory=dict)
+    audit_events: int = 0
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+def _start_of_simulation(days: int) -> datetime:
+    """A Monday, far enough back that the simulated days end before now."""
+    start = (utcnow() - timedelta(days=days + 3)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    return start - timedelta(days=start.weekday())
+
+
+class Demo:
+    """One run of the story; each ``step_*`` method is one step."""
+
+    def __init__(self, options: DemoOptions, console: Console) -> None:
+        self.options = options
+        self.console = console
+        self.outcome = DemoOutcome()
+        self.world: World | None = None
+        self.start = _start_of_simulation(options.days)
+        self.clock = DrivenClock(self.start)
+        self.records: list[dict[str, Any]] = []
+
+    @property
+    def w(self) -> World:
+        assert self.world is not None
+        return self.world
+
+    def run(self) -> DemoOutcome:
+        runner = StepRunner(self.console)
+        runner.run("A synthetic CIR population and its subcontractors", self.step_population)
+        observers: list[AccessObserver] = []
+        if self.options.detection:
+            observers.append(DetectionPipeline(sessions=self.w.sessions))
+        app = create_app(
+            self.w.settings, observers=observers, engine=self.w.engine,
+            secrets=self.w.secrets, clock=self.clock,
+        )  # fmt: skip
+        with serve(app) as url:
+            runner.run("The gateway, and the providers' ordinary days", lambda: self.step_legit(url))
+            runner.run("A provider's key is stolen: bulk extraction", lambda: self.step_attack(url))
+        runner.run("The stolen file is posted: leak triage", self.step_leak)
+        runner.run("Incident, 72-hour clock, authority pack, notices", self.step_incident)
+        runner.run("The audit trail verified and exported", self.step_audit)
+        self.console.print(
+            f"\n[bold green]Demo complete[/] in {runner.total_seconds:.0f} s: every step did "
+            "what it claims."
+        )
+        return self.outcome
+
+    # -- 1 ------------------------------------------------------------------------------
+    def step_population(self) -> list[str]:
+        self.world = World.fresh(self.options.out)
+        report = self.w.populate(people=self.options.people, seed=self.options.seed)
+        self.w.issue_keys(now=self.start)
+        self.outcome.people = report.people
+        claim(report.people == self.options.people, "the population was not built")
+        claim(len(self.w.tokens) == report.processors, "not every provider got a key")
+        with self.w.sessions() as session:
+            top = session.execute(
+                select(Subject.nationality, func.count())
+                .where(Subject.is_canary.is_(False))
+                .group_by(Subject.nationality)
+                .order_by(func.count().desc())
+                .limit(6)
+            ).all()
+        mix = ", ".join(f"{n} {c * 100 / report.people:.0f}%" for n, c in top)
+        return [
+            f"{report.people:,} people (+{report.canaries} canaries), "
+            f"{report.versions:,} earlier versions, {report.assignments:,} assignments",
+            f"nationalities: {mix}, …",
+            f"{report.processors} subcontractors from {self.w.out / 'providers.yaml'} "
+            "(the shipped file, volumes scaled to this population); one API key each",
+        ]
+
+    # -- 2 ------------------------------------------------------------------------------
+    def step_legit(self, url: str) -> list[str]:
+        rng = random.Random(self.options.seed)
+        routines = []
+        with self.w.sessions() as session:
+            expected = {
+                p.name: sum(c.expected_per_day or 0 for c in _contracts(session, p.id))
+                for p in session.scalars(select(Processor))
+            }
+        for name, pid in self.w.processor_ids.items():
+            if name not in self.w.trainers:
+                continue  # the platform host does not hold courses
+            scope = list(self.w.scopes.get(pid, []))
+            rng.shuffle(scope)
+            names = Pseudonymiser(self.w.secrets, pid)
+            routine = Routine(
+                name=name,
+                token=self.w.tokens[name],
+                intake=deque(names.encode(sid) for sid in scope),
+                cohort_size=max(1, round((expected.get(name) or 1) / SESSIONS_PER_DAY)),
+                sessions_per_day=SESSIONS_PER_DAY,
+            )
+            routine.start(self.start.date(), rng)
+            routines.append(routine)
+        refused = 0
+        with httpx.Client(base_url=url, timeout=60) as client:
+            for d in range(self.options.days):
+                day = (self.start + timedelta(days=d)).date()
+                report = run_day(client, clock=self.clock, routines=routines, day=day, rng=rng)
+                self.outcome.legit_requests += report.requests
+                refused += sum(report.refused.values())
+        with self.w.sessions() as session:
+            suspended = session.scalar(
+                select(func.count()).select_from(Processor).where(Processor.suspended_at.isnot(None))
+            )
+        self.outcome.legit_suspensions = int(suspended or 0)
+        claim(self.outcome.legit_requests > 0, "no legitimate traffic was played")
+        claim(suspended == 0, f"{suspended} provider(s) suspended by ordinary work (false alarm)")
+        return [
+            f"gateway on {url} (real HTTP; the simulator drives the gateway's clock)",
+            f"{self.options.days} days of {len(routines)} providers' work: "
+            f"{self.outcome.legit_requests:,} requests (reads and attendance write-backs), "
+            f"{refused} refused, 0 suspensions",
+        ]
+
+    # -- 3 ------------------------------------------------------------------------------
+    def step_attack(self, url: str) -> list[str]:
+        with self.w.sessions() as session:
+            regional = [p for p in session.scalars(select(Processor)) if p.region]
+            victim = max(regional, key=lambda p: len(self.w.scopes.get(p.id, [])))
+            normal = session.scalar(
+                select(func.max(ActivityWindow.people)).where(
+                    ActivityWindow.processor_id == victim.id, ActivityWindow.span == "day"
+                )
+            )
+        scope = set(self.w.scopes[victim.id])
+        self.outcome.victim, self.outcome.victim_scope = victim.name, len(scope)
+        self.outcome.normal_day = int(normal or 0)
+        self.clock.set(self.start + timedelta(days=self.options.days, hours=2))
+        recorder = RecordingTransport()
+        report = run_attack(
+            url=url,
+            tokens=[self.w.tokens[victim.name]],
+            config=AttackConfig(strategy="bulk", max_days=1),
+            pacer=DrivenPacer(self.clock),
+            transport=recorder,
+        )
+        self.records = list(recorder.records.values())
+        names = Pseudonymiser(self.w.secrets, victim.id)
+        outside = sum(1 for p in report.pseudonyms if names.decode(p) not in scope)
+        self.outcome.stolen, self.outcome.stolen_outside_scope = report.people, outside
+        self.outcome.attack_stop = report.stop_reason
+        limit = self.outcome.normal_day + CONTAINMENT_MARGIN
+        claim(report.stopped, f"the attack was not contained: it took {report.people:,} people")
+        claim(report.people <= limit, f"contained too late: {report.people:,} > {limit:,} people")
+        claim(outside == 0, f"{outside} people outside the provider's scope were disclosed")
+        return [
+            f"stolen key of [bold]{victim.name}[/] ({victim.legal_name}), scope "
+            f"{len(scope):,} people, normal day {self.outcome.normal_day:,} people",
+            f"attacker stopped after {report.requests} requests: HTTP {report.stop_status} "
+            f"— {report.stop_reason}",
+            f"it obtained [bold]{report.people:,}[/] people: "
+            f"{report.people * 100 / len(scope):.1f}% of that provider's scope, "
+            f"{report.people * 100 / REAL_CASE:.3f}% of the 2.1 million of the real case; "
+            f"0 outside its scope",
+        ]
+
+    # -- 4 ------------------------------------------------------------------------------
+    def step_leak(self) -> list[str]:
+        leak_dir = self.w.out / "leak"
+        leak_dir.mkdir()
+        dump = leak_dir / "ofii_extraction_2026.csv"
+        write_dump(self.records, dump)
+        report = analyze(
+            self.w.engine, paths=[dump], secrets=self.w.secrets, settings=self.w.settings
+        )
+        report.write_json(leak_dir / "report.json")
+        report.write_html(leak_dir / "report.html")
+        report.write_affected_csv(leak_dir / "affected.csv")
+        self.leak_report = report.as_dict()
+        self.outcome.leak_attribution = report.attribution
+        self.outcome.affected = len(report.affected)
+        self.outcome.outputs["leak report"] = leak_dir / "report.html"
+        best = report.attribution[0] if report.attribution else {}
+        claim(report.verdict == "authentic", f"the dump was judged {report.verdict}")
+        claim(best.get("processor") == self.outcome.victim,
+              f"attributed to {best.get('processor')!r}, not {self.outcome.victim!r}")  # fmt: skip
+        claim(self.outcome.affected == self.outcome.stolen,
+              f"{self.outcome.affected} affected people found, {self.outcome.stolen} stolen")  # fmt: skip
+        window = report.leak_window or {}
+        fields = sorted({f for a in report.affected for f in a.fields})
+        return [
+            f"posted: {dump.name} ({report.rows:,} rows, semicolons, French headers)",
+            f"verdict [bold]{report.verdict}[/]; {report.matched_rows:,} rows linked to "
+            f"{self.outcome.affected:,} people; {report.canary_rows} canary row(s)",
+            f"attributed to [bold]{best.get('processor')}[/] (confidence "
+            f"{best.get('confidence')}) — {_evidence_line(best)}",
+            f"exposed fields: {', '.join(fields)}",
+            f"taken {_window_line(window)}",
+        ]
+
+    # -- 5 ------------------------------------------------------------------------------
+    def step_incident(self) -> list[str]:
+        lines: list[str] = []
+        with self.w.sessions.begin() as session:
+            incident = open_from_leak(
+                session, report=self.leak_report, actor=ACTOR, report_ref="leak/report.json"
+            )
+            self.outcome.incident_id = incident.id
+            risk = assess_incident(session, incident_id=incident.id, actor=ACTOR)
+        lines.append(
+            f"incident #{incident.id} opened; 72-hour clock started (deadline "
+            f"{(incident.aware_at + timedelta(hours=72)):%Y-%m-%d %H:%M} UTC)"
+        )
+        art34 = "Art. 34 applies: notify every affected person" if risk.notify_people else (
+            f"Art. 34 exemption ({risk.exemption})"
+        )
+        lines.append(f"risk {risk.level} (severity {risk.severity:.1f}); {art34}")
+        lines += self._authority_pack(incident.id)
+        lines += self._notices(incident.id)
+        lines += self._canary_trip()
+        return lines
+
+    def _authority_pack(self, incident_id: int) -> list[str]:
+        from vigie.breach.pack import write_authority_pack
+
+        out = self.w.out / "authority-pack"
+        with self.w.sessions.begin() as session:
+            pack = write_authority_pack(
+                session, incident_id=incident_id, out=out, settings=self.w.settings, actor=ACTOR
+            )
+        files = sorted(p.name for p in out.iterdir())
+        claim(any(f.endswith(".pdf") for f in files), "the authority pack has no PDF")
+        self.outcome.outputs["authority pack"] = out
+        return [f"authority pack: {', '.join(files)}" + (f" ({pack})" if pack else "")]
+
+    def _notices(self, incident_id: int) -> list[str]:
+        from vigie.breach.channels import from_settings
+        from vigie.breach.notify import context_for, send_notices
+
+        with MailSink(self.w.out / "mail") as sink:
+            settings = self.w.settings.model_copy(
+                update={"smtp_host": "127.0.0.1", "smtp_port": sink.port}
+            )
+            channels = from_settings(settings, names=("email", "letter"), incident_id=incident_id)
+            with self.w.sessions() as session:
+                context = context_for(settings, session, incident_id=incident_id)
+            report = send_notices(
+                self.w.sessions, incident_id=incident_id, context=context, channels=channels,
+                secrets=self.w.secrets, lock_dir=self.w.out / "data", actor=ACTOR,
+            )  # fmt: skip
+            for channel in channels.values():
+                close = getattr(channel, "close", None)
+                if close:
+                    close()
+            delivered = sink.count
+        sent = dict(report.sent)
+        self.outcome.notices = sent
+        claim(sent.get("email", 0) == delivered, f"{delivered} e-mails reached the sink, "
+              f"{sent.get('email', 0)} recorded as sent")  # fmt: skip
+        claim(sum(sent.values()) > 0, "no notice was sent")
+        self.outcome.outputs["e-mail notices"] = self.w.out / "mail"
+        languages = ", ".join(f"{k} {v}" for k, v in report.languages.most_common())
+        return [
+            f"notices: {sent.get('email', 0):,} e-mails (to a local SMTP sink), "
+            f"{sent.get('letter', 0):,} PDF letters; {report.no_contact} without contact",
+            f"languages: {languages}",
+        ]
+
+    def _canary_trip(self) -> list[str]:
+        victim_id = self.w.processor_ids[self.outcome.victim]
+        names = Pseudonymiser(self.w.secrets, victim_id)
+        with self.w.sessions.begin() as session:
+            canaries = canary_ids(session)
+            stolen = [names.decode(r["pseudonym"]) for r in self.records]
+            in_haul = [sid for sid in stolen if sid in canaries]
+            pool = in_haul or [sid for sid in self.w.scopes[victim_id] if sid in canaries]
+            claim(bool(pool), "no canary in the provider's scope")
+            contact = session.scalar(
+                select(CanaryContact.value).where(
+                    CanaryContact.subject_id == pool[0], CanaryContact.kind == "email"
+                )
+            )
+            claim(contact is not None, "the canary has no e-mail contact")
+            result = trip(
+                session, contact=str(contact), actor=ACTOR, source="mail gateway (demo)",
+                now=utcnow(),
+            )  # fmt: skip
+        claim(self.outcome.victim in result.processors,
+              f"the canary trip named {result.processors}, not {self.outcome.victim}")  # fmt: skip
+        origin = "one of the stolen canaries" if in_haul else "a canary of that provider"
+        return [
+            f"canary trip: a phishing e-mail reached {origin}; critical alert naming "
+            f"{', '.join(result.processors)}"
+        ]
+
+    # -- 6 ------------------------------------------------------------------------------
+    def step_audit(self) -> list[str]:
+        verified = verify_trail(self.w.engine, public_key=self.w.secrets.verify_key)
+        out = self.w.out / "audit-export"
+        exported = export_trail(
+            self.w.engine, self.w.sessions, out=out, secrets=self.w.secrets, actor=ACTOR
+        )
+        self.outcome.audit_events = exported.events
+        self.outcome.outputs["audit export"] = out
+        claim(exported.events >= verified.events, "the export lost events")
+        return [
+            f"{verified.events:,} events and {verified.checkpoints} checkpoint(s) verified",
+            f"exported with a signed checkpoint to {out} "
+            f"(check it alone: python {out}/verify.py {out})",
+        ]
+
+
+def _contracts(session: Any, processor_id: int) -> list[Any]:
+    from vigie.processors.models import Contract
+
+    return list(session.scalars(select(Contract).where(Contract.processor_id == processor_id)))
+
+
+def _window_line(window: dict[str, Any]) -> str:
+    start, end = window.get("from"), window.get("to")
+    since = f"after {str(start)[:10]}" if start else "at an unknown time"
+    until = f" and before {str(end)[:10]}" if end else " (the values are still current)"
+    return since + until
+
+
+def _evidence_line(best: dict[str, Any]) -> str:
+    evidence = best.get("evidence") or {}
+    if isinstance(evidence, dict):
+        parts = [f"{k.replace('_', ' ')}: {v}" for k, v in list(evidence.items())[:3]]
+        return "; ".join(parts)
+    return str(evidence)[:120]
