@@ -89,7 +89,7 @@ EDITS = st.one_of(
 
 
 @settings(
-    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(edit=EDITS)
 def test_any_tampering_of_the_export_fails(exported: Path, edit: tuple[str, int, int, str]) -> None:

@@ -79,7 +79,7 @@ def _mutate(value: Any, kind: Any, pos: int, new: int) -> Any:
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     seq=st.integers(1, N),

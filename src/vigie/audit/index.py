@@ -111,7 +111,7 @@ def fields_received(session: Session, *, processor_id: int) -> frozenset[str]:
 
 _UPSERT = (
     "INSERT INTO audit_receipts (processor_id, subject_id, fields, first_us, last_us, "
-    "first_seq, last_seq) VALUES ({p}) ON CONFLICT (processor_id, subject_id, fields) "
+    "first_seq, last_seq) VALUES ({p}) ON CONFLICT (subject_id, processor_id, fields) "
     "DO UPDATE SET first_us = {lo}(audit_receipts.first_us, excluded.first_us), "
     "last_us = {hi}(audit_receipts.last_us, excluded.last_us), "
     "last_seq = {hi}(audit_receipts.last_seq, excluded.last_seq)"

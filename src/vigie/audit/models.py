@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import cast
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Table, Text
+from sqlalchemy import BigInteger, Integer, LargeBinary, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vigie.store.base import Base
@@ -52,8 +52,6 @@ class AuditEvent(Base):
     detail: Mapped[str | None] = mapped_column(Text)  # JSON text, ids and counts only
     prev_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
-
-    __table_args__ = (Index("ix_audit_events_processor_seq", "processor_id", "seq"),)
 
     @property
     def at(self) -> datetime:
@@ -113,18 +111,16 @@ class AuditReceipt(Base):
 
     __tablename__ = "audit_receipts"
 
-    processor_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # Key order serves the question asked of it: "who received person X?"
     subject_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    processor_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     fields: Mapped[str] = mapped_column(String(1000), primary_key=True)  # sorted, ","
     first_us: Mapped[int] = mapped_column(BigInteger)
     last_us: Mapped[int] = mapped_column(BigInteger)
     first_seq: Mapped[int] = mapped_column(BigInteger)
     last_seq: Mapped[int] = mapped_column(BigInteger)
 
-    __table_args__ = (
-        Index("ix_audit_receipts_subject", "subject_id"),
-        {"sqlite_with_rowid": False},
-    )
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
 
 class AuditDisclosure(Base):
@@ -132,15 +128,13 @@ class AuditDisclosure(Base):
 
     __tablename__ = "audit_disclosures"
 
+    # Key order serves "whom did processor P receive between t1 and t2?" with one B-tree.
+    processor_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at_us: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     subject_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    processor_id: Mapped[int] = mapped_column(Integer)
-    at_us: Mapped[int] = mapped_column(BigInteger)
 
-    __table_args__ = (
-        Index("ix_audit_disclosures_processor_at", "processor_id", "at_us"),
-        {"sqlite_with_rowid": False},
-    )
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
 
 class AuditProcessorField(Base):

@@ -15,7 +15,7 @@ from vigie.audit.checkpoints import fingerprint, take
 from vigie.audit.export import export_trail
 from vigie.audit.models import HEAD
 from vigie.audit.verify import verify_trail
-from vigie.cli.context import console, instance, print_json
+from vigie.cli.context import console, err_console, instance, print_json
 from vigie.cli.processors import operator
 
 group = typer.Typer(
@@ -37,7 +37,7 @@ def _progress() -> Progress:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console,
+        console=err_console,  # stdout stays clean for --json
         transient=True,
     )
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 09:30:41.939719
+Create Date: 2026-11-29 09:34:41.898394
 """
 
 from __future__ import annotations
@@ -31,16 +31,13 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_checkpoints'))
     )
     op.create_table('audit_disclosures',
+    sa.Column('processor_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('at_us', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('seq', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('subject_id', sa.BigInteger(), autoincrement=False, nullable=False),
-    sa.Column('processor_id', sa.Integer(), nullable=False),
-    sa.Column('at_us', sa.BigInteger(), nullable=False),
-    sa.PrimaryKeyConstraint('seq', 'subject_id', name=op.f('pk_audit_disclosures')),
+    sa.PrimaryKeyConstraint('processor_id', 'at_us', 'seq', 'subject_id', name=op.f('pk_audit_disclosures')),
     sqlite_with_rowid=False
     )
-    with op.batch_alter_table('audit_disclosures', schema=None) as batch_op:
-        batch_op.create_index('ix_audit_disclosures_processor_at', ['processor_id', 'at_us'], unique=False)
-
     op.create_table('audit_events',
     sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
     sa.Column('at_us', sa.BigInteger(), nullable=False),
@@ -58,9 +55,6 @@ def upgrade() -> None:
     sa.Column('entry_hash', sa.LargeBinary(length=32), nullable=False),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_audit_events'))
     )
-    with op.batch_alter_table('audit_events', schema=None) as batch_op:
-        batch_op.create_index('ix_audit_events_processor_seq', ['processor_id', 'seq'], unique=False)
-
     op.create_table('audit_head',
     sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('size', sa.BigInteger(), nullable=False),
@@ -74,19 +68,16 @@ def upgrade() -> None:
     sqlite_with_rowid=False
     )
     op.create_table('audit_receipts',
-    sa.Column('processor_id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('subject_id', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('processor_id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('fields', sa.String(length=1000), nullable=False),
     sa.Column('first_us', sa.BigInteger(), nullable=False),
     sa.Column('last_us', sa.BigInteger(), nullable=False),
     sa.Column('first_seq', sa.BigInteger(), nullable=False),
     sa.Column('last_seq', sa.BigInteger(), nullable=False),
-    sa.PrimaryKeyConstraint('processor_id', 'subject_id', 'fields', name=op.f('pk_audit_receipts')),
+    sa.PrimaryKeyConstraint('subject_id', 'processor_id', 'fields', name=op.f('pk_audit_receipts')),
     sqlite_with_rowid=False
     )
-    with op.batch_alter_table('audit_receipts', schema=None) as batch_op:
-        batch_op.create_index('ix_audit_receipts_subject', ['subject_id'], unique=False)
-
     op.create_table('audit_tiles',
     sa.Column('level', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('idx', sa.BigInteger(), autoincrement=False, nullable=False),
@@ -573,19 +564,10 @@ def downgrade() -> None:
 
     op.drop_table('leak_analyses')
     op.drop_table('audit_tiles')
-    with op.batch_alter_table('audit_receipts', schema=None) as batch_op:
-        batch_op.drop_index('ix_audit_receipts_subject')
-
     op.drop_table('audit_receipts')
     op.drop_table('audit_processor_fields')
     op.drop_table('audit_head')
-    with op.batch_alter_table('audit_events', schema=None) as batch_op:
-        batch_op.drop_index('ix_audit_events_processor_seq')
-
     op.drop_table('audit_events')
-    with op.batch_alter_table('audit_disclosures', schema=None) as batch_op:
-        batch_op.drop_index('ix_audit_disclosures_processor_at')
-
     op.drop_table('audit_disclosures')
     op.drop_table('audit_checkpoints')
     # ### end Alembic commands ###
