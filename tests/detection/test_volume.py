@@ -64,7 +64,7 @@ def test_baseline_falls_back_to_the_contract(history: History, normal: int) -> N
     assert normal_day_people(history) == normal
 
 
-def _weekly(per_monday: int, extra: dict[int, int] | None = None) -> History:
+def _weekly(per_monday: int, extra: dict[int, int] | None = None, normal: int = 80) -> History:
     """28 days of history: a cohort of ``per_monday`` new people each Monday."""
     today = date(2026, 3, 2)  # a Monday
     by_date = {
@@ -73,16 +73,20 @@ def _weekly(per_monday: int, extra: dict[int, int] | None = None) -> History:
     }
     for d, n in (extra or {}).items():
         by_date[today - timedelta(days=d)] = n
-    return History(day_people=(80,) * 20, day_fresh=tuple(by_date.values()), fresh_by_date=by_date)
+    return History(
+        day_people=(normal,) * 20, day_fresh=tuple(by_date.values()), fresh_by_date=by_date
+    )
 
 
 WEEK_CASES = [
-    # (history, fresh today, trips) — usual week 20: limit 2 × 20 + 50 = 90
+    # (history, fresh today, trips) — usual week 20, normal day 80: limit 2 × 20 + 40 = 80
     (_weekly(20), 20, False),
-    (_weekly(20), 90, False),
-    (_weekly(20), 91, True),
-    (_weekly(20, {1: 60, 2: 0}), 31, True),  # 60 yesterday + 31 today
-    (_weekly(20, {1: 60}), 30, False),
+    (_weekly(20), 80, False),
+    (_weekly(20), 81, True),
+    (_weekly(20, {1: 60, 2: 0}), 21, True),  # 60 yesterday + 21 today
+    (_weekly(20, {1: 60}), 20, False),
+    (_weekly(2, {}, normal=4), 19, False),  # a small provider: slack floor 15, limit 19
+    (_weekly(2, {}, normal=4), 20, True),
     (_weekly(20, {1: 80, 2: 80, 3: 80}), 1, True),  # a drip that began three days ago
     (History(day_people=(80,) * 3, fresh_by_date={date(2026, 3, 1): 5}), 500, False),  # new
 ]

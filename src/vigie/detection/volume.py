@@ -9,8 +9,9 @@ Rules (streaming):
   walks through people nobody there ever read, so this trips first on a stolen key.
 - ``fresh-week`` (HIGH): people never read before over the last 7 days exceed
   ``week_factor`` (2) × their usual weekly count (median over the baseline period) +
-  ``week_slack`` (50). Catches a drip at the provider's pace and hours: a provider's
-  new people arrive with new cohorts, a thief's are all new. Needs 5 days of history.
+  a slack of ``max(week_slack, week_slack_share × normal day)`` (15, 0.5). Catches a
+  drip at the provider's pace and hours: a provider's new people arrive with new
+  cohorts, a thief's are all new. Needs 5 days of history.
 - ``hour`` (MEDIUM, throttle): distinct people this hour exceed
   ``max(hour_floor, normal day × hour_share)`` (100, 0.5): half a normal day in one hour.
 
@@ -39,7 +40,8 @@ class VolumeDetector:
     hour_floor: int = 100
     hour_share: float = 0.5
     week_factor: float = 2.0
-    week_slack: int = 50
+    week_slack: int = 15
+    week_slack_share: float = 0.5
     name: str = "volume"
     inline: bool = False
 
@@ -105,7 +107,10 @@ class VolumeDetector:
         if usual is None:
             return []
         week = week_fresh(snapshot.history, today=today, today_fresh=snapshot.day.fresh)
-        limit = int(self.week_factor * usual) + self.week_slack
+        slack = max(
+            self.week_slack, int(self.week_slack_share * normal_day_people(snapshot.history))
+        )
+        limit = int(self.week_factor * usual) + slack
         if week <= limit:
             return []
         return [
