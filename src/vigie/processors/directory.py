@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from vigie.errors import NotFound
@@ -20,19 +20,23 @@ def get_processor(session: Session, *, name: str) -> Processor:
     return processor
 
 
-def current_contracts(session: Session, *, processor_id: int, on: date) -> list[Contract]:
-    """The processor's contracts valid on ``on`` (``valid_from`` ≤ on ≤ ``valid_to``)."""
-    return list(
-        session.scalars(
-            select(Contract)
-            .where(
-                Contract.processor_id == processor_id,
-                Contract.valid_from <= on,
-                (Contract.valid_to.is_(None)) | (Contract.valid_to >= on),
-            )
-            .order_by(Contract.name)
-        )
+_IN_FORCE = (
+    select(Contract)
+    .where(
+        Contract.processor_id == bindparam("p"),
+        Contract.valid_from <= bindparam("on"),
+        Contract.valid_to.is_(None) | (Contract.valid_to >= bindparam("on")),
     )
+    .order_by(Contract.name)
+)
+
+
+def current_contracts(session: Session, *, processor_id: int, on: date) -> list[Contract]:
+    """The processor's contracts valid on ``on`` (``valid_from`` ≤ on ≤ ``valid_to``).
+
+    The gateway calls this on every request; the statement is built once.
+    """
+    return list(session.scalars(_IN_FORCE, {"p": processor_id, "on": on}))
 
 
 @dataclass(frozen=True)
