@@ -42,6 +42,7 @@ from vigie.synth.people import DATE_FIELDS, PeopleBatch, generate
 
 PROVIDERS = Path(__file__).with_name("providers.yaml")
 BATCH = 100_000
+MAX_PEOPLE = 50_000_000  # ids, file numbers and phone numbers stay unique below this
 CANARY_STREAM = 1 << 40  # ``start`` of the canaries' batch: its own random stream
 
 Progress = Callable[[int, int], None]
@@ -76,8 +77,8 @@ def synthesize(
     providers: Path = PROVIDERS,
 ) -> SynthReport:
     """Build ``people`` synthetic people (plus canaries) and the CIR providers."""
-    if people < 1:
-        raise InvalidInput("--people must be at least 1")
+    if not 1 <= people <= MAX_PEOPLE:
+        raise InvalidInput(f"--people must be between 1 and {MAX_PEOPLE:,}")
     started = time.perf_counter()
     with engine.connect() as conn, bulk_mode(conn), Session(bind=conn) as session, session.begin():
         existing = session.scalar(select(func.count()).select_from(Subject)) or 0

@@ -6,9 +6,10 @@ leaked value can later be dated). A batch is a pure function of ``(seed, start, 
 and of the ids and regions it is asked for; :mod:`vigie.synth.load` draws a population
 as a sequence of batches, so a population is deterministic for a seed.
 
-Uniqueness by construction: ``ref``, phone numbers and the number inside e-mail
-addresses are affine bijections of the subject id, so no two people (or two versions of
-different people) share one — a canary's contact never collides with a real person's.
+Uniqueness by construction: ``ref`` is the subject id with a check digit, phone numbers
+and the number inside e-mail addresses are affine bijections of the subject id, so no two
+people (or two versions of different people) share one — a canary's contact never
+collides with a real person's.
 The population is dated as it stood at :data:`REFERENCE_DAY`, just before the leak of
 January 2026.
 """
@@ -49,7 +50,6 @@ _MOBILE_PREFIXES = np.array(
     [p for p in range(600, 700) if p != 639 and not 690 <= p <= 697] + list(range(730, 800))
 )
 _PHONE_SPACE = len(_MOBILE_PREFIXES) * 1_000_000
-_REF_SPACE = 1_000_000_000
 _MAIL_SPACE = 10_000_000
 REASON_INDEX = {k: i for i, k in enumerate(RESIDENCE_REASONS)}
 STATUS_INDEX = {k: i for i, k in enumerate(RESIDENCE_STATUSES)}
@@ -120,8 +120,20 @@ def phone_numbers(keys: I64) -> list[str]:
 
 
 def refs_of(ids: I64) -> list[str]:
-    """The controller's file number of each subject id (distinct ids give distinct refs)."""
-    return [f"CIR{v:09d}" for v in _affine(ids, 387_420_489, 271_828_183, _REF_SPACE).tolist()]
+    """The controller's file number of each subject id: ``CIR`` + 8 digits + a Luhn digit.
+
+    Sequential, like a real register's file numbers (which also keeps the unique index
+    append-only while loading); the check digit catches a mistyped number.
+    """
+    digits = [(ids // 10**k) % 10 for k in range(8)]  # units first
+    total = np.zeros_like(ids)
+    for k, d in enumerate(digits):
+        if k % 2 == 0:  # doubled positions, counted from the check digit's left
+            d = d * 2
+            d = np.where(d > 9, d - 9, d)
+        total = total + d
+    check = (10 - total % 10) % 10
+    return [f"CIR{i:08d}{c}" for i, c in zip(ids.tolist(), check.tolist(), strict=True)]
 
 
 @dataclass(frozen=True)
