@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from vigie.detection.baseline import DEFAULT_EXPECTED_PER_DAY, normal_day_people
+from vigie.detection.baseline import DEFAULT_EXPECTED_PER_DAY, normal_day_people, normal_week_fresh
 from vigie.detection.findings import History, Severity
 from vigie.detection.volume import VolumeDetector
 
@@ -96,3 +96,16 @@ WEEK_CASES = [
 def test_fresh_week(history: History, fresh: int, trips: bool) -> None:
     found = VolumeDetector().examine(snap(day={"people": fresh, "fresh": fresh}, history=history))
     assert ("fresh-week" in {f.rule for f in found}) is trips
+
+
+def test_fresh_week_waits_for_two_weeks_of_history() -> None:
+    today = date(2026, 3, 2)
+    # A provider that started 8 days ago with 3 cohorts at once, then a new one today.
+    young = History(
+        day_people=(60,) * 6,
+        fresh_by_date={today - timedelta(days=8): 60, today - timedelta(days=7): 0}
+        | {today - timedelta(days=d): 0 for d in range(1, 7)},
+    )
+    assert normal_week_fresh(young, today=today) is None
+    found = VolumeDetector().examine(snap(day={"people": 111, "fresh": 111}, history=young))
+    assert "fresh-week" not in {f.rule for f in found}

@@ -49,6 +49,7 @@ def normal_day_canaries(history: History) -> int:
 
 
 WEEK = 7
+MIN_WEEK_HISTORY_DAYS = 14
 
 
 def week_fresh(history: History, *, today: date, today_fresh: int) -> int:
@@ -60,14 +61,19 @@ def week_fresh(history: History, *, today: date, today_fresh: int) -> int:
 def normal_week_fresh(history: History, *, today: date) -> int | None:
     """The median, over the baseline period, of the 7-day sums of people never read before.
 
-    A median, not a maximum: an attacker who drips for a few days cannot raise it. None
-    when the processor has too little history to say.
+    A median, not a maximum: an attacker who drips for a few days cannot raise it. Only
+    7-day windows within the processor's own history count (not the days before its
+    first request), and it needs ``MIN_WEEK_HISTORY_DAYS`` (14) days since then — the
+    first days, when every cohort is new, must not be the norm. None until then.
     """
-    if history.active_days < MIN_HISTORY_DAYS:
+    if history.active_days < MIN_HISTORY_DAYS or not history.fresh_by_date:
         return None
-    first = today - timedelta(days=BASELINE_DAYS)
+    first = max(today - timedelta(days=BASELINE_DAYS), min(history.fresh_by_date))
+    if (today - first).days < MIN_WEEK_HISTORY_DAYS:
+        return None
+    ends = [first + timedelta(days=i) for i in range(WEEK - 1, (today - first).days)]
     sums = [
         sum(history.fresh_by_date.get(end - timedelta(days=d), 0) for d in range(WEEK))
-        for end in (first + timedelta(days=i) for i in range(WEEK - 1, BASELINE_DAYS))
+        for end in ends
     ]
     return int(median(sums)) if sums else None

@@ -11,7 +11,7 @@ Rules (streaming):
   ``week_factor`` (2) × their usual weekly count (median over the baseline period) +
   a slack of ``max(week_slack, week_slack_share × normal day)`` (15, 0.5). Catches a
   drip at the provider's pace and hours: a provider's new people arrive with new
-  cohorts, a thief's are all new. Needs 5 days of history.
+  cohorts, a thief's are all new. Needs 14 days of history.
 - ``hour`` (MEDIUM, throttle): distinct people this hour exceed
   ``max(hour_floor, normal day × hour_share)`` (100, 0.5): half a normal day in one hour.
 
