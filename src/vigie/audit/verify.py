@@ -249,45 +249,72 @@ def _scan_generic(cur: Any, scan: _Scan) -> None:
 
 
 _SQLITE_FAST = (
-    "SELECT seq, CAST(x'00' || prev_hash || json_array(1, seq, at_us, actor, processor_id, "
+    "SELECT CAST(x'00' || prev_hash || json_array(1, seq, at_us, actor, processor_id, "
     "key_id, origin, action, purpose, fields, outcome, detail) || x'0a' || subjects AS BLOB), "
     "entry_hash FROM audit_events ORDER BY seq"
 )
 
 
 def _scan_sqlite(raw: Any, scan: _Scan) -> None:
-    """SQLite builds each canonical body (``json_array`` writes the same compact JSON);
-    any row whose fast hash differs is re-checked the canonical way before it is judged."""
+    """Fast path: SQLite builds each canonical body (``json_array`` writes the same compact
+    JSON) and each batch is checked with whole-list comparisons. A batch with any
+    difference is re-checked row by row the canonical way, which names the fault."""
     cur = raw.cursor()
-    slow = raw.cursor()
     try:
+        cur.execute("SELECT count(*), min(seq), max(seq) FROM audit_events")
+        count, low, high = cur.fetchone()
+        if count and (low != 1 or high != count):  # a gap or renumbering: find it row by row
+            _scan_generic(cur, scan)
+            return
         cur.execute(_SQLITE_FAST)
         sha = hashlib.sha256
-        leaves: list[bytes] = []
-        stops = scan.by_size
         while rows := cur.fetchmany(BATCH):
-            expected, prev = scan.expected, scan.prev
-            for seq, blob, stored in rows:
-                if seq != expected:
-                    raise IntegrityError(_gap(seq, expected))
-                h = sha(blob).digest()
-                if h != stored or not blob.startswith(prev, 1):
-                    scan.expected, scan.prev = expected, prev
-                    slow.execute(f"SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq = ?", (seq,))
-                    h = scan.check_row(slow.fetchone())
-                leaves.append(h)
-                prev = h
-                expected += 1
-                if seq in stops:
-                    scan.expected, scan.prev = expected, prev
-                    scan.flush(leaves)
-            scan.expected, scan.prev = expected, prev
-            scan.flush(leaves)
+            blobs, stored = zip(*rows, strict=True)
+            hashes = [sha(b).digest() for b in blobs]
+            links = [b[1:33] for b in blobs]
+            if list(stored) != hashes or links[0] != scan.prev or links[1:] != hashes[:-1]:
+                _recheck(raw, scan, len(rows))
+                continue
+            _advance(scan, hashes)
             if scan.progress is not None:
-                scan.progress(expected - 1)
+                scan.progress(scan.expected - 1)
     finally:
-        slow.close()
         cur.close()
+
+
+def _advance(scan: _Scan, hashes: list[bytes]) -> None:
+    """Accept a run of checked hashes, checking the checkpoints that fall inside it."""
+    first = scan.expected
+    last = first + len(hashes) - 1
+    done = 0
+    for size in sorted(s for s in scan.by_size if first <= s <= last):
+        scan.expected = size + 1
+        scan.flush(hashes[done : size - first + 1])
+        done = size - first + 1
+    scan.expected = last + 1
+    scan.prev = hashes[-1]
+    scan.flush(hashes[done:])
+
+
+def _recheck(raw: Any, scan: _Scan, n: int) -> None:
+    """Check ``n`` events from ``scan.expected`` on, one full row at a time."""
+    first, prev = scan.expected, scan.prev
+    cur = raw.cursor()
+    try:
+        cur.execute(
+            f"SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq >= ? ORDER BY seq LIMIT ?",
+            (first, n),
+        )
+        hashes = []
+        for row in cur.fetchall():
+            h = scan.check_row(row)  # raises, naming the event, on the first real fault
+            hashes.append(h)
+            scan.prev = h
+            scan.expected += 1
+    finally:
+        cur.close()
+    scan.expected, scan.prev = first, prev
+    _advance(scan, hashes)
 
 
 def _check_root(cps: list[_Checkpoint], frontier: list[bytes]) -> None:
