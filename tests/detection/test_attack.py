@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import random
+import shutil
 from collections import deque
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,6 +26,15 @@ from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 
 from .conftest import World
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """SQLite only: these run whole simulations over HTTP; the pipeline's behaviour on
+    PostgreSQL (locks, upserts) is covered by test_pipeline and test_state."""
+    path = tmp_path / "vigie.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture
