@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vigie.errors import InvalidInput
 from vigie.processors.spec import SpecRejected, load_spec, luhn_ok, parse_spec
@@ -149,3 +152,47 @@ def test_empty_keys_mean_none() -> None:
     assert contract.masks == {} and contract.write_fields == []
     bare = GOOD.split("    contracts:")[0] + "    contracts:\n"
     assert parse_spec(bare).processors[0].contracts == []
+
+
+def test_aliases_are_refused() -> None:
+    bomb = 'a: &a ["x","x"]\nb: &b [*a,*a]\nc: &c [*b,*b]\nprocessors: [*c]\n'
+    with pytest.raises(SpecRejected, match="anchors and aliases"):
+        parse_spec(bomb)
+
+
+def test_deep_nesting_is_refused() -> None:
+    with pytest.raises(SpecRejected, match="nested deeper"):
+        parse_spec("processors: " + "[" * 5000 + "]" * 5000 + "\n")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_is_accepted_or_refused_cleanly(text: str) -> None:
+    with contextlib.suppress(SpecRejected):
+        parse_spec(text)
+
+
+yaml_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20) | st.dates(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(yaml_values, st.sampled_from(["processors", "name", "masks", "budget", "read_fields"]))
+def test_any_structure_is_accepted_or_refused_cleanly(value: object, where: str) -> None:
+    doc = yaml.safe_load(GOOD)
+    processor = doc["processors"][0]
+    if where == "processors":
+        doc["processors"] = value
+    elif where == "name":
+        processor["name"] = value
+    else:
+        processor["contracts"][0][where] = value
+    try:
+        parse_spec(yaml.safe_dump(doc, allow_unicode=True))
+    except SpecRejected as exc:
+        assert exc.problems

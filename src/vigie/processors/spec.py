@@ -51,6 +51,7 @@ from vigie.policy.writeback import WRITE_FIELDS
 from vigie.registry.models import SUBJECT_FIELDS
 
 MAX_FILE_BYTES = 5_000_000
+MAX_DEPTH = 16  # the file needs 5 levels
 MAX_COUNT = 1_000_000_000  # budgets and rates fit a 32-bit column on every database
 READ_ORDER = (PSEUDONYM, *SUBJECT_FIELDS)
 
@@ -254,6 +255,19 @@ def _semantic(spec: ProcessorsFile) -> list[tuple[str, str]]:
 def parse_spec(text: str, *, source: str = "<processors file>") -> ProcessorsFile:
     """Validate the YAML ``text``; :class:`SpecRejected` lists every problem."""
     try:
+        # Anchors and aliases are refused: the file does not need them, and a few nested
+        # aliases expand into billions of nodes ("billion laughs").
+        depth = 0
+        for event in yaml.parse(text, Loader=_Loader):
+            at = event.start_mark.line + 1 if event.start_mark else None
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise SpecRejected(source, [("", "YAML anchors and aliases are not allowed", at)])
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise SpecRejected(source, [("", f"nested deeper than {MAX_DEPTH}", at)])
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
         node = yaml.compose(text, Loader=_Loader)
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
@@ -261,6 +275,8 @@ def parse_spec(text: str, *, source: str = "<processors file>") -> ProcessorsFil
         line = mark.line + 1 if mark is not None else None
         reason = getattr(exc, "problem", None) or "not valid YAML"
         raise SpecRejected(source, [("", f"not valid YAML: {reason}", line)]) from None
+    except RecursionError:
+        raise SpecRejected(source, [("", "nested too deeply", None)]) from None
     lines: dict[str, int] = {}
     dups: list[Any] = []
     if node is not None:
