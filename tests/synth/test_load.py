@@ -19,7 +19,7 @@ from vigie.registry.models import Subject, SubjectVersion
 from vigie.synth.load import synthesize
 from vigie.synth.summary import population_summary
 
-N = 2_000
+N = 1_000
 
 
 @pytest.fixture
@@ -144,9 +144,10 @@ def test_default_density_gives_a_95_percent_sample_hit():
     assert math.isclose(detection_probability(DEFAULT_DENSITY), 0.9504, abs_tol=1e-4)
 
 
-def test_sqlite_connection_is_restored_after_the_bulk_load(engine, synthesized):
+def test_sqlite_connection_is_restored_after_the_bulk_load(engine):
     if engine.dialect.name != "sqlite":
         pytest.skip("SQLite pragmas")
+    synthesize(engine, people=100, seed=2)
     with engine.connect() as conn:
         raw = conn.connection.driver_connection
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
