@@ -115,3 +115,21 @@ def test_unknown_contract(applied: sessionmaker[Session], tmp_path: Path) -> Non
     path = _csv(tmp_path, "ref,starts_on\n")
     with applied.begin() as s, pytest.raises(NotFound, match="no contract 'nope'"):
         import_assignments(s, processor="lingua-test", contract="nope", path=path, actor=ACTOR)
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "reason"),
+    [
+        ("ref,starts_on\nA\x00B,2025-01-01\n", ImportRejected, "bad row"),
+        ("ref,starts_on\n" + "x" * 40 + ",2025-01-01\n", ImportRejected, "bad row"),
+        ("ref,starts_on\n" + "x" * 200_000 + ",2025-01-01\n", InvalidInput, "not valid CSV"),
+    ],
+    ids=["nul", "long-ref", "huge-field"],
+)
+def test_broken_csv_is_a_clean_error(
+    applied: sessionmaker[Session], tmp_path: Path, text: str, error: type[Exception], reason: str
+) -> None:
+    with applied.begin() as s, pytest.raises(error, match=reason) as info:
+        _import(s, _csv(tmp_path, text))
+    if isinstance(info.value, ImportRejected):
+        assert info.value.problems == [(2, "ref", "not a valid reference")]

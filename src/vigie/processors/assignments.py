@@ -37,6 +37,7 @@ from vigie.processors.models import Assignment, Contract
 from vigie.registry.models import Subject
 
 MAX_PROBLEMS = 100
+MAX_REF = 32  # the length of subjects.ref
 ASSIGNMENTS = cast(Table, Assignment.__table__)
 _BATCH = 1000
 
@@ -55,17 +56,20 @@ class AssignmentReport:
 
 def _rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = {(name or "").strip() for name in reader.fieldnames or ()}
-    missing = {"ref", "starts_on"} - header
-    if missing:
-        raise InvalidInput(f"missing column(s): {', '.join(sorted(missing))}")
-    unknown = header - {"ref", "starts_on", "ends_on"}
-    if unknown:
-        raise InvalidInput(f"unknown column(s): {', '.join(sorted(unknown))}")
-    for row in reader:
-        clean = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
-        if any(clean.values()):
-            yield reader.line_num, clean
+    try:
+        header = {(name or "").strip() for name in reader.fieldnames or ()}
+        missing = {"ref", "starts_on"} - header
+        if missing:
+            raise InvalidInput(f"missing column(s): {', '.join(sorted(missing))}")
+        unknown = header - {"ref", "starts_on", "ends_on"}
+        if unknown:
+            raise InvalidInput(f"unknown column(s): {', '.join(sorted(unknown))}")
+        for row in reader:
+            clean = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
+            if any(clean.values()):
+                yield reader.line_num, clean
+    except csv.Error as exc:
+        raise InvalidInput(f"line {reader.line_num}: not valid CSV ({exc})") from None
 
 
 def _day(text: str) -> date:
@@ -119,6 +123,8 @@ def import_assignments(
                 continue
         if not ref:
             problems.append((line, "ref", "empty"))
+        elif len(ref) > MAX_REF or not ref.isprintable():
+            problems.append((line, "ref", "not a valid reference"))
         elif ref in wanted:
             problems.append((line, "ref", f"listed twice (first on line {wanted[ref][0]})"))
         else:

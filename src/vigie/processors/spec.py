@@ -36,6 +36,7 @@ from typing import Annotated, Any
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -55,8 +56,17 @@ MAX_DEPTH = 16  # the file needs 5 levels
 MAX_COUNT = 1_000_000_000  # budgets and rates fit a 32-bit column on every database
 READ_ORDER = (PSEUDONYM, *SUBJECT_FIELDS)
 
+
+def _printable(value: str) -> str:
+    if not value.isprintable():
+        raise ValueError("contains control characters")
+    return value
+
+
 Handle = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_printable)
+]
 
 
 class _Loader(yaml.SafeLoader):
@@ -151,7 +161,9 @@ class ProcessorSpec(_Strict):
     legal_name: Annotated[Text, StringConstraints(max_length=200)]
     siren: Annotated[str, StringConstraints(pattern=r"^\d{9}$")]
     contact_email: Annotated[
-        str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+        str,
+        StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254),
+        AfterValidator(_printable),
     ]
     security_officer: Annotated[Text, StringConstraints(max_length=200)]
     region: Annotated[str, StringConstraints(pattern=r"^\d{2,3}$")] | None = None
