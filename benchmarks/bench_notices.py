@@ -135,7 +135,8 @@ def bench_render() -> None:
         f"— target {TARGET_SECONDS} s: {'MET' if wall <= TARGET_SECONDS else 'MISSED'}"
     )
     print(
-        f"rendering alone: {render_cpu:.1f} s CPU = {count / render_cpu:,.0f} notices/s per process"
+        f"rendering alone: {render_cpu:.1f} s summed over the processes = "
+        f"{count / render_cpu:,.0f} notices/s per process"
     )
     top = ", ".join(f"{k} {v / count:.1%}" for k, v in langs.most_common(14))
     print(f"language mix: {top}")
@@ -256,10 +257,12 @@ def bench_crash(sig: signal.Signals, kills: int = 10) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env, incident_id = _setup_crash_db(Path(tmp), CRASH_PEOPLE)
         received: Counter[str] = Counter()
+        total = [0]
 
         class Sink:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 received[envelope.rcpt_tos[0]] += 1
+                total[0] += 1
                 return "250 OK"
 
         import socket
@@ -283,8 +286,8 @@ def bench_crash(sig: signal.Signals, kills: int = 10) -> None:
             proc = subprocess.Popen(
                 cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
-            while sum(received.values()) < point and proc.poll() is None:
-                time.sleep(0.001)
+            while total[0] < point and proc.poll() is None:
+                time.sleep(0.002)
             time.sleep(rng.random() * 0.003)
             if proc.poll() is None:
                 proc.send_signal(sig)
@@ -304,7 +307,12 @@ def bench_crash(sig: signal.Signals, kills: int = 10) -> None:
 
 
 def main() -> None:
-    bench_render()
-    bench_letters()
-    bench_crash(signal.SIGTERM)
-    bench_crash(signal.SIGKILL)
+    parts = os.environ.get("BENCH_NOTICES_PARTS", "render,letters,sigterm,sigkill").split(",")
+    if "render" in parts:
+        bench_render()
+    if "letters" in parts:
+        bench_letters()
+    if "sigterm" in parts:
+        bench_crash(signal.SIGTERM)
+    if "sigkill" in parts:
+        bench_crash(signal.SIGKILL)

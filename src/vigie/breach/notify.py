@@ -160,7 +160,7 @@ def send_notices(
     with sessions.begin() as session:
         require_decision(session, incident_id=incident_id, despite_assessment=despite_assessment)
         total = incidents.exposure_count(session, incident_id=incident_id)
-    with run_lock(lock_dir, incident_id), sessions() as session:
+    with run_lock(lock_dir, incident_id), sessions() as session, _SentMarker(sessions) as marker:
         done = 0
         failures = 0
         for chunk in _chunks(session, incident_id):
@@ -216,7 +216,7 @@ def send_notices(
                     claimed = row
 
                     def mark_sent(r: NoticeDelivery = claimed) -> None:
-                        _mark(session, r, "sent")
+                        marker.sent(r.id)
 
                     try:
                         channel.deliver(message, commit=mark_sent)
@@ -319,6 +319,35 @@ def _record(
             row.attempts += 1
     session.commit()
     return row
+
+
+class _SentMarker:
+    """Marks a notice ``sent`` with one autocommitted UPDATE on a connection of its own.
+
+    This runs at the channel's point of no return, so the time between the commit and
+    the hand-over is the only moment a hard crash can lose a notice: here it is the
+    return from one DBAPI call, not an ORM commit's bookkeeping.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        bind = sessions.kw["bind"]
+        self._raw = bind.raw_connection()
+        mark = "?" if bind.dialect.paramstyle == "qmark" else "%s"
+        table = NoticeDelivery.__tablename__
+        self._sql = f"UPDATE {table} SET status = 'sent' WHERE id = {mark}"
+        self._cursor = self._raw.cursor()
+
+    def __enter__(self) -> _SentMarker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._cursor.close()
+        self._raw.close()
+
+    def sent(self, row_id: int) -> None:
+        """Commit ``sent`` for one log row."""
+        self._cursor.execute(self._sql, (row_id,))
+        self._raw.commit()
 
 
 def _mark(session: Session, row: NoticeDelivery, status: str, detail: str | None = None) -> None:
