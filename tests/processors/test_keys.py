@@ -150,6 +150,8 @@ def test_issue_refuses_unknown_processor_and_bad_input(applied: sessionmaker[Ses
             issue_key(s, processor="nobody", actor=ACTOR)
         with pytest.raises(InvalidInput, match="CIDR"):
             issue_key(s, processor="lingua-test", actor=ACTOR, allowed_cidrs=["10.0.0.0/33"])
+        with pytest.raises(InvalidInput, match="note"):
+            issue_key(s, processor="lingua-test", actor=ACTOR, note="x" * 201)
         with pytest.raises(InvalidInput, match="future"):
             issue_key(s, processor="lingua-test", actor=ACTOR, expires_in=timedelta(0))
 

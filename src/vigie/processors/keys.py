@@ -39,6 +39,7 @@ from vigie.store.base import utcnow
 KEY_SCHEME = "vgk"
 PREFIX_BYTES = 6  # 12 hex characters
 SECRET_BYTES = 32  # 256 bits
+MAX_NOTE = 200  # the length of api_keys.note
 _TOKEN = re.compile(r"vgk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -142,6 +143,8 @@ def issue_key(
     if expires_in is not None and expires_in <= timedelta(0):
         raise InvalidInput("expiry must be in the future")
     cidrs = normalise_cidrs(allowed_cidrs)
+    if note is not None and (len(note) > MAX_NOTE or not note.isprintable()):
+        raise InvalidInput(f"the note must be printable and at most {MAX_NOTE} characters")
     now = now or utcnow()
     prefix = secrets.token_hex(PREFIX_BYTES)
     secret = secrets.token_urlsafe(SECRET_BYTES)
