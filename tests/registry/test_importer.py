@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from vigie.audit.actions import Action
@@ -16,7 +18,7 @@ from vigie.audit.models import EVENTS
 from vigie.errors import ImportRejected, InvalidInput, NotFound
 from vigie.registry.exporter import export_subjects
 from vigie.registry.history import history, show
-from vigie.registry.importer import import_file
+from vigie.registry.importer import import_file, validate
 from vigie.registry.models import SUBJECT_FIELDS, Subject, SubjectVersion
 from vigie.synth.people import generate
 
@@ -186,3 +188,24 @@ def test_importing_a_canary_ref_is_refused(sessions, tmp_path):
 def test_show_unknown_ref(sessions):
     with pytest.raises(NotFound), sessions() as s:
         show(s, ref="NOPE")
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 2**31),
+    address=st.text(
+        alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=60
+    ).filter(lambda t: t.strip()),
+    kind=st.sampled_from(["csv", "jsonl"]),
+)
+def test_files_round_trip_through_the_reader(tmp_path, seed, address, kind):
+    """Whatever the text (quotes, delimiters, scripts), a written row reads back the same."""
+    rows = people(3, seed=seed)
+    rows[1]["address_line"] = address
+    path = tmp_path / f"rt.{kind}"
+    (write_jsonl if kind == "jsonl" else write_csv)(path, rows)
+    records = [r for _, r in validate(path)]
+    assert [r.ref for r in records] == [r["ref"] for r in rows]
+    assert records[1].address_line == address.strip()
