@@ -41,25 +41,25 @@ def affected_people(
 ) -> list[Affected]:
     """Every linked person with the fields exposed about them."""
     exposing = [k for k in present if k in LINK_KINDS and fields_of(k)]
-    parts = [
-        f"CASE WHEN r.{k} IS NOT NULL THEN {list(fields_of(k))!r} ELSE [] END" for k in exposing
-    ]
-    fields_expr = "flatten(list(list_concat(" + ", ".join(parts) + ")))" if parts else "[]"
-    if len(parts) == 1:
-        fields_expr = f"flatten(list({parts[0]}))"
+    flags = "".join(f", bool_or(r.{k} IS NOT NULL)" for k in exposing)
     rows = con.execute(
-        f"""SELECT l.subject_id, any_value(g.ref), any_value(l.is_canary),
-                   list_sort(list_distinct({fields_expr})), count(*)
+        f"""SELECT l.subject_id, any_value(g.ref), any_value(l.is_canary), count(*){flags}
             FROM links l JOIN dump_raw r USING (row_id)
-            JOIN (SELECT subject_id, any_value(ref) AS ref FROM reg GROUP BY subject_id) g USING
-                (subject_id)
+            JOIN (SELECT subject_id, any_value(ref) AS ref FROM reg GROUP BY subject_id) g
+              USING (subject_id)
             GROUP BY l.subject_id ORDER BY any_value(g.ref)"""
     ).fetchall()
-    extra = sorted({f for c in columns if c.kind not in LINK_KINDS for f in fields_of(c.kind)})
-    return [
-        Affected(int(s), str(ref), bool(canary), tuple(sorted(set(fields) | set(extra))), int(n))
-        for s, ref, canary, fields, n in rows
-    ]
+    extra = {f for c in columns if c.kind not in LINK_KINDS for f in fields_of(c.kind)}
+    shapes: dict[tuple[bool, ...], tuple[str, ...]] = {}
+    out = []
+    for s, ref, canary, n, *bits in rows:
+        key = tuple(bits)
+        fields = shapes.get(key)
+        if fields is None:
+            chosen = {f for k, bit in zip(exposing, key, strict=True) if bit for f in fields_of(k)}
+            fields = shapes[key] = tuple(sorted(chosen | extra))
+        out.append(Affected(int(s), str(ref), bool(canary), fields, int(n)))
+    return out
 
 
 def category_totals(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:

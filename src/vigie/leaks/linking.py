@@ -34,6 +34,9 @@ W_REF, W_EMAIL, W_PHONE, W_PSEUDONYM = 30.0, 24.0, 22.0, 40.0
 P_REF, P_EMAIL, P_PHONE, P_PSEUDONYM = 15.0, 3.0, 3.0, 20.0
 P_NAME, P_BIRTH, P_POSTAL, P_NATIONALITY, P_SEX = 12.0, 10.0, 2.0, 4.0, 4.0
 W_YEAR, W_DEPARTMENT = 5.0, 4.0  # masked values: birth year, department
+# A full name and birth date that no other registry person shares identify a person as
+# well as a phone number: their agreement is worth at least this many bits together.
+W_UNIQUE_NAME_BIRTH = 28.0
 FUZZY_MIN = 85.0  # token_sort_ratio from which two names agree (with a 4-bit discount)
 FUZZY_DISCOUNT = 4.0
 RARE_NAME = 20  # a name key shared by at most this many people is a block on its own
@@ -202,6 +205,11 @@ def link(con: duckdb.DuckDBPyConnection, *, registry_size: int, threshold: float
                 WHEN d.birth_date = r.birth_date
                     THEN {log_n} - log2(greatest(r.birth_freq, 1))
                 ELSE -{P_BIRTH} END)
+        + (CASE WHEN r.name_birth_freq = 1 AND d.birth_date = r.birth_date
+                 AND (d.name_key = r.name_key OR d.name_key = r.native_key)
+                 THEN greatest(0, {W_UNIQUE_NAME_BIRTH} - ({log_n} - log2(greatest(r.name_freq, 1)))
+                                  - ({log_n} - log2(greatest(r.birth_freq, 1))))
+                 ELSE 0 END)
         + (CASE WHEN d.birth_date IS NOT NULL OR d.birth_year IS NULL OR r.birth_date IS NULL THEN 0
                 WHEN d.birth_year = year(r.birth_date) THEN {W_YEAR} ELSE -{P_BIRTH} END)
         + (CASE WHEN d.department IS NULL OR r.postal_code IS NULL THEN 0

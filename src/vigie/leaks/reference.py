@@ -217,18 +217,23 @@ def load_registry(con: duckdb.DuckDBPyConnection, conn: Connection, work: Path) 
         UNION ALL SELECT 'birth', CAST(birth_date AS VARCHAR), count(DISTINCT subject_id) FROM reg
             GROUP BY ALL
         UNION ALL SELECT 'postal', postal_code, count(DISTINCT subject_id) FROM reg GROUP BY ALL
+        UNION ALL SELECT 'name_birth', name_key || '|' || CAST(birth_date AS VARCHAR),
+            count(DISTINCT subject_id) FROM reg GROUP BY ALL
         """
     )
     con.execute(
         """
         CREATE OR REPLACE TABLE reg AS
         SELECT reg.*, coalesce(a.n, 1) AS name_freq, coalesce(b.n, 1) AS family_freq,
-               coalesce(c.n, 1) AS birth_freq, coalesce(d.n, 1) AS postal_freq
+               coalesce(c.n, 1) AS birth_freq, coalesce(d.n, 1) AS postal_freq,
+               coalesce(e.n, 1) AS name_birth_freq
         FROM reg
         LEFT JOIN reg_freq a ON a.kind = 'name' AND a.value = reg.name_key
         LEFT JOIN reg_freq b ON b.kind = 'family' AND b.value = reg.family_key
         LEFT JOIN reg_freq c ON c.kind = 'birth' AND c.value = CAST(reg.birth_date AS VARCHAR)
         LEFT JOIN reg_freq d ON d.kind = 'postal' AND d.value = reg.postal_code
+        LEFT JOIN reg_freq e ON e.kind = 'name_birth'
+            AND e.value = reg.name_key || '|' || CAST(reg.birth_date AS VARCHAR)
         """
     )
     row = con.execute("SELECT count(DISTINCT subject_id) FROM reg").fetchall()[0]

@@ -28,6 +28,7 @@ from vigie.leaks.reference import load_registry
 from vigie.secrets import InstanceSecrets
 
 _PURPOSE = "leak-registry-snapshot"
+SNAPSHOT_VERSION = 2  # bump when the snapshot's tables change
 _TABLES = ("reg", "reg_freq")
 
 
@@ -41,7 +42,8 @@ def fingerprint(conn: Connection) -> str:
             "(SELECT count(*) FROM subjects WHERE is_canary)"
         )
     ).one()
-    return hashlib.sha256(json.dumps([str(v) for v in row]).encode()).hexdigest()
+    parts = [SNAPSHOT_VERSION, *(str(v) for v in row)]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 def _write_private(path: Path, data: bytes) -> None:
