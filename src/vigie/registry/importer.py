@@ -96,7 +96,7 @@ def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | Problem]]:
 
 
 def _jsonl_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | Problem]]:
-    for line, raw in enumerate(text.splitlines(), start=1):
+    for line, raw in enumerate(text.split("\n"), start=1):  # not splitlines: U+2028 is data
         if not raw.strip():
             continue
         try:
