@@ -223,3 +223,16 @@ def test_csv_injection_payloads_are_kept_as_text(tmp_path: Path) -> None:
     path.write_text(_csv([["nom", "prenom"], [payload, "@SUM(1+1)"]], ";"), encoding="utf-8")
     _reader, got = _read(tmp_path, path)
     assert got == [[payload, "@SUM(1+1)"]]
+
+
+def test_a_file_that_is_one_giant_line_is_refused_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sources, "MAX_LINE_CHARS", 10_000)
+    monkeypatch.setattr(sources, "CHUNK_BYTES", 4096)
+    path = tmp_path / "oneline.csv"
+    path.write_text("a;" * 60_000, encoding="utf-8")
+    reader = Reader(duckdb.connect(), tmp_path)
+    with pytest.raises(InvalidInput, match="no columns found"):
+        reader.read(path)
+    assert reader.rejected.count == 1
