@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from vigie.breach.fonts import PreparedFonts
 from vigie.cli.app import app
 from vigie.cli.context import Instance
 from vigie.settings import Settings
@@ -89,8 +91,12 @@ def test_user_errors_are_one_line(settings: Settings, engine: Engine) -> None:
 
 def test_pack_register_notify_dry_run_and_codes(
     settings: Settings, engine: Engine, subject_ids: list[int], processor_id: int,
-    tmp_path: Path,
+    tmp_path: Path, prepared_fonts: PreparedFonts,
 ) -> None:  # fmt: skip
+    cache = settings.data_dir / "cache" / "fonts"  # reuse the fonts prepared for the run
+    cache.mkdir(parents=True)
+    for font in prepared_fonts.files:
+        shutil.copy(font, cache / font.name)
     report = tmp_path / "leak.json"
     report.write_text(json.dumps({
         "affected_subjects": 3, "rows": 3,

@@ -159,6 +159,7 @@ class PreparedFonts:
 
     css: str
     covered: dict[str, frozenset[int]]  # family -> code points of its prepared font
+    files: tuple[Path, ...] = ()
 
     def stack(self, lang: str) -> str:
         """CSS ``font-family`` of a language, naming the prepared faces."""
@@ -208,7 +209,7 @@ def _subset_font(font: Any, target: Path, unicodes: set[int]) -> None:
 def prepare(cache_dir: Path) -> PreparedFonts:
     """Subset every family once into ``cache_dir`` (reused while fonts and catalogues hold)."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    rules, covered = [], {}
+    rules, covered, files = [], {}, []
     for family, face in FACE_NAMES.items():
         wanted = {
             c for lo, hi in BASE_RANGES + EXTRA_RANGES.get(family, ()) for c in range(lo, hi + 1)
@@ -225,7 +226,8 @@ def prepare(cache_dir: Path) -> PreparedFonts:
             _subset(family, target, unicodes)
         rules.append(f'@font-face {{ font-family: "{face}"; src: url("{target.as_uri()}"); }}')
         covered[family] = frozenset(unicodes)
-    return PreparedFonts(css="\n".join(rules), covered=covered)
+        files.append(target)
+    return PreparedFonts(css="\n".join(rules), covered=covered, files=tuple(files))
 
 
 if __name__ == "__main__":
