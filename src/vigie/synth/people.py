@@ -25,7 +25,17 @@ import numpy as np
 from numpy.typing import NDArray
 from unidecode import unidecode
 
-from vigie.synth.geography import CITIES, REGION_SHARES, STREETS
+from vigie.synth.addresses import REGION_CODES, addresses
+from vigie.synth.contacts import (
+    EMAIL_DOMAINS,
+    EMAIL_WEIGHTS,
+    MAIL_SPACE,
+    affine,
+    emails,
+    phone_numbers,
+    refs_of,
+)
+from vigie.synth.geography import REGION_SHARES
 from vigie.synth.names import POOLS, Name
 from vigie.synth.origins import (
     CIR_DELAY_MONTHS,
@@ -39,21 +49,10 @@ REFERENCE_DAY = date(2025, 12, 31)
 ENTRY_UNTIL = date(2025, 10, 31)
 EPOCH = date(1970, 1, 1)
 DATE_FIELDS = frozenset({"birth_date", "entry_date", "cir_signed_on"})
-EMAIL_DOMAINS = ("mail.example", "example.org", "example.net", "courriel.example",
-                 "example.com", "boite.example")  # fmt: skip
-_EMAIL_WEIGHTS = np.array([0.35, 0.2, 0.15, 0.12, 0.1, 0.08])
-NO_EMAIL, NO_PHONE = 0.07, 0.03
+NO_EMAIL, NO_PHONE = 0.07, 0.03  # shares of people without one
 ONE_PRIOR, TWO_PRIORS = 0.18, 0.04  # shares of people with superseded versions
-
-# Mobile prefixes of metropolitan France (+33 6.., 7..); 639 and 690-697 are overseas.
-_MOBILE_PREFIXES = np.array(
-    [p for p in range(600, 700) if p != 639 and not 690 <= p <= 697] + list(range(730, 800))
-)
-_PHONE_SPACE = len(_MOBILE_PREFIXES) * 1_000_000
-_MAIL_SPACE = 10_000_000
 REASON_INDEX = {k: i for i, k in enumerate(RESIDENCE_REASONS)}
 STATUS_INDEX = {k: i for i, k in enumerate(RESIDENCE_STATUSES)}
-REGION_CODES = tuple(REGION_SHARES)
 I64 = NDArray[np.int64]
 Obj = NDArray[np.object_]
 
@@ -106,34 +105,6 @@ class PeopleBatch:
             else:
                 out[name] = value
         return out
-
-
-def _affine(x: I64, a: int, b: int, m: int) -> I64:
-    return (x * a + b) % m
-
-
-def phone_numbers(keys: I64) -> list[str]:
-    """Distinct French mobile numbers in E.164, one per distinct key below 1.62e8."""
-    k = _affine(keys, 48_271_031, 12_345_677, _PHONE_SPACE)
-    prefixes = _MOBILE_PREFIXES[k // 1_000_000].tolist()
-    return [f"+33{p}{v:06d}" for p, v in zip(prefixes, (k % 1_000_000).tolist(), strict=True)]
-
-
-def refs_of(ids: I64) -> list[str]:
-    """The controller's file number of each subject id: ``CIR`` + 8 digits + a Luhn digit.
-
-    Sequential, like a real register's file numbers (which also keeps the unique index
-    append-only while loading); the check digit catches a mistyped number.
-    """
-    digits = [(ids // 10**k) % 10 for k in range(8)]  # units first
-    total = np.zeros_like(ids)
-    for k, d in enumerate(digits):
-        if k % 2 == 0:  # doubled positions, counted from the check digit's left
-            d = d * 2
-            d = np.where(d > 9, d - 9, d)
-        total = total + d
-    check = (10 - total % 10) % 10
-    return [f"CIR{i:08d}{c}" for i, c in zip(ids.tolist(), check.tolist(), strict=True)]
 
 
 @dataclass(frozen=True)
@@ -262,95 +233,22 @@ def generate(
         lookup = {code: i for i, code in enumerate(REGION_CODES)}
         region_i = np.array([lookup[r] for r in regions.tolist()], np.int64)
     c["region"] = np.array(REGION_CODES, object)[region_i]
-    c["address_line"], c["postal_code"], c["city"] = _addresses(rng, region_i)
+    c["address_line"], c["postal_code"], c["city"] = addresses(rng, region_i)
 
     phones = np.array(phone_numbers(ids), object)
     phones[rng.random(n) < NO_PHONE] = None
     c["phone"] = phones
     pattern = rng.integers(0, 5, n)
-    domain = rng.choice(len(EMAIL_DOMAINS), size=n, p=_EMAIL_WEIGHTS)
-    number = _affine(ids, 7_654_321, 1_234_567, _MAIL_SPACE)
-    emails = np.array(_emails(given_ascii, family_ascii, pattern, number, domain), object)
-    emails[rng.random(n) < NO_EMAIL] = None
-    c["email"] = emails
+    domain = rng.choice(len(EMAIL_DOMAINS), size=n, p=EMAIL_WEIGHTS)
+    number = affine(ids, 7_654_321, 1_234_567, MAIL_SPACE)
+    mail = np.array(emails(given_ascii, family_ascii, pattern, number, domain), object)
+    mail[rng.random(n) < NO_EMAIL] = None
+    c["email"] = mail
 
     columns = {name: c[name] for name in _FIELD_ORDER}
     prior = np.where(rng.random(n) < TWO_PRIORS, 2, np.where(rng.random(n) < ONE_PRIOR, 1, 0))
     keys = _Keys(given_ascii, family_ascii, pattern, domain, number, region_i)
     return _with_history(rng, ids, columns, prior, keys)
-
-
-@dataclass(frozen=True)
-class _RegionTable:
-    names: Obj  # city name per city
-    weight: NDArray[np.float64]
-    first_code: I64  # offset of the city's first postal code in ``codes``
-    code_count: I64
-    codes: Obj
-
-
-@cache
-def _region_table(code: str) -> _RegionTable:
-    cities = CITIES[code]
-    w = np.array([ct.weight for ct in cities])
-    counts = np.array([len(ct.postal_codes) for ct in cities], np.int64)
-    return _RegionTable(
-        names=np.array([ct.name for ct in cities], object),
-        weight=w / w.sum(),
-        first_code=np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64),
-        code_count=counts,
-        codes=np.array([pc for ct in cities for pc in ct.postal_codes], object),
-    )
-
-
-@cache
-def _street_lines() -> Obj:
-    """Every ``number street`` line (numbers 1..220), then the same with ``bis``."""
-    plain = [f"{num} {st}" for num in range(1, 221) for st in STREETS]
-    bis = [f"{num} bis {st}" for num in range(1, 221) for st in STREETS]
-    return np.array(plain + bis, object)
-
-
-def _addresses(rng: np.random.Generator, region_i: I64) -> tuple[Obj, Obj, Obj]:
-    n = len(region_i)
-    city, postal = np.empty(n, object), np.empty(n, object)
-    for r, code in enumerate(REGION_CODES):
-        m = np.flatnonzero(region_i == r)
-        if not len(m):
-            continue
-        t = _region_table(code)
-        ci = rng.choice(len(t.names), size=len(m), p=t.weight)
-        city[m] = t.names[ci]
-        postal[m] = t.codes[
-            t.first_code[ci] + (rng.random(len(m)) * t.code_count[ci]).astype(np.int64)
-        ]
-    street = rng.integers(0, len(STREETS), n)
-    number = np.minimum(rng.geometric(0.04, n), 220) - 1
-    extra = rng.random(n)
-    bis = (extra >= 0.3) & (extra < 0.35)
-    lines = _street_lines()[(number * len(STREETS) + street) + bis * 220 * len(STREETS)]
-    flat = np.flatnonzero(extra < 0.3)
-    flats = rng.integers(1, 60, len(flat)).tolist()
-    lines[flat] = [f"{line}, apt {k}" for line, k in zip(lines[flat].tolist(), flats, strict=True)]
-    return lines, postal, city
-
-
-def _emails(gv: Obj, fv: Obj, pattern: I64, number: I64, domain: I64) -> list[str]:
-    out = []
-    for g, f, p, num, d in zip(gv.tolist(), fv.tolist(), pattern.tolist(), number.tolist(),
-                               domain.tolist(), strict=True):  # fmt: skip
-        if p == 0:
-            stem = f"{g}.{f}"
-        elif p == 1:
-            stem = f"{f}.{g}"
-        elif p == 2:
-            stem = f"{g[:1]}.{f}"
-        elif p == 3:
-            stem = f"{g}{f}"
-        else:
-            stem = f"{g}_{f}"
-        out.append(f"{stem}{num}@{EMAIL_DOMAINS[d]}")
-    return out
 
 
 _FIELD_ORDER = (
@@ -396,14 +294,14 @@ def _with_history(
         what = rng.choice(3, size=len(m), p=[0.6, 0.25, 0.15])  # address, phone, e-mail
         older = {k: v[pos] for k, v in newer.items()}  # fancy indexing copies
         moved = what == 0
-        line, postal, city = _addresses(rng, keys.region_i[m][moved])
+        line, postal, city = addresses(rng, keys.region_i[m][moved])
         older["address_line"][moved], older["postal_code"][moved], older["city"][moved] = (
             line, postal, city)  # fmt: skip
         ph = what == 1
         older["phone"][ph] = phone_numbers(ids[m][ph] + 50_000_000 * step)
         em = what == 2
         sel = m[em]
-        older["email"][em] = _emails(
+        older["email"][em] = emails(
             keys.given_ascii[sel],
             keys.family_ascii[sel],
             keys.pattern[sel],
