@@ -4,7 +4,7 @@ Two shapes, both without mocks:
 
 - several OS processes, each building the gateway app from the same settings and firing
   concurrent requests at it (the library under concurrent writers);
-- a real ``vigie serve --workers 3`` on loopback hit by several client processes.
+- a real ``vigie serve --workers 2`` on loopback hit by several client processes.
 
 Every client asks for distinct people well beyond the budget; afterwards exactly
 ``budget`` distinct people were answered with 200, the ledger says the same, and the
@@ -33,8 +33,8 @@ from vigie.fingerprint.pseudonyms import Pseudonymiser
 from vigie.gateway import budget
 from vigie.store.base import utcnow
 
-BUDGET = 40
-SCOPE = 120
+BUDGET = 25
+SCOPE = 60
 
 
 def _library_client(
@@ -125,7 +125,7 @@ def _check(world: World, results: list[tuple[str, int]], pseudonyms: list[str]) 
 
 def _slices(pseudonyms: list[str], n: int) -> list[list[str]]:
     # Overlapping, differently ordered slices so that processes race on the same people.
-    return [pseudonyms[i * 20 :] + pseudonyms[: i * 20] for i in range(n)]
+    return [pseudonyms[i * 15 :] + pseudonyms[: i * 15] for i in range(n)]
 
 
 @pytest.mark.slow
@@ -133,7 +133,7 @@ def test_budget_holds_across_processes_calling_the_library(world: World) -> None
     token, pseudonyms = _prepare(world)
     args = [
         (str(world.settings.data_dir), world.settings.resolved_database_url, token, s)
-        for s in _slices(pseudonyms, 4)
+        for s in _slices(pseudonyms, 3)
     ]
     _check(world, _run(_library_client, args), pseudonyms)
 
@@ -157,14 +157,14 @@ def test_budget_holds_against_a_real_multi_worker_server(world: World, tmp_path:
     log = tmp_path / "serve.log"
     with log.open("wb") as sink:
         server = subprocess.Popen(
-            [str(vigie), "serve", "--port", str(port), "--workers", "3", "--log-level", "warning"],
+            [str(vigie), "serve", "--port", str(port), "--workers", "2", "--log-level", "warning"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=sink,
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # workers take seconds to import on a busy host
         while True:
             try:
                 if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:

@@ -8,6 +8,7 @@ from vigie.cli.context import err_console, instance
 from vigie.errors import ConfigError
 
 APP_FACTORY = "vigie.gateway.app:app_from_environment"
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def serve(
@@ -65,6 +66,9 @@ def serve(
         log_level=log_level,
         access_log=False,  # access lines would name pseudonyms; the audit trail has it all
         server_header=False,
+        # A worker that does not answer the supervisor's ping in time is killed and
+        # restarted; uvicorn's 5 s default kills workers still importing on a busy host.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
 
 

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
+from http import HTTPStatus
 from typing import Annotated, Any
 
 import orjson
@@ -37,6 +38,7 @@ from vigie.gateway.problems import (
     UNAVAILABLE,
     VALIDATION,
     BodyTooLarge,
+    ProblemKind,
     UnsupportedMediaType,
     problem,
     problem_for,
@@ -235,10 +237,14 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_problem(request: Request, exc: StarletteHTTPException) -> Response:
-        kind = METHOD_NOT_ALLOWED if exc.status_code == 405 else ROUTE_NOT_FOUND
-        if exc.status_code not in (404, 405):
-            return problem(INTERNAL, "an internal error occurred", instance=request.url.path)
-        return problem(kind, str(exc.detail), instance=request.url.path)
+        if exc.status_code == 404:
+            kind = ROUTE_NOT_FOUND
+        elif exc.status_code == 405:
+            kind = METHOD_NOT_ALLOWED
+        else:
+            phrase = HTTPStatus(exc.status_code).phrase
+            kind = ProblemKind(exc.status_code, "http-" + str(exc.status_code), phrase)
+        return problem(kind, str(exc.detail)[:200], instance=request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_problem(request: Request, exc: RequestValidationError) -> Response:
