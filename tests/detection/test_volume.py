@@ -20,8 +20,8 @@ CASES = [
     (steady(400), {"people": 150}, {"people": 700, "fresh": 40}, []),  # busy, at the limit
     (steady(400), {"people": 150}, {"people": 701, "fresh": 40}, ["day"]),
     (steady(400), {"people": 150}, {"people": 650, "fresh": 341}, ["fresh"]),
-    (steady(400), {"people": 201}, {"people": 300, "fresh": 10}, ["hour"]),
-    (steady(400), {"people": 200}, {"people": 300, "fresh": 10}, []),
+    (steady(400), {"people": 401}, {"people": 500, "fresh": 10}, ["hour"]),
+    (steady(400), {"people": 400}, {"people": 500, "fresh": 10}, []),
     (steady(10), {"people": 101}, {"people": 101, "fresh": 5}, ["hour"]),  # hour floor 100
     (steady(10), {"people": 90}, {"people": 311, "fresh": 5}, ["day"]),
     (NEW, {"people": 90}, {"people": 500, "fresh": 500}, []),  # declared 200 + 300

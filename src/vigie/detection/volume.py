@@ -13,7 +13,8 @@ Rules (streaming):
   drip at the provider's pace and hours: a provider's new people arrive with new
   cohorts, a thief's are all new. Needs 14 days of history.
 - ``hour`` (MEDIUM, throttle): distinct people this hour exceed
-  ``max(hour_floor, normal day × hour_share)`` (100, 0.5): half a normal day in one hour.
+  ``max(hour_floor, normal day × hour_share)`` (100, 1.0): a whole normal day in one
+  hour (a provider may read a whole cohort in one session, not its whole day).
 
 The margin bounds what a stolen key takes beyond a normal day: 300, plus the streaming
 delay (``detection_eval_every_people``) and one page.
@@ -38,7 +39,7 @@ class VolumeDetector:
 
     day_margin: int = 300
     hour_floor: int = 100
-    hour_share: float = 0.5
+    hour_share: float = 1.0
     week_factor: float = 2.0
     week_slack: int = 15
     week_slack_share: float = 0.5
