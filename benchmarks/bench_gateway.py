@@ -380,6 +380,35 @@ def breakdown(prep: Prepared, n: int = 300) -> dict[str, float]:
     return {name: total / n * 1000 for name, total in phases.items()}
 
 
+def statement_overhead(prep: Prepared, n: int = 3000) -> dict[str, float]:
+    """Microseconds per trivial statement: ORM session, Core connection, raw sqlite3."""
+    from sqlalchemy import text
+
+    from vigie.store.engine import make_engine, make_session_factory
+
+    engine = make_engine(f"sqlite:///{prep.db}")
+    query = text("SELECT 1 WHERE :a = 1")
+    out: dict[str, float] = {}
+    with make_session_factory(engine).begin() as session:
+        conn = session.connection()
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        runs = {
+            "session.execute(text)": lambda: session.execute(query, {"a": 1}).all(),
+            "connection.execute(text)": lambda: conn.execute(query, {"a": 1}).all(),
+            "raw sqlite3 cursor": lambda: raw.execute("SELECT 1 WHERE ? = 1", (1,)).fetchall(),
+        }
+        for name, run in runs.items():
+            for _ in range(200):
+                run()
+            start = time.perf_counter()
+            for _ in range(n):
+                run()
+            out[name] = (time.perf_counter() - start) / n * 1e6
+    engine.dispose()
+    return out
+
+
 def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed (Debian: apt-get install wrk)")
@@ -404,6 +433,9 @@ def main() -> None:
     for name, ms in phases.items():
         print(f"    {name:<40} {ms:7.3f} ms")
     print(f"    {'total':<40} {sum(phases.values()):7.3f} ms")
+    print("  cost of one trivial statement (mean µs):")
+    for name, us in statement_overhead(prep).items():
+        print(f"    {name:<40} {us:7.1f} µs")
     vigie, peer, bare = (
         table["Vigie gateway (1 worker)"],
         table["Datasette"],
