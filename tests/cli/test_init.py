@@ -32,3 +32,14 @@ def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.output.startswith("vigie ")
+
+
+def test_missing_database_is_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIGIE_DATA_DIR", str(tmp_path / "nowhere" / "deeper"))
+    result = runner.invoke(app, ["subjects", "show", "CIR000000001"])
+    assert result.exit_code == 1
+    assert "cannot use the database" in result.output
+    assert "vigie init" in result.output
+    assert "Traceback" not in result.output

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
-import click
 import pytest
 import typer
 
@@ -37,11 +37,15 @@ def _gen_docs() -> ModuleType:
     return module
 
 
-def _command_paths(command: click.Command, prefix: str = "") -> list[str]:
+def _subcommands(command: Any) -> dict[str, Any]:
+    # Typer bundles its own click: walk groups by shape, not by class.
+    return dict(getattr(command, "commands", None) or {})
+
+
+def _command_paths(command: Any, prefix: str = "") -> list[str]:
     paths = [prefix.strip()] if prefix else []
-    if isinstance(command, click.Group):
-        for name, sub in command.commands.items():
-            paths += _command_paths(sub, f"{prefix} {name}")
+    for name, sub in _subcommands(command).items():
+        paths += _command_paths(sub, f"{prefix} {name}")
     return paths
 
 
@@ -64,17 +68,11 @@ def test_public_command_exists_and_is_documented(path: str) -> None:
 
 
 def test_every_command_has_help() -> None:
-    root = typer.main.get_command(app)
-    ctx = click.Context(root)
-
-    def walk(command: click.Command, name: str) -> None:
+    def walk(command: Any, name: str) -> int:
         assert (command.help or command.short_help or "").strip(), f"`{name}` has no help"
-        if isinstance(command, click.Group):
-            for sub_name, sub in command.commands.items():
-                walk(sub, f"{name} {sub_name}")
+        return 1 + sum(walk(sub, f"{name} {n}") for n, sub in _subcommands(command).items())
 
-    walk(root, "vigie")
-    assert ctx.command is root
+    assert walk(typer.main.get_command(app), "vigie") > len(PUBLIC_COMMANDS)
 
 
 @pytest.mark.parametrize("action", list(Action), ids=lambda a: a.value)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-import click
 import typer
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, NoSuchModuleError, OperationalError
 from typer.core import TyperGroup
 
 from vigie import __version__
@@ -33,7 +34,7 @@ COMMAND_MODULES = (
 class VigieGroup(TyperGroup):
     """Root group: a Vigie error becomes one line on stderr and exit code 1, no traceback."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except ImportRejected as exc:
@@ -44,6 +45,34 @@ class VigieGroup(TyperGroup):
         except VigieError as exc:
             err_console.print(f"error: {exc}", style="bold red", markup=False, highlight=False)
             raise typer.Exit(1) from None
+        except (OperationalError, NoSuchModuleError) as exc:
+            err_console.print(
+                f"error: cannot use the database {_shown_url(ctx)}: {_first_line(exc)} "
+                "(run `vigie init`, or check VIGIE_DATA_DIR / VIGIE_DATABASE_URL)",
+                style="bold red", markup=False, highlight=False,
+            )  # fmt: skip
+            raise typer.Exit(1) from None
+        except DBAPIError as exc:
+            err_console.print(
+                f"error: database error: {_first_line(exc)}",
+                style="bold red", markup=False, highlight=False,
+            )  # fmt: skip
+            raise typer.Exit(1) from None
+
+
+def _first_line(exc: Exception) -> str:
+    cause = getattr(exc, "orig", None) or exc
+    return str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+
+
+def _shown_url(ctx: typer.Context) -> str:
+    from vigie.cli.context import Instance
+
+    obj = ctx.find_root().obj
+    if isinstance(obj, Instance):
+        url = obj.settings.resolved_database_url
+        return make_url(url).render_as_string(hide_password=True)
+    return "(unknown)"
 
 
 app = typer.Typer(
