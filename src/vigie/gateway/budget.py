@@ -103,7 +103,9 @@ def count_request(
     """
     window = now.replace(second=0, microsecond=0)
     requests = int(
-        session.execute(_COUNT_REQUEST, {"pid": processor_id, "window": window}).scalar_one()
+        session.connection()
+        .execute(_COUNT_REQUEST, {"pid": processor_id, "window": window})
+        .scalar_one()
     )
     if budget is not None:
         check_rate(budget=budget, requests_this_minute=requests - 1, now=now)
@@ -113,7 +115,9 @@ def count_request(
 def usage(session: Session, *, processor_id: int, on: date) -> tuple[int, int]:
     """Distinct people disclosed to ``processor_id``: ``(on that day, over 30 days)``."""
     since = on - timedelta(days=WINDOW_DAYS - 1)
-    row = session.execute(_USAGE, {"pid": processor_id, "on": on, "since": since}).one()
+    row = (
+        session.connection().execute(_USAGE, {"pid": processor_id, "on": on, "since": since}).one()
+    )
     return int(row[0]), int(row[1])
 
 
@@ -139,7 +143,7 @@ def charge(
     last_days: dict[int, date] = {}
     used_today = used_30 = 0
     params = {"pid": processor_id, "ids": wanted or [-1], "on": on, "since": since}
-    for sid, day, today, window in session.execute(_LEDGER, params):
+    for sid, day, today, window in session.connection().execute(_LEDGER, params):
         if sid is None:
             used_today, used_30 = int(today), int(window)
         else:
@@ -199,7 +203,7 @@ def _record(
     moved: Counter[date],
     fresh: int,
 ) -> None:
-    session.execute(
+    session.connection().execute(
         _SET_LAST_DAY,
         [
             {"pid": processor_id, "sid": sid, "on": on}
@@ -209,4 +213,4 @@ def _record(
     )
     changes = [{"pid": processor_id, "day": on, "n": fresh}]
     changes += [{"pid": processor_id, "day": d, "n": -n} for d, n in moved.items()]
-    session.execute(_ADD_TO_DAY, changes)
+    session.connection().execute(_ADD_TO_DAY, changes)

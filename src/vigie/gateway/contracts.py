@@ -67,7 +67,7 @@ def _view(
 def in_force(session: Session, *, processor_id: int, on: date) -> list[InForce]:
     """The processor's contracts valid on ``on``, oldest first."""
     out = []
-    for row in session.execute(_IN_FORCE, {"pid": processor_id, "on": on}):
+    for row in session.connection().execute(_IN_FORCE, {"pid": processor_id, "on": on}):
         view = _view(
             int(row.id),
             tuple(row.read_fields or ()),

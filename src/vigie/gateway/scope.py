@@ -104,7 +104,7 @@ def one_in_scope(
         return None
     names = _names(fields)
     params = {"pid": processor_id, "contracts": sorted(contract_ids), "on": on, "sid": subject_id}
-    people = _group(session.execute(_statement(names, "one"), params), names)
+    people = _group(session.connection().execute(_statement(names, "one"), params), names)
     return people[0] if people else None
 
 
@@ -130,7 +130,7 @@ def page_in_scope(
     if after is not None:
         params["after"] = after
     stmt = _statement(names, "page" if after is None else "after")
-    rows = session.execute(stmt, params).all()
+    rows = session.connection().execute(stmt, params).all()
     people = _group(rows, names)
     return people[:limit], len(people) > limit
 
@@ -143,4 +143,4 @@ _WAS_ASSIGNED = text(
 def was_assigned(session: Session, *, processor_id: int, subject_id: int) -> bool:
     """Whether ``subject_id`` was ever assigned to ``processor_id`` (for detectors only)."""
     params = {"pid": processor_id, "sid": subject_id}
-    return session.execute(_WAS_ASSIGNED, params).first() is not None
+    return session.connection().execute(_WAS_ASSIGNED, params).first() is not None
