@@ -190,6 +190,8 @@ def test_cli_analyze_list_purge(
         assert len(incidents.exposures_of(session, incident_id=incident.id)) == 50
     listed = runner.invoke(app, ["leak", "list", "--json"], obj=obj)
     assert listed.exit_code == 0 and json.loads(listed.output)[0]["verdict"] == "authentic"
+    prepared = runner.invoke(app, ["leak", "prepare"], obj=obj)
+    assert prepared.exit_code == 0 and "already up to date" in prepared.output
     purged = runner.invoke(app, ["leak", "purge"], obj=obj)
     assert purged.exit_code == 0 and "Purged 0" in purged.output
     junk = leak_dir / "junk.bin"

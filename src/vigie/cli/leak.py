@@ -13,6 +13,7 @@ from vigie.cli.context import console, err_console, instance, print_json
 from vigie.cli.processors import operator
 from vigie.leaks.analyze import analyze
 from vigie.leaks.report import LeakReport
+from vigie.leaks.snapshot import prepare
 from vigie.leaks.vault import list_reports, purge, store_report
 
 group = typer.Typer(
@@ -161,6 +162,20 @@ def list_command(
             r["verdict"],
         )
     console.print(table)
+
+
+@group.command("prepare")
+def prepare_command(ctx: typer.Context) -> None:
+    """Build the encrypted registry snapshot triage uses, if it is missing or stale.
+
+    Run it after `vigie synth`, an import or registry changes, so that the first
+    `vigie leak analyze` of an incident does not spend minutes reading the registry.
+    """
+    inst = instance(ctx)
+    with inst.engine.connect() as conn, console.status("reading the registry", spinner="dots"):
+        people, rebuilt = prepare(conn, data_dir=inst.settings.data_dir, secrets=inst.secrets)
+    state = "rebuilt" if rebuilt else "already up to date"
+    console.print(f"Registry snapshot {state}: {people} people.")
 
 
 @group.command("purge")

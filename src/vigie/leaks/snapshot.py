@@ -91,3 +91,26 @@ def load_reference(
         plain_path.unlink()
         _write_private(cache / f"{t}.enc", blob)
     return people, False
+
+
+def prepare(db: Connection, *, data_dir: Path, secrets: InstanceSecrets) -> tuple[int, bool]:
+    """Build the registry snapshot now if it is missing or stale: ``(people, rebuilt)``.
+
+    Run it after loading or changing the registry (``vigie leak prepare``) so that the
+    first leak analysis does not pay for reading the whole registry.
+    """
+    import shutil
+    import tempfile
+
+    base = data_dir / "leak-work"
+    base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    work = Path(tempfile.mkdtemp(prefix="prepare-", dir=base))
+    con = duckdb.connect(":memory:", config={"temp_directory": str(work / "spill")})
+    try:
+        people, cached = load_reference(
+            con, db, work=work, cache=data_dir / "leak-cache", secrets=secrets
+        )
+    finally:
+        con.close()
+        shutil.rmtree(work, ignore_errors=True)
+    return people, not cached
