@@ -9,7 +9,7 @@ way SQLAlchemy itself writes them on each backend, so the ORM reads them back un
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -99,18 +99,25 @@ class BulkWriter:
                 cp.write_row(row)
 
     @contextmanager
-    def without_indexes(self, tables: Sequence[Table]) -> Iterator[None]:
+    def without_indexes(
+        self, tables: Sequence[Table], *, keep: Collection[str] = ()
+    ) -> Iterator[Callable[[str], None]]:
         """Drop the secondary indexes of (empty) ``tables``; rebuild them at the end.
 
         Building an index once over sorted keys is much faster than maintaining it row
-        by row. The drop is part of the transaction: if the load fails, the rollback
-        brings the indexes back.
+        by row. Indexes named in ``keep`` stay (for rows inserted in index order); the
+        yielded ``build(name)`` builds one early, for a statement that needs it. The drop
+        is part of the transaction: if the load fails, the rollback brings them back.
         """
-        indexes = [ix for t in tables for ix in t.indexes]
-        for ix in indexes:
+        pending = {ix.name: ix for t in tables for ix in t.indexes if ix.name not in keep}
+        for ix in pending.values():
             ix.drop(self.conn)
-        yield
-        for ix in indexes:
+
+        def build(name: str) -> None:
+            pending.pop(name).create(self.conn)
+
+        yield build
+        for ix in pending.values():
             ix.create(self.conn)
 
 

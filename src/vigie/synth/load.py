@@ -137,7 +137,12 @@ def _load(
     counts = {"versions": 0, "assignments": 0}
     tables = [Subject.__table__, SubjectVersion.__table__, Assignment.__table__,
               CanaryContact.__table__]  # fmt: skip
-    with writer.without_indexes(tables), ThreadPoolExecutor(1) as worker:  # type: ignore[arg-type]
+    # The scope index stays: assignments are inserted in its order (see _assign).
+    keep = {"ix_assignments_scope"}
+    with (
+        writer.without_indexes(tables, keep=keep) as build,  # type: ignore[arg-type]
+        ThreadPoolExecutor(1) as worker,
+    ):
         pending = worker.submit(prepare, jobs[0])
         done = 0
         for i, job in enumerate(jobs):
@@ -151,6 +156,7 @@ def _load(
             done += job[1]
             if progress:
                 progress(done, total)
+        build("ix_subjects_region")  # _assign walks the people of each region through it
         counts["assignments"] = _assign(session, sqlite=writer.sqlite)
     if not writer.sqlite:  # COPY wrote explicit ids: move the id sequence past them
         session.execute(
@@ -167,23 +173,24 @@ def _assign(session: Session, *, sqlite: bool) -> int:
     every contract of a processor of their region, and of a processor without a region,
     from their CIR signature (or the contract's start). The registry held nobody before
     the load, so everyone in it is new.
+
+    Rows go in in the order of the scope index (processor, subject, contract), so that
+    index grows by appending instead of being sorted and built afterwards.
     """
-    if sqlite:  # subjects scanned once per statement, the few processors looked up per row
-        start = "max(coalesce(s.cir_signed_on, c.valid_from), c.valid_from)"
-        joins = "FROM subjects s CROSS JOIN processors p JOIN contracts c ON c.processor_id = p.id"
-    else:
-        start = "greatest(s.cir_signed_on, c.valid_from)"
-        joins = (
-            "FROM subjects s JOIN processors p ON true JOIN contracts c ON c.processor_id = p.id"
-        )
+    start = (
+        "max(coalesce(s.cir_signed_on, c.valid_from), c.valid_from)"
+        if sqlite
+        else "greatest(s.cir_signed_on, c.valid_from)"
+    )
+    insert = (
+        "INSERT INTO assignments (contract_id, processor_id, subject_id, starts_on, ends_on) "
+        f"SELECT c.id, p.id, s.id, {start}, NULL "
+        "FROM processors p JOIN contracts c ON c.processor_id = p.id "
+    )
     total = 0
-    for where in ("p.region = s.region", "p.region IS NULL"):
-        result = session.execute(
-            text(
-                "INSERT INTO assignments (contract_id, processor_id, subject_id, starts_on, "
-                f"ends_on) SELECT c.id, p.id, s.id, {start}, NULL {joins} WHERE {where}"
-            )
-        )
+    for join in ("JOIN subjects s ON s.region = p.region", "CROSS JOIN subjects s"):
+        where = "" if "region" in join else "WHERE p.region IS NULL "
+        result = session.execute(text(f"{insert}{join} {where}ORDER BY p.id, s.id, c.id"))
         total += int(result.rowcount)  # type: ignore[attr-defined]
     return total
 
