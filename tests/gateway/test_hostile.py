@@ -124,7 +124,7 @@ def test_schemathesis_finds_no_server_error(world: World) -> None:
     for operation in operations:
 
         @settings(
-            max_examples=25,
+            max_examples=15,
             deadline=None,
             suppress_health_check=list(HealthCheck),
             database=None,
