@@ -1,11 +1,15 @@
 """Re-check the whole trail: every event hash, every chain link, every checkpoint.
 
 Verification streams the events in sequence order through a plain DB-API cursor (one
-consistent snapshot), recomputes each event's hash from its stored columns, checks it
-links to the previous one, grows the Merkle tree incrementally (a stack of subtree
-roots) and compares its root with every checkpoint of that size, whose signature it
-checks too. The first problem found raises :class:`vigie.errors.IntegrityError` naming
-the event or checkpoint and why; a healthy trail returns a :class:`Report`.
+consistent snapshot, no objects per row), recomputes each event's hash from its stored
+columns, checks it links to the previous one, grows the Merkle tree incrementally (a
+stack of subtree roots, fed by aligned chunks hashed level by level) and compares its
+root with every checkpoint of that size, whose signature it checks too. On SQLite the
+database writes each canonical body itself (``json_array`` produces the same bytes) and
+batches are compared whole; any batch that differs is re-checked row by row with the
+Python encoding, which is the definition. The first problem found raises
+:class:`vigie.errors.IntegrityError` naming the event or checkpoint and why; a healthy
+trail returns a :class:`Report`.
 """
 
 from __future__ import annotations
