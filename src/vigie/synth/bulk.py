@@ -109,7 +109,7 @@ class BulkWriter:
         yielded ``build(name)`` builds one early, for a statement that needs it. The drop
         is part of the transaction: if the load fails, the rollback brings them back.
         """
-        pending = {ix.name: ix for t in tables for ix in t.indexes if ix.name not in keep}
+        pending = {str(ix.name): ix for t in tables for ix in t.indexes if ix.name not in keep}
         for ix in pending.values():
             ix.drop(self.conn)
 
