@@ -49,13 +49,15 @@ def synth(
     """
     inst = instance(ctx)
     density = inst.settings.canary_density if canaries else 0.0
-    columns = (TextColumn("[bold]synthesising"), BarColumn(), MofNCompleteColumn(),
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())  # fmt: skip
     with Progress(*columns, console=err_console, transient=True, disable=as_json) as bar:
-        task = bar.add_task("people", total=people)
+        task = bar.add_task("drawing and loading people", total=people)
 
         def advance(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            # After the last batch the database assigns people and builds its indexes.
+            label = "assigning and indexing" if done >= total else "drawing and loading people"
+            bar.update(task, completed=done, total=total, description=label)
 
         report = synthesize(
             inst.engine, people=people, seed=seed, progress=advance,
