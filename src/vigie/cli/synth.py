@@ -78,7 +78,7 @@ def synth(
 
 def render_summary(summary: PopulationSummary, *, top: int = 12) -> None:
     """Print the population summary as Rich tables (also used by ``vigie demo``)."""
-    mix = Table(title=f"People by nationality (of {summary.people:,})")
+    mix = Table(title="People by nationality")
     mix.add_column("nationality")
     mix.add_column("people", justify="right")
     mix.add_column("share", justify="right")
