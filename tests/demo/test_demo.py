@@ -21,7 +21,7 @@ def test_claim_raises_with_its_message() -> None:
 
 def test_demo_runs_every_step(tmp_path: Path) -> None:
     console = Console(record=True, width=120)
-    outcome = Demo(DemoOptions(out=tmp_path / "demo", people=3000, days=2), console).run()
+    outcome = Demo(DemoOptions(out=tmp_path / "demo", people=3000, days=3), console).run()
     text = console.export_text()
     assert "Demo complete" in text
     assert 0 < outcome.stolen <= outcome.normal_day + 500
@@ -35,6 +35,6 @@ def test_demo_runs_every_step(tmp_path: Path) -> None:
 
 def test_demo_fails_when_containment_is_broken(tmp_path: Path) -> None:
     console = Console(record=True, width=120)
-    demo = Demo(DemoOptions(out=tmp_path / "demo", people=3000, days=1, detection=False), console)
+    demo = Demo(DemoOptions(out=tmp_path / "demo", people=3000, days=3, containment=False), console)
     with pytest.raises(DemoFailure, match="not contained|contained too late"):
         demo.run()

@@ -19,8 +19,12 @@ def register(app: typer.Typer) -> None:
 def demo(
     people: Annotated[
         int,
-        typer.Option("--people", "-n", min=1000,
-                     help="Population size; 2100000 for the real scale of the case."),
+        typer.Option(
+            "--people",
+            "-n",
+            min=1000,
+            help="Population size; 2100000 for the real scale of the case.",
+        ),
     ] = 20_000,
     days: Annotated[
         int, typer.Option("--days", min=1, max=60, help="Days of ordinary provider traffic.")
@@ -51,7 +55,7 @@ def demo(
     console.print(
         "\n[bold]Explore further[/] (the demo instance is yours):\n"
         f"  export VIGIE_DATA_DIR={data}\n"
-        "  vigie processors list        # the victim is suspended\n"
+        "  vigie processors list        # the providers, their scopes and state\n"
         "  vigie alerts list            # what detection saw\n"
         "  vigie incident list          # the incident and its clock\n"
         "  vigie audit verify           # the trail, end to end\n"

@@ -29,12 +29,15 @@ from typing import Any
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy import func, select
 
 from vigie.audit.export import export_trail
 from vigie.audit.verify import verify_trail
 from vigie.breach.assessment import assess_incident
+from vigie.breach.authority import prepare_pack, write_pack
 from vigie.breach.from_leak import open_from_leak
+from vigie.breach.incidents import record_decision
 from vigie.demo.haul import RecordingTransport, write_dump
 from vigie.demo.mailsink import MailSink
 from vigie.demo.steps import StepRunner, claim
@@ -42,7 +45,7 @@ from vigie.demo.world import ACTOR, REAL_CASE, World
 from vigie.detection.attack import AttackConfig, run_attack
 from vigie.detection.legit import Routine, run_day
 from vigie.detection.loopback import serve
-from vigie.detection.models import ActivityWindow
+from vigie.detection.models import ActivityWindow, Alert
 from vigie.detection.pacing import DrivenClock, DrivenPacer
 from vigie.detection.pipeline import DetectionPipeline
 from vigie.fingerprint.canaries import canary_ids
@@ -68,7 +71,7 @@ class DemoOptions:
     people: int = 20_000
     seed: int = 2026
     days: int = 5
-    detection: bool = True  # off only to show that the demo then fails (tests)
+    containment: bool = True  # off (no detection, no budgets): the demo must then fail
 
 
 @dataclass
@@ -92,12 +95,20 @@ class DemoOutcome:
     outputs: dict[str, Path] = field(default_factory=dict)
 
 
+ATTACK_HOUR = 2  # the thief works at night
+
+
 def _start_of_simulation(days: int) -> datetime:
-    """A Monday, far enough back that the simulated days end before now."""
-    start = (utcnow() - timedelta(days=days + 3)).replace(
-        hour=0, minute=0, second=0, microsecond=0
-    )
-    return start - timedelta(days=start.weekday())
+    """Midnight ``days`` days before the attack, which falls a few hours before now.
+
+    So the incident opened by the attack starts its 72-hour clock at about the real time
+    the demo runs, as it would in production.
+    """
+    now = utcnow()
+    attack_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if now - attack_day < timedelta(hours=ATTACK_HOUR + 1):
+        attack_day -= timedelta(days=1)
+    return attack_day - timedelta(days=days)
 
 
 class Demo:
@@ -111,6 +122,8 @@ class Demo:
         self.start = _start_of_simulation(options.days)
         self.clock = DrivenClock(self.start)
         self.records: list[dict[str, Any]] = []
+        self.leak_report: dict[str, Any] = {}
+        self.notify_despite = False
 
     @property
     def w(self) -> World:
@@ -121,14 +134,16 @@ class Demo:
         runner = StepRunner(self.console)
         runner.run("A synthetic CIR population and its subcontractors", self.step_population)
         observers: list[AccessObserver] = []
-        if self.options.detection:
+        if self.options.containment:
             observers.append(DetectionPipeline(sessions=self.w.sessions))
         app = create_app(
             self.w.settings, observers=observers, engine=self.w.engine,
             secrets=self.w.secrets, clock=self.clock,
         )  # fmt: skip
         with serve(app) as url:
-            runner.run("The gateway, and the providers' ordinary days", lambda: self.step_legit(url))
+            runner.run(
+                "The gateway, and the providers' ordinary days", lambda: self.step_legit(url)
+            )
             runner.run("A provider's key is stolen: bulk extraction", lambda: self.step_attack(url))
         runner.run("The stolen file is posted: leak triage", self.step_leak)
         runner.run("Incident, 72-hour clock, authority pack, notices", self.step_incident)
@@ -142,7 +157,9 @@ class Demo:
     # -- 1 ------------------------------------------------------------------------------
     def step_population(self) -> list[str]:
         self.world = World.fresh(self.options.out)
-        report = self.w.populate(people=self.options.people, seed=self.options.seed)
+        report = self.w.populate(
+            people=self.options.people, seed=self.options.seed, budgets=self.options.containment
+        )
         self.w.issue_keys(now=self.start)
         self.outcome.people = report.people
         claim(report.people == self.options.people, "the population was not built")
@@ -197,7 +214,9 @@ class Demo:
                 refused += sum(report.refused.values())
         with self.w.sessions() as session:
             suspended = session.scalar(
-                select(func.count()).select_from(Processor).where(Processor.suspended_at.isnot(None))
+                select(func.count())
+                .select_from(Processor)
+                .where(Processor.suspended_at.isnot(None))
             )
         self.outcome.legit_suspensions = int(suspended or 0)
         claim(self.outcome.legit_requests > 0, "no legitimate traffic was played")
@@ -222,12 +241,13 @@ class Demo:
         scope = set(self.w.scopes[victim.id])
         self.outcome.victim, self.outcome.victim_scope = victim.name, len(scope)
         self.outcome.normal_day = int(normal or 0)
-        self.clock.set(self.start + timedelta(days=self.options.days, hours=2))
+        attack_start = self.start + timedelta(days=self.options.days, hours=ATTACK_HOUR)
+        self.clock.set(attack_start)
         recorder = RecordingTransport()
         report = run_attack(
             url=url,
             tokens=[self.w.tokens[victim.name]],
-            config=AttackConfig(strategy="bulk", max_days=1),
+            config=AttackConfig(strategy="bulk", max_days=2),
             pacer=DrivenPacer(self.clock),
             transport=recorder,
         )
@@ -235,21 +255,46 @@ class Demo:
         names = Pseudonymiser(self.w.secrets, victim.id)
         outside = sum(1 for p in report.pseudonyms if names.decode(p) not in scope)
         self.outcome.stolen, self.outcome.stolen_outside_scope = report.people, outside
-        self.outcome.attack_stop = report.stop_reason
+        with self.w.sessions() as session:
+            alerts = list(
+                session.scalars(
+                    select(Alert)
+                    .where(Alert.processor_id == victim.id, Alert.raised_at >= attack_start)
+                    .order_by(Alert.id)
+                )
+            )
+        acted = [a.containment for a in alerts if a.containment != "alert"]
+        contained = (report.stopped or report.throttled > 0) and not report.finished_scope
+        self.outcome.attack_stop = acted[0] if acted else ("budget" if contained else None)
         limit = self.outcome.normal_day + CONTAINMENT_MARGIN
-        claim(report.stopped, f"the attack was not contained: it took {report.people:,} people")
+        claim(contained, f"the attack was not contained: it took {report.people:,} people")
         claim(report.people <= limit, f"contained too late: {report.people:,} > {limit:,} people")
         claim(outside == 0, f"{outside} people outside the provider's scope were disclosed")
-        return [
+        ending = (
+            f"HTTP {report.stop_status} — {report.stop_reason}"
+            if report.stopped
+            else f"throttled ({report.throttled} × 429 with a long Retry-After); its walk "
+            "through the scope ended there"
+        )
+        lines = [
             f"stolen key of [bold]{victim.name}[/] ({victim.legal_name}), scope "
             f"{len(scope):,} people, normal day {self.outcome.normal_day:,} people",
-            f"attacker stopped after {report.requests} requests: HTTP {report.stop_status} "
-            f"— {report.stop_reason}",
+        ]
+        lines += [
+            escape(f"alert [{a.severity}] {a.detector} → {a.containment}: {a.summary}")
+            for a in alerts
+        ]
+        if contained and not acted:
+            lines.append("no detector needed to act: the contract's daily budget of distinct "
+                         "people stopped the walk (429)")  # fmt: skip
+        lines += [
+            f"the attacker, after {report.requests} requests: {ending}",
             f"it obtained [bold]{report.people:,}[/] people: "
             f"{report.people * 100 / len(scope):.1f}% of that provider's scope, "
             f"{report.people * 100 / REAL_CASE:.3f}% of the 2.1 million of the real case; "
             f"0 outside its scope",
         ]
+        return lines
 
     # -- 4 ------------------------------------------------------------------------------
     def step_leak(self) -> list[str]:
@@ -294,31 +339,38 @@ class Demo:
             )
             self.outcome.incident_id = incident.id
             risk = assess_incident(session, incident_id=incident.id, actor=ACTOR)
+            if not risk.notify_people:
+                # What a DPO does for this population: inform people even below "high".
+                record_decision(
+                    session, incident_id=incident.id, kind="notify_people", actor=ACTOR,
+                    summary="inform every affected person despite the assessment: refugees "
+                    "and asylum seekers, contact details exposed, targeted phishing likely",
+                )  # fmt: skip
         lines.append(
             f"incident #{incident.id} opened; 72-hour clock started (deadline "
             f"{(incident.aware_at + timedelta(hours=72)):%Y-%m-%d %H:%M} UTC)"
         )
-        art34 = "Art. 34 applies: notify every affected person" if risk.notify_people else (
-            f"Art. 34 exemption ({risk.exemption})"
-        )
-        lines.append(f"risk {risk.level} (severity {risk.severity:.1f}); {art34}")
+        lines.append(f"risk {risk.level} (severity {risk.severity:.1f}): {risk.decision}")
+        if not risk.notify_people:
+            lines.append("DPO decision on the timeline: inform every affected person anyway")
+        self.notify_despite = not risk.notify_people
         lines += self._authority_pack(incident.id)
         lines += self._notices(incident.id)
         lines += self._canary_trip()
         return lines
 
     def _authority_pack(self, incident_id: int) -> list[str]:
-        from vigie.breach.pack import write_authority_pack
-
         out = self.w.out / "authority-pack"
         with self.w.sessions.begin() as session:
-            pack = write_authority_pack(
-                session, incident_id=incident_id, out=out, settings=self.w.settings, actor=ACTOR
-            )
-        files = sorted(p.name for p in out.iterdir())
-        claim(any(f.endswith(".pdf") for f in files), "the authority pack has no PDF")
+            row = prepare_pack(session, self.w.settings, incident_id=incident_id, actor=ACTOR)
+            paths = write_pack(row, out_dir=out)
+            content = row.content
+        claim("pdf" in paths and paths["pdf"].exists(), "the authority pack has no PDF")
         self.outcome.outputs["authority pack"] = out
-        return [f"authority pack: {', '.join(files)}" + (f" ({pack})" if pack else "")]
+        return [
+            f"authority pack (Art. 33(3)): {', '.join(p.name for p in paths.values())}; "
+            f"{content['breach']['time_left']}"
+        ]
 
     def _notices(self, incident_id: int) -> list[str]:
         from vigie.breach.channels import from_settings
@@ -334,6 +386,7 @@ class Demo:
             report = send_notices(
                 self.w.sessions, incident_id=incident_id, context=context, channels=channels,
                 secrets=self.w.secrets, lock_dir=self.w.out / "data", actor=ACTOR,
+                despite_assessment=self.notify_despite,
             )  # fmt: skip
             for channel in channels.values():
                 close = getattr(channel, "close", None)

@@ -30,8 +30,14 @@ REAL_CASE = 2_100_000
 ACTOR = "operator:demo"
 
 
-def scaled_providers(people: int, target: Path) -> Path:
-    """Write the shipped providers file with volumes and budgets scaled to ``people``."""
+UNBOUNDED = 1_000_000_000  # the largest budget a contract takes
+
+
+def scaled_providers(people: int, target: Path, *, budgets: bool = True) -> Path:
+    """Write the shipped providers file with volumes and budgets scaled to ``people``.
+
+    ``budgets=False`` lifts every budget (a plain API, to show what Vigie prevents).
+    """
     spec: dict[str, Any] = yaml.safe_load(PROVIDERS.read_text(encoding="utf-8"))
     scale = min(1.0, people / REAL_CASE)
     for processor in spec["processors"]:
@@ -41,6 +47,8 @@ def scaled_providers(people: int, target: Path) -> Path:
             budget["per_day"] = max(3 * expected, round(budget["per_day"] * scale))
             budget["per_30_days"] = max(40 * expected, round(budget["per_30_days"] * scale))
             contract["expected_per_day"] = expected
+            if not budgets:
+                budget["per_day"] = budget["per_30_days"] = UNBOUNDED
     target.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False), "utf-8")
     return target
 
@@ -77,9 +85,11 @@ class World:
             secrets=load_secrets(settings.resolved_secrets_dir),
         )
 
-    def populate(self, *, people: int, seed: int, progress: Any = None) -> SynthReport:
+    def populate(
+        self, *, people: int, seed: int, budgets: bool = True, progress: Any = None
+    ) -> SynthReport:
         """Synthesise the population and its providers, then read back the scopes."""
-        providers = scaled_providers(people, self.out / "providers.yaml")
+        providers = scaled_providers(people, self.out / "providers.yaml", budgets=budgets)
         self.synth = synthesize(
             self.engine, people=people, seed=seed, progress=progress, actor=ACTOR,
             providers=providers,
