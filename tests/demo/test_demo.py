@@ -36,5 +36,5 @@ def test_demo_runs_every_step(tmp_path: Path) -> None:
 def test_demo_fails_when_containment_is_broken(tmp_path: Path) -> None:
     console = Console(record=True, width=120)
     demo = Demo(DemoOptions(out=tmp_path / "demo", people=3000, days=3, containment=False), console)
-    with pytest.raises(DemoFailure, match="not contained|contained too late"):
+    with pytest.raises(DemoFailure, match=r"not contained|contained too late"):
         demo.run()

@@ -18,7 +18,7 @@ class MailSink:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.port = free_port()
-        self._controller = Controller(Mailbox(str(directory)), hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(Mailbox(directory), hostname="127.0.0.1", port=self.port)
 
     def __enter__(self) -> MailSink:
         self._controller.start()

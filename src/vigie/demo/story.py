@@ -314,10 +314,10 @@ class Demo:
         self.outcome.outputs["leak report"] = leak_dir / "report.html"
         best = report.attribution[0] if report.attribution else {}
         claim(report.verdict == "authentic", f"the dump was judged {report.verdict}")
-        claim(best.get("processor") == self.outcome.victim,
-              f"attributed to {best.get('processor')!r}, not {self.outcome.victim!r}")  # fmt: skip
-        claim(self.outcome.affected == self.outcome.stolen,
-              f"{self.outcome.affected} affected people found, {self.outcome.stolen} stolen")  # fmt: skip
+        named, victim = best.get("processor"), self.outcome.victim
+        claim(named == victim, f"attributed to {named!r}, not {victim!r}")
+        found, stolen = self.outcome.affected, self.outcome.stolen
+        claim(found == stolen, f"{found} affected people found, {stolen} stolen")
         window = report.leak_window or {}
         fields = sorted({f for a in report.affected for f in a.fields})
         return [
