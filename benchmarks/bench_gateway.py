@@ -155,11 +155,15 @@ def prepare() -> Prepared:
     from vigie.processors.models import Contract, Processor
     from vigie.secrets import load_secrets
     from vigie.store.engine import make_engine, make_session_factory
+    from vigie.store.models import load_metadata
 
     data_dir = ROOT / "data"
     _build_registry(data_dir)
     db = data_dir / "vigie.db"
     engine = make_engine(f"sqlite:///{db}")
+    # A registry cached by an earlier run may predate tables added since (pre-release,
+    # the schema is one regenerated migration): create whatever is missing.
+    load_metadata().create_all(engine)
     sessions = make_session_factory(engine)
     secrets = load_secrets(data_dir / "secrets")
     with sessions.begin() as s:
@@ -238,12 +242,16 @@ def _start(kind: str, prep: Prepared, port: int, workers: int = 1) -> subprocess
     else:
         cmd = [py, "-m", "datasette", "serve", str(prep.db), "--host", "127.0.0.1",
                "--port", str(port), "--setting", "sql_time_limit_ms", "10000"]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The server's stderr goes to a file: an unread pipe fills up and stalls the server.
+    log = (ROOT / f"{kind}-{port}.log").open("wb")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    log.close()
     probe = {"vigie": "/api/v1/health", "bare": "/subjects/1", "datasette": "/-/versions.json"}
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{kind} server died: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            text = (ROOT / f"{kind}-{port}.log").read_text()[-2000:]
+            raise RuntimeError(f"{kind} server died: {text}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}{probe[kind]}", timeout=5).status_code == 200:
                 return proc
@@ -316,6 +324,9 @@ def _measure(kind: str, prep: Prepared, workers: int = 1) -> dict[str, Run]:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+        failures = (ROOT / f"{kind}-{port}.log").read_text(errors="replace").count("Traceback")
+        if failures:
+            print(f"  WARNING: {kind} logged {failures} tracebacks (see {ROOT}/{kind}-{port}.log)")
 
 
 def breakdown(prep: Prepared, n: int = 300) -> dict[str, float]:
