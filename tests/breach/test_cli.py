@@ -119,7 +119,7 @@ def test_pack_register_notify_dry_run_and_codes(
     run(settings, engine, "incident", "notify", "1", "--channel", "sms")
     outbox = settings.data_dir / "outbox" / "sms-incident-1.jsonl"
     first = json.loads(outbox.read_text().splitlines()[0])
-    code = re.search(r"\u2066([0-9A-Z]{4}-[0-9A-Z]{4})\u2069", first["text"]).group(1)
+    code = re.search(r"(?<![\w-])([0-9A-Z]{4}-[0-9A-Z]{4})(?![\w-])", first["text"]).group(1)
     assert "genuine" in run(settings, engine, "incident", "verify-code", "CIR-2025-000001", code)
     bad = runner.invoke(app, ["incident", "verify-code", "CIR-2025-000001", "AAAA-AAAA"],
                         obj=Instance(settings=settings, _engine=engine))  # fmt: skip

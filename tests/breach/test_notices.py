@@ -116,6 +116,8 @@ def test_notice_lists_exactly_the_exposed_fields(lang: str) -> None:
     assert f"{LRI}7KQ2-M9XD{PDI}" in notice.text
     sms = renderer.sms(person(lang, exposed))
     assert "7KQ2-M9XD" in sms and gettext(FIELD_LABELS["email"]) in sms
+    # Isolates only where they matter: they force UCS-2 SMS encoding.
+    assert (LRI in sms) == (lang in i18n.RTL)
 
 
 def test_sensitive_paragraph_only_when_sensitive_fields() -> None:

@@ -74,6 +74,7 @@ class EmailNotice:
     html: str
 
 
+_NO_ISOLATES = str.maketrans("", "", "\u2066\u2067\u2068\u2069")
 SLOT = "\x01%s\x01"
 _SLOT_RE = re.compile("\x01([a-z])\x01")
 
@@ -312,7 +313,12 @@ class NoticeRenderer:
             kit = self.kit(lang)
             fields = kit.separator.join(kit.labels(r.fields))
             v = {**self._text_values(kit, r), "fields": fields}
-            out.append(kit.sms.render(v=v).strip())
+            text = kit.sms.render(v=v).strip()
+            if kit.dir == "ltr":
+                # Nothing to reorder in a left-to-right SMS, and the isolates would force
+                # UCS-2 encoding: 70 characters per SMS part instead of 160.
+                text = text.translate(_NO_ISOLATES)
+            out.append(text)
         return "\n".join(out)
 
     def _font_stack(self, lang: str, *, letter: bool) -> str:
