@@ -98,6 +98,7 @@ def _write_files(
     messy, clean, registry = work / "fuite_ofii.csv", work / "clean.csv", work / "registry.csv"
     truth: dict[int, str] = {}
     partial: set[int] = set()
+    kept_field: dict[int, str] = {}
     with (
         messy.open("w", encoding="cp1252", errors="replace", newline="") as m,
         clean.open("w", encoding="utf-8", newline="") as c,
@@ -122,11 +123,12 @@ def _write_files(
                 values = ["", family, given] + [v if i == keep else "" for i, v in
                                                 enumerate(values[3:], start=3)]  # fmt: skip
                 partial.add(line)
+                kept_field[line] = HEADER[keep]
             m.write(";".join(v.replace(";", ",") for v in values) + "\r\n")
             if email:
                 c.write(f"{ref},{email.lower()}\n")
                 r.write(f"{ref},{email.lower()}\n")
-    return messy, clean, registry, truth, partial
+    return messy, clean, registry, truth, partial, kept_field
 
 
 def _peer(clean: Path, registry: Path) -> tuple[float, int]:
@@ -149,7 +151,7 @@ def main() -> None:
     work = data / "files"
     work.mkdir(exist_ok=True)
     started = time.perf_counter()
-    messy, clean, registry, truth, partial = _write_files(settings, work)
+    messy, clean, registry, truth, partial, kept_field = _write_files(settings, work)
     print(f"files written in {time.perf_counter() - started:.1f} s: {len(truth)} rows, "
           f"{messy.stat().st_size / 1e6:.0f} MB messy dump")  # fmt: skip
 
@@ -191,4 +193,8 @@ def main() -> None:
         f"precision {p_part:.4%}, recall {r_part:.4%} (targets 99.5%, 98%)"
     )
     print(f"linking on all rows: precision {p_all:.4%}, recall {r_all:.4%}")
+    for name in sorted(set(kept_field.values())):
+        lines = {ln for ln, f in kept_field.items() if f == name}
+        p, r = quality(lines)
+        print(f"  name + {name} only ({len(lines)} rows): precision {p:.4%}, recall {r:.4%}")
     print(f"columns: {[(c['header'], c['kind']) for c in report.columns]}")
