@@ -147,3 +147,22 @@ def test_a_week_of_legitimate_work_raises_no_alert(
     assert set(statuses) == {200, 201}, statuses
     with world.sessions() as s:
         assert s.scalars(select(Alert)).all() == []
+
+
+def test_attack_command_reports_as_json(world: World, gateway: tuple[str, DrivenClock]) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from vigie.cli.app import app
+
+    url, _ = gateway
+    args = ["attack", "--url", url, "--key", world.tokens[0], "--strategy", "sweep"]
+    result = CliRunner().invoke(
+        app, [*args, "--max-requests", "3", "--time-scale", "1000", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["requests"] == 3 and report["people"] == 150 and report["stopped"] is False
+    bad = CliRunner().invoke(app, [*args[:-1], "steal"])
+    assert bad.exit_code == 1 and "--strategy must be one of" in bad.output
