@@ -73,3 +73,21 @@ def test_history_excludes_today_and_reads_the_contract(world: World) -> None:
     assert hist.hour_of_day_requests[9] == 6
     assert hist.expected_per_day == 40
     assert windows == 8
+
+
+def test_concurrent_workers_lose_no_count(world: World) -> None:
+    """Four workers record at once (same processor, same windows): nothing is lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def worker(n: int) -> None:
+        for i in range(10):
+            people = world.scope[n * 100 + i * 10 : n * 100 + i * 10 + 10]
+            with world.sessions.begin() as s:
+                state.record(s, world.access(people, key_id=world.key_ids[n % 3]))
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(worker, range(4)))
+    with world.sessions.begin() as s:
+        rec = state.record(s, world.access([]))
+    assert (rec.day.requests, rec.day.people, rec.day.fresh) == (41, 400, 400)
+    assert rec.active_keys == 3
