@@ -179,7 +179,13 @@ def notifier_from_settings(settings: Settings, secrets: InstanceSecrets) -> Noti
 
 
 def deliver_pending(session: Session, *, notifier: Notifier, limit: int = 100) -> int:
-    """Send alerts not yet delivered (oldest first); return how many went out."""
+    """Send alerts not yet delivered (oldest first); return how many went out.
+
+    With no channel (:class:`NullNotifier`) nothing is marked delivered: the alerts wait
+    for a channel to be configured.
+    """
+    if isinstance(notifier, NullNotifier):
+        return 0
     rows = session.execute(
         select(Alert, Processor.name)
         .outerjoin(Processor, Processor.id == Alert.processor_id)
