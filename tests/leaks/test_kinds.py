@@ -13,6 +13,7 @@ from vigie.leaks.kinds import (
     normalize_phone,
     parse_date,
     value_matches,
+    wildcard_match,
 )
 
 HEADERS = [
@@ -136,3 +137,15 @@ def test_name_tokens_fold_accents_scripts_and_order(a: str, b: str) -> None:
 def test_country_codes() -> None:
     assert country_code("Afghanistan") == country_code("afghane") == "AFG"
     assert country_code("Dupont") is None
+
+
+@pytest.mark.parametrize(
+    ("leaked", "registry", "fits"),
+    [("Y?ld?z Ay?e", "Yıldız Ayşe", True), ("Ay?e Y?ld?z", "Yıldız Ayşe", True),
+     ("\ufffdukasz Nowak", "Łukasz Nowak", True), ("Y?ld?z Ay?e", "Yıldız Fatma", False),
+     ("Dupont Jean", "Dupont Jean", False), ("Y?ld?z", "Yıldız Ayşe", False)],
+)  # fmt: skip
+def test_letters_lost_to_the_encoding_are_wildcards(leaked: str, registry: str, fits: bool) -> None:
+    a = " ".join(sorted(name_tokens(leaked)))
+    b = " ".join(sorted(name_tokens(registry)))
+    assert wildcard_match(a, b) is fits

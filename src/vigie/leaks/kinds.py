@@ -397,8 +397,29 @@ def normalize_phone(text: str, region: str = "FR") -> str | None:
 
 
 def name_tokens(text: str) -> list[str]:
-    """A name's tokens, transliterated and folded: "N'Diaye Aïssatou" -> n, diaye, aissatou."""
-    return re.sub(r"[^a-z]+", " ", unidecode(text).lower()).split()
+    """A name's tokens, transliterated and folded: "N'Diaye Aïssatou" -> n, diaye, aissatou.
+
+    A letter lost to a narrow encoding (``?`` or U+FFFD, as when "Yıldız" is written in
+    cp1252) stays as ``?``, a one-letter wildcard for :func:`wildcard_match`.
+    """
+    text = text.replace("\ufffd", "?")
+    return [t for t in re.sub(r"[^a-z?]+", " ", unidecode(text).lower()).split() if t.strip("?")]
+
+
+def wildcard_match(a: str, b: str) -> bool:
+    """Whether name key ``a`` (tokens, ``?`` for a lost letter) fits name key ``b``."""
+    if "?" not in a:
+        return False
+    left = b.split()
+    for token in a.split():
+        pattern = re.compile(re.escape(token).replace(r"\?", "."))
+        # A lost non-Latin letter may transliterate to one or two letters.
+        loose = re.compile(re.escape(token).replace(r"\?", ".{1,2}"))
+        hit = next((t for t in left if pattern.fullmatch(t) or loose.fullmatch(t)), None)
+        if hit is None:
+            return False
+        left.remove(hit)
+    return not left
 
 
 def value_matches(kind: str, text: str) -> bool:

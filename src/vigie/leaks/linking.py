@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -27,6 +28,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.process import cpdist
 
 from vigie.fingerprint.pseudonyms import Pseudonymiser
+from vigie.leaks.kinds import wildcard_match
 from vigie.secrets import InstanceSecrets
 
 # Fixed weights (bits) for identifiers and penalties for disagreement.
@@ -136,10 +138,18 @@ def _candidates(con: duckdb.DuckDBPyConnection) -> None:
             cpdist(a, [p[3] for p in pairs], scorer=fuzz.token_sort_ratio, workers=1),
             cpdist(a, [p[4] for p in pairs], scorer=fuzz.token_sort_ratio, workers=1),
         )
+        _wildcards(score, pairs, 2, (3, 4))
         keep = score >= FUZZY_MIN
         con.register("_fz", {"row_id": ids[keep, 0], "subject_id": ids[keep, 1]})
         con.execute("INSERT INTO cand SELECT row_id, subject_id FROM _fz")
         con.unregister("_fz")
+
+
+def _wildcards(scores: Any, pairs: list[Any], a: int, targets: tuple[int, int]) -> None:
+    """Names with letters lost to the encoding (``?``) agree when the rest fits exactly."""
+    for i, p in enumerate(pairs):
+        if "?" in p[a] and any(p[t] and wildcard_match(p[a], p[t]) for t in targets):
+            scores[i] = max(scores[i], FUZZY_MIN)
 
 
 def _name_similarity(con: duckdb.DuckDBPyConnection) -> None:
@@ -158,6 +168,7 @@ def _name_similarity(con: duckdb.DuckDBPyConnection) -> None:
             cpdist(a, [p[4] for p in pairs], scorer=fuzz.token_sort_ratio, workers=1),
             cpdist(a, [p[5] for p in pairs], scorer=fuzz.token_sort_ratio, workers=1),
         )
+        _wildcards(sims, pairs, 3, (4, 5))
     con.register(
         "_sim",
         {
