@@ -202,7 +202,7 @@ def crash_and_finish(
 
     Returns (kills, received count per address, incident id).
     """
-    from conftest import make_subject
+    from tests.breach.conftest import make_subject
 
     with sessions.begin() as s:
         extra = [make_subject(1000 + i, "ar" if i % 3 else "fr", f"P{i}", "Test",

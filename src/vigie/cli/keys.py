@@ -65,7 +65,7 @@ def issue(
         highlight=False,
     )
     console.print(issued.token, markup=False, highlight=False, soft_wrap=True)
-    console.print(f"expires: {expiry}; allowed from: {where}", highlight=False)
+    console.print(f"expires: {expiry}; allowed from: {where}", highlight=False, soft_wrap=True)
 
 
 @group.command("list")
