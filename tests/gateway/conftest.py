@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -26,8 +25,6 @@ from vigie.processors.models import Assignment, Contract, Processor
 from vigie.registry.models import Subject
 from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
-from vigie.store.engine import make_engine
-from vigie.store.migrate import upgrade
 
 TODAY = date(2026, 3, 2)
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -207,25 +204,6 @@ class World:
 
     def advance(self, delta: timedelta) -> None:
         self.now += delta
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shared template, checkpointed outside a transaction.
-
-    Overrides tests/conftest.py's, whose ``PRAGMA wal_checkpoint`` runs inside the
-    ``BEGIN IMMEDIATE`` the engine opens and fails with "database table is locked".
-    """
-    path = tmp_path_factory.mktemp("gateway-template") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    raw = engine.raw_connection()
-    try:
-        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        raw.close()
-    engine.dispose()
-    return path
 
 
 @pytest.fixture

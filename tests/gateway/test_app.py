@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from sqlalchemy import select
-from tests.gateway.conftest import World, subject_values
 
+from tests.gateway.conftest import World, subject_values
 from vigie.audit.models import AuditEvent
 from vigie.fingerprint.pseudonyms import Pseudonymiser
 from vigie.gateway.models import SubjectEvent

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.gateway.conftest import World
-
 from vigie.fingerprint.pseudonyms import Pseudonymiser
 from vigie.gateway import budget
 

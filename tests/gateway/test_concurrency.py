@@ -25,8 +25,8 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import select
-from tests.gateway.conftest import World
 
+from tests.gateway.conftest import World
 from vigie.audit.canonical import decode_subjects
 from vigie.audit.models import AuditEvent
 from vigie.fingerprint.pseudonyms import Pseudonymiser

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
-from tests.gateway.conftest import World
 
+from tests.gateway.conftest import World
 from vigie.audit import trail
 from vigie.audit.actions import Action
 from vigie.audit.models import AuditEvent

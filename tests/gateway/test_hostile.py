@@ -11,8 +11,8 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from tests.gateway.conftest import World
 
+from tests.gateway.conftest import World
 from vigie.fingerprint.pseudonyms import Pseudonymiser
 from vigie.gateway.problems import PROBLEM_JSON
 

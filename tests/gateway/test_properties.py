@@ -17,8 +17,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.gateway.conftest import TODAY, World, subject_values
 
+from tests.gateway.conftest import TODAY, World, subject_values
 from vigie.fingerprint.pseudonyms import Pseudonymiser
 from vigie.policy.masks import MASK_FIELDS, MASKS
 from vigie.registry.models import SUBJECT_FIELDS
