@@ -8,11 +8,11 @@ import random
 import signal
 import time
 
-import audit_workers
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.audit import audit_workers  # importable by spawned children
 from vigie.audit.index import received_by
 from vigie.audit.models import AuditCheckpoint, AuditEvent
 from vigie.audit.verify import verify_trail
