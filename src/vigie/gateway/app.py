@@ -25,7 +25,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from vigie import __version__
+from vigie.detection.notify import Notifier
 from vigie.errors import AuditFailure, InvalidInput, VigieError
+from vigie.fingerprint.trips import make_router
 from vigie.gateway import disclose
 from vigie.gateway.cursor import MAX_CURSOR_LENGTH, CursorCodec
 from vigie.gateway.disclose import Attempt, Caller, Disclosure, Gate
@@ -205,6 +207,7 @@ def create_app(
     secrets: InstanceSecrets | None = None,
     clock: Callable[[], datetime] = utcnow,
     after_commit: Sequence[Callable[[], None]] = (),
+    canary_notifier: Notifier | None = None,
 ) -> FastAPI:
     """The processor API for the instance described by ``settings``.
 
@@ -234,6 +237,15 @@ def create_app(
         openapi_url="/api/v1/openapi.json",
     )
     app.state.unit_of_work = uow
+    # The mail/SMS gateway reports messages that reached a canary contact here.
+    app.include_router(
+        make_router(
+            sessions=make_session_factory(engine),
+            secrets=secrets,
+            notifier=canary_notifier,
+            clock=clock,
+        )
+    )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_problem(request: Request, exc: StarletteHTTPException) -> Response:
@@ -386,13 +398,17 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
 
 def app_from_environment() -> FastAPI:
     """The app for ``vigie serve`` workers: settings from ``VIGIE_*``, default observers."""
+    from vigie.detection.notify import notifier_from_settings
     from vigie.gateway.wiring import default_after_commit, default_observers
 
     settings = Settings()
     engine = make_engine(settings.resolved_database_url)
+    secrets = load_secrets(settings.resolved_secrets_dir)
     return create_app(
         settings,
         engine=engine,
+        secrets=secrets,
         observers=default_observers(settings, engine),
         after_commit=default_after_commit(settings, engine),
+        canary_notifier=notifier_from_settings(settings, secrets),
     )
