@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,6 +32,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import func, select
 
 from vigie.audit.export import export_trail
@@ -125,6 +128,18 @@ class Demo:
         self.leak_report: dict[str, Any] = {}
         self.notify_despite = False
 
+    @contextmanager
+    def _bar(self, what: str) -> Iterator[Callable[[int, int], None]]:
+        """A transient progress bar; yields ``advance(done, total)``."""
+        columns = (TextColumn(f"  {what}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=self.console, transient=True) as bar:
+            task = bar.add_task(what, total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            yield advance
+
     @property
     def w(self) -> World:
         assert self.world is not None
@@ -157,9 +172,11 @@ class Demo:
     # -- 1 ------------------------------------------------------------------------------
     def step_population(self) -> list[str]:
         self.world = World.fresh(self.options.out)
-        report = self.w.populate(
-            people=self.options.people, seed=self.options.seed, budgets=self.options.containment
-        )
+        with self._bar("people") as advance:
+            report = self.w.populate(
+                people=self.options.people, seed=self.options.seed,
+                budgets=self.options.containment, progress=advance,
+            )  # fmt: skip
         self.w.issue_keys(now=self.start)
         self.outcome.people = report.people
         claim(report.people == self.options.people, "the population was not built")
@@ -206,12 +223,13 @@ class Demo:
             routine.start(self.start.date(), rng)
             routines.append(routine)
         refused = 0
-        with httpx.Client(base_url=url, timeout=60) as client:
+        with httpx.Client(base_url=url, timeout=60) as client, self._bar("days") as advance:
             for d in range(self.options.days):
                 day = (self.start + timedelta(days=d)).date()
                 report = run_day(client, clock=self.clock, routines=routines, day=day, rng=rng)
                 self.outcome.legit_requests += report.requests
                 refused += sum(report.refused.values())
+                advance(d + 1, self.options.days)
         with self.w.sessions() as session:
             suspended = session.scalar(
                 select(func.count())
@@ -383,15 +401,12 @@ class Demo:
             channels = from_settings(settings, names=("email", "letter"), incident_id=incident_id)
             with self.w.sessions() as session:
                 context = context_for(settings, session, incident_id=incident_id)
-            report = send_notices(
-                self.w.sessions, incident_id=incident_id, context=context, channels=channels,
-                secrets=self.w.secrets, lock_dir=self.w.out / "data", actor=ACTOR,
-                despite_assessment=self.notify_despite,
-            )  # fmt: skip
-            for channel in channels.values():
-                close = getattr(channel, "close", None)
-                if close:
-                    close()
+            with self._bar("notices") as advance:
+                report = send_notices(
+                    self.w.sessions, incident_id=incident_id, context=context,
+                    channels=channels, secrets=self.w.secrets, lock_dir=self.w.out / "data",
+                    actor=ACTOR, despite_assessment=self.notify_despite, progress=advance,
+                )  # fmt: skip
             delivered = sink.count
         sent = dict(report.sent)
         self.outcome.notices = sent
