@@ -236,6 +236,7 @@ def test_openapi_documents_every_route_with_examples(world: World) -> None:
         "/api/v1/subjects",
         "/api/v1/subjects/{pseudonym}",
         "/api/v1/subjects/{pseudonym}/events",
+        "/hooks/canary",
     }
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     for name in ("SubjectRecord", "SubjectPage", "Problem", "WriteReceipt"):
