@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from typer.testing import CliRunner
 
-from vigie.cli.app import app
-from vigie.cli.context import Instance
+from tests.cli.conftest import Invoke
 from vigie.errors import Denied
 from vigie.processors.keys import authenticate
-from vigie.settings import Settings
-from vigie.store.engine import make_engine
-from vigie.store.migrate import upgrade
-
-runner = CliRunner()
-Invoke = Callable[[list[str]], Result]
 
 FILE = """\
 processors:
@@ -36,32 +23,13 @@ processors:
 """
 
 
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite template (checkpointed outside the engine's BEGIN IMMEDIATE)."""
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()
-    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return path
-
-
 @pytest.fixture
-def cli(
-    settings: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Invoke:
-    """Run ``vigie ARGS`` on the test instance, where processor ``keyed`` exists."""
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def invoke(args: list[str]) -> Result:
-        return runner.invoke(app, args, obj=Instance(settings=settings, _engine=engine))
-
+def cli(cli: Invoke, tmp_path: Path) -> Invoke:
+    """The CLI runner on an instance where processor ``keyed`` exists."""
     path = tmp_path / "p.yaml"
     path.write_text(FILE)
-    assert invoke(["processors", "apply", str(path)]).exit_code == 0
-    return invoke
+    assert cli(["processors", "apply", str(path)]).exit_code == 0
+    return cli
 
 
 def test_issue_list_revoke(cli: Invoke, sessions: sessionmaker[Session]) -> None:

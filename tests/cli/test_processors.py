@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from click.testing import Result
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from typer.testing import CliRunner
 
+from tests.cli.conftest import Invoke
 from vigie.audit.models import AuditEvent
 from vigie.cli.app import app
-from vigie.cli.context import Instance
-from vigie.settings import Settings
-from vigie.store.engine import make_engine
-from vigie.store.migrate import upgrade
-
-runner = CliRunner()
-Invoke = Callable[[list[str]], Result]
 
 FILE = """\
 processors:
@@ -43,30 +31,6 @@ processors:
         budget: {per_day: 50, per_30_days: 500}
         rate_per_minute: 60
 """
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite template (checkpointed outside the engine's BEGIN IMMEDIATE)."""
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()
-    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return path
-
-
-@pytest.fixture
-def cli(settings: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Invoke:
-    """Run ``vigie ARGS`` on the test instance (its engine, disposed by the fixture)."""
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def invoke(args: list[str]) -> Result:
-        return runner.invoke(app, args, obj=Instance(settings=settings, _engine=engine))
-
-    return invoke
-    return settings
 
 
 def _file(tmp_path: Path, text: str = FILE) -> Path:

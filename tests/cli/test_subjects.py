@@ -2,50 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
-import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from click.testing import Result
-from sqlalchemy import Engine
-from typer.testing import CliRunner
-
+from tests.cli.conftest import Invoke, runner
 from vigie.cli.app import app
-from vigie.cli.context import Instance
-from vigie.settings import Settings
-from vigie.store.engine import make_engine
-from vigie.store.migrate import upgrade
 from vigie.synth.people import generate
-
-runner = CliRunner()
-Invoke = Callable[[list[str]], Result]
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite template (checkpointed outside the engine's BEGIN IMMEDIATE)."""
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()
-    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return path
-
-
-@pytest.fixture
-def cli(settings: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Invoke:
-    """Run ``vigie ARGS`` on the test instance."""
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def invoke(args: list[str]) -> Result:
-        return runner.invoke(app, args, obj=Instance(settings=settings, _engine=engine))
-
-    return invoke
 
 
 def _csv(path: Path, n: int = 5, seed: int = 3) -> tuple[Path, list[dict[str, str]]]:

@@ -17,8 +17,6 @@ from vigie.processors.directory import get_processor
 from vigie.processors.keys import issue_key
 from vigie.processors.models import Assignment, Contract
 from vigie.registry.models import Subject
-from vigie.store.engine import make_engine
-from vigie.store.migrate import upgrade
 
 ACTOR = "operator:test"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning
@@ -114,25 +112,6 @@ class World:
 
     def tick(self, delta: timedelta) -> None:
         self.now += delta
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shared template, checkpointed outside a transaction.
-
-    Overrides tests/conftest.py's, whose ``PRAGMA wal_checkpoint`` runs inside the
-    ``BEGIN IMMEDIATE`` the engine opens and fails with "database table is locked".
-    """
-    path = tmp_path_factory.mktemp("detection-template") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    raw = engine.raw_connection()
-    try:
-        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        raw.close()
-    engine.dispose()
-    return path
 
 
 @pytest.fixture

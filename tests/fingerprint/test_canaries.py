@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
-from pathlib import Path
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -23,21 +19,7 @@ from vigie.fingerprint.canaries import (
 from vigie.fingerprint.models import CanaryContact
 from vigie.processors.models import Assignment
 from vigie.registry.models import Subject
-from vigie.store.engine import make_engine
-from vigie.store.migrate import upgrade
 from vigie.synth.load import synthesize
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Migrated SQLite template, checkpointed outside any transaction (see tests/synth)."""
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()
-    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return path
 
 
 def test_default_density_meets_the_sampling_target():

@@ -34,8 +34,9 @@ def test_other_instance_cannot_read(tmp_path: Path) -> None:
 
 @given(st.text(max_size=40))
 def test_garbage_is_rejected(text: str) -> None:
-    from vigie.secrets import InstanceSecrets, Secret
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from vigie.secrets import InstanceSecrets, Secret
 
     s = InstanceSecrets(master=Secret(b"k" * 32), signing_key=Ed25519PrivateKey.generate())
     assert Pseudonymiser(s, 1).decode(text) is None or len(text) == PSEUDONYM_LENGTH

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -12,8 +11,8 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from detection.conftest import T0, World
-from detection.conftest import world as world  # the fixture, re-used
+from tests.detection.conftest import T0, World
+from tests.detection.conftest import world as world  # the fixture, re-used
 from vigie.audit import trail
 from vigie.audit.actions import Action
 from vigie.breach.models import Incident
@@ -25,25 +24,8 @@ from vigie.fingerprint.trips import list_trips, make_router, trip, webhook_token
 from vigie.processors.models import Processor
 from vigie.registry.models import Subject
 from vigie.secrets import InstanceSecrets
-from vigie.store.engine import make_engine
-from vigie.store.migrate import upgrade
 
 CANARY = 50  # subject 50 is a canary of the world (every 50th person)
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shared template, checkpointed outside the engine's ``BEGIN IMMEDIATE``."""
-    path = tmp_path_factory.mktemp("trips-template") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    raw = engine.raw_connection()
-    try:
-        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        raw.close()
-    engine.dispose()
-    return path
 
 
 @pytest.fixture

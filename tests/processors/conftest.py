@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -13,8 +11,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.processors.apply import apply_file
 from vigie.registry.models import Subject
-from vigie.store.engine import make_engine
-from vigie.store.migrate import upgrade
 
 ACTOR = "operator:test"
 
@@ -90,23 +86,6 @@ def make_subjects(session: Session, n: int, *, start: int = 1) -> list[int]:
         ids.append(i)
     session.flush()
     return ids
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite database, copied for each test.
-
-    Overrides the shared fixture, whose ``PRAGMA wal_checkpoint`` runs inside the
-    engine's ``BEGIN IMMEDIATE`` and fails with "database table is locked"; the
-    checkpoint here runs on a plain sqlite3 connection outside any transaction.
-    """
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()
-    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return path
 
 
 @pytest.fixture
