@@ -58,6 +58,7 @@ def test_a_trip_suspends_the_processor_that_received_the_canary(canaries: World)
     with canaries.sessions.begin() as s:
         result = trip(s, contact=" Person50@MAIL.example ", source="mx1", actor="operator:dpo")
     assert result.processors == ("lingua-test",) and result.channel == "email"
+    assert result.received_by == ("lingua-test",)
     assert result.canaries == ("DET-00000050",)
     with canaries.sessions() as s:
         (alert,) = s.scalars(select(Alert))
@@ -79,6 +80,8 @@ def test_an_assigned_canary_names_its_processor_by_phone(canaries: World) -> Non
     with canaries.sessions() as s:
         alert = s.scalars(select(Alert)).one()
     assert alert.evidence["received"] is False
+    assert result.received_by == ()
+    assert (alert.severity, alert.containment) == ("low", "alert")
 
 
 def test_a_canary_nobody_had_points_at_the_controller(canaries: World) -> None:

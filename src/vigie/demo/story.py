@@ -36,6 +36,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import func, select
 
 from vigie.audit.export import export_trail
+from vigie.audit.index import received_by, recipients
 from vigie.audit.verify import verify_trail
 from vigie.breach.assessment import assess_incident
 from vigie.breach.authority import prepare_pack, write_pack
@@ -337,6 +338,20 @@ class Demo:
         found, stolen = self.outcome.affected, self.outcome.stolen
         claim(found == stolen, f"{found} affected people found, {stolen} stolen")
         window = report.leak_window or {}
+        ids = [a.subject_id for a in report.affected]
+        with self.w.sessions() as session:
+            victim_id = self.w.processor_ids[victim]
+            receipts = [
+                r for r in recipients(session, subject_ids=ids) if r.processor_id == victim_id
+            ]
+        served = ""
+        if receipts:
+            first = min(r.first_at for r in receipts)
+            last = max(r.last_at for r in receipts)
+            served = (
+                f"; the served index shows {victim} received these {len(receipts)} people "
+                f"between {first:%Y-%m-%d %H:%M} and {last:%Y-%m-%d %H:%M} UTC"
+            )
         fields = sorted({f for a in report.affected for f in a.fields})
         return [
             f"posted: {dump.name} ({report.rows:,} rows, semicolons, French headers)",
@@ -345,7 +360,7 @@ class Demo:
             f"attributed to [bold]{best.get('processor')}[/] (confidence "
             f"{best.get('confidence')}) — {_evidence_line(best)}",
             f"exposed fields: {', '.join(fields)}",
-            f"taken {_window_line(window)}",
+            f"taken {_window_line(window)}{served}",
         ]
 
     # -- 5 ------------------------------------------------------------------------------
@@ -428,7 +443,14 @@ class Demo:
             canaries = canary_ids(session)
             stolen = [names.decode(r["pseudonym"]) for r in self.records]
             in_haul = [sid for sid in stolen if sid in canaries]
-            pool = in_haul or [sid for sid in self.w.scopes[victim_id] if sid in canaries]
+            served = sorted(canaries & received_by(session, processor_id=victim_id))
+            assigned = [sid for sid in self.w.scopes[victim_id] if sid in canaries]
+            choices = [
+                (in_haul, "one of the stolen canaries"),
+                (served, "a canary that provider received"),
+                (assigned, "a canary assigned to that provider"),
+            ]
+            pool, origin = next(((p, o) for p, o in choices if p), ([], ""))
             claim(bool(pool), "no canary in the provider's scope")
             contact = session.scalar(
                 select(CanaryContact.value).where(
@@ -440,12 +462,13 @@ class Demo:
                 session, contact=str(contact), actor=ACTOR, source="mail gateway (demo)",
                 now=utcnow(),
             )  # fmt: skip
-        claim(self.outcome.victim in result.processors,
-              f"the canary trip named {result.processors}, not {self.outcome.victim}")  # fmt: skip
-        origin = "one of the stolen canaries" if in_haul else "a canary of that provider"
+        named = result.received_by or result.processors
+        claim(self.outcome.victim in named, f"the canary trip named {named}, not the victim")
+        received = ", ".join(result.received_by) or "nobody"
         return [
-            f"canary trip: a phishing e-mail reached {origin}; critical alert naming "
-            f"{', '.join(result.processors)}"
+            f"canary trip: a phishing e-mail reached {origin}; critical alert on the "
+            f"processors that received it ({received}); also assigned to: "
+            f"{', '.join(sorted(set(result.processors) - set(result.received_by))) or '-'}"
         ]
 
     # -- 6 ------------------------------------------------------------------------------
@@ -461,7 +484,7 @@ class Demo:
         return [
             f"{verified.events:,} events and {verified.checkpoints} checkpoint(s) verified",
             f"exported with a signed checkpoint to {out} "
-            f"(check it alone: python {out}/verify.py {out})",
+            f"(check it alone: python {out}/verify_trail.py {out})",
         ]
 
 

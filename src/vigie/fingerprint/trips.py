@@ -54,6 +54,7 @@ class TripResult:
     channel: str  # "email" or "phone"
     processors: tuple[str, ...]  # names of the processors that had the canary
     alert_ids: tuple[int, ...]
+    received_by: tuple[str, ...] = ()  # those of them the gateway disclosed it to
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form (no contact value: the caller already has it)."""
@@ -62,6 +63,7 @@ class TripResult:
             "canaries": list(self.canaries),
             "channel": self.channel,
             "processors": list(self.processors),
+            "received_by": list(self.received_by),
             "alert_ids": list(self.alert_ids),
         }
 
@@ -82,7 +84,12 @@ def trip(
     source: str | None = None,
     now: datetime | None = None,
 ) -> TripResult:
-    """Record that ``contact`` (a canary's e-mail or phone) was contacted; alert critically.
+    """Record that ``contact`` (a canary's e-mail or phone) was contacted, and alert.
+
+    Every processor that received the canary through the gateway gets a critical alert
+    (it is suspended); one that only had it assigned gets a low one (named, not
+    suspended); when no processor ever had it, one critical alert names nobody: the
+    leak is on the controller's side.
 
     Raises :class:`NotFound` when no canary has or had that contact.
     """
@@ -96,6 +103,7 @@ def trip(
     trip_ids: list[int] = []
     alert_ids: list[int] = []
     names: dict[int, str] = {}
+    received_names: set[str] = set()
     for hit in hits:
         holders = _holders(session, subject_id=hit.subject_id, assigned=hit.processor_ids)
         row = CanaryTrip(
@@ -133,6 +141,8 @@ def trip(
             else:
                 processor = session.get(Processor, processor_id)
                 names[processor_id] = processor.name if processor else str(processor_id)
+                if received is not None:
+                    received_names.add(names[processor_id])
                 summary = (
                     f"canary {hit.ref} contacted by {hit.kind}; "
                     f"{'disclosed to' if received else 'assigned to'} {names[processor_id]}"
@@ -140,7 +150,10 @@ def trip(
             alert = raise_alert(
                 session,
                 detector=TRIP_DETECTOR,
-                severity=Severity.CRITICAL,
+                # Only a processor that received the canary can have leaked it through
+                # Vigie: it is contained at once. One that merely had it assigned is named
+                # (it may hold the person by other means) without being suspended.
+                severity=Severity.CRITICAL if received or processor_id is None else Severity.LOW,
                 processor_id=processor_id,
                 key_id=None,
                 summary=summary,
@@ -159,6 +172,7 @@ def trip(
         channel=hits[0].kind,
         processors=tuple(names[p] for p in sorted(names)),
         alert_ids=tuple(alert_ids),
+        received_by=tuple(sorted(received_names)),
     )
 
 
