@@ -25,9 +25,7 @@ from vigie.store.engine import make_engine, make_session_factory
 from vigie.store.migrate import upgrade
 from vigie.store.models import load_metadata
 
-PG_URL = os.environ.get(
-    "VIGIE_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("VIGIE_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("VIGIE_TEST_REQUIRE_POSTGRES") == "1"
 _pg_state: dict[str, object] = {}
 
@@ -72,9 +70,7 @@ def _pg_engine(schema: str) -> Engine:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
-) -> Iterator[str]:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
     """URL of a fresh, migrated database of each kind."""
     if request.param == "sqlite":
         path = tmp_path / "vigie.db"

@@ -7,6 +7,8 @@ with ``alembic revision --autogenerate`` instead.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -27,6 +29,10 @@ def main() -> None:
             )
     for new in (MIGRATIONS / "versions").glob("0001_*.py"):
         new.rename(MIGRATIONS / "versions" / "0001_initial.py")
+    target = str(MIGRATIONS / "versions" / "0001_initial.py")
+    # Generated code is held to the same lint as the rest.
+    subprocess.run([sys.executable, "-m", "ruff", "check", "--fix", "-q", target], check=False)
+    subprocess.run([sys.executable, "-m", "ruff", "format", "-q", target], check=True)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 PLACEHOLDERS = frozenset({"", "changeme", "change-me", "password", "secret", "example", "xxx"})
 
 
@@ -37,7 +36,8 @@ class Settings(BaseSettings):
         "PostgreSQL: `postgresql+psycopg://user@host/db`.",
     )
     secrets_dir: Path | None = Field(
-        None, description="Directory of instance secrets (files mode 0600). Default: DATA_DIR/secrets."
+        None,
+        description="Directory of instance secrets (files mode 0600). Default: DATA_DIR/secrets.",
     )
     audit_checkpoint_every_events: int = Field(
         10_000, ge=1, description="Sign a checkpoint automatically after this many new events."

@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "demo",
 )
 
+
 class VigieGroup(TyperGroup):
     """Root group: a Vigie error becomes one line on stderr and exit code 1, no traceback."""
 
