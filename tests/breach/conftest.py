@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import socket
-import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -17,8 +15,6 @@ from vigie.breach.clock import FixedClock
 from vigie.breach.fonts import PreparedFonts, prepare
 from vigie.processors.models import Processor
 from vigie.registry.models import Subject
-from vigie.store.engine import make_engine
-from vigie.store.migrate import upgrade
 
 T0 = datetime(2026, 1, 12, 9, 30, tzinfo=UTC)
 
@@ -67,23 +63,6 @@ def make_subject(
         course_level="A1",
         valid_from=T0,
     )
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite database, copied for each test.
-
-    Overrides the root fixture, whose ``PRAGMA wal_checkpoint`` runs inside the
-    ``BEGIN IMMEDIATE`` the engine opens and fails with "database table is locked".
-    Closing the last connection checkpoints the WAL into the main file by itself.
-    """
-    path = tmp_path_factory.mktemp("breach-template") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()
-    with sqlite3.connect(path) as raw:
-        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return path
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ with its contract's fields.
 from __future__ import annotations
 
 import random
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -21,8 +20,6 @@ from vigie.audit.actions import Action
 from vigie.audit.trail import append
 from vigie.processors.models import Assignment, Contract, Processor
 from vigie.registry.models import Subject
-from vigie.store.engine import make_engine
-from vigie.store.migrate import upgrade
 from vigie.synth.load import synthesize
 
 from .helpers import World
@@ -55,23 +52,6 @@ def _disclose(session: Session, rng: random.Random) -> None:
                 outcome="ok",
                 detail={"count": len(fetched[start : start + PAGE])},
             )
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite database, copied for each test.
-
-    Overrides the shared one, whose ``PRAGMA wal_checkpoint`` runs inside the ``BEGIN
-    IMMEDIATE`` the engine opens (SQLite refuses it); here it runs outside a transaction.
-    """
-    path = tmp_path_factory.mktemp("leaks-template") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
-    return path
 
 
 @pytest.fixture

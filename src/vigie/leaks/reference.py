@@ -25,30 +25,9 @@ import numpy as np
 from sqlalchemy import Connection
 
 from vigie.leaks.kinds import name_tokens
+from vigie.registry.models import VERSIONED_FIELDS
 
-_DATA_COLUMNS = (
-    "given_name",
-    "family_name",
-    "given_name_native",
-    "family_name_native",
-    "birth_date",
-    "sex",
-    "birth_country",
-    "nationality",
-    "preferred_language",
-    "email",
-    "phone",
-    "address_line",
-    "postal_code",
-    "city",
-    "region",
-    "entry_date",
-    "residence_reason",
-    "residence_status",
-    "cir_signed_on",
-    "course_hours",
-    "course_level",
-)
+_DATA_COLUMNS = VERSIONED_FIELDS  # every personal field but the stable ref
 _DATES = {"birth_date", "entry_date", "cir_signed_on"}
 BATCH = 200_000
 _TYPES = {"subject_id": "BIGINT", "version": "BIGINT", "is_canary": "BOOLEAN"}
