@@ -57,7 +57,7 @@ def test_header_without_kind(header: str) -> None:
 VALUES = {
     "email": (
         ["a@example.org", "jean.dupont@mail.example", "X_Y+tag@courriel.example",
-         "o'brien@example.net", "a.b-c@sub.example.com", "UPPER@EXAMPLE.ORG",
+         "o'brien@example.org", "a.b-c@sub.mail.example", "UPPER@EXAMPLE.ORG",
          "n1@boite.example", "ab@cd.ef.example", "first.last@example.co", "z@z.example"],
         ["jean.dupont", "@example.org", "a@b", "a@@example.org", "a b@example.org",
          "example.org", "mailto:", "06 12 34 56 78", "", "a@example"],

@@ -16,7 +16,7 @@ from vigie.leaks.sources import Reader
 ROWS = [
     ["Dupré", "Zoë", "12/03/1990", "06 12 34 56 78", "zoe.dupre@example.org"],
     ["N'Diaye", "Aïssatou", "01/02/1985", "+33 7 11 22 33 44", "a.ndiaye@mail.example"],
-    ["Œuvray", "Hélène", "1999-12-31", "0033612345679", "h.oeuvray@example.net"],
+    ["Œuvray", "Hélène", "1999-12-31", "0033612345679", "h.oeuvray@example.org"],
 ]
 HEADER = ["Nom", "Prénom", "date_naiss", "tel", "courriel"]
 

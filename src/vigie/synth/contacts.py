@@ -14,8 +14,8 @@ from numpy.typing import NDArray
 I64 = NDArray[np.int64]
 Obj = NDArray[np.object_]
 
-EMAIL_DOMAINS = ("mail.example", "example.org", "example.net", "courriel.example",
-                 "example.com", "boite.example")  # fmt: skip
+EMAIL_DOMAINS = ("mail.example", "example.org", "webmail.example", "courriel.example",
+                 "poste.example", "boite.example")  # fmt: skip
 EMAIL_WEIGHTS = np.array([0.35, 0.2, 0.15, 0.12, 0.1, 0.08])
 
 # Mobile prefixes of metropolitan France (+33 6.., 7..); 639 and 690-697 are overseas.
