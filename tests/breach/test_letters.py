@@ -9,7 +9,7 @@ import pypdfium2 as pdfium
 import pytest
 
 from vigie.breach import i18n, letters
-from vigie.breach.fonts import PreparedFonts
+from vigie.breach.fonts import PreparedFonts, prepare
 from vigie.breach.notices import NoticeContext, NoticeRenderer, Recipient
 from vigie.errors import ConfigError
 
@@ -79,3 +79,14 @@ def test_merge_puts_every_letter_in_one_file(prepared_fonts: PreparedFonts, tmp_
     pdf = pdfium.PdfDocument(str(target))
     assert len(pdf) == sum(len(d.pages) for d in docs)
     pdf.close()
+
+
+def test_fonts_prepare_under_a_relative_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The default data directory is relative (``vigie-data``): the CSS still needs
+    # absolute file URIs.
+    monkeypatch.chdir(tmp_path)
+    prepared = prepare(Path("relative") / "fonts")
+    assert f'url("file://{tmp_path}' in prepared.css
+    assert all(f.is_absolute() and f.exists() for f in prepared.files)

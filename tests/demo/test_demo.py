@@ -19,9 +19,10 @@ def test_claim_raises_with_its_message() -> None:
         claim(False, "the attack was not contained")
 
 
-def test_demo_runs_every_step(tmp_path: Path) -> None:
+def test_demo_runs_every_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # `make demo` writes under a relative directory
     console = Console(record=True, width=120)
-    outcome = Demo(DemoOptions(out=tmp_path / "demo", people=3000, days=3), console).run()
+    outcome = Demo(DemoOptions(out=Path("demo-output"), people=3000, days=3), console).run()
     text = console.export_text()
     assert "Demo complete" in text
     assert 0 < outcome.stolen <= outcome.normal_day + 500

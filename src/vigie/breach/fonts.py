@@ -208,6 +208,7 @@ def _subset_font(font: Any, target: Path, unicodes: set[int]) -> None:
 
 def prepare(cache_dir: Path) -> PreparedFonts:
     """Subset every family once into ``cache_dir`` (reused while fonts and catalogues hold)."""
+    cache_dir = cache_dir.resolve()  # the CSS names the files by absolute file:// URI
     cache_dir.mkdir(parents=True, exist_ok=True)
     rules, covered, files = [], {}, []
     for family, face in FACE_NAMES.items():
