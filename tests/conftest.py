@@ -45,9 +45,16 @@ def postgres_available() -> bool:
     return bool(_pg_state["ok"])
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _pg_state.get("ok") is False:
-        terminalreporter.write_line(
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Say it, last and loud, when the PostgreSQL half did not run.
+
+    Under xdist the workers probe; the controller that prints this probes for itself.
+    """
+    if hasattr(config, "workerinput") or postgres_available():
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
             f"PostgreSQL half SKIPPED: no server at {PG_URL} ({_pg_state.get('why')}). "
             "Only SQLite was tested; set VIGIE_TEST_POSTGRES_URL or run .ci/run.",
             yellow=True,
