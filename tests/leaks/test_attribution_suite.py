@@ -141,8 +141,19 @@ def test_attribution_suite(
         rows = invented_rows(120, fields, 2)
         return write_csv(leak_dir / "fabricated.csv", [HEADERS_FR[f] for f in fields], rows)
 
+    def dated_by_receipts(r: LeakReport) -> bool:
+        # The served index dates the theft from the processor's side: every person in
+        # the file was received, and the file is complete only after the last receipt.
+        received = r.attribution[0].get("received") if r.attribution else None
+        return (
+            bool(received)
+            and received["people"] == len(r.affected)
+            and (received["first"] <= received["complete_from"] <= received["last"])
+        )
+
     cases = [
-        ("full, cp1252, French headers", full, first_is(lingua)),
+        ("full, cp1252, French headers", full,
+         lambda r: first_is(lingua)(r) and dated_by_receipts(r)),
         ("column subset", subset, first_is(civic)),
         ("reordered, English headers, comma", reordered, first_is(lingua)),
         ("accents stripped, upper case, tab", stripped, first_is(civic)),

@@ -36,7 +36,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import func, select
 
 from vigie.audit.export import export_trail
-from vigie.audit.index import received_by, recipients
+from vigie.audit.index import received_by
 from vigie.audit.verify import verify_trail
 from vigie.breach.assessment import assess_incident
 from vigie.breach.authority import prepare_pack, write_pack
@@ -338,19 +338,13 @@ class Demo:
         found, stolen = self.outcome.affected, self.outcome.stolen
         claim(found == stolen, f"{found} affected people found, {stolen} stolen")
         window = report.leak_window or {}
-        ids = [a.subject_id for a in report.affected]
-        with self.w.sessions() as session:
-            victim_id = self.w.processor_ids[victim]
-            receipts = [
-                r for r in recipients(session, subject_ids=ids) if r.processor_id == victim_id
-            ]
+        received = best.get("received") or {}
         served = ""
-        if receipts:
-            first = min(r.first_at for r in receipts)
-            last = max(r.last_at for r in receipts)
+        if received:
             served = (
-                f"; the served index shows {victim} received these {len(receipts)} people "
-                f"between {first:%Y-%m-%d %H:%M} and {last:%Y-%m-%d %H:%M} UTC"
+                f"; the served index shows {named} received them between "
+                f"{_minute(received['first'])} and {_minute(received['last'])} UTC, "
+                f"all of them only from {_minute(received['complete_from'])}"
             )
         fields = sorted({f for a in report.affected for f in a.fields})
         return [
@@ -492,6 +486,10 @@ def _contracts(session: Any, processor_id: int) -> list[Any]:
     from vigie.processors.models import Contract
 
     return list(session.scalars(select(Contract).where(Contract.processor_id == processor_id)))
+
+
+def _minute(iso: str) -> str:
+    return iso[:16].replace("T", " ")
 
 
 def _window_line(window: dict[str, Any]) -> str:

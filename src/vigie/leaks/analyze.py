@@ -158,6 +158,14 @@ def _run(
                 all_canaries=all_canaries,
             )
             named = [a.as_dict() for a in result.named]
+            linked_ids = [a.subject_id for a in affected]
+            for entry in named:
+                # When it received them dates the theft from that side (served index).
+                span = source.receipts(
+                    session, processor_id=int(entry["processor_id"]), subject_ids=linked_ids
+                )
+                if span is not None:
+                    entry["received"] = span
             note, controller_side = result.reason, result.controller_side
             if history is None:
                 note = "the audit served index is not available; " + note

@@ -8,8 +8,8 @@ export of the index). Both answer :meth:`DisclosureSource.disclosures`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Collection, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,6 +24,11 @@ class DisclosureSource(Protocol):
     def disclosures(self, session: Session) -> Sequence[Disclosure] | None:
         """Every processor's disclosure history, or None when it cannot be known."""
 
+    def receipts(
+        self, session: Session, *, processor_id: int, subject_ids: Collection[int]
+    ) -> dict[str, Any] | None:
+        """When ``processor_id`` received ``subject_ids``, or None when it cannot be known."""
+
 
 class InMemoryDisclosures:
     """A fixed disclosure history."""
@@ -33,6 +38,11 @@ class InMemoryDisclosures:
 
     def disclosures(self, session: Session) -> Sequence[Disclosure] | None:
         return self._items
+
+    def receipts(
+        self, session: Session, *, processor_id: int, subject_ids: Collection[int]
+    ) -> dict[str, Any] | None:
+        return None  # a fixed history has no times
 
 
 class ServedIndexDisclosures:
@@ -51,3 +61,29 @@ class ServedIndexDisclosures:
             fields = index.fields_received(session, processor_id=pid)
             out.append(Disclosure(pid, name, frozenset(received), frozenset(fields)))
         return out
+
+    def receipts(
+        self, session: Session, *, processor_id: int, subject_ids: Collection[int]
+    ) -> dict[str, Any] | None:
+        """When the processor received these people, from the served index.
+
+        ``complete_from`` is the moment the processor first held *every* one of them (the
+        latest first receipt): a file holding them all cannot have been put together from
+        its disclosures before then. ``first`` and ``last`` bound all its receipts.
+        """
+        try:
+            from vigie.audit import index
+        except ImportError:
+            return None
+        got = [r for r in index.recipients(session, subject_ids=subject_ids)
+               if r.processor_id == processor_id]  # fmt: skip
+        if not got:
+            return None
+        return {
+            "people": len(got),
+            "first": min(r.first_at for r in got).isoformat(),
+            "complete_from": max(r.first_at for r in got).isoformat(),
+            "last": max(r.last_at for r in got).isoformat(),
+            "audit_seq_from": min(r.first_seq for r in got),
+            "audit_seq_to": max(r.last_seq for r in got),
+        }
