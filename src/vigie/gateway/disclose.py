@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from vigie.audit import trail
 from vigie.audit.actions import Action
 from vigie.errors import Denied, InvalidInput, NotFound, VigieError
 from vigie.fingerprint.pseudonyms import PSEUDONYM_LENGTH, Pseudonymiser
@@ -127,22 +128,52 @@ def begin(
     )
 
 
-def _append(session: Session, caller: Caller, **kwargs: Any) -> int:
-    from vigie.audit import trail  # the audit domain owns the trail
+def _record(
+    session: Session,
+    gate: Gate,
+    caller: Caller,
+    *,
+    now: datetime,
+    kind: str,
+    action: Action,
+    purpose: str,
+    subject_ids: Sequence[int],
+    fields: Sequence[str],
+    detail: Mapping[str, Any],
+    **access: Any,
+) -> int:
+    """Audit a disclosure, then show it to the observers; both before the response leaves.
 
-    return trail.append(
+    ``access`` holds the request's extra :class:`Access` fields (status, cursor position…).
+    Returns the audit sequence number.
+    """
+    seq = trail.append(
         session,
+        action=action,
         actor=caller.actor,
         processor_id=caller.processor_id,
         key_id=caller.key_id,
         origin=caller.origin,
-        **kwargs,
+        purpose=purpose,
+        subject_ids=subject_ids,
+        fields=fields,
+        detail=detail,
+        at=now,
     )
-
-
-def _observe(session: Session, gate: Gate, access: Access) -> None:
+    seen = Access(
+        at=now,
+        processor_id=caller.processor_id,
+        key_id=caller.key_id,
+        origin=caller.origin,
+        kind=kind,
+        subject_ids=tuple(subject_ids),
+        fields=fields,
+        audit_seq=seq,
+        **access,
+    )
     for observer in gate.observers:
-        observer.observe(session, access)
+        observer.observe(session, seen)
+    return seq
 
 
 def _resolve(
@@ -185,29 +216,17 @@ def read_subject(
     view = caller.view(person.contract_ids)
     record = view.project(person.row, pseudonym=pseudonym)
     fields = sorted(record)
-    seq = _append(
+    seq = _record(
         session,
+        gate,
         caller,
-        at=now,
+        now=now,
+        kind="read",
         action=Action.SUBJECT_READ,
         purpose=caller.purpose(person.contract_ids),
         subject_ids=[person.subject_id],
         fields=fields,
         detail={"contracts": list(person.contract_ids), "newly_counted": charged.newly_counted},
-    )
-    _observe(
-        session,
-        gate,
-        Access(
-            at=now,
-            processor_id=caller.processor_id,
-            key_id=caller.key_id,
-            origin=caller.origin,
-            kind="read",
-            subject_ids=(person.subject_id,),
-            fields=fields,
-            audit_seq=seq,
-        ),
     )
     return Disclosure(record, charged.remaining_today, charged.remaining_30_days, seq)
 
@@ -254,10 +273,12 @@ def list_subjects(
     contract_ids = sorted({c for p in people for c in p.contract_ids})
     fields = sorted({name for r in records for name in r})
     subject_ids = [p.subject_id for p in people]
-    seq = _append(
+    seq = _record(
         session,
+        gate,
         caller,
-        at=now,
+        now=now,
+        kind="list",
         action=Action.SUBJECT_LIST,
         purpose=caller.purpose(contract_ids or caller.views.keys()),
         subject_ids=subject_ids,
@@ -268,23 +289,8 @@ def list_subjects(
             "limit": limit,
             "newly_counted": charged.newly_counted,
         },
-    )
-    last = people[-1].subject_id if people else after
-    _observe(
-        session,
-        gate,
-        Access(
-            at=now,
-            processor_id=caller.processor_id,
-            key_id=caller.key_id,
-            origin=caller.origin,
-            kind="list",
-            subject_ids=tuple(subject_ids),
-            fields=fields,
-            cursor_position=last,
-            page_size=limit,
-            audit_seq=seq,
-        ),
+        cursor_position=people[-1].subject_id if people else after,
+        page_size=limit,
     )
     next_cursor = None
     if more and people:
@@ -325,30 +331,18 @@ def write_event(
     session.add(event)
     session.flush()
     fields = sorted(values)
-    seq = _append(
+    seq = _record(
         session,
+        gate,
         caller,
-        at=now,
+        now=now,
+        kind="write",
         action=Action.SUBJECT_WRITE,
         purpose=caller.purpose([contract_id]),
         subject_ids=[person.subject_id],
         fields=fields,
         detail={"contract": contract_id, "event_id": event.id},
-    )
-    _observe(
-        session,
-        gate,
-        Access(
-            at=now,
-            processor_id=caller.processor_id,
-            key_id=caller.key_id,
-            origin=caller.origin,
-            kind="write",
-            subject_ids=(person.subject_id,),
-            fields=fields,
-            status=201,
-            audit_seq=seq,
-        ),
+        status=201,
     )
     body = {"event_id": event.id, PSEUDONYM: pseudonym, "recorded": values}
     return Disclosure(body, audit_seq=seq)
@@ -363,8 +357,6 @@ def record_denial(
     a savepoint: what it writes (an alert, a suspension) is kept even if it raises
     ``Denied`` again, since the request is refused anyway.
     """
-    from vigie.audit import trail
-
     kind = kind_of(error)
     if attempt.processor_id is not None:
         budget.count_request(session, processor_id=attempt.processor_id, now=now)
