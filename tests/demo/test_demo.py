@@ -9,6 +9,8 @@ from rich.console import Console
 
 from vigie.demo.steps import DemoFailure, claim
 from vigie.demo.story import Demo, DemoOptions
+from vigie.demo.world import World
+from vigie.errors import InvalidInput
 
 pytestmark = pytest.mark.slow
 
@@ -39,3 +41,21 @@ def test_demo_fails_when_containment_is_broken(tmp_path: Path) -> None:
     demo = Demo(DemoOptions(out=tmp_path / "demo", people=3000, days=3, containment=False), console)
     with pytest.raises(DemoFailure, match=r"not contained|contained too late"):
         demo.run()
+
+
+def test_demo_never_replaces_what_it_did_not_make(tmp_path: Path) -> None:
+    precious = tmp_path / "home"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("years of work")
+    with pytest.raises(InvalidInput, match="not an earlier demo's output"):
+        World.fresh(precious)
+    assert (precious / "thesis.txt").read_text() == "years of work"
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    with pytest.raises(InvalidInput):
+        World.fresh(a_file)
+    again = tmp_path / "demo"
+    World.fresh(again).engine.dispose()
+    (again / "left-over").write_text("from the last run")
+    World.fresh(again).engine.dispose()  # an earlier demo's outputs are replaced
+    assert not (again / "left-over").exists()

@@ -31,12 +31,18 @@ def demo(
     ] = 5,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the population.")] = 2026,
     out: Annotated[
-        Path, typer.Option("--out", help="Where the demo instance and its outputs go (replaced).")
+        Path,
+        typer.Option(
+            "--out",
+            help="Where the demo instance and its outputs go; an earlier demo's outputs "
+            "there are replaced, anything else is refused.",
+        ),
     ] = Path("demo-output"),
 ) -> None:
     """Replay the OFII case: a population, ordinary traffic, a stolen key, the leak, the response.
 
-    Builds a fresh SQLite instance under `--out` (whatever is there is replaced), serves
+    Builds a fresh SQLite instance under `--out` (an earlier demo's outputs there are
+    replaced; any other non-empty directory is refused), serves
     the real gateway on loopback, and prints a short story with the figures of each
     step. Exits non-zero if any step does not do what it claims (for example, if the
     attack is not contained). Fully offline.

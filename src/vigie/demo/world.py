@@ -18,6 +18,7 @@ import yaml
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigie.errors import InvalidInput
 from vigie.instance import initialise
 from vigie.processors.keys import issue_key
 from vigie.processors.models import Assignment, Processor
@@ -28,6 +29,7 @@ from vigie.synth.load import PROVIDERS, SynthReport, synthesize
 
 REAL_CASE = 2_100_000
 ACTOR = "operator:demo"
+MARKER = ".vigie-demo"  # marks a directory the demo made, and so may replace
 
 
 UNBOUNDED = 1_000_000_000  # the largest budget a contract takes
@@ -70,10 +72,21 @@ class World:
 
     @classmethod
     def fresh(cls, out: Path) -> World:
-        """An empty instance under ``out`` (whatever was there is removed)."""
+        """An empty instance under ``out``, replacing an earlier demo's outputs there.
+
+        Refuses any other existing file or non-empty directory: the demo never deletes
+        what it did not make.
+        """
         if out.exists():
-            shutil.rmtree(out)
-        out.mkdir(parents=True)
+            if out.is_dir() and (out / MARKER).exists():
+                shutil.rmtree(out)
+            elif not out.is_dir() or any(out.iterdir()):
+                raise InvalidInput(
+                    f"{out} exists and is not an earlier demo's output; "
+                    "choose another --out or remove it yourself"
+                )
+        out.mkdir(parents=True, exist_ok=True)
+        (out / MARKER).write_text("outputs of `vigie demo`; replaced by the next run\n")
         settings = Settings(data_dir=out / "data")
         engine = make_engine(settings.resolved_database_url)
         initialise(settings, engine)
