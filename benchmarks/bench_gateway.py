@@ -68,12 +68,15 @@ def vigie_app() -> Any:
     """The gateway as ``vigie serve`` builds it, minus the detection pipeline."""
     from vigie.gateway.app import create_app
     from vigie.gateway.wiring import default_after_commit
+    from vigie.secrets import load_secrets
     from vigie.settings import Settings
     from vigie.store.engine import make_engine
 
     settings = Settings()
     engine = make_engine(settings.resolved_database_url)
-    return create_app(settings, engine=engine, after_commit=default_after_commit(settings, engine))
+    secrets = load_secrets(settings.resolved_secrets_dir)
+    hooks = default_after_commit(settings, engine, secrets=secrets)
+    return create_app(settings, engine=engine, secrets=secrets, after_commit=hooks)
 
 
 def bare_app() -> Any:

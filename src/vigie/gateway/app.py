@@ -404,11 +404,12 @@ def app_from_environment() -> FastAPI:
     settings = Settings()
     engine = make_engine(settings.resolved_database_url)
     secrets = load_secrets(settings.resolved_secrets_dir)
+    notifier = notifier_from_settings(settings, secrets)  # alerts and canary trips alike
     return create_app(
         settings,
         engine=engine,
         secrets=secrets,
-        observers=default_observers(settings, engine),
-        after_commit=default_after_commit(settings, engine),
-        canary_notifier=notifier_from_settings(settings, secrets),
+        observers=default_observers(settings, engine, notifier=notifier),
+        after_commit=default_after_commit(settings, engine, secrets=secrets),
+        canary_notifier=notifier,
     )

@@ -12,22 +12,23 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 
+from vigie.detection.notify import Notifier
 from vigie.gateway.observe import AccessObserver
-from vigie.secrets import load_secrets
+from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 from vigie.store.engine import make_session_factory
 
 
-def default_observers(settings: Settings, engine: Engine) -> list[AccessObserver]:
-    """The detection pipeline (every detector, notifier from the settings)."""
-    from vigie.detection.notify import notifier_from_settings
+def default_observers(
+    settings: Settings, engine: Engine, *, notifier: Notifier
+) -> list[AccessObserver]:
+    """The detection pipeline: every detector, alerts sent through ``notifier``."""
     from vigie.detection.pipeline import DetectionConfig, DetectionPipeline
 
-    secrets = load_secrets(settings.resolved_secrets_dir)
     return [
         DetectionPipeline(
             config=DetectionConfig.from_settings(settings),
-            notifier=notifier_from_settings(settings, secrets),
+            notifier=notifier,
             sessions=make_session_factory(engine),
         )
     ]
@@ -59,11 +60,11 @@ class EveryFew:
         self.hook()
 
 
-def default_after_commit(settings: Settings, engine: Engine) -> list[Callable[[], None]]:
+def default_after_commit(
+    settings: Settings, engine: Engine, *, secrets: InstanceSecrets
+) -> list[Callable[[], None]]:
     """Hooks run after each committed request: the audit checkpointer (throttled)."""
     from vigie.audit.checkpoints import Checkpointer
 
-    checkpointer = Checkpointer.from_settings(
-        settings, make_session_factory(engine), load_secrets(settings.resolved_secrets_dir)
-    )
+    checkpointer = Checkpointer.from_settings(settings, make_session_factory(engine), secrets)
     return [EveryFew(checkpointer.maybe_checkpoint, calls=100, seconds=1.0)]
