@@ -59,7 +59,7 @@ from vigie.fingerprint.trips import trip
 from vigie.gateway.app import create_app
 from vigie.gateway.observe import AccessObserver
 from vigie.leaks.analyze import analyze
-from vigie.processors.models import Processor
+from vigie.processors.models import Contract, Processor
 from vigie.registry.models import Subject
 from vigie.store.base import utcnow
 
@@ -204,10 +204,12 @@ class Demo:
         rng = random.Random(self.options.seed)
         routines = []
         with self.w.sessions() as session:
-            expected = {
-                p.name: sum(c.expected_per_day or 0 for c in _contracts(session, p.id))
-                for p in session.scalars(select(Processor))
-            }
+            per_day = func.coalesce(func.sum(Contract.expected_per_day), 0)
+            expected = dict(
+                session.execute(
+                    select(Contract.processor_id, per_day).group_by(Contract.processor_id)
+                ).all()
+            )
         for name, pid in self.w.processor_ids.items():
             if name not in self.w.trainers:
                 continue  # the platform host does not hold courses
@@ -218,7 +220,7 @@ class Demo:
                 name=name,
                 token=self.w.tokens[name],
                 intake=deque(names.encode(sid) for sid in scope),
-                cohort_size=max(1, round((expected.get(name) or 1) / SESSIONS_PER_DAY)),
+                cohort_size=max(1, round((expected.get(pid) or 1) / SESSIONS_PER_DAY)),
                 sessions_per_day=SESSIONS_PER_DAY,
             )
             routine.start(self.start.date(), rng)
@@ -480,12 +482,6 @@ class Demo:
             f"exported with a signed checkpoint to {out} "
             f"(check it alone: python {out}/verify_trail.py {out})",
         ]
-
-
-def _contracts(session: Any, processor_id: int) -> list[Any]:
-    from vigie.processors.models import Contract
-
-    return list(session.scalars(select(Contract).where(Contract.processor_id == processor_id)))
 
 
 def _minute(iso: str) -> str:
