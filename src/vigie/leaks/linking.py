@@ -1,26 +1,44 @@
 """Linking leaked rows to registry people, with a confidence per row.
 
-Candidates come from blocking on exact keys — e-mail, phone, ``ref``, pseudonym (decoded
-under each processor's key), and the name key combined with birth date or postal code,
-or alone when the name is rare — then, for rows left without a candidate, from the
-birth date alone with a fuzzy name comparison (rapidfuzz ``token_sort_ratio``).
+**Scoring.** Every candidate (row, person, version) is scored Fellegi–Sunter style, in
+bits: an agreeing value adds ``log2(N / f)`` where ``N`` is the registry size and ``f``
+the number of people sharing that value (a rare name weighs more than a common one;
+identifiers weigh a fixed amount), a disagreeing value subtracts a fixed penalty. A
+score ``s`` is posterior odds ``2**s / N`` against a person drawn at random, so the
+confidence of the best candidate ``i`` of a row is ``odds_i / (1 + sum_j odds_j)`` over
+all its candidates — two equally good candidates share the confidence and neither
+passes. A row is linked when its best confidence reaches the threshold (setting
+``leak_match_threshold``, default 0.99).
 
-Every candidate (row, person, version) is scored Fellegi–Sunter style, in bits: an
-agreeing value adds ``log2(N / f)`` where ``N`` is the registry size and ``f`` the number
-of people sharing that value (a rare name weighs more than a common one; identifiers
-weigh a fixed amount), a disagreeing value subtracts a fixed penalty. A score ``s`` is
-posterior odds ``2**s / N`` against a person drawn at random, so the confidence of the
-best candidate ``i`` of a row is ``odds_i / (1 + sum_j odds_j)`` over all its candidates
-— two equally good candidates share the confidence and neither passes. A row is linked
-when its best confidence reaches the threshold (setting ``leak_match_threshold``,
-default 0.99).
+**Candidates, in two rounds.**
+
+1. Identifiers: e-mail, phone, ``ref`` and pseudonym (decoded under each processor's
+   key). A row is *settled* when its best identifier candidate reaches the threshold and
+   disagrees with the row on no field at all: any other person lacks the identifier, so
+   scores at least ``W + P`` (25 bits or more) below it and could not move the
+   confidence by more than about ``2**-25`` per such person.
+2. Names, for the rows not settled: the name key combined with birth date or postal
+   code, the family name with birth date, the name alone when it is rare; then, for rows
+   still without a candidate, the birth date alone with a fuzzy name comparison
+   (rapidfuzz ``ratio`` on the sorted tokens, i.e. ``token_sort_ratio``).
+
+Name comparisons run once per *distinct* pair of names, not per candidate.
+
+**One person, one row.** A leaked file normally holds each person once. A row left
+ambiguous (two people share its name and birth date, say) is decided when every other
+candidate is already the person of another confidently linked row: those candidates'
+odds are multiplied by the share ``d`` of linked rows whose person is linked more than
+once in the file (Laplace-smoothed), and the confidence recomputed. In a file without
+duplicates ``d`` is tiny and the exclusion decides; in a file that repeats people (two
+processors' extracts merged) ``d`` is large and it changes nothing.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
@@ -36,9 +54,10 @@ W_REF, W_EMAIL, W_PHONE, W_PSEUDONYM = 30.0, 24.0, 22.0, 40.0
 P_REF, P_EMAIL, P_PHONE, P_PSEUDONYM = 15.0, 3.0, 3.0, 20.0
 P_NAME, P_BIRTH, P_POSTAL, P_NATIONALITY, P_SEX = 12.0, 10.0, 2.0, 4.0, 4.0
 W_YEAR, W_DEPARTMENT = 5.0, 4.0  # masked values: birth year, department
-# A full name and birth date that no other registry person shares identify a person as
-# well as a phone number: their agreement is worth at least this many bits together.
-W_UNIQUE_NAME_BIRTH = 28.0
+# A row's full name and birth date, both exactly those of a registry person, are worth
+# at least this many bits together: as much as a phone number and an unrelated field.
+# Two people sharing both then split the confidence; neither reaches the threshold.
+W_NAME_BIRTH = 28.0
 FUZZY_MIN = 85.0  # token_sort_ratio from which two names agree (with a 4-bit discount)
 FUZZY_DISCOUNT = 4.0
 RARE_NAME = 20  # a name key shared by at most this many people is a block on its own
@@ -90,181 +109,318 @@ def decode_pseudonyms(
     con.unregister("_hits")
 
 
-def _candidates(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE cand AS
-        SELECT DISTINCT row_id, subject_id FROM (
-            SELECT d.row_id, r.subject_id FROM dump d JOIN reg r ON d.email_n = r.email_n
-            UNION ALL SELECT d.row_id, r.subject_id FROM dump d JOIN reg r ON d.phone_n = r.phone_n
-            UNION ALL SELECT d.row_id, r.subject_id FROM dump d JOIN reg r ON d.ref_n = r.ref_n
-            UNION ALL SELECT d.row_id, h.subject_id FROM dump d JOIN pseudo_hits h ON d.pseudonym
-                = h.pseudonym
-            UNION ALL SELECT d.row_id, r.subject_id FROM dump d JOIN reg r
-                ON d.name_key = r.name_key AND d.birth_date = r.birth_date
-            UNION ALL SELECT d.row_id, r.subject_id FROM dump d JOIN reg r
-                ON d.native_key = r.native_key AND d.birth_date = r.birth_date
-            UNION ALL SELECT d.row_id, r.subject_id FROM dump d JOIN reg r
-                ON d.name_key = r.native_key AND d.birth_date = r.birth_date
-            UNION ALL SELECT d.row_id, r.subject_id FROM dump d JOIN reg r
-                ON d.name_key = r.name_key AND d.postal_code = r.postal_code
-            UNION ALL SELECT d.row_id, r.subject_id FROM dump d JOIN reg r
-                ON d.family_key = r.family_key AND d.birth_date = r.birth_date
-            UNION ALL SELECT d.row_id, r.subject_id FROM dump d
-                JOIN (SELECT value FROM reg_freq WHERE kind = 'name' AND n <= {RARE_NAME}) f
-                  ON d.name_key = f.value
-                JOIN reg r ON r.name_key = d.name_key
-        )
-        """
-    )
-    # Rows with a name and a birth date but no candidate yet: block on the birth date,
-    # keep pairs whose names are close.
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE fuzzy_pairs AS
-        SELECT d.row_id, r.subject_id, d.name_key AS a, r.name_key AS b, r.native_key AS c
-        FROM dump d JOIN reg r ON d.birth_date = r.birth_date
-        WHERE d.name_key IS NOT NULL AND r.birth_freq <= {MAX_CANDIDATES_PER_DATE}
-          AND d.row_id NOT IN (SELECT row_id FROM cand)
-        """
-    )
-    pairs = con.execute(
-        "SELECT row_id, subject_id, a, b, coalesce(c, '') FROM fuzzy_pairs"
-    ).fetchall()
-    if pairs:
-        ids = np.array([(p[0], p[1]) for p in pairs], dtype=np.int64)
-        a = [p[2] for p in pairs]
-        score = np.maximum(
-            cpdist(a, [p[3] for p in pairs], scorer=fuzz.token_sort_ratio, workers=1),
-            cpdist(a, [p[4] for p in pairs], scorer=fuzz.token_sort_ratio, workers=1),
-        )
-        _wildcards(score, pairs, 2, (3, 4))
-        keep = score >= FUZZY_MIN
-        con.register("_fz", {"row_id": ids[keep, 0], "subject_id": ids[keep, 1]})
-        con.execute("INSERT INTO cand SELECT row_id, subject_id FROM _fz")
-        con.unregister("_fz")
+# -- scoring -----------------------------------------------------------------------------
 
 
-def _wildcards(scores: Any, pairs: list[Any], a: int, targets: tuple[int, int]) -> None:
-    """Names with letters lost to the encoding (``?``) agree when the rest fits exactly."""
-    for i, p in enumerate(pairs):
-        if "?" in p[a] and any(p[t] and wildcard_match(p[a], p[t]) for t in targets):
+@dataclass(frozen=True)
+class Term:
+    """One field's part of the score.
+
+    ``applies``: both sides hold the field; ``agree``: the bits it adds, NULL when the
+    values disagree (then ``penalty`` bits are subtracted and the row conflicts).
+    """
+
+    applies: str
+    agree: str
+    penalty: float
+
+
+def _bits(freq: str, log_n: float) -> str:
+    """Bits of agreeing on a value ``freq`` people share."""
+    return f"({log_n} - log2(greatest({freq}, 1)))"
+
+
+def _terms(log_n: float) -> list[Term]:
+    name = _bits("r.name_freq", log_n)
+    birth = _bits("r.birth_freq", log_n)
+    same_name = "(d.name_key = r.name_key OR d.name_key = r.native_key)"
+    return [
+        Term("d.ref_n IS NOT NULL AND r.ref_n IS NOT NULL",
+             f"CASE WHEN d.ref_n = r.ref_n THEN {W_REF} END", P_REF),
+        Term("d.email_n IS NOT NULL AND r.email_n IS NOT NULL",
+             f"CASE WHEN d.email_n = r.email_n THEN {W_EMAIL} END", P_EMAIL),
+        Term("d.phone_n IS NOT NULL AND r.phone_n IS NOT NULL",
+             f"CASE WHEN d.phone_n = r.phone_n THEN {W_PHONE} END", P_PHONE),
+        Term("d.pseudonym IS NOT NULL",
+             f"CASE WHEN h.subject_id IS NOT NULL THEN {W_PSEUDONYM} END", P_PSEUDONYM),
+        Term("d.name_key IS NOT NULL", f"""CASE
+                WHEN d.family_only THEN CASE WHEN d.family_key = r.family_key
+                    THEN {_bits("r.family_freq", log_n)} END
+                WHEN d.given_only THEN CASE WHEN d.name_key = r.given_key THEN 2 END
+                WHEN {same_name} OR d.native_key = r.native_key THEN {name}
+                WHEN s.sim >= {FUZZY_MIN} THEN {name} - {FUZZY_DISCOUNT} END""", P_NAME),
+        # The same name and birth date: a floor on the name and date terms together,
+        # whoever else shares them (their candidates then share the confidence).
+        Term(f"d.birth_date = r.birth_date AND {same_name}",
+             f"greatest(0, {W_NAME_BIRTH} - {name} - {birth})", 0.0),
+        Term("d.birth_date IS NOT NULL AND r.birth_date IS NOT NULL",
+             f"CASE WHEN d.birth_date = r.birth_date THEN {birth} END", P_BIRTH),
+        Term("d.birth_date IS NULL AND d.birth_year IS NOT NULL AND r.birth_date IS NOT NULL",
+             f"CASE WHEN d.birth_year = year(r.birth_date) THEN {W_YEAR} END", P_BIRTH),
+        Term("d.department IS NOT NULL AND r.postal_code IS NOT NULL",
+             f"CASE WHEN starts_with(r.postal_code, d.department) THEN {W_DEPARTMENT} END",
+             P_POSTAL),
+        Term("d.postal_code IS NOT NULL AND r.postal_code IS NOT NULL",
+             f"CASE WHEN d.postal_code = r.postal_code THEN {_bits('r.postal_freq', log_n)} END",
+             P_POSTAL),
+        Term("d.address_n IS NOT NULL", "CASE WHEN d.address_n = r.address_n THEN 12 END", 2),
+        Term("d.city_n IS NOT NULL", "CASE WHEN d.city_n = r.city_n THEN 3 END", 1),
+        Term("d.nationality IS NOT NULL",
+             "CASE WHEN d.nationality = r.nationality THEN 2 END", P_NATIONALITY),
+        Term("d.birth_country IS NOT NULL",
+             "CASE WHEN d.birth_country = r.birth_country THEN 2 END", P_NATIONALITY),
+        Term("d.sex IS NOT NULL", "CASE WHEN d.sex = r.sex THEN 0.5 END", P_SEX),
+        Term("d.entry_date IS NOT NULL", "CASE WHEN d.entry_date = r.entry_date THEN 8 END", 3),
+        Term("d.cir_signed_on IS NOT NULL",
+             "CASE WHEN d.cir_signed_on = r.cir_signed_on THEN 8 END", 3),
+        Term("d.residence_reason IS NOT NULL",
+             "CASE WHEN d.residence_reason = lower(r.residence_reason) THEN 1 END", 1),
+        Term("d.residence_status IS NOT NULL",
+             "CASE WHEN d.residence_status = lower(r.residence_status) THEN 1 END", 1),
+    ]  # fmt: skip
+
+
+def _score(con: duckdb.DuckDBPyConnection, pairs: str, log_n: float, *, create: bool) -> None:
+    """Score every version of every (row, person) pair of table ``pairs`` into ``scored``,
+    with ``conflicts`` the number of fields on which the row and the version disagree."""
+    terms = [(f"coalesce({t.applies}, false)", t) for t in _terms(log_n)]
+    score = "\n + ".join(
+        f"(CASE WHEN {applies} THEN coalesce({t.agree}, -{t.penalty}) ELSE 0 END)"
+        for applies, t in terms
+    )
+    conflicts = " + ".join(
+        f"CAST({applies} AND ({t.agree}) IS NULL AS INTEGER)" for applies, t in terms if t.penalty
+    )
+    head = "CREATE OR REPLACE TABLE scored AS" if create else "INSERT INTO scored"
+    con.execute(
+        f"""
+        {head}
+        SELECT c.row_id, r.subject_id, r.version, r.valid_from, r.valid_to, r.is_canary,
+               {score} AS score, {conflicts} AS conflicts
+        FROM {pairs} c JOIN dump d USING (row_id) JOIN reg r ON r.subject_id = c.subject_id
+        LEFT JOIN pseudo_hits h ON h.pseudonym = d.pseudonym AND h.subject_id = r.subject_id
+        LEFT JOIN name_sim s ON s.row_id = c.row_id AND s.subject_id = r.subject_id
+            AND s.version = r.version
+        """
+    )
+
+
+# -- name similarity ---------------------------------------------------------------------
+
+
+def _similarity(triples: list[tuple[str, str, str]]) -> np.ndarray:
+    """Best ``token_sort_ratio`` of name key ``a`` with ``b`` or ``c``; letters lost to the
+    encoding (``?``) agree when the rest fits exactly."""
+    if not triples:
+        return np.zeros(0)
+    a = [t[0] for t in triples]
+    scores = np.maximum(
+        cpdist(a, [t[1] for t in triples], scorer=fuzz.token_sort_ratio, workers=-1),
+        cpdist(a, [t[2] for t in triples], scorer=fuzz.token_sort_ratio, workers=-1),
+    ).astype(np.float64)
+    for i, (x, y, z) in enumerate(triples):
+        if "?" in x and (
+            (_may_fit(x, y) and wildcard_match(x, y)) or (_may_fit(x, z) and wildcard_match(x, z))
+        ):
             scores[i] = max(scores[i], FUZZY_MIN)
+    return scores
 
 
-def _name_similarity(con: duckdb.DuckDBPyConnection) -> None:
-    """Table ``name_sim(row_id, subject_id, version, sim)`` for pairs whose name keys differ."""
-    pairs = con.execute(
-        """SELECT c.row_id, r.subject_id, r.version, d.name_key, r.name_key,
-                  coalesce(r.native_key, '')
-           FROM cand c JOIN dump d USING (row_id) JOIN reg r USING (subject_id)
-           WHERE d.name_key IS NOT NULL AND NOT d.given_only AND NOT d.family_only
-             AND d.name_key <> r.name_key AND d.name_key IS DISTINCT FROM r.native_key"""
-    ).fetchall()
-    sims = np.zeros(len(pairs))
-    if pairs:
-        a = [p[3] for p in pairs]
-        sims = np.maximum(
-            cpdist(a, [p[4] for p in pairs], scorer=fuzz.token_sort_ratio, workers=1),
-            cpdist(a, [p[5] for p in pairs], scorer=fuzz.token_sort_ratio, workers=1),
-        )
-        _wildcards(sims, pairs, 3, (4, 5))
+def _may_fit(wild: str, name: str) -> bool:
+    """A cheap necessary condition of :func:`wildcard_match`: as many tokens, and each
+    ``?`` stands for one or two letters."""
+    return len(wild) <= len(name) <= len(wild) + wild.count("?") and wild.count(" ") == name.count(
+        " "
+    )
+
+
+def _register_similarity(con: duckdb.DuckDBPyConnection, query: str, table: str) -> None:
+    """Table ``table(a, b, c, sim)``: ``query``'s distinct name triples and their similarity."""
+    triples = [(str(a), str(b), str(c)) for a, b, c in con.execute(query).fetchall()]
+    sims = _similarity(triples)
     con.register(
         "_sim",
         {
-            "row_id": np.array([p[0] for p in pairs], dtype=np.int64),
-            "subject_id": np.array([p[1] for p in pairs], dtype=np.int64),
-            "version": np.array([p[2] for p in pairs], dtype=np.int64),
-            "sim": np.asarray(sims, dtype=np.float64),
+            "a": np.array([t[0] for t in triples], dtype=object),
+            "b": np.array([t[1] for t in triples], dtype=object),
+            "c": np.array([t[2] for t in triples], dtype=object),
+            "sim": sims,
         },
     )
-    con.execute("CREATE OR REPLACE TABLE name_sim AS SELECT * FROM _sim")
+    con.execute(
+        f"CREATE OR REPLACE TABLE {table} AS SELECT CAST(a AS VARCHAR) AS a, "
+        "CAST(b AS VARCHAR) AS b, CAST(c AS VARCHAR) AS c, CAST(sim AS DOUBLE) AS sim FROM _sim"
+    )
     con.unregister("_sim")
+
+
+def _name_similarity(con: duckdb.DuckDBPyConnection, pairs: str) -> None:
+    """Add to ``name_sim(row_id, subject_id, version, sim)`` the versions of ``pairs`` whose
+    name keys differ from the row's."""
+    joined = f"{pairs} c JOIN dump d USING (row_id) JOIN reg r USING (subject_id)"
+    differ = """d.name_key IS NOT NULL AND NOT d.given_only AND NOT d.family_only
+        AND d.name_key <> r.name_key AND d.name_key IS DISTINCT FROM r.native_key"""
+    _register_similarity(
+        con,
+        f"SELECT DISTINCT d.name_key, r.name_key, coalesce(r.native_key, '') "
+        f"FROM {joined} WHERE {differ}",
+        "sim_values",
+    )
+    con.execute(
+        f"""INSERT INTO name_sim SELECT c.row_id, r.subject_id, r.version, v.sim
+            FROM {joined} JOIN sim_values v ON v.a = d.name_key AND v.b = r.name_key
+                AND v.c = coalesce(r.native_key, '')
+            WHERE {differ}"""
+    )
+
+
+# -- candidates --------------------------------------------------------------------------
+
+
+def _union(selects: Iterable[str]) -> str:
+    return "SELECT DISTINCT row_id, subject_id FROM (" + " UNION ALL ".join(selects) + ")"
+
+
+def _identifier_candidates(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "CREATE OR REPLACE TABLE cand AS "
+        + _union(
+            [
+                *(
+                    f"SELECT d.row_id, r.subject_id FROM dump d JOIN reg r ON d.{k} = r.{k}"
+                    for k in ("email_n", "phone_n", "ref_n")
+                ),
+                "SELECT d.row_id, h.subject_id FROM dump d "
+                "JOIN pseudo_hits h ON d.pseudonym = h.pseudonym",
+            ]
+        )
+    )
+
+
+def _name_candidates(con: duckdb.DuckDBPyConnection) -> None:
+    """Table ``cand_names``: name-based candidates of the rows ``todo`` holds."""
+    blocks = [
+        "d.name_key = r.name_key AND d.birth_date = r.birth_date",
+        "d.native_key = r.native_key AND d.birth_date = r.birth_date",
+        "d.name_key = r.native_key AND d.birth_date = r.birth_date",
+        "d.name_key = r.name_key AND d.postal_code = r.postal_code",
+        "d.family_key = r.family_key AND d.birth_date = r.birth_date",
+    ]
+    rare = f"""SELECT d.row_id, r.subject_id FROM todo d
+        JOIN (SELECT value FROM reg_freq WHERE kind = 'name' AND n <= {RARE_NAME}) f
+          ON d.name_key = f.value
+        JOIN reg r ON r.name_key = d.name_key"""
+    con.execute(
+        "CREATE OR REPLACE TABLE cand_names AS "
+        + _union(
+            [
+                *(f"SELECT d.row_id, r.subject_id FROM todo d JOIN reg r ON {b}" for b in blocks),
+                rare,
+            ]
+        )
+    )
+    # Rows with a name and a birth date but still no candidate: block on the birth date,
+    # keep the pairs whose names are close.
+    con.execute(
+        f"""CREATE OR REPLACE TABLE fuzzy_pairs AS
+        SELECT d.row_id, r.subject_id, d.name_key AS a, r.name_key AS b,
+               coalesce(r.native_key, '') AS c
+        FROM todo d JOIN reg r ON d.birth_date = r.birth_date
+        WHERE d.name_key IS NOT NULL AND r.birth_freq <= {MAX_CANDIDATES_PER_DATE}
+          AND d.row_id NOT IN (SELECT row_id FROM cand_names)"""
+    )
+    _register_similarity(con, "SELECT DISTINCT a, b, c FROM fuzzy_pairs", "fuzzy_values")
+    con.execute(
+        f"""INSERT INTO cand_names SELECT DISTINCT p.row_id, p.subject_id FROM fuzzy_pairs p
+            JOIN fuzzy_values v USING (a, b, c) WHERE v.sim >= {FUZZY_MIN}"""
+    )
+
+
+# -- deciding ----------------------------------------------------------------------------
+
+
+def _best(con: duckdb.DuckDBPyConnection, log_n: float, table: str, weight: str = "1") -> None:
+    """Table ``table(row_id, subject_id, is_canary, score, conflicts, confidence)``: each
+    row's best person, its candidates' odds multiplied by ``weight``."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE {table} AS
+        WITH odds AS (
+            SELECT p.*, pow(2.0, least(p.score, 1000) - {log_n}) * ({weight}) AS odds
+            FROM per_subject p),
+        best AS (
+            SELECT row_id, arg_max({{'subject_id': subject_id, 'is_canary': is_canary,
+                       'score': score, 'conflicts': conflicts}}, odds) AS b,
+                   max(odds) / (1 + sum(odds)) AS confidence
+            FROM odds GROUP BY row_id)
+        SELECT row_id, b.subject_id, b.is_canary, b.score, b.conflicts, confidence FROM best
+        """
+    )
+
+
+def _per_subject(con: duckdb.DuckDBPyConnection) -> None:
+    """Table ``per_subject``: each (row, person) at the score of its best version."""
+    con.execute(
+        """CREATE OR REPLACE TABLE per_subject AS
+           SELECT row_id, subject_id, any_value(is_canary) AS is_canary,
+                  max(score) AS score, arg_max(conflicts, score) AS conflicts
+           FROM scored GROUP BY row_id, subject_id"""
+    )
 
 
 def link(con: duckdb.DuckDBPyConnection, *, registry_size: int, threshold: float) -> None:
     """Tables ``scored`` (every candidate version) and ``links`` (best person per linked row)."""
-    _candidates(con)
-    _name_similarity(con)
-    n = max(registry_size, 2)
-    log_n = float(np.log2(n))
+    log_n = float(np.log2(max(registry_size, 2)))
+    limit = float(threshold)
     con.execute(
-        f"""
-        CREATE OR REPLACE TABLE scored AS
-        SELECT c.row_id, r.subject_id, r.version, r.valid_from, r.valid_to, r.is_canary,
-          (CASE WHEN d.ref_n IS NULL OR r.ref_n IS NULL THEN 0
-                WHEN d.ref_n = r.ref_n THEN {W_REF} ELSE -{P_REF} END)
-        + (CASE WHEN d.email_n IS NULL OR r.email_n IS NULL THEN 0
-                WHEN d.email_n = r.email_n THEN {W_EMAIL} ELSE -{P_EMAIL} END)
-        + (CASE WHEN d.phone_n IS NULL OR r.phone_n IS NULL THEN 0
-                WHEN d.phone_n = r.phone_n THEN {W_PHONE} ELSE -{P_PHONE} END)
-        + (CASE WHEN d.pseudonym IS NULL THEN 0
-                WHEN h.subject_id IS NOT NULL THEN {W_PSEUDONYM} ELSE -{P_PSEUDONYM} END)
-        + (CASE WHEN d.name_key IS NULL THEN 0
-                WHEN d.family_only THEN
-                    CASE WHEN d.family_key = r.family_key
-                         THEN {log_n} - log2(greatest(r.family_freq, 1))
-                         ELSE -{P_NAME} END
-                WHEN d.given_only THEN CASE WHEN d.name_key = r.given_key THEN 2 ELSE -{P_NAME} END
-                WHEN d.name_key = r.name_key OR d.name_key = r.native_key OR d.native_key =
-                    r.native_key
-                    THEN {log_n} - log2(greatest(r.name_freq, 1))
-                WHEN s.sim >= {FUZZY_MIN}
-                    THEN {log_n} - log2(greatest(r.name_freq, 1)) - {FUZZY_DISCOUNT}
-                ELSE -{P_NAME} END)
-        + (CASE WHEN d.birth_date IS NULL OR r.birth_date IS NULL THEN 0
-                WHEN d.birth_date = r.birth_date
-                    THEN {log_n} - log2(greatest(r.birth_freq, 1))
-                ELSE -{P_BIRTH} END)
-        + (CASE WHEN r.name_birth_freq = 1 AND d.birth_date = r.birth_date
-                 AND (d.name_key = r.name_key OR d.name_key = r.native_key)
-                 THEN greatest(0, {W_UNIQUE_NAME_BIRTH} - ({log_n} - log2(greatest(r.name_freq, 1)))
-                                  - ({log_n} - log2(greatest(r.birth_freq, 1))))
-                 ELSE 0 END)
-        + (CASE WHEN d.birth_date IS NOT NULL OR d.birth_year IS NULL OR r.birth_date IS NULL THEN 0
-                WHEN d.birth_year = year(r.birth_date) THEN {W_YEAR} ELSE -{P_BIRTH} END)
-        + (CASE WHEN d.department IS NULL OR r.postal_code IS NULL THEN 0
-                WHEN starts_with(r.postal_code, d.department) THEN {W_DEPARTMENT} ELSE -{P_POSTAL}
-                    END)
-        + (CASE WHEN d.postal_code IS NULL OR r.postal_code IS NULL THEN 0
-                WHEN d.postal_code = r.postal_code
-                    THEN {log_n} - log2(greatest(r.postal_freq, 1))
-                ELSE -{P_POSTAL} END)
-        + (CASE WHEN d.address_n IS NULL THEN 0 WHEN d.address_n = r.address_n THEN 12 ELSE -2 END)
-        + (CASE WHEN d.city_n IS NULL THEN 0 WHEN d.city_n = r.city_n THEN 3 ELSE -1 END)
-        + (CASE WHEN d.nationality IS NULL THEN 0 WHEN d.nationality = r.nationality THEN 2 ELSE
-            -{P_NATIONALITY} END)
-        + (CASE WHEN d.birth_country IS NULL THEN 0 WHEN d.birth_country = r.birth_country THEN 2
-            ELSE -{P_NATIONALITY} END)
-        + (CASE WHEN d.sex IS NULL THEN 0 WHEN d.sex = r.sex THEN 0.5 ELSE -{P_SEX} END)
-        + (CASE WHEN d.entry_date IS NULL THEN 0 WHEN d.entry_date = r.entry_date THEN 8 ELSE -3
-            END)
-        + (CASE WHEN d.cir_signed_on IS NULL THEN 0 WHEN d.cir_signed_on = r.cir_signed_on THEN 8
-            ELSE -3 END)
-        + (CASE WHEN d.residence_reason IS NULL THEN 0 WHEN d.residence_reason =
-            lower(r.residence_reason) THEN 1 ELSE -1 END)
-        + (CASE WHEN d.residence_status IS NULL THEN 0 WHEN d.residence_status =
-            lower(r.residence_status) THEN 1 ELSE -1 END)
-          AS score
-        FROM cand c JOIN dump d USING (row_id) JOIN reg r ON r.subject_id = c.subject_id
-        LEFT JOIN pseudo_hits h ON h.pseudonym = d.pseudonym AND h.subject_id = r.subject_id
-        LEFT JOIN name_sim s ON s.row_id = c.row_id AND s.subject_id = r.subject_id AND s.version
-            = r.version
-        """
+        "CREATE OR REPLACE TABLE name_sim "
+        "(row_id BIGINT, subject_id BIGINT, version BIGINT, sim DOUBLE)"
+    )
+    _identifier_candidates(con)
+    _name_similarity(con, "cand")
+    _score(con, "cand", log_n, create=True)
+    _per_subject(con)
+    _best(con, log_n, "settled")
+    con.execute(
+        f"""CREATE OR REPLACE TABLE todo AS SELECT * FROM dump d
+            WHERE d.name_key IS NOT NULL AND d.row_id NOT IN (
+                SELECT row_id FROM settled WHERE confidence >= {limit} AND conflicts = 0)"""
+    )
+    _name_candidates(con)
+    con.execute(
+        "CREATE OR REPLACE TABLE cand_new AS SELECT * FROM cand_names EXCEPT SELECT * FROM cand"
+    )
+    _name_similarity(con, "cand_new")
+    _score(con, "cand_new", log_n, create=False)
+    _per_subject(con)
+    _best(con, log_n, "first")
+    # One person, one row: the share of confidently linked rows whose person is linked
+    # more than once decides how much a person already claimed still counts.
+    con.execute(
+        f"""CREATE OR REPLACE TABLE claimed AS
+            SELECT subject_id, count(*) AS rows FROM first
+            WHERE confidence >= {limit} GROUP BY subject_id"""
+    )
+    linked, people = con.execute("SELECT coalesce(sum(rows), 0), count(*) FROM claimed").fetchall()[
+        0
+    ]
+    duplicates = (int(linked) - int(people) + 1) / (int(linked) + 2)
+    con.execute(
+        f"""CREATE OR REPLACE TABLE per_subject AS
+            SELECT p.* FROM per_subject p JOIN first f USING (row_id)
+            WHERE f.confidence < {limit}"""
+    )
+    _best(
+        con,
+        log_n,
+        "second",
+        f"CASE WHEN subject_id IN (SELECT subject_id FROM claimed) THEN {duplicates} ELSE 1 END",
     )
     con.execute(
-        f"""
-        CREATE OR REPLACE TABLE links AS
-        WITH per_subject AS (
-            SELECT row_id, subject_id, any_value(is_canary) AS is_canary, max(score) AS score
-            FROM scored GROUP BY row_id, subject_id),
-        odds AS (
-            SELECT *, pow(2.0, least(score, 1000) - {log_n}) AS odds FROM per_subject),
-        ranked AS (
-            SELECT *, odds / (1 + sum(odds) OVER (PARTITION BY row_id)) AS confidence,
-                   row_number() OVER (PARTITION BY row_id ORDER BY score DESC, subject_id) AS rank
-            FROM odds)
-        SELECT row_id, subject_id, is_canary, score, confidence FROM ranked
-        WHERE rank = 1 AND confidence >= {float(threshold)}
-        """
+        f"""CREATE OR REPLACE TABLE links AS
+            SELECT row_id, subject_id, is_canary, score, confidence FROM first
+            WHERE confidence >= {limit}
+            UNION ALL
+            SELECT row_id, subject_id, is_canary, score, confidence FROM second
+            WHERE confidence >= {limit}"""
     )
