@@ -214,7 +214,7 @@ def _similarity(triples: list[tuple[str, str, str]]) -> np.ndarray:
     if not triples:
         return np.zeros(0)
     a = [t[0] for t in triples]
-    scores = np.maximum(
+    scores: np.ndarray = np.maximum(
         cpdist(a, [t[1] for t in triples], scorer=fuzz.token_sort_ratio, workers=-1),
         cpdist(a, [t[2] for t in triples], scorer=fuzz.token_sort_ratio, workers=-1),
     ).astype(np.float64)
