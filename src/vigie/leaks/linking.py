@@ -325,9 +325,10 @@ def _name_candidates(con: duckdb.DuckDBPyConnection) -> None:
         f"""CREATE OR REPLACE TABLE fuzzy_pairs AS
         SELECT d.row_id, r.subject_id, d.name_key AS a, r.name_key AS b,
                coalesce(r.native_key, '') AS c
-        FROM todo d JOIN reg r ON d.birth_date = r.birth_date
-        WHERE d.name_key IS NOT NULL AND r.birth_freq <= {MAX_CANDIDATES_PER_DATE}
-          AND d.row_id NOT IN (SELECT row_id FROM cand_names)"""
+        FROM (SELECT * FROM todo ANTI JOIN cand_names USING (row_id)
+              WHERE birth_date IS NOT NULL) d
+        JOIN reg r ON d.birth_date = r.birth_date
+        WHERE r.birth_freq <= {MAX_CANDIDATES_PER_DATE}"""
     )
     _register_similarity(con, "SELECT DISTINCT a, b, c FROM fuzzy_pairs", "fuzzy_values")
     con.execute(
