@@ -111,3 +111,30 @@ def test_order_of_people_does_not_matter(seed: int) -> None:
         for x in _run(set(shuffled), disclosures, canaries).named
     ]
     assert a == b
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(min_value=0, max_value=10_000))
+def test_arrays_of_ids_decide_as_sets_do(seed: int) -> None:
+    """Millions of people come as NumPy arrays (repeats allowed): same decision, same
+    evidence as with sets."""
+    import numpy as np
+
+    disclosures, canaries = _world()
+    rng = random.Random(seed)
+    dump = set(rng.sample(sorted(disclosures[rng.randrange(5)].subjects), 60))
+    dump |= set(rng.sample(sorted(canaries), 3)) | set(rng.sample(range(1, REGISTRY + 1), 30))
+    as_sets = _run(dump, disclosures, canaries)
+    listed = sorted(dump) * 2  # repeats and order do not matter
+    rng.shuffle(listed)
+    as_arrays = attribute(
+        linked=np.array(listed, dtype=np.int64),
+        canaries=np.array(sorted(dump & canaries), dtype=np.int64),
+        fields=["given_name", "email"],
+        pseudonym_hits={},
+        disclosures=disclosures,
+        registry_size=REGISTRY,
+        all_canaries=np.array(sorted(canaries), dtype=np.int64),
+    )
+    assert as_arrays == as_sets
+    assert as_sets.named  # the source is found

@@ -149,8 +149,8 @@ def _run(
             named, note, controller_side = [], "the file is fabricated: nobody is named", False
         else:
             result = attribute(
-                linked=[a.subject_id for a in affected],
-                canaries=[a.subject_id for a in affected if a.is_canary],
+                linked=affected.subject_ids,
+                canaries=affected.canary_ids,
                 fields=dump_fields,
                 pseudonym_hits={int(k): int(v) for k, v in hits.items()},
                 disclosures=list(history or []),
@@ -158,7 +158,7 @@ def _run(
                 all_canaries=all_canaries,
             )
             named = [a.as_dict() for a in result.named]
-            linked_ids = [a.subject_id for a in affected]
+            linked_ids = affected.subject_ids.tolist() if named else []
             for entry in named:
                 # When it received them dates the theft from that side (served index).
                 span = source.receipts(

@@ -30,6 +30,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 MAX_FALSE_ATTRIBUTION = 1e-6
 MIN_EXPLAINED = 10
 PSEUDONYM_FORGERY = 2.0**-64
@@ -92,6 +95,38 @@ def chernoff_tail(k: int, n: int, q: float) -> float:
     return math.exp(log_chernoff_tail(k, n, q))
 
 
+def _ids(values: Collection[int]) -> npt.NDArray[np.int64]:
+    """Sorted distinct ids as an int64 array (``np.sort`` and a neighbour test: several
+    times faster than ``np.unique`` on millions of ids)."""
+    if isinstance(values, np.ndarray):
+        ids = np.sort(values.astype(np.int64, copy=False))
+    else:
+        ids = np.sort(np.fromiter(values, dtype=np.int64, count=len(values)))
+    keep = np.ones(len(ids), dtype=np.bool_)
+    np.not_equal(ids[1:], ids[:-1], out=keep[1:])
+    found: npt.NDArray[np.int64] = ids[keep]
+    return found
+
+
+def _positions(universe: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """Where the sorted ``ids`` that ``universe`` (sorted) holds sit in it, in order."""
+    at = np.searchsorted(universe, ids)
+    inside = at < len(universe)
+    at, ids = at[inside], ids[inside]
+    found: npt.NDArray[np.intp] = at[universe[at] == ids]
+    return found
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A processor's received people as positions among the file's people, and its base rates."""
+
+    disclosure: Disclosure
+    at: npt.NDArray[np.intp]
+    q_real: float
+    q_can: float
+
+
 def attribute(
     *,
     linked: Collection[int],
@@ -106,12 +141,17 @@ def attribute(
 
     ``linked`` are the real people found in the file, ``canaries`` the canaries,
     ``fields`` the registry fields the file holds, ``pseudonym_hits`` processor id ->
-    number of its pseudonyms found, ``all_canaries`` every canary of the registry.
+    number of its pseudonyms found, ``all_canaries`` every canary of the registry. The id
+    collections may be NumPy arrays: millions of people are counted with arrays and
+    masks over the file's people, never with Python sets.
     """
-    every_canary = frozenset(all_canaries)
+    every_canary = _ids(all_canaries)
     canary_count = len(every_canary)
-    real = set(linked) - set(canaries)
-    found_canaries = set(canaries)
+    linked_ids, canary_ids = _ids(linked), _ids(canaries)
+    # The file's people; a mask each for the real people and the canaries not yet explained.
+    people = _ids(np.concatenate([linked_ids, canary_ids]))
+    residual_can = np.isin(people, canary_ids, assume_unique=True)
+    residual_real = np.isin(people, linked_ids, assume_unique=True) & ~residual_can
     by_id = {d.processor_id: d for d in disclosures}
     wanted = set(fields) - {"pseudonym"}
     received_anywhere = set().union(*(d.fields for d in disclosures)) if disclosures else set()
@@ -145,39 +185,52 @@ def attribute(
             + "): a leak on the controller's side",
             controller_side=True,
         )
-    if not real and not found_canaries and not named:
+    if not residual_real.any() and not residual_can.any() and not named:
         return AttributionResult([], "no real person or canary found in the file")
 
     n_real_pop = max(registry_size - canary_count, 1)
-    residual_real, residual_can = set(real), set(found_canaries)
+    prepared = []
+    for d in disclosures:
+        subjects = _ids(d.subjects)
+        own_canaries = int(np.count_nonzero(np.isin(subjects, every_canary, assume_unique=True)))
+        prepared.append(
+            _Candidate(
+                disclosure=d,
+                at=_positions(people, subjects),
+                q_real=min(1.0, (len(subjects) - own_canaries) / n_real_pop),
+                q_can=own_canaries / canary_count if canary_count else 1.0,
+            )
+        )
+    by_pid = {c.disclosure.processor_id: c for c in prepared}
     for a in named:
-        if a.processor_id in by_id:
-            residual_real -= by_id[a.processor_id].subjects
-            residual_can -= by_id[a.processor_id].subjects
-    candidates = [d for d in disclosures if d.processor_id not in {a.processor_id for a in named}]
-    while candidates and len(residual_real) + len(residual_can) >= MIN_EXPLAINED:
-        best: tuple[float, Disclosure, dict[str, Any]] | None = None
-        scored: list[tuple[float, Disclosure]] = []
-        for d in candidates:
+        if a.processor_id in by_pid:
+            residual_real[by_pid[a.processor_id].at] = False
+            residual_can[by_pid[a.processor_id].at] = False
+    named_ids = {a.processor_id for a in named}
+    candidates = [c for c in prepared if c.disclosure.processor_id not in named_ids]
+    n_real, n_can = int(residual_real.sum()), int(residual_can.sum())
+    while candidates and n_real + n_can >= MIN_EXPLAINED:
+        best: tuple[float, _Candidate, dict[str, Any]] | None = None
+        scored: list[tuple[float, _Candidate]] = []
+        for c in candidates:
+            d = c.disclosure
             not_received = sorted(wanted - d.fields)
-            k_real = len(residual_real & d.subjects)
-            k_can = len(residual_can & d.subjects)
-            q_real = min(1.0, len(d.subjects - every_canary) / n_real_pop)
-            q_can = len(d.subjects & every_canary) / canary_count if canary_count else 1.0
+            k_real = int(np.count_nonzero(residual_real[c.at]))
+            k_can = int(np.count_nonzero(residual_can[c.at]))
             log_fap = 0.0
             if not not_received:
                 log_fap = min(
                     0.0,
                     math.log(tests)
-                    + log_chernoff_tail(k_real, len(residual_real), q_real)
-                    + log_chernoff_tail(k_can, len(residual_can), q_can),
+                    + log_chernoff_tail(k_real, n_real, c.q_real)
+                    + log_chernoff_tail(k_can, n_can, c.q_can),
                 )
             evidence = {
                 "people_received": k_real,
-                "people_tested": len(residual_real),
-                "share_of_registry_received": round(q_real, 6),
+                "people_tested": n_real,
+                "share_of_registry_received": round(c.q_real, 6),
                 "canaries_received": k_can,
-                "canaries_tested": len(residual_can),
+                "canaries_tested": n_can,
                 "fields_not_received": not_received,
             }
             if k_real + k_can < MIN_EXPLAINED:
@@ -191,17 +244,18 @@ def attribute(
                     and explained > best[2]["people_received"] + best[2]["canaries_received"]
                 )
             ):
-                best = (log_fap, d, evidence)
-            scored.append((log_fap, d))
+                best = (log_fap, c, evidence)
+            scored.append((log_fap, c))
         assert best is not None
-        log_fap, d, evidence = best
-        explained_set = (residual_real | residual_can) & d.subjects
+        log_fap, chosen, evidence = best
+        residual = residual_real | residual_can
+        explained_set = chosen.at[residual[chosen.at]]
         twins = sorted(
-            other.name
+            other.disclosure.name
             for lf, other in scored
-            if other is not d
+            if other is not chosen
             and math.isclose(lf, log_fap, rel_tol=1e-9, abs_tol=1e-12)
-            and (residual_real | residual_can) & other.subjects == explained_set
+            and np.array_equal(other.at[residual[other.at]], explained_set)
         )
         if twins:
             # Same people, same fit: the evidence cannot tell these processors apart.
@@ -210,6 +264,7 @@ def attribute(
         if log_fap > math.log(MAX_FALSE_ATTRIBUTION):
             break
         evidence["log10_false_attribution_probability"] = round(log_fap / math.log(10), 1)
+        d = chosen.disclosure
         named.append(
             Attribution(
                 processor=d.name,
@@ -219,11 +274,12 @@ def attribute(
                 evidence=evidence,
             )
         )
-        residual_real -= d.subjects
-        residual_can -= d.subjects
-        candidates = [c for c in candidates if c.processor_id != d.processor_id]
+        residual_real[chosen.at] = False
+        residual_can[chosen.at] = False
+        n_real, n_can = int(residual_real.sum()), int(residual_can.sum())
+        candidates = [c for c in candidates if c.disclosure.processor_id != d.processor_id]
     if named:
-        left = len(residual_real) + len(residual_can)
+        left = n_real + n_can
         reason = f"{len(named)} processor(s) named; {left} linked people not explained by them"
     else:
         reason = "evidence too weak to name any processor"

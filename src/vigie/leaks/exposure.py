@@ -13,84 +13,104 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import numpy as np
 
+from vigie.leaks.affected import AffectedPeople
 from vigie.leaks.columns import Column, fields_of
 from vigie.leaks.normalize import LINK_KINDS
 
 CATEGORIES = ("nationality", "residence_reason", "residence_status", "preferred_language")
 
 
-@dataclass(frozen=True)
-class Affected:
-    """One affected person."""
-
-    subject_id: int
-    ref: str
-    is_canary: bool
-    fields: tuple[str, ...]
-    rows: int
-
-
 def affected_people(
     con: duckdb.DuckDBPyConnection, columns: list[Column], present: list[str]
-) -> list[Affected]:
-    """Every linked person with the fields exposed about them."""
+) -> AffectedPeople:
+    """Every linked person with the fields exposed about them, ordered by ``ref``.
+
+    DuckDB folds each person's rows into a bit mask of the kinds present in any of them
+    (the person's exposure *shape*); only the few distinct shapes are turned into field
+    lists in Python.
+    """
     exposing = [k for k in present if k in LINK_KINDS and fields_of(k)]
-    flags = "".join(f", bool_or(r.{k} IS NOT NULL)" for k in exposing)
-    rows = con.execute(
-        f"""SELECT l.subject_id, any_value(g.ref), any_value(l.is_canary), count(*){flags}
-            FROM links l JOIN dump_raw r USING (row_id)
-            JOIN (SELECT subject_id, any_value(ref) AS ref FROM reg GROUP BY subject_id) g
-              USING (subject_id)
-            GROUP BY l.subject_id ORDER BY any_value(g.ref)"""
-    ).fetchall()
+    mask = " | ".join(
+        f"(CAST(bool_or(r.{k} IS NOT NULL) AS BIGINT) << {bit})" for bit, k in enumerate(exposing)
+    )
+    got = con.execute(
+        f"""WITH a AS (
+                SELECT l.subject_id, any_value(l.is_canary) AS is_canary, count(*) AS n,
+                       {mask or "CAST(0 AS BIGINT)"} AS shape
+                FROM links l JOIN dump_raw r USING (row_id) GROUP BY l.subject_id),
+            g AS (SELECT subject_id, any_value(ref) AS ref FROM reg SEMI JOIN a USING (subject_id)
+                  GROUP BY subject_id)
+            SELECT a.subject_id, g.ref, a.is_canary, a.n, a.shape
+            FROM a JOIN g USING (subject_id) ORDER BY g.ref, a.subject_id"""
+    ).fetchnumpy()
     extra = {f for c in columns if c.kind not in LINK_KINDS for f in fields_of(c.kind)}
-    shapes: dict[tuple[bool, ...], tuple[str, ...]] = {}
-    out = []
-    for s, ref, canary, n, *bits in rows:
-        key = tuple(bits)
-        fields = shapes.get(key)
-        if fields is None:
-            chosen = {f for k, bit in zip(exposing, key, strict=True) if bit for f in fields_of(k)}
-            fields = shapes[key] = tuple(sorted(chosen | extra))
-        out.append(Affected(int(s), str(ref), bool(canary), fields, int(n)))
-    return out
+    masks, shapes = np.unique(np.asarray(got["shape"], dtype=np.int64), return_inverse=True)
+    shape_fields = [
+        tuple(
+            sorted(
+                {f for bit, k in enumerate(exposing) if (m >> bit) & 1 for f in fields_of(k)}
+                | extra
+            )
+        )
+        for m in masks.tolist()
+    ]
+    return AffectedPeople(
+        subject_ids=got["subject_id"],
+        refs=[str(ref) for ref in got["ref"].tolist()],
+        canary=got["is_canary"],
+        rows=got["n"],
+        shapes=shapes.reshape(-1),
+        shape_fields=shape_fields,
+    )
 
 
 def category_totals(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
-    """Affected real people counted by category (current registry values)."""
-    out: dict[str, dict[str, int]] = {}
-    for cat in CATEGORIES:
-        rows = con.execute(
-            f"""SELECT r.{cat}, count(DISTINCT r.subject_id) FROM reg r
-                WHERE r.valid_to IS NULL AND NOT r.is_canary
-                  AND r.subject_id IN (SELECT subject_id FROM links)
-                GROUP BY 1 ORDER BY 2 DESC, 1"""
-        ).fetchall()
-        out[cat] = dict(Counter({str(k): int(v) for k, v in rows}))
-    return out
+    """Affected real people counted by category (current registry values).
+
+    One grouping-sets pass over the affected people's current records; a person has
+    exactly one current record (``valid_to`` NULL), so rows count people.
+    """
+    keys = ", ".join(CATEGORIES)
+    rows = con.execute(
+        f"""SELECT {keys}, GROUPING({keys}) AS g, count(*) AS n
+            FROM reg r SEMI JOIN links l ON l.subject_id = r.subject_id
+            WHERE r.valid_to IS NULL AND NOT r.is_canary
+            GROUP BY GROUPING SETS ({", ".join(f"({c})" for c in CATEGORIES)})"""
+    ).fetchall()
+    width = len(CATEGORIES)
+    found: dict[str, list[tuple[str | None, int]]] = {cat: [] for cat in CATEGORIES}
+    for *values, g, n in rows:
+        # GROUPING() has a 0 bit (most significant first) for the one grouped column.
+        i = next(i for i in range(width) if not (int(g) >> (width - 1 - i)) & 1)
+        found[CATEGORIES[i]].append((values[i], int(n)))
+    # Most people first, then by value, an absent value last (as SQL orders NULLs).
+    return {
+        cat: {str(v): n for v, n in sorted(pairs, key=lambda p: (-p[1], p[0] is None, p[0] or ""))}
+        for cat, pairs in found.items()
+    }
 
 
 def leak_window(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
     """The window in which the data was taken, from the versions of the values present."""
+    # Per linked row (one person each), in one grouping pass: the earliest start among
+    # the best-scored versions is the least (-score, valid_from); the latest end is the
+    # greatest (score, open, valid_to), where an open (current) version ends it never.
     row = con.execute(
         """
-        WITH best AS (
-            SELECT s.row_id, s.subject_id, s.valid_from, s.valid_to, s.score,
-                   max(s.score) OVER (PARTITION BY s.row_id, s.subject_id) AS top
-            FROM scored s JOIN links l ON l.row_id = s.row_id AND l.subject_id = s.subject_id),
-        per_row AS (
-            SELECT row_id, min(valid_from) AS lo,
-                   CASE WHEN bool_or(valid_to IS NULL) THEN NULL ELSE max(valid_to) END AS hi
-            FROM best WHERE score = top GROUP BY row_id)
+        WITH per_row AS (
+            SELECT min({'s': -s.score, 'v': s.valid_from}).v AS lo,
+                   max({'s': s.score, 'open': s.valid_to IS NULL, 'v': s.valid_to}) AS top
+            FROM scored s SEMI JOIN links l ON l.row_id = s.row_id AND l.subject_id = s.subject_id
+            GROUP BY s.row_id, s.subject_id),
+        dated AS (SELECT lo, CASE WHEN top.open THEN NULL ELSE top.v END AS hi FROM per_row)
         SELECT max(lo), min(hi), min(lo), CASE WHEN bool_or(hi IS NULL) THEN NULL ELSE max(hi) END,
                count(*), count(*) FILTER (WHERE hi IS NOT NULL)
-        FROM per_row
+        FROM dated
         """
     ).fetchall()[0]
     if row is None or not row[4]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from vigie.leaks.exposure import Affected
+from vigie.leaks.affected import AffectedPeople
 
 AUTHENTIC_SHARE = 0.9  # at least this share of rows are real people: authentic
 FABRICATED_SHARE = 0.1  # at most this share: fabricated; in between: mixed
@@ -43,7 +43,7 @@ class LeakReport:
     columns: list[dict[str, Any]]
     matched_rows: int
     canary_rows: int
-    affected: list[Affected]
+    affected: AffectedPeople
     verdict: str
     attribution: list[dict[str, Any]]
     attribution_note: str
@@ -60,16 +60,11 @@ class LeakReport:
 
     @property
     def affected_subjects(self) -> int:
-        return sum(1 for a in self.affected if not a.is_canary)
+        return self.affected.real_count
 
     def field_totals(self) -> dict[str, int]:
-        totals: dict[str, int] = {}
-        for a in self.affected:
-            if a.is_canary:
-                continue
-            for f in a.fields:
-                totals[f] = totals.get(f, 0) + 1
-        return dict(sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])))
+        """Affected real people per exposed field, most exposed first."""
+        return self.affected.field_totals()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -81,7 +76,7 @@ class LeakReport:
             "matched_rows": self.matched_rows,
             "canary_rows": self.canary_rows,
             "affected_subjects": self.affected_subjects,
-            "canaries_found": sum(1 for a in self.affected if a.is_canary),
+            "canaries_found": self.affected.canary_count,
             "verdict": self.verdict,
             "attribution": self.attribution,
             "attribution_note": self.attribution_note,
@@ -92,12 +87,11 @@ class LeakReport:
             "match_threshold": self.match_threshold,
             "registry_size": self.registry_size,
             "affected": [
-                {"ref": a.ref, "fields": list(a.fields), "rows": a.rows}
-                for a in self.affected
-                if not a.is_canary
+                {"ref": ref, "fields": list(fields), "rows": rows}
+                for ref, fields, rows in self.affected.real()
             ],
             # ref -> exposed fields, the form vigie.breach.from_leak reads.
-            "exposures": {a.ref: list(a.fields) for a in self.affected if not a.is_canary},
+            "exposures": {ref: list(fields) for ref, fields, _rows in self.affected.real()},
             "stored_id": self.stored_id,
         }
 
@@ -109,13 +103,16 @@ class LeakReport:
     def write_affected_csv(self, path: Path) -> None:
         """One row per affected real person: ``ref`` and a yes/no column per exposed field."""
         names = list(self.field_totals())
+        # The yes/no cells depend on the person's exposure shape only: build each once.
+        cells = [
+            ["yes" if n in fields else "" for n in names] for fields in self.affected.shape_fields
+        ]
         with path.open("w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(["ref", *names])
-            for a in self.affected:
-                if a.is_canary:
-                    continue
-                w.writerow([safe_cell(a.ref), *("yes" if n in a.fields else "" for n in names)])
+            w.writerows(
+                [safe_cell(ref), *cells[shape]] for ref, shape in self.affected.real_shapes()
+            )
 
     def render_html(self) -> str:
         env = Environment(
