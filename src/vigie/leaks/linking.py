@@ -297,6 +297,18 @@ def _identifier_candidates(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _may_be_close(a: str, b: str) -> str:
+    """SQL: the lengths of name keys ``a`` and ``b`` allow them to agree — a ``ratio`` of
+    at least FUZZY_MIN (``200 * matches / (len a + len b)``, ``matches <= min(len)``), or
+    a wildcard fit (each ``?`` of ``a`` one or two letters of ``b``)."""
+    la, lb = f"length({a})", f"length({b})"
+    wild = f"({la} - length(replace({a}, '?', '')))"
+    return (
+        f"(200 * least({la}, {lb}) >= {FUZZY_MIN} * ({la} + {lb}) "
+        f"OR ({wild} > 0 AND {lb} BETWEEN {la} AND {la} + {wild}))"
+    )
+
+
 def _name_candidates(con: duckdb.DuckDBPyConnection) -> None:
     """Table ``cand_names``: name-based candidates of the rows ``todo`` holds."""
     blocks = [
@@ -328,7 +340,9 @@ def _name_candidates(con: duckdb.DuckDBPyConnection) -> None:
         FROM (SELECT * FROM todo ANTI JOIN cand_names USING (row_id)
               WHERE birth_date IS NOT NULL) d
         JOIN reg r ON d.birth_date = r.birth_date
-        WHERE r.birth_freq <= {MAX_CANDIDATES_PER_DATE}"""
+        WHERE r.birth_freq <= {MAX_CANDIDATES_PER_DATE}
+          AND ({_may_be_close("d.name_key", "r.name_key")}
+               OR {_may_be_close("d.name_key", "r.native_key")})"""
     )
     _register_similarity(con, "SELECT DISTINCT a, b, c FROM fuzzy_pairs", "fuzzy_values")
     con.execute(
@@ -340,15 +354,17 @@ def _name_candidates(con: duckdb.DuckDBPyConnection) -> None:
 # -- deciding ----------------------------------------------------------------------------
 
 
-def _best(con: duckdb.DuckDBPyConnection, log_n: float, table: str, weight: str = "1") -> None:
+def _best(
+    con: duckdb.DuckDBPyConnection, log_n: float, source: str, table: str, weight: str = "1"
+) -> None:
     """Table ``table(row_id, subject_id, is_canary, score, conflicts, confidence)``: each
-    row's best person, its candidates' odds multiplied by ``weight``."""
+    row's best person among ``source``'s, its candidates' odds multiplied by ``weight``."""
     con.execute(
         f"""
         CREATE OR REPLACE TABLE {table} AS
         WITH odds AS (
             SELECT p.*, pow(2.0, least(p.score, 1000) - {log_n}) * ({weight}) AS odds
-            FROM per_subject p),
+            FROM {source} p),
         best AS (
             SELECT row_id, arg_max({{'subject_id': subject_id, 'is_canary': is_canary,
                        'score': score, 'conflicts': conflicts}}, odds) AS b,
@@ -359,13 +375,13 @@ def _best(con: duckdb.DuckDBPyConnection, log_n: float, table: str, weight: str 
     )
 
 
-def _per_subject(con: duckdb.DuckDBPyConnection) -> None:
-    """Table ``per_subject``: each (row, person) at the score of its best version."""
+def _per_subject(con: duckdb.DuckDBPyConnection, scored: str, table: str) -> None:
+    """Table ``table``: each (row, person) of ``scored`` at the score of its best version."""
     con.execute(
-        """CREATE OR REPLACE TABLE per_subject AS
-           SELECT row_id, subject_id, any_value(is_canary) AS is_canary,
-                  max(score) AS score, arg_max(conflicts, score) AS conflicts
-           FROM scored GROUP BY row_id, subject_id"""
+        f"""CREATE OR REPLACE TABLE {table} AS
+            SELECT row_id, subject_id, any_value(is_canary) AS is_canary,
+                   max(score) AS score, arg_max(conflicts, score) AS conflicts
+            FROM {scored} GROUP BY row_id, subject_id"""
     )
 
 
@@ -377,15 +393,20 @@ def link(con: duckdb.DuckDBPyConnection, *, registry_size: int, threshold: float
         "CREATE OR REPLACE TABLE name_sim "
         "(row_id BIGINT, subject_id BIGINT, version BIGINT, sim DOUBLE)"
     )
+    # Round 1: identifiers. Rows settled here keep their decision.
     _identifier_candidates(con)
     _name_similarity(con, "cand")
     _score(con, "cand", log_n, create=True)
-    _per_subject(con)
-    _best(con, log_n, "settled")
+    _per_subject(con, "scored", "per_subject")
+    _best(con, log_n, "per_subject", "best_ids")
     con.execute(
-        f"""CREATE OR REPLACE TABLE todo AS SELECT * FROM dump d
-            WHERE d.name_key IS NOT NULL AND d.row_id NOT IN (
-                SELECT row_id FROM settled WHERE confidence >= {limit} AND conflicts = 0)"""
+        f"""CREATE OR REPLACE TABLE settled AS SELECT * FROM best_ids
+            WHERE confidence >= {limit} AND conflicts = 0"""
+    )
+    # Round 2: names, for every other row.
+    con.execute(
+        """CREATE OR REPLACE TABLE todo AS
+           SELECT * FROM dump ANTI JOIN settled USING (row_id) WHERE name_key IS NOT NULL"""
     )
     _name_candidates(con)
     con.execute(
@@ -393,32 +414,37 @@ def link(con: duckdb.DuckDBPyConnection, *, registry_size: int, threshold: float
     )
     _name_similarity(con, "cand_new")
     _score(con, "cand_new", log_n, create=False)
-    _per_subject(con)
-    _best(con, log_n, "first")
+    con.execute(
+        "CREATE OR REPLACE VIEW open_scored AS "
+        "SELECT * FROM scored ANTI JOIN settled USING (row_id)"
+    )
+    _per_subject(con, "open_scored", "per_subject")
+    _best(con, log_n, "per_subject", "first")
     # One person, one row: the share of confidently linked rows whose person is linked
-    # more than once decides how much a person already claimed still counts.
+    # more than once decides how much a person another row claims still counts.
     con.execute(
         f"""CREATE OR REPLACE TABLE claimed AS
-            SELECT subject_id, count(*) AS rows FROM first
-            WHERE confidence >= {limit} GROUP BY subject_id"""
+            SELECT subject_id, count(*) AS rows FROM (
+                SELECT subject_id FROM settled
+                UNION ALL SELECT subject_id FROM first WHERE confidence >= {limit})
+            GROUP BY subject_id"""
     )
-    linked, people = con.execute("SELECT coalesce(sum(rows), 0), count(*) FROM claimed").fetchall()[
-        0
-    ]
-    duplicates = (int(linked) - int(people) + 1) / (int(linked) + 2)
+    row = con.execute("SELECT coalesce(sum(rows), 0), count(*) FROM claimed").fetchall()[0]
+    linked, people = int(row[0]), int(row[1])
+    duplicates = (linked - people + 1) / (linked + 2)
     con.execute(
         f"""CREATE OR REPLACE TABLE per_subject AS
-            SELECT p.* FROM per_subject p JOIN first f USING (row_id)
-            WHERE f.confidence < {limit}"""
+            SELECT p.* FROM per_subject p SEMI JOIN (
+                SELECT row_id FROM first WHERE confidence < {limit}) USING (row_id)"""
     )
-    _best(
-        con,
-        log_n,
-        "second",
-        f"CASE WHEN subject_id IN (SELECT subject_id FROM claimed) THEN {duplicates} ELSE 1 END",
+    claimed_weight = (
+        f"CASE WHEN subject_id IN (SELECT subject_id FROM claimed) THEN {duplicates} ELSE 1 END"
     )
+    _best(con, log_n, "per_subject", "second", claimed_weight)
     con.execute(
         f"""CREATE OR REPLACE TABLE links AS
+            SELECT row_id, subject_id, is_canary, score, confidence FROM settled
+            UNION ALL
             SELECT row_id, subject_id, is_canary, score, confidence FROM first
             WHERE confidence >= {limit}
             UNION ALL
