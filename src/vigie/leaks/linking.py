@@ -182,25 +182,30 @@ def _terms(log_n: float) -> list[Term]:
 
 def _score(con: duckdb.DuckDBPyConnection, pairs: str, log_n: float, *, create: bool) -> None:
     """Score every version of every (row, person) pair of table ``pairs`` into ``scored``,
-    with ``conflicts`` the number of fields on which the row and the version disagree."""
-    terms = [(f"coalesce({t.applies}, false)", t) for t in _terms(log_n)]
-    score = "\n + ".join(
-        f"(CASE WHEN {applies} THEN coalesce({t.agree}, -{t.penalty}) ELSE 0 END)"
-        for applies, t in terms
+    with ``conflicts`` the number of fields on which the row and the version disagree
+    (the terms that subtract)."""
+    terms = _terms(log_n)
+    parts = ",\n".join(
+        f"CASE WHEN coalesce({t.applies}, false) THEN coalesce({t.agree}, -{t.penalty}) "
+        f"ELSE 0 END AS t{i}"
+        for i, t in enumerate(terms)
     )
-    conflicts = " + ".join(
-        f"CAST({applies} AND ({t.agree}) IS NULL AS INTEGER)" for applies, t in terms if t.penalty
-    )
+    score = " + ".join(f"t{i}" for i in range(len(terms)))
+    conflicts = " + ".join(f"CAST(t{i} < 0 AS INTEGER)" for i in range(len(terms)))
     head = "CREATE OR REPLACE TABLE scored AS" if create else "INSERT INTO scored"
     con.execute(
         f"""
         {head}
-        SELECT c.row_id, r.subject_id, r.version, r.valid_from, r.valid_to, r.is_canary,
+        SELECT row_id, subject_id, version, valid_from, valid_to, is_canary,
                {score} AS score, {conflicts} AS conflicts
-        FROM {pairs} c JOIN dump d USING (row_id) JOIN reg r ON r.subject_id = c.subject_id
-        LEFT JOIN pseudo_hits h ON h.pseudonym = d.pseudonym AND h.subject_id = r.subject_id
-        LEFT JOIN name_sim s ON s.row_id = c.row_id AND s.subject_id = r.subject_id
-            AND s.version = r.version
+        FROM (
+            SELECT c.row_id, r.subject_id, r.version, r.valid_from, r.valid_to, r.is_canary,
+                   {parts}
+            FROM {pairs} c JOIN dump d USING (row_id) JOIN reg r ON r.subject_id = c.subject_id
+            LEFT JOIN pseudo_hits h ON h.pseudonym = d.pseudonym
+                AND h.subject_id = r.subject_id
+            LEFT JOIN name_sim s ON s.row_id = c.row_id AND s.subject_id = r.subject_id
+                AND s.version = r.version)
         """
     )
 
