@@ -72,15 +72,20 @@ _DATE_FORMATS_MONTH = (
 
 
 def _map_distinct(
-    con: duckdb.DuckDBPyConnection, table: str, column: str, func: object, where: str = "TRUE"
+    con: duckdb.DuckDBPyConnection,
+    column: str,
+    func: object,
+    where: str = "TRUE",
+    source: str = "dump_src",
 ) -> str:
-    """Apply ``func`` to each distinct value of ``column`` (under ``where``); return a map table."""
+    """Apply ``func`` to each distinct value of ``column`` of ``source`` (under
+    ``where``); return the name of the map table ``(raw, val)``."""
     assert callable(func)
     name = f"map_{column}"
     values = [
         r[0]
         for r in con.execute(
-            f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL AND ({where})"
+            f"SELECT DISTINCT {column} FROM {source} WHERE {column} IS NOT NULL AND ({where})"
         ).fetchall()
     ]
     out = [func(v) for v in values]
@@ -95,6 +100,7 @@ def _map_distinct(
 
 
 def _day_first(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    """Day first unless some value has a second part above 12 and none a first part."""
     row = con.execute(
         f"""SELECT count(*) FILTER (WHERE TRY_CAST(s.b AS INT) > 12),
                    count(*) FILTER (WHERE TRY_CAST(s.a AS INT) > 12)
@@ -106,37 +112,86 @@ def _day_first(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
     return not (second_big > 0 and first_big == 0)
 
 
-def _parse_dates(con: duckdb.DuckDBPyConnection, column: str) -> None:
-    formats = _DATE_FORMATS_DAY if _day_first(con, "dump_raw", column) else _DATE_FORMATS_MONTH
+def _date_map(con: duckdb.DuckDBPyConnection, column: str) -> str:
+    """Map table ``(raw, val)`` of each distinct written date of ``column`` to a date:
+    SQL ``try_strptime`` first, :func:`vigie.leaks.kinds.parse_date` for the leftovers."""
+    name = f"map_{column}"
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {name} AS
+            SELECT DISTINCT {column} AS raw, CAST(NULL AS DATE) AS val
+            FROM dump_src WHERE {column} IS NOT NULL"""
+    )
+    # Only whether any value shows a day or a month above 12 matters: distinct values do.
+    day_first = _day_first(con, name, "raw")
+    formats = _DATE_FORMATS_DAY if day_first else _DATE_FORMATS_MONTH
     fmt_list = "[" + ", ".join(f"'{f}'" for f in formats) + "]"
-    con.execute(
-        f"UPDATE dump_raw SET {column}_d = CAST(try_strptime(trim({column}), {fmt_list}) AS DATE) "
-        f"WHERE {column} IS NOT NULL"
-    )
-    day_first = formats is _DATE_FORMATS_DAY
-    m = _map_distinct(
-        con,
-        "dump_raw",
-        column,
-        lambda v: d.isoformat() if (d := K.parse_date(v, day_first=day_first)) else None,
-        where=f"{column}_d IS NULL",
-    )
-    con.execute(
-        f"UPDATE dump_raw SET {column}_d = CAST({m}.val AS DATE) FROM {m} "
-        f"WHERE dump_raw.{column} = {m}.raw AND dump_raw.{column}_d IS NULL"
-    )
+    con.execute(f"UPDATE {name} SET val = CAST(try_strptime(trim(raw), {fmt_list}) AS DATE)")
+    leftovers = [r[0] for r in con.execute(f"SELECT raw FROM {name} WHERE val IS NULL").fetchall()]
+    parsed = [K.parse_date(v, day_first=day_first) for v in leftovers]
+    found = [(v, d.isoformat()) for v, d in zip(leftovers, parsed, strict=True) if d]
+    if found:
+        con.register(
+            "_dates",
+            {
+                "raw": np.array([v for v, _ in found], dtype=object),
+                "val": np.array([d for _, d in found], dtype=object),
+            },
+        )
+        con.execute(
+            f"UPDATE {name} SET val = CAST(_dates.val AS DATE) FROM _dates "
+            f"WHERE {name}.raw = _dates.raw"
+        )
+        con.unregister("_dates")
+    return name
+
+
+# Phones to E.164 in SQL for the usual French and international forms, over the digits
+# and plus signs of the written number (``phone_digits``); NULL leaves the number to
+# phonenumbers.
+_PHONE_DIGITS = "regexp_replace(phone, '[^0-9+]', '', 'g') AS phone_digits"
+_PHONE_FAST = r"""CASE
+    WHEN {d} LIKE '+330%' AND length({d}) = 13 THEN '+33' || substr({d}, 5)
+    WHEN {d} LIKE '+%' AND length({d}) BETWEEN 9 AND 16 THEN {d}
+    WHEN {d} LIKE '00%' AND length({d}) BETWEEN 10 AND 17 THEN '+' || substr({d}, 3)
+    WHEN length({d}) = 10 AND {d} LIKE '0%' THEN '+33' || substr({d}, 2)
+    WHEN length({d}) = 9 AND {d} SIMILAR TO '[1-9][0-9]{{8}}' THEN '+33' || {d}
+    WHEN length({d}) = 11 AND {d} LIKE '33%' THEN '+' || {d}
+    ELSE NULL END"""
+
+
+# The sorted name tokens of a row. Most rows hold a one-token given and family name
+# and no full name: two tokens are ordered by one comparison, not by building lists.
+_NAME_KEY = """CASE
+    WHEN full_name_t IS NULL AND NOT contains(coalesce(given_name_t, ''), ' ')
+         AND NOT contains(coalesce(family_name_t, ''), ' ') THEN
+        CASE WHEN coalesce(given_name_t, '') = '' THEN nullif(family_name_t, '')
+             WHEN coalesce(family_name_t, '') = '' THEN given_name_t
+             WHEN given_name_t <= family_name_t THEN given_name_t || ' ' || family_name_t
+             ELSE family_name_t || ' ' || given_name_t END
+    ELSE nullif(array_to_string(list_sort(list_filter(list_concat(
+        string_split(coalesce(given_name_t, ''), ' '),
+        string_split(coalesce(family_name_t, ''), ' '),
+        string_split(coalesce(full_name_t, ''), ' ')), lambda x: x <> '')), ' '), '') END"""
 
 
 def build_dump(
     con: duckdb.DuckDBPyConnection, sources: list[Source], columns: list[Column]
 ) -> list[str]:
-    """Create table ``dump`` (one row per leaked row, normalised); return the kinds present."""
+    """Create table ``dump`` (one row per leaked row, normalised); return the kinds present.
+
+    Views ``dump_src`` (the sources' raw values stacked, numbered ``row_id`` 1..n in
+    source order) and ``dump_raw`` (the same with the parsed dates ``*_d``, E.164 phone
+    ``phone_n``, name tokens ``*_t`` and country codes ``*_n``, joined from the small
+    per-distinct-value map tables) copy nothing: the rows are written once, into
+    ``dump``, instead of copied and then updated column after column.
+    """
     by_source: dict[int, dict[str, int]] = defaultdict(dict)
     for c in columns:
         if c.kind in LINK_KINDS and c.kind not in by_source[c.source]:
             by_source[c.source][c.kind] = c.index
     present = [k for k in LINK_KINDS if any(k in m for m in by_source.values())]
     selects = []
+    offset = 0
     for s_index, source in enumerate(sources):
         mapping = by_source.get(s_index, {})
         cols = ", ".join(
@@ -148,70 +203,63 @@ def build_dump(
             for k in present
         )
         sep = ", " if cols else ""
-        selects.append(f"SELECT {s_index} AS src, _line AS line{sep}{cols} FROM {source.table}")
-    con.execute(
-        "CREATE OR REPLACE TABLE dump_raw AS SELECT row_number() OVER () AS row_id, * FROM ("
-        + " UNION ALL ".join(selects)
-        + ")"
-    )
+        # A source table is never deleted from: its rowid numbers its rows 0..n-1.
+        selects.append(
+            f"SELECT rowid + {offset + 1} AS row_id, {s_index} AS src, _line AS line{sep}{cols} "
+            f"FROM {source.table}"
+        )
+        got = con.execute(f"SELECT count(*) FROM {source.table}").fetchall()
+        offset += int(got[0][0]) if got else 0
+    con.execute("CREATE OR REPLACE VIEW dump_src AS " + " UNION ALL ".join(selects))
+    derived: list[str] = []
+    joins: list[str] = []
+
+    def mapped(kind: str, suffix: str, table: str | None, empty: str = "VARCHAR") -> None:
+        if table is None:
+            derived.append(f"CAST(NULL AS {empty}) AS {kind}{suffix}")
+        else:
+            joins.append(f"LEFT JOIN {table} ON {table}.raw = r.{kind}")
+            derived.append(f"{table}.val AS {kind}{suffix}")
+
     for k in ("birth_date", "entry_date", "cir_signed_on"):
-        con.execute(f"ALTER TABLE dump_raw ADD COLUMN {k}_d DATE")
-        if k in present:
-            _parse_dates(con, k)
+        mapped(k, "_d", _date_map(con, k) if k in present else None, "DATE")
     # Phones: fast path in SQL, phonenumbers for the distinct leftovers.
-    con.execute("ALTER TABLE dump_raw ADD COLUMN phone_n VARCHAR")
+    digits = _PHONE_DIGITS if "phone" in present else "CAST(NULL AS VARCHAR) AS phone_digits"
+    rows = f"(SELECT *, {digits} FROM dump_src)"
     if "phone" in present:
-        con.execute(
-            r"""UPDATE dump_raw SET phone_n = CASE
-                WHEN d LIKE '+330%' AND length(d) = 13 THEN '+33' || substr(d, 5)
-                WHEN d LIKE '+%' AND length(d) BETWEEN 9 AND 16 THEN d
-                WHEN d LIKE '00%' AND length(d) BETWEEN 10 AND 17 THEN '+' || substr(d, 3)
-                WHEN length(d) = 10 AND d LIKE '0%' THEN '+33' || substr(d, 2)
-                WHEN length(d) = 9 AND d SIMILAR TO '[1-9][0-9]{8}' THEN '+33' || d
-                WHEN length(d) = 11 AND d LIKE '33%' THEN '+' || d
-                ELSE NULL END
-            FROM (SELECT row_id AS rid, regexp_replace(phone, '[^0-9+]', '', 'g') AS d
-                  FROM dump_raw WHERE phone IS NOT NULL) p
-            WHERE dump_raw.row_id = p.rid"""
-        )
-        m = _map_distinct(con, "dump_raw", "phone", K.normalize_phone, where="phone_n IS NULL")
-        con.execute(
-            f"UPDATE dump_raw SET phone_n = {m}.val FROM {m} "
-            f"WHERE dump_raw.phone = {m}.raw AND dump_raw.phone_n IS NULL"
-        )
+        fast = _PHONE_FAST.format(d="phone_digits")
+        m = _map_distinct(con, "phone", K.normalize_phone, where=f"{fast} IS NULL", source=rows)
+        joins.append(f"LEFT JOIN {m} ON {m}.raw = r.phone")
+        derived.append(f"coalesce({_PHONE_FAST.format(d='r.phone_digits')}, {m}.val) AS phone_n")
+    else:
+        derived.append("CAST(NULL AS VARCHAR) AS phone_n")
     # Names: folded tokens per distinct value.
     for k in ("given_name", "family_name", K.FULL_NAME, "given_name_native", "family_name_native"):
-        con.execute(f"ALTER TABLE dump_raw ADD COLUMN {k}_t VARCHAR")
-        if k in present:
-            m = _map_distinct(con, "dump_raw", k, lambda v: " ".join(K.name_tokens(v)))
-            con.execute(
-                f"UPDATE dump_raw SET {k}_t = {m}.val FROM {m} WHERE dump_raw.{k} = {m}.raw"
-            )
+        tokens = (
+            _map_distinct(con, k, lambda v: " ".join(K.name_tokens(v))) if k in present else None
+        )
+        mapped(k, "_t", tokens)
     for k in ("nationality", "birth_country"):
-        con.execute(f"ALTER TABLE dump_raw ADD COLUMN {k}_n VARCHAR")
-        if k in present:
-            m = _map_distinct(con, "dump_raw", k, country_code)
-            con.execute(
-                f"UPDATE dump_raw SET {k}_n = {m}.val FROM {m} WHERE dump_raw.{k} = {m}.raw"
-            )
+        mapped(k, "_n", _map_distinct(con, k, country_code) if k in present else None)
+    con.execute(
+        f"CREATE OR REPLACE VIEW dump_raw AS SELECT r.* EXCLUDE (phone_digits), "
+        f"{', '.join(derived)} FROM {rows} r {' '.join(joins)}"
+    )
 
     def raw(k: str) -> str:
+        # Raw values are trimmed already (``dump_src``).
         return k if k in present else "CAST(NULL AS VARCHAR)"
 
     con.execute(
         f"""
         CREATE OR REPLACE TABLE dump AS
         SELECT row_id, src, line,
-            upper(trim({raw("ref")})) AS ref_n,
-            CASE WHEN {raw("email")} LIKE '%@%' THEN lower(trim({raw("email")})) END AS email_n,
+            upper({raw("ref")}) AS ref_n,
+            CASE WHEN {raw("email")} LIKE '%@%' THEN lower({raw("email")}) END AS email_n,
             phone_n,
-            CASE WHEN regexp_full_match(trim({raw(K.PSEUDONYM)}), '[A-Za-z2-7]{{26}}')
-                 THEN lower(trim({raw(K.PSEUDONYM)})) END AS pseudonym,
-            nullif(array_to_string(list_sort(list_filter(list_concat(
-                string_split(coalesce(given_name_t, ''), ' '),
-                    string_split(coalesce(family_name_t, ''), ' '),
-                string_split(coalesce(full_name_t, ''), ' ')), lambda x: x <> '')), ' '), '') AS
-                    name_key,
+            CASE WHEN regexp_full_match({raw(K.PSEUDONYM)}, '[A-Za-z2-7]{{26}}')
+                 THEN lower({raw(K.PSEUDONYM)}) END AS pseudonym,
+            {_NAME_KEY} AS name_key,
             nullif(array_to_string(list_sort(list_filter(list_concat(
                 string_split(coalesce(given_name_native_t, ''), ' '),
                 string_split(coalesce(family_name_native_t, ''), ' ')), lambda x: x <> '')), ' '),
@@ -223,24 +271,24 @@ def build_dump(
                 family_only,
             birth_date_d AS birth_date, entry_date_d AS entry_date, cir_signed_on_d AS
                 cir_signed_on,
-            CASE WHEN regexp_full_match(trim({raw("postal_code")}), '[0-9]{{4,5}}')
-                 THEN lpad(trim({raw("postal_code")}), 5, '0') END AS postal_code,
-            CASE WHEN regexp_full_match(trim({raw("postal_code")}), '[0-9]{{1,2}}|2[AB]|97[1-6]')
-                 THEN lpad(upper(trim({raw("postal_code")})), 2, '0') END AS department,
-            coalesce(year(birth_date_d), TRY_CAST(regexp_extract(trim({raw("birth_date")}),
+            CASE WHEN regexp_full_match({raw("postal_code")}, '[0-9]{{4,5}}')
+                 THEN lpad({raw("postal_code")}, 5, '0') END AS postal_code,
+            CASE WHEN regexp_full_match({raw("postal_code")}, '[0-9]{{1,2}}|2[AB]|97[1-6]')
+                 THEN lpad(upper({raw("postal_code")}), 2, '0') END AS department,
+            coalesce(year(birth_date_d), TRY_CAST(regexp_extract({raw("birth_date")},
                 '^(19[0-9]{{2}}|20[0-9]{{2}})$', 1) AS INTEGER)) AS birth_year,
             nullif(trim(lower(regexp_replace(strip_accents({raw("city")}), '[^A-Za-z0-9]+', ' ',
                 'g'))), '') AS city_n,
             nullif(trim(lower(regexp_replace(strip_accents({raw("address_line")}),
                 '[^A-Za-z0-9]+', ' ', 'g'))), '') AS address_n,
             nationality_n AS nationality, birth_country_n AS birth_country,
-            CASE upper(left(trim({raw("sex")}), 1)) WHEN 'F' THEN 'F' WHEN 'M' THEN 'M' WHEN 'H'
+            CASE upper(left({raw("sex")}, 1)) WHEN 'F' THEN 'F' WHEN 'M' THEN 'M' WHEN 'H'
                 THEN 'M'
                  WHEN 'X' THEN 'X' END AS sex,
-            lower(trim({raw("residence_reason")})) AS residence_reason,
-            lower(trim({raw("residence_status")})) AS residence_status,
-            lower(trim({raw("preferred_language")})) AS preferred_language,
-            upper(trim({raw("course_level")})) AS course_level,
+            lower({raw("residence_reason")}) AS residence_reason,
+            lower({raw("residence_status")}) AS residence_status,
+            lower({raw("preferred_language")}) AS preferred_language,
+            upper({raw("course_level")}) AS course_level,
             coalesce(full_name_t, trim(coalesce(given_name_t, '') || ' ' ||
                 coalesce(family_name_t, ''))) AS name_text
         FROM dump_raw
