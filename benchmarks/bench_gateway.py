@@ -332,21 +332,25 @@ def _measure(kind: str, prep: Prepared, workers: int = 1) -> dict[str, Run]:
             print(f"  WARNING: {kind} logged {failures} tracebacks (see {ROOT}/{kind}-{port}.log)")
 
 
-def breakdown(prep: Prepared, n: int = 300) -> dict[str, float]:
-    """Mean milliseconds per phase of a single-person read, in process (no HTTP)."""
-    from sqlalchemy import text
+def breakdown(prep: Prepared, n: int = 300, *, page: int = 1) -> dict[str, float]:
+    """Mean milliseconds per phase of a read (``page=1``) or a page, in process (no HTTP).
 
+    The phases of :class:`vigie.gateway.app.UnitOfWork` with ``disclose``'s steps taken
+    apart: the same library calls, timed one by one.
+    """
     from vigie.audit import trail
     from vigie.audit.actions import Action
-    from vigie.fingerprint.pseudonyms import Pseudonymiser
-    from vigie.gateway import budget, contracts, scope
-    from vigie.processors.keys import authenticate
+    from vigie.gateway import budget, scope
+    from vigie.gateway.caller import identify
+    from vigie.gateway.cursor import CursorCodec
+    from vigie.gateway.disclose import Gate
     from vigie.secrets import load_secrets
     from vigie.store.engine import make_engine, make_session_factory
 
     engine = make_engine(f"sqlite:///{prep.db}")
     sessions = make_session_factory(engine)
     secrets = load_secrets(prep.data_dir / "secrets")
+    gate = Gate(secrets=secrets, cursors=CursorCodec(secrets, ttl_seconds=60), max_page_size=1000)
     ids = [int(line.rsplit("/", 1)[1]) for line in prep.paths["bare-read"].read_text().split()]
     phases: dict[str, float] = {}
 
@@ -359,33 +363,40 @@ def breakdown(prep: Prepared, n: int = 300) -> dict[str, float]:
         at = datetime.now(UTC)
         t = time.perf_counter()
         with sessions.begin() as s:
-            s.execute(text("SELECT 1"))
+            s.connection()
             t = tick("begin transaction", t)
-            auth = authenticate(s, token=prep.token, client_ip="127.0.0.1", now=at)
-            t = tick("authenticate (processors.keys)", t)
-            views = contracts.in_force(s, processor_id=auth.processor.id, on=at.date())
-            t = tick("contracts in force", t)
-            total = views[0].view.budget
-            budget.count_request(s, processor_id=auth.processor.id, now=at, budget=total)
+            who = identify(s, token=prep.token, client_ip="127.0.0.1", now=at)
+            t = tick("key, processor, contracts (one statement)", t)
+            pid, contract = who.key.processor_id, who.contracts[0]
+            view = contract.view
+            budget.count_request(s, processor_id=pid, now=at, budget=view.budget)
             t = tick("rate count (row lock)", t)
-            fields = views[0].view.read_fields - {"pseudonym"}
-            person = scope.one_in_scope(
-                s, processor_id=auth.processor.id, contract_ids=[views[0].id],
-                subject_id=sid, on=at.date(), fields=fields,
-            )  # fmt: skip
-            assert person is not None
+            fields = view.read_fields - {"pseudonym"}
+            if page == 1:
+                person = scope.one_in_scope(
+                    s, processor_id=pid, contract_ids=[contract.id], subject_id=sid,
+                    on=at.date(), fields=fields,
+                )  # fmt: skip
+                assert person is not None
+                people = [person]
+            else:
+                people, _ = scope.page_in_scope(
+                    s, processor_id=pid, contract_ids=[contract.id], after=sid - 1,
+                    limit=page, on=at.date(), fields=fields,
+                )  # fmt: skip
             t = tick("scope query", t)
-            budget.charge(s, processor_id=auth.processor.id, subject_ids=[sid], now=at,
-                          budget=total)  # fmt: skip
+            subject_ids = [p.subject_id for p in people]
+            budget.charge(s, processor_id=pid, subject_ids=subject_ids, now=at,
+                          budget=view.budget)  # fmt: skip
             t = tick("budget ledger", t)
-            record = views[0].view.project(
-                person.row, pseudonym=Pseudonymiser(secrets, auth.processor.id).encode(sid)
-            )
-            body = orjson.dumps(record)
-            t = tick("projection, masks, pseudonym, JSON", t)
+            names = gate.pseudonymiser(pid).encode_many(subject_ids)
+            records = [view.project(p.row, pseudonym=x) for p, x in zip(people, names, strict=True)]
+            body = orjson.dumps(records)
+            t = tick("projection, masks, pseudonyms, JSON", t)
             trail.append(
-                s, action=Action.SUBJECT_READ, actor=auth.actor, processor_id=auth.processor.id,
-                key_id=auth.key.id, subject_ids=[sid], fields=sorted(record), at=at,
+                s, action=Action.SUBJECT_LIST, actor=who.key.actor, processor_id=pid,
+                key_id=who.key.key_id, subject_ids=subject_ids,
+                fields=sorted({k for r in records for k in r}), at=at,
             )  # fmt: skip
             t = tick("audit append (audit.trail)", t)
         tick("commit", t)
@@ -442,11 +453,13 @@ def main() -> None:
                 f"  p99 {run.p99_ms:8.2f} ms  non-2xx {run.non_2xx}"
                 f"  socket errors {run.socket_errors}"
             )
-    print("  where a single-person read spends its time (in process, sequential, mean ms):")
-    phases = breakdown(prep)
-    for name, ms in phases.items():
-        print(f"    {name:<40} {ms:7.3f} ms")
-    print(f"    {'total':<40} {sum(phases.values()):7.3f} ms")
+    for size in (1, PAGE):
+        what = "a single-person read" if size == 1 else f"a {size}-person page"
+        print(f"  where {what} spends its time (in process, sequential, mean ms):")
+        phases = breakdown(prep, page=size)
+        for name, ms in phases.items():
+            print(f"    {name:<42} {ms:7.3f} ms")
+        print(f"    {'total':<42} {sum(phases.values()):7.3f} ms")
     print("  cost of one trivial statement (mean µs):")
     for name, us in statement_overhead(prep).items():
         print(f"    {name:<40} {us:7.1f} µs")

@@ -40,3 +40,30 @@ def test_garbage_is_rejected(text: str) -> None:
 
     s = InstanceSecrets(master=Secret(b"k" * 32), signing_key=Ed25519PrivateKey.generate())
     assert Pseudonymiser(s, 1).decode(text) is None or len(text) == PSEUDONYM_LENGTH
+
+
+@given(st.lists(st.integers(min_value=0, max_value=2**63 - 1), max_size=50))
+def test_encode_many_is_encode_of_each(ids: list[int]) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from vigie.secrets import InstanceSecrets, Secret
+
+    s = InstanceSecrets(master=Secret(b"k" * 32), signing_key=Ed25519PrivateKey.generate())
+    p = Pseudonymiser(s, 3)
+    assert p.encode_many(ids) == [p.encode(i) for i in ids]
+
+
+@given(st.integers(min_value=0, max_value=2**63 - 1), st.integers(min_value=0, max_value=2**31))
+def test_pseudonym_is_the_base32_of_the_block(subject_id: int, processor_id: int) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from vigie.secrets import InstanceSecrets, Secret
+
+    s = InstanceSecrets(master=Secret(b"k" * 32), signing_key=Ed25519PrivateKey.generate())
+    p = Pseudonymiser(s, processor_id)
+    pseudonym = p.encode(subject_id)
+    block = base64.b32decode(pseudonym.upper() + "======")
+    assert base64.b32encode(block).decode().rstrip("=").lower() == pseudonym
+    assert p.decode(pseudonym) == subject_id

@@ -11,7 +11,9 @@ from vigie.audit.models import AuditEvent
 from vigie.fingerprint.pseudonyms import Pseudonymiser
 from vigie.gateway.models import SubjectEvent
 from vigie.gateway.problems import NOT_FOUND_DETAIL, PROBLEM_JSON
-from vigie.processors.status import suspend_processor
+from vigie.processors.keys import revoke_key
+from vigie.processors.models import ApiKey, Contract
+from vigie.processors.status import suspend_key, suspend_processor
 
 SUBJECTS = "/api/v1/subjects"
 
@@ -105,6 +107,39 @@ def test_key_problems(world: World) -> None:
         suspend_processor(s, name="lingua", reason="test", actor="operator:test")
     r = api.get(f"{SUBJECTS}/{p}", token=token)
     assert r.status_code == 403 and "suspended" in r.json()["detail"]
+
+
+def test_changes_take_effect_on_the_very_next_request(world: World) -> None:
+    # The app caches nothing about keys, processors or contracts: one warm app sees each
+    # change of the registry on the next request (containment relies on this).
+    ids, token = _setup(world)
+    api = world.api()
+    p = _pseudonym(world, "lingua", ids[0])
+    assert api.get(f"{SUBJECTS}/{p}", token=token).json()["birth_date"] == "1961-02-02"
+    with world.sessions.begin() as s:
+        contract = s.get(Contract, world.contracts["lingua/main"])
+        assert contract is not None
+        contract.read_fields = ["pseudonym", "birth_date", "family_name"]
+        contract.masks = {"birth_date": "year"}
+    assert api.get(f"{SUBJECTS}/{p}", token=token).json() == {
+        "pseudonym": p,
+        "family_name": subject_values(ids[0])["family_name"],
+        "birth_date": 1961,
+    }
+    other = world.key("lingua")
+    with world.sessions.begin() as s:
+        suspend_key(s, key_id=_key_id(world, other), reason="test", actor="system:detection")
+    r = api.get(f"{SUBJECTS}/{p}", token=other)
+    assert r.status_code == 403 and "suspended" in r.json()["detail"]
+    with world.sessions.begin() as s:
+        revoke_key(s, key_id=_key_id(world, token), actor="operator:test")
+    r = api.get(f"{SUBJECTS}/{p}", token=token)
+    assert r.status_code == 403 and "revoked" in r.json()["detail"]
+
+
+def _key_id(world: World, token: str) -> int:
+    with world.sessions() as s:
+        return s.scalars(select(ApiKey.id).where(ApiKey.prefix == token.split("_")[1])).one()
 
 
 def test_expired_contract_or_assignment_is_out_of_scope(world: World) -> None:

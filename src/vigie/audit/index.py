@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigie.audit.models import DISCLOSURES, PROCESSOR_FIELDS, RECEIPTS, from_us, to_us
+from vigie.store import raw
 
 _receipts = RECEIPTS
 _disclosures = DISCLOSURES
@@ -111,19 +112,25 @@ def fields_received(session: Session, *, processor_id: int) -> frozenset[str]:
 
 _UPSERT = (
     "INSERT INTO audit_receipts (processor_id, subject_id, fields, first_us, last_us, "
-    "first_seq, last_seq) VALUES ({p}) ON CONFLICT (subject_id, processor_id, fields) "
-    "DO UPDATE SET first_us = {lo}(audit_receipts.first_us, excluded.first_us), "
+    "first_seq, last_seq) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (subject_id, processor_id, "
+    "fields) DO UPDATE SET first_us = {lo}(audit_receipts.first_us, excluded.first_us), "
     "last_us = {hi}(audit_receipts.last_us, excluded.last_us), "
     "last_seq = {hi}(audit_receipts.last_seq, excluded.last_seq)"
 )
+# On the driver's cursor (:mod:`vigie.store.raw`): every disclosure updates the index.
+_RECEIPTS = {
+    "postgresql": raw.Statement(_UPSERT.format(lo="LEAST", hi="GREATEST")),
+    "sqlite": raw.Statement(_UPSERT.format(lo="min", hi="max")),
+}
+_DISCLOSED = raw.Statement(
+    "INSERT INTO audit_disclosures (seq, subject_id, processor_id, at_us) VALUES (?, ?, ?, ?)"
+)
+_FIELDS = raw.Statement(
+    "INSERT INTO audit_processor_fields (processor_id, field) VALUES (?, ?) ON CONFLICT DO NOTHING"
+)
 
 
-def placeholders(conn: Connection, n: int) -> str:
-    """``n`` positional placeholders in the driver's own style (for ``exec_driver_sql``)."""
-    return ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * n)
-
-
-def record(conn: Connection, disclosures: Sequence[Disclosure]) -> None:
+def record(cursor: raw.Cursor, disclosures: Sequence[Disclosure]) -> None:
     """Add disclosure events to the index; the caller holds the chain-head lock."""
     rows: list[tuple[int, int, int, int]] = []
     receipts: dict[tuple[int, int, str], list[int]] = {}  # -> [f_us, l_us, f_seq, l_seq]
@@ -140,21 +147,8 @@ def record(conn: Connection, disclosures: Sequence[Disclosure]) -> None:
                 cur[0], cur[1], cur[3] = min(cur[0], d.at_us), max(cur[1], d.at_us), d.seq
     if not rows:
         return
-    conn.exec_driver_sql(
-        "INSERT INTO audit_disclosures (seq, subject_id, processor_id, at_us) "
-        f"VALUES ({placeholders(conn, 4)})",
-        rows,
+    cursor.many(_DISCLOSED, rows)
+    cursor.many(
+        _RECEIPTS[cursor.dialect.name], [(p, s, f, *times) for (p, s, f), times in receipts.items()]
     )
-    pg = conn.dialect.name == "postgresql"
-    conn.exec_driver_sql(
-        _UPSERT.format(
-            p=placeholders(conn, 7), lo="LEAST" if pg else "min", hi="GREATEST" if pg else "max"
-        ),
-        [(p, s, f, *times) for (p, s, f), times in receipts.items()],
-    )
-    if pairs:
-        conn.exec_driver_sql(
-            "INSERT INTO audit_processor_fields (processor_id, field) "
-            f"VALUES ({placeholders(conn, 2)}) ON CONFLICT DO NOTHING",
-            sorted(pairs),
-        )
+    cursor.many(_FIELDS, sorted(pairs))

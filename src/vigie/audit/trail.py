@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,16 +29,25 @@ from vigie.audit import canonical, index
 from vigie.audit.actions import Action
 from vigie.audit.models import HEAD, to_us
 from vigie.errors import AuditFailure
+from vigie.store import raw
 
 ACTOR_KINDS = ("processor:", "operator:", "system:")
 DISCLOSURES = frozenset({Action.SUBJECT_READ, Action.SUBJECT_LIST})
 """Actions that disclose people to a processor and so feed the served index."""
 
 _head = HEAD
-_INSERT = (
+# On the driver's cursor (:mod:`vigie.store.raw`): every gateway request appends.
+_INSERT = raw.Statement(
     "INSERT INTO audit_events (seq, at_us, actor, processor_id, key_id, origin, action, "
-    "purpose, subjects, fields, outcome, detail, prev_hash, entry_hash) VALUES ({p})"
+    "purpose, subjects, fields, outcome, detail, prev_hash, entry_hash) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_HEAD = "SELECT size, head_hash FROM audit_head WHERE id = 1"
+_LOCK_HEAD = {
+    "postgresql": raw.Statement(_HEAD + " FOR UPDATE"),
+    "sqlite": raw.Statement(_HEAD),  # the transaction holds the write lock from BEGIN
+}
+_MOVE_HEAD = raw.Statement("UPDATE audit_head SET size = ?, head_hash = ? WHERE id = 1")
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,8 @@ def append_many(session: Session, events: Sequence[NewEvent]) -> list[int]:
         raise AuditFailure(f"cannot record audit event: {exc}") from exc
     try:
         conn = session.connection()
-        size, prev = lock_head(conn)
+        cursor = raw.Cursor(conn)
+        size, prev = _lock(cursor, conn)
         rows: list[tuple[Any, ...]] = []
         disclosures: list[index.Disclosure] = []
         for event, row in zip(events, encoded, strict=True):
@@ -127,10 +137,13 @@ def append_many(session: Session, events: Sequence[NewEvent]) -> list[int]:
                         fields=row[8],
                     )
                 )
-        conn.exec_driver_sql(_INSERT.format(p=index.placeholders(conn, 14)), rows)
-        conn.execute(update(_head).where(_head.c.id == 1).values(size=size, head_hash=prev))
+        if len(rows) == 1:
+            cursor.run(_INSERT, rows[0])
+        else:
+            cursor.many(_INSERT, rows)
+        cursor.run(_MOVE_HEAD, (size, prev))
         if disclosures:
-            index.record(conn, disclosures)
+            index.record(cursor, disclosures)
     except SQLAlchemyError as exc:
         session.rollback()
         raise AuditFailure(f"cannot record audit event: {type(exc).__name__}") from exc
@@ -139,13 +152,18 @@ def append_many(session: Session, events: Sequence[NewEvent]) -> list[int]:
 
 def lock_head(conn: Connection) -> tuple[int, bytes]:
     """Lock the chain head for this transaction; return (size, hash of the last event)."""
-    query = select(_head.c.size, _head.c.head_hash).where(_head.c.id == 1).with_for_update()
-    row = conn.execute(query).first()
+    return _lock(raw.Cursor(conn), conn)
+
+
+def _lock(cursor: raw.Cursor, conn: Connection) -> tuple[int, bytes]:
+    statement = _LOCK_HEAD[conn.dialect.name]
+    row = cursor.one(statement)
     if row is None:
         ins = pg_insert(_head) if conn.dialect.name == "postgresql" else sqlite_insert(_head)
         conn.execute(ins.values(id=1, size=0, head_hash=canonical.GENESIS).on_conflict_do_nothing())
-        row = conn.execute(query).one()
-    return int(row.size), bytes(row.head_hash)
+        row = cursor.one(statement)
+        assert row is not None
+    return int(row[0]), bytes(row[1])
 
 
 def _encode(event: NewEvent) -> tuple[Any, ...]:

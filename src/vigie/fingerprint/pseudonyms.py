@@ -27,6 +27,18 @@ from vigie.secrets import InstanceSecrets
 
 _BLOCK = struct.Struct(">QII")  # subject_id, processor_id, zero tag
 PSEUDONYM_LENGTH = 26
+# Base32 of one 16-byte block, lower case, unpadded: the block's 128 bits and two zero
+# bits make 26 characters, read ten bits (two characters) at a time. The same string as
+# ``base64.b32encode(block).decode().rstrip("=").lower()``, in a third of the time.
+_PAIRS = [
+    a + b for a in "abcdefghijklmnopqrstuvwxyz234567" for b in "abcdefghijklmnopqrstuvwxyz234567"
+]
+_SHIFTS = tuple(range(120, -1, -10))
+
+
+def _b32(block: bytes) -> str:
+    n = int.from_bytes(block, "big") << 2
+    return "".join([_PAIRS[(n >> s) & 1023] for s in _SHIFTS])
 
 
 @lru_cache(maxsize=4096)
@@ -49,8 +61,19 @@ class Pseudonymiser:
     def encode(self, subject_id: int) -> str:
         """The pseudonym of ``subject_id`` for this processor."""
         enc = self._cipher.encryptor()
-        raw = enc.update(_BLOCK.pack(subject_id, self.processor_id, 0)) + enc.finalize()
-        return base64.b32encode(raw).decode().rstrip("=").lower()
+        return _b32(enc.update(_BLOCK.pack(subject_id, self.processor_id, 0)) + enc.finalize())
+
+    def encode_many(self, subject_ids: Iterable[int]) -> list[str]:
+        """The pseudonyms of ``subject_ids``, in order: one cipher pass for them all.
+
+        ECB encrypts each block on its own, so this is :meth:`encode` of each id.
+        """
+        blocks = b"".join(_BLOCK.pack(sid, self.processor_id, 0) for sid in subject_ids)
+        if not blocks:
+            return []
+        enc = self._cipher.encryptor()
+        raw = enc.update(blocks) + enc.finalize()
+        return [_b32(raw[i : i + 16]) for i in range(0, len(raw), 16)]
 
     def decode(self, pseudonym: str) -> int | None:
         """The subject id behind ``pseudonym`` if it is one of this processor's, else None."""

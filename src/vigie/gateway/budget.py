@@ -20,11 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Date, Integer, bindparam, text
+from sqlalchemy import Date
 from sqlalchemy.orm import Session
 
 from vigie.policy.budget import check_budget, check_rate
 from vigie.policy.view import Budget
+from vigie.store import raw
 from vigie.store.base import UTCDateTime
 
 WINDOW_DAYS = 30
@@ -40,52 +41,42 @@ class Charge:
     remaining_30_days: int
 
 
-# Statements are built once: this is the hot path of every request. The upsert syntax
-# (``ON CONFLICT … DO UPDATE … RETURNING``) is the same on SQLite (≥ 3.35) and PostgreSQL.
-_COUNT_REQUEST = (
-    text(
-        "INSERT INTO gateway_rates (processor_id, window_start, requests) "
-        "VALUES (:pid, :window, 1) "
-        "ON CONFLICT (processor_id) DO UPDATE SET "
-        "requests = CASE WHEN gateway_rates.window_start = excluded.window_start "
-        "THEN gateway_rates.requests + 1 ELSE 1 END, "
-        "window_start = excluded.window_start "
-        "RETURNING requests"
-    )
-    .bindparams(bindparam("window", type_=UTCDateTime()))
-    .columns(requests=Integer)
+# Statements on the driver's cursor (:mod:`vigie.store.raw`): this is the hot path of
+# every request. The upsert syntax (``ON CONFLICT … DO UPDATE … RETURNING``) is the same on
+# SQLite (≥ 3.35) and PostgreSQL.
+_COUNT_REQUEST = raw.Statement(
+    "INSERT INTO gateway_rates (processor_id, window_start, requests) VALUES (?, ?, 1) "
+    "ON CONFLICT (processor_id) DO UPDATE SET "
+    "requests = CASE WHEN gateway_rates.window_start = excluded.window_start "
+    "THEN gateway_rates.requests + 1 ELSE 1 END, "
+    "window_start = excluded.window_start "
+    "RETURNING requests",
+    params=(None, UTCDateTime()),
 )
-_USAGE = text(
-    "SELECT COALESCE(SUM(CASE WHEN day = :on THEN people ELSE 0 END), 0), "
+_USAGE_SQL = (
+    "SELECT NULL, NULL, COALESCE(SUM(CASE WHEN day = ? THEN people ELSE 0 END), 0), "
     "COALESCE(SUM(people), 0) FROM gateway_days "
-    "WHERE processor_id = :pid AND day >= :since AND day <= :on"
-).bindparams(bindparam("on", type_=Date), bindparam("since", type_=Date))
+    "WHERE processor_id = ? AND day >= ? AND day <= ?"
+)
+_USAGE = raw.Statement(_USAGE_SQL, params=(Date(), None, Date(), Date()))
 # The people's last days and the usage, in one round trip (usage is the row whose
 # subject_id is NULL).
-_LEDGER = (
-    text(
-        "SELECT subject_id, last_day, 0 AS used_today, 0 AS used_window FROM gateway_ledger "
-        "WHERE processor_id = :pid AND subject_id IN :ids "
-        "UNION ALL "
-        "SELECT NULL, NULL, COALESCE(SUM(CASE WHEN day = :on THEN people ELSE 0 END), 0), "
-        "COALESCE(SUM(people), 0) FROM gateway_days "
-        "WHERE processor_id = :pid AND day >= :since AND day <= :on"
-    )
-    .bindparams(
-        bindparam("ids", expanding=True),
-        bindparam("on", type_=Date),
-        bindparam("since", type_=Date),
-    )
-    .columns(subject_id=Integer, last_day=Date, used_today=Integer, used_window=Integer)
+_LEDGER = raw.Statement(
+    "SELECT subject_id, last_day, 0, 0 FROM gateway_ledger "
+    "WHERE processor_id = ? AND subject_id IN ({list}) UNION ALL " + _USAGE_SQL,
+    params=(None, Date(), None, Date(), Date()),
+    columns=(None, Date()),
 )
-_SET_LAST_DAY = text(
-    "INSERT INTO gateway_ledger (processor_id, subject_id, last_day) VALUES (:pid, :sid, :on) "
-    "ON CONFLICT (processor_id, subject_id) DO UPDATE SET last_day = excluded.last_day"
-).bindparams(bindparam("on", type_=Date))
-_ADD_TO_DAY = text(
-    "INSERT INTO gateway_days (processor_id, day, people) VALUES (:pid, :day, :n) "
-    "ON CONFLICT (processor_id, day) DO UPDATE SET people = gateway_days.people + excluded.people"
-).bindparams(bindparam("day", type_=Date))
+_SET_LAST_DAY = raw.Statement(
+    "INSERT INTO gateway_ledger (processor_id, subject_id, last_day) VALUES (?, ?, ?) "
+    "ON CONFLICT (processor_id, subject_id) DO UPDATE SET last_day = excluded.last_day",
+    params=(None, None, Date()),
+)
+_ADD_TO_DAY = raw.Statement(
+    "INSERT INTO gateway_days (processor_id, day, people) VALUES (?, ?, ?) "
+    "ON CONFLICT (processor_id, day) DO UPDATE SET people = gateway_days.people + excluded.people",
+    params=(None, Date(), None),
+)
 
 
 def count_request(
@@ -102,11 +93,9 @@ def count_request(
     Returns the number of requests in the current minute, this one included.
     """
     window = now.replace(second=0, microsecond=0)
-    requests = int(
-        session.connection()
-        .execute(_COUNT_REQUEST, {"pid": processor_id, "window": window})
-        .scalar_one()
-    )
+    row = raw.cursor(session).one(_COUNT_REQUEST, (processor_id, window))
+    assert row is not None
+    requests = int(row[0])
     if budget is not None:
         check_rate(budget=budget, requests_this_minute=requests - 1, now=now)
     return requests
@@ -115,10 +104,9 @@ def count_request(
 def usage(session: Session, *, processor_id: int, on: date) -> tuple[int, int]:
     """Distinct people disclosed to ``processor_id``: ``(on that day, over 30 days)``."""
     since = on - timedelta(days=WINDOW_DAYS - 1)
-    row = (
-        session.connection().execute(_USAGE, {"pid": processor_id, "on": on, "since": since}).one()
-    )
-    return int(row[0]), int(row[1])
+    row = raw.cursor(session).one(_USAGE, (on, processor_id, since, on))
+    assert row is not None
+    return int(row[2]), int(row[3])
 
 
 def charge(
@@ -142,8 +130,10 @@ def charge(
     wanted = list(dict.fromkeys(subject_ids))
     last_days: dict[int, date] = {}
     used_today = used_30 = 0
-    params = {"pid": processor_id, "ids": wanted or [-1], "on": on, "since": since}
-    for sid, day, today, window in session.connection().execute(_LEDGER, params):
+    cursor = raw.cursor(session)
+    ids = wanted or [-1]
+    params = (processor_id, *ids, on, processor_id, since, on)
+    for sid, day, today, window in cursor.all(_LEDGER.sized(len(ids)), params):
         if sid is None:
             used_today, used_30 = int(today), int(window)
         else:
@@ -177,7 +167,7 @@ def charge(
 
     if fresh:
         _record(
-            session,
+            cursor,
             processor_id=processor_id,
             on=on,
             admitted=admitted,
@@ -194,7 +184,7 @@ def charge(
 
 
 def _record(
-    session: Session,
+    cursor: raw.Cursor,
     *,
     processor_id: int,
     on: date,
@@ -203,14 +193,10 @@ def _record(
     moved: Counter[date],
     fresh: int,
 ) -> None:
-    session.connection().execute(
+    cursor.many(
         _SET_LAST_DAY,
-        [
-            {"pid": processor_id, "sid": sid, "on": on}
-            for sid in admitted
-            if last_days.get(sid) != on
-        ],
+        [(processor_id, sid, on) for sid in admitted if last_days.get(sid) != on],
     )
-    changes = [{"pid": processor_id, "day": on, "n": fresh}]
-    changes += [{"pid": processor_id, "day": d, "n": -n} for d, n in moved.items()]
-    session.connection().execute(_ADD_TO_DAY, changes)
+    changes = [(processor_id, on, fresh)]
+    changes += [(processor_id, d, -n) for d, n in moved.items()]
+    cursor.many(_ADD_TO_DAY, changes)

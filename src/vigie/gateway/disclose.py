@@ -26,14 +26,13 @@ from vigie.audit.actions import Action
 from vigie.errors import Denied, InvalidInput, NotFound, VigieError
 from vigie.fingerprint.pseudonyms import PSEUDONYM_LENGTH, Pseudonymiser
 from vigie.gateway import budget, scope
-from vigie.gateway.contracts import in_force
+from vigie.gateway.caller import identify
 from vigie.gateway.cursor import CursorCodec
 from vigie.gateway.models import SubjectEvent
 from vigie.gateway.observe import Access, AccessObserver
 from vigie.gateway.problems import kind_of
 from vigie.policy.view import PSEUDONYM, Budget, ContractView, union
 from vigie.policy.writeback import validate_write
-from vigie.processors.keys import authenticate
 from vigie.secrets import InstanceSecrets
 
 GATEWAY_ACTOR = "system:gateway"
@@ -48,6 +47,14 @@ class Gate:
     cursors: CursorCodec
     max_page_size: int
     observers: Sequence[AccessObserver] = ()
+    _pseudonymisers: dict[int, Pseudonymiser] = field(default_factory=dict, repr=False)
+
+    def pseudonymiser(self, processor_id: int) -> Pseudonymiser:
+        """The processor's pseudonymiser (its key is derived once per worker)."""
+        found = self._pseudonymisers.get(processor_id)
+        if found is None:
+            found = self._pseudonymisers[processor_id] = Pseudonymiser(self.secrets, processor_id)
+        return found
 
 
 @dataclass
@@ -106,25 +113,24 @@ def begin(
     session: Session, *, gate: Gate, token: str | None, attempt: Attempt, now: datetime
 ) -> Caller:
     """Authenticate the key, load the contracts in force and count the request (rate)."""
-    auth = authenticate(session, token=token, client_ip=attempt.origin, now=now)
-    attempt.processor_id, attempt.key_id, attempt.actor = auth.processor.id, auth.key.id, auth.actor
-    contracts = in_force(session, processor_id=auth.processor.id, on=now.date())
-    if not contracts:
+    found = identify(session, token=token, client_ip=attempt.origin, now=now)
+    key = found.key
+    attempt.processor_id, attempt.key_id, attempt.actor = key.processor_id, key.key_id, key.actor
+    if not found.contracts:
         raise Denied("this processor has no contract in force")
-    views = {c.id: c.view for c in contracts}
+    views = {c.id: c.view for c in found.contracts}
     total = union(views.values()).budget if len(views) > 1 else next(iter(views.values())).budget
-    budget.count_request(session, processor_id=auth.processor.id, now=now, budget=total)
-    columns = frozenset().union(*(v.read_fields for v in views.values())) - {PSEUDONYM}
+    budget.count_request(session, processor_id=key.processor_id, now=now, budget=total)
     return Caller(
-        processor_id=auth.processor.id,
-        key_id=auth.key.id,
-        actor=auth.actor,
+        processor_id=key.processor_id,
+        key_id=key.key_id,
+        actor=key.actor,
         origin=attempt.origin,
         views=views,
-        purposes={c.id: c.purpose for c in contracts},
+        purposes={c.id: c.purpose for c in found.contracts},
         budget=total,
-        columns=columns,
-        pseudonyms=Pseudonymiser(gate.secrets, auth.processor.id),
+        columns=frozenset().union(*(v.read_fields for v in views.values())) - {PSEUDONYM},
+        pseudonyms=gate.pseudonymiser(key.processor_id),
     )
 
 
@@ -266,9 +272,10 @@ def list_subjects(
     )
     if len(charged.admitted) < len(people):
         people, more = people[: len(charged.admitted)], True
-    encode = caller.pseudonyms.encode
+    pseudonyms = caller.pseudonyms.encode_many(p.subject_id for p in people)
     records = [
-        caller.view(p.contract_ids).project(p.row, pseudonym=encode(p.subject_id)) for p in people
+        caller.view(p.contract_ids).project(p.row, pseudonym=pseudonym)
+        for p, pseudonym in zip(people, pseudonyms, strict=True)
     ]
     contract_ids = sorted({c for p in people for c in p.contract_ids})
     fields = sorted({name for r in records for name in r})

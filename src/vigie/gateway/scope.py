@@ -5,7 +5,8 @@ contracts in force) to the people's current rows, selecting only the columns som
 contract may read. A person assigned under several contracts comes back once, with the
 ids of all those contracts; the gateway shows them through the union of their views.
 
-Rows are plain tuples, never ORM objects: this is the hot path of every API request.
+Rows are plain tuples on the driver's cursor (:mod:`vigie.store.raw`), never ORM objects:
+this is the hot path of every API request.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Date, Integer, TextualSelect, bindparam, column, text
+from sqlalchemy import Date
 from sqlalchemy.orm import Session
 
 from vigie.registry.models import SUBJECT_FIELDS, Subject
+from vigie.store import raw
 
 _COLUMN_TYPES = {c.name: c.type for c in Subject.__table__.c}
 
@@ -39,39 +41,41 @@ def _names(fields: Iterable[str]) -> tuple[str, ...]:
 
 
 _IN_FORCE = (
-    "a.processor_id = :pid AND a.contract_id IN :contracts "
-    "AND a.starts_on <= :on AND (a.ends_on IS NULL OR a.ends_on >= :on)"
+    "a.processor_id = ? AND a.contract_id IN ({list}) "
+    "AND a.starts_on <= ? AND (a.ends_on IS NULL OR a.ends_on >= ?)"
 )
 
 
 @lru_cache(maxsize=256)
-def _statement(names: tuple[str, ...], kind: str) -> TextualSelect:
-    """The scope query selecting ``names``: for one person (``"one"``) or a page."""
+def _statement(names: tuple[str, ...], kind: str, contracts: int) -> raw.Statement:
+    """The scope query selecting ``names`` under ``contracts`` contracts.
+
+    ``kind`` is ``"one"`` (params: pid, contract ids, on, on, sid), ``"page"`` (pid,
+    contract ids, on, on, pid, contract ids, on, on, fetch) or ``"after"`` (the same
+    with ``after`` before ``fetch``).
+    """
+    in_force = _IN_FORCE.replace("{list}", ", ".join(["?"] * contracts))
     cols = "".join(f", s.{name}" for name in names)
     sql = (
         f"SELECT a.subject_id, a.contract_id{cols} "
         "FROM assignments a JOIN subjects s ON s.id = a.subject_id "
-        f"WHERE {_IN_FORCE} "
+        f"WHERE {in_force} "
     )
     if kind == "one":
-        sql += "AND a.subject_id = :sid"
+        sql += "AND a.subject_id = ?"
     else:
         # The page's people first (distinct, in id order, one more than asked to know
         # whether more follow), then all their rows: exact whatever the duplicates.
-        after = "AND a.subject_id > :after " if kind == "after" else ""
+        after = "AND a.subject_id > ? " if kind == "after" else ""
         sql += (
             "AND a.subject_id IN (SELECT DISTINCT a.subject_id FROM assignments a "
-            f"WHERE {_IN_FORCE} {after}ORDER BY a.subject_id LIMIT :fetch) "
+            f"WHERE {in_force} {after}ORDER BY a.subject_id LIMIT ?) "
             "ORDER BY a.subject_id, a.contract_id"
         )
-    return (
-        text(sql)
-        .bindparams(bindparam("contracts", expanding=True), bindparam("on", type_=Date))
-        .columns(
-            column("subject_id", Integer),
-            column("contract_id", Integer),
-            *(column(name, _COLUMN_TYPES[name]) for name in names),
-        )
+    dates = (None, *([None] * contracts), Date(), Date())
+    params = dates if kind == "one" else (*dates, *dates)
+    return raw.Statement(
+        sql, params=params, columns=(None, None, *(_COLUMN_TYPES[name] for name in names))
     )
 
 
@@ -103,8 +107,10 @@ def one_in_scope(
     if not contract_ids:
         return None
     names = _names(fields)
-    params = {"pid": processor_id, "contracts": sorted(contract_ids), "on": on, "sid": subject_id}
-    people = _group(session.connection().execute(_statement(names, "one"), params), names)
+    contracts = sorted(contract_ids)
+    params = (processor_id, *contracts, on, on, subject_id)
+    stmt = _statement(names, "one", len(contracts))
+    people = _group(raw.cursor(session).all(stmt, params), names)
     return people[0] if people else None
 
 
@@ -125,22 +131,20 @@ def page_in_scope(
     if not contract_ids:
         return [], False
     names = _names(fields)
-    fetch = limit + 1
-    params = {"pid": processor_id, "contracts": sorted(contract_ids), "on": on, "fetch": fetch}
-    if after is not None:
-        params["after"] = after
-    stmt = _statement(names, "page" if after is None else "after")
-    rows = session.connection().execute(stmt, params).all()
+    contracts = sorted(contract_ids)
+    in_force = (processor_id, *contracts, on, on)
+    tail = (limit + 1,) if after is None else (after, limit + 1)
+    stmt = _statement(names, "page" if after is None else "after", len(contracts))
+    rows = raw.cursor(session).all(stmt, (*in_force, *in_force, *tail))
     people = _group(rows, names)
     return people[:limit], len(people) > limit
 
 
-_WAS_ASSIGNED = text(
-    "SELECT 1 FROM assignments WHERE processor_id = :pid AND subject_id = :sid LIMIT 1"
+_WAS_ASSIGNED = raw.Statement(
+    "SELECT 1 FROM assignments WHERE processor_id = ? AND subject_id = ? LIMIT 1"
 )
 
 
 def was_assigned(session: Session, *, processor_id: int, subject_id: int) -> bool:
     """Whether ``subject_id`` was ever assigned to ``processor_id`` (for detectors only)."""
-    params = {"pid": processor_id, "sid": subject_id}
-    return session.connection().execute(_WAS_ASSIGNED, params).first() is not None
+    return raw.cursor(session).one(_WAS_ASSIGNED, (processor_id, subject_id)) is not None

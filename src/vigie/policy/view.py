@@ -15,18 +15,22 @@ differently the more revealing form (no mask beats ``month`` beats ``year``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from vigie.errors import NotFound
 from vigie.policy.masks import MASKS, REVEAL_RANK, Mask
-from vigie.registry.models import SUBJECT_FIELDS
+from vigie.registry.models import SUBJECT_FIELDS, Subject
 
 PSEUDONYM = "pseudonym"
 READABLE_FIELDS: frozenset[str] = frozenset(SUBJECT_FIELDS) | {PSEUDONYM}
 """Names a contract may list in ``read_fields``: the registry's fields plus ``pseudonym``."""
+TEMPORAL_FIELDS: frozenset[str] = frozenset(
+    c.name for c in Subject.__table__.c if c.name in SUBJECT_FIELDS and c.type.python_type is date
+)
+"""Registry fields holding a date, sent as ISO text (``YYYY-MM-DD``) unless masked."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,8 @@ class ContractView:
     masks: Mapping[str, str]
     write_fields: frozenset[str]
     budget: Budget
-    _plan: tuple[tuple[str, Mask | None], ...] = field(init=False, repr=False, compare=False)
+    _names: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _convert: tuple[tuple[str, Mask], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         unknown = self.read_fields - READABLE_FIELDS
@@ -63,12 +68,16 @@ class ContractView:
         stray = set(self.masks) - self.read_fields
         if stray:
             raise ValueError(f"mask on field(s) not read: {', '.join(sorted(stray))}")
-        plan = tuple(
-            (name, MASKS[self.masks[name]] if name in self.masks else None)
-            for name in SUBJECT_FIELDS
-            if name in self.read_fields
+        # The projection plan: every read field in registry order, then the few values to
+        # convert (masked fields, and dates as ISO text); the rest are copied as they are.
+        names = tuple(name for name in SUBJECT_FIELDS if name in self.read_fields)
+        convert = tuple(
+            (name, MASKS[self.masks[name]] if name in self.masks else _iso)
+            for name in names
+            if name in self.masks or name in TEMPORAL_FIELDS
         )
-        object.__setattr__(self, "_plan", plan)
+        object.__setattr__(self, "_names", names)
+        object.__setattr__(self, "_convert", convert)
 
     @classmethod
     def of(cls, contract: Any) -> ContractView:
@@ -96,16 +105,21 @@ class ContractView:
         ``row`` is a mapping (a SQL row's ``_mapping``) or an object with the registry's
         attributes (a :class:`vigie.registry.models.Subject`).
         """
-        get = row.get if isinstance(row, Mapping) else lambda name: getattr(row, name, None)
+        # ``type(row) is dict`` first: the gateway's rows, without the (slow) ABC check.
+        get: Callable[[str], Any]
+        if type(row) is dict or isinstance(row, Mapping):
+            get = row.get
+        else:
+            get = lambda name: getattr(row, name, None)  # noqa: E731
         out: dict[str, Any] = {PSEUDONYM: pseudonym}
-        for name, mask in self._plan:
-            value = get(name)
-            if mask is not None:
-                value = mask(value)
-            elif isinstance(value, date):
-                value = value.isoformat()
-            out[name] = value
+        out.update(zip(self._names, map(get, self._names), strict=True))
+        for name, convert in self._convert:
+            out[name] = convert(out[name])
         return out
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def union(views: Iterable[ContractView]) -> ContractView:

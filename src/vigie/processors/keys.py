@@ -5,7 +5,9 @@ finds the key with one indexed lookup; ``secret`` (256 random bits, URL-safe bas
 stored only as its SHA-256 and compared in constant time. The full key is shown once,
 when it is issued; nobody, the operator included, can show it again.
 
-:func:`authenticate` runs on every gateway request and answers in this order:
+:func:`check_key` judges a key on every gateway request (the gateway reads the key with
+its contracts in one statement, :mod:`vigie.gateway.caller`) and in :func:`authenticate`;
+it answers in this order:
 
 - :class:`~vigie.errors.Unauthenticated`: no key, a malformed key, an unknown prefix or
   a wrong secret (all look the same to the caller);
@@ -177,31 +179,87 @@ def issue_key(
     )
 
 
-def authenticate(
-    session: Session, *, token: str | None, client_ip: str | None, now: datetime
-) -> AuthContext:
-    """The caller behind ``token``, or raise (see the module docstring for the order)."""
+@dataclass(frozen=True)
+class KeyState:
+    """A key and its processor as authentication checks them: plain values, no ORM.
+
+    The gateway reads these with its own statement (joined to the contracts in force);
+    :func:`authenticate` builds them from the models. Both then call :func:`check_key`.
+    """
+
+    key_id: int
+    processor_id: int
+    processor_name: str
+    secret_hash: str
+    expires_at: datetime | None
+    revoked: bool
+    suspended: bool
+    processor_suspended: bool
+    allowed_cidrs: tuple[str, ...]
+
+    @property
+    def actor(self) -> str:
+        """The audit actor string, ``processor:<name>/key:<id>``."""
+        return f"processor:{self.processor_name}/key:{self.key_id}"
+
+
+def split_token(token: str | None) -> tuple[str, str]:
+    """``(prefix, secret)`` of a well-formed key; :class:`Unauthenticated` otherwise."""
     match = _TOKEN.fullmatch(token or "")
     if match is None:
         raise Unauthenticated("missing or malformed API key")
     prefix, secret = match.groups()
-    row = session.execute(_BY_PREFIX, {"prefix": prefix}).first()
-    # Compare against a dummy hash for unknown prefixes so both paths cost the same.
-    expected = row[0].secret_hash if row is not None else "0" * 64
-    if not hmac.compare_digest(_hash(secret), expected) or row is None:
+    return prefix, secret
+
+
+def check_key(
+    state: KeyState | None, *, secret: str, client_ip: str | None, now: datetime
+) -> KeyState:
+    """``state`` if it is a usable key whose secret is ``secret``; raise otherwise.
+
+    ``state`` is the key found by the token's prefix (None if none). Refusals come in the
+    order of the module docstring; the secret is compared in constant time, against a
+    dummy hash for an unknown prefix so that both paths cost the same.
+    """
+    expected = state.secret_hash if state is not None else "0" * 64
+    if not hmac.compare_digest(_hash(secret), expected) or state is None:
         raise Unauthenticated("unknown API key")
-    key, processor = row
-    if key.revoked_at is not None:
+    if state.revoked:
         raise Denied("this API key has been revoked")
-    if key.expires_at is not None and key.expires_at <= now:
+    if state.expires_at is not None and state.expires_at <= now:
         raise Denied("this API key has expired")
-    if key.suspended_at is not None:
+    if state.suspended:
         raise Denied("this API key is suspended; contact the controller")
-    if processor.suspended_at is not None:
+    if state.processor_suspended:
         raise Denied("this processor is suspended; contact the controller")
-    if not ip_allowed(client_ip, key.allowed_cidrs or ()):
+    if not ip_allowed(client_ip, state.allowed_cidrs):
         raise Denied("this API key may not be used from this address")
-    return AuthContext(processor=processor, key=key)
+    return state
+
+
+def authenticate(
+    session: Session, *, token: str | None, client_ip: str | None, now: datetime
+) -> AuthContext:
+    """The caller behind ``token``, or raise (see the module docstring for the order)."""
+    prefix, secret = split_token(token)
+    row = session.execute(_BY_PREFIX, {"prefix": prefix}).first()
+    state = None
+    if row is not None:
+        key, processor = row
+        state = KeyState(
+            key_id=key.id,
+            processor_id=processor.id,
+            processor_name=processor.name,
+            secret_hash=key.secret_hash,
+            expires_at=key.expires_at,
+            revoked=key.revoked_at is not None,
+            suspended=key.suspended_at is not None,
+            processor_suspended=processor.suspended_at is not None,
+            allowed_cidrs=tuple(key.allowed_cidrs or ()),
+        )
+    check_key(state, secret=secret, client_ip=client_ip, now=now)
+    assert row is not None
+    return AuthContext(processor=row[1], key=row[0])
 
 
 def revoke_key(session: Session, *, key_id: int, actor: str, now: datetime | None = None) -> ApiKey:

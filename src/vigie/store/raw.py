@@ -1,0 +1,184 @@
+"""Hot statements on the driver's cursor, inside the session's own transaction.
+
+Through SQLAlchemy a statement costs 20–100 µs (cache-key lookup, parameter and result
+processing, events); on the driver's cursor about 1 µs. A gateway request runs a dozen
+statements, so the gateway's and the audit trail's go to the DBAPI cursor of the
+session's connection — the same transaction, the same locks — as a :class:`Statement`:
+
+- the SQL is written once with ``?`` placeholders and turned into the driver's style
+  (``%s`` for psycopg) the first time it runs on a dialect;
+- parameters and result columns are converted by SQLAlchemy's own type processors
+  (``bind_processor``/``result_processor``) for the column types given, so what is
+  stored and read is exactly what the ORM stores and reads (dates as ISO text on SQLite,
+  native on PostgreSQL);
+- an ``IN`` list is written ``({list})`` and sized by :meth:`Statement.sized`;
+- driver errors come out as SQLAlchemy's ``DBAPIError`` subclasses, as they would
+  through SQLAlchemy, so callers handle one family of errors.
+
+Only for fixed, hot statements: everything else goes through SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
+
+Kind = TypeEngine[Any] | None
+Processor = Callable[[Any], Any]
+
+
+class Statement:
+    """SQL with ``?`` placeholders and the types of its parameters and result columns.
+
+    ``params`` and ``columns`` give a SQLAlchemy type (or None: passed as is) for each
+    placeholder and each selected column, in order; shorter tuples mean "the rest as is".
+    A placeholder ``{list}`` stands for an ``IN`` list of untyped values, passed in its
+    place among the parameters: :meth:`sized` gives the statement for ``n`` values.
+    """
+
+    __slots__ = ("_bound", "columns", "params", "sql")
+
+    def __init__(self, sql: str, *, params: Sequence[Kind] = (), columns: Sequence[Kind] = ()):
+        self.sql = sql
+        self.params = tuple(params)
+        self.columns = tuple(columns)
+        self._bound: dict[str, _Bound] = {}
+
+    def sized(self, n: int) -> Statement:
+        """This statement with its ``{list}`` holding ``n`` placeholders (cached)."""
+        return _sized(self, n)
+
+    def bound(self, dialect: Dialect) -> _Bound:
+        """The statement as the dialect's driver takes it (built once per dialect)."""
+        found = self._bound.get(dialect.name)
+        if found is None:
+            found = self._bound[dialect.name] = _Bound(self, dialect)
+        return found
+
+
+@lru_cache(maxsize=2048)
+def _sized(statement: Statement, n: int) -> Statement:
+    if n < 1:
+        raise ValueError("an IN list needs at least one value")
+    before, found, after = statement.sql.partition("{list}")
+    if not found:
+        raise ValueError("the statement has no {list}")
+    k = before.count("?")
+    params = (*statement.params[:k], *([None] * n), *statement.params[k:])
+    sql = before + ", ".join(["?"] * n) + after
+    return Statement(sql, params=params, columns=statement.columns)
+
+
+def _processors(
+    kinds: Sequence[Kind], make: Callable[[TypeEngine[Any]], Processor | None]
+) -> tuple[tuple[int, Processor], ...]:
+    out = []
+    for i, kind in enumerate(kinds):
+        proc = make(kind) if kind is not None else None
+        if proc is not None:
+            out.append((i, proc))
+    return tuple(out)
+
+
+class _Bound:
+    """A :class:`Statement` in one dialect: driver SQL and the processors that apply."""
+
+    __slots__ = ("binders", "readers", "sql")
+
+    def __init__(self, statement: Statement, dialect: Dialect) -> None:
+        sql = statement.sql
+        if dialect.paramstyle != "qmark":
+            sql = sql.replace("%", "%%").replace("?", "%s")
+        self.sql = sql
+        # dialect_impl: the dialect's own variant of the type (e.g. SQLite's text DATE).
+        self.binders = _processors(
+            statement.params, lambda t: t.dialect_impl(dialect).bind_processor(dialect)
+        )
+        self.readers = _processors(
+            statement.columns, lambda t: t.dialect_impl(dialect).result_processor(dialect, None)
+        )
+
+    def bind(self, values: Sequence[Any]) -> Sequence[Any]:
+        if not self.binders:
+            return values
+        out = list(values)
+        for i, proc in self.binders:
+            out[i] = proc(out[i])
+        return out
+
+    def read(self, rows: list[Any]) -> list[tuple[Any, ...]]:
+        if not self.readers:
+            return rows
+        out = []
+        for row in rows:
+            values = list(row)
+            for i, proc in self.readers:
+                values[i] = proc(values[i])
+            out.append(tuple(values))
+        return out
+
+
+class Cursor:
+    """The driver cursor of a SQLAlchemy connection, running :class:`Statement` objects."""
+
+    __slots__ = ("_cursor", "_error", "dialect")
+
+    def __init__(self, connection: Connection) -> None:
+        self.dialect = connection.dialect
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        self._cursor = driver.cursor()
+        self._error: type[Exception] = self.dialect.loaded_dbapi.Error
+
+    def all(self, statement: Statement, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row the statement returns, converted by its column types."""
+        bound = statement.bound(self.dialect)
+        values = bound.bind(params)
+        try:
+            self._cursor.execute(bound.sql, values)
+            rows = self._cursor.fetchall()
+        except self._error as exc:
+            raise self._wrap(bound.sql, values, exc) from exc
+        return bound.read(rows)
+
+    def one(self, statement: Statement, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """The first row the statement returns (None if none)."""
+        rows = self.all(statement, params)
+        return rows[0] if rows else None
+
+    def run(self, statement: Statement, params: Sequence[Any] = ()) -> None:
+        """Execute a statement that returns nothing."""
+        bound = statement.bound(self.dialect)
+        values = bound.bind(params)
+        try:
+            self._cursor.execute(bound.sql, values)
+        except self._error as exc:
+            raise self._wrap(bound.sql, values, exc) from exc
+
+    def many(self, statement: Statement, rows: Iterable[Sequence[Any]]) -> None:
+        """Execute a statement that returns nothing once per parameter row."""
+        bound = statement.bound(self.dialect)
+        values = [bound.bind(r) for r in rows]
+        if not values:
+            return
+        try:
+            self._cursor.executemany(bound.sql, values)
+        except self._error as exc:
+            raise self._wrap(bound.sql, values, exc) from exc
+
+    def _wrap(self, sql: str, params: Any, exc: Exception) -> StatementError:
+        return DBAPIError.instance(
+            sql, params, exc, self._error, hide_parameters=True, dialect=self.dialect
+        )
+
+
+def cursor(session: Session) -> Cursor:
+    """A driver cursor in ``session``'s current transaction (begun if need be)."""
+    return Cursor(session.connection())
