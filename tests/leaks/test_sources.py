@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from vigie.errors import InvalidInput
@@ -236,3 +239,61 @@ def test_a_file_that_is_one_giant_line_is_refused_clearly(
     with pytest.raises(InvalidInput, match="no columns found"):
         reader.read(path)
     assert reader.rejected.count == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab\n", max_size=80), st.integers(min_value=1, max_value=12))
+def test_the_line_length_shortcut_never_misses_a_long_line(text: str, limit: int) -> None:
+    if sources._lines_fit(text, limit):
+        assert max(len(line) for line in text.split("\n")) <= limit
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="aÃÂâ©\u0080\u2019\u20ac\u2013é\n", max_size=40))
+def test_mojibake_is_spotted_as_its_pattern_says(text: str) -> None:
+    pattern = re.compile(
+        "[ÃÂâ][\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u2018-\u203a\u20ac]"
+    )
+    assert sources._shows_mojibake(text) == bool(pattern.search(text))
+
+
+def test_chunk_size_changes_nothing_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long lines, rejected rows, mojibake, CRLF and a last line without newline read the
+    same — rows, line numbers, rejections — whatever the chunks the file is cut into."""
+    monkeypatch.setattr(sources, "MAX_LINE_CHARS", 1_000)
+    lines = ["nom;prenom;ville"]
+    for i in range(400):
+        kind = i % 37
+        if kind == 5:
+            lines.append("x" * (1_001 + 13 * i))  # too long
+        elif kind == 9:
+            lines.append("a;b")  # two fields for three columns
+        elif kind == 11:
+            lines.append("Ã‰lodie;MÃ¼ller;Paris")  # UTF-8 read as cp1252
+        else:
+            lines.append(f"Nom{i};Prénom{i};Ville â{i}")
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(("\r\n".join(lines) + "\r\n" + "y" * 1500).encode("cp1252"))
+    seen = []
+    for chunk in (300, 1_000, 4_096, 1 << 20):
+        monkeypatch.setattr(sources, "CHUNK_BYTES", chunk)
+        con = duckdb.connect()
+        reader = Reader(con, tmp_path)
+        (src,) = reader.read(path)
+        rows = con.execute(f"SELECT _line, c0, c1, c2 FROM {src.table} ORDER BY _line").fetchall()
+        seen.append((rows, reader.rejected.count, reader.rejected.samples))
+        con.close()
+    assert all(s == seen[0] for s in seen)
+    rows, rejected, samples = seen[0]
+    assert rows[0] == (2, "Nom0", "Prénom0", "Ville â0")
+    assert (13, "Élodie", "Müller", "Paris") in rows  # row 11 on line 13, repaired
+    assert (45, "Nom43", "Prénom43", "Ville â43") in rows  # after the long line 44
+    # Every rejected line by its number in the file, the cut ones as DuckDB's own.
+    expected = sorted(
+        [i + 2 for i in range(400) if i % 37 in (5, 9)] + [402]  # 402: the last line
+    )
+    assert rejected == len(expected)
+    lines_sampled = [s["line"] for s in samples]
+    assert len(lines_sampled) == sources.REJECT_SAMPLES and set(lines_sampled) <= set(expected)
+    assert 48 in lines_sampled  # DuckDB's rejection after the cut line 44, numbered right
+    assert all(("a;b" in s["excerpt"]) == ((s["line"] - 2) % 37 == 9) for s in samples)

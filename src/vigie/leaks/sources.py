@@ -18,6 +18,7 @@ reader scans; it is deleted when the analysis ends.
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import csv
 import datetime as dt
@@ -286,6 +287,7 @@ class Reader:
     def _read_csv(self, path: Path, encoding: str) -> None:
         work = self.workdir / f"work{len(self.sources)}.csv"
         first_lines: list[str] = []
+        cut_lines: list[int] = []  # lines too long to copy, by their number in the file
         decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
         carry, in_long, line_no = "", False, 0
         fd = os.open(work, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -295,22 +297,31 @@ class Reader:
                 text = carry + decoder.decode(chunk, final=not chunk)
                 if "\r" in text:
                     text = text.replace("\r\n", "\n")
-                parts = text.split("\n")
-                carry = parts.pop() if chunk else ""
-                if not chunk and parts and not parts[-1]:
-                    parts.pop()  # the file ends with a newline
-                if in_long:
-                    if not parts:  # still inside a rejected line: drop, stay bounded
-                        carry = ""
-                        if not chunk:
-                            break
-                        continue
-                    parts.pop(0)  # the rejected line's tail
-                    in_long = False
-                if parts and max(map(len, parts)) > MAX_LINE_CHARS:
+                if not in_long and _lines_fit(text, MAX_LINE_CHARS):
+                    # The usual case: whole lines pass as one block, never split.
+                    if chunk:
+                        cut = text.rfind("\n") + 1
+                        body, carry = text[:cut], text[cut:]
+                    else:  # the last line gets its newline
+                        body, carry = (text + "\n" if text[-1:] not in ("", "\n") else text), ""
+                    line_no += body.count("\n")
+                else:
+                    parts = text.split("\n")
+                    carry = parts.pop() if chunk else ""
+                    if not chunk and parts and not parts[-1]:
+                        parts.pop()  # the file ends with a newline
+                    if in_long:
+                        if not parts:  # still inside a rejected line: drop, stay bounded
+                            carry = ""
+                            if not chunk:
+                                break
+                            continue
+                        parts.pop(0)  # the rejected line's tail
+                        in_long = False
                     kept = []
                     for i, part in enumerate(parts):
                         if len(part) > MAX_LINE_CHARS:
+                            cut_lines.append(line_no + i + 1)
                             self.rejected.add(
                                 file=path.name,
                                 line=line_no + i + 1,
@@ -320,11 +331,10 @@ class Reader:
                         else:
                             kept.append(part)
                     line_no += len(parts)
-                    parts = kept
-                else:
-                    line_no += len(parts)
+                    body = "\n".join(kept) + "\n" if kept else ""
                 if len(carry) > MAX_LINE_CHARS:
                     line_no += 1
+                    cut_lines.append(line_no)
                     self.rejected.add(
                         file=path.name,
                         line=line_no,
@@ -332,10 +342,11 @@ class Reader:
                         excerpt=_excerpt(carry),
                     )
                     carry, in_long = "", True
-                if len(first_lines) < 60:
-                    first_lines.extend(parts[: 60 - len(first_lines)])
-                if parts:
-                    out.write(_repair_text("\n".join(parts)))
+                if len(first_lines) < 60 and body:
+                    wanted = 60 - len(first_lines)
+                    first_lines.extend(body[:-1].split("\n", wanted)[:wanted])
+                if body:
+                    out.write(_repair_text(body[:-1]))
                     out.write("\n")
                 if not chunk:
                     break
@@ -352,14 +363,18 @@ class Reader:
         columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
         rejects = f"rej{len(self.sources)}"
         self.con.execute(
-            f"""CREATE TABLE {table} AS SELECT *, row_number() OVER () + ? AS _line
+            f"""CREATE TABLE {table} AS SELECT *
             FROM read_csv(?, delim=?, quote=?, escape=?, header=?, auto_detect=false,
                 columns={{{columns}}}, ignore_errors=true, store_rejects=true,
                 rejects_table='{rejects}', rejects_scan='{rejects}_scan',
                 strict_mode=true, max_line_size={MAX_LINE_CHARS * 4 + 16},
                 null_padding=false, parallel=true)""",
-            [1 if has_header else 0, str(work), delimiter, quote, quote, has_header],
+            [str(work), delimiter, quote, quote, has_header],
         )
+        # The rows keep the file's order: the k-th (rowid k - 1) is on line k (+ header).
+        # Numbering them afterwards keeps the parallel reader out of a window function.
+        self.con.execute(f"ALTER TABLE {table} ADD COLUMN _line BIGINT")
+        self.con.execute(f"UPDATE {table} SET _line = rowid + ?", [2 if has_header else 1])
         # Accepted rows were numbered as if nothing was rejected: shift each past the
         # rejected lines before it (the k-th rejected line r_k shifts rows from r_k - k + 1).
         self.con.execute(
@@ -370,12 +385,23 @@ class Reader:
                     WHERE r.t <= {table}._line)
                 WHERE EXISTS (SELECT 1 FROM {rejects})"""
         )
+        # Numbers so far count the working copy's lines; put back the long lines cut out
+        # of it (the same shift, from the k-th cut line c_k on: c_k - k + 1).
+        shifts = [c - k for k, c in enumerate(cut_lines)]
+        if shifts:
+            self.con.register("_cut", {"t": np.array(shifts, dtype=np.int64)})
+            self.con.execute(
+                f"""UPDATE {table} SET _line = _line + (
+                        SELECT count(*) FROM _cut WHERE _cut.t <= {table}._line)"""
+            )
+            self.con.unregister("_cut")
         for line, error, excerpt in self.con.execute(
             f"SELECT line, error_type, csv_line FROM {rejects} ORDER BY line"
         ).fetchall():
+            at = int(line or 0)
             self.rejected.add(
                 file=path.name,
-                line=int(line or 0),
+                line=at + bisect.bisect_right(shifts, at) if at else 0,
                 reason=str(error).lower(),
                 excerpt=_excerpt(str(excerpt or "")),
             )
@@ -561,15 +587,43 @@ def _cell(value: Any) -> str | None:
 
 
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]")
-_MOJIBAKE = re.compile(
-    "[ÃÂâ][\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u2018-\u203a\u20ac]"
+# Mojibake shows as one of these letters followed by a character of the second set
+# (UTF-8 lead and continuation bytes read as cp1252/latin-1).
+_MOJIBAKE_LEADS = "ÃÂâ"
+_MOJIBAKE_NEXT = re.compile(
+    "[\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u2018-\u203a\u20ac]"
 )
+
+
+def _shows_mojibake(text: str) -> bool:
+    """Whether a lead letter is followed by a continuation character anywhere in ``text``.
+
+    ``str.find`` jumps from one lead letter to the next (rare in real text: "â" in French)
+    instead of a regular expression stepping through every character of a large chunk.
+    """
+    for lead in _MOJIBAKE_LEADS:
+        at = text.find(lead)
+        while at != -1:
+            if _MOJIBAKE_NEXT.match(text, at + 1):
+                return True
+            at = text.find(lead, at + 1)
+    return False
 
 
 def _repair_text(text: str) -> str:
     """Repair UTF-8 read as cp1252/latin-1 (mojibake) when the text shows it."""
-    if not ("Ã" in text or "Â" in text or "â" in text) or not _MOJIBAKE.search(text):
+    if not _shows_mojibake(text):
         return text
     import ftfy
 
     return ftfy.fix_text(text, normalization="NFC")
+
+
+def _lines_fit(text: str, limit: int) -> bool:
+    """True when no line of ``text`` can be longer than ``limit`` characters: every aligned
+    block of ``limit // 2`` characters holds a newline (a longer line would cover one).
+    ``False`` only means that a long line is possible."""
+    block = max(limit // 2, 1)
+    return all(
+        text.find("\n", at, at + block) != -1 for at in range(0, len(text) - block + 1, block)
+    )
