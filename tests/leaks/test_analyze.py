@@ -218,9 +218,12 @@ def test_registry_snapshot_is_encrypted_reused_and_refreshed(
     assert not first.registry_from_snapshot and second.registry_from_snapshot
     assert second.affected_subjects == first.affected_subjects == 30
     cache = settings.data_dir / "leak-cache"
-    blob = (cache / "reg.enc").read_bytes()
+    assert sorted(f.name for f in cache.iterdir()) == ["registry.enc"]
+    blob = (cache / "registry.enc").read_bytes()
     assert world.people[ids[0]].ref.encode() not in blob
     assert (cache.stat().st_mode & 0o777) == 0o700
+    # The decrypted snapshot lived in the analysis' work directory, gone with it.
+    assert list((settings.data_dir / "leak-work").iterdir()) == []
     with sessions.begin() as session:
         person = session.get(Subject, ids[0])
         assert person is not None

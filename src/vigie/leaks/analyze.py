@@ -6,7 +6,8 @@ nothing — :func:`vigie.leaks.vault.store_report` keeps the report (encrypted, 
 
 All the work happens in an in-memory DuckDB whose spill directory is a private temporary
 directory under the data directory (mode 0700), removed at the end with the UTF-8
-working copies of CSV files. Nothing of the content is logged.
+working copies of CSV files and the decrypted registry snapshot. Nothing of the content
+is logged.
 """
 
 from __future__ import annotations

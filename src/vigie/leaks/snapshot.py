@@ -2,14 +2,18 @@
 seconds instead of re-reading millions of people from the database each time.
 
 After :func:`vigie.leaks.reference.load_registry` has built DuckDB tables ``reg`` and
-``reg_freq``, they are written as Parquet and AES-256-GCM encrypted under
-``secrets.derive("leak-registry-snapshot")`` in ``DATA_DIR/leak-cache`` (mode 0700),
-with the registry's *fingerprint* bound as associated data. The next analysis reuses the
-snapshot when the fingerprint still matches — the number of people and of superseded
-versions, the highest id and the latest ``valid_from``/``valid_to`` — and rebuilds it
-otherwise. Any change made through Vigie (import, new version, deletion) changes the
-fingerprint. The plaintext Parquet exists only in the analysis' private work directory
-while DuckDB reads it.
+``reg_freq``, they are written as a DuckDB database file (with the number of people) and
+AES-256-GCM encrypted under ``secrets.derive("leak-registry-snapshot")`` in
+``DATA_DIR/leak-cache/registry.enc`` (mode 0700), with the registry's *fingerprint*
+bound as associated data. The next analysis reuses the snapshot when the fingerprint
+still matches — the number of people and of superseded versions, the highest id and the
+latest ``valid_from``/``valid_to`` — and rebuilds it otherwise. Any change made through
+Vigie (import, new version, deletion) changes the fingerprint.
+
+A reused snapshot is decrypted into the analysis' private work directory and attached
+read-only: ``reg`` and ``reg_freq`` are views over it, so nothing is copied — DuckDB
+reads the columns a query needs, when it needs them. The plaintext file lives only in
+that directory, for the analysis, and goes with it.
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ from vigie.leaks.reference import load_registry
 from vigie.secrets import InstanceSecrets
 
 _PURPOSE = "leak-registry-snapshot"
-SNAPSHOT_VERSION = 2  # bump when the snapshot's tables change
+SNAPSHOT_VERSION = 3  # bump when the snapshot's tables or format change
 _TABLES = ("reg", "reg_freq")
+_BLOB = "registry.enc"
+_ATTACHED = "registry_snapshot"
 
 
 def fingerprint(conn: Connection) -> str:
@@ -54,6 +60,36 @@ def _write_private(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
+def _attach(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """Views ``reg`` and ``reg_freq`` over the snapshot database at ``path``; its people."""
+    con.execute(f"ATTACH ? AS {_ATTACHED} (READ_ONLY)", [str(path)])
+    try:
+        for t in _TABLES:
+            con.execute(f"CREATE OR REPLACE VIEW {t} AS SELECT * FROM {_ATTACHED}.{t}")
+        row = con.execute(f"SELECT people FROM {_ATTACHED}.meta").fetchall()
+        return int(row[0][0])
+    except (duckdb.Error, IndexError, TypeError):
+        for t in _TABLES:
+            con.execute(f"DROP VIEW IF EXISTS {t}")
+        con.execute(f"DETACH {_ATTACHED}")
+        raise
+
+
+def _database_of(con: duckdb.DuckDBPyConnection, people: int, path: Path) -> bytes:
+    """Tables ``reg`` and ``reg_freq`` and the number of people, as a DuckDB file's bytes."""
+    con.execute("ATTACH ? AS registry_fresh", [str(path)])
+    try:
+        for t in _TABLES:
+            con.execute(f"CREATE TABLE registry_fresh.{t} AS SELECT * FROM {t}")
+        con.execute(f"CREATE TABLE registry_fresh.meta AS SELECT {int(people)} AS people")
+    finally:
+        con.execute("DETACH registry_fresh")
+    try:
+        return path.read_bytes()
+    finally:
+        path.unlink()
+
+
 def load_reference(
     con: duckdb.DuckDBPyConnection,
     conn: Connection,
@@ -62,34 +98,29 @@ def load_reference(
     cache: Path,
     secrets: InstanceSecrets,
 ) -> tuple[int, bool]:
-    """Tables ``reg`` and ``reg_freq``; ``(people, from_snapshot)``."""
+    """Tables (or views over the snapshot) ``reg`` and ``reg_freq``; ``(people,
+    from_snapshot)``."""
     cache.mkdir(parents=True, exist_ok=True, mode=0o700)
     cache.chmod(0o700)
     digest = fingerprint(conn)
     aead = AESGCM(secrets.derive(_PURPOSE))
-    if all((cache / f"{t}.enc").exists() for t in _TABLES):
+    aad = f"registry:{digest}".encode()
+    blob_path = cache / _BLOB
+    if blob_path.exists():
+        plain_path = work / "registry.duckdb"
         try:
-            for t in _TABLES:
-                blob = (cache / f"{t}.enc").read_bytes()
-                plain = aead.decrypt(blob[:12], blob[12:], f"{t}:{digest}".encode())
-                _write_private(work / f"{t}.parquet", plain)
-                con.execute(
-                    f"CREATE OR REPLACE TABLE {t} AS SELECT * FROM read_parquet(?)",
-                    [str(work / f"{t}.parquet")],
-                )
-                (work / f"{t}.parquet").unlink()
-            row = con.execute("SELECT count(DISTINCT subject_id) FROM reg").fetchall()[0]
-            return int(row[0]), True
+            blob = blob_path.read_bytes()
+            _write_private(plain_path, aead.decrypt(blob[:12], blob[12:], aad))
+            del blob
+            return _attach(con, plain_path), True
         except (InvalidTag, ValueError, duckdb.Error):
-            pass  # stale (another fingerprint) or damaged: rebuild below
+            plain_path.unlink(missing_ok=True)  # stale (another fingerprint) or damaged
     people = load_registry(con, conn, work)
-    for t in _TABLES:
-        plain_path = work / f"{t}.parquet"
-        con.execute(f"COPY {t} TO '{plain_path}' (FORMAT parquet)")
-        nonce = os.urandom(12)
-        blob = nonce + aead.encrypt(nonce, plain_path.read_bytes(), f"{t}:{digest}".encode())
-        plain_path.unlink()
-        _write_private(cache / f"{t}.enc", blob)
+    plain = _database_of(con, people, work / "registry-new.duckdb")
+    nonce = os.urandom(12)
+    _write_private(blob_path, nonce + aead.encrypt(nonce, plain, aad))
+    for old in ("reg.enc", "reg_freq.enc"):  # the Parquet snapshot of version 2
+        (cache / old).unlink(missing_ok=True)
     return people, False
 
 
