@@ -335,7 +335,7 @@ def _measure(kind: str, prep: Prepared, workers: int = 1) -> dict[str, Run]:
 def breakdown(prep: Prepared, n: int = 300, *, page: int = 1) -> dict[str, float]:
     """Mean milliseconds per phase of a read (``page=1``) or a page, in process (no HTTP).
 
-    The phases of :class:`vigie.gateway.app.UnitOfWork` with ``disclose``'s steps taken
+    The phases of :class:`vigie.gateway.unit.UnitOfWork` with ``disclose``'s steps taken
     apart: the same library calls, timed one by one.
     """
     from vigie.audit import trail

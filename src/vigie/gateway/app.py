@@ -1,21 +1,14 @@
 """The processor API: a FastAPI app built by :func:`create_app` and started by ``vigie serve``.
 
-Routes only parse and render. Each request is one unit of work (:class:`UnitOfWork`):
-authenticate, count the request, call one function of :mod:`vigie.gateway.disclose`,
-commit, then answer. If anything fails, the transaction is rolled back (nothing was
-disclosed or counted), the refusal is recorded in a transaction of its own, and the
-client gets an RFC 9457 problem.
-
-On SQLite the unit of work runs on the event loop's own thread: every request writes,
-SQLite takes one writer at a time (:mod:`vigie.gateway.serial`), so a worker thread would
-buy no parallelism and its hand-over costs about 100 µs per request, a fifth of a read.
-On PostgreSQL (row locks, requests of different processors in parallel) it runs in the
-thread pool.
+Routes only parse and render. Each request is one unit of work
+(:class:`~vigie.gateway.unit.UnitOfWork`): authenticate, count the request, call one
+function of :mod:`vigie.gateway.disclose`, commit, then answer. If anything fails, the
+transaction is rolled back (nothing was disclosed or counted), the refusal is recorded in
+a transaction of its own, and the client gets an RFC 9457 problem. On SQLite the requests
+that arrive together are committed together (see :mod:`vigie.gateway.unit`).
 """
 
-import logging
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -25,21 +18,19 @@ from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from vigie import __version__
 from vigie.detection.notify import Notifier
-from vigie.errors import AuditFailure, InvalidInput, VigieError
+from vigie.errors import InvalidInput, VigieError
 from vigie.fingerprint.trips import make_router
 from vigie.gateway import disclose
 from vigie.gateway.cursor import MAX_CURSOR_LENGTH, CursorCodec
 from vigie.gateway.disclose import Attempt, Caller, Disclosure, Gate
 from vigie.gateway.observe import AccessObserver
 from vigie.gateway.problems import (
-    INTERNAL,
     METHOD_NOT_ALLOWED,
     PROBLEM_JSON,
     ROUTE_NOT_FOUND,
@@ -49,7 +40,6 @@ from vigie.gateway.problems import (
     ProblemKind,
     UnsupportedMediaType,
     problem,
-    problem_for,
 )
 from vigie.gateway.schemas import (
     Health,
@@ -60,12 +50,11 @@ from vigie.gateway.schemas import (
     WriteReceipt,
 )
 from vigie.gateway.serial import WriterQueue
+from vigie.gateway.unit import UnitOfWork
 from vigie.secrets import InstanceSecrets, load_secrets
 from vigie.settings import Settings
 from vigie.store.base import utcnow
 from vigie.store.engine import is_sqlite, make_engine, make_session_factory
-
-log = logging.getLogger(__name__)
 
 API_DESCRIPTION = """\
 The API through which a subcontractor (GDPR processor) reads the people assigned to it
@@ -83,7 +72,6 @@ Every disclosure is recorded in a tamper-evident audit trail before it is sent.
 See the developer guide, `docs/api.md`.
 """
 
-Work = Callable[[Session, Caller, Attempt, datetime], Disclosure]
 _bearer = HTTPBearer(auto_error=False, description="An API key: `vgk_<prefix>_<secret>`.")
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
@@ -109,89 +97,6 @@ _PROBLEM_DESCRIPTIONS = {
     503: "The disclosure could not be audited, so nothing was sent; retry later.",
 }
 _COMMON = (401, 403, 422, 429, 503)
-
-
-class UnitOfWork:
-    """Runs one API request as one transaction, with denials recorded on their own."""
-
-    def __init__(
-        self,
-        sessions: sessionmaker[Session],
-        gate: Gate,
-        clock: Callable[[], datetime],
-        after_commit: Sequence[Callable[[], None]] = (),
-        queue: WriterQueue | None = None,
-        *,
-        inline: bool = False,
-    ) -> None:
-        self.sessions = sessions
-        self.queue = queue
-        self.gate = gate
-        self.clock = clock
-        self.after_commit = after_commit
-        self.inline = inline
-
-    async def call(
-        self, request: Request, *, kind: str, token: str | None, work: Work, status: int = 200
-    ) -> Response:
-        """:meth:`run` on the event loop's thread if ``inline``, else in the thread pool."""
-        if self.inline:
-            return self.run(request, kind=kind, token=token, work=work, status=status)
-        return await run_in_threadpool(
-            self.run, request, kind=kind, token=token, work=work, status=status
-        )
-
-    def run(
-        self, request: Request, *, kind: str, token: str | None, work: Work, status: int = 200
-    ) -> Response:
-        now = self.clock()
-        attempt = Attempt(origin=request.client.host if request.client else None, kind=kind)
-        try:
-            with self._turn(), self.sessions.begin() as session:
-                caller = disclose.begin(
-                    session, gate=self.gate, token=token, attempt=attempt, now=now
-                )
-                result = work(session, caller, attempt, now)
-        except VigieError as exc:
-            return self._deny(request, attempt, exc, now)
-        except Exception:
-            log.exception("gateway request failed; rolled back, nothing disclosed")
-            return problem(INTERNAL, "an internal error occurred; nothing was disclosed")
-        self._after_commit()
-        headers = {"Cache-Control": "no-store"}
-        if result.remaining_today is not None:
-            headers["X-Budget-Remaining-Today"] = str(result.remaining_today)
-            headers["X-Budget-Remaining-30-Days"] = str(result.remaining_30_days)
-        return Response(
-            orjson.dumps(result.body),
-            status_code=status,
-            media_type="application/json",
-            headers=headers,
-        )
-
-    def _deny(self, request: Request, attempt: Attempt, exc: VigieError, now: datetime) -> Response:
-        instance = request.url.path
-        if isinstance(exc, AuditFailure):
-            log.error("audit trail unavailable: %s", type(exc).__name__)
-            return problem_for(exc, instance=instance)
-        try:
-            with self._turn(), self.sessions.begin() as session:
-                disclose.record_denial(session, gate=self.gate, attempt=attempt, error=exc, now=now)
-        except Exception:
-            log.exception("could not record a denied request")
-            return problem(UNAVAILABLE, "the request could not be recorded; nothing was sent")
-        self._after_commit()
-        return problem_for(exc, instance=instance)
-
-    def _turn(self) -> AbstractContextManager[None]:
-        return self.queue.turn() if self.queue is not None else nullcontext()
-
-    def _after_commit(self) -> None:
-        for hook in self.after_commit:
-            try:
-                hook()
-            except Exception:
-                log.exception("after-commit hook failed")
 
 
 async def _json_body(request: Request, *, limit: int) -> Any:

@@ -1,6 +1,7 @@
 """What the processor API does, as library functions: read, list, write back, deny.
 
-Each function runs inside the caller's unit of work (one transaction per request) and
+Each function runs inside the caller's unit of work (:mod:`vigie.gateway.unit`: one
+transaction per request, or per group of requests committed together on SQLite) and
 does, in this order: resolve the people in scope, charge the budget ledger, project the
 allowed fields with their masks, append the audit event, let the observers (detectors)
 look. Only when all of that succeeded does the caller commit and answer; any exception
@@ -47,7 +48,9 @@ class Gate:
     cursors: CursorCodec
     max_page_size: int
     observers: Sequence[AccessObserver] = ()
-    _pseudonymisers: dict[int, Pseudonymiser] = field(default_factory=dict, repr=False)
+    _pseudonymisers: dict[int, Pseudonymiser] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def pseudonymiser(self, processor_id: int) -> Pseudonymiser:
         """The processor's pseudonymiser (its key is derived once per worker)."""

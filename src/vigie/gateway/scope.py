@@ -12,10 +12,9 @@ this is the hot path of every API request.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Date
 from sqlalchemy.orm import Session
@@ -26,9 +25,11 @@ from vigie.store import raw
 _COLUMN_TYPES = {c.name: c.type for c in Subject.__table__.c}
 
 
-@dataclass(frozen=True)
-class ScopedPerson:
-    """One person in scope: internal id, the contracts covering them, their readable row."""
+class ScopedPerson(NamedTuple):
+    """One person in scope: internal id, the contracts covering them, their readable row.
+
+    A named tuple: a page builds a hundred of these per request.
+    """
 
     subject_id: int
     contract_ids: tuple[int, ...]
@@ -80,17 +81,24 @@ def _statement(names: tuple[str, ...], kind: str, contracts: int) -> raw.Stateme
 
 
 def _group(rows: Iterable[Any], names: tuple[str, ...]) -> list[ScopedPerson]:
-    people: list[ScopedPerson] = []
-    by_id: dict[int, list[int]] = {}
+    """One person per subject id (rows come sorted by it), with all their contract ids."""
+    contracts: dict[int, list[int]] = {}
+    first: dict[int, Any] = {}
     for row in rows:
-        sid, cid = int(row[0]), int(row[1])
-        if sid in by_id:
-            by_id[sid].append(cid)
-            continue
-        by_id[sid] = [cid]
-        people.append(ScopedPerson(sid, (), dict(zip(names, row[2:], strict=True))))
+        sid = int(row[0])
+        found = contracts.get(sid)
+        if found is None:
+            contracts[sid] = [int(row[1])]
+            first[sid] = row
+        else:
+            found.append(int(row[1]))
     return [
-        ScopedPerson(p.subject_id, tuple(sorted(set(by_id[p.subject_id]))), p.row) for p in people
+        ScopedPerson(
+            sid,
+            (cids[0],) if len(cids) == 1 else tuple(sorted(set(cids))),
+            dict(zip(names, first[sid][2:], strict=True)),
+        )
+        for sid, cids in contracts.items()
     ]
 
 

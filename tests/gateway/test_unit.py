@@ -1,0 +1,95 @@
+"""Units of work: requests arriving together commit together (SQLite), each as if alone.
+
+The requests are fired concurrently at one app on one event loop, as a server's clients
+would; what holds for a lone request must hold for each of them: budgets exact, every
+answer audited (the chain verifies), refusals recorded with their own answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import event, func, select
+
+from tests.gateway.conftest import World
+from vigie.audit.canonical import decode_subjects
+from vigie.audit.models import AuditEvent
+from vigie.audit.verify import verify_trail
+from vigie.fingerprint.pseudonyms import Pseudonymiser
+from vigie.gateway import budget
+
+SUBJECTS = "/api/v1/subjects"
+
+
+def _together(app: FastAPI, calls: list[tuple[str, str]]) -> list[int]:
+    """Status codes of ``(path, token)`` requests sent all at once."""
+
+    async def main() -> list[int]:
+        transport = httpx.ASGITransport(app=app, client=("192.0.2.10", 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+
+            async def one(path: str, token: str) -> int:
+                r = await client.get(path, headers={"Authorization": f"Bearer {token}"})
+                return r.status_code
+
+            return list(await asyncio.gather(*(one(p, t) for p, t in calls)))
+
+    return asyncio.run(main())
+
+
+def _commits(world: World) -> list[int]:
+    seen = [0]
+
+    def count(*_: Any) -> None:
+        seen[0] += 1
+
+    event.listen(world.engine, "commit", count)
+    return seen
+
+
+def _audited(world: World, action: str) -> list[set[int]]:
+    with world.sessions() as s:
+        blobs = s.scalars(select(AuditEvent.subjects).where(AuditEvent.action == action))
+        return [set(decode_subjects(b)) for b in blobs]
+
+
+def test_requests_arriving_together_commit_together(world: World) -> None:
+    ids = world.people(8)
+    world.assign(world.processor("lingua"), ids)
+    token, app = world.key("lingua"), world.app()
+    pseudo = Pseudonymiser(world.secrets, world.processor_id("lingua"))
+    commits = _commits(world)
+    codes = _together(app, [(f"{SUBJECTS}/{pseudo.encode(i)}", token) for i in ids])
+    assert codes == [200] * 8
+    if world.engine.dialect.name == "sqlite":
+        assert commits[0] < 8, commits  # one commit served several requests
+    assert sorted(min(people) for people in _audited(world, "subject:read")) == ids
+    verify_trail(world.engine, public_key=world.secrets.verify_key)
+
+
+def test_a_refused_request_leaves_its_group_as_if_alone(world: World) -> None:
+    ids = world.people(4)
+    world.assign(world.processor("lingua", per_day=3), ids)
+    token, app = world.key("lingua"), world.app()
+    pid = world.processor_id("lingua")
+    pseudo = Pseudonymiser(world.secrets, pid)
+    unknown = Pseudonymiser(world.secrets, pid + 99).encode(ids[0])
+    calls = [(f"{SUBJECTS}/{pseudo.encode(i)}", token) for i in ids]
+    calls += [(f"{SUBJECTS}/{unknown}", token), (f"{SUBJECTS}/{pseudo.encode(ids[0])}", "nope")]
+    codes = _together(app, calls)
+    assert Counter(codes) == {200: 3, 429: 1, 404: 1, 401: 1}
+    granted = {i for i, code in zip(ids, codes, strict=False) if code == 200}
+    assert sorted(p for people in _audited(world, "subject:read") for p in people) == sorted(
+        granted
+    )
+    with world.sessions() as s:
+        assert budget.usage(s, processor_id=pid, on=world.now.date()) == (3, 3)
+        denied = s.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "access:denied")
+        )
+    assert denied == 3
+    verify_trail(world.engine, public_key=world.secrets.verify_key)
