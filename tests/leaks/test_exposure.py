@@ -28,7 +28,7 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
         CREATE TABLE reg (subject_id BIGINT, version BIGINT, valid_from TIMESTAMP,
             valid_to TIMESTAMP, is_canary BOOLEAN, ref VARCHAR, nationality VARCHAR,
             residence_reason VARCHAR, residence_status VARCHAR, preferred_language VARCHAR);
-        CREATE TABLE dump_raw (row_id BIGINT, email VARCHAR, phone VARCHAR, nationality VARCHAR);
+        CREATE TABLE dump_src (row_id BIGINT, email VARCHAR, phone VARCHAR, nationality VARCHAR);
         CREATE TABLE links (row_id BIGINT, subject_id BIGINT, is_canary BOOLEAN, score DOUBLE,
             confidence DOUBLE);
         CREATE TABLE scored (row_id BIGINT, subject_id BIGINT, version BIGINT,
@@ -54,7 +54,7 @@ def test_each_person_gets_the_fields_of_any_of_their_rows(
             (2, 1, '2024-01-01', NULL, true, 'A-2', 'AFG', NULL, 'valid', 'ps'),
             (3, 1, '2024-01-01', NULL, false, 'C-3', NULL, 'study', 'valid', 'fr'),
             (4, 1, '2024-01-01', NULL, false, 'D-4', 'FRA', 'study', 'expired', 'en');
-        INSERT INTO dump_raw VALUES (10, 'a@x.invalid', NULL, NULL), (11, NULL, '0600', 'FR'),
+        INSERT INTO dump_src VALUES (10, 'a@x.invalid', NULL, NULL), (11, NULL, '0600', 'FR'),
             (12, NULL, NULL, NULL), (13, 'c@x.invalid', NULL, NULL),
             (14, NULL, NULL, 'fr');
         INSERT INTO links VALUES (10, 1, false, 9, 1), (11, 1, false, 9, 1),

@@ -30,9 +30,10 @@ def affected_people(
 ) -> AffectedPeople:
     """Every linked person with the fields exposed about them, ordered by ``ref``.
 
-    DuckDB folds each person's rows into a bit mask of the kinds present in any of them
-    (the person's exposure *shape*); only the few distinct shapes are turned into field
-    lists in Python.
+    DuckDB folds each person's rows (their raw values, ``dump_src``: presence is all that
+    counts, so the parsed columns of ``dump_raw`` are not computed) into a bit mask of the
+    kinds present in any of them (the person's exposure *shape*); only the few distinct
+    shapes are turned into field lists in Python.
     """
     exposing = [k for k in present if k in LINK_KINDS and fields_of(k)]
     mask = " | ".join(
@@ -42,7 +43,7 @@ def affected_people(
         f"""WITH a AS (
                 SELECT l.subject_id, any_value(l.is_canary) AS is_canary, count(*) AS n,
                        {mask or "CAST(0 AS BIGINT)"} AS shape
-                FROM links l JOIN dump_raw r USING (row_id) GROUP BY l.subject_id),
+                FROM links l JOIN dump_src r USING (row_id) GROUP BY l.subject_id),
             g AS (SELECT subject_id, any_value(ref) AS ref FROM reg SEMI JOIN a USING (subject_id)
                   GROUP BY subject_id)
             SELECT a.subject_id, g.ref, a.is_canary, a.n, a.shape
