@@ -18,8 +18,9 @@ It then measures, in the same run:
 1. the peer: a bare DuckDB hash join of the clean CSV with the registry's e-mails
    (read from a clean CSV too) — the least any tool must do;
 2. ``vigie.leaks.analyze.analyze`` on the messy dump, end to end (reading and decoding,
-   typing, loading the registry from SQLite, normalising, linking, attribution,
-   exposure, dating);
+   typing, loading the registry, normalising, linking, attribution, exposure, dating):
+   cold (the registry read from SQLite into the encrypted snapshot), then warm (the
+   snapshot reused, as after ``vigie leak prepare``);
 
 and prints the ratio (target: at most 5×) and the linking precision and recall against
 the truth (target: ≥ 99.5% and ≥ 98% on the rows with a name and one other field).
@@ -159,15 +160,19 @@ def main() -> None:
     engine = make_engine(settings.resolved_database_url)
     shutil.rmtree(settings.data_dir / "leak-cache", ignore_errors=True)
     runs = []
-    for _ in range(2):  # cold (builds the registry snapshot), then warm (reuses it)
+    # Cold (builds the registry snapshot), then warm (reuses it). Only the cold run keeps
+    # every link for the truth comparison below: listing 2 million links is the
+    # benchmark's need, not triage's, and stays out of the warm time.
+    for keep in (True, False):
         started = time.perf_counter()
-        result = analyze(engine, paths=[messy], secrets=secrets, settings=settings, keep_links=True)
+        result = analyze(engine, paths=[messy], secrets=secrets, settings=settings, keep_links=keep)
         runs.append((time.perf_counter() - started, result))
     engine.dispose()
     peer_again, _ = _peer(clean, registry)
     (cold_s, cold), (triage_s, report) = runs
+    assert (cold.matched_rows, cold.verdict) == (report.matched_rows, report.verdict)
 
-    linked = {line: ref for _f, line, ref, _c in report.links}
+    linked = {line: ref for _f, line, ref, _c in cold.links}
 
     def quality(lines: set[int]) -> tuple[float, float]:
         got = {ln: linked[ln] for ln in lines if ln in linked}
