@@ -21,20 +21,24 @@ from vigie.audit.models import AuditEvent
 from vigie.audit.verify import verify_trail
 from vigie.fingerprint.pseudonyms import Pseudonymiser
 from vigie.gateway import budget
+from vigie.gateway.models import SubjectEvent
 
 SUBJECTS = "/api/v1/subjects"
 
 
 def _together(app: FastAPI, calls: list[tuple[str, str]]) -> list[int]:
-    """Status codes of ``(path, token)`` requests sent all at once."""
+    """Status codes of ``(path, token)`` requests sent all at once (POST for write-backs)."""
 
     async def main() -> list[int]:
         transport = httpx.ASGITransport(app=app, client=("192.0.2.10", 1))
         async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
 
             async def one(path: str, token: str) -> int:
-                r = await client.get(path, headers={"Authorization": f"Bearer {token}"})
-                return r.status_code
+                headers = {"Authorization": f"Bearer {token}"}
+                if path.endswith("/events"):
+                    body = {"attendance_hours": 3}
+                    return (await client.post(path, headers=headers, json=body)).status_code
+                return (await client.get(path, headers=headers)).status_code
 
             return list(await asyncio.gather(*(one(p, t) for p, t in calls)))
 
@@ -63,11 +67,17 @@ def test_requests_arriving_together_commit_together(world: World) -> None:
     token, app = world.key("lingua"), world.app()
     pseudo = Pseudonymiser(world.secrets, world.processor_id("lingua"))
     commits = _commits(world)
-    codes = _together(app, [(f"{SUBJECTS}/{pseudo.encode(i)}", token) for i in ids])
-    assert codes == [200] * 8
+    calls = [(f"{SUBJECTS}/{pseudo.encode(i)}", token) for i in ids]
+    calls += [(f"{SUBJECTS}/{pseudo.encode(i)}/events", token) for i in ids[:2]]
+    codes = _together(app, calls)
+    assert codes == [200] * 8 + [201] * 2
     if world.engine.dialect.name == "sqlite":
-        assert commits[0] < 8, commits  # one commit served several requests
+        assert commits[0] < 10, commits  # one commit served several requests
     assert sorted(min(people) for people in _audited(world, "subject:read")) == ids
+    assert sorted(min(people) for people in _audited(world, "subject:write")) == ids[:2]
+    with world.sessions() as s:
+        written = s.scalars(select(SubjectEvent.subject_id).order_by(SubjectEvent.subject_id))
+        assert list(written) == ids[:2]
     verify_trail(world.engine, public_key=world.secrets.verify_key)
 
 
