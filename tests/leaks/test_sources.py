@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import duckdb
@@ -246,15 +245,6 @@ def test_a_file_that_is_one_giant_line_is_refused_clearly(
 def test_the_line_length_shortcut_never_misses_a_long_line(text: str, limit: int) -> None:
     if sources._lines_fit(text, limit):
         assert max(len(line) for line in text.split("\n")) <= limit
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.text(alphabet="aÃÂâ©\u0080\u2019\u20ac\u2013é\n", max_size=40))
-def test_mojibake_is_spotted_as_its_pattern_says(text: str) -> None:
-    pattern = re.compile(
-        "[ÃÂâ][\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u2018-\u203a\u20ac]"
-    )
-    assert sources._shows_mojibake(text) == bool(pattern.search(text))
 
 
 def test_chunk_size_changes_nothing_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,7 +3,8 @@
 A dump is hostile input. Every reader here
 
 - detects the format from the content (the extension is only a hint) and the encoding
-  (BOM, strict UTF-8, then charset-normalizer; Western 8-bit text is read as cp1252);
+  (:mod:`vigie.leaks.encodings`: BOM, strict UTF-8, then charset-normalizer; Western
+  8-bit text is read as cp1252), and repairs mojibake;
 - never holds a whole line it has not bounded: a line longer than ``MAX_LINE_CHARS`` is
   cut out of the working copy, counted and sampled as rejected;
 - counts and samples every row it cannot parse (:class:`Rejected`) instead of dropping it;
@@ -33,9 +34,9 @@ from typing import Any
 
 import duckdb
 import numpy as np
-from charset_normalizer import from_bytes
 
 from vigie.errors import InvalidInput
+from vigie.leaks.encodings import detect_encoding, looks_binary, repair_text
 
 MAX_LINE_CHARS = 1_000_000
 MAX_STRUCTURED_BYTES = 512 * 1024 * 1024  # JSON, SQL, XLSX are parsed in memory
@@ -76,72 +77,6 @@ class Source:
 
 def _excerpt(text: str) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in text[:EXCERPT_CHARS])
-
-
-def detect_encoding(sample: bytes) -> str:
-    """The encoding of a text sample: BOM, then strict UTF-8, then charset-normalizer."""
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    try:
-        sample.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(sample) - 4:  # a character cut by the sample's end
-            return "utf-8"
-    best = from_bytes(sample[:200_000]).best()
-    name = best.encoding if best is not None else "cp1252"
-    if name in _NON_LATIN:
-        return name
-    try:
-        sample.decode("cp1252")
-    except UnicodeDecodeError:
-        return name
-    return "cp1252"  # Western 8-bit text: cp1252 is a superset of latin-1 for printable text
-
-
-_NON_LATIN = frozenset(
-    {
-        "cp1251",
-        "koi8_r",
-        "koi8_u",
-        "cp1256",
-        "iso8859_5",
-        "iso8859_6",
-        "cp1253",
-        "cp1255",
-        "iso8859_7",
-        "iso8859_8",
-        "mac_cyrillic",
-        "cp866",
-        "cp855",
-        "big5",
-        "gb2312",
-        "gb18030",
-        "shift_jis",
-        "euc_jp",
-        "euc_kr",
-        "cp949",
-        "cp932",
-        "utf_16",
-        "utf_32",
-        "tis_620",
-        "cp874",
-    }
-)
-
-
-def _looks_binary(sample: bytes, encoding: str) -> bool:
-    if encoding.startswith("utf-16"):
-        return False
-    if sample.count(b"\x00") > 0:
-        return True
-    text = sample.decode(encoding, errors="replace")
-    if not text:
-        return False
-    bad = len(_CONTROL.findall(text))
-    return bad / len(text) > 0.05
 
 
 def sniff_format(path: Path, sample: bytes, text: str) -> str:
@@ -204,7 +139,7 @@ class Reader:
             fmt, encoding = "xlsx", None
         else:
             encoding = detect_encoding(sample)
-            if _looks_binary(sample, encoding):
+            if looks_binary(sample, encoding):
                 raise InvalidInput(
                     f"{path.name}: not a text, JSON, SQL or XLSX file (binary content)"
                 )
@@ -222,7 +157,7 @@ class Reader:
             self._read_xlsx(path)
         else:
             assert encoding is not None
-            text = _repair_text(path.read_bytes().decode(encoding, errors="replace"))
+            text = repair_text(path.read_bytes().decode(encoding, errors="replace"))
             if fmt == "sql":
                 self._read_sql(path, text, encoding)
             elif fmt == "json":
@@ -346,11 +281,11 @@ class Reader:
                     wanted = 60 - len(first_lines)
                     first_lines.extend(body[:-1].split("\n", wanted)[:wanted])
                 if body:
-                    out.write(_repair_text(body[:-1]))
+                    out.write(repair_text(body[:-1]))
                     out.write("\n")
                 if not chunk:
                     break
-        sample = _repair_text("\n".join(first_lines)).lstrip("\ufeff")
+        sample = repair_text("\n".join(first_lines)).lstrip("\ufeff")
         delimiter, quote = sniff_dialect(sample)
         header_row = next(csv.reader(io.StringIO(sample), delimiter=delimiter, quotechar=quote), [])
         header_row = [h.lstrip("\ufeff") for h in header_row]
@@ -584,39 +519,6 @@ def _cell(value: Any) -> str | None:
     if isinstance(value, list | dict):
         return json.dumps(value, ensure_ascii=False, default=str)
     return str(value)
-
-
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]")
-# Mojibake shows as one of these letters followed by a character of the second set
-# (UTF-8 lead and continuation bytes read as cp1252/latin-1).
-_MOJIBAKE_LEADS = "ÃÂâ"
-_MOJIBAKE_NEXT = re.compile(
-    "[\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u2018-\u203a\u20ac]"
-)
-
-
-def _shows_mojibake(text: str) -> bool:
-    """Whether a lead letter is followed by a continuation character anywhere in ``text``.
-
-    ``str.find`` jumps from one lead letter to the next (rare in real text: "â" in French)
-    instead of a regular expression stepping through every character of a large chunk.
-    """
-    for lead in _MOJIBAKE_LEADS:
-        at = text.find(lead)
-        while at != -1:
-            if _MOJIBAKE_NEXT.match(text, at + 1):
-                return True
-            at = text.find(lead, at + 1)
-    return False
-
-
-def _repair_text(text: str) -> str:
-    """Repair UTF-8 read as cp1252/latin-1 (mojibake) when the text shows it."""
-    if not _shows_mojibake(text):
-        return text
-    import ftfy
-
-    return ftfy.fix_text(text, normalization="NFC")
 
 
 def _lines_fit(text: str, limit: int) -> bool:
