@@ -179,11 +179,12 @@ def build_dump(
 ) -> list[str]:
     """Create table ``dump`` (one row per leaked row, normalised); return the kinds present.
 
-    Views ``dump_src`` (the sources' raw values stacked, numbered ``row_id`` 1..n in
-    source order) and ``dump_raw`` (the same with the parsed dates ``*_d``, E.164 phone
-    ``phone_n``, name tokens ``*_t`` and country codes ``*_n``, joined from the small
-    per-distinct-value map tables) copy nothing: the rows are written once, into
-    ``dump``, instead of copied and then updated column after column.
+    Table ``dump_src`` stacks the sources' trimmed raw values, numbered ``row_id`` 1..n
+    in source order (from each source's rowid: no window function), once; view
+    ``dump_raw`` adds the parsed dates ``*_d``, E.164 phone ``phone_n``, name tokens
+    ``*_t`` and country codes ``*_n`` by joining the small per-distinct-value map tables,
+    so the rows are written into ``dump`` in one pass instead of updated column after
+    column.
     """
     by_source: dict[int, dict[str, int]] = defaultdict(dict)
     for c in columns:
@@ -210,7 +211,7 @@ def build_dump(
         )
         got = con.execute(f"SELECT count(*) FROM {source.table}").fetchall()
         offset += int(got[0][0]) if got else 0
-    con.execute("CREATE OR REPLACE VIEW dump_src AS " + " UNION ALL ".join(selects))
+    con.execute("CREATE OR REPLACE TABLE dump_src AS " + " UNION ALL ".join(selects))
     derived: list[str] = []
     joins: list[str] = []
 
