@@ -58,7 +58,7 @@ def test_values_round_trip_with_the_orm(sessions: sessionmaker[Session]) -> None
     with sessions.begin() as s:
         cursor = raw.cursor(s)
         cursor.many(_INSERT_RATE, [(a, WHEN, 1), (b, WHEN, 2)])
-        cursor.run(_LEDGER, (a, 7, date(2026, 3, 2)))
+        cursor.many(_LEDGER, [(a, 7, date(2026, 3, 2))])  # one row: executed alone
         s.add(RateWindow(processor_id=c, window_start=WHEN, requests=3))
         s.flush()
         # The ORM's row matches the raw statement's typed parameter, and the other way.

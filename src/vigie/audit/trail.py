@@ -137,10 +137,7 @@ def append_many(session: Session, events: Sequence[NewEvent]) -> list[int]:
                         fields=row[8],
                     )
                 )
-        if len(rows) == 1:
-            cursor.run(_INSERT, rows[0])
-        else:
-            cursor.many(_INSERT, rows)
+        cursor.many(_INSERT, rows)
         cursor.run(_MOVE_HEAD, (size, prev))
         if disclosures:
             index.record(cursor, disclosures)

@@ -169,7 +169,10 @@ class Cursor:
         if not values:
             return
         try:
-            self._cursor.executemany(bound.sql, values)
+            if len(values) == 1:  # psycopg runs executemany as a pipeline: a round trip more
+                self._cursor.execute(bound.sql, values[0])
+            else:
+                self._cursor.executemany(bound.sql, values)
         except self._error as exc:
             raise self._wrap(bound.sql, values, exc) from exc
 
