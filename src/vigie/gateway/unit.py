@@ -106,17 +106,7 @@ class UnitOfWork:
         try:
             answers = self._together(group) if len(group) > 1 else None
             if answers is None:
-                answers = [
-                    self.run(
-                        w.request,
-                        kind=w.kind,
-                        token=w.token,
-                        work=w.work,
-                        status=w.status,
-                        now=w.now,
-                    )
-                    for w in group
-                ]
+                answers = [self._alone(w) for w in group]
         except BaseException as exc:  # never leave a request waiting forever
             for waiting in group:
                 if not waiting.answer.done():
@@ -127,6 +117,7 @@ class UnitOfWork:
                 waiting.answer.set_result(answer)
 
     def _alone(self, w: _Waiting) -> Response:
+        """The request in a transaction of its own (a group of one, or after a group failed)."""
         return self.run(
             w.request, kind=w.kind, token=w.token, work=w.work, status=w.status, now=w.now
         )
