@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tests.gateway.conftest import World, subject_values
 from vigie.audit.models import AuditEvent
@@ -140,6 +140,18 @@ def test_changes_take_effect_on_the_very_next_request(world: World) -> None:
 def _key_id(world: World, token: str) -> int:
     with world.sessions() as s:
         return s.scalars(select(ApiKey.id).where(ApiKey.prefix == token.split("_")[1])).one()
+
+
+def test_reads_and_pages_bypass_sqlalchemys_statement_machinery(world: World) -> None:
+    # The hot path runs on the driver's cursor (vigie.store.raw): SQLAlchemy executes
+    # nothing for a read or a page, not even the BEGIN (docs/benchmarks.md, Gateway).
+    ids, token = _setup(world)
+    api, one = world.api(), f"{SUBJECTS}/{_pseudonym(world, 'lingua', ids[0])}"
+    through_sqlalchemy: list[str] = []
+    event.listen(world.engine, "before_cursor_execute", lambda *a: through_sqlalchemy.append(a[2]))
+    assert api.get(one, token=token).is_success
+    assert api.get(SUBJECTS, token=token).is_success
+    assert through_sqlalchemy == []
 
 
 def test_expired_contract_or_assignment_is_out_of_scope(world: World) -> None:
