@@ -72,20 +72,16 @@ _DATE_FORMATS_MONTH = (
 
 
 def _map_distinct(
-    con: duckdb.DuckDBPyConnection,
-    column: str,
-    func: object,
-    where: str = "TRUE",
-    source: str = "dump_src",
+    con: duckdb.DuckDBPyConnection, column: str, func: object, where: str = "TRUE"
 ) -> str:
-    """Apply ``func`` to each distinct value of ``column`` of ``source`` (under
+    """Apply ``func`` to each distinct value of ``column`` of ``dump_src`` (under
     ``where``); return the name of the map table ``(raw, val)``."""
     assert callable(func)
     name = f"map_{column}"
     values = [
         r[0]
         for r in con.execute(
-            f"SELECT DISTINCT {column} FROM {source} WHERE {column} IS NOT NULL AND ({where})"
+            f"SELECT DISTINCT {column} FROM dump_src WHERE {column} IS NOT NULL AND ({where})"
         ).fetchall()
     ]
     out = [func(v) for v in values]
@@ -146,9 +142,7 @@ def _date_map(con: duckdb.DuckDBPyConnection, column: str) -> str:
 
 
 # Phones to E.164 in SQL for the usual French and international forms, over the digits
-# and plus signs of the written number (``phone_digits``); NULL leaves the number to
-# phonenumbers.
-_PHONE_DIGITS = "regexp_replace(phone, '[^0-9+]', '', 'g') AS phone_digits"
+# and plus signs of the written number (``{d}``); NULL leaves the number to phonenumbers.
 _PHONE_FAST = r"""CASE
     WHEN {d} LIKE '+330%' AND length({d}) = 13 THEN '+33' || substr({d}, 5)
     WHEN {d} LIKE '+%' AND length({d}) BETWEEN 9 AND 16 THEN {d}
@@ -211,7 +205,15 @@ def build_dump(
         )
         got = con.execute(f"SELECT count(*) FROM {source.table}").fetchall()
         offset += int(got[0][0]) if got else 0
-    con.execute("CREATE OR REPLACE TABLE dump_src AS " + " UNION ALL ".join(selects))
+    # The phone fast path is computed here, once: the leftovers and dump_raw read it.
+    digits = "regexp_replace(phone, '[^0-9+]', '', 'g')" if "phone" in present else "NULL"
+    con.execute(
+        f"""CREATE OR REPLACE TABLE dump_src AS
+            SELECT * EXCLUDE (digits), CAST({_PHONE_FAST.format(d="digits")} AS VARCHAR)
+                AS phone_fast
+            FROM (SELECT *, CAST({digits} AS VARCHAR) AS digits
+                  FROM ({" UNION ALL ".join(selects)}))"""
+    )
     derived: list[str] = []
     joins: list[str] = []
 
@@ -225,13 +227,10 @@ def build_dump(
     for k in ("birth_date", "entry_date", "cir_signed_on"):
         mapped(k, "_d", _date_map(con, k) if k in present else None, "DATE")
     # Phones: fast path in SQL, phonenumbers for the distinct leftovers.
-    digits = _PHONE_DIGITS if "phone" in present else "CAST(NULL AS VARCHAR) AS phone_digits"
-    rows = f"(SELECT *, {digits} FROM dump_src)"
     if "phone" in present:
-        fast = _PHONE_FAST.format(d="phone_digits")
-        m = _map_distinct(con, "phone", K.normalize_phone, where=f"{fast} IS NULL", source=rows)
+        m = _map_distinct(con, "phone", K.normalize_phone, where="phone_fast IS NULL")
         joins.append(f"LEFT JOIN {m} ON {m}.raw = r.phone")
-        derived.append(f"coalesce({_PHONE_FAST.format(d='r.phone_digits')}, {m}.val) AS phone_n")
+        derived.append(f"coalesce(r.phone_fast, {m}.val) AS phone_n")
     else:
         derived.append("CAST(NULL AS VARCHAR) AS phone_n")
     # Names: folded tokens per distinct value.
@@ -243,8 +242,8 @@ def build_dump(
     for k in ("nationality", "birth_country"):
         mapped(k, "_n", _map_distinct(con, k, country_code) if k in present else None)
     con.execute(
-        f"CREATE OR REPLACE VIEW dump_raw AS SELECT r.* EXCLUDE (phone_digits), "
-        f"{', '.join(derived)} FROM {rows} r {' '.join(joins)}"
+        f"CREATE OR REPLACE VIEW dump_raw AS SELECT r.* EXCLUDE (phone_fast), "
+        f"{', '.join(derived)} FROM dump_src r {' '.join(joins)}"
     )
 
     def raw(k: str) -> str:
