@@ -116,10 +116,12 @@ def decode_pseudonyms(
 class Term:
     """One field's part of the score.
 
+    ``column``: the dump column it reads (a file without it leaves the term out);
     ``applies``: both sides hold the field; ``agree``: the bits it adds, NULL when the
     values disagree (then ``penalty`` bits are subtracted and the row conflicts).
     """
 
+    column: str
     applies: str
     agree: str
     penalty: float
@@ -135,15 +137,15 @@ def _terms(log_n: float) -> list[Term]:
     birth = _bits("r.birth_freq", log_n)
     same_name = "(d.name_key = r.name_key OR d.name_key = r.native_key)"
     return [
-        Term("d.ref_n IS NOT NULL AND r.ref_n IS NOT NULL",
+        Term("ref_n", "d.ref_n IS NOT NULL AND r.ref_n IS NOT NULL",
              f"CASE WHEN d.ref_n = r.ref_n THEN {W_REF} END", P_REF),
-        Term("d.email_n IS NOT NULL AND r.email_n IS NOT NULL",
+        Term("email_n", "d.email_n IS NOT NULL AND r.email_n IS NOT NULL",
              f"CASE WHEN d.email_n = r.email_n THEN {W_EMAIL} END", P_EMAIL),
-        Term("d.phone_n IS NOT NULL AND r.phone_n IS NOT NULL",
+        Term("phone_n", "d.phone_n IS NOT NULL AND r.phone_n IS NOT NULL",
              f"CASE WHEN d.phone_n = r.phone_n THEN {W_PHONE} END", P_PHONE),
-        Term("d.pseudonym IS NOT NULL",
+        Term("pseudonym", "d.pseudonym IS NOT NULL",
              f"CASE WHEN h.subject_id IS NOT NULL THEN {W_PSEUDONYM} END", P_PSEUDONYM),
-        Term("d.name_key IS NOT NULL", f"""CASE
+        Term("name_key", "d.name_key IS NOT NULL", f"""CASE
                 WHEN d.family_only THEN CASE WHEN d.family_key = r.family_key
                     THEN {_bits("r.family_freq", log_n)} END
                 WHEN d.given_only THEN CASE WHEN d.name_key = r.given_key THEN 2 END
@@ -151,47 +153,61 @@ def _terms(log_n: float) -> list[Term]:
                 WHEN s.sim >= {FUZZY_MIN} THEN {name} - {FUZZY_DISCOUNT} END""", P_NAME),
         # The same name and birth date: a floor on the name and date terms together,
         # whoever else shares them (their candidates then share the confidence).
-        Term(f"d.birth_date = r.birth_date AND {same_name}",
+        Term("birth_date", f"d.birth_date = r.birth_date AND {same_name}",
              f"greatest(0, {W_NAME_BIRTH} - {name} - {birth})", 0.0),
-        Term("d.birth_date IS NOT NULL AND r.birth_date IS NOT NULL",
+        Term("birth_date", "d.birth_date IS NOT NULL AND r.birth_date IS NOT NULL",
              f"CASE WHEN d.birth_date = r.birth_date THEN {birth} END", P_BIRTH),
-        Term("d.birth_date IS NULL AND d.birth_year IS NOT NULL AND r.birth_date IS NOT NULL",
+        Term("birth_year",
+             "d.birth_date IS NULL AND d.birth_year IS NOT NULL AND r.birth_date IS NOT NULL",
              f"CASE WHEN d.birth_year = year(r.birth_date) THEN {W_YEAR} END", P_BIRTH),
-        Term("d.department IS NOT NULL AND r.postal_code IS NOT NULL",
+        Term("department", "d.department IS NOT NULL AND r.postal_code IS NOT NULL",
              f"CASE WHEN starts_with(r.postal_code, d.department) THEN {W_DEPARTMENT} END",
              P_POSTAL),
-        Term("d.postal_code IS NOT NULL AND r.postal_code IS NOT NULL",
+        Term("postal_code", "d.postal_code IS NOT NULL AND r.postal_code IS NOT NULL",
              f"CASE WHEN d.postal_code = r.postal_code THEN {_bits('r.postal_freq', log_n)} END",
              P_POSTAL),
-        Term("d.address_n IS NOT NULL", "CASE WHEN d.address_n = r.address_n THEN 12 END", 2),
-        Term("d.city_n IS NOT NULL", "CASE WHEN d.city_n = r.city_n THEN 3 END", 1),
-        Term("d.nationality IS NOT NULL",
+        Term("address_n", "d.address_n IS NOT NULL",
+             "CASE WHEN d.address_n = r.address_n THEN 12 END", 2),
+        Term("city_n", "d.city_n IS NOT NULL", "CASE WHEN d.city_n = r.city_n THEN 3 END", 1),
+        Term("nationality", "d.nationality IS NOT NULL",
              "CASE WHEN d.nationality = r.nationality THEN 2 END", P_NATIONALITY),
-        Term("d.birth_country IS NOT NULL",
+        Term("birth_country", "d.birth_country IS NOT NULL",
              "CASE WHEN d.birth_country = r.birth_country THEN 2 END", P_NATIONALITY),
-        Term("d.sex IS NOT NULL", "CASE WHEN d.sex = r.sex THEN 0.5 END", P_SEX),
-        Term("d.entry_date IS NOT NULL", "CASE WHEN d.entry_date = r.entry_date THEN 8 END", 3),
-        Term("d.cir_signed_on IS NOT NULL",
+        Term("sex", "d.sex IS NOT NULL", "CASE WHEN d.sex = r.sex THEN 0.5 END", P_SEX),
+        Term("entry_date", "d.entry_date IS NOT NULL",
+             "CASE WHEN d.entry_date = r.entry_date THEN 8 END", 3),
+        Term("cir_signed_on", "d.cir_signed_on IS NOT NULL",
              "CASE WHEN d.cir_signed_on = r.cir_signed_on THEN 8 END", 3),
-        Term("d.residence_reason IS NOT NULL",
+        Term("residence_reason", "d.residence_reason IS NOT NULL",
              "CASE WHEN d.residence_reason = lower(r.residence_reason) THEN 1 END", 1),
-        Term("d.residence_status IS NOT NULL",
+        Term("residence_status", "d.residence_status IS NOT NULL",
              "CASE WHEN d.residence_status = lower(r.residence_status) THEN 1 END", 1),
     ]  # fmt: skip
 
 
-def _score(con: duckdb.DuckDBPyConnection, pairs: str, log_n: float, *, create: bool) -> None:
+def _score(con: duckdb.DuckDBPyConnection, pairs: str, terms: list[Term], *, create: bool) -> None:
     """Score every version of every (row, person) pair of table ``pairs`` into ``scored``,
     with ``conflicts`` the number of fields on which the row and the version disagree
     (the terms that subtract)."""
-    terms = _terms(log_n)
-    parts = ",\n".join(
-        f"CASE WHEN coalesce({t.applies}, false) THEN coalesce({t.agree}, -{t.penalty}) "
-        f"ELSE 0 END AS t{i}"
-        for i, t in enumerate(terms)
+    parts = (
+        ",\n".join(
+            f"CASE WHEN coalesce({t.applies}, false) THEN coalesce({t.agree}, -{t.penalty}) "
+            f"ELSE 0 END AS t{i}"
+            for i, t in enumerate(terms)
+        )
+        or "0 AS t0"
     )
-    score = " + ".join(f"t{i}" for i in range(len(terms)))
-    conflicts = " + ".join(f"CAST(t{i} < 0 AS INTEGER)" for i in range(len(terms)))
+    count = max(len(terms), 1)
+    score = " + ".join(f"t{i}" for i in range(count))
+    conflicts = " + ".join(f"CAST(t{i} < 0 AS INTEGER)" for i in range(count))
+    columns = {t.column for t in terms}
+    joins = ""
+    if "pseudonym" in columns:
+        joins += """LEFT JOIN pseudo_hits h ON h.pseudonym = d.pseudonym
+                AND h.subject_id = r.subject_id\n"""
+    if "name_key" in columns:
+        joins += """LEFT JOIN name_sim s ON s.row_id = c.row_id AND s.subject_id = r.subject_id
+                AND s.version = r.version"""
     head = "CREATE OR REPLACE TABLE scored AS" if create else "INSERT INTO scored"
     con.execute(
         f"""
@@ -202,12 +218,20 @@ def _score(con: duckdb.DuckDBPyConnection, pairs: str, log_n: float, *, create: 
             SELECT c.row_id, r.subject_id, r.version, r.valid_from, r.valid_to, r.is_canary,
                    {parts}
             FROM {pairs} c JOIN dump d USING (row_id) JOIN reg r ON r.subject_id = c.subject_id
-            LEFT JOIN pseudo_hits h ON h.pseudonym = d.pseudonym
-                AND h.subject_id = r.subject_id
-            LEFT JOIN name_sim s ON s.row_id = c.row_id AND s.subject_id = r.subject_id
-                AND s.version = r.version)
+            {joins})
         """
     )
+
+
+def _present_terms(con: duckdb.DuckDBPyConnection, log_n: float) -> list[Term]:
+    """The scoring terms whose dump column holds a value in some row."""
+    terms = _terms(log_n)
+    columns = sorted({t.column for t in terms})
+    row = con.execute(
+        "SELECT " + ", ".join(f"count({c}) > 0" for c in columns) + " FROM dump"
+    ).fetchall()[0]
+    present = {c for c, filled in zip(columns, row, strict=True) if filled}
+    return [t for t in terms if t.column in present]
 
 
 # -- name similarity ---------------------------------------------------------------------
@@ -398,10 +422,11 @@ def link(con: duckdb.DuckDBPyConnection, *, registry_size: int, threshold: float
         "CREATE OR REPLACE TABLE name_sim "
         "(row_id BIGINT, subject_id BIGINT, version BIGINT, sim DOUBLE)"
     )
+    terms = _present_terms(con, log_n)
     # Round 1: identifiers. Rows settled here keep their decision.
     _identifier_candidates(con)
     _name_similarity(con, "cand")
-    _score(con, "cand", log_n, create=True)
+    _score(con, "cand", terms, create=True)
     _per_subject(con, "scored", "per_subject")
     _best(con, log_n, "per_subject", "best_ids")
     con.execute(
@@ -418,7 +443,7 @@ def link(con: duckdb.DuckDBPyConnection, *, registry_size: int, threshold: float
         "CREATE OR REPLACE TABLE cand_new AS SELECT * FROM cand_names EXCEPT SELECT * FROM cand"
     )
     _name_similarity(con, "cand_new")
-    _score(con, "cand_new", log_n, create=False)
+    _score(con, "cand_new", terms, create=False)
     con.execute(
         "CREATE OR REPLACE VIEW open_scored AS "
         "SELECT * FROM scored ANTI JOIN settled USING (row_id)"
