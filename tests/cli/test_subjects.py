@@ -28,6 +28,7 @@ def test_import_then_reimport_then_show(cli: Invoke, tmp_path: Path) -> None:
     first = cli(["subjects", "import", str(path)])
     assert first.exit_code == 0, first.output
     assert "5 created" in first.output
+    assert "vigie leak prepare" in " ".join(first.output.split())  # triage snapshot stale
     again = cli(["subjects", "import", str(path), "--json"])
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout) | {"sha256": ""} == {
@@ -39,7 +40,7 @@ def test_import_then_reimport_then_show(cli: Invoke, tmp_path: Path) -> None:
         w.writeheader()
         w.writerows(rows)
     moved = cli(["subjects", "import", str(path)])
-    assert "1 updated" in moved.output
+    assert "1 updated" in moved.output and "leak prepare" in " ".join(moved.output.split())
     shown = cli(["subjects", "show", rows[2]["ref"], "--json"])
     assert shown.exit_code == 0, shown.output
     data = json.loads(shown.stdout)

@@ -15,6 +15,7 @@ def test_synth_prints_the_summary(cli: Invoke) -> None:
     assert "400 people" in out
     assert "People by nationality" in out and "Processors and their scopes" in out
     assert "platform-cir" in out and "lingua-idf" in out and "11 Île-de-France" in out
+    assert "vigie leak prepare" in " ".join(out.split())
     again = cli(["synth", "--people", "10"])
     assert again.exit_code == 1
     assert "already holds" in again.output

@@ -25,6 +25,12 @@ from vigie.store.engine import make_engine, make_session_factory
 
 console = Console()
 err_console = Console(stderr=True)
+# Printed after the registry changes (synth, import): the next leak analysis would
+# otherwise rebuild the triage snapshot itself, in the middle of an incident.
+PREPARE_HINT = (
+    "The registry changed: run `vigie leak prepare` now so that leak triage does not "
+    "have to read the whole registry first (docs/leaks.md)."
+)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from vigie.cli.context import console, instance, print_json
+from vigie.cli.context import PREPARE_HINT, console, instance, print_json
 from vigie.cli.processors import operator
 from vigie.registry.exporter import export_subjects
 from vigie.registry.history import SubjectView, show
@@ -65,6 +65,8 @@ def import_(
         f"{report.rows} row(s): [green]{report.created} created[/], "
         f"[yellow]{report.updated} updated[/] (new version), {report.unchanged} unchanged."
     )
+    if report.created or report.updated:
+        console.print(PREPARE_HINT, style="dim")
 
 
 @group.command("export")

@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from vigie.cli.context import console, err_console, instance, print_json
+from vigie.cli.context import PREPARE_HINT, console, err_console, instance, print_json
 from vigie.cli.processors import operator
 from vigie.registry.france import REGIONS
 from vigie.synth.load import synthesize
@@ -74,6 +74,7 @@ def synth(
         f"{report.assignments:,} assignments, {report.processors} processors; seed {seed})."
     )
     render_summary(summary)
+    console.print(PREPARE_HINT, style="dim")
 
 
 def render_summary(summary: PopulationSummary, *, top: int = 12) -> None:
