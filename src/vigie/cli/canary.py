@@ -6,8 +6,6 @@ import typer
 
 from vigie.cli.context import console, instance, print_json
 from vigie.cli.processors import operator
-from vigie.detection.notify import deliver_pending, notifier_from_settings
-from vigie.fingerprint.trips import trip, webhook_token
 
 group = typer.Typer(
     help="Canaries: synthetic people in every processor's scope. Nobody has a reason to "
@@ -35,6 +33,9 @@ def trip_command(
     Each such processor is suspended at once (all its keys) and an incident is opened with
     the evidence (which canary, when it was disclosed to that processor).
     """
+    from vigie.detection.notify import deliver_pending, notifier_from_settings
+    from vigie.fingerprint.trips import trip
+
     inst = instance(ctx)
     with inst.session() as session:
         result = trip(session, contact=contact, source=source, actor=operator())
@@ -53,6 +54,8 @@ def trip_command(
 @group.command("webhook-secret")
 def webhook_secret_command(ctx: typer.Context) -> None:
     """Print the bearer token the canary webhook `POST /hooks/canary` accepts."""
+    from vigie.fingerprint.trips import webhook_token
+
     typer.echo(webhook_token(instance(ctx).secrets))
 
 

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from vigie.cli.context import console
-from vigie.demo.story import Demo, DemoOptions
 
 
 def register(app: typer.Typer) -> None:
@@ -47,6 +46,8 @@ def demo(
     step. Exits non-zero if any step does not do what it claims (for example, if the
     attack is not contained). Fully offline.
     """
+    from vigie.demo.story import Demo, DemoOptions
+
     console.print(
         "[bold]Vigie — the OFII case, replayed[/]\n"
         "In January 2026, 2.1 million rows of OFII's integration-contract data were put on "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -11,10 +11,9 @@ from rich.text import Text
 
 from vigie.cli.context import console, err_console, instance, print_json
 from vigie.cli.processors import operator
-from vigie.leaks.analyze import analyze
-from vigie.leaks.report import LeakReport
-from vigie.leaks.snapshot import prepare
-from vigie.leaks.vault import list_reports, purge, store_report
+
+if TYPE_CHECKING:
+    from vigie.leaks.report import LeakReport
 
 group = typer.Typer(
     help="Leak triage: what a leaked file holds, whose data it is, which subcontractor it "
@@ -95,6 +94,9 @@ def analyze_command(
     analysis is audited (`leak:analyze`, counts only). Reports older than the retention
     period are purged first.
     """
+    from vigie.leaks.analyze import analyze
+    from vigie.leaks.vault import purge, store_report
+
     inst = instance(ctx)
     actor = operator()
     with (
@@ -130,6 +132,8 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List stored leak analyses (counts and verdict only; reports stay encrypted)."""
+    from vigie.leaks.vault import list_reports
+
     inst = instance(ctx)
     with inst.session() as session:
         rows: list[dict[str, Any]] = [
@@ -171,6 +175,8 @@ def prepare_command(ctx: typer.Context) -> None:
     Run it after `vigie synth`, an import or registry changes, so that the first
     `vigie leak analyze` of an incident does not spend minutes reading the registry.
     """
+    from vigie.leaks.snapshot import prepare
+
     inst = instance(ctx)
     with inst.engine.connect() as conn, console.status("reading the registry", spinner="dots"):
         people, rebuilt = prepare(conn, data_dir=inst.settings.data_dir, secrets=inst.secrets)
@@ -181,6 +187,8 @@ def prepare_command(ctx: typer.Context) -> None:
 @group.command("purge")
 def purge_command(ctx: typer.Context) -> None:
     """Delete stored leak reports older than `leak_retention_days` (audited)."""
+    from vigie.leaks.vault import purge
+
     inst = instance(ctx)
     with inst.session() as session:
         n = purge(session, actor=operator())

@@ -11,7 +11,6 @@ from rich.table import Table
 from vigie.cli.context import PREPARE_HINT, console, err_console, instance, print_json
 from vigie.cli.processors import operator
 from vigie.registry.france import REGIONS
-from vigie.synth.load import synthesize
 from vigie.synth.summary import PopulationSummary, population_summary
 
 
@@ -47,6 +46,8 @@ def synth(
     addresses use reserved example domains only. 2.1 million people load in about a
     minute on SQLite (see docs/benchmarks.md).
     """
+    from vigie.synth.load import synthesize
+
     inst = instance(ctx)
     density = inst.settings.canary_density if canaries else 0.0
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
