@@ -39,15 +39,25 @@ _ATTACHED = "registry_snapshot"
 
 
 def fingerprint(conn: Connection) -> str:
-    """A cheap digest that changes whenever the registry does (one scan of each table)."""
-    people = conn.execute(
-        text(
-            "SELECT count(*), max(id), max(valid_from), "
-            "count(CASE WHEN is_canary THEN 1 END) FROM subjects"
+    """A cheap digest that changes whenever the registry does.
+
+    Every change made through Vigie adds a person (count, highest id — canaries
+    included) or a version (``valid_from`` of the current one, indexed; count and latest
+    ``valid_to`` of the superseded ones). Each part is read from an index or a count.
+    """
+    # One scalar subquery per part, so that SQLite answers max() from an index.
+    parts_sql = ", ".join(
+        f"(SELECT {part})"
+        for part in (
+            "count(*) FROM subjects",
+            "max(id) FROM subjects",
+            "max(valid_from) FROM subjects",
+            "count(*) FROM subject_versions",
+            "max(valid_to) FROM subject_versions",
         )
-    ).one()
-    versions = conn.execute(text("SELECT count(*), max(valid_to) FROM subject_versions")).one()
-    parts = [SNAPSHOT_VERSION, *(str(v) for v in (*people, *versions))]
+    )
+    values = conn.execute(text(f"SELECT {parts_sql}")).one()
+    parts = [SNAPSHOT_VERSION, *(str(v) for v in values)]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 

@@ -86,6 +86,8 @@ class Subject(_SubjectData, Base):
         Index("ix_subjects_email", "email"),
         Index("ix_subjects_phone", "phone"),
         Index("ix_subjects_region", "region"),
+        # The latest change, read by the leak-triage snapshot's fingerprint.
+        Index("ix_subjects_valid_from", "valid_from"),
     )
 
 

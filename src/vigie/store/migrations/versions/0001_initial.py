@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 09:34:41.898394
+Create Date: 2026-11-29 12:53:57.416790
 """
 
 from __future__ import annotations
@@ -170,6 +170,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_subjects_email", ["email"], unique=False)
         batch_op.create_index("ix_subjects_phone", ["phone"], unique=False)
         batch_op.create_index("ix_subjects_region", ["region"], unique=False)
+        batch_op.create_index("ix_subjects_valid_from", ["valid_from"], unique=False)
 
     op.create_table(
         "alerts",
@@ -762,6 +763,7 @@ def downgrade() -> None:
 
     op.drop_table("alerts")
     with op.batch_alter_table("subjects", schema=None) as batch_op:
+        batch_op.drop_index("ix_subjects_valid_from")
         batch_op.drop_index("ix_subjects_region")
         batch_op.drop_index("ix_subjects_phone")
         batch_op.drop_index("ix_subjects_email")
