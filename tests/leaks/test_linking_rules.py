@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -52,22 +53,33 @@ def _row(world: World, sid: int, *, full: bool) -> list[str]:
     return [p.given_name, p.family_name, birth, *contact]
 
 
-def _linked(report_links: list[tuple[str, int, str, float]]) -> dict[int, str]:
-    return {line: ref for _file, line, ref, _conf in report_links}
+@pytest.fixture
+def twins(world: World, sessions: sessionmaker[Session], tmp_path: Path) -> tuple[int, int]:
+    return _twins(world, sessions, tmp_path)
+
+
+@pytest.fixture
+def triage(
+    engine: Engine, settings: Settings, secrets: InstanceSecrets
+) -> Callable[[Path], dict[int, str]]:
+    """Analyse a file; its linked lines and the ``ref`` each is linked to."""
+
+    def run(path: Path) -> dict[int, str]:
+        report = analyze(engine, paths=[path], secrets=secrets, settings=settings, keep_links=True)
+        return {line: ref for _file, line, ref, _conf in report.links}
+
+    return run
 
 
 @pytest.mark.parametrize("repeated", [False, True])
 def test_one_person_one_row_decides_between_namesakes(
     world: World,
-    engine: Engine,
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    secrets: InstanceSecrets,
+    twins: tuple[int, int],
+    triage: Callable[[Path], dict[int, str]],
     leak_dir: Path,
-    tmp_path: Path,
     repeated: bool,
 ) -> None:
-    first, second = _twins(world, sessions, tmp_path)
+    first, second = twins
     others = sorted(set(world.people) - world.canaries - {first, second})[:200]
     rows = [_row(world, sid, full=True) for sid in others]
     rows.append(_row(world, first, full=True))  # line 202: the e-mail names the first twin
@@ -75,9 +87,7 @@ def test_one_person_one_row_decides_between_namesakes(
     rows.append(_row(world, first, full=False))
     if repeated:  # a file that repeats people: the exclusion must not decide
         rows += [_row(world, sid, full=True) for sid in others[:100]]
-    path = write_csv(leak_dir / "namesakes.csv", [HEADERS_FR[f] for f in FIELDS], rows)
-    report = analyze(engine, paths=[path], secrets=secrets, settings=settings, keep_links=True)
-    linked = _linked(report.links)
+    linked = triage(write_csv(leak_dir / "namesakes.csv", [HEADERS_FR[f] for f in FIELDS], rows))
     assert linked[202] == world.people[first].ref
     if repeated:
         assert 203 not in linked
@@ -87,26 +97,17 @@ def test_one_person_one_row_decides_between_namesakes(
 
 def test_namesakes_alone_are_not_linked(
     world: World,
-    engine: Engine,
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    secrets: InstanceSecrets,
+    twins: tuple[int, int],
+    triage: Callable[[Path], dict[int, str]],
     leak_dir: Path,
-    tmp_path: Path,
 ) -> None:
-    first, _second = _twins(world, sessions, tmp_path)
-    rows = [_row(world, first, full=False)]
-    path = write_csv(leak_dir / "one.csv", [HEADERS_FR[f] for f in FIELDS], rows)
-    report = analyze(engine, paths=[path], secrets=secrets, settings=settings, keep_links=True)
-    assert report.links == []  # two people share the name and the date: neither is named
+    rows = [_row(world, twins[0], full=False)]
+    linked = triage(write_csv(leak_dir / "one.csv", [HEADERS_FR[f] for f in FIELDS], rows))
+    assert linked == {}  # two people share the name and the date: neither is named
 
 
 def test_identifier_against_name_and_birth_date_is_not_settled(
-    world: World,
-    engine: Engine,
-    settings: Settings,
-    secrets: InstanceSecrets,
-    leak_dir: Path,
+    world: World, triage: Callable[[Path], dict[int, str]], leak_dir: Path
 ) -> None:
     """A row with one person's e-mail but another's name and birth date is not settled by
     the e-mail: the name round runs, and the name and birth date (28 bits) outweigh a
@@ -115,6 +116,5 @@ def test_identifier_against_name_and_birth_date_is_not_settled(
     pa, pb = world.people[a], world.people[b]
     assert pa.email
     row = [pb.given_name, pb.family_name, pb.birth_date.strftime("%d/%m/%Y"), pa.email, ""]
-    path = write_csv(leak_dir / "conflict.csv", [HEADERS_FR[f] for f in FIELDS], [row])
-    report = analyze(engine, paths=[path], secrets=secrets, settings=settings, keep_links=True)
-    assert _linked(report.links) == {2: pb.ref}
+    linked = triage(write_csv(leak_dir / "conflict.csv", [HEADERS_FR[f] for f in FIELDS], [row]))
+    assert linked == {2: pb.ref}
