@@ -406,16 +406,21 @@ def name_tokens(text: str) -> list[str]:
     return [t for t in re.sub(r"[^a-z?]+", " ", unidecode(text).lower()).split() if t.strip("?")]
 
 
+@lru_cache(maxsize=100_000)
+def _wildcard_pattern(token: str) -> re.Pattern[str]:
+    """``token`` with each ``?`` standing for one letter or two (a lost non-Latin letter
+    may transliterate to either)."""
+    return re.compile(re.escape(token).replace(r"\?", ".{1,2}"))
+
+
 def wildcard_match(a: str, b: str) -> bool:
     """Whether name key ``a`` (tokens, ``?`` for a lost letter) fits name key ``b``."""
     if "?" not in a:
         return False
     left = b.split()
     for token in a.split():
-        pattern = re.compile(re.escape(token).replace(r"\?", "."))
-        # A lost non-Latin letter may transliterate to one or two letters.
-        loose = re.compile(re.escape(token).replace(r"\?", ".{1,2}"))
-        hit = next((t for t in left if pattern.fullmatch(t) or loose.fullmatch(t)), None)
+        pattern = _wildcard_pattern(token)
+        hit = next((t for t in left if pattern.fullmatch(t)), None)
         if hit is None:
             return False
         left.remove(hit)

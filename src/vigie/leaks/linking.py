@@ -237,48 +237,48 @@ def _present_terms(con: duckdb.DuckDBPyConnection, log_n: float) -> list[Term]:
 # -- name similarity ---------------------------------------------------------------------
 
 
-def _similarity(triples: list[tuple[str, str, str]]) -> np.ndarray:
-    """Best ``token_sort_ratio`` of name key ``a`` with ``b`` or ``c``; letters lost to the
-    encoding (``?``) agree when the rest fits exactly."""
-    if not triples:
+def _similarity(a: list[str], b: list[str], c: list[str]) -> np.ndarray:
+    """Best ``token_sort_ratio`` of each name key ``a[i]`` with ``b[i]`` or ``c[i]``;
+    letters lost to the encoding (``?``) agree when the rest fits exactly."""
+    if not a:
         return np.zeros(0)
-    a = [t[0] for t in triples]
     scores: np.ndarray = np.maximum(
-        cpdist(a, [t[1] for t in triples], scorer=fuzz.token_sort_ratio, workers=-1),
-        cpdist(a, [t[2] for t in triples], scorer=fuzz.token_sort_ratio, workers=-1),
+        cpdist(a, b, scorer=fuzz.token_sort_ratio, workers=-1),
+        cpdist(a, c, scorer=fuzz.token_sort_ratio, workers=-1),
     ).astype(np.float64)
-    for i, (x, y, z) in enumerate(triples):
-        if "?" in x and (
-            (_may_fit(x, y) and wildcard_match(x, y)) or (_may_fit(x, z) and wildcard_match(x, z))
-        ):
-            scores[i] = max(scores[i], FUZZY_MIN)
+    wild = np.array([x.count("?") for x in a])
+    if not wild.any():
+        return scores
+    # Necessary for a wildcard fit: each ``?`` one or two letters, as many tokens.
+    length = np.array([len(x) for x in a])
+    spaces = np.array([x.count(" ") for x in a])
+    fits = np.zeros(len(a), dtype=bool)
+    for other in (b, c):
+        size = np.array([len(y) for y in other])
+        fits |= (
+            (wild > 0)
+            & (size >= length)
+            & (size <= length + wild)
+            & (np.array([y.count(" ") for y in other]) == spaces)
+        )
+    for i in np.flatnonzero(fits & (scores < FUZZY_MIN)).tolist():
+        if wildcard_match(a[i], b[i]) or (c[i] and wildcard_match(a[i], c[i])):
+            scores[i] = FUZZY_MIN
     return scores
-
-
-def _may_fit(wild: str, name: str) -> bool:
-    """A cheap necessary condition of :func:`wildcard_match`: as many tokens, and each
-    ``?`` stands for one or two letters."""
-    return len(wild) <= len(name) <= len(wild) + wild.count("?") and wild.count(" ") == name.count(
-        " "
-    )
 
 
 def _register_similarity(con: duckdb.DuckDBPyConnection, query: str, table: str) -> None:
     """Table ``table(a, b, c, sim)``: ``query``'s distinct name triples and their similarity."""
-    triples = [(str(a), str(b), str(c)) for a, b, c in con.execute(query).fetchall()]
-    sims = _similarity(triples)
-    con.register(
-        "_sim",
-        {
-            "a": np.array([t[0] for t in triples], dtype=object),
-            "b": np.array([t[1] for t in triples], dtype=object),
-            "c": np.array([t[2] for t in triples], dtype=object),
-            "sim": sims,
-        },
-    )
     con.execute(
-        f"CREATE OR REPLACE TABLE {table} AS SELECT CAST(a AS VARCHAR) AS a, "
-        "CAST(b AS VARCHAR) AS b, CAST(c AS VARCHAR) AS c, CAST(sim AS DOUBLE) AS sim FROM _sim"
+        f"CREATE OR REPLACE TABLE {table}_names AS "
+        f"SELECT row_number() OVER () AS i, * FROM ({query}) q(a, b, c)"
+    )
+    names = con.execute(f"SELECT a, b, c FROM {table}_names ORDER BY i").fetchnumpy()
+    sims = _similarity(*(names[k].tolist() for k in ("a", "b", "c")))
+    con.register("_sim", {"i": np.arange(1, len(sims) + 1, dtype=np.int64), "sim": sims})
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {table} AS
+            SELECT n.a, n.b, n.c, s.sim FROM {table}_names n JOIN _sim s USING (i)"""
     )
     con.unregister("_sim")
 
