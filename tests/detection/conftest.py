@@ -16,7 +16,8 @@ from vigie.processors.apply import apply_file
 from vigie.processors.directory import get_processor
 from vigie.processors.keys import issue_key
 from vigie.processors.models import Assignment, Contract
-from vigie.registry.models import Subject
+
+from ..people import add_people, person
 
 ACTOR = "operator:test"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning
@@ -46,40 +47,15 @@ processors:
 
 def make_subjects(session: Session, n: int, *, start: int = 1, canary_every: int = 0) -> list[int]:
     """``n`` synthetic people with ids ``start``…; every ``canary_every``-th is a canary."""
-    ids = list(range(start, start + n))
-    session.execute(
-        insert(Subject),
-        [
-            dict(
-                id=i,
-                ref=f"DET-{i:08d}",
-                is_canary=bool(canary_every) and i % canary_every == 0,
-                given_name=f"Given{i}",
-                family_name=f"Family{i}",
-                birth_date=date(1980 + i % 20, 1 + i % 12, 1 + i % 28),
-                sex="F",
-                birth_country="SEN",
-                nationality="SEN",
-                preferred_language="fr",
-                email=f"person{i}@mail.example",
-                phone=f"+3361{i:07d}",
-                address_line=f"{i} rue de l'Exemple",
-                postal_code="69003",
-                city="Lyon",
-                region="84",
-                entry_date=date(2023, 1, 1),
-                residence_reason="family",
-                residence_status="temporary-card",
-                cir_signed_on=date(2023, 2, 1),
-                course_hours=100,
-                course_level="A1",
-                valid_from=T0 - timedelta(days=400),
-                version=1,
-            )
-            for i in ids
-        ],
+    since = T0 - timedelta(days=400)
+    return add_people(
+        session,
+        (
+            person(i, ref=f"DET-{i:08d}", phone=f"+3361{i:07d}", valid_from=since)
+            | {"is_canary": bool(canary_every) and i % canary_every == 0}
+            for i in range(start, start + n)
+        ),
     )
-    return ids
 
 
 @dataclass

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.processors.apply import apply_file
-from vigie.registry.models import Subject
+
+from .. import people
 
 ACTOR = "operator:test"
 
@@ -55,35 +56,14 @@ processors:
 
 def make_subjects(session: Session, n: int, *, start: int = 1) -> list[int]:
     """``n`` synthetic people with ids ``start``…; returns their ids."""
-    ids = []
-    for i in range(start, start + n):
-        session.add(
-            Subject(
-                id=i,
-                ref=f"TEST-{i:08d}",
-                given_name=f"Given{i}",
-                family_name=f"Family{i}",
-                birth_date=date(1980 + i % 20, 1 + i % 12, 1 + i % 28),
-                sex="F",
-                birth_country="SEN",
-                nationality="SEN",
-                preferred_language="fr",
-                email=f"person{i}@mail.example",
-                phone=f"+336{i:08d}",
-                address_line=f"{i} rue de l'Exemple",
-                postal_code="69003",
-                city="Lyon",
-                region="84",
-                entry_date=date(2023, 1, 1),
-                residence_reason="family",
-                residence_status="temporary-card",
-                cir_signed_on=date(2023, 2, 1),
-                course_hours=100,
-                course_level="A1",
-                valid_from=datetime(2024, 1, 1, tzinfo=UTC),
-            )
-        )
-        ids.append(i)
+    since = datetime(2024, 1, 1, tzinfo=UTC)
+    ids = people.add_people(
+        session,
+        (
+            people.person(i, ref=f"TEST-{i:08d}", phone=f"+336{i:08d}", valid_from=since)
+            for i in range(start, start + n)
+        ),
+    )
     session.flush()
     return ids
 
