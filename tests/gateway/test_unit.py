@@ -8,6 +8,7 @@ answer audited (the chain verifies), refusals recorded with their own answers.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections import Counter
 from typing import Any
 
@@ -103,3 +104,34 @@ def test_a_refused_request_leaves_its_group_as_if_alone(world: World) -> None:
         )
     assert denied == 3
     verify_trail(world.engine, public_key=world.secrets.verify_key)
+
+
+def test_the_event_loop_stays_free_while_a_group_waits_for_the_database(world: World) -> None:
+    """On SQLite the group runs in the writer thread: while it waits for a write lock held
+    elsewhere (a long CLI import, say), the worker still answers health checks."""
+    if world.engine.dialect.name != "sqlite":
+        return  # PostgreSQL requests run alone in the thread pool
+    ids = world.people(1)
+    world.assign(world.processor("lingua"), ids)
+    token, app = world.key("lingua"), world.app()
+    path = f"{SUBJECTS}/{Pseudonymiser(world.secrets, world.processor_id('lingua')).encode(ids[0])}"
+    holder = sqlite3.connect(str(world.engine.url.database), timeout=1)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the database
+
+    async def main() -> tuple[int, bool, int]:
+        transport = httpx.ASGITransport(app=app, client=("192.0.2.10", 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            read = asyncio.create_task(
+                client.get(path, headers={"Authorization": f"Bearer {token}"})
+            )
+            await asyncio.sleep(0.2)  # the read is now waiting for the lock
+            health = await client.get("/api/v1/health")
+            waiting = not read.done()
+            holder.commit()  # the other writer is done
+            return health.status_code, waiting, (await read).status_code
+
+    try:
+        health, waiting, read = asyncio.run(main())
+    finally:
+        holder.close()
+    assert (health, waiting, read) == (200, True, 200)

@@ -17,7 +17,7 @@ import orjson
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -154,7 +154,7 @@ def create_app(
         clock,
         after_commit,
         WriterQueue(engine),
-        inline=is_sqlite(engine),
+        grouped=is_sqlite(engine),
     )
     max_page = settings.gateway_max_page_size
     max_body = settings.gateway_max_body_bytes
@@ -207,9 +207,16 @@ def create_app(
     )
     def health() -> Response:
         """Answers `{"status": "ok"}` when the gateway and its database answer. No key needed."""
+        # On the driver, outside any transaction: a read answers even while a writer (the
+        # gateway's group, a CLI import) holds SQLite's write lock.
         try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            raw = engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                cursor.execute("SELECT 1")
+                cursor.close()
+            finally:
+                raw.close()
         except Exception:
             return problem(UNAVAILABLE, "the database does not answer")
         return Response(b'{"status":"ok"}', media_type="application/json")
