@@ -135,6 +135,10 @@ def test_exposure_reports_and_storage(
     assert refs == {world.people[i].ref for i in ids}
     assert set(data["affected"][0]["fields"]) >= {"given_name", "family_name", "nationality"}
     assert sum(data["categories"]["nationality"].values()) == 40
+    assert data["exposures"] == {a["ref"]: a["fields"] for a in data["affected"]}
+    assert json.loads(report.to_json()) == json.loads(report.to_json(indent=True)) == data
+    first = report.as_dict(people=5)  # what the HTML report shows of the people
+    assert first["affected"] == data["affected"][:5] and len(first["exposures"]) == 5
     html = report.render_html()
     assert "<b>note</b>" not in html and "&lt;b&gt;note&lt;/b&gt;" in html
     out = leak_dir / "affected.csv"

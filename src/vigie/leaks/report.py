@@ -7,11 +7,12 @@ neutralises cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vigie.leaks.affected import AffectedPeople
@@ -66,7 +67,12 @@ class LeakReport:
         """Affected real people per exposed field, most exposed first."""
         return self.affected.field_totals()
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, *, people: int | None = None) -> dict[str, Any]:
+        """The JSON report; ``people`` keeps only the first people of the per-person lists
+        (the HTML report shows 200)."""
+        real = list(islice(self.affected.real(), people))
+        # One list per exposure shape, shared by everyone with that shape.
+        lists = {fields: list(fields) for fields in {fields for _ref, fields, _n in real}}
         return {
             "files": self.files,
             "rows": self.rows,
@@ -87,18 +93,22 @@ class LeakReport:
             "match_threshold": self.match_threshold,
             "registry_size": self.registry_size,
             "affected": [
-                {"ref": ref, "fields": list(fields), "rows": rows}
-                for ref, fields, rows in self.affected.real()
+                {"ref": ref, "fields": lists[fields], "rows": rows} for ref, fields, rows in real
             ],
             # ref -> exposed fields, the form vigie.breach.from_leak reads.
-            "exposures": {ref: list(fields) for ref, fields, _rows in self.affected.real()},
+            "exposures": {ref: lists[fields] for ref, fields, _rows in real},
             "stored_id": self.stored_id,
         }
 
+    def to_json(self, *, indent: bool = False) -> bytes:
+        """The JSON report as UTF-8 (orjson: two million people in seconds, not minutes)."""
+        options = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_PASSTHROUGH_DATETIME
+        if indent:
+            options |= orjson.OPT_INDENT_2
+        return orjson.dumps(self.as_dict(), default=str, option=options)
+
     def write_json(self, path: Path) -> None:
-        path.write_text(
-            json.dumps(self.as_dict(), indent=2, ensure_ascii=False, default=str) + "\n"
-        )
+        path.write_bytes(self.to_json(indent=True) + b"\n")
 
     def write_affected_csv(self, path: Path) -> None:
         """One row per affected real person: ``ref`` and a yes/no column per exposed field."""
@@ -119,8 +129,7 @@ class LeakReport:
             loader=PackageLoader("vigie.leaks", "templates"),
             autoescape=select_autoescape(default=True, default_for_string=True),
         )
-        data = self.as_dict()
-        data["affected"] = data["affected"][:200]
+        data = self.as_dict(people=200)
         return env.get_template("report.html.j2").render(
             r=data, more=max(0, self.affected_subjects - 200)
         )

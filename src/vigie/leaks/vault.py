@@ -69,7 +69,7 @@ def store_report(
     session.add(row)
     session.flush()
     nonce = os.urandom(12)
-    plain = json.dumps(report.as_dict(), ensure_ascii=False, default=str).encode()
+    plain = report.to_json()
     row.nonce = nonce
     row.ciphertext = AESGCM(secrets.derive(_PURPOSE)).encrypt(nonce, plain, _aad(row))
     _audit(
