@@ -237,31 +237,17 @@ def _present_terms(con: duckdb.DuckDBPyConnection, log_n: float) -> list[Term]:
 # -- name similarity ---------------------------------------------------------------------
 
 
-def _similarity(a: list[str], b: list[str], c: list[str]) -> np.ndarray:
+def _similarity(a: list[str], b: list[str], c: list[str], fit: np.ndarray) -> np.ndarray:
     """Best ``token_sort_ratio`` of each name key ``a[i]`` with ``b[i]`` or ``c[i]``;
-    letters lost to the encoding (``?``) agree when the rest fits exactly."""
+    letters lost to the encoding (``?``) agree when the rest fits exactly — tried only
+    where ``fit[i]`` (:func:`_wildcard_may_fit`) allows it."""
     if not a:
         return np.zeros(0)
     scores: np.ndarray = np.maximum(
         cpdist(a, b, scorer=fuzz.token_sort_ratio, workers=-1),
         cpdist(a, c, scorer=fuzz.token_sort_ratio, workers=-1),
     ).astype(np.float64)
-    wild = np.array([x.count("?") for x in a])
-    if not wild.any():
-        return scores
-    # Necessary for a wildcard fit: each ``?`` one or two letters, as many tokens.
-    length = np.array([len(x) for x in a])
-    spaces = np.array([x.count(" ") for x in a])
-    fits = np.zeros(len(a), dtype=bool)
-    for other in (b, c):
-        size = np.array([len(y) for y in other])
-        fits |= (
-            (wild > 0)
-            & (size >= length)
-            & (size <= length + wild)
-            & (np.array([y.count(" ") for y in other]) == spaces)
-        )
-    for i in np.flatnonzero(fits & (scores < FUZZY_MIN)).tolist():
+    for i in np.flatnonzero(fit & (scores < FUZZY_MIN)).tolist():
         if wildcard_match(a[i], b[i]) or (c[i] and wildcard_match(a[i], c[i])):
             scores[i] = FUZZY_MIN
     return scores
@@ -269,12 +255,14 @@ def _similarity(a: list[str], b: list[str], c: list[str]) -> np.ndarray:
 
 def _register_similarity(con: duckdb.DuckDBPyConnection, query: str, table: str) -> None:
     """Table ``table(a, b, c, sim)``: ``query``'s distinct name triples and their similarity."""
+    fit = f"{_wildcard_may_fit('a', 'b')} OR {_wildcard_may_fit('a', 'c')}"
     con.execute(
         f"CREATE OR REPLACE TABLE {table}_names AS "
-        f"SELECT row_number() OVER () AS i, * FROM ({query}) q(a, b, c)"
+        f"SELECT row_number() OVER () AS i, *, {fit} AS fit FROM ({query}) q(a, b, c)"
     )
-    names = con.execute(f"SELECT a, b, c FROM {table}_names ORDER BY i").fetchnumpy()
-    sims = _similarity(*(names[k].tolist() for k in ("a", "b", "c")))
+    names = con.execute(f"SELECT a, b, c, fit FROM {table}_names ORDER BY i").fetchnumpy()
+    a, b, c = (names[k].tolist() for k in ("a", "b", "c"))
+    sims = _similarity(a, b, c, np.asarray(names["fit"], dtype=bool))
     con.register("_sim", {"i": np.arange(1, len(sims) + 1, dtype=np.int64), "sim": sims})
     con.execute(
         f"""CREATE OR REPLACE TABLE {table} AS
@@ -326,16 +314,26 @@ def _identifier_candidates(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _may_be_close(a: str, b: str) -> str:
-    """SQL: the lengths of name keys ``a`` and ``b`` allow them to agree — a ``ratio`` of
-    at least FUZZY_MIN (``200 * matches / (len a + len b)``, ``matches <= min(len)``), or
-    a wildcard fit (each ``?`` of ``a`` one or two letters of ``b``)."""
-    la, lb = f"length({a})", f"length({b})"
-    wild = f"({la} - length(replace({a}, '?', '')))"
+def _wildcard_may_fit(a: str, b: str) -> str:
+    """SQL, necessary for :func:`wildcard_match` of name key ``a`` with ``b``: ``a`` has
+    a ``?``, each stands for one or two letters, and both have as many tokens."""
+
+    def count(text: str, char: str) -> str:
+        return f"(length({text}) - length(replace({text}, '{char}', '')))"
+
+    la, lb, wild = f"length({a})", f"length({b})", count(a, "?")
     return (
-        f"(200 * least({la}, {lb}) >= {FUZZY_MIN} * ({la} + {lb}) "
-        f"OR ({wild} > 0 AND {lb} BETWEEN {la} AND {la} + {wild}))"
+        f"({wild} > 0 AND {lb} BETWEEN {la} AND {la} + {wild} "
+        f"AND {count(a, ' ')} = {count(b, ' ')})"
     )
+
+
+def _may_be_close(a: str, b: str) -> str:
+    """SQL: name keys ``a`` and ``b`` may agree — their lengths allow a ``ratio`` of at
+    least FUZZY_MIN (``200 * matches / (len a + len b)``, ``matches <= min(len)``), or a
+    wildcard fit."""
+    la, lb = f"length({a})", f"length({b})"
+    return f"(200 * least({la}, {lb}) >= {FUZZY_MIN} * ({la} + {lb}) OR {_wildcard_may_fit(a, b)})"
 
 
 def _name_candidates(con: duckdb.DuckDBPyConnection) -> None:
@@ -423,7 +421,25 @@ def link(con: duckdb.DuckDBPyConnection, *, registry_size: int, threshold: float
         "(row_id BIGINT, subject_id BIGINT, version BIGINT, sim DOUBLE)"
     )
     terms = _present_terms(con, log_n)
-    # Round 1: identifiers. Rows settled here keep their decision.
+    _identifier_round(con, terms, log_n, limit)
+    _name_round(con, terms, log_n)
+    _one_person_one_row(con, log_n, limit)
+    con.execute(
+        f"""CREATE OR REPLACE TABLE links AS
+            SELECT row_id, subject_id, is_canary, score, confidence FROM settled
+            UNION ALL
+            SELECT row_id, subject_id, is_canary, score, confidence FROM first
+            WHERE confidence >= {limit}
+            UNION ALL
+            SELECT row_id, subject_id, is_canary, score, confidence FROM second
+            WHERE confidence >= {limit}"""
+    )
+
+
+def _identifier_round(
+    con: duckdb.DuckDBPyConnection, terms: list[Term], log_n: float, limit: float
+) -> None:
+    """Tables ``scored`` (identifier candidates) and ``settled`` (rows decided here)."""
     _identifier_candidates(con)
     _name_similarity(con, "cand")
     _score(con, "cand", terms, create=True)
@@ -433,7 +449,11 @@ def link(con: duckdb.DuckDBPyConnection, *, registry_size: int, threshold: float
         f"""CREATE OR REPLACE TABLE settled AS SELECT * FROM best_ids
             WHERE confidence >= {limit} AND conflicts = 0"""
     )
-    # Round 2: names, for every other row.
+
+
+def _name_round(con: duckdb.DuckDBPyConnection, terms: list[Term], log_n: float) -> None:
+    """Name candidates of the rows not settled, scored into ``scored``; table ``first``:
+    each such row's best person over all its candidates."""
     con.execute(
         """CREATE OR REPLACE TABLE todo AS
            SELECT * FROM dump ANTI JOIN settled USING (row_id) WHERE name_key IS NOT NULL"""
@@ -450,8 +470,11 @@ def link(con: duckdb.DuckDBPyConnection, *, registry_size: int, threshold: float
     )
     _per_subject(con, "open_scored", "per_subject")
     _best(con, log_n, "per_subject", "first")
-    # One person, one row: the share of confidently linked rows whose person is linked
-    # more than once decides how much a person another row claims still counts.
+
+
+def _one_person_one_row(con: duckdb.DuckDBPyConnection, log_n: float, limit: float) -> None:
+    """Table ``second``: the rows ``first`` left undecided, decided again with the people
+    other rows confidently claim weighed by the file's share of repeated people."""
     con.execute(
         f"""CREATE OR REPLACE TABLE claimed AS
             SELECT subject_id, count(*) AS rows FROM (
@@ -471,13 +494,3 @@ def link(con: duckdb.DuckDBPyConnection, *, registry_size: int, threshold: float
         f"CASE WHEN subject_id IN (SELECT subject_id FROM claimed) THEN {duplicates} ELSE 1 END"
     )
     _best(con, log_n, "per_subject", "second", claimed_weight)
-    con.execute(
-        f"""CREATE OR REPLACE TABLE links AS
-            SELECT row_id, subject_id, is_canary, score, confidence FROM settled
-            UNION ALL
-            SELECT row_id, subject_id, is_canary, score, confidence FROM first
-            WHERE confidence >= {limit}
-            UNION ALL
-            SELECT row_id, subject_id, is_canary, score, confidence FROM second
-            WHERE confidence >= {limit}"""
-    )
