@@ -82,7 +82,6 @@ class UnitOfWork:
         self.gate = gate
         self.clock = clock
         self.after_commit = after_commit
-        self.grouped = grouped
         self._waiting: list[_Waiting] = []
         self._busy = False  # a group is running in the writer thread
         self._writer = (
@@ -129,20 +128,16 @@ class UnitOfWork:
         """On the event loop: answer every request of the group, then start the next."""
         try:
             error = outcome.exception()
+            answers = outcome.result() if error is None else []
             for i, waiting in enumerate(group):
                 if waiting.answer.done():  # the client has gone
                     continue
                 if error is not None:  # never leave a request waiting forever
                     waiting.answer.set_exception(error)
                 else:
-                    waiting.answer.set_result(outcome.result()[i])
+                    waiting.answer.set_result(answers[i])
         finally:
             self._next_group()
-
-    def close(self) -> None:
-        """Stop the writer thread once the groups it was given are done."""
-        if self._writer is not None:
-            self._writer.shutdown(wait=True)
 
     def _alone(self, w: _Waiting) -> Response:
         """The request in a transaction of its own (a group of one, or after a group failed)."""
