@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 PLACEHOLDERS = frozenset({"", "changeme", "change-me", "password", "secret", "example", "xxx"})
 
@@ -162,3 +162,28 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Build the settings from the environment, with explicit overrides on top."""
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+class _IsolatedSettings(Settings):
+    """Settings that read nothing from the environment: only what they are given."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def isolated_settings(**values: object) -> Settings:
+    """Settings from ``values`` and the defaults alone, whatever ``VIGIE_*`` says.
+
+    For an instance that must be its own (``vigie demo``): run from an operator's shell
+    whose ``VIGIE_DATABASE_URL`` points at the production registry, it must not write
+    there, nor use that shell's secrets directory, outbox, SMTP server or alert targets.
+    """
+    return _IsolatedSettings(**values)  # type: ignore[arg-type]

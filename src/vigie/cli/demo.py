@@ -41,7 +41,8 @@ def demo(
     """Replay the OFII case: a population, ordinary traffic, a stolen key, the leak, the response.
 
     Builds a fresh SQLite instance under `--out` (an earlier demo's outputs there are
-    replaced; any other non-empty directory is refused), serves
+    replaced; any other non-empty directory is refused) whatever `VIGIE_*` the shell sets
+    (a `VIGIE_DATABASE_URL` of a real registry is never touched), serves
     the real gateway on loopback, and prints a short story with the figures of each
     step. Exits non-zero if any step does not do what it claims (for example, if the
     attack is not contained). Fully offline.
@@ -61,6 +62,7 @@ def demo(
     data = out / "data"
     console.print(
         "\n[bold]Explore further[/] (the demo instance is yours):\n"
+        "  unset VIGIE_DATABASE_URL VIGIE_SECRETS_DIR VIGIE_NOTICE_OUTBOX_DIR\n"
         f"  export VIGIE_DATA_DIR={data}\n"
         "  vigie processors list        # the providers, their scopes and state\n"
         "  vigie alerts list            # what detection saw\n"

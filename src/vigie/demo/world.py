@@ -23,7 +23,7 @@ from vigie.instance import initialise
 from vigie.processors.keys import issue_key
 from vigie.processors.models import Assignment, Processor
 from vigie.secrets import InstanceSecrets, load_secrets
-from vigie.settings import Settings
+from vigie.settings import Settings, isolated_settings
 from vigie.store.engine import make_engine, make_session_factory
 from vigie.synth.load import PROVIDERS, SynthReport, synthesize
 
@@ -74,6 +74,7 @@ class World:
     def fresh(cls, out: Path) -> World:
         """An empty instance under ``out``, replacing an earlier demo's outputs there.
 
+        Its settings come from the defaults alone, never from the environment.
         Refuses any other existing file or non-empty directory: the demo never deletes
         what it did not make.
         """
@@ -87,7 +88,9 @@ class World:
                 )
         out.mkdir(parents=True, exist_ok=True)
         (out / MARKER).write_text("outputs of `vigie demo`; replaced by the next run\n")
-        settings = Settings(data_dir=out / "data")
+        # The demo's instance is its own: no VIGIE_* of the shell (a production database
+        # URL, secrets directory, outbox, alert targets) reaches it.
+        settings = isolated_settings(data_dir=out / "data")
         engine = make_engine(settings.resolved_database_url)
         initialise(settings, engine)
         return cls(
