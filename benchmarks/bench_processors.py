@@ -10,7 +10,11 @@ assignment for everyone (2 × people assignments), then measures:
    against the naive peer, ``LIMIT/OFFSET`` pagination over the same rows;
 3. ``in_scope`` for one person;
 4. the policy projection (union of contracts, masks, pseudonyms) of a 100-person page;
-5. ``summarise``, behind ``vigie processors list`` (scope size of every processor).
+5. ``summarise``, behind ``vigie processors list`` (scope size of every processor),
+   from the stored counts, against its peer: counting every scope on each call (what
+   ``summarise`` did before the counts were stored);
+6. ``recount`` of every processor: what keeping the counts costs (each write path
+   recounts the processor it changed, in its transaction).
 
 Usage: ``python -m benchmarks processors`` (``BENCH_PEOPLE=200000`` for a quick run).
 """
@@ -31,6 +35,7 @@ from sqlalchemy import select, text
 from vigie.fingerprint.pseudonyms import Pseudonymiser
 from vigie.policy.view import ContractView, union
 from vigie.processors.apply import apply_file
+from vigie.processors.counts import recount, recount_all
 from vigie.processors.directory import summarise
 from vigie.processors.keys import authenticate, issue_key
 from vigie.processors.models import Contract, Processor
@@ -187,8 +192,28 @@ def main() -> None:
                 print(
                     f"  ratio offset/keyset at the {label}: {offset[label] / keyset[label]:,.1f}x"
                 )
+        with sessions.begin() as s:
+            print("keeping the counts (after the bulk fill, which bypassed them):")
+            _summary("recount every processor", _timed(lambda: recount_all(s, on=TODAY), 1))
+            _summary(
+                f"recount the platform ({people:,} people)",
+                _timed(lambda: recount(s, processor_id=platform_pid, on=TODAY), 3),
+            )
+        with sessions() as s:
             print("processors list (scope size of every processor):")
-            _summary("summarise", _timed(lambda: summarise(s, on=TODAY, now=now), 3))
+            _summary(
+                "summarise (stored counts)", _timed(lambda: summarise(s, on=TODAY, now=now), 30)
+            )
+            count_all = text(
+                "SELECT a.processor_id, count(DISTINCT a.subject_id) FROM assignments a "
+                "JOIN contracts c ON c.id = a.contract_id WHERE c.valid_from <= :d "
+                "AND (c.valid_to IS NULL OR c.valid_to >= :d) AND a.starts_on <= :d "
+                "AND (a.ends_on IS NULL OR a.ends_on >= :d) GROUP BY a.processor_id"
+            )
+            _summary(
+                "peer: count every scope on each call",
+                _timed(lambda: s.execute(count_all, {"d": TODAY}).all(), 3),
+            )
             print("in_scope (one person):")
             j = iter(range(10**9))
             _summary(

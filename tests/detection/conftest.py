@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.gateway.observe import Access
 from vigie.processors.apply import apply_file
+from vigie.processors.counts import recount
 from vigie.processors.directory import get_processor
 from vigie.processors.keys import issue_key
 from vigie.processors.models import Assignment, Contract
@@ -113,6 +114,7 @@ def world(sessions: sessionmaker[Session], tmp_path: Path) -> Iterator[World]:
                 for s in scope
             ],
         )
+        recount(session, processor_id=processor.id)  # as the import path does
         keys = [issue_key(session, processor="lingua-test", actor=ACTOR) for _ in range(3)]
         pid = processor.id
     yield World(

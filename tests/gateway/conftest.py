@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.gateway.app import create_app
 from vigie.gateway.observe import AccessObserver
+from vigie.processors.counts import recount
 from vigie.processors.keys import issue_key
 from vigie.processors.models import Assignment, Contract, Processor
 from vigie.registry.models import Subject
@@ -182,6 +183,8 @@ class World:
                 )
                 for sid in subject_ids
             )
+            s.flush()
+            recount(s, processor_id=processor_id)  # as the import path does
 
     def key(self, processor: str, **kwargs: Any) -> str:
         with self.sessions.begin() as s:

@@ -102,8 +102,6 @@ class DetectorState(Base):
     )
     evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     people_at_eval: Mapped[int] = mapped_column(Integer, default=0)  # day count then
-    scope_size: Mapped[int] = mapped_column(Integer, default=0)
-    scope_on: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when counted
 
 
 class Throttle(Base):

@@ -48,11 +48,10 @@ from vigie.detection.sweep import SweepDetector
 from vigie.detection.timing import RareHourDetector
 from vigie.detection.volume import VolumeDetector
 from vigie.gateway.observe import Access
-from vigie.processors.scope import scope_size
+from vigie.processors.counts import scope_sizes
 from vigie.settings import Settings
 
 log = logging.getLogger(__name__)
-SCOPE_REFRESH = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -166,17 +165,13 @@ class DetectionPipeline:
         row = state.load_state(session, processor_id=pid, lock=True)
         if not self._is_due(row, snapshot):  # another worker just ran them
             return []
-        if (
-            row.scope_on is None
-            or snapshot.at - row.scope_on >= SCOPE_REFRESH
-            or (state.day_start(row.scope_on) != state.day_start(snapshot.at))
-        ):
-            row.scope_size = scope_size(session, processor_id=pid, on=snapshot.at.date())
-            row.scope_on = snapshot.at
+        # The stored count (one indexed read; counted again only on a day the scope
+        # changed by the calendar alone, see vigie.processors.counts).
+        size = scope_sizes(session, on=snapshot.at.date(), processor_ids=[pid])[pid]
         full = replace(
             snapshot,
             history=state.history(session, processor_id=pid, at=snapshot.at),
-            scope_size=row.scope_size,
+            scope_size=size,
         )
         row.evaluated_at = snapshot.at
         row.people_at_eval = snapshot.day.people

@@ -374,7 +374,7 @@ def load_state(session: Session, *, processor_id: int, lock: bool = False) -> De
         return row
     session.execute(
         _insert(session, DetectorState)
-        .values(processor_id=processor_id, people_at_eval=0, scope_size=0)
+        .values(processor_id=processor_id, people_at_eval=0)
         .on_conflict_do_nothing()
     )
     return session.scalars(stmt).one()

@@ -13,7 +13,9 @@ not something a missing line should do.
 
 Every change is one audit event (``processor:create``/``update``, ``contract:create``/
 ``update``/``delete``) in the caller's transaction; the caller commits. With
-``dry_run`` nothing is written and nothing audited; the result is the same diff.
+``dry_run`` nothing is written and nothing audited; the result is the same diff. The
+stored scope size of every processor changed (:mod:`vigie.processors.counts`) is counted
+again in the same transaction.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sqlalchemy.orm import Session
 from vigie.audit import trail
 from vigie.audit.actions import Action
 from vigie.errors import InvalidInput
+from vigie.processors.counts import recount
 from vigie.processors.models import Assignment, Contract, Processor
 from vigie.processors.spec import ContractSpec, ProcessorsFile, ProcessorSpec, load_spec
 
@@ -225,6 +228,9 @@ def _write(session: Session, *, spec: ProcessorsFile, changes: list[Change], act
             processor_id=proc.id,
             detail={"contract_id": contract.id, "changed": sorted(change.diff)},
         )
+    # A contract's dates, or its removal, change the scope: the stored sizes follow here.
+    for name in sorted({change.processor for change in changes}):
+        recount(session, processor_id=processors[name].id)
 
 
 def apply_spec(

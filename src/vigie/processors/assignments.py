@@ -13,7 +13,9 @@ problem and its line (:class:`vigie.errors.ImportRejected`). Importing the same 
 twice changes nothing: a person already assigned to the contract from the same
 ``starts_on`` is kept, or updated if ``ends_on`` changed. With ``replace``, the
 contract's assignments absent from the file are removed (the file is then the whole
-scope of the contract). One ``assignment:change`` audit event records the counts.
+scope of the contract). One ``assignment:change`` audit event records the counts, and
+the processor's stored scope size (:mod:`vigie.processors.counts`) is counted again in
+the same transaction.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from sqlalchemy.orm import Session
 from vigie.audit import trail
 from vigie.audit.actions import Action
 from vigie.errors import ImportRejected, InvalidInput, NotFound
+from vigie.processors.counts import recount
 from vigie.processors.directory import get_processor
 from vigie.processors.models import Assignment, Contract
 from vigie.registry.models import Subject
@@ -192,6 +195,7 @@ def import_assignments(
         )
     for i in range(0, len(stale), _BATCH):
         session.execute(delete(Assignment).where(Assignment.id.in_(stale[i : i + _BATCH])))
+    recount(session, processor_id=owner.id)  # the stored scope size, in this transaction
     trail.append(
         session,
         action=Action.ASSIGNMENT_CHANGE,

@@ -9,7 +9,8 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from vigie.errors import NotFound
-from vigie.processors.models import ApiKey, Assignment, Contract, Processor
+from vigie.processors.counts import scope_sizes
+from vigie.processors.models import ApiKey, Contract, Processor
 
 
 def get_processor(session: Session, *, name: str) -> Processor:
@@ -57,7 +58,12 @@ class ProcessorSummary:
 
 
 def summarise(session: Session, *, on: date, now: datetime) -> list[ProcessorSummary]:
-    """Every processor with its status, contracts, scope size and number of usable keys."""
+    """Every processor with its status, contracts, scope size and number of usable keys.
+
+    Scope sizes are the stored ones (:func:`~vigie.processors.counts.scope_sizes`); one
+    whose count does not hold on ``on`` is counted again and stored, so the caller's
+    session should commit.
+    """
     processors = list(session.scalars(select(Processor).order_by(Processor.name)))
     contracts: dict[int, list[Contract]] = {}
     for contract in session.scalars(select(Contract).order_by(Contract.name)):
@@ -68,18 +74,8 @@ def summarise(session: Session, *, on: date, now: datetime) -> list[ProcessorSum
         for c in cs
         if c.valid_from <= on and (c.valid_to is None or c.valid_to >= on)
     ]
-    scope: dict[int, int] = {}
-    if current_ids:
-        rows = session.execute(
-            select(Assignment.processor_id, func.count(func.distinct(Assignment.subject_id)))
-            .where(
-                Assignment.contract_id.in_(current_ids),
-                Assignment.starts_on <= on,
-                (Assignment.ends_on.is_(None)) | (Assignment.ends_on >= on),
-            )
-            .group_by(Assignment.processor_id)
-        )
-        scope = {int(pid): int(n) for pid, n in rows}
+    # Stored sizes (vigie.processors.counts): no count over the assignments here.
+    scope = scope_sizes(session, on=on, processor_ids=[p.id for p in processors])
     keys = dict(
         session.execute(
             select(ApiKey.processor_id, func.count())

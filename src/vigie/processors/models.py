@@ -87,6 +87,26 @@ class Assignment(Base):
     )
 
 
+class ScopeCount(Base):
+    """How many people are in a processor's scope, kept so that reading it costs nothing.
+
+    ``size`` holds for every day from ``counted_on`` to the day before ``good_until`` (the
+    next day an assignment or a contract of the processor starts or ends; open when
+    none is due). Rewritten in the transaction of every change to the processor's
+    assignments or contracts (see vigie.processors.counts).
+    """
+
+    __tablename__ = "scope_counts"
+
+    processor_id: Mapped[int] = mapped_column(
+        ForeignKey("processors.id", ondelete="CASCADE"), primary_key=True
+    )
+    size: Mapped[int] = mapped_column(Integer)
+    counted_on: Mapped[date] = mapped_column(Date)
+    good_until: Mapped[date | None] = mapped_column(Date)
+    counted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class ApiKey(Base):
     """A processor's API key, stored only as a hash of the secret part."""
 

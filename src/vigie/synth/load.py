@@ -34,6 +34,7 @@ from vigie.errors import InvalidInput
 from vigie.fingerprint.canaries import DEFAULT_DENSITY, canaries_needed, contact_rows
 from vigie.fingerprint.models import CanaryContact
 from vigie.processors.apply import apply_file
+from vigie.processors.counts import recount_all
 from vigie.processors.models import Assignment, Processor
 from vigie.registry.models import VERSIONED_FIELDS, Subject, SubjectVersion
 from vigie.synth.bulk import BulkWriter, Rows, bulk_mode, iso_dates, timestamps
@@ -91,6 +92,7 @@ def synthesize(
         session.flush()
         plan = _CanaryPlan.make(people, seed, canary_density)
         counts = _load(session, plan, people=people, seed=seed, progress=progress)
+        recount_all(session)  # the stored scope sizes (vigie.processors.counts)
         processors = session.scalar(select(func.count()).select_from(Processor)) or 0
         detail = {"people": people, "canaries": plan.count, "seed": seed, **counts}
         trail.append(session, action=Action.SUBJECT_SYNTH, actor=actor, detail=detail)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 12:53:57.416790
+Create Date: 2026-12-06 22:10:51.886217
 """
 
 from __future__ import annotations
@@ -334,8 +334,6 @@ def upgrade() -> None:
         sa.Column("processor_id", sa.Integer(), nullable=False),
         sa.Column("evaluated_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("people_at_eval", sa.Integer(), nullable=False),
-        sa.Column("scope_size", sa.Integer(), nullable=False),
-        sa.Column("scope_on", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["processor_id"],
             ["processors.id"],
@@ -470,6 +468,21 @@ def upgrade() -> None:
             "ix_incidents_processor_status", ["processor_id", "status"], unique=False
         )
 
+    op.create_table(
+        "scope_counts",
+        sa.Column("processor_id", sa.Integer(), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("counted_on", sa.Date(), nullable=False),
+        sa.Column("good_until", sa.Date(), nullable=True),
+        sa.Column("counted_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["processor_id"],
+            ["processors.id"],
+            name=op.f("fk_scope_counts_processor_id_processors"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("processor_id", name=op.f("pk_scope_counts")),
+    )
     op.create_table(
         "subject_versions",
         sa.Column("subject_id", sa.Integer(), nullable=False),
@@ -723,6 +736,7 @@ def downgrade() -> None:
 
     op.drop_table("assignments")
     op.drop_table("subject_versions")
+    op.drop_table("scope_counts")
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.drop_index("ix_incidents_processor_status")
 
