@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -11,7 +12,9 @@ from vigie.breach.models import Incident
 from vigie.detection.models import Alert
 from vigie.detection.pipeline import DetectionConfig, DetectionPipeline
 from vigie.errors import BudgetExceeded
+from vigie.processors.assignments import import_assignments
 from vigie.processors.models import ApiKey, Processor
+from vigie.registry.models import Subject
 
 from .conftest import World
 
@@ -138,3 +141,31 @@ def test_an_alert_is_raised_once_per_window(world: World) -> None:
         ("new-origin", "198.51.100.0/24"),
     ]
     assert all(a.containment == "alert" and a.incident_id is None for a in alerts)
+
+
+def test_a_small_scope_read_whole_in_a_second_suspends_the_key(
+    world: World, tmp_path: Path
+) -> None:
+    """121 people, the whole scope, in two pages one second apart (issue 20, finding 6)."""
+    small = world.scope[:121]
+    with world.sessions.begin() as s:
+        refs = s.scalars(select(Subject.ref).where(Subject.id.in_(small)))
+        path = tmp_path / "small.csv"
+        path.write_text("ref,starts_on\n" + "".join(f"{r},2025-01-01\n" for r in refs))
+        import_assignments(
+            s, processor="lingua-test", contract="language", path=path, actor="operator:test",
+            replace=True,
+        )  # fmt: skip
+    pipeline = DetectionPipeline()
+    for page in (small[:100], small[100:]):
+        with world.sessions.begin() as s:
+            pipeline.observe(s, world.access(page, kind="list", cursor_position=len(page)))
+        world.tick(timedelta(seconds=1))
+    most = [a for a in _alerts(world) if a.detector == "sweep"]
+    assert [(a.evidence["rule"], a.severity, a.containment) for a in most] == [
+        ("most", "high", "suspend_key")
+    ]
+    assert most[0].evidence["scope_size"] == 121
+    with world.sessions() as s:
+        key = s.get(ApiKey, world.key_ids[0])
+    assert key is not None and key.suspended_at is not None
