@@ -134,3 +134,43 @@ def test_synth_stores_every_scope_size(engine: Engine, sessions: sessionmaker[Se
             pid: scope_size(s, processor_id=pid, on=today) for pid in stored
         }  # fmt: skip
         assert len(stored) == 27  # every processor
+
+
+def test_concurrent_imports_store_a_count_that_misses_nobody(
+    applied: sessionmaker[Session], add_people: People, tmp_path: Path
+) -> None:
+    import threading
+
+    workers = 4
+    with applied.begin() as s:
+        add_people(s, 10 * workers)
+        pid = get_processor(s, name="lingua-test").id
+    files = []
+    for w in range(workers):
+        path = tmp_path / f"part{w}.csv"
+        rows = "".join(f"TEST-{10 * w + i:08d},2025-01-01,\n" for i in range(1, 11))
+        path.write_text("ref,starts_on,ends_on\n" + rows)
+        files.append(path)
+    barrier = threading.Barrier(workers)
+    errors: list[BaseException] = []
+
+    def worker(path: Path) -> None:
+        try:
+            barrier.wait()
+            with applied.begin() as s:
+                import_assignments(
+                    s, processor="lingua-test", contract="language", path=path, actor=ACTOR
+                )
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(f,)) for f in files]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    with applied() as s:
+        assert (
+            _stored(s, pid) == 10 * workers == scope_size(s, processor_id=pid, on=utcnow().date())
+        )
