@@ -63,6 +63,7 @@ import hashlib
 import json
 import re
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -139,27 +140,53 @@ _TYPES = {"int": "an integer", "str": "a string", "hex32": "64 lower-case hex di
           "hex64": "128 lower-case hex digits", "object": "a JSON object"}  # fmt: skip
 _PLURAL = {"int": "integers", "str": "strings", "hex32": "hashes of 64 lower-case hex digits"}
 
-EVENT = {
+
+class Format:
+    """The fields of one kind of JSON object, each with its type ("int", "str|null", "[hex32]")."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        self.fields = fields
+        self.names = frozenset(fields)
+        self.checks = [(name, *_compile(spec), spec) for name, spec in fields.items()]
+
+    def __repr__(self) -> str:
+        return f"Format({self.fields!r})"
+
+
+_TYPE_OF = {"int": int, "str": str, "null": type(None), "object": dict, "hex32": str, "hex64": str}
+
+
+def _compile(spec: str) -> tuple[frozenset[type], Callable[[Any], bool] | None]:
+    """The JSON types a field may have, and a further test of its value, if any.
+
+    ``type(v) is int`` excludes booleans and floats; everything runs in C per value.
+    """
+    if spec.startswith("["):
+        kind = spec[1:-1]
+        item_types = {_TYPE_OF[kind]}
+        rx = _HEX.get(kind)
+        if rx is None:
+            return frozenset({list}), lambda v: set(map(type, v)) <= item_types
+        return frozenset(
+            {list}
+        ), lambda v: set(map(type, v)) <= item_types and all(map(rx.fullmatch, v))
+    kinds = spec.split("|")
+    hexes = [_HEX[k] for k in kinds if k in _HEX]
+    test = (lambda v: hexes[0].fullmatch(v) is not None) if hexes else None
+    return frozenset(_TYPE_OF[k] for k in kinds), test
+
+
+EVENT = Format({
     "seq": "int", "at": "str", "at_us": "int", "actor": "str", "processor_id": "int|null",
     "key_id": "int|null", "origin": "str|null", "action": "str", "purpose": "str|null",
     "subjects": "[int]", "fields": "[str]", "outcome": "str", "detail": "str|null",
     "prev_hash": "hex32", "hash": "hex32",
-}  # fmt: skip
-CHECKPOINT = {"id": "int", "size": "int", "root": "hex32", "at_us": "int", "at": "str",
-              "signature": "hex64"}  # fmt: skip
-INCLUSION = {"type": "str", "seq": "int", "event": "object", "leaf_index": "int",
-             "leaf_hash": "hex32", "path": "[hex32]", "checkpoint": "object"}  # fmt: skip
-CONSISTENCY = {"type": "str", "old": "object", "new": "object", "path": "[hex32]"}
-
-
-def _is(value: Any, kind: str) -> bool:
-    if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "str":
-        return isinstance(value, str)
-    if kind == "object":
-        return isinstance(value, dict)
-    return isinstance(value, str) and _HEX[kind].fullmatch(value) is not None
+})  # fmt: skip
+CHECKPOINT = Format({"id": "int", "size": "int", "root": "hex32", "at_us": "int", "at": "str",
+                     "signature": "hex64"})  # fmt: skip
+INCLUSION = Format({"type": "str", "seq": "int", "event": "object", "leaf_index": "int",
+                    "leaf_hash": "hex32", "path": "[hex32]", "checkpoint": "object"})  # fmt: skip
+CONSISTENCY = Format({"type": "str", "old": "object", "new": "object", "path": "[hex32]"})
 
 
 def _describe(spec: str) -> str:
@@ -168,50 +195,52 @@ def _describe(spec: str) -> str:
     return " or ".join("null" if k == "null" else _TYPES[k] for k in spec.split("|"))
 
 
-def check_fields(obj: Any, fields: dict[str, str], where: str) -> None:
-    """Raise unless ``obj`` is an object with exactly ``fields``, each of its type."""
-    if not isinstance(obj, dict):
+def check_fields(obj: Any, fmt: Format, where: str) -> None:
+    """Raise unless ``obj`` is an object with exactly the fields of ``fmt``, each of its type."""
+    if type(obj) is not dict:
         raise Failure(f"{where}: not a JSON object")
-    for name in obj:
-        if name not in fields:
-            raise Failure(f"{where}: unknown field {name!r} (the format does not define it)")
-    for name, spec in fields.items():
-        if name not in obj:
-            raise Failure(f"{where}: missing field {name!r}")
+    if obj.keys() != fmt.names:
+        for name in obj:
+            if name not in fmt.names:
+                raise Failure(f"{where}: unknown field {name!r} (the format does not define it)")
+        missing = next(name for name in fmt.fields if name not in obj)
+        raise Failure(f"{where}: missing field {missing!r}")
+    for name, types, test, spec in fmt.checks:
         value = obj[name]
-        if spec.startswith("["):
-            ok = isinstance(value, list) and all(_is(v, spec[1:-1]) for v in value)
-        else:
-            ok = any(value is None if k == "null" else _is(value, k) for k in spec.split("|"))
-        if not ok:
+        if type(value) not in types or (test is not None and not test(value)):
             raise Failure(f"{where}: field {name!r} must be {_describe(spec)}")
 
 
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in out:
-            raise ValueError(f"duplicate field {name!r}")
-        out[name] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise ValueError(f"duplicate field {name!r}")
+            seen.add(name)
     return out
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_object)
 
 
 def parse_json(text: str, where: str) -> Any:
     """Parse JSON text, refusing duplicate fields (``json`` would keep the last one)."""
     try:
-        return json.loads(text, object_pairs_hook=_object)
+        return _DECODER.decode(text)
     except ValueError as exc:  # JSONDecodeError is a ValueError
         message = str(exc) if str(exc).startswith("duplicate") else f"not JSON: {exc}"
         raise Failure(f"{where}: {message}") from None
 
 
-def _jsonl(path: Path, fields: dict[str, str]) -> list[dict[str, Any]]:
+def _jsonl(path: Path, fmt: Format) -> list[dict[str, Any]]:
     rows = []
     with path.open(encoding="utf-8") as f:
         for line_no, line in enumerate(f, 1):
             where = f"line {line_no} of {path.name}"
             row = parse_json(line, where)
-            check_fields(row, fields, where)
+            check_fields(row, fmt, where)
             rows.append(row)
     return rows
 
