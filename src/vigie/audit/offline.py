@@ -281,8 +281,9 @@ def load_key(path: Path) -> Ed25519PublicKey:
     return key
 
 
-def expected_key(*, key_file: Path | None, expected_fingerprint: str | None,
-                 candidate: Path | None) -> Ed25519PublicKey:  # fmt: skip
+def expected_key(
+    *, key_file: Path | None, expected_fingerprint: str | None, candidate: Path | None
+) -> Ed25519PublicKey:
     """The key to check signatures with, vouched for from outside the export.
 
     ``key_file`` is a key the caller trusts (its fingerprint must be
