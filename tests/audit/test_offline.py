@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -244,3 +245,26 @@ def test_proof_fields_are_strict(
         result = run(exported / "verify_trail.py", "--proof", path, "--key", real_pem)
         assert result.returncode == 1, (expected, result.stdout + result.stderr)
         assert expected in result.stdout, result.stdout
+
+
+def test_a_checkpoint_of_the_empty_trail_verifies(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    secrets: InstanceSecrets,
+    fill: Callable[[Session, int], list[int]],
+    tmp_path: Path,
+) -> None:
+    real = fingerprint(secrets.verify_key)
+    empty = tmp_path / "empty"
+    report = export_trail(engine, sessions, out=empty, secrets=secrets, actor="operator:dpo")
+    assert report.events == 0 and report.checkpoints == 1
+    result = run(empty / "verify_trail.py", empty, "--fingerprint", real)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("OK 0 events, 1 checkpoints")
+    with sessions.begin() as s:
+        fill(s, 5)
+    later = tmp_path / "later"
+    report = export_trail(engine, sessions, out=later, secrets=secrets, actor="operator:dpo")
+    assert report.checkpoints == 2
+    result = run(later / "verify_trail.py", later, "--fingerprint", real)
+    assert result.returncode == 0, result.stdout + result.stderr
