@@ -237,6 +237,7 @@ def key(
             }
         )
         return
-    console.print(f"audit signing key (Ed25519) fingerprint {card.fingerprint}", highlight=False)
+    console.print("audit signing key (Ed25519)")
+    console.print(f"fingerprint {card.fingerprint}", highlight=False, soft_wrap=True)
     console.print(card.pem, highlight=False, end="", soft_wrap=True)
     console.print(WHERE_TO_PUBLISH, highlight=False)
