@@ -35,7 +35,8 @@ def test_commands_and_settings_are_documented() -> None:
     text = DOC.read_text()
     for needle in (
         "vigie audit verify", "vigie audit checkpoint", "vigie audit prove",
-        "vigie audit export", "--consistency", "verify_trail.py",
+        "vigie audit export", "vigie audit key", "--consistency", "verify_trail.py",
+        "--fingerprint",
         "VIGIE_AUDIT_CHECKPOINT_EVERY_EVENTS", "VIGIE_AUDIT_CHECKPOINT_EVERY_SECONDS",
     ):  # fmt: skip
         assert needle in text

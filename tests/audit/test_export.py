@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit import offline
+from vigie.audit.checkpoints import fingerprint
 from vigie.audit.export import FILES, export_trail
 from vigie.audit.proofs import consistency, inclusion
 from vigie.errors import IntegrityError, InvalidInput
@@ -42,19 +43,22 @@ def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_export_verifies_with_the_script_alone(exported: Path, tmp_path: Path) -> None:
+def test_export_verifies_with_the_script_alone(
+    exported: Path, secrets: InstanceSecrets, tmp_path: Path
+) -> None:
     assert sorted(p.name for p in exported.iterdir()) == sorted(FILES)
     # Run from a copy outside the source tree, isolated (-I): no Vigie on the path.
     alone = tmp_path / "elsewhere"
     shutil.copytree(exported, alone)
-    result = run(alone / "verify_trail.py", alone)
+    real = fingerprint(secrets.verify_key)
+    result = run(alone / "verify_trail.py", alone, "--fingerprint", real)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("OK 40 events, 3 checkpoints")
     lines = (alone / "events.jsonl").read_text().splitlines()
     event = json.loads(lines[0])
     assert event["subjects"] == [100, 200, 5000] and event["fields"] == ["email", "name", "phone"]
     (alone / "events.jsonl").write_text("\n".join(lines[:-1]) + "\n")
-    result = run(alone / "verify_trail.py", alone)
+    result = run(alone / "verify_trail.py", alone, "--fingerprint", real)
     assert result.returncode == 1
     assert "checkpoint #3: signs 40 events but the export holds 39" in result.stdout
 
@@ -92,7 +96,9 @@ EDITS = st.one_of(
     max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(edit=EDITS)
-def test_any_tampering_of_the_export_fails(exported: Path, edit: tuple[str, int, int, str]) -> None:
+def test_any_tampering_of_the_export_fails(
+    exported: Path, secrets: InstanceSecrets, edit: tuple[str, int, int, str]
+) -> None:
     kind, a, b, ch = edit
     name = "checkpoints.jsonl" if kind == "checkpoint" else "events.jsonl"
     path = exported / name
@@ -119,7 +125,7 @@ def test_any_tampering_of_the_export_fails(exported: Path, edit: tuple[str, int,
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     try:
         with pytest.raises(offline.Failure):
-            offline.verify_export(exported)
+            offline.verify_export(exported, key=secrets.verify_key)
     finally:
         path.write_text(original, encoding="utf-8")
 

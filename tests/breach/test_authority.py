@@ -10,13 +10,15 @@ from pathlib import Path
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigie.audit.checkpoints import fingerprint
 from vigie.breach import incidents
 from vigie.breach.assessment import assess_incident
 from vigie.breach.authority import NOT_GIVEN, prepare_pack, write_pack
-from vigie.breach.authority_render import SECTIONS
+from vigie.breach.authority_render import SECTIONS, render_html
 from vigie.breach.clock import FixedClock
 from vigie.breach.register import entries, export
 from vigie.processors.models import Processor
+from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 
 ACTOR = "operator:test"
@@ -41,7 +43,7 @@ def leak_incident(s: Session, subject_ids: list[int], processor_id: int, clock: 
 
 def test_pack_fills_every_item_from_evidence(
     sessions: sessionmaker[Session], settings: Settings, subject_ids: list[int],
-    processor_id: int, clock: FixedClock, tmp_path: Path,
+    processor_id: int, clock: FixedClock, tmp_path: Path, secrets: InstanceSecrets,
 ) -> None:  # fmt: skip
     with sessions.begin() as s:
         incident_id = leak_incident(s, subject_ids, processor_id, clock)
@@ -49,7 +51,8 @@ def test_pack_fills_every_item_from_evidence(
                                            suspended_reason="bulk extraction"))  # fmt: skip
         incidents.record_processor_duty(s, incident_id=incident_id, actor=ACTOR,
                                         informed_at=None, note="learned from the sale")  # fmt: skip
-        row = prepare_pack(s, settings, incident_id=incident_id, actor=ACTOR, clock=clock)
+        row = prepare_pack(s, settings, incident_id=incident_id, actor=ACTOR, clock=clock,
+                           audit_key=secrets.verify_key)  # fmt: skip
         paths = write_pack(row, out_dir=tmp_path)
     content = json.loads(paths["json"].read_text())
     for _, key in SECTIONS:
@@ -68,24 +71,31 @@ def test_pack_fills_every_item_from_evidence(
     assert content["delay"]["hours_past_72"] == 0
     assert content["phase"]["number"] == 1
     assert NOT_GIVEN not in json.dumps(content)
+    # The CNIL learns the audit key's fingerprint here, independently of any export.
+    real = fingerprint(secrets.verify_key)
+    assert content["audit_trail"]["signing_key_fingerprint"] == real
     md = paths["markdown"].read_text()
     assert all(title in md for title, _ in SECTIONS)
+    assert real in md and "--fingerprint " + real in md
+    assert real in render_html(content)
     assert paths["pdf"].read_bytes().startswith(b"%PDF")
 
 
 def test_complementary_phase_lists_changes_and_delay(
     sessions: sessionmaker[Session], settings: Settings, subject_ids: list[int],
-    processor_id: int, clock: FixedClock,
+    processor_id: int, clock: FixedClock, secrets: InstanceSecrets,
 ) -> None:  # fmt: skip
     with sessions.begin() as s:
         incident_id = leak_incident(s, subject_ids, processor_id, clock)
-        first = prepare_pack(s, settings, incident_id=incident_id, actor=ACTOR, clock=clock)
+        first = prepare_pack(s, settings, incident_id=incident_id, actor=ACTOR, clock=clock,
+                             audit_key=secrets.verify_key)  # fmt: skip
         assert first.phase == 1
         incidents.record_exposure(s, incident_id=incident_id,
                                   exposures={subject_ids[12]: ["phone"]}, actor=ACTOR)  # fmt: skip
         clock.advance(timedelta(hours=80))
         second = prepare_pack(s, settings, incident_id=incident_id, actor=ACTOR,
-                              complementary=True, clock=clock)  # fmt: skip
+                              complementary=True, clock=clock,
+                              audit_key=secrets.verify_key)  # fmt: skip
     assert second.phase == 2
     changed = {c["item"]: c for c in second.content["phase"]["changes_since_previous"]}
     assert changed["people.approximate_number"]["before"] == 10

@@ -10,9 +10,11 @@ from pathlib import Path
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from vigie.audit.checkpoints import fingerprint
 from vigie.breach.fonts import PreparedFonts
 from vigie.cli.app import app
 from vigie.cli.context import Instance
+from vigie.secrets import load_secrets
 from vigie.settings import Settings
 
 runner = CliRunner()
@@ -109,6 +111,9 @@ def test_pack_register_notify_dry_run_and_codes(
         "--measure", "keys rotated")  # fmt: skip
     out = run(settings, engine, "incident", "authority-pack", "1", "--out", str(tmp_path / "p"))
     assert "phase 1" in out and (tmp_path / "p" / "incident-1-phase-1.pdf").exists()
+    audit_key = load_secrets(settings.resolved_secrets_dir).verify_key
+    pack = (tmp_path / "p" / "incident-1-phase-1.md").read_text(encoding="utf-8")
+    assert f"--fingerprint {fingerprint(audit_key)}" in pack
     out = run(settings, engine, "incident", "authority-pack", "1", "--out", str(tmp_path / "p"),
               "--complementary", "--no-pdf")  # fmt: skip
     assert "phase 2" in out

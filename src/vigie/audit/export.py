@@ -4,7 +4,9 @@
 ``vigie audit verify`` to see where), signs a fresh checkpoint, then writes every event
 up to that checkpoint and every checkpoint up to it, so the export is covered by
 signatures end to end: removing, adding or changing any line fails the standalone
-verifier (:mod:`vigie.audit.offline`, copied as ``verify_trail.py``).
+verifier (:mod:`vigie.audit.offline`, copied as ``verify_trail.py``). The verifier
+checks it against the signing key's fingerprint, which the recipient must learn
+independently (:mod:`vigie.audit.key`): the key inside the export does not vouch for it.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from cryptography.hazmat.primitives import serialization
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit import offline
 from vigie.audit.actions import Action
 from vigie.audit.checkpoints import take
+from vigie.audit.key import AuditKey
 from vigie.audit.models import CHECKPOINTS, EVENTS
 from vigie.audit.proofs import SignedHead, record
 from vigie.audit.trail import append
@@ -41,6 +43,8 @@ class ExportReport:
     checkpoints: int
     checkpoint_id: int
     root: bytes
+    key: AuditKey
+    """The key that signed it: recipients check the export against its fingerprint."""
 
 
 def export_trail(
@@ -84,10 +88,7 @@ def export_trail(
                 signature=bytes(h.signature),
             )
             f.write(orjson.dumps(head.to_json()) + b"\n")
-    pem = secrets.verify_key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    (out / "audit-signing.pub.pem").write_bytes(pem)
+    (out / "audit-signing.pub.pem").write_text(AuditKey.of(secrets.verify_key).pem, "ascii")
     shutil.copyfile(offline.__file__, out / "verify_trail.py")
     with sessions.begin() as session:
         append(
@@ -97,5 +98,10 @@ def export_trail(
             detail={"events": n, "checkpoint": cp.id},
         )
     return ExportReport(
-        directory=out, events=n, checkpoints=len(heads), checkpoint_id=cp.id, root=cp.root
+        directory=out,
+        events=n,
+        checkpoints=len(heads),
+        checkpoint_id=cp.id,
+        root=cp.root,
+        key=AuditKey.of(secrets.verify_key),
     )

@@ -5,14 +5,41 @@
 This file is copied as ``verify_trail.py`` into every directory written by
 ``vigie audit export``; it imports nothing from Vigie and reads no database.
 
-    python verify_trail.py DIR                   # the whole export
-    python verify_trail.py --proof proof.json --key audit-signing.pub.pem
+    python verify_trail.py DIR --fingerprint HEX        # the whole export
+    python verify_trail.py DIR --key vigie-audit.pub.pem
+    python verify_trail.py --proof proof.json --key vigie-audit.pub.pem [--fingerprint HEX]
+
+The expected signing key must come from OUTSIDE the export: an export rewritten and
+re-signed with another key is internally consistent, so the key it carries proves
+nothing. Learn the controller's audit-key fingerprint through another channel (its
+notification to the authority, its public service, or its staff running
+``vigie audit key``) and give it with ``--fingerprint`` (64 hex digits: SHA-256 of the
+raw 32-byte Ed25519 public key), or give the public key you obtained with ``--key``.
+With ``--fingerprint``, the export's ``audit-signing.pub.pem`` is used only if its
+fingerprint is the one given; with ``--key``, the export's key must be that key. Without
+either, the script refuses. A proof carries no key: ``--proof`` needs ``--key`` (and
+checks it against ``--fingerprint`` if given).
 
 An export directory holds ``events.jsonl`` (one event per line), ``checkpoints.jsonl``
-(signed tree heads), ``audit-signing.pub.pem`` (the Ed25519 public key; compare its
-fingerprint with the one the controller published) and this script. The check:
+(signed tree heads), ``audit-signing.pub.pem`` (the Ed25519 public key) and this script.
 
-1. every checkpoint's Ed25519 signature over
+Format (strict: every line is one JSON object with exactly these fields, no other,
+no duplicate; "hex32" is 64 lower-case hex digits, "hex64" 128; "int" excludes booleans)::
+
+    events.jsonl       seq int, at str, at_us int, actor str, processor_id int|null,
+                       key_id int|null, origin str|null, action str, purpose str|null,
+                       subjects [int], fields [str], outcome str, detail str|null,
+                       prev_hash hex32, hash hex32
+    checkpoints.jsonl  id int, size int, root hex32, at_us int, at str, signature hex64
+    proof (inclusion)  type "inclusion", seq int, event <event>, leaf_index int,
+                       leaf_hash hex32, path [hex32], checkpoint <checkpoint>
+    proof (consistency) type "consistency", old <checkpoint>, new <checkpoint>,
+                       path [hex32]
+
+``at`` is the ISO 8601 form of ``at_us`` (microseconds since the Unix epoch, UTC);
+``detail`` is the event's JSON text as stored. The check:
+
+1. every checkpoint's Ed25519 signature, by the expected key, over
    ``"vigie-audit-checkpoint/v1\\n<size>\\n<root hex>\\n<time us>\\n"``;
 2. every event, in order: numbers 1, 2, 3...; ``prev_hash`` equal to the previous
    event's hash (zeros for the first); ``hash`` equal to
@@ -24,8 +51,9 @@ fingerprint with the one the controller published) and this script. The check:
 3. the RFC 6962 Merkle root of the first ``size`` event hashes equals each
    checkpoint's root, and the last checkpoint covers every exported event.
 
-It prints ``OK ...`` and exits 0, or prints the first problem (which event or checkpoint,
-and why) and exits 1.
+It prints ``OK ... signed by key <fingerprint>`` and exits 0; or prints ``FAILED:`` and
+the first problem (which line, event, checkpoint or key, and why) and exits 1; or exits
+2 when called wrongly (no expected key, a malformed fingerprint).
 """
 
 from __future__ import annotations
@@ -33,7 +61,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -103,46 +133,221 @@ def _iso(at_us: int) -> str:
     return at.replace(microsecond=at_us % 1_000_000).isoformat()
 
 
-def check_signature(head: dict[str, Any], key: Ed25519PublicKey) -> None:
-    """Raise unless ``key`` signed this checkpoint."""
-    text = f"vigie-audit-checkpoint/v1\n{head['size']}\n{head['root']}\n{head['at_us']}\n"
+# -- the format --------------------------------------------------------------------------
+
+_HEX = {"hex32": re.compile(r"[0-9a-f]{64}"), "hex64": re.compile(r"[0-9a-f]{128}")}
+_TYPES = {"int": "an integer", "str": "a string", "hex32": "64 lower-case hex digits",
+          "hex64": "128 lower-case hex digits", "object": "a JSON object"}  # fmt: skip
+_PLURAL = {"int": "integers", "str": "strings", "hex32": "hashes of 64 lower-case hex digits"}
+
+
+class Format:
+    """The fields of one kind of JSON object, each with its type ("int", "str|null", "[hex32]")."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        self.fields = fields
+        self.names = frozenset(fields)
+        self.checks = [(name, *_compile(spec), spec) for name, spec in fields.items()]
+
+    def __repr__(self) -> str:
+        return f"Format({self.fields!r})"
+
+
+_TYPE_OF = {"int": int, "str": str, "null": type(None), "object": dict, "hex32": str, "hex64": str}
+
+
+def _compile(spec: str) -> tuple[frozenset[type], Callable[[Any], bool] | None]:
+    """The JSON types a field may have, and a further test of its value, if any.
+
+    ``type(v) is int`` excludes booleans and floats; everything runs in C per value.
+    """
+    if spec.startswith("["):
+        kind = spec[1:-1]
+        item_types = {_TYPE_OF[kind]}
+        rx = _HEX.get(kind)
+        if rx is None:
+            return frozenset({list}), lambda v: set(map(type, v)) <= item_types
+        return frozenset(
+            {list}
+        ), lambda v: set(map(type, v)) <= item_types and all(map(rx.fullmatch, v))
+    kinds = spec.split("|")
+    hexes = [_HEX[k] for k in kinds if k in _HEX]
+    test = (lambda v: hexes[0].fullmatch(v) is not None) if hexes else None
+    return frozenset(_TYPE_OF[k] for k in kinds), test
+
+
+EVENT = Format({
+    "seq": "int", "at": "str", "at_us": "int", "actor": "str", "processor_id": "int|null",
+    "key_id": "int|null", "origin": "str|null", "action": "str", "purpose": "str|null",
+    "subjects": "[int]", "fields": "[str]", "outcome": "str", "detail": "str|null",
+    "prev_hash": "hex32", "hash": "hex32",
+})  # fmt: skip
+CHECKPOINT = Format({"id": "int", "size": "int", "root": "hex32", "at_us": "int", "at": "str",
+                     "signature": "hex64"})  # fmt: skip
+INCLUSION = Format({"type": "str", "seq": "int", "event": "object", "leaf_index": "int",
+                    "leaf_hash": "hex32", "path": "[hex32]", "checkpoint": "object"})  # fmt: skip
+CONSISTENCY = Format({"type": "str", "old": "object", "new": "object", "path": "[hex32]"})
+
+
+def _describe(spec: str) -> str:
+    if spec.startswith("["):
+        return f"a list of {_PLURAL[spec[1:-1]]}"
+    return " or ".join("null" if k == "null" else _TYPES[k] for k in spec.split("|"))
+
+
+def check_fields(obj: Any, fmt: Format, where: str) -> None:
+    """Raise unless ``obj`` is an object with exactly the fields of ``fmt``, each of its type."""
+    if type(obj) is not dict:
+        raise Failure(f"{where}: not a JSON object")
+    if obj.keys() != fmt.names:
+        for name in obj:
+            if name not in fmt.names:
+                raise Failure(f"{where}: unknown field {name!r} (the format does not define it)")
+        missing = next(name for name in fmt.fields if name not in obj)
+        raise Failure(f"{where}: missing field {missing!r}")
+    for name, types, test, spec in fmt.checks:
+        value = obj[name]
+        if type(value) not in types or (test is not None and not test(value)):
+            raise Failure(f"{where}: field {name!r} must be {_describe(spec)}")
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise ValueError(f"duplicate field {name!r}")
+            seen.add(name)
+    return out
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_object)
+
+
+def parse_json(text: str, where: str) -> Any:
+    """Parse JSON text, refusing duplicate fields (``json`` would keep the last one)."""
     try:
-        key.verify(bytes.fromhex(head["signature"]), text.encode())
-    except (InvalidSignature, ValueError):
-        raise Failure(f"checkpoint #{head['id']}: signature does not verify") from None
+        return _DECODER.decode(text)
+    except ValueError as exc:  # JSONDecodeError is a ValueError
+        message = str(exc) if str(exc).startswith("duplicate") else f"not JSON: {exc}"
+        raise Failure(f"{where}: {message}") from None
+
+
+def _jsonl(path: Path, fmt: Format) -> list[dict[str, Any]]:
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            where = f"line {line_no} of {path.name}"
+            row = parse_json(line, where)
+            check_fields(row, fmt, where)
+            rows.append(row)
+    return rows
+
+
+# -- the key --------------------------------------------------------------------------------
+
+BUNDLED_KEY = "audit-signing.pub.pem"
+NO_KEY = (
+    "give the expected signing key: --fingerprint HEX (64 hex digits) or --key FILE (PEM). "
+    "The key inside the export cannot vouch for itself: anyone who rewrites an export can "
+    "re-sign it with a key of their own. Learn the controller's audit-key fingerprint "
+    "independently: from its breach notification to the authority, its public service, or "
+    "its staff (`vigie audit key`)."
+)
+
+
+def fingerprint(key: Ed25519PublicKey) -> str:
+    """SHA-256 (hex) of the raw 32-byte public key: the name Vigie publishes for its key."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
+
+
+def parse_fingerprint(text: str) -> str:
+    """The fingerprint in lower case; raises ``ValueError`` unless it is 64 hex digits."""
+    value = text.strip().lower()
+    if not _HEX["hex32"].fullmatch(value):
+        raise ValueError(f"a fingerprint is 64 hex digits, not {text!r}")
+    return value
 
 
 def load_key(path: Path) -> Ed25519PublicKey:
-    key = serialization.load_pem_public_key(path.read_bytes())
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except ValueError:
+        raise Failure(f"{path} is not a PEM public key") from None
     if not isinstance(key, Ed25519PublicKey):
         raise Failure(f"{path} is not an Ed25519 public key")
     return key
 
 
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+def expected_key(
+    *, key_file: Path | None, expected_fingerprint: str | None, candidate: Path | None
+) -> Ed25519PublicKey:
+    """The key to check signatures with, vouched for from outside the export.
+
+    ``key_file`` is a key the caller trusts (its fingerprint must be
+    ``expected_fingerprint`` if both are given); otherwise ``candidate`` (the export's
+    key) is used only if its fingerprint is ``expected_fingerprint``.
+    """
+    if key_file is not None:
+        key = load_key(key_file)
+        source = str(key_file)
+    elif expected_fingerprint is not None and candidate is not None:
+        key = load_key(candidate)
+        source = f"the export's key ({candidate.name})"
+    else:
+        raise Failure(NO_KEY)
+    if expected_fingerprint is not None and fingerprint(key) != expected_fingerprint:
+        raise Failure(
+            f"{source} has fingerprint {fingerprint(key)}, not the expected "
+            f"{expected_fingerprint}: this is not the controller's audit key"
+        )
+    return key
 
 
-def verify_export(directory: Path) -> str:
-    """Verify an export directory; return a summary or raise :class:`Failure`."""
+def check_signature(head: dict[str, Any], key: Ed25519PublicKey) -> None:
+    """Raise unless ``key`` signed this checkpoint (whose fields are already checked)."""
+    text = f"vigie-audit-checkpoint/v1\n{head['size']}\n{head['root']}\n{head['at_us']}\n"
     try:
-        return _verify_export(directory)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        key.verify(bytes.fromhex(head["signature"]), text.encode())
+    except InvalidSignature:
+        raise Failure(
+            f"checkpoint #{head['id']}: signature does not verify with key {fingerprint(key)}"
+        ) from None
+    if head["at"] != _iso(head["at_us"]):
+        raise Failure(f"checkpoint #{head['id']}: its readable time does not match at_us")
+
+
+# -- the export -----------------------------------------------------------------------------
+
+
+def verify_export(directory: Path, *, key: Ed25519PublicKey) -> str:
+    """Verify an export directory against the expected ``key``; return a summary.
+
+    Raises :class:`Failure` if the export's own key is not ``key``, or anything in the
+    export does not verify with it.
+    """
+    try:
+        return _verify_export(directory, key)
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise Failure(f"malformed export: {type(exc).__name__}: {exc}") from None
 
 
-def _verify_export(directory: Path) -> str:
-    key = load_key(directory / "audit-signing.pub.pem")
-    heads = _jsonl(directory / "checkpoints.jsonl")
+def _verify_export(directory: Path, key: Ed25519PublicKey) -> str:
+    bundled = fingerprint(load_key(directory / BUNDLED_KEY))
+    if bundled != fingerprint(key):
+        raise Failure(
+            f"the export carries key {bundled}, not the expected key {fingerprint(key)}: "
+            "it was not signed by the controller's audit key"
+        )
+    heads = _jsonl(directory / "checkpoints.jsonl", CHECKPOINT)
     if not heads:
         raise Failure("no checkpoint: nothing signs this export")
     by_size: dict[int, list[dict[str, Any]]] = {}
     prev_head: dict[str, Any] | None = None
     for head in heads:
         check_signature(head, key)
-        if head.get("at") != _iso(head["at_us"]):
-            raise Failure(f"checkpoint #{head['id']}: its readable time does not match at_us")
         if prev_head is not None and (
             head["id"] <= prev_head["id"]
             or head["size"] < prev_head["size"]
@@ -152,13 +357,18 @@ def _verify_export(directory: Path) -> str:
         prev_head = head
         by_size.setdefault(head["size"], []).append(head)
     last_size = max(by_size)
+    for head in by_size.pop(0, []):  # signed before the first event: the empty tree
+        if bytes.fromhex(head["root"]) != _fold([]):
+            raise Failure(f"checkpoint #{head['id']}: root does not match the empty trail")
     frontier: list[bytes] = []
     prev = GENESIS
     n = 0
     with (directory / "events.jsonl").open(encoding="utf-8") as f:
         for line_no, line in enumerate(f, 1):
+            where = f"line {line_no} of events.jsonl"
+            event = parse_json(line, where)
+            check_fields(event, EVENT, where)
             try:
-                event = json.loads(line)
                 seq = event["seq"]
                 if seq != n + 1:
                     raise Failure(
@@ -169,10 +379,10 @@ def _verify_export(directory: Path) -> str:
                 h = event_hash(event)
                 if h.hex() != event["hash"]:
                     raise Failure(f"event {seq}: contents do not match its hash (altered)")
-                if event.get("at") != _iso(event["at_us"]):
+                if event["at"] != _iso(event["at_us"]):
                     raise Failure(f"event {seq}: its readable time does not match at_us")
-            except (KeyError, TypeError, ValueError) as exc:
-                raise Failure(f"line {line_no} of events.jsonl is malformed: {exc}") from None
+            except (KeyError, TypeError, ValueError, OverflowError) as exc:
+                raise Failure(f"{where} is malformed: {exc}") from None
             n = seq
             i, x = n - 1, h
             while i & 1:
@@ -193,7 +403,13 @@ def _verify_export(directory: Path) -> str:
         )
     if n != last_size:
         raise Failure(f"events {last_size + 1}..{n} are not covered by any checkpoint (added?)")
-    return f"OK {n} events, {len(heads)} checkpoints; root {_fold(frontier).hex()}"
+    return (
+        f"OK {n} events, {len(heads)} checkpoints; root {_fold(frontier).hex()}; "
+        f"signed by key {fingerprint(key)}"
+    )
+
+
+# -- proofs ---------------------------------------------------------------------------------
 
 
 def verify_inclusion(index: int, size: int, leaf: bytes, path: list[bytes], root: bytes) -> None:
@@ -249,54 +465,95 @@ def verify_consistency(
         raise Failure("consistency proof does not lead to the signed roots")
 
 
-def verify_proof(proof: dict[str, Any], key: Ed25519PublicKey) -> str:
-    """Verify a proof written by ``vigie audit prove --json``; return a summary."""
+def verify_proof(proof: Any, key: Ed25519PublicKey) -> str:
+    """Verify a proof written by ``vigie audit prove --json`` against the expected ``key``."""
     try:
         return _verify_proof(proof, key)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise Failure(f"malformed proof: {type(exc).__name__}: {exc}") from None
 
 
-def _verify_proof(proof: dict[str, Any], key: Ed25519PublicKey) -> str:
-    path = [bytes.fromhex(p) for p in proof["path"]]
-    if proof["type"] == "inclusion":
-        head = proof["checkpoint"]
+def _verify_proof(proof: Any, key: Ed25519PublicKey) -> str:
+    kind = proof.get("type") if isinstance(proof, dict) else None
+    if kind not in ("inclusion", "consistency"):
+        raise Failure('proof: field \'type\' must be "inclusion" or "consistency"')
+    signed_by = f"signed by key {fingerprint(key)}"
+    if kind == "inclusion":
+        check_fields(proof, INCLUSION, "proof")
+        check_fields(proof["event"], EVENT, "proof.event")
+        check_fields(proof["checkpoint"], CHECKPOINT, "proof.checkpoint")
+        seq, head = proof["seq"], proof["checkpoint"]
+        if proof["leaf_index"] != seq - 1 or proof["event"]["seq"] != seq:
+            raise Failure(f"proof: leaf_index and event.seq must be seq - 1 and seq ({seq})")
         check_signature(head, key)
         leaf = bytes.fromhex(proof["leaf_hash"])
-        event = proof.get("event")
-        if event is not None and (event["seq"] != proof["seq"] or event_hash(event) != leaf):
-            raise Failure(f"event {proof['seq']}: contents do not match the proven hash")
-        verify_inclusion(proof["seq"] - 1, head["size"], leaf, path, bytes.fromhex(head["root"]))
-        return f"OK event {proof['seq']} is in checkpoint #{head['id']} ({head['size']} events)"
+        event = proof["event"]
+        if event_hash(event) != leaf or event["hash"] != proof["leaf_hash"]:
+            raise Failure(f"event {seq}: contents do not match the proven hash")
+        if event["at"] != _iso(event["at_us"]):
+            raise Failure(f"event {seq}: its readable time does not match at_us")
+        path = [bytes.fromhex(p) for p in proof["path"]]
+        verify_inclusion(seq - 1, head["size"], leaf, path, bytes.fromhex(head["root"]))
+        return f"OK event {seq} is in checkpoint #{head['id']} ({head['size']} events); {signed_by}"
+    check_fields(proof, CONSISTENCY, "proof")
     old, new = proof["old"], proof["new"]
+    check_fields(old, CHECKPOINT, "proof.old")
+    check_fields(new, CHECKPOINT, "proof.new")
     check_signature(old, key)
     check_signature(new, key)
+    path = [bytes.fromhex(p) for p in proof["path"]]
     verify_consistency(
         old["size"], new["size"], bytes.fromhex(old["root"]), bytes.fromhex(new["root"]), path
     )
-    return f"OK checkpoint #{old['id']} ({old['size']}) is a prefix of #{new['id']} ({new['size']})"
+    return (
+        f"OK checkpoint #{old['id']} ({old['size']}) is a prefix of #{new['id']} "
+        f"({new['size']}); {signed_by}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Verify an exported Vigie audit trail.")
+    parser = argparse.ArgumentParser(
+        description="Verify an exported Vigie audit trail against the controller's audit key, "
+        "learnt independently of the export.",
+        epilog=NO_KEY,
+    )
     parser.add_argument("directory", nargs="?", type=Path, help="an export directory")
     parser.add_argument("--proof", type=Path, help="a proof file from `vigie audit prove --json`")
-    parser.add_argument("--key", type=Path, help="the public key PEM (with --proof)")
+    parser.add_argument(
+        "--fingerprint",
+        help="the expected key's fingerprint (64 hex digits, as `vigie audit key` prints it)",
+    )
+    parser.add_argument("--key", type=Path, help="the expected public key (PEM file)")
     args = parser.parse_args(argv)
+    expected = None
+    if args.fingerprint is not None:
+        try:
+            expected = parse_fingerprint(args.fingerprint)
+        except ValueError as exc:
+            parser.error(str(exc))
+    if args.key is None and expected is None:
+        parser.error(NO_KEY)
+    if args.proof is None and args.directory is None:
+        parser.error("give an export directory or --proof FILE")
+    if args.proof is not None and args.key is None:
+        parser.error("a proof carries no key: --proof needs --key FILE (and, to check that "
+                     "file, --fingerprint HEX)")  # fmt: skip
     try:
         if args.proof is not None:
-            if args.key is None:
-                parser.error("--proof needs --key")
-            proof = json.loads(args.proof.read_text(encoding="utf-8"))
-            print(verify_proof(proof, load_key(args.key)))
-        elif args.directory is not None:
-            print(verify_export(args.directory))
+            key = expected_key(key_file=args.key, expected_fingerprint=expected, candidate=None)
+            proof = parse_json(args.proof.read_text(encoding="utf-8"), "proof")
+            print(verify_proof(proof, key))
         else:
-            parser.error("give an export directory or --proof")
+            key = expected_key(
+                key_file=args.key,
+                expected_fingerprint=expected,
+                candidate=args.directory / BUNDLED_KEY,
+            )
+            print(verify_export(args.directory, key=key))
     except Failure as exc:
         print(f"FAILED: {exc}")
         return 1
-    except (OSError, KeyError, ValueError, TypeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         print(f"FAILED: unreadable input: {exc}")
         return 1
     return 0

@@ -6,7 +6,9 @@ exposures, the audit trail's served index), the risk assessment, the measures ta
 (suspensions and key revocations with their times) and proposed, the notices sent, and
 the reasons for any delay past 72 hours. Each generation is stored as a *phase* of the
 notification: phase 1 is the initial one; ``complementary=True`` prepares the next phase
-(Art. 33(4)), which lists what changed since the previous one.
+(Art. 33(4)), which lists what changed since the previous one. Every phase also states
+the audit trail's signing-key fingerprint, so the authority learns it through this
+channel, independently of any export it is sent later.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vigie.audit import index as served
+from vigie.audit.key import AuditKey
 from vigie.breach import incidents
 from vigie.breach.clock import Clock, SystemClock, deadline, format_time_left
 from vigie.breach.models import AuthorityNotification, Incident, NoticeDelivery
@@ -97,10 +101,28 @@ def _records(session: Session, incident_id: int, people: int) -> int:
     return rows or people
 
 
+def _audit_trail(audit_key: Ed25519PublicKey) -> dict[str, Any]:
+    """The audit key's fingerprint: the authority learns it here, not from an export."""
+    card = AuditKey.of(audit_key)
+    return {
+        "signing_key_fingerprint": card.fingerprint,
+        "algorithm": "Ed25519; fingerprint = SHA-256 of the raw 32-byte public key",
+        "how_to_check_an_export": "python DIR/verify_trail.py DIR --fingerprint "
+        + card.fingerprint,
+        "note": "exports of the audit trail sent later must verify against this fingerprint, "
+        "not against the key they carry",
+    }
+
+
 def build_content(
-    session: Session, settings: Settings, *, incident_id: int, now: datetime
+    session: Session,
+    settings: Settings,
+    *,
+    incident_id: int,
+    now: datetime,
+    audit_key: Ed25519PublicKey,
 ) -> dict[str, Any]:
-    """The pack's content as plain data (the JSON file)."""
+    """The pack's content as plain data (the JSON file); ``audit_key`` signs the trail."""
     incident = incidents.get_incident(session, incident_id=incident_id)
     summary = incidents.exposure_summary(session, incident_id=incident.id)
     by_category: Counter[str] = Counter()
@@ -178,6 +200,7 @@ def build_content(
             {"kind": e.kind, "ref": e.ref, "added_at": _iso(e.added_at)} for e in evidence
         ],
         "register": {"effects": incident.effects, "remedial_action": incident.remedial_action},
+        "audit_trail": _audit_trail(audit_key),
     }
 
 
@@ -210,13 +233,20 @@ def prepare_pack(
     *,
     incident_id: int,
     actor: str,
+    audit_key: Ed25519PublicKey,
     complementary: bool = False,
     clock: Clock | None = None,
 ) -> AuthorityNotification:
-    """Build and store a phase of the notification (the latest one, or a new one)."""
+    """Build and store a phase of the notification (the latest one, or a new one).
+
+    ``audit_key`` is the audit trail's public signing key: the pack states its
+    fingerprint, so the authority can check later exports independently of them.
+    """
     clock = clock or SystemClock()
     now = clock.now()
-    content = build_content(session, settings, incident_id=incident_id, now=now)
+    content = build_content(
+        session, settings, incident_id=incident_id, now=now, audit_key=audit_key
+    )
     phases = list(
         session.scalars(
             select(AuthorityNotification)

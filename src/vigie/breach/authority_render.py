@@ -19,6 +19,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("10. Reasons for any delay past 72 hours (Art. 33(1))", "delay"),
     ("11. Evidence", "evidence"),
     ("12. Phase of the notification and changes since the previous one (Art. 33(4))", "phase"),
+    ("13. Audit trail signing key (to check exports of the trail independently)", "audit_trail"),
 )
 
 

@@ -1,4 +1,5 @@
-"""`vigie audit`: verify the trail, sign checkpoints, print proofs, export for a regulator."""
+"""`vigie audit`: verify the trail, sign checkpoints, print proofs, export for a regulator,
+show the signing key's fingerprint."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from vigie.audit import proofs
 from vigie.audit.checkpoints import fingerprint, take
 from vigie.audit.export import export_trail
+from vigie.audit.key import WHERE_TO_PUBLISH, AuditKey
 from vigie.audit.models import HEAD
 from vigie.audit.verify import verify_trail
 from vigie.cli.context import console, err_console, instance, print_json
@@ -130,8 +132,9 @@ def prove(
 
     With `--consistency OLD NEW`, print a consistency proof between two checkpoints
     instead. Proofs are checked before they are printed; a third party checks the JSON
-    form alone with `python verify_trail.py --proof FILE --key audit-signing.pub.pem`
-    (the script `vigie audit export` writes).
+    form alone with `python verify_trail.py --proof FILE --key KEY.pem --fingerprint HEX`
+    (the script `vigie audit export` writes; the key and its fingerprint come from
+    `vigie audit key`).
     """
     inst = instance(ctx)
     with inst.session() as session:
@@ -175,7 +178,10 @@ def export(
 
     Verifies the trail first (a broken trail is not exported), signs a fresh checkpoint,
     then writes `events.jsonl`, `checkpoints.jsonl`, `audit-signing.pub.pem` and
-    `verify_trail.py` (needs only Python and `cryptography`): `python verify_trail.py DIR`.
+    `verify_trail.py` (needs only Python and `cryptography`). Prints the signing key's
+    fingerprint and the exact command a recipient runs:
+    `python DIR/verify_trail.py DIR --fingerprint HEX`. The recipient must learn the
+    fingerprint independently of the export (see `vigie audit key`).
     """
     inst = instance(ctx)
     with inst.session() as session:
@@ -194,4 +200,44 @@ def export(
         f"exported {report.events} events and {report.checkpoints} checkpoints to {out} "
         f"(signed by checkpoint #{report.checkpoint_id})"
     )
-    console.print(f"check it with: python {out / 'verify_trail.py'} {out}", highlight=False)
+    console.print(f"signed by key {report.key.fingerprint}", highlight=False)
+    console.print(
+        f"check it with: {report.key.verify_command(out)}", highlight=False, soft_wrap=True
+    )
+    console.print(
+        "(the recipient must learn this fingerprint independently of the export: "
+        "see `vigie audit key`)",
+        highlight=False,
+    )
+
+
+@group.command("key")
+def key(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the key as JSON."),
+) -> None:
+    """Print the audit signing key's fingerprint and public key (PEM).
+
+    Exports and proofs are checked against this fingerprint
+    (`python verify_trail.py DIR --fingerprint HEX`), never against the key an export
+    carries: a forger can rewrite an export and re-sign it with a key of their own. So
+    publish the fingerprint where recipients learn it independently of any export: it is
+    in every authority notification pack; give it to auditors and courts by another
+    channel too.
+    """
+    card = AuditKey.of(instance(ctx).secrets.verify_key)
+    if as_json:
+        print_json(
+            {
+                "algorithm": "Ed25519",
+                "fingerprint": card.fingerprint,
+                "fingerprint_of": "SHA-256 of the raw 32-byte public key",
+                "public_key_pem": card.pem,
+                "where_to_publish": WHERE_TO_PUBLISH,
+            }
+        )
+        return
+    console.print("audit signing key (Ed25519)")
+    console.print(f"fingerprint {card.fingerprint}", highlight=False, soft_wrap=True)
+    console.print(card.pem, highlight=False, end="", soft_wrap=True)
+    console.print(WHERE_TO_PUBLISH, highlight=False)

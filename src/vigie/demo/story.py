@@ -391,7 +391,8 @@ class Demo:
     def _authority_pack(self, incident_id: int) -> list[str]:
         out = self.w.out / "authority-pack"
         with self.w.sessions.begin() as session:
-            row = prepare_pack(session, self.w.settings, incident_id=incident_id, actor=ACTOR)
+            row = prepare_pack(session, self.w.settings, incident_id=incident_id, actor=ACTOR,
+                               audit_key=self.w.secrets.verify_key)  # fmt: skip
             paths = write_pack(row, out_dir=out)
             content = row.content
         claim("pdf" in paths and paths["pdf"].exists(), "the authority pack has no PDF")
@@ -480,7 +481,7 @@ class Demo:
         return [
             f"{verified.events:,} events and {verified.checkpoints} checkpoint(s) verified",
             f"exported with a signed checkpoint to {out} "
-            f"(check it alone: python {out}/verify_trail.py {out})",
+            f"(check it alone: {exported.key.verify_command(out)})",
         ]
 
 
