@@ -7,7 +7,8 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import update
+import pytest
+from sqlalchemy import text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.breach import incidents
@@ -16,7 +17,9 @@ from vigie.breach.authority import NOT_GIVEN, prepare_pack, write_pack
 from vigie.breach.authority_render import SECTIONS
 from vigie.breach.clock import FixedClock
 from vigie.breach.register import entries, export
+from vigie.errors import IntegrityError
 from vigie.processors.models import Processor
+from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 
 ACTOR = "operator:test"
@@ -41,7 +44,7 @@ def leak_incident(s: Session, subject_ids: list[int], processor_id: int, clock: 
 
 def test_pack_fills_every_item_from_evidence(
     sessions: sessionmaker[Session], settings: Settings, subject_ids: list[int],
-    processor_id: int, clock: FixedClock, tmp_path: Path,
+    processor_id: int, clock: FixedClock, tmp_path: Path, secrets: InstanceSecrets,
 ) -> None:  # fmt: skip
     with sessions.begin() as s:
         incident_id = leak_incident(s, subject_ids, processor_id, clock)
@@ -49,7 +52,8 @@ def test_pack_fills_every_item_from_evidence(
                                            suspended_reason="bulk extraction"))  # fmt: skip
         incidents.record_processor_duty(s, incident_id=incident_id, actor=ACTOR,
                                         informed_at=None, note="learned from the sale")  # fmt: skip
-        row = prepare_pack(s, settings, incident_id=incident_id, actor=ACTOR, clock=clock)
+        row = prepare_pack(s, settings, incident_id=incident_id, actor=ACTOR, clock=clock,
+                           public_key=secrets.verify_key)  # fmt: skip
         paths = write_pack(row, out_dir=tmp_path)
     content = json.loads(paths["json"].read_text())
     for _, key in SECTIONS:
@@ -75,17 +79,19 @@ def test_pack_fills_every_item_from_evidence(
 
 def test_complementary_phase_lists_changes_and_delay(
     sessions: sessionmaker[Session], settings: Settings, subject_ids: list[int],
-    processor_id: int, clock: FixedClock,
+    processor_id: int, clock: FixedClock, secrets: InstanceSecrets,
 ) -> None:  # fmt: skip
     with sessions.begin() as s:
         incident_id = leak_incident(s, subject_ids, processor_id, clock)
-        first = prepare_pack(s, settings, incident_id=incident_id, actor=ACTOR, clock=clock)
+        first = prepare_pack(s, settings, incident_id=incident_id, actor=ACTOR, clock=clock,
+                             public_key=secrets.verify_key)  # fmt: skip
         assert first.phase == 1
         incidents.record_exposure(s, incident_id=incident_id,
                                   exposures={subject_ids[12]: ["phone"]}, actor=ACTOR)  # fmt: skip
         clock.advance(timedelta(hours=80))
         second = prepare_pack(s, settings, incident_id=incident_id, actor=ACTOR,
-                              complementary=True, clock=clock)  # fmt: skip
+                              complementary=True, clock=clock,
+                              public_key=secrets.verify_key)  # fmt: skip
     assert second.phase == 2
     changed = {c["item"]: c for c in second.content["phase"]["changes_since_previous"]}
     assert changed["people.approximate_number"]["before"] == 10
@@ -93,6 +99,27 @@ def test_complementary_phase_lists_changes_and_delay(
     assert "records.people_by_field.phone" in changed
     assert second.content["delay"]["hours_past_72"] == 8.0
     assert "NOT RECORDED" in second.content["delay"]["reason"]
+
+
+def test_pack_refuses_an_index_that_does_not_verify(
+    sessions: sessionmaker[Session], settings: Settings, subject_ids: list[int],
+    processor_id: int, clock: FixedClock, secrets: InstanceSecrets,
+) -> None:  # fmt: skip
+    """A disclosure row with no event behind it (framing the processor) must not reach
+    the authority: the pack is refused, and says why."""
+    with sessions.begin() as s:
+        incident_id = leak_incident(s, subject_ids, processor_id, clock)
+    with sessions.begin() as s:
+        s.execute(
+            text("INSERT INTO audit_disclosures (processor_id, at_us, seq, subject_id) "
+                 "VALUES (:p, 0, 1, :sid)"),
+            {"p": processor_id, "sid": subject_ids[0]},
+        )  # fmt: skip
+    with sessions.begin() as s, pytest.raises(IntegrityError) as info:
+        prepare_pack(s, settings, incident_id=incident_id, actor=ACTOR, clock=clock,
+                     public_key=secrets.verify_key)  # fmt: skip
+    assert "index row with no event behind it" in str(info.value)
+    assert "the authority pack refused" in str(info.value)
 
 
 def test_register_lists_every_incident(

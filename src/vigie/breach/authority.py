@@ -16,10 +16,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from vigie.audit import index as served
+from vigie.audit.evidence import require_verified
 from vigie.breach import incidents
 from vigie.breach.clock import Clock, SystemClock, deadline, format_time_left
 from vigie.breach.models import AuthorityNotification, Incident, NoticeDelivery
@@ -210,10 +212,18 @@ def prepare_pack(
     *,
     incident_id: int,
     actor: str,
+    public_key: Ed25519PublicKey,
     complementary: bool = False,
     clock: Clock | None = None,
 ) -> AuthorityNotification:
-    """Build and store a phase of the notification (the latest one, or a new one)."""
+    """Build and store a phase of the notification (the latest one, or a new one).
+
+    The processor's figures come from the served index: the trail and the index must
+    verify with ``public_key`` first, else :class:`vigie.errors.IntegrityError`.
+    """
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    require_verified(engine, public_key=public_key, purpose="the authority pack")
     clock = clock or SystemClock()
     now = clock.now()
     content = build_content(session, settings, incident_id=incident_id, now=now)

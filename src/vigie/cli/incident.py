@@ -352,6 +352,7 @@ def authority_pack(
             inst.settings,
             incident_id=incident_id,
             actor=ACTOR,
+            public_key=inst.secrets.verify_key,
             complementary=complementary,
         )
         paths = write_pack(row, out_dir=out, pdf=not no_pdf)

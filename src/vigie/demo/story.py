@@ -391,7 +391,10 @@ class Demo:
     def _authority_pack(self, incident_id: int) -> list[str]:
         out = self.w.out / "authority-pack"
         with self.w.sessions.begin() as session:
-            row = prepare_pack(session, self.w.settings, incident_id=incident_id, actor=ACTOR)
+            row = prepare_pack(
+                session, self.w.settings, incident_id=incident_id, actor=ACTOR,
+                public_key=self.w.secrets.verify_key,
+            )  # fmt: skip
             paths = write_pack(row, out_dir=out)
             content = row.content
         claim("pdf" in paths and paths["pdf"].exists(), "the authority pack has no PDF")
@@ -456,7 +459,7 @@ class Demo:
             claim(contact is not None, "the canary has no e-mail contact")
             result = trip(
                 session, contact=str(contact), actor=ACTOR, source="mail gateway (demo)",
-                now=utcnow(),
+                public_key=self.w.secrets.verify_key, now=utcnow(),
             )  # fmt: skip
         named = result.received_by or result.processors
         claim(self.outcome.victim in named, f"the canary trip named {named}, not the victim")
