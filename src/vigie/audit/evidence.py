@@ -113,18 +113,27 @@ def _expected(raw: Any, dialect: str) -> _Expected:
     for rows in _rows(raw, dialect, _EVENTS, "events"):
         seq, at_us, proc, fields, stored = zip(*rows, strict=True)
         counts, ids = _decode([bytes(b) for b in stored], seq)
-        event_codes = [codes.setdefault(f, len(codes)) for f in fields]
-        for p, f, s, n in zip(proc, fields, seq, counts.tolist(), strict=True):
-            if n and f:
-                for name in f.split(","):
-                    pairs.setdefault((int(p), name), int(s))
+        procs = np.asarray(proc, dtype=np.int64)
+        seqs = np.asarray(seq, dtype=np.int64)
+        event_codes = np.fromiter(
+            (codes.setdefault(f, len(codes)) for f in fields), dtype=np.int64, count=len(fields)
+        )
+        # Fields disclosed: the first event (with people) of each processor and field set.
+        held = counts > 0
+        groups, first = np.unique(
+            np.stack((procs[held], event_codes[held]), axis=1), axis=0, return_index=True
+        )
+        names = list(codes)
+        for (p, code), s in zip(groups.tolist(), seqs[held][first].tolist(), strict=True):
+            for name in names[code].split(",") if names[code] else ():
+                pairs.setdefault((p, name), s)
         parts.append(
             (
-                np.repeat(np.asarray(proc, dtype=np.int64), counts),
+                np.repeat(procs, counts),
                 np.repeat(np.asarray(at_us, dtype=np.int64), counts),
-                np.repeat(np.asarray(seq, dtype=np.int64), counts),
+                np.repeat(seqs, counts),
                 ids,
-                np.repeat(np.asarray(event_codes, dtype=np.int64), counts),
+                np.repeat(event_codes, counts),
             )
         )
     proc_, at_, seq_, subject, code = (
@@ -211,15 +220,15 @@ def _check_receipts(raw: Any, dialect: str, exp: _Expected) -> int:
     want = _receipts_of((exp.subject, exp.processor, exp.fields), exp.at_us, exp.seq)
     codes = {name: i for i, name in enumerate(exp.names)}
     names = list(exp.names)
-    held: list[list[int]] = []
+    batches: list[Ints] = []
     for rows in _rows(raw, dialect, _RECEIPTS, "receipts"):
-        for sid, p, f, *values in rows:
-            code = codes.get(f)
-            if code is None:  # a field set no disclosure event has
-                code = codes[f] = len(names)
-                names.append(f)
-            held.append([sid, p, code, *values])
-    have = np.asarray(held, dtype=np.int64).reshape(-1, 7)
+        sid, p, fields, *values = zip(*rows, strict=True)
+        for f in set(fields) - codes.keys():  # a field set no disclosure event has
+            codes[f] = len(names)
+            names.append(f)
+        code = [codes[f] for f in fields]
+        batches.append(np.asarray((sid, p, code, *values), dtype=np.int64).T)
+    have = np.concatenate(batches) if batches else np.zeros((0, 7), np.int64)
     have = have[np.lexsort((have[:, 2], have[:, 1], have[:, 0]))]
     if not np.array_equal(want, have):
         raise IntegrityError("served index: " + _receipt_fault(want, have, names))
