@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from numpy.typing import NDArray
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session
 
 from vigie.errors import IntegrityError
 
@@ -81,14 +82,18 @@ def check_index(raw: Any, dialect: str) -> int:
     return rows
 
 
-def require_verified(engine: Engine, *, public_key: Ed25519PublicKey, purpose: str) -> int:
+def require_verified(db: Session | Engine, *, public_key: Ed25519PublicKey, purpose: str) -> int:
     """Verify the trail and its served index, or refuse ``purpose``; return events checked.
 
     The gate of attribution and dating: raises :class:`IntegrityError` saying that
-    ``purpose`` (e.g. "attribution") is refused, and why.
+    ``purpose`` (e.g. "attribution") is refused, and why. Given a session, it verifies
+    its database (in a snapshot of its own: what the session has not committed is not
+    part of the evidence).
     """
     from vigie.audit.verify import verify_trail
 
+    bind = db.get_bind() if isinstance(db, Session) else db
+    engine = bind.engine if isinstance(bind, Connection) else bind
     try:
         return verify_trail(engine, public_key=public_key).events
     except IntegrityError as exc:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Connection, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vigie.audit import index as served
@@ -221,9 +221,7 @@ def prepare_pack(
     The processor's figures come from the served index: the trail and the index must
     verify with ``public_key`` first, else :class:`vigie.errors.IntegrityError`.
     """
-    bind = session.get_bind()
-    engine = bind.engine if isinstance(bind, Connection) else bind
-    require_verified(engine, public_key=public_key, purpose="the authority pack")
+    require_verified(session, public_key=public_key, purpose="the authority pack")
     clock = clock or SystemClock()
     now = clock.now()
     content = build_content(session, settings, incident_id=incident_id, now=now)

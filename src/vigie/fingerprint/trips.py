@@ -26,7 +26,7 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit import index, trail
@@ -103,9 +103,7 @@ def trip(
     hits = lookup_contact(session, value=contact)
     if not hits:
         raise NotFound("no canary has this contact")
-    bind = session.get_bind()
-    engine = bind.engine if isinstance(bind, Connection) else bind
-    require_verified(engine, public_key=public_key, purpose="attribution of the canary trip")
+    require_verified(session, public_key=public_key, purpose="attribution of the canary trip")
     at = now or utcnow()
     source = " ".join((source or "").split())[:MAX_SOURCE] or None
     trip_ids: list[int] = []

@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigie.audit.evidence import require_verified
@@ -63,9 +63,7 @@ class ServedIndexDisclosures:
     def _require_verified(self, session: Session) -> None:
         if self._verified:
             return
-        bind = session.get_bind()
-        engine = bind.engine if isinstance(bind, Connection) else bind
-        require_verified(engine, public_key=self._public_key, purpose="attribution")
+        require_verified(session, public_key=self._public_key, purpose="attribution")
         self._verified = True
 
     def disclosures(self, session: Session) -> Sequence[Disclosure] | None:
