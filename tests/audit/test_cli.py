@@ -49,6 +49,18 @@ def test_verify_ok_and_failure(vigie: Callable[..., Result], engine: Engine) -> 
     assert "Traceback" not in result.output
 
 
+def test_verify_checks_the_served_index(vigie: Callable[..., Result], engine: Engine) -> None:
+    result = vigie("audit", "verify")
+    assert "served index: 57 rows, each what the events say" in result.output
+    assert json.loads(vigie("audit", "verify", "--json").output)["index_rows"] == 57
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_disclosures WHERE processor_id = 1"))
+    result = vigie("audit", "verify")
+    assert result.exit_code == 1
+    assert "error: served index: processor 1 received person id" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_checkpoint_then_prove(vigie: Callable[..., Result], tmp_path: Path) -> None:
     result = vigie("audit", "checkpoint", "--json")
     assert result.exit_code == 0, result.output

@@ -102,3 +102,19 @@ def test_batch_of_disclosures_of_the_same_person(sessions: sessionmaker[Session]
         assert (r.first_seq, r.last_seq) == (seqs[0], seqs[-1])
         assert r.last_at == T0 + timedelta(minutes=2)
         assert fields_received(s, processor_id=1) == frozenset({"name", "email", "phone"})
+
+
+def test_an_empty_page_discloses_no_field(sessions: sessionmaker[Session]) -> None:
+    # In the same batch as a real disclosure, an empty page must not record its fields:
+    # the index has to be what the events say whatever the batching (verify recomputes it).
+    events = [
+        NewEvent(action=Action.SUBJECT_LIST, actor="processor:p3/key:1", processor_id=3,
+                 subject_ids=[], fields=["birth_date"], at=T0),
+        NewEvent(action=Action.SUBJECT_READ, actor="processor:p1/key:1", processor_id=1,
+                 subject_ids=[5], fields=["name"], at=T0),
+    ]  # fmt: skip
+    with sessions.begin() as s:
+        append_many(s, events)
+    with sessions() as s:
+        assert fields_received(s, processor_id=3) == frozenset()
+        assert fields_received(s, processor_id=1) == frozenset({"name"})

@@ -7,7 +7,8 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import update
+import pytest
+from sqlalchemy import text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit.checkpoints import fingerprint
@@ -17,6 +18,7 @@ from vigie.breach.authority import NOT_GIVEN, prepare_pack, write_pack
 from vigie.breach.authority_render import SECTIONS, render_html
 from vigie.breach.clock import FixedClock
 from vigie.breach.register import entries, export
+from vigie.errors import IntegrityError
 from vigie.processors.models import Processor
 from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
@@ -103,6 +105,27 @@ def test_complementary_phase_lists_changes_and_delay(
     assert "records.people_by_field.phone" in changed
     assert second.content["delay"]["hours_past_72"] == 8.0
     assert "NOT RECORDED" in second.content["delay"]["reason"]
+
+
+def test_pack_refuses_an_index_that_does_not_verify(
+    sessions: sessionmaker[Session], settings: Settings, subject_ids: list[int],
+    processor_id: int, clock: FixedClock, secrets: InstanceSecrets,
+) -> None:  # fmt: skip
+    """A disclosure row with no event behind it (framing the processor) must not reach
+    the authority: the pack is refused, and says why."""
+    with sessions.begin() as s:
+        incident_id = leak_incident(s, subject_ids, processor_id, clock)
+    with sessions.begin() as s:
+        s.execute(
+            text("INSERT INTO audit_disclosures (processor_id, at_us, seq, subject_id) "
+                 "VALUES (:p, 0, 1, :sid)"),
+            {"p": processor_id, "sid": subject_ids[0]},
+        )  # fmt: skip
+    with sessions.begin() as s, pytest.raises(IntegrityError) as info:
+        prepare_pack(s, settings, incident_id=incident_id, actor=ACTOR, clock=clock,
+                     audit_key=secrets.verify_key)  # fmt: skip
+    assert "index row with no event behind it" in str(info.value)
+    assert "the authority pack refused" in str(info.value)
 
 
 def test_register_lists_every_incident(

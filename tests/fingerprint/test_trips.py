@@ -8,7 +8,7 @@ import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.detection.conftest import T0, World
@@ -17,7 +17,7 @@ from vigie.audit import trail
 from vigie.audit.actions import Action
 from vigie.breach.models import Incident
 from vigie.detection.models import Alert, CanaryTrip
-from vigie.errors import NotFound
+from vigie.errors import IntegrityError, NotFound
 from vigie.fingerprint.canaries import contact_rows
 from vigie.fingerprint.models import CanaryContact
 from vigie.fingerprint.trips import list_trips, make_router, trip, webhook_token
@@ -53,10 +53,18 @@ def _disclose(world: World, subject_id: int) -> int:
         )
 
 
-def test_a_trip_suspends_the_processor_that_received_the_canary(canaries: World) -> None:
+def test_a_trip_suspends_the_processor_that_received_the_canary(
+    canaries: World, secrets: InstanceSecrets
+) -> None:
     seq = _disclose(canaries, CANARY)
     with canaries.sessions.begin() as s:
-        result = trip(s, contact=" Person50@MAIL.example ", source="mx1", actor="operator:dpo")
+        result = trip(
+            s,
+            contact=" Person50@MAIL.example ",
+            source="mx1",
+            actor="operator:dpo",
+            public_key=secrets.verify_key,
+        )
     assert result.processors == ("lingua-test",) and result.channel == "email"
     assert result.received_by == ("lingua-test",)
     assert result.canaries == ("DET-00000050",)
@@ -73,9 +81,13 @@ def test_a_trip_suspends_the_processor_that_received_the_canary(canaries: World)
     assert recorded.subject_id == CANARY and recorded.alert_ids == [alert.id]
 
 
-def test_an_assigned_canary_names_its_processor_by_phone(canaries: World) -> None:
+def test_an_assigned_canary_names_its_processor_by_phone(
+    canaries: World, secrets: InstanceSecrets
+) -> None:
     with canaries.sessions.begin() as s:
-        result = trip(s, contact="06 10 00 01 00", actor="operator:dpo")  # +33610000100
+        result = trip(
+            s, contact="06 10 00 01 00", actor="operator:dpo", public_key=secrets.verify_key
+        )  # +33610000100
     assert result.processors == ("lingua-test",) and result.channel == "phone"
     with canaries.sessions() as s:
         alert = s.scalars(select(Alert)).one()
@@ -84,9 +96,16 @@ def test_an_assigned_canary_names_its_processor_by_phone(canaries: World) -> Non
     assert (alert.severity, alert.containment) == ("low", "alert")
 
 
-def test_a_canary_nobody_had_points_at_the_controller(canaries: World) -> None:
+def test_a_canary_nobody_had_points_at_the_controller(
+    canaries: World, secrets: InstanceSecrets
+) -> None:
     with canaries.sessions.begin() as s:
-        result = trip(s, contact="person1050@mail.example", actor="operator:dpo")  # outside
+        result = trip(
+            s,
+            contact="person1050@mail.example",
+            actor="operator:dpo",
+            public_key=secrets.verify_key,
+        )  # outside
     assert result.processors == ()
     with canaries.sessions() as s:
         alert = s.scalars(select(Alert)).one()
@@ -94,11 +113,31 @@ def test_a_canary_nobody_had_points_at_the_controller(canaries: World) -> None:
 
 
 @pytest.mark.parametrize("contact", ["person1@mail.example", "nobody@mail.example", "12"])
-def test_unknown_contacts_are_not_found(canaries: World, contact: str) -> None:
+def test_unknown_contacts_are_not_found(
+    canaries: World, secrets: InstanceSecrets, contact: str
+) -> None:
     with canaries.sessions.begin() as s, pytest.raises(NotFound):
-        trip(s, contact=contact, actor="operator:dpo")
+        trip(s, contact=contact, actor="operator:dpo", public_key=secrets.verify_key)
     with canaries.sessions() as s:
         assert s.scalars(select(CanaryTrip)).all() == []
+
+
+def test_a_trip_refuses_an_index_that_does_not_verify(
+    canaries: World, secrets: InstanceSecrets
+) -> None:
+    """Clearing the canary's receipt from the served index must not clear the processor
+    that received it: the trip is refused (nothing recorded) and says why."""
+    _disclose(canaries, CANARY)
+    with canaries.sessions.begin() as s:
+        s.execute(text("DELETE FROM audit_receipts WHERE subject_id = :c"), {"c": CANARY})
+    with canaries.sessions.begin() as s, pytest.raises(IntegrityError) as info:
+        trip(s, contact="person50@mail.example", actor="operator:dpo",
+             public_key=secrets.verify_key)  # fmt: skip
+    assert "served index: processor" in str(info.value)
+    assert "attribution of the canary trip refused" in str(info.value)
+    with canaries.sessions() as s:
+        assert s.scalars(select(CanaryTrip)).all() == []
+        assert s.scalars(select(Alert)).all() == []
 
 
 class Hook:
@@ -144,3 +183,18 @@ def test_webhook_records_a_trip(hook: Hook, secrets: InstanceSecrets, canaries: 
     with canaries.sessions() as s:
         (recorded,) = list_trips(s)
     assert recorded.source == "mx" and recorded.at == T0
+
+
+def test_webhook_refuses_an_index_that_does_not_verify(
+    hook: Hook, secrets: InstanceSecrets, canaries: World
+) -> None:
+    _disclose(canaries, CANARY)
+    with canaries.sessions.begin() as s:
+        s.execute(text("DELETE FROM audit_disclosures WHERE subject_id = :c"), {"c": CANARY})
+    auth = {"Authorization": f"Bearer {webhook_token(secrets)}"}
+    answer = hook.post("/hooks/canary", json={"contact": "person50@mail.example"}, headers=auth)
+    assert answer.status_code == 503
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "attribution of the canary trip refused" in answer.json()["detail"]
+    with canaries.sessions() as s:
+        assert list_trips(s) == []

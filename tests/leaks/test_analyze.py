@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
@@ -18,7 +18,7 @@ from vigie.breach import incidents
 from vigie.breach.from_leak import open_from_leak
 from vigie.cli.app import app
 from vigie.cli.context import Instance
-from vigie.errors import NotFound
+from vigie.errors import IntegrityError, NotFound
 from vigie.leaks.analyze import analyze
 from vigie.leaks.models import StoredAnalysis
 from vigie.leaks.vault import load_report, purge, store_report
@@ -27,7 +27,15 @@ from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 from vigie.store.base import utcnow
 
-from .helpers import HEADERS_FR, World, french_phone, invented_rows, value, write_csv
+from .helpers import (
+    HEADERS_FR,
+    World,
+    french_phone,
+    invented_rows,
+    leak_rows,
+    value,
+    write_csv,
+)
 
 runner = CliRunner()
 
@@ -234,3 +242,26 @@ def test_registry_snapshot_is_encrypted_reused_and_refreshed(
         person.valid_from = utcnow()
     third = analyze(engine, paths=[path], secrets=secrets, settings=settings)
     assert not third.registry_from_snapshot
+
+
+def test_attribution_refuses_an_index_that_does_not_verify(
+    world: World, engine: Engine, settings: Settings, secrets: InstanceSecrets, leak_dir: Path
+) -> None:
+    """The review's case: clearing a processor's rows from the served index must not
+    clear it of the leak; attribution refuses, and says why, instead of naming nobody."""
+    name = "lingua-idf"
+    fields = ["given_name", "family_name", "email"]
+    rows = leak_rows(world, name, sorted(world.real_received(name))[:50], fields)
+    path = write_csv(leak_dir / "dump.csv", [HEADERS_FR[f] for f in fields], rows)
+    report = analyze(engine, paths=[path], secrets=secrets, settings=settings)
+    assert [a["processor"] for a in report.attribution][:1] == [name]
+    with engine.begin() as conn:
+        conn.execute(
+            text("DELETE FROM audit_disclosures WHERE processor_id = :p"),
+            {"p": world.processors[name]},
+        )
+    with pytest.raises(IntegrityError) as info:
+        analyze(engine, paths=[path], secrets=secrets, settings=settings)
+    message = str(info.value)
+    assert message.startswith("the audit trail does not verify: served index: "), message
+    assert message.endswith("attribution refused — run `vigie audit verify`"), message

@@ -4,7 +4,9 @@ Maintained by :func:`vigie.audit.trail.append` in the same transaction as each
 disclosure event (``subject:read`` / ``subject:list`` with a processor and outcome
 ``ok``), so it is exactly as complete as the trail. Leak attribution and breach scoping
 read it through :func:`recipients`, :func:`received_by` and :func:`fields_received`,
-which use indexed tables, never a scan of the events.
+which use indexed tables, never a scan of the events. It is evidence only because
+``vigie audit verify`` recomputes it from the verified events and compares it row for
+row (:mod:`vigie.audit.evidence`, which states the rules :func:`record` follows).
 """
 
 from __future__ import annotations
@@ -136,7 +138,8 @@ def record(cursor: raw.Cursor, disclosures: Sequence[Disclosure]) -> None:
     receipts: dict[tuple[int, int, str], list[int]] = {}  # -> [f_us, l_us, f_seq, l_seq]
     pairs: set[tuple[int, str]] = set()
     for d in disclosures:
-        pairs.update((d.processor_id, f) for f in _split(d.fields))
+        if d.subject_ids:  # a field is disclosed with a person, not by an empty page
+            pairs.update((d.processor_id, f) for f in _split(d.fields))
         for sid in d.subject_ids:
             rows.append((d.seq, sid, d.processor_id, d.at_us))
             key = (d.processor_id, sid, d.fields)

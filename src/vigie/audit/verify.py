@@ -4,7 +4,9 @@ Verification streams the events in sequence order through a plain DB-API cursor 
 consistent snapshot, no objects per row), recomputes each event's hash from its stored
 columns, checks it links to the previous one, grows the Merkle tree incrementally (a
 stack of subtree roots, fed by aligned chunks hashed level by level) and compares its
-root with every checkpoint of that size, whose signature it checks too. On SQLite the
+root with every checkpoint of that size, whose signature it checks too. In the same
+snapshot the served index is recomputed from the disclosure events and compared row for
+row (:mod:`vigie.audit.evidence`). On SQLite the
 database writes each canonical body itself (``json_array`` produces the same bytes) and
 batches are compared whole; any batch that differs is re-checked row by row with the
 Python encoding, which is the definition. The first problem found raises
@@ -26,7 +28,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine
 
-from vigie.audit import merkle
+from vigie.audit import evidence, merkle
 from vigie.audit.canonical import FORMAT_VERSION, GENESIS
 from vigie.audit.checkpoints import fingerprint, message, split_frontier
 from vigie.errors import IntegrityError
@@ -48,6 +50,7 @@ class Report:
     head_hash: bytes
     root: bytes
     seconds: float
+    index_rows: int = 0  # served-index rows recomputed from the events and matched
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,10 @@ def verify_trail(
                 events_cur.close()
         n, last = scan.expected - 1, scan.prev
         frontier = scan.tree.frontier()
+        try:  # the served index, in the same snapshot; the trail's own faults come first
+            index_rows, index_fault = evidence.check_index(raw, engine.dialect.name), None
+        except IntegrityError as exc:
+            index_rows, index_fault = 0, exc
     finally:
         raw.rollback()
         raw.close()
@@ -115,12 +122,15 @@ def verify_trail(
             + ("" if head_size != n else " but the last hash differs")
             + " (events were removed from the end, or the head was altered)"
         )
+    if index_fault is not None:
+        raise index_fault
     return Report(
         events=n,
         checkpoints=len(checkpoints),
         head_hash=last,
         root=merkle.fold(frontier),
         seconds=time.perf_counter() - started,
+        index_rows=index_rows,
     )
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vigie.audit import index as served
+from vigie.audit.evidence import require_verified
 from vigie.audit.key import AuditKey
 from vigie.breach import incidents
 from vigie.breach.clock import Clock, SystemClock, deadline, format_time_left
@@ -239,9 +240,12 @@ def prepare_pack(
 ) -> AuthorityNotification:
     """Build and store a phase of the notification (the latest one, or a new one).
 
-    ``audit_key`` is the audit trail's public signing key: the pack states its
-    fingerprint, so the authority can check later exports independently of them.
+    ``audit_key`` is the audit trail's public signing key. The processor's figures come
+    from the served index, so the trail and the index must verify with it first, else
+    :class:`vigie.errors.IntegrityError`; the pack states its fingerprint, so the
+    authority can check later exports independently of them.
     """
+    require_verified(session, public_key=audit_key, purpose="the authority pack")
     clock = clock or SystemClock()
     now = clock.now()
     content = build_content(

@@ -49,10 +49,12 @@ def verify(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Re-check every event hash, chain link, checkpoint root and signature.
+    """Re-check every event hash, chain link, checkpoint root and signature, and the
+    served index (who received whom, which fields, when) against the events.
 
-    Exits 0 when the whole trail verifies. Otherwise prints the **first** event or
-    checkpoint that does not verify and why (altered, removed, reordered, renumbered,
+    Exits 0 when the whole trail verifies and every row of the served index is what the
+    disclosure events say. Otherwise prints the **first** event, checkpoint or index row
+    that does not verify and why (altered, removed, added, reordered, renumbered,
     truncated, wrongly signed), and exits 1.
     """
     inst = instance(ctx)
@@ -74,6 +76,7 @@ def verify(
                 "checkpoints": report.checkpoints,
                 "head_hash": report.head_hash.hex(),
                 "root": report.root.hex(),
+                "index_rows": report.index_rows,
                 "seconds": round(report.seconds, 3),
             }
         )
@@ -82,6 +85,7 @@ def verify(
         f"[green]OK[/] {report.events} events and {report.checkpoints} checkpoints verify "
         f"({report.seconds:.2f} s, {rate:,.0f} events/s)"
     )
+    console.print(f"served index: {report.index_rows} rows, each what the events say")
     console.print(f"root {report.root.hex()}", highlight=False)
 
 

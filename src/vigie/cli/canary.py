@@ -38,7 +38,13 @@ def trip_command(
 
     inst = instance(ctx)
     with inst.session() as session:
-        result = trip(session, contact=contact, source=source, actor=operator())
+        result = trip(
+            session,
+            contact=contact,
+            source=source,
+            actor=operator(),
+            public_key=inst.secrets.verify_key,
+        )
     with inst.session() as session:
         deliver_pending(session, notifier=notifier_from_settings(inst.settings, inst.secrets))
     if as_json:

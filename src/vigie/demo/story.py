@@ -457,7 +457,7 @@ class Demo:
             claim(contact is not None, "the canary has no e-mail contact")
             result = trip(
                 session, contact=str(contact), actor=ACTOR, source="mail gateway (demo)",
-                now=utcnow(),
+                public_key=self.w.secrets.verify_key, now=utcnow(),
             )  # fmt: skip
         named = result.received_by or result.processors
         claim(self.outcome.victim in named, f"the canary trip named {named}, not the victim")

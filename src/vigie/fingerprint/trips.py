@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -30,14 +31,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit import index, trail
 from vigie.audit.actions import Action
+from vigie.audit.evidence import require_verified
 from vigie.detection.alerts import raise_alert
 from vigie.detection.canary import TRIP_DETECTOR
 from vigie.detection.findings import Severity
 from vigie.detection.models import CanaryTrip
 from vigie.detection.notify import Notifier, NullNotifier, deliver_pending
-from vigie.errors import InvalidInput, NotFound
+from vigie.errors import IntegrityError, InvalidInput, NotFound
 from vigie.fingerprint.canaries import lookup_contact
-from vigie.gateway.problems import NOT_FOUND, UNAUTHENTICATED, VALIDATION, problem
+from vigie.gateway.problems import NOT_FOUND, UNAUTHENTICATED, UNAVAILABLE, VALIDATION, problem
 from vigie.processors.models import Processor
 from vigie.secrets import InstanceSecrets
 from vigie.store.base import utcnow
@@ -81,6 +83,7 @@ def trip(
     *,
     contact: str,
     actor: str,
+    public_key: Ed25519PublicKey,
     source: str | None = None,
     now: datetime | None = None,
 ) -> TripResult:
@@ -91,13 +94,16 @@ def trip(
     suspended); when no processor ever had it, one critical alert names nobody: the
     leak is on the controller's side.
 
-    Raises :class:`NotFound` when no canary has or had that contact.
+    Raises :class:`NotFound` when no canary has or had that contact, and
+    :class:`IntegrityError` (nothing recorded) when the audit trail or its served index,
+    which say who received the canary, do not verify with ``public_key``.
     """
     if not contact.strip():
         raise InvalidInput("a contact (e-mail address or phone number) is required")
     hits = lookup_contact(session, value=contact)
     if not hits:
         raise NotFound("no canary has this contact")
+    require_verified(session, public_key=public_key, purpose="attribution of the canary trip")
     at = now or utcnow()
     source = " ".join((source or "").split())[:MAX_SOURCE] or None
     trip_ids: list[int] = []
@@ -230,10 +236,13 @@ def make_router(
                     contact=report.contact,
                     source=report.source,
                     actor="system:canary-webhook",
+                    public_key=secrets.verify_key,
                     now=clock(),
                 )
         except NotFound as exc:
             return problem(NOT_FOUND, str(exc))
+        except IntegrityError as exc:  # the sender retries; an operator must look first
+            return problem(UNAVAILABLE, str(exc))
         except InvalidInput as exc:
             return problem(VALIDATION, str(exc))
         if not isinstance(chosen, NullNotifier):  # a failure stays on the alert, retried later

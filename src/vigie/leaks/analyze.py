@@ -67,15 +67,17 @@ def analyze(
 ) -> LeakReport:
     """Triage leaked files against the registry; return the report (nothing is stored).
 
-    ``disclosures`` defaults to the audit served index; ``keep_links`` fills
-    ``report.links`` with every linked row (file, line, ref, confidence).
+    ``disclosures`` defaults to the audit served index, which must verify first (else
+    :class:`vigie.errors.IntegrityError`: attribution refused, nothing analysed);
+    ``keep_links`` fills ``report.links`` with every linked row (file, line, ref,
+    confidence).
     """
     if not paths:
         raise InvalidInput("give at least one leaked file")
     if len(paths) > MAX_FILES:
         raise InvalidInput(f"at most {MAX_FILES} files per analysis")
     step = progress or (lambda _stage: None)
-    source = disclosures or ServedIndexDisclosures()
+    source = disclosures or ServedIndexDisclosures(public_key=secrets.verify_key)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -102,6 +104,7 @@ def _run(
     lap: Callable[[str], None],
     keep_links: bool,
 ) -> LeakReport:
+    history = source.disclosures(session)  # first: unverified evidence refuses at once
     with _workspace(settings) as (con, work):
         reader = Reader(con, work)
         step("reading files")
@@ -145,7 +148,6 @@ def _run(
             r[0]
             for r in con.execute("SELECT DISTINCT subject_id FROM reg WHERE is_canary").fetchall()
         ]
-        history = source.disclosures(session)
         if verdict == "fabricated":
             named, note, controller_side = [], "the file is fabricated: nobody is named", False
         else:

@@ -1,7 +1,8 @@
 """Where attribution learns what each processor received.
 
 :class:`ServedIndexDisclosures` reads the audit trail's served index
-(``vigie.audit.index.received_by`` / ``fields_received``) for every processor;
+(``vigie.audit.index.received_by`` / ``fields_received``) for every processor, once the
+trail and the index verify;
 :class:`InMemoryDisclosures` holds a fixed list (what-if analysis, tests, replaying an
 export of the index). Both answer :meth:`DisclosureSource.disclosures`.
 """
@@ -11,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vigie.audit.evidence import require_verified
 from vigie.leaks.attribution import Disclosure
 from vigie.processors.models import Processor
 
@@ -46,9 +49,25 @@ class InMemoryDisclosures:
 
 
 class ServedIndexDisclosures:
-    """The disclosure history recorded by the audit trail's served index."""
+    """The disclosure history recorded by the audit trail's served index.
+
+    Evidence only once verified: the first question asked verifies the trail and the
+    index (:func:`vigie.audit.evidence.require_verified`) with ``public_key``, and raises
+    :class:`vigie.errors.IntegrityError` (attribution refused) when they do not verify.
+    """
+
+    def __init__(self, *, public_key: Ed25519PublicKey) -> None:
+        self._public_key = public_key
+        self._verified = False
+
+    def _require_verified(self, session: Session) -> None:
+        if self._verified:
+            return
+        require_verified(session, public_key=self._public_key, purpose="attribution")
+        self._verified = True
 
     def disclosures(self, session: Session) -> Sequence[Disclosure] | None:
+        self._require_verified(session)
         try:
             from vigie.audit import index
         except ImportError:
@@ -71,6 +90,7 @@ class ServedIndexDisclosures:
         latest first receipt): a file holding them all cannot have been put together from
         its disclosures before then. ``first`` and ``last`` bound all its receipts.
         """
+        self._require_verified(session)
         try:
             from vigie.audit import index
         except ImportError:

@@ -1,0 +1,282 @@
+"""The served index as evidence: recomputed from the chained events, compared exactly.
+
+Attribution, dating, exposure reports and a person's disclosure report read the served
+index (:mod:`vigie.audit.index`), not the events. The index is therefore bound to the
+verified trail: :func:`check_index` recomputes all three tables from the disclosure
+events (``subject:read`` / ``subject:list`` with a processor and outcome ``ok``) and
+compares them with what is stored, row for row — not a sample — on the cursor of the
+snapshot in which :func:`vigie.audit.verify.verify_trail` checks the chain, so what is
+compared is what was verified. The rules, which :func:`vigie.audit.index.record` follows:
+
+- ``audit_disclosures``: one row (processor, time, event, person) per person of each
+  disclosure event;
+- ``audit_receipts``: per (person, processor, field set), the first and last time and
+  the first and last event;
+- ``audit_processor_fields``: (processor, field) for each field of a disclosure event
+  that disclosed at least one person.
+
+The events are decoded and grouped with NumPy (the delta-varint ``subjects`` of a whole
+batch at once); memory peaks at about 250 bytes per indexed (event, person) pair (82 MB
+for 240,000 pairs, measured with ``tracemalloc``), all in memory at once: a trail with
+tens of millions of disclosed pairs needs the check split by processor. A difference
+raises :class:`vigie.errors.IntegrityError` naming the processor, the person's internal
+id and the event — never a personal value. :func:`require_verified` is what attribution
+and dating call first: trail and index verify, or nothing is attributed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from numpy.typing import NDArray
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session
+
+from vigie.errors import IntegrityError
+
+Ints = NDArray[np.int64]
+BATCH = 50_000
+_EVENTS = (
+    "SELECT seq, at_us, processor_id, fields, subjects FROM audit_events "
+    "WHERE action IN ('subject:read', 'subject:list') AND outcome = 'ok' "
+    "AND processor_id IS NOT NULL ORDER BY seq"
+)
+_DISCLOSURES = (
+    "SELECT processor_id, at_us, seq, subject_id FROM audit_disclosures "
+    "ORDER BY processor_id, at_us, seq, subject_id"
+)
+_RECEIPTS = (
+    "SELECT subject_id, processor_id, fields, first_us, last_us, first_seq, last_seq "
+    "FROM audit_receipts"
+)
+_FIELDS = "SELECT processor_id, field FROM audit_processor_fields"
+_RECEIPT_VALUES = ("first time", "last time", "first event", "last event")
+
+
+@dataclass
+class _Expected:
+    """What the disclosure events say, one entry per (event, person) pair."""
+
+    processor: Ints
+    at_us: Ints
+    seq: Ints
+    subject: Ints
+    fields: Ints  # code of the event's field set (index into ``names``)
+    names: list[str]
+    pairs: dict[tuple[int, str], int]  # (processor, field) -> first event
+
+
+def check_index(raw: Any, dialect: str) -> int:
+    """Compare the served index with the disclosure events; return the rows checked.
+
+    ``raw`` is a DB-API connection inside the read snapshot the chain was verified in.
+    Raises :class:`IntegrityError` ("served index: …") at the first difference.
+    """
+    expected = _expected(raw, dialect)
+    rows = _check_disclosures(raw, dialect, expected)
+    rows += _check_receipts(raw, dialect, expected)
+    rows += _check_fields(raw, dialect, expected)
+    return rows
+
+
+def require_verified(db: Session | Engine, *, public_key: Ed25519PublicKey, purpose: str) -> int:
+    """Verify the trail and its served index, or refuse ``purpose``; return events checked.
+
+    The gate of attribution and dating: raises :class:`IntegrityError` saying that
+    ``purpose`` (e.g. "attribution") is refused, and why. Given a session, it verifies
+    its database (in a snapshot of its own: what the session has not committed is not
+    part of the evidence).
+    """
+    from vigie.audit.verify import verify_trail
+
+    bind = db.get_bind() if isinstance(db, Session) else db
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    try:
+        return verify_trail(engine, public_key=public_key).events
+    except IntegrityError as exc:
+        raise IntegrityError(
+            f"the audit trail does not verify: {exc}; {purpose} refused — run `vigie audit verify`"
+        ) from exc
+
+
+def _rows(raw: Any, dialect: str, sql: str, name: str) -> Any:
+    """Yield batches of rows, streamed (a server-side cursor on PostgreSQL)."""
+    cur = raw.cursor(name=f"vigie_evidence_{name}") if dialect == "postgresql" else raw.cursor()
+    try:
+        cur.execute(sql)
+        while rows := cur.fetchmany(BATCH):
+            yield rows
+    finally:
+        cur.close()
+
+
+def _expected(raw: Any, dialect: str) -> _Expected:
+    codes: dict[str, int] = {}
+    pairs: dict[tuple[int, str], int] = {}
+    parts: list[tuple[Ints, ...]] = []
+    for rows in _rows(raw, dialect, _EVENTS, "events"):
+        seq, at_us, proc, fields, stored = zip(*rows, strict=True)
+        counts, ids = _decode([bytes(b) for b in stored], seq)
+        procs = np.asarray(proc, dtype=np.int64)
+        seqs = np.asarray(seq, dtype=np.int64)
+        event_codes = np.fromiter(
+            (codes.setdefault(f, len(codes)) for f in fields), dtype=np.int64, count=len(fields)
+        )
+        # Fields disclosed: the first event (with people) of each processor and field set.
+        held = counts > 0
+        groups, first = np.unique(
+            np.stack((procs[held], event_codes[held]), axis=1), axis=0, return_index=True
+        )
+        names = list(codes)
+        for (p, code), s in zip(groups.tolist(), seqs[held][first].tolist(), strict=True):
+            for name in names[code].split(",") if names[code] else ():
+                pairs.setdefault((p, name), s)
+        parts.append(
+            (
+                np.repeat(procs, counts),
+                np.repeat(np.asarray(at_us, dtype=np.int64), counts),
+                np.repeat(seqs, counts),
+                ids,
+                np.repeat(event_codes, counts),
+            )
+        )
+    proc_, at_, seq_, subject, code = (
+        np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, np.int64) for i in range(5)
+    )
+    return _Expected(proc_, at_, seq_, subject, code, names=list(codes), pairs=pairs)
+
+
+def _decode(blobs: list[bytes], seqs: tuple[int, ...]) -> tuple[Ints, Ints]:
+    """Per event, how many ids; and all ids, in order (vectorised delta-LEB128)."""
+    lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
+    data = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+    ends = np.cumsum(lengths)
+    last = data[ends[lengths > 0] - 1] if data.size else np.zeros(0, np.uint8)
+    if np.any(last & 0x80):
+        bad = int(np.flatnonzero(lengths > 0)[np.argmax((last & 0x80) != 0)])
+        raise IntegrityError(f"served index: event {seqs[bad]}: its people's encoding is cut")
+    stop = (data & 0x80) == 0  # the last byte of each varint
+    starts = np.flatnonzero(np.concatenate(([True], stop[:-1]))) if data.size else stop.nonzero()[0]
+    pos = np.arange(data.size) - np.repeat(starts, np.diff(np.append(starts, data.size)))
+    if data.size and int(pos.max()) > 8:  # more than 63 bits
+        bad = int(np.searchsorted(ends, int(np.argmax(pos > 8)), side="right"))
+        raise IntegrityError(f"served index: event {seqs[bad]}: a person id out of range")
+    parts = (data & 0x7F).astype(np.uint64) << (7 * pos).astype(np.uint64)
+    gaps = np.add.reduceat(parts, starts).astype(np.int64) if data.size else np.zeros(0, np.int64)
+    event_of = np.searchsorted(ends, starts, side="right")  # event of each varint
+    counts = np.bincount(event_of, minlength=len(blobs)).astype(np.int64)
+    total = np.cumsum(gaps)
+    first = np.cumsum(counts) - counts  # index of each event's first id
+    base = np.concatenate(([0], total))[first]
+    return counts, total - np.repeat(base, counts)
+
+
+def _check_disclosures(raw: Any, dialect: str, exp: _Expected) -> int:
+    want = np.stack((exp.processor, exp.at_us, exp.seq, exp.subject), axis=1)
+    want = want[np.lexsort((exp.subject, exp.seq, exp.at_us, exp.processor))]
+    batches = [np.asarray(r, dtype=np.int64).reshape(-1, 4)
+               for r in _rows(raw, dialect, _DISCLOSURES, "disclosures")]  # fmt: skip
+    have = np.concatenate(batches) if batches else np.zeros((0, 4), np.int64)
+    if not np.array_equal(want, have):
+        raise IntegrityError("served index: " + _disclosure_fault(want, have))
+    return len(have)
+
+
+def _disclosure_fault(want: Ints, have: Ints) -> str:
+    wanted = {(p, s, sid): at for p, at, s, sid in want.tolist()}
+    held = {(p, s, sid): at for p, at, s, sid in have.tolist()}
+    for key in sorted(set(wanted) | set(held), key=lambda k: (k[1], k[2], k[0])):
+        p, s, sid = key
+        if key not in held:
+            return (
+                f"processor {p} received person id {sid} in event {s}, but the index row is missing"
+            )
+        if key not in wanted:
+            return (
+                f"an index row with no event behind it: processor {p}, person id {sid}, event {s}"
+            )
+        if wanted[key] != held[key]:
+            return f"processor {p}, person id {sid}, event {s}: the index row's time was altered"
+    return "audit_disclosures holds a row twice"  # pragma: no cover (primary key)
+
+
+def _receipts_of(keys: tuple[Ints, Ints, Ints], at_us: Ints, seq: Ints) -> Ints:
+    """Group (person, processor, field set) -> first/last time, first/last event."""
+    subject, proc, code = keys
+    order = np.lexsort((code, proc, subject))
+    k = np.stack((subject, proc, code), axis=1)[order]
+    if not len(k):
+        return np.zeros((0, 7), np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], np.any(k[1:] != k[:-1], axis=1))))
+    at_s, seq_s = at_us[order], seq[order]
+    return np.column_stack(
+        (
+            k[starts],
+            np.minimum.reduceat(at_s, starts),
+            np.maximum.reduceat(at_s, starts),
+            np.minimum.reduceat(seq_s, starts),
+            np.maximum.reduceat(seq_s, starts),
+        )
+    )
+
+
+def _check_receipts(raw: Any, dialect: str, exp: _Expected) -> int:
+    want = _receipts_of((exp.subject, exp.processor, exp.fields), exp.at_us, exp.seq)
+    codes = {name: i for i, name in enumerate(exp.names)}
+    names = list(exp.names)
+    batches: list[Ints] = []
+    for rows in _rows(raw, dialect, _RECEIPTS, "receipts"):
+        sid, p, fields, *values = zip(*rows, strict=True)
+        for f in set(fields) - codes.keys():  # a field set no disclosure event has
+            codes[f] = len(names)
+            names.append(f)
+        code = [codes[f] for f in fields]
+        batches.append(np.asarray((sid, p, code, *values), dtype=np.int64).T)
+    have = np.concatenate(batches) if batches else np.zeros((0, 7), np.int64)
+    have = have[np.lexsort((have[:, 2], have[:, 1], have[:, 0]))]
+    if not np.array_equal(want, have):
+        raise IntegrityError("served index: " + _receipt_fault(want, have, names))
+    return len(have)
+
+
+def _receipt_fault(want: Ints, have: Ints, names: list[str]) -> str:
+    wanted = {tuple(r[:3]): r[3:] for r in want.tolist()}
+    held = {tuple(r[:3]): r[3:] for r in have.tolist()}
+    extra = {k[:2]: k for k in sorted(set(held) - set(wanted), reverse=True)}
+    for key in sorted(set(wanted) | set(held)):
+        sid, p, code = key
+        of = f"person id {sid}, processor {p}, fields {names[code]!r}"
+        if key not in held and key[:2] in extra:
+            now = names[extra[key[:2]][2]]
+            return (
+                f"receipt of person id {sid} by processor {p}: field set altered ({of} -> {now!r})"
+            )
+        if key not in held:
+            return (
+                f"processor {p} received person id {sid} (event {wanted[key][2]}), "
+                f"but its receipt is missing ({of})"
+            )
+        if key not in wanted:
+            return f"a receipt with no event behind it: {of}"
+        for what, w, h in zip(_RECEIPT_VALUES, wanted[key], held[key], strict=True):
+            if w != h:
+                return f"receipt of person id {sid} by processor {p}: {what} altered ({of})"
+    return "audit_receipts holds a row twice"  # pragma: no cover (primary key)
+
+
+def _check_fields(raw: Any, dialect: str, exp: _Expected) -> int:
+    held = {(int(p), str(f)) for rows in _rows(raw, dialect, _FIELDS, "fields") for p, f in rows}
+    for (p, f), seq in sorted(exp.pairs.items(), key=lambda kv: kv[1]):
+        if (p, f) not in held:
+            raise IntegrityError(
+                f"served index: processor {p} received field {f!r} (event {seq}), "
+                "but the index row is missing"
+            )
+    for p, f in sorted(held - set(exp.pairs)):
+        raise IntegrityError(
+            f"served index: processor {p}, field {f!r}: an index row with no event behind it"
+        )
+    return len(held)
