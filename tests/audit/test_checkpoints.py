@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -33,7 +34,13 @@ def test_checkpoint_signs_size_root_and_time(
         last = s.get(AuditEvent, 6)
     assert cp.root == merkle.root(leaves[:5])
     assert last is not None and last.action == Action.AUDIT_CHECKPOINT
-    assert last.detail == f'{{"checkpoint":{cp.id},"size":5}}'
+    assert json.loads(last.detail or "") == {
+        "checkpoint": cp.id,
+        "size": 5,
+        "root": cp.root.hex(),
+        "at_us": cp.at_us,
+        "signature": cp.signature.hex(),
+    }
 
 
 def test_next_checkpoint_extends_the_stored_frontier(
