@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit import merkle
 from vigie.audit.actions import Action
-from vigie.audit.checkpoints import Checkpointer, message, take
+from vigie.audit.checkpoints import AppendWatch, Checkpointer, message, take
 from vigie.audit.models import AuditCheckpoint, AuditEvent
 from vigie.audit.verify import verify_trail
 from vigie.secrets import InstanceSecrets
@@ -84,3 +84,26 @@ def test_checkpointer_takes_one_when_enough_events_or_time(
     assert by_count is not None and by_count.size == 20
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(AuditCheckpoint)) == 3
+
+
+def test_append_watch_counts_only_committed_appends(
+    engine: Engine, sessions: sessionmaker[Session], fill: Fill
+) -> None:
+    with sessions.begin() as s:  # before the watch: its mark must not leak into it
+        fill(s, 1)
+    watch = AppendWatch(engine)
+    try:
+        with sessions.begin() as s:
+            s.scalar(select(func.count()).select_from(AuditEvent))
+        assert not watch.appended  # a read-only transaction
+        with sessions() as s:
+            fill(s, 2)
+            s.rollback()
+        with sessions.begin() as s:
+            s.scalar(select(func.count()).select_from(AuditEvent))
+        assert not watch.appended  # rolled back: those events never existed
+        with sessions.begin() as s:
+            fill(s, 1)
+        assert watch.appended
+    finally:
+        watch.close()

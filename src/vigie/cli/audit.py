@@ -159,9 +159,11 @@ def checkpoint(
 ) -> None:
     """Sign the current tree head (size, Merkle root, time) with the instance's audit key.
 
-    Checkpoints are also taken automatically (settings `audit_checkpoint_every_events`
-    and `audit_checkpoint_every_seconds`). Publish or send the output to a third party:
-    a checkpoint someone else holds is what makes rewriting history detectable.
+    Checkpoints are also taken automatically: by every command that appended audit
+    events, when it ends, and by `vigie serve` (settings `audit_checkpoint_every_events`
+    and `audit_checkpoint_every_seconds`). Publish or send the `--json` output to a third
+    party: a checkpoint someone else holds is what makes rewriting history detectable
+    (`vigie audit verify --checkpoint FILE`).
     """
     inst = instance(ctx)
     with inst.session() as session:
