@@ -21,7 +21,7 @@ import hashlib
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -53,7 +53,7 @@ class Report:
     head_hash: bytes
     root: bytes
     seconds: float
-    tail: anchors.Tail = field(default=anchors.Tail(events=0, checkpoint=None, oldest_us=None))
+    tail: anchors.Tail  # the events no checkpoint covers yet
 
 
 @dataclass(frozen=True)
