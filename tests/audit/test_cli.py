@@ -178,3 +178,17 @@ def test_verify_against_a_held_checkpoint(
     assert "held checkpoint #3: it signs 40 events but the trail holds only 16" in " ".join(
         result.output.split()
     )
+
+
+def test_a_command_whose_events_cannot_be_anchored_says_so(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(PROCESSOR)
+    result = run(
+        settings, engine, "processors", "apply", str(path), secrets_dir=tmp_path / "nowhere"
+    )
+    assert result.exit_code == 1
+    assert "the audit events of this command are not anchored" in " ".join(result.output.split())
+    data = json.loads(run(settings, engine, "audit", "verify", "--json").output)
+    assert data["checkpoints"] == 0 and data["anchored"] is False

@@ -130,15 +130,13 @@ def verify(
         if strict and unanchored is not None:
             raise typer.Exit(1)
         return
-    done = (
-        f"{report.events} events and {report.checkpoints} checkpoints verify "
-        f"({report.seconds:.2f} s, {rate:,.0f} events/s)"
-    )
+    done = f"{report.events} events and {report.checkpoints} checkpoints verify"
+    timing = f"({report.seconds:.2f} s, {rate:,.0f} events/s)"
     if unanchored is None:
-        console.print(f"[green]OK[/] {done}")
+        console.print(f"[green]OK[/] {done} {timing}")
         console.print(f"unanchored tail: {report.tail.describe(now_us)}", highlight=False)
     else:
-        console.print(f"[bold red]UNANCHORED[/] {done} as a chain, but:", highlight=False)
+        console.print(f"[bold red]UNANCHORED[/] {done} as a chain {timing}, but:", highlight=False)
         console.print(unanchored.removeprefix("UNANCHORED: "), style="red", highlight=False)
     for h in heads:
         console.print(f"held checkpoint #{h.id} ({h.size} events) matches the trail")
