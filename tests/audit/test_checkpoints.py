@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit import merkle
 from vigie.audit.actions import Action
-from vigie.audit.checkpoints import Checkpointer, message, take
+from vigie.audit.checkpoints import AppendWatch, Checkpointer, message, take
 from vigie.audit.models import AuditCheckpoint, AuditEvent
 from vigie.audit.verify import verify_trail
 from vigie.secrets import InstanceSecrets
@@ -33,7 +34,13 @@ def test_checkpoint_signs_size_root_and_time(
         last = s.get(AuditEvent, 6)
     assert cp.root == merkle.root(leaves[:5])
     assert last is not None and last.action == Action.AUDIT_CHECKPOINT
-    assert last.detail == f'{{"checkpoint":{cp.id},"size":5}}'
+    assert json.loads(last.detail or "") == {
+        "checkpoint": cp.id,
+        "size": 5,
+        "root": cp.root.hex(),
+        "at_us": cp.at_us,
+        "signature": cp.signature.hex(),
+    }
 
 
 def test_next_checkpoint_extends_the_stored_frontier(
@@ -77,3 +84,26 @@ def test_checkpointer_takes_one_when_enough_events_or_time(
     assert by_count is not None and by_count.size == 20
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(AuditCheckpoint)) == 3
+
+
+def test_append_watch_counts_only_committed_appends(
+    engine: Engine, sessions: sessionmaker[Session], fill: Fill
+) -> None:
+    with sessions.begin() as s:  # before the watch: its mark must not leak into it
+        fill(s, 1)
+    watch = AppendWatch(engine)
+    try:
+        with sessions.begin() as s:
+            s.scalar(select(func.count()).select_from(AuditEvent))
+        assert not watch.appended  # a read-only transaction
+        with sessions() as s:
+            fill(s, 2)
+            s.rollback()
+        with sessions.begin() as s:
+            s.scalar(select(func.count()).select_from(AuditEvent))
+        assert not watch.appended  # rolled back: those events never existed
+        with sessions.begin() as s:
+            fill(s, 1)
+        assert watch.appended
+    finally:
+        watch.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,8 @@ def test_demo_runs_every_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     outcome = Demo(DemoOptions(out=Path("demo-output"), people=3000, days=3), console).run()
     text = console.export_text()
     assert "Demo complete" in text
+    flat = " ".join(text.split())
+    assert re.search(r"events and [1-9]\d* checkpoint\(s\) verified, consistent with", flat)
     assert 0 < outcome.stolen <= outcome.normal_day + 500
     assert outcome.stolen_outside_scope == 0
     assert outcome.leak_attribution[0]["processor"] == outcome.victim

@@ -11,7 +11,10 @@ instance's Ed25519 audit key over this exact text (UTF-8, each line ending in ``
 Each checkpoint row also keeps the *frontier* (the roots of the perfect subtrees of its
 tree) so the next checkpoint hashes only the events added since. Taking a checkpoint
 locks the chain head, so no append slips in between reading the size and signing it,
-and records an ``audit:checkpoint`` event after it.
+and records an ``audit:checkpoint`` event right after it (event ``size + 1``) whose detail
+repeats the signed head (id, size, root, time, signature): the chain commits to every
+checkpoint, so deleting or replacing one is caught by verification
+(:mod:`vigie.audit.anchors`).
 """
 
 from __future__ import annotations
@@ -24,13 +27,13 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import desc, select
+from sqlalchemy import Connection, Engine, desc, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit import merkle, tiles
 from vigie.audit.actions import Action
 from vigie.audit.models import HEAD, AuditCheckpoint, to_us
-from vigie.audit.trail import append, lock_head
+from vigie.audit.trail import APPENDED, append, lock_head
 from vigie.errors import IntegrityError
 from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
@@ -112,7 +115,13 @@ def take(
         session,
         action=Action.AUDIT_CHECKPOINT,
         actor=actor,
-        detail={"checkpoint": checkpoint.id, "size": size},
+        detail={
+            "checkpoint": checkpoint.id,
+            "size": size,
+            "root": root.hex(),
+            "at_us": at_us,
+            "signature": checkpoint.signature.hex(),
+        },
         at=now,
     )
     return checkpoint
@@ -170,3 +179,33 @@ class Checkpointer:
                 now=now,
                 due=lambda size, last: self.due(size, last, now_us),
             )
+
+
+class AppendWatch:
+    """Notes whether any transaction on ``engine`` committed audit events.
+
+    A short-lived process (a CLI command) anchors what it appended before it exits, since
+    no later process may come by to do it: it watches its engine, then calls
+    :meth:`Checkpointer.maybe_checkpoint` with ``every_events=1`` if :attr:`appended`.
+    Only committed appends count: a rolled-back transaction's events do not exist.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.appended = False
+        event.listen(engine, "begin", self._forget)  # a mark left from before the watch
+        event.listen(engine, "commit", self._commit)
+        event.listen(engine, "rollback", self._forget)
+
+    def _commit(self, conn: Connection) -> None:
+        if conn.info.pop(APPENDED, False):
+            self.appended = True
+
+    def _forget(self, conn: Connection) -> None:
+        conn.info.pop(APPENDED, None)
+
+    def close(self) -> None:
+        """Stop watching (the engine may outlive this process's use of it)."""
+        event.remove(self.engine, "begin", self._forget)
+        event.remove(self.engine, "commit", self._commit)
+        event.remove(self.engine, "rollback", self._forget)

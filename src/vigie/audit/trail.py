@@ -8,7 +8,9 @@ and its event become durable together or not at all. If anything fails, the call
 transaction is rolled back and :class:`vigie.errors.AuditFailure` is raised (fail closed).
 
 ``append`` never needs the instance secrets; checkpoints are signed separately
-(:mod:`vigie.audit.checkpoints`).
+(:mod:`vigie.audit.checkpoints`). It marks the connection (``APPENDED`` in its ``info``)
+so that a process can tell, after a commit, that it left events to anchor
+(:class:`vigie.audit.checkpoints.AppendWatch`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from vigie.store import raw
 ACTOR_KINDS = ("processor:", "operator:", "system:")
 DISCLOSURES = frozenset({Action.SUBJECT_READ, Action.SUBJECT_LIST})
 """Actions that disclose people to a processor and so feed the served index."""
+APPENDED = "vigie.audit.appended"
+"""Key set in a connection's ``info`` by an append, until its transaction ends."""
 
 _head = HEAD
 # On the driver's cursor (:mod:`vigie.store.raw`): every gateway request appends.
@@ -141,6 +145,7 @@ def append_many(session: Session, events: Sequence[NewEvent]) -> list[int]:
         cursor.run(_MOVE_HEAD, (size, prev))
         if disclosures:
             index.record(cursor, disclosures)
+        conn.info[APPENDED] = True
     except SQLAlchemyError as exc:
         session.rollback()
         raise AuditFailure(f"cannot record audit event: {type(exc).__name__}") from exc

@@ -4,9 +4,12 @@ Verification streams the events in sequence order through a plain DB-API cursor 
 consistent snapshot, no objects per row), recomputes each event's hash from its stored
 columns, checks it links to the previous one, grows the Merkle tree incrementally (a
 stack of subtree roots, fed by aligned chunks hashed level by level) and compares its
-root with every checkpoint of that size, whose signature it checks too. In the same
-snapshot the served index is recomputed from the disclosure events and compared row for
-row (:mod:`vigie.audit.evidence`). On SQLite the
+root with every checkpoint of that size, whose signature it checks too, and with every
+checkpoint the caller *holds* (kept outside the store). The checkpoint rows must match the
+``audit:checkpoint`` events of the chain one for one (:mod:`vigie.audit.anchors`), and
+the :class:`Report` names the unanchored tail. In the same snapshot the served index is
+recomputed from the disclosure events and compared row for row
+(:mod:`vigie.audit.evidence`). On SQLite the
 database writes each canonical body itself (``json_array`` produces the same bytes) and
 batches are compared whole; any batch that differs is re-checked row by row with the
 Python encoding, which is the definition. The first problem found raises
@@ -19,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,9 +31,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine
 
-from vigie.audit import evidence, merkle
+from vigie.audit import anchors, evidence, merkle
+from vigie.audit.actions import Action
 from vigie.audit.canonical import FORMAT_VERSION, GENESIS
 from vigie.audit.checkpoints import fingerprint, message, split_frontier
+from vigie.audit.proofs import SignedHead
 from vigie.errors import IntegrityError
 
 EVENT_COLUMNS = (
@@ -50,7 +55,8 @@ class Report:
     head_hash: bytes
     root: bytes
     seconds: float
-    index_rows: int = 0  # served-index rows recomputed from the events and matched
+    tail: anchors.Tail  # the events no checkpoint covers yet
+    index_rows: int  # served-index rows recomputed from the events and matched
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,17 @@ class _Checkpoint:
     at_us: int
     key_fingerprint: str
     signature: bytes
-    frontier: bytes
+    frontier: bytes | None  # None: a held checkpoint (only its root is compared)
+
+    @property
+    def name(self) -> str:
+        return ("checkpoint" if self.frontier is not None else "held checkpoint") + f" #{self.id}"
+
+    @property
+    def head(self) -> SignedHead:
+        return SignedHead(
+            id=self.id, size=self.size, root=self.root, at_us=self.at_us, signature=self.signature
+        )
 
 
 def verify_trail(
@@ -69,9 +85,12 @@ def verify_trail(
     *,
     public_key: Ed25519PublicKey,
     progress: Callable[[int], None] | None = None,
+    held: Sequence[SignedHead] = (),
 ) -> Report:
     """Verify the trail in ``engine``'s database; raise ``IntegrityError`` at the first fault.
 
+    ``held`` are checkpoints kept outside the store: each must verify with ``public_key``,
+    the trail must have its root at its size, and the store must still hold it unchanged.
     ``progress(n)`` is called every few thousand events with the count so far.
     """
     started = time.perf_counter()
@@ -84,15 +103,16 @@ def verify_trail(
         )
         checkpoints = [_checkpoint_row(r) for r in cur.fetchall()]
         _check_signatures(checkpoints, public_key)
+        pinned = _held(held, public_key)
         cur.execute("SELECT size, head_hash FROM audit_head WHERE id = 1")
         head = cur.fetchone()
         cur.close()
-        scan = _Scan(checkpoints, progress)
+        scan = _Scan(checkpoints + pinned, progress)
         if engine.dialect.name == "sqlite":
             try:
                 _scan_sqlite(raw, scan)
             except sqlite3.OperationalError:  # e.g. a blob where text belongs: judge row by row
-                scan = _Scan(checkpoints, progress)
+                scan = _Scan(checkpoints + pinned, progress)
                 _scan_generic(raw.cursor(), scan)
         else:
             events_cur = raw.cursor(name="vigie_audit_verify")  # server-side: streams
@@ -102,6 +122,7 @@ def verify_trail(
                 events_cur.close()
         n, last = scan.expected - 1, scan.prev
         frontier = scan.tree.frontier()
+        announced, tail = _anchoring(raw, engine.dialect.name, n, checkpoints)
         try:  # the served index, in the same snapshot; the trail's own faults come first
             index_rows, index_fault = evidence.check_index(raw, engine.dialect.name), None
         except IntegrityError as exc:
@@ -109,10 +130,10 @@ def verify_trail(
     finally:
         raw.rollback()
         raw.close()
-    for cp in checkpoints:
+    for cp in pinned + checkpoints:
         if cp.size > n:
             raise IntegrityError(
-                f"checkpoint #{cp.id}: it signs {cp.size} events but the trail holds only {n} "
+                f"{cp.name}: it signs {cp.size} events but the trail holds only {n} "
                 f"(events {n + 1}..{cp.size} were removed)"
             )
     head_size, head_hash = (0, GENESIS) if head is None else (int(head[0]), bytes(head[1]))
@@ -122,6 +143,9 @@ def verify_trail(
             + ("" if head_size != n else " but the last hash differs")
             + " (events were removed from the end, or the head was altered)"
         )
+    heads = [cp.head for cp in checkpoints]
+    anchors.check_held(held, heads)
+    anchors.check_sequence(heads, announced)
     if index_fault is not None:
         raise index_fault
     return Report(
@@ -130,8 +154,52 @@ def verify_trail(
         head_hash=last,
         root=merkle.fold(frontier),
         seconds=time.perf_counter() - started,
+        tail=tail,
         index_rows=index_rows,
     )
+
+
+def _held(held: Sequence[SignedHead], public_key: Ed25519PublicKey) -> list[_Checkpoint]:
+    """Held checkpoints, their signatures checked, as scan stops (root only)."""
+    out = []
+    for h in held:
+        try:
+            public_key.verify(h.signature, message(h.size, h.root, h.at_us))
+        except InvalidSignature:
+            raise IntegrityError(
+                f"held checkpoint #{h.id}: signature does not verify with this instance's key "
+                "(altered, or from another instance)"
+            ) from None
+        out.append(
+            _Checkpoint(h.id, h.size, h.root, h.at_us, fingerprint(public_key), h.signature, None)
+        )
+    return out
+
+
+def _anchoring(
+    raw: Any, dialect: str, n: int, checkpoints: list[_Checkpoint]
+) -> tuple[list[anchors.Announcement], anchors.Tail]:
+    """In the scan's snapshot: the checkpoint announcements, and the unanchored tail."""
+    cur = raw.cursor()
+    try:
+        mark = "?" if dialect == "sqlite" else "%s"
+        cur.execute(
+            f"SELECT seq, detail FROM audit_events WHERE action = {mark} ORDER BY seq",
+            (Action.AUDIT_CHECKPOINT.value,),
+        )
+        announced = [anchors.Announcement.parse(int(r[0]), r[1]) for r in cur.fetchall()]
+        last = max(checkpoints, key=lambda cp: cp.id, default=None)
+        covered = 0 if last is None else min(n, last.size + 1)  # +1: its own event
+        oldest = None
+        if n > covered:
+            cur.execute(f"SELECT at_us FROM audit_events WHERE seq = {mark}", (covered + 1,))
+            oldest = int(cur.fetchone()[0])
+    finally:
+        cur.close()
+    tail = anchors.Tail(
+        events=n - covered, checkpoint=None if last is None else last.id, oldest_us=oldest
+    )
+    return announced, tail
 
 
 def _checkpoint_row(r: Any) -> _Checkpoint:
@@ -334,11 +402,16 @@ def _recheck(raw: Any, scan: _Scan, n: int) -> None:
 def _check_root(cps: list[_Checkpoint], frontier: list[bytes]) -> None:
     root = merkle.fold(frontier)
     for cp in cps:
+        if cp.root != root and cp.frontier is None:
+            raise IntegrityError(
+                f"{cp.name}: the trail's first {cp.size} events no longer have its root "
+                "(events it covers were rewritten)"
+            )
         if cp.root != root:
             raise IntegrityError(
                 f"checkpoint #{cp.id}: its root does not match the first {cp.size} events"
             )
-        if split_frontier(cp.frontier) != frontier:
+        if cp.frontier is not None and split_frontier(cp.frontier) != frontier:
             raise IntegrityError(f"checkpoint #{cp.id}: its stored frontier was altered")
 
 

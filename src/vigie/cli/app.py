@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import DBAPIError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from typer.core import TyperGroup
 
 from vigie import __version__
@@ -37,6 +37,15 @@ class VigieGroup(TyperGroup):
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
+            result = self._invoke(ctx)
+        except BaseException:
+            _anchor(ctx, failed=True)
+            raise
+        _anchor(ctx, failed=False)
+        return result
+
+    def _invoke(self, ctx: typer.Context) -> Any:
+        try:
             return super().invoke(ctx)
         except ImportRejected as exc:
             for line, field, reason in exc.problems:
@@ -58,6 +67,27 @@ class VigieGroup(TyperGroup):
                 f"error: database error: {_first_line(exc)}",
                 style="bold red", markup=False, highlight=False,
             )  # fmt: skip
+            raise typer.Exit(1) from None
+
+
+def _anchor(ctx: typer.Context, *, failed: bool) -> None:
+    """Sign a checkpoint over the audit events the command committed (even if it then
+    failed: what was committed is in the trail). A failure to sign is reported, and turns
+    a successful command into exit code 1: its events are left unanchored."""
+    from vigie.cli.context import Instance
+
+    inst = ctx.find_root().obj
+    if not isinstance(inst, Instance):
+        return
+    try:
+        inst.anchor()
+    except (VigieError, SQLAlchemyError, OSError) as exc:
+        err_console.print(
+            f"error: the audit events of this command are not anchored: no checkpoint could "
+            f"be signed ({_first_line(exc)}); run `vigie audit checkpoint`",
+            style="bold red", markup=False, highlight=False,
+        )  # fmt: skip
+        if not failed:
             raise typer.Exit(1) from None
 
 

@@ -4,6 +4,7 @@ show the signing key's fingerprint."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -12,13 +13,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import select
 
 from vigie.audit import proofs
+from vigie.audit.anchors import Bound, parse_held, require_anchored
 from vigie.audit.checkpoints import fingerprint, take
 from vigie.audit.export import export_trail
 from vigie.audit.key import WHERE_TO_PUBLISH, AuditKey
-from vigie.audit.models import HEAD
+from vigie.audit.models import HEAD, from_us
 from vigie.audit.verify import verify_trail
 from vigie.cli.context import console, err_console, instance, print_json
 from vigie.cli.processors import operator
+from vigie.errors import IntegrityError, InvalidInput
 
 group = typer.Typer(
     help="The tamper-evident audit trail: every disclosure and operator action, hash-chained, "
@@ -47,17 +50,42 @@ def _progress() -> Progress:
 @group.command("verify")
 def verify(
     ctx: typer.Context,
+    held: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--checkpoint",
+            help="A checkpoint you kept (the JSON of `vigie audit checkpoint --json`, or an "
+            "export's `checkpoints.jsonl`): the trail must still hold it. Repeatable.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    strict: bool = typer.Option(
+        False,
+        "--strict",
+        help="Exit 1 when the events after the last signed checkpoint exceed the bound "
+        "(settings `audit_max_unanchored_events` / `audit_max_unanchored_seconds`).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Re-check every event hash, chain link, checkpoint root and signature, and the
     served index (who received whom, which fields, when) against the events.
 
     Exits 0 when the whole trail verifies and every row of the served index is what the
-    disclosure events say. Otherwise prints the **first** event, checkpoint or index row
-    that does not verify and why (altered, removed, added, reordered, renumbered,
+    disclosure events say. Also checks that every checkpoint row matches the
+    `audit:checkpoint` event the chain recorded for it (none deleted, replaced or
+    shrunk), and each checkpoint given with `--checkpoint` (its signature, and the
+    trail's root at its size). Otherwise prints the **first** event, checkpoint or index
+    row that does not verify and why (altered, removed, added, reordered, renumbered,
     truncated, wrongly signed), and exits 1.
+
+    Then reports the **unanchored tail**: the events no signed checkpoint covers yet, and
+    the age of the oldest. Beyond the configured bound, or with no checkpoint at all, it
+    says `UNANCHORED` instead of `OK` (and exits 1 with `--strict`): those events could be
+    removed or rewritten without trace.
     """
     inst = instance(ctx)
+    heads = [h for path in held or [] for h in parse_held(_read(path), source=str(path))]
     with inst.session() as session:
         total = session.scalar(select(HEAD.c.size).where(HEAD.c.id == 1)) or 0
     with _progress() as bar:
@@ -66,7 +94,21 @@ def verify(
             inst.engine,
             public_key=inst.secrets.verify_key,
             progress=lambda n: bar.update(task, completed=n),
+            held=heads,
         )
+    now_us = time.time_ns() // 1000
+    settings = inst.settings
+    bound = Bound(
+        max_events=settings.audit_max_unanchored_events,
+        max_seconds=settings.audit_max_unanchored_seconds,
+    )
+    unanchored: str | None = None
+    try:
+        require_anchored(report.tail, bound=bound, now_us=now_us)
+    except IntegrityError as exc:
+        if strict and not as_json:
+            raise
+        unanchored = str(exc)
     rate = report.events / report.seconds if report.seconds else 0.0
     if as_json:
         print_json(
@@ -74,19 +116,44 @@ def verify(
                 "ok": True,
                 "events": report.events,
                 "checkpoints": report.checkpoints,
+                "held": [h.id for h in heads],
+                "anchored": unanchored is None,
+                "unanchored": {
+                    "events": report.tail.events,
+                    "after_checkpoint": report.tail.checkpoint,
+                    "oldest_at": None
+                    if report.tail.oldest_us is None
+                    else from_us(report.tail.oldest_us).isoformat(),
+                    "age_seconds": round(report.tail.age_seconds(now_us), 3),
+                },
                 "head_hash": report.head_hash.hex(),
                 "root": report.root.hex(),
                 "index_rows": report.index_rows,
                 "seconds": round(report.seconds, 3),
             }
         )
+        if strict and unanchored is not None:
+            raise typer.Exit(1)
         return
-    console.print(
-        f"[green]OK[/] {report.events} events and {report.checkpoints} checkpoints verify "
-        f"({report.seconds:.2f} s, {rate:,.0f} events/s)"
-    )
+    done = f"{report.events} events and {report.checkpoints} checkpoints verify"
+    timing = f"({report.seconds:.2f} s, {rate:,.0f} events/s)"
+    if unanchored is None:
+        console.print(f"[green]OK[/] {done} {timing}")
+        console.print(f"unanchored tail: {report.tail.describe(now_us)}", highlight=False)
+    else:
+        console.print(f"[bold red]UNANCHORED[/] {done} as a chain {timing}, but:", highlight=False)
+        console.print(unanchored.removeprefix("UNANCHORED: "), style="red", highlight=False)
     console.print(f"served index: {report.index_rows} rows, each what the events say")
+    for h in heads:
+        console.print(f"held checkpoint #{h.id} ({h.size} events) matches the trail")
     console.print(f"root {report.root.hex()}", highlight=False)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{path}: cannot read it ({type(exc).__name__})") from None
 
 
 @group.command("checkpoint")
@@ -96,9 +163,11 @@ def checkpoint(
 ) -> None:
     """Sign the current tree head (size, Merkle root, time) with the instance's audit key.
 
-    Checkpoints are also taken automatically (settings `audit_checkpoint_every_events`
-    and `audit_checkpoint_every_seconds`). Publish or send the output to a third party:
-    a checkpoint someone else holds is what makes rewriting history detectable.
+    Checkpoints are also taken automatically: by every command that appended audit
+    events, when it ends, and by `vigie serve` (settings `audit_checkpoint_every_events`
+    and `audit_checkpoint_every_seconds`). Publish or send the `--json` output to a third
+    party: a checkpoint someone else holds is what makes rewriting history detectable
+    (`vigie audit verify --checkpoint FILE`).
     """
     inst = instance(ctx)
     with inst.session() as session:

@@ -19,6 +19,8 @@ from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigie.audit.checkpoints import AppendWatch, Checkpointer
+from vigie.audit.models import AuditCheckpoint
 from vigie.secrets import InstanceSecrets, load_secrets
 from vigie.settings import Settings
 from vigie.store.engine import make_engine, make_session_factory
@@ -40,9 +42,13 @@ class Instance:
     settings: Settings
     _engine: Engine | None = field(default=None, repr=False)
 
+    _appends: AppendWatch | None = field(default=None, repr=False)
+
     @cached_property
     def engine(self) -> Engine:
-        return self._engine or make_engine(self.settings.resolved_database_url)
+        engine = self._engine or make_engine(self.settings.resolved_database_url)
+        self._appends = AppendWatch(engine)
+        return engine
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -57,6 +63,25 @@ class Instance:
         """A session committed on success, rolled back on error."""
         with self.sessions.begin() as session:
             yield session
+
+    def anchor(self) -> AuditCheckpoint | None:
+        """Sign a checkpoint over the audit events this invocation committed, if any.
+
+        Called once the command is over (see :class:`vigie.cli.app.VigieGroup`): a CLI
+        process is short-lived and nothing else may come by to anchor its events, so it
+        does not wait for ``audit_checkpoint_every_events/_seconds``. Its own transaction,
+        after the command's: never inside a failed one. Returns the checkpoint taken.
+        """
+        watch, self._appends = self._appends, None
+        if watch is None:
+            return None
+        watch.close()
+        if not watch.appended:
+            return None
+        checkpointer = Checkpointer(
+            sessions=self.sessions, signing_key=self.secrets.signing_key, every_events=1
+        )
+        return checkpointer.maybe_checkpoint()
 
 
 def instance(ctx: typer.Context) -> Instance:

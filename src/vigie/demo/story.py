@@ -12,7 +12,7 @@
 5. The incident with its 72-hour clock, the authority pack, a notice to every affected
    person in their language (e-mail to a local SMTP sink, letters as PDF), and a canary
    trip raised.
-6. The audit trail verified and exported with a signed checkpoint.
+6. The audit trail exported with a signed checkpoint, then verified against it.
 
 Every step checks what it claims (:func:`~vigie.demo.steps.claim`); ``vigie demo`` exits
 non-zero at the first claim that does not hold.
@@ -21,6 +21,7 @@ non-zero at the first claim that does not hold.
 from __future__ import annotations
 
 import random
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,6 +36,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import func, select
 
+from vigie.audit.anchors import parse_held
+from vigie.audit.checkpoints import Checkpointer
 from vigie.audit.export import export_trail
 from vigie.audit.index import received_by
 from vigie.audit.verify import verify_trail
@@ -58,6 +61,7 @@ from vigie.fingerprint.pseudonyms import Pseudonymiser
 from vigie.fingerprint.trips import trip
 from vigie.gateway.app import create_app
 from vigie.gateway.observe import AccessObserver
+from vigie.gateway.wiring import default_after_commit
 from vigie.leaks.analyze import analyze
 from vigie.processors.models import Contract, Processor
 from vigie.registry.models import Subject
@@ -155,6 +159,10 @@ class Demo:
         app = create_app(
             self.w.settings, observers=observers, engine=self.w.engine,
             secrets=self.w.secrets, clock=self.clock,
+            # Checkpoints signed as `vigie serve` signs them, while it works.
+            after_commit=default_after_commit(
+                self.w.settings, self.w.engine, secrets=self.w.secrets
+            ),
         )  # fmt: skip
         with serve(app) as url:
             runner.run(
@@ -163,7 +171,7 @@ class Demo:
             runner.run("A provider's key is stolen: bulk extraction", lambda: self.step_attack(url))
         runner.run("The stolen file is posted: leak triage", self.step_leak)
         runner.run("Incident, 72-hour clock, authority pack, notices", self.step_incident)
-        runner.run("The audit trail verified and exported", self.step_audit)
+        runner.run("The audit trail exported, then verified against it", self.step_audit)
         self.console.print(
             f"\n[bold green]Demo complete[/] in {runner.total_seconds:.0f} s: every step did "
             "what it claims."
@@ -470,18 +478,30 @@ class Demo:
 
     # -- 6 ------------------------------------------------------------------------------
     def step_audit(self) -> list[str]:
-        verified = verify_trail(self.w.engine, public_key=self.w.secrets.verify_key)
         out = self.w.out / "audit-export"
         exported = export_trail(
             self.w.engine, self.w.sessions, out=out, secrets=self.w.secrets, actor=ACTOR
         )
         self.outcome.audit_events = exported.events
         self.outcome.outputs["audit export"] = out
-        claim(exported.events >= verified.events, "the export lost events")
+        # Anchor the export's own event, as every CLI command anchors what it appended.
+        Checkpointer(
+            sessions=self.w.sessions, signing_key=self.w.secrets.signing_key, every_events=1
+        ).maybe_checkpoint()
+        # Verify after the export, against the checkpoint it wrote, as its recipient would.
+        jsonl = out / "checkpoints.jsonl"
+        held = parse_held(jsonl.read_text(encoding="utf-8"), source=str(jsonl))[-1:]
+        verified = verify_trail(self.w.engine, public_key=self.w.secrets.verify_key, held=held)
+        claim(verified.events > exported.events, "the trail lost events after the export")
+        claim(verified.checkpoints > 0, "no checkpoint anchors the trail")
+        claim(held[0].id == exported.checkpoint_id, "the export's last checkpoint is not its own")
         return [
-            f"{verified.events:,} events and {verified.checkpoints} checkpoint(s) verified",
-            f"exported with a signed checkpoint to {out} "
+            f"exported {exported.events:,} events with signed checkpoint "
+            f"#{exported.checkpoint_id} to {out} "
             f"(check it alone: {exported.key.verify_command(out)})",
+            f"then {verified.events:,} events and {verified.checkpoints} checkpoint(s) verified, "
+            f"consistent with the exported checkpoint #{exported.checkpoint_id}; unanchored: "
+            f"{verified.tail.describe(time.time_ns() // 1000)}",
         ]
 
 

@@ -335,13 +335,19 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
 def app_from_environment() -> FastAPI:
     """The app for ``vigie serve`` workers: settings from ``VIGIE_*``, default observers."""
     from vigie.detection.notify import notifier_from_settings
-    from vigie.gateway.wiring import default_after_commit, default_observers
+    from vigie.gateway.wiring import (
+        CheckpointTimer,
+        default_after_commit,
+        default_checkpointer,
+        default_observers,
+        run_during,
+    )
 
     settings = Settings()
     engine = make_engine(settings.resolved_database_url)
     secrets = load_secrets(settings.resolved_secrets_dir)
     notifier = notifier_from_settings(settings, secrets)  # alerts and canary trips alike
-    return create_app(
+    app = create_app(
         settings,
         engine=engine,
         secrets=secrets,
@@ -349,3 +355,5 @@ def app_from_environment() -> FastAPI:
         after_commit=default_after_commit(settings, engine, secrets=secrets),
         canary_notifier=notifier,
     )
+    # The time rule on an idle server, and a last checkpoint when the worker stops.
+    return run_during(app, CheckpointTimer(default_checkpointer(settings, engine, secrets=secrets)))

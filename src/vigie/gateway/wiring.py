@@ -1,4 +1,5 @@
-"""What ``vigie serve`` plugs into the gateway: the detection pipeline, after-commit hooks.
+"""What ``vigie serve`` plugs into the gateway: the detection pipeline, after-commit hooks,
+and the audit checkpoint timer (the time rule on an idle server, a last one at shutdown).
 
 Kept apart from :mod:`vigie.gateway.app` so that the app factory stays free of other
 domains: tests build the app with the observers they choose; the server uses these.
@@ -6,10 +7,15 @@ domains: tests build the app with the observers they choose; the server uses the
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
+from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from vigie.detection.notify import Notifier
@@ -17,6 +23,11 @@ from vigie.gateway.observe import AccessObserver
 from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 from vigie.store.engine import make_session_factory
+
+if TYPE_CHECKING:
+    from vigie.audit.checkpoints import Checkpointer
+
+log = logging.getLogger(__name__)
 
 
 def default_observers(
@@ -64,7 +75,69 @@ def default_after_commit(
     settings: Settings, engine: Engine, *, secrets: InstanceSecrets
 ) -> list[Callable[[], None]]:
     """Hooks run after each committed request: the audit checkpointer (throttled)."""
+    checkpointer = default_checkpointer(settings, engine, secrets=secrets)
+    return [EveryFew(checkpointer.maybe_checkpoint, calls=100, seconds=1.0)]
+
+
+def default_checkpointer(
+    settings: Settings, engine: Engine, *, secrets: InstanceSecrets
+) -> Checkpointer:
+    """The instance's checkpointer (its key, the configured interval)."""
     from vigie.audit.checkpoints import Checkpointer
 
-    checkpointer = Checkpointer.from_settings(settings, make_session_factory(engine), secrets)
-    return [EveryFew(checkpointer.maybe_checkpoint, calls=100, seconds=1.0)]
+    return Checkpointer.from_settings(settings, make_session_factory(engine), secrets)
+
+
+class CheckpointTimer:
+    """Applies the checkpointer's time rule when no request comes to trigger it.
+
+    A daemon thread asks :meth:`Checkpointer.maybe_checkpoint` every ``period`` seconds
+    (default: a quarter of ``every_seconds``, at most 30 s: two cheap queries when nothing
+    is due). :meth:`stop` signs a last checkpoint over any event left unanchored, so a
+    server stopped cleanly leaves no tail. A failed attempt is logged and retried.
+    """
+
+    def __init__(self, checkpointer: Checkpointer, *, period: float | None = None) -> None:
+        self.checkpointer = checkpointer
+        self.period = period or max(0.05, min(checkpointer.every_seconds / 4, 30.0))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="vigie-checkpoints", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            self._attempt(self.checkpointer)
+
+    def stop(self) -> None:
+        """Stop the thread, then anchor whatever is left."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._attempt(dataclasses.replace(self.checkpointer, every_events=1))
+
+    @staticmethod
+    def _attempt(checkpointer: Checkpointer) -> None:
+        try:
+            checkpointer.maybe_checkpoint()
+        except Exception as exc:  # a server keeps serving; verify --strict shows the tail
+            log.error("audit checkpoint failed: %s", type(exc).__name__)
+
+
+def run_during(app: FastAPI, timer: CheckpointTimer) -> FastAPI:
+    """Run ``timer`` for as long as ``app`` is served (its lifespan); return ``app``."""
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
+        timer.start()
+        try:
+            async with inner(a) as state:
+                yield state
+        finally:
+            timer.stop()
+
+    app.router.lifespan_context = lifespan
+    return app
