@@ -93,6 +93,14 @@ CASES = [
         None,
     ),
     ("nobody", RiskFacts(OFII, 0, VULNERABLE), "low", False, False, None),
+    (
+        "medium, measure taken: still notified",
+        RiskFacts(["given_name", "family_name", "email"], 5_000, VULNERABLE, risk_neutralised="x"),
+        "medium",
+        True,
+        False,
+        None,
+    ),
 ]
 
 

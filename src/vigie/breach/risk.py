@@ -76,7 +76,7 @@ class RiskFacts:
     population: PopulationContext  # the registry's declared population context
     malicious: bool = False  # exfiltrated with intent (e.g. put on sale)
     encrypted: bool = False  # exposed only in a form unintelligible without a key
-    risk_neutralised: str | None = None  # Art. 34(3)(b): the measure, in words
+    risk_neutralised: str | None = None  # Art. 34(3)(b) (at low risk: Art. 33): the measure
     disproportionate_effort: str | None = None  # Art. 34(3)(c): why, in words
 
 
@@ -251,12 +251,17 @@ def _assess(facts: RiskFacts) -> RiskAssessment:
             "data unintelligible without a key that was not compromised: "
             "record in the register (Art. 33(5)); " + EXEMPTIONS["a"],
         )
-    notify_authority = not (level == "low" and ident.rating <= 0.25)
+    # Low risk, and either nobody can be identified or a measure has since contained it
+    # (a trusted recipient deleted a file sent by mistake: EDPB Guidelines 01/2021, cases
+    # 09 and 13): unlikely to result in a risk, so no notification to the authority.
+    contained = level == "low" and bool(facts.risk_neutralised)
+    notify_authority = not ((level == "low" and ident.rating <= 0.25) or contained)
     if level != "high":
         decision = (
             "risk not high: notify the authority (Art. 33), no communication to people"
             if notify_authority
             else "unlikely to result in a risk: record in the register only (Art. 33(5))"
+            + (f"; measure taken: {facts.risk_neutralised}" if contained else "")
         )
         return RiskAssessment(severity, level, factors, notify_authority, False, None, decision)
     for key, why in (("b", facts.risk_neutralised), ("c", facts.disproportionate_effort)):

@@ -175,7 +175,10 @@ def assess_(
         False, help="Exposed only encrypted, with a key that was not compromised (34(3)(a))."
     ),
     neutralised: str | None = typer.Option(
-        None, help="Art. 34(3)(b): the measure that makes the high risk no longer likely."
+        None,
+        help="The measure that makes the risk no longer likely (e.g. a trusted recipient "
+        "deleted what was sent by mistake): exempts a high risk from notices (Art. 34(3)(b)); "
+        "makes a low risk a register-only entry (Art. 33(1)).",
     ),
     disproportionate: str | None = typer.Option(
         None, help="Art. 34(3)(c): why telling each person would be disproportionate."
