@@ -97,6 +97,16 @@ def _records(session: Session, incident_id: int, people: int) -> int:
     return rows or people
 
 
+def _people_categories(population: dict[str, Any]) -> list[str]:
+    """The people concerned, in the words of the population context the risk weighed."""
+    out = ["signatories of the Republican Integration Contract (foreign nationals)"]
+    if population.get("membership_reveals"):
+        out.append(f"being in the registry reveals {population['membership_reveals']}")
+    if population.get("vulnerable"):
+        out.append(f"vulnerable people among them: {population.get('vulnerable_why')}")
+    return out
+
+
 def build_content(
     session: Session, settings: Settings, *, incident_id: int, now: datetime
 ) -> dict[str, Any]:
@@ -137,10 +147,7 @@ def build_content(
         },
         "processor": _processor(session, incident),
         "people": {
-            "categories": [
-                "signatories of the Republican Integration Contract (foreign nationals)",
-                "including refugees and asylum seekers (vulnerable people)",
-            ],
+            "categories": _people_categories(risk.get("population") or {}),
             "approximate_number": summary.people,
         },
         "records": {
