@@ -227,11 +227,28 @@ def test_every_registry_field_has_a_category() -> None:
     st.sets(st.sampled_from([*SUBJECT_FIELDS, "pseudonym"])),
     st.integers(min_value=1, max_value=3_000_000),
     st.booleans(),
+    st.sampled_from([CIR, VULNERABLE, PLAIN]),
 )
-def test_more_fields_never_lower_the_severity(fields: set[str], people: int, mal: bool) -> None:
-    base = assess(RiskFacts(fields, people, VULNERABLE, malicious=mal))
+def test_more_fields_never_lower_the_severity(
+    fields: set[str], people: int, mal: bool, population: PopulationContext
+) -> None:
+    base = assess(RiskFacts(fields, people, population, malicious=mal))
     more = assess(
-        RiskFacts(fields | {"residence_status", "email"}, people, VULNERABLE, malicious=mal)
+        RiskFacts(fields | {"residence_status", "email"}, people, population, malicious=mal)
     )
     assert more.severity >= base.severity
     assert base.as_dict()["level"] == base.level
+
+
+@given(
+    st.sets(st.sampled_from([*SUBJECT_FIELDS, "pseudonym"]), min_size=1),
+    st.integers(min_value=1, max_value=3_000_000),
+    st.booleans(),
+)
+def test_a_revealing_vulnerable_population_never_lowers_the_severity(
+    fields: set[str], people: int, mal: bool
+) -> None:
+    plain = assess(RiskFacts(fields, people, PLAIN, malicious=mal)).severity
+    vulnerable = assess(RiskFacts(fields, people, VULNERABLE, malicious=mal)).severity
+    cir = assess(RiskFacts(fields, people, CIR, malicious=mal)).severity
+    assert plain <= vulnerable <= cir
