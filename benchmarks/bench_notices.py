@@ -204,10 +204,12 @@ def _setup_crash_db(tmp: Path, n: int) -> tuple[dict[str, str], int]:
     from vigie.breach import incidents
     from vigie.breach.assessment import assess_incident
     from vigie.registry.models import Subject
+    from vigie.registry.population import declare_population, load_population
     from vigie.secrets import ensure_secrets
     from vigie.settings import Settings
     from vigie.store.engine import make_engine, make_session_factory
     from vigie.store.migrate import upgrade
+    from vigie.synth.load import POPULATION
     from vigie.synth.people import generate, refs_of
 
     settings = Settings(data_dir=tmp / "data")
@@ -234,6 +236,7 @@ def _setup_crash_db(tmp: Path, n: int) -> tuple[dict[str, str], int]:
             conn.execute(insert(Subject), rows[s : s + 5000])
     sessions = make_session_factory(engine)
     with sessions.begin() as s:
+        declare_population(s, context=load_population(POPULATION), actor="operator:bench")
         inc = incidents.open_incident(
             s, title="bench", source="manual", aware_at=now, actor="operator:bench"
         )

@@ -15,6 +15,8 @@ from vigie.breach.clock import FixedClock
 from vigie.breach.fonts import PreparedFonts, prepare
 from vigie.processors.models import Processor
 from vigie.registry.models import Subject
+from vigie.registry.population import declare_population, load_population
+from vigie.synth.load import POPULATION
 
 T0 = datetime(2026, 1, 12, 9, 30, tzinfo=UTC)
 
@@ -88,10 +90,13 @@ def processor_id(sessions: sessionmaker[Session]) -> int:
 
 @pytest.fixture
 def subject_ids(sessions: sessionmaker[Session]) -> list[int]:
+    """The people of :data:`PEOPLE`, in a registry that declares the synthetic CIR
+    registry's population context (as `vigie synth` does)."""
     with sessions.begin() as s:
         rows = [make_subject(i, *p) for i, p in enumerate(PEOPLE, start=1)]
         s.add_all(rows)
         s.flush()
+        declare_population(s, context=load_population(POPULATION), actor="operator:test")
         return [r.id for r in rows]
 
 

@@ -61,6 +61,9 @@ def test_pack_fills_every_item_from_evidence(
         assert content[key], f"section {key} empty"
     assert content["controller"]["dpo"]["email"] == settings.dpo_email
     assert content["people"]["approximate_number"] == 10
+    categories = " ".join(content["people"]["categories"])  # the declared population context
+    assert "being in the registry reveals recent immigration" in categories
+    assert "vulnerable people among them: refugees and asylum seekers" in categories
     assert content["records"]["approximate_number"] == 20
     assert content["records"]["people_by_field"]["nationality"] == 10
     assert content["records"]["people_by_data_category"][

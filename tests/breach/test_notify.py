@@ -168,7 +168,8 @@ def test_refuses_without_assessment_and_concurrent_runs(
         inc = incidents.open_incident(
             s, title="t", source="manual", aware_at=clock.now(), actor=ACTOR, clock=clock
         )
-        incidents.record_exposure(s, incident_id=inc.id, exposures={subject_ids[0]: ["email"]},
+        incidents.record_exposure(s, incident_id=inc.id,
+                                  exposures={subject_ids[0]: ["course_hours"]},
                                   actor=ACTOR)  # fmt: skip
         context = context_for(settings, s, incident_id=inc.id)
     kwargs = dict(incident_id=inc.id, context=context, channels={}, secrets=secrets,
@@ -176,7 +177,7 @@ def test_refuses_without_assessment_and_concurrent_runs(
     with pytest.raises(Denied, match="no risk assessment"):
         send_notices(sessions, **kwargs)
     with sessions.begin() as s:
-        assess_incident(s, incident_id=inc.id, actor=ACTOR)  # e-mail only: not high risk
+        assess_incident(s, incident_id=inc.id, actor=ACTOR)  # course hours only: low risk
     with pytest.raises(Denied, match="does not call for notices"):
         send_notices(sessions, **kwargs)
     from vigie.breach.notify import run_lock

@@ -1,4 +1,5 @@
-"""The risk assessment: EDPB factors, Art. 33 and Art. 34 decisions (table-driven)."""
+"""The risk assessment: EDPB factors, population context, Art. 33 and Art. 34 decisions,
+the DPO's overruling (table-driven)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vigie.breach.risk import CATEGORIES, RiskFacts, assess, category_of
+from vigie.breach.risk import CATEGORIES, RiskAssessment, RiskFacts, assess, category_of, overrule
+from vigie.errors import InvalidInput
 from vigie.registry.models import SUBJECT_FIELDS
+from vigie.registry.population import PopulationContext, load_population
+from vigie.synth.load import POPULATION
+
+# The synthetic CIR registry's declared context (the file `vigie synth` declares).
+CIR = load_population(POPULATION)
+# A registry whose people are vulnerable, but where being in it reveals nothing.
+VULNERABLE = PopulationContext(vulnerable=True, vulnerable_why="elderly people living alone")
+# An ordinary registry (a sports club's members, say).
+PLAIN = PopulationContext(vulnerable=False)
 
 OFII = [
     "given_name",
@@ -22,12 +33,12 @@ OFII = [
 
 CASES = [
     # (name, facts, level, notify_authority, notify_people, exemption)
-    ("ofii dump", RiskFacts(OFII, 2_100_000, malicious=True), "high", True, True, None),
-    ("few people, sensitive", RiskFacts(OFII, 12), "high", True, True, None),
-    ("contact only, vulnerable", RiskFacts(["email"], 500), "low", True, False, None),
+    ("ofii dump", RiskFacts(OFII, 2_100_000, VULNERABLE, malicious=True), "high", True, True, None),
+    ("few people, sensitive", RiskFacts(OFII, 12, VULNERABLE), "high", True, True, None),
+    ("contact only, vulnerable", RiskFacts(["email"], 500, VULNERABLE), "low", True, False, None),
     (
         "names+contact, vulnerable, many",
-        RiskFacts(["given_name", "family_name", "email"], 5_000),
+        RiskFacts(["given_name", "family_name", "email"], 5_000, VULNERABLE),
         "medium",
         True,
         False,
@@ -35,17 +46,31 @@ CASES = [
     ),
     (
         "names+contact, on sale, huge",
-        RiskFacts(["given_name", "family_name", "phone"], 200_000, malicious=True),
+        RiskFacts(["given_name", "family_name", "phone"], 200_000, VULNERABLE, malicious=True),
         "high",
         True,
         True,
         None,
     ),
-    ("pseudonyms only", RiskFacts(["pseudonym", "course_hours"], 300), "low", False, False, None),
-    ("encrypted", RiskFacts(OFII, 2_100_000, encrypted=True), "high", False, False, "a"),
+    (
+        "pseudonyms only",
+        RiskFacts(["pseudonym", "course_hours"], 300, VULNERABLE),
+        "low",
+        False,
+        False,
+        None,
+    ),
+    (
+        "encrypted",
+        RiskFacts(OFII, 2_100_000, VULNERABLE, encrypted=True),
+        "high",
+        False,
+        False,
+        "a",
+    ),
     (
         "neutralised",
-        RiskFacts(OFII, 40, risk_neutralised="copy deleted under bailiff's watch"),
+        RiskFacts(OFII, 40, VULNERABLE, risk_neutralised="copy deleted under bailiff's watch"),
         "high",
         True,
         False,
@@ -53,7 +78,7 @@ CASES = [
     ),
     (
         "disproportionate",
-        RiskFacts(OFII, 40, disproportionate_effort="no contact details"),
+        RiskFacts(OFII, 40, VULNERABLE, disproportionate_effort="no contact details"),
         "high",
         True,
         False,
@@ -61,13 +86,21 @@ CASES = [
     ),
     (
         "not vulnerable, sensitive",
-        RiskFacts(["nationality", "ref"], 10, vulnerable=False),
+        RiskFacts(["nationality", "ref"], 10, PLAIN),
         "low",
         True,
         False,
         None,
     ),
-    ("nobody", RiskFacts(OFII, 0), "low", False, False, None),
+    ("nobody", RiskFacts(OFII, 0, VULNERABLE), "low", False, False, None),
+    (
+        "medium, measure taken: still notified",
+        RiskFacts(["given_name", "family_name", "email"], 5_000, VULNERABLE, risk_neutralised="x"),
+        "medium",
+        True,
+        False,
+        None,
+    ),
 ]
 
 
@@ -96,9 +129,92 @@ def test_assessment(
 
 
 def test_reasoning_names_sensitive_fields() -> None:
-    got = assess(RiskFacts(OFII, 100))
+    got = assess(RiskFacts(OFII, 100, CIR))
+    factors = {f.name: f for f in got.factors}
+    assert "residence_status" in factors["nature and sensitivity"].reason
+    assert "asylum" in factors["vulnerable people"].reason
+
+
+# The leak of the review (issue 20, finding 4): a civic-training provider's list — names,
+# contacts, birth year, city, CIR date, preferred language — put on sale.
+CIR_PROVIDER_LIST = [
+    "given_name",
+    "family_name",
+    "email",
+    "phone",
+    "birth_date",
+    "city",
+    "cir_signed_on",
+    "preferred_language",
+]
+
+
+def test_cir_provider_list_on_sale_is_high_with_its_reasons() -> None:
+    got = assess(RiskFacts(CIR_PROVIDER_LIST, 4_000, CIR, malicious=True))
+    assert (got.level, got.notify_authority, got.notify_people) == ("high", True, True)
+    assert "Art. 34" in got.decision
+    factors = {f.name: f for f in got.factors}
+    nature = factors["nature and sensitivity"]
+    assert nature.rating == 4.0
+    assert "recent immigration" in nature.reason and "no sensitive field leaked" in nature.reason
+    assert factors["vulnerable people"].rating == 1.0
+    assert "refugees and asylum seekers" in factors["vulnerable people"].reason
+    assert got.population == CIR.as_dict()
+
+
+@pytest.mark.parametrize(
+    ("population", "level"), [(VULNERABLE, "medium"), (PLAIN, "low")], ids=["vulnerable", "plain"]
+)
+def test_same_list_from_a_registry_revealing_nothing_is_not_high(
+    population: PopulationContext, level: str
+) -> None:
+    got = assess(RiskFacts(CIR_PROVIDER_LIST, 4_000, population, malicious=True))
+    assert (got.level, got.notify_people) == (level, False)
     nature = next(f for f in got.factors if f.name == "nature and sensitivity")
-    assert "residence_status" in nature.reason and "asylum" in nature.reason
+    assert "reveals" not in nature.reason
+
+
+def test_vulnerable_people_factor_says_what_it_weighed() -> None:
+    """No more "vulnerable people (0.0)" beside "refugees are among them"."""
+    for fields in (["email"], ["given_name", "email"], OFII):
+        got = assess(RiskFacts(fields, 50, CIR))
+        vuln = next(f for f in got.factors if f.name == "vulnerable people")
+        nature = next(f for f in got.factors if f.name == "nature and sensitivity")
+        assert vuln.rating > 0 or "highest" in vuln.reason, (fields, vuln)
+        assert nature.rating == min(4.0, 3.0 + vuln.rating)
+    plain = next(
+        f for f in assess(RiskFacts(OFII, 50, PLAIN)).factors if f.name == "vulnerable people"
+    )
+    assert plain.rating == 0.0 and "no particularly vulnerable" in plain.reason
+
+
+def test_special_categories_inferable_from_membership_count_as_sensitive_data() -> None:
+    clinic = PopulationContext(
+        membership_reveals="treatment for drug addiction",
+        vulnerable=False,
+        special_categories_inferable=("health",),
+    )
+    got = assess(RiskFacts(["given_name", "family_name"], 30, clinic))
+    nature = next(f for f in got.factors if f.name == "nature and sensitivity")
+    assert nature.rating == 4.0 and "health" in nature.reason
+    assert got.level == "high"
+
+
+def test_dpo_overrules_with_a_reason_and_the_computed_outcome_stays() -> None:
+    computed = assess(RiskFacts(["email"], 500, VULNERABLE))
+    assert not computed.notify_people
+    got = overrule(
+        computed, notify_people=True, reason="targeted phishing seen", by="operator:dpo",
+        at="2026-12-06T22:00:00+00:00",
+    )  # fmt: skip
+    assert got.notify_people and got.notify_authority
+    assert (got.level, got.severity, got.factors) == (computed.level, computed.severity,
+                                                      computed.factors)  # fmt: skip
+    assert "DPO" in got.decision and "targeted phishing seen" in got.decision
+    assert got.override is not None and got.override["computed_notify_people"] is False
+    assert RiskAssessment.from_dict(got.as_dict()) == got
+    with pytest.raises(InvalidInput, match="reason"):
+        overrule(computed, notify_people=True, reason="  ", by="operator:dpo", at="")
 
 
 def test_every_registry_field_has_a_category() -> None:
@@ -111,9 +227,28 @@ def test_every_registry_field_has_a_category() -> None:
     st.sets(st.sampled_from([*SUBJECT_FIELDS, "pseudonym"])),
     st.integers(min_value=1, max_value=3_000_000),
     st.booleans(),
+    st.sampled_from([CIR, VULNERABLE, PLAIN]),
 )
-def test_more_fields_never_lower_the_severity(fields: set[str], people: int, mal: bool) -> None:
-    base = assess(RiskFacts(fields, people, malicious=mal))
-    more = assess(RiskFacts(fields | {"residence_status", "email"}, people, malicious=mal))
+def test_more_fields_never_lower_the_severity(
+    fields: set[str], people: int, mal: bool, population: PopulationContext
+) -> None:
+    base = assess(RiskFacts(fields, people, population, malicious=mal))
+    more = assess(
+        RiskFacts(fields | {"residence_status", "email"}, people, population, malicious=mal)
+    )
     assert more.severity >= base.severity
     assert base.as_dict()["level"] == base.level
+
+
+@given(
+    st.sets(st.sampled_from([*SUBJECT_FIELDS, "pseudonym"]), min_size=1),
+    st.integers(min_value=1, max_value=3_000_000),
+    st.booleans(),
+)
+def test_a_revealing_vulnerable_population_never_lowers_the_severity(
+    fields: set[str], people: int, mal: bool
+) -> None:
+    plain = assess(RiskFacts(fields, people, PLAIN, malicious=mal)).severity
+    vulnerable = assess(RiskFacts(fields, people, VULNERABLE, malicious=mal)).severity
+    cir = assess(RiskFacts(fields, people, CIR, malicious=mal)).severity
+    assert plain <= vulnerable <= cir

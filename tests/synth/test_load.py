@@ -16,7 +16,8 @@ from vigie.fingerprint.models import CanaryContact
 from vigie.processors.models import Assignment, Contract, Processor
 from vigie.registry.history import history
 from vigie.registry.models import Subject, SubjectVersion
-from vigie.synth.load import synthesize
+from vigie.registry.population import load_population, require_population
+from vigie.synth.load import POPULATION, synthesize
 from vigie.synth.summary import population_summary
 
 N = 1_000
@@ -53,6 +54,12 @@ def test_population_processors_and_assignments(synthesized, sessions):
         events = s.execute(select(EVENTS.c.action, EVENTS.c.detail)).all()
         synth = [d for a, d in events if a == Action.SUBJECT_SYNTH]
         assert len(synth) == 1
+        # The CIR registry declares what being in it reveals, and that its people are
+        # vulnerable (the risk assessment weighs it), audited.
+        declared = require_population(s)
+        assert declared.context == load_population(POPULATION)
+        assert declared.context.vulnerable and declared.context.membership_reveals
+        assert [a for a, _ in events].count(Action.REGISTRY_POPULATION) == 1
 
 
 def test_every_scope_holds_the_canary_density(synthesized, sessions):

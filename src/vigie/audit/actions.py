@@ -25,6 +25,8 @@ class Action(StrEnum):
     """An operator exported people from the registry."""
     SUBJECT_SYNTH = "subject:synth"
     """A synthetic population was generated into the registry."""
+    REGISTRY_POPULATION = "registry:population"
+    """The registry's population context was declared or changed (what membership reveals)."""
     ACCESS_DENIED = "access:denied"
     """The gateway refused a request (bad key, out of scope, suspended, budget, rate)."""
     PROCESSOR_CREATE = "processor:create"

@@ -115,6 +115,16 @@ def _audit_trail(audit_key: Ed25519PublicKey) -> dict[str, Any]:
     }
 
 
+def _people_categories(population: dict[str, Any]) -> list[str]:
+    """The people concerned, in the words of the population context the risk weighed."""
+    out = ["signatories of the Republican Integration Contract (foreign nationals)"]
+    if population.get("membership_reveals"):
+        out.append(f"being in the registry reveals {population['membership_reveals']}")
+    if population.get("vulnerable"):
+        out.append(f"vulnerable people among them: {population.get('vulnerable_why')}")
+    return out
+
+
 def build_content(
     session: Session,
     settings: Settings,
@@ -160,10 +170,7 @@ def build_content(
         },
         "processor": _processor(session, incident),
         "people": {
-            "categories": [
-                "signatories of the Republican Integration Contract (foreign nationals)",
-                "including refugees and asylum seekers (vulnerable people)",
-            ],
+            "categories": _people_categories(risk.get("population") or {}),
             "approximate_number": summary.people,
         },
         "records": {

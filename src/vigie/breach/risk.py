@@ -3,24 +3,32 @@
 Pure functions, no I/O. The score follows ENISA's severity method, which the EDPB's
 examples rest on: ``severity = context × ease_of_identification + circumstances``, where
 
-- *context* (1–4) is the nature and sensitivity of the data **for this population**:
-  residence status, reason of residence (asylum), nationality and country of birth are
-  sensitive for refugees and asylum seekers (risk of persecution of relatives, of
-  targeted fraud and extortion), and the population is vulnerable;
+- *context* (1–4) is the nature and sensitivity of the data **for this population**.
+  Residence status, reason of residence (asylum), nationality and country of birth are
+  sensitive fields (3). The registry's declared population context
+  (:mod:`vigie.registry.population`) weighs too: when being in the registry reveals
+  something sensitive (``membership_reveals``), any data of it counts as sensitive data
+  (3) even when no sensitive field leaked, and as special-category data (4) when an
+  Art. 9 category can be inferred from membership; vulnerable people raise the context
+  by one (ENISA: the data becomes critical for their safety), up to 4;
 - *ease of identification* (0.25–1) is how easily the data points to a person;
 - *circumstances* add for malicious intent (a dump put on sale), and for the volume and
   number of people, which the EDPB lists among its factors.
 
 ``severity < 2`` is low, ``< 3`` medium, otherwise high. High risk means Art. 34 applies
 unless one of the Art. 34(3) exemptions does; each factor keeps its reasoning in words,
-recorded with the incident.
+recorded with the incident. The DPO may overrule the outcome, with a reason
+(:func:`overrule`); the computed assessment is kept beside the DPO's decision.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+from vigie.errors import InvalidInput
+from vigie.registry.population import PopulationContext
 
 # Field categories, by the registry's field names (vigie.registry.models.SUBJECT_FIELDS).
 SENSITIVE = frozenset(
@@ -65,10 +73,10 @@ class RiskFacts:
 
     fields: Collection[str]  # exposed field names, over all affected people
     people: int  # number of people affected
-    vulnerable: bool = True  # refugees and asylum seekers are among them
+    population: PopulationContext  # the registry's declared population context
     malicious: bool = False  # exfiltrated with intent (e.g. put on sale)
     encrypted: bool = False  # exposed only in a form unintelligible without a key
-    risk_neutralised: str | None = None  # Art. 34(3)(b): the measure, in words
+    risk_neutralised: str | None = None  # Art. 34(3)(b) (at low risk: Art. 33): the measure
     disproportionate_effort: str | None = None  # Art. 34(3)(c): why, in words
 
 
@@ -92,35 +100,67 @@ class RiskAssessment:
     notify_people: bool = False  # Art. 34
     exemption: str | None = None  # "a" | "b" | "c"
     decision: str = ""
+    population: dict[str, Any] = field(default_factory=dict)  # the context weighed
+    override: dict[str, Any] | None = None  # the DPO's decision over the computed one
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RiskAssessment:
+        """Back from :meth:`as_dict` (as stored with the incident)."""
+        factors = [Factor(**f) for f in data.get("factors", [])]
+        return cls(**{**data, "factors": factors})
 
-def _context(fields: frozenset[str], vulnerable: bool) -> Factor:
+
+def _context(fields: frozenset[str], population: PopulationContext) -> tuple[Factor, Factor]:
+    """The nature-and-sensitivity factor and, apart, how much vulnerability raised it."""
     sensitive = sorted(fields & SENSITIVE)
-    if sensitive and vulnerable:
-        return Factor(
-            "nature and sensitivity",
-            4.0,
-            f"{', '.join(sensitive)} exposed for a population of refugees and asylum seekers: "
-            "risk of persecution of relatives, discrimination, targeted fraud or extortion",
+    reasons: list[str] = []
+    base = 1.0
+    if fields and population.special_categories_inferable:
+        base = 4.0
+        reasons.append(
+            "being in this registry reveals special-category data (Art. 9: "
+            f"{', '.join(population.special_categories_inferable)})"
         )
     if sensitive:
-        return Factor(
-            "nature and sensitivity",
-            3.0,
-            f"{', '.join(sensitive)} reveal immigration status and origin",
+        base = max(base, 3.0)
+        reasons.append(f"{', '.join(sensitive)} reveal immigration status and origin")
+    if fields and population.membership_reveals:
+        base = max(base, 3.0)
+        reasons.append(
+            f"being in this registry reveals {population.membership_reveals}: any of its data "
+            "counts as sensitive" + ("" if sensitive else ", although no sensitive field leaked")
         )
-    if fields & (IDENTITY | CONTACT):
-        return Factor(
-            "nature and sensitivity",
-            2.0 if vulnerable else 1.0,
+    if not reasons:
+        reasons.append(
             "identity and contact data"
-            + (" of vulnerable people, usable for targeted phishing" if vulnerable else ""),
+            if fields & (IDENTITY | CONTACT)
+            else "administrative data of low sensitivity"
         )
-    return Factor("nature and sensitivity", 1.0, "administrative data of low sensitivity")
+    raised = min(1.0, 4.0 - base) if population.vulnerable and fields else 0.0
+    if population.vulnerable:
+        why = population.vulnerable_why or "declared vulnerable"
+        if raised:
+            effect = (
+                f"raises the context from {base:g} to {base + raised:g} "
+                "(risk of targeted phishing, fraud, extortion or discrimination)"
+            )
+        elif fields:
+            effect = "the context is already at its highest (4)"
+        else:
+            effect = "no data exposed"
+        vulnerable = Factor("vulnerable people", raised, f"{why}: {effect}")
+    else:
+        vulnerable = Factor(
+            "vulnerable people", 0.0, "the registry declares no particularly vulnerable group"
+        )
+    if raised:
+        reasons.append("people declared vulnerable (+1)")
+    nature = Factor("nature and sensitivity", base + raised, "; ".join(reasons))
+    return nature, vulnerable
 
 
 def _identification(fields: frozenset[str]) -> Factor:
@@ -150,17 +190,47 @@ def _circumstances(people: int, malicious: bool) -> list[Factor]:
 
 def assess(facts: RiskFacts) -> RiskAssessment:
     """Assess a breach's risk to people and decide on Art. 33 and Art. 34."""
+    return replace(_assess(facts), population=facts.population.as_dict())
+
+
+def overrule(
+    assessment: RiskAssessment, *, notify_people: bool, reason: str, by: str, at: str
+) -> RiskAssessment:
+    """The DPO's decision on Art. 34 over the computed one, with the reason (required).
+
+    The computed level, severity and factors stay as they were; the decision says both.
+    Telling people implies notifying the authority.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("overruling the risk assessment needs a reason (it is recorded)")
+    computed = "calls for" if assessment.notify_people else "does not call for"
+    chosen = "tell each person (Art. 34)" if notify_people else "send no individual notices"
+    decision = (
+        f"DPO's decision: {chosen}, while the assessment ({assessment.level}, "
+        f"{assessment.severity}) {computed} them — {reason}"
+    )
+    return replace(
+        assessment,
+        notify_people=notify_people,
+        notify_authority=assessment.notify_authority or notify_people,
+        decision=decision,
+        override={
+            "notify_people": notify_people,
+            "reason": reason,
+            "by": by,
+            "at": at,
+            "computed_notify_people": assessment.notify_people,
+            "computed_decision": assessment.decision,
+        },
+    )
+
+
+def _assess(facts: RiskFacts) -> RiskAssessment:
     fields = frozenset(facts.fields)
-    context = _context(fields, facts.vulnerable)
+    context, vuln = _context(fields, facts.population)
     ident = _identification(fields)
     extra = _circumstances(facts.people, facts.malicious)
-    vuln = Factor(
-        "vulnerable people",
-        0.0,
-        "refugees and asylum seekers are among the people affected"
-        if facts.vulnerable
-        else "no particularly vulnerable group identified",
-    )
     severity = round(context.rating * ident.rating + sum(f.rating for f in extra), 2)
     level = "low" if severity < 2 else "medium" if severity < 3 else "high"
     factors = [context, ident, vuln, *extra]
@@ -181,12 +251,17 @@ def assess(facts: RiskFacts) -> RiskAssessment:
             "data unintelligible without a key that was not compromised: "
             "record in the register (Art. 33(5)); " + EXEMPTIONS["a"],
         )
-    notify_authority = not (level == "low" and ident.rating <= 0.25)
+    # Low risk, and either nobody can be identified or a measure has since contained it
+    # (a trusted recipient deleted a file sent by mistake: EDPB Guidelines 01/2021, cases
+    # 09 and 13): unlikely to result in a risk, so no notification to the authority.
+    contained = level == "low" and bool(facts.risk_neutralised)
+    notify_authority = not ((level == "low" and ident.rating <= 0.25) or contained)
     if level != "high":
         decision = (
             "risk not high: notify the authority (Art. 33), no communication to people"
             if notify_authority
             else "unlikely to result in a risk: record in the register only (Art. 33(5))"
+            + (f"; measure taken: {facts.risk_neutralised}" if contained else "")
         )
         return RiskAssessment(severity, level, factors, notify_authority, False, None, decision)
     for key, why in (("b", facts.risk_neutralised), ("c", facts.disproportionate_effort)):

@@ -14,7 +14,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from vigie.breach import incidents
-from vigie.breach.assessment import assess_incident
+from vigie.breach.assessment import assess_incident, overrule_incident
 from vigie.breach.authority import prepare_pack, write_pack
 from vigie.breach.channels import Outgoing, channel_names, from_settings
 from vigie.breach.clock import SystemClock
@@ -175,13 +175,19 @@ def assess_(
         False, help="Exposed only encrypted, with a key that was not compromised (34(3)(a))."
     ),
     neutralised: str | None = typer.Option(
-        None, help="Art. 34(3)(b): the measure that makes the high risk no longer likely."
+        None,
+        help="The measure that makes the risk no longer likely (e.g. a trusted recipient "
+        "deleted what was sent by mistake): exempts a high risk from notices (Art. 34(3)(b)); "
+        "makes a low risk a register-only entry (Art. 33(1)).",
     ),
     disproportionate: str | None = typer.Option(
         None, help="Art. 34(3)(c): why telling each person would be disproportionate."
     ),
 ) -> None:
-    """Assess the risk (EDPB factors) and decide on Art. 33 and Art. 34, with reasons."""
+    """Assess the risk (EDPB factors) and decide on Art. 33 and Art. 34, with reasons.
+
+    Weighs the registry's declared population context (`vigie subjects population`):
+    what being in the registry reveals, and whether its people are vulnerable."""
     inst = instance(ctx)
     with inst.session() as session:
         result = assess_incident(
@@ -196,6 +202,31 @@ def assess_(
     for f in result.factors:
         console.print(f"- {f.name} ({f.rating}): {f.reason}", highlight=False)
     console.print(f"[bold]{result.level}[/bold] ({result.severity}): {result.decision}")
+
+
+@group.command("overrule")
+def overrule_(
+    ctx: typer.Context,
+    incident_id: int = typer.Argument(..., help="Incident id."),
+    notify_people: bool = typer.Option(
+        ...,
+        "--notify-people/--no-notify-people",
+        help="The DPO's decision: tell each person (Art. 34), or not.",
+    ),
+    reason: str = typer.Option(..., help="Why the DPO decides otherwise (recorded)."),
+) -> None:
+    """Record the DPO's Art. 34 decision over the risk assessment, with the reason; the
+    computed assessment is kept beside it. A new `assess` replaces both."""
+    inst = instance(ctx)
+    with inst.session() as session:
+        result = overrule_incident(
+            session,
+            incident_id=incident_id,
+            notify_people=notify_people,
+            reason=reason,
+            actor=ACTOR,
+        )
+    console.print(result.decision, highlight=False)
 
 
 @group.command("processor-duty")

@@ -16,6 +16,13 @@ from vigie.cli.processors import operator
 from vigie.registry.exporter import export_subjects
 from vigie.registry.history import SubjectView, show
 from vigie.registry.importer import import_file
+from vigie.registry.population import (
+    DECLARE_HINT,
+    DeclaredPopulation,
+    current_population,
+    declare_population,
+    load_population,
+)
 
 
 class Format(StrEnum):
@@ -29,7 +36,8 @@ group = typer.Typer(
     help="The controller's registry of people (data subjects).\n\n"
     "`import` loads a CSV or JSON Lines file (all or nothing; re-importing the same file "
     "changes nothing; a changed value makes a new version), `export` writes the registry "
-    "back out, `show` prints one person with their full version history. "
+    "back out, `show` prints one person with their full version history, `population` "
+    "declares or shows what being in the registry reveals (weighed by risk assessments). "
     "See docs/registry.md for the columns and their rules.",
     no_args_is_help=True,
     rich_markup_mode="markdown",
@@ -117,6 +125,64 @@ def show_(
         print_json(view.as_json())
         return
     _render(view)
+
+
+@group.command("population")
+def population(
+    ctx: typer.Context,
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="A population context YAML file to declare (see docs/breach.md)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Declare (with FILE) or show the registry's population context.
+
+    What being in the registry reveals about a person (`membership_reveals`), whether
+    its people are vulnerable and why (`vulnerable`, `vulnerable_why`), and which Art. 9
+    categories membership lets one infer (`special_categories_inferable`). Every risk
+    assessment weighs it and refuses to run until it is declared. Each change is audited
+    (`registry:population`); declaring the same context again changes nothing.
+    """
+    inst = instance(ctx)
+    changed = False
+    with inst.session() as session:
+        if file is None:
+            declared = current_population(session)
+        else:
+            context = load_population(file)
+            declared, changed = declare_population(session, context=context, actor=operator())
+    if as_json:
+        print_json(None if declared is None else _population_json(declared, changed))
+        return
+    if declared is None:
+        console.print(f"no population context declared: {DECLARE_HINT}", highlight=False)
+        return
+    c = declared.context
+    verb = "declared" if changed else "in force"
+    console.print(
+        f"population context {verb} (#{declared.id}, {declared.declared_at:%Y-%m-%d %H:%M} "
+        f"UTC, by {declared.actor}, audit seq {declared.audit_seq})",
+        highlight=False,
+    )
+    console.print(f"membership reveals: {c.membership_reveals or '—'}", highlight=False)
+    console.print(
+        f"vulnerable: {'yes — ' + (c.vulnerable_why or '') if c.vulnerable else 'no'}",
+        highlight=False,
+    )
+    cats = ", ".join(c.special_categories_inferable) or "—"
+    console.print(f"special categories inferable: {cats}", highlight=False)
+
+
+def _population_json(declared: DeclaredPopulation, changed: bool) -> dict[str, Any]:
+    return {
+        "id": declared.id,
+        "declared_at": declared.declared_at.isoformat(),
+        "actor": declared.actor,
+        "audit_seq": declared.audit_seq,
+        "changed": changed,
+        **declared.context.as_dict(),
+    }
 
 
 def _render(view: SubjectView) -> None:

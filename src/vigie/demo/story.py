@@ -41,10 +41,9 @@ from vigie.audit.checkpoints import Checkpointer
 from vigie.audit.export import export_trail
 from vigie.audit.index import received_by
 from vigie.audit.verify import verify_trail
-from vigie.breach.assessment import assess_incident
+from vigie.breach.assessment import assess_incident, overrule_incident
 from vigie.breach.authority import prepare_pack, write_pack
 from vigie.breach.from_leak import open_from_leak
-from vigie.breach.incidents import record_decision
 from vigie.demo.haul import RecordingTransport, write_dump
 from vigie.demo.mailsink import MailSink
 from vigie.demo.steps import StepRunner, claim
@@ -131,7 +130,6 @@ class Demo:
         self.clock = DrivenClock(self.start)
         self.records: list[dict[str, Any]] = []
         self.leak_report: dict[str, Any] = {}
-        self.notify_despite = False
 
     @contextmanager
     def _bar(self, what: str) -> Iterator[Callable[[int, int], None]]:
@@ -378,19 +376,16 @@ class Demo:
             risk = assess_incident(session, incident_id=incident.id, actor=ACTOR)
             if not risk.notify_people:
                 # What a DPO does for this population: inform people even below "high".
-                record_decision(
-                    session, incident_id=incident.id, kind="notify_people", actor=ACTOR,
-                    summary="inform every affected person despite the assessment: refugees "
-                    "and asylum seekers, contact details exposed, targeted phishing likely",
+                risk = overrule_incident(
+                    session, incident_id=incident.id, notify_people=True, actor=ACTOR,
+                    reason="refugees and asylum seekers, contact details exposed, targeted "
+                    "phishing likely",
                 )  # fmt: skip
         lines.append(
             f"incident #{incident.id} opened; 72-hour clock started (deadline "
             f"{(incident.aware_at + timedelta(hours=72)):%Y-%m-%d %H:%M} UTC)"
         )
         lines.append(f"risk {risk.level} (severity {risk.severity:.1f}): {risk.decision}")
-        if not risk.notify_people:
-            lines.append("DPO decision on the timeline: inform every affected person anyway")
-        self.notify_despite = not risk.notify_people
         lines += self._authority_pack(incident.id)
         lines += self._notices(incident.id)
         lines += self._canary_trip()
@@ -425,7 +420,7 @@ class Demo:
                 report = send_notices(
                     self.w.sessions, incident_id=incident_id, context=context,
                     channels=channels, secrets=self.w.secrets, lock_dir=self.w.out / "data",
-                    actor=ACTOR, despite_assessment=self.notify_despite, progress=advance,
+                    actor=ACTOR, progress=advance,
                 )  # fmt: skip
             delivered = sink.count
         sent = dict(report.sent)

@@ -1,16 +1,29 @@
-"""Data subjects of the CIR case and their version history.
+"""Data subjects of the CIR case, their version history, and the population context.
 
 ``subjects`` holds each person's *current* version (what the gateway serves);
 ``subject_versions`` holds every superseded version with its validity interval
 ``[valid_from, valid_to)``, so a leaked value can be dated. The full history of a person
 is their superseded versions plus the current one (valid from ``valid_from``, open-ended).
+``registry_populations`` holds every declaration of the registry's population context
+(:mod:`vigie.registry.population`); the newest is in force.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, SmallInteger, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vigie.store.base import Base, UTCDateTime
@@ -102,3 +115,18 @@ class SubjectVersion(_SubjectData, Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
     valid_to: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RegistryPopulation(Base):
+    """One declaration of the registry's population context (the newest is in force)."""
+
+    __tablename__ = "registry_populations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    declared_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(200))
+    membership_reveals: Mapped[str | None] = mapped_column(Text)
+    vulnerable: Mapped[bool] = mapped_column(Boolean)
+    vulnerable_why: Mapped[str | None] = mapped_column(Text)
+    special_categories: Mapped[list[str]] = mapped_column(JSON)
+    audit_seq: Mapped[int] = mapped_column(BigInteger)  # its ``registry:population`` event

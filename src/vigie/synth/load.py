@@ -9,9 +9,13 @@
 3. Plant canaries (:mod:`vigie.fingerprint.canaries`) region by region, so every scope
    holds the configured density; their ids are scattered among the real ones.
 
-All of it is one transaction (nothing half-loaded is left behind) and one audit event
-(``subject:synth``, counts only). The registry must be empty: synth builds a population,
-it does not add to one.
+4. Declare the registry's population context from the shipped file
+   (:data:`POPULATION`): what being in the CIR file reveals, and that refugees and asylum
+   seekers are among its people (:mod:`vigie.registry.population`).
+
+All of it is one transaction (nothing half-loaded is left behind) and two audit events
+(``subject:synth``, counts only, and ``registry:population``). The registry must be
+empty: synth builds a population, it does not add to one.
 """
 
 from __future__ import annotations
@@ -37,11 +41,13 @@ from vigie.processors.apply import apply_file
 from vigie.processors.counts import recount_all
 from vigie.processors.models import Assignment, Processor
 from vigie.registry.models import VERSIONED_FIELDS, Subject, SubjectVersion
+from vigie.registry.population import declare_population, load_population
 from vigie.synth.bulk import BulkWriter, Rows, bulk_mode, iso_dates, timestamps
 from vigie.synth.geography import REGION_SHARES
 from vigie.synth.people import DATE_FIELDS, PeopleBatch, generate
 
 PROVIDERS = Path(__file__).with_name("providers.yaml")
+POPULATION = Path(__file__).with_name("population.yaml")
 BATCH = 100_000
 MAX_PEOPLE = 50_000_000  # ids, file numbers and phone numbers stay unique below this
 CANARY_STREAM = 1 << 40  # ``start`` of the canaries' batch: its own random stream
@@ -76,11 +82,13 @@ def synthesize(
     canary_density: float = DEFAULT_DENSITY,
     actor: str = "operator:cli",
     providers: Path = PROVIDERS,
+    population: Path = POPULATION,
 ) -> SynthReport:
     """Build ``people`` synthetic people (plus canaries) and the CIR providers."""
     if not 1 <= people <= MAX_PEOPLE:
         raise InvalidInput(f"--people must be between 1 and {MAX_PEOPLE:,}")
     started = time.perf_counter()
+    context = load_population(population)
     with engine.connect() as conn, bulk_mode(conn), Session(bind=conn) as session, session.begin():
         existing = session.scalar(select(func.count()).select_from(Subject)) or 0
         if existing:
@@ -96,6 +104,7 @@ def synthesize(
         processors = session.scalar(select(func.count()).select_from(Processor)) or 0
         detail = {"people": people, "canaries": plan.count, "seed": seed, **counts}
         trail.append(session, action=Action.SUBJECT_SYNTH, actor=actor, detail=detail)
+        declare_population(session, context=context, actor=actor)
     return SynthReport(
         people=people,
         canaries=plan.count,

@@ -136,6 +136,18 @@ def upgrade() -> None:
         sa.UniqueConstraint("name", name=op.f("uq_processors_name")),
     )
     op.create_table(
+        "registry_populations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("declared_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.Column("membership_reveals", sa.Text(), nullable=True),
+        sa.Column("vulnerable", sa.Boolean(), nullable=False),
+        sa.Column("vulnerable_why", sa.Text(), nullable=True),
+        sa.Column("special_categories", sa.JSON(), nullable=False),
+        sa.Column("audit_seq", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_registry_populations")),
+    )
+    op.create_table(
         "subjects",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("ref", sa.String(length=32), nullable=False),
@@ -783,6 +795,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_subjects_email")
 
     op.drop_table("subjects")
+    op.drop_table("registry_populations")
     op.drop_table("processors")
     with op.batch_alter_table("leak_analyses", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_leak_analyses_purge_after"))
