@@ -188,3 +188,26 @@ def test_the_report_says_what_was_made_of_each_column() -> None:
          "ignored: too few values (5 present, 100% agree with the registry; 30 needed)"),
     ]  # fmt: skip
     assert [v.note() for v, _ in cases] == [note for _, note in cases]
+
+
+def test_names_agree_as_linking_compares_them(
+    world: World, engine: Engine, settings: Settings, secrets: InstanceSecrets, leak_dir: Path
+) -> None:
+    """A family name with a doubled letter agrees fuzzily (``token_sort_ratio`` >= 85),
+    as it does for linking; a full name agrees whatever the order of its tokens."""
+    ids = sorted(world.real_received(SOURCE))[:PEOPLE]
+    rows = []
+    for i in ids:
+        p = world.people[i]
+        rows.append([p.ref, p.given_name, p.family_name + p.family_name[-1],
+                     f"{p.family_name} {p.given_name}"])  # fmt: skip
+    path = write_csv(leak_dir / "typos.csv", ["num_dossier", "prenom", "nom", "nom_prenom"], rows)
+    report = analyze(engine, paths=[path], secrets=secrets, settings=settings)
+    judged = report.field_evidence
+    assert report.matched_rows == len(ids)
+    assert (judged["family_name"]["verdict"], judged["family_name"]["agree"]) == (
+        "evidence",
+        len(ids),
+    )
+    assert (judged["full_name"]["verdict"], judged["full_name"]["agree"]) == ("evidence", len(ids))
+    assert [a["processor"] for a in report.attribution][:1] == [SOURCE]
