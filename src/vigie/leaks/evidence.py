@@ -180,45 +180,49 @@ def field_evidence(con: duckdb.DuckDBPyConnection, present: list[str]) -> dict[s
     """Table ``row_fields`` and the verdict on each kind of ``present`` that is a field.
 
     ``row_fields`` holds one row per linked row: ``row_id``, ``subject_id``, and per
-    kind ``k`` the flags ``k_v`` (a value that is not a placeholder) and ``k_a`` (it
-    agrees with some version of the linked person).
+    kind ``k`` the flags ``k_a`` (the row's value agrees with some version of the linked
+    person) and ``k_v`` (the row holds a value that is not a placeholder).
     """
     kinds = [k for k in present if fields_of(k) and _agree_sql(k) is not None]
+    if not kinds:
+        con.execute("CREATE OR REPLACE TABLE row_fields AS SELECT row_id, subject_id FROM links")
+        return {}
     names = _name_tokens(present)
-    # Placeholders are told once per row, before the rows meet the person's versions.
-    told = ", ".join(f"{k} IS NOT NULL AND NOT {K.placeholder_sql(k)} AS {k}_v" for k in kinds)
-    joins = (
-        f"JOIN (SELECT row_id, {told} FROM dump_src) s USING (row_id) JOIN dump d USING (row_id) "
-    )
+    joins = "JOIN dump d USING (row_id) "
     if names:
-        joins += f"JOIN (SELECT row_id, {names} FROM dump_raw) x USING (row_id) "
+        con.execute(
+            f"""CREATE OR REPLACE TABLE evidence_names AS
+                SELECT row_id, {names} FROM dump_raw SEMI JOIN links USING (row_id)"""
+        )
+        joins += "JOIN evidence_names x USING (row_id) "
     if K.PSEUDONYM in kinds:
         joins += (
             "LEFT JOIN pseudo_hits h ON h.pseudonym = d.pseudonym AND h.subject_id = l.subject_id "
         )
-    flags = "".join(
-        f", any_value(s.{k}_v) AS {k}_v, coalesce(bool_or({_agree_sql(k)}), false) AS {k}_a"
+    agree = "".join(f", coalesce(bool_or({_agree_sql(k)}), false) AS {k}_a" for k in kinds)
+    con.execute(
+        f"""CREATE OR REPLACE TABLE evidence_agree AS
+            SELECT l.row_id, any_value(l.subject_id) AS subject_id{agree}
+            FROM links l {joins} JOIN reg r ON r.subject_id = l.subject_id
+            GROUP BY l.row_id"""
+    )
+    for kind in kinds:
+        if kind in _FUZZY:
+            _fuzzy_names(con, kind)
+    # A value that agrees is no placeholder: the (costly) test runs on the others only.
+    told = "".join(
+        f", a.{k}_a, CASE WHEN a.{k}_a THEN true WHEN s.{k} IS NULL THEN false "
+        f"ELSE NOT {K.placeholder_sql(f's.{k}')} END AS {k}_v"
         for k in kinds
     )
     con.execute(
         f"""CREATE OR REPLACE TABLE row_fields AS
-            SELECT l.row_id, any_value(l.subject_id) AS subject_id{flags}
-            FROM links l {joins}
-            JOIN reg r ON r.subject_id = l.subject_id
-            GROUP BY l.row_id"""
-        if kinds
-        else "CREATE OR REPLACE TABLE row_fields AS SELECT row_id, subject_id FROM links"
+            SELECT a.row_id, a.subject_id{told}
+            FROM evidence_agree a JOIN dump_src s USING (row_id)"""
     )
-    for kind in kinds:
-        if kind in _FUZZY:
-            _fuzzy_names(con, kind, names)
-    if not kinds:
-        return {}
     counts = ", ".join(
-        f"count(*) FILTER (WHERE s.{k} IS NOT NULL), count(*) FILTER (WHERE f.{k}_v), "
-        f"count(*) FILTER (WHERE f.{k}_v AND f.{k}_a), "
-        f"min(lower(s.{k})) FILTER (WHERE f.{k}_v) IS DISTINCT FROM "
-        f"max(lower(s.{k})) FILTER (WHERE f.{k}_v)"
+        f"count(s.{k}), count(*) FILTER (WHERE f.{k}_v), count(*) FILTER (WHERE f.{k}_a), "
+        f"min(s.{k}) FILTER (WHERE f.{k}_v) IS DISTINCT FROM max(s.{k}) FILTER (WHERE f.{k}_v)"
         for k in kinds
     )
     row = con.execute(
@@ -227,30 +231,32 @@ def field_evidence(con: duckdb.DuckDBPyConnection, present: list[str]) -> dict[s
     linked = int(row[0])
     verdicts = {}
     for i, kind in enumerate(kinds):
-        filled, values, agree, varied = row[1 + 4 * i : 5 + 4 * i]
+        filled, values, agreeing, varied = row[1 + 4 * i : 5 + 4 * i]
         verdict = judge(
             linked_rows=linked,
             filled=int(filled),
             values=int(values),
             distinct=2 if varied else 1,
-            agree=int(agree),
+            agree=int(agreeing),
         )
-        verdicts[kind] = FieldVerdict(kind, verdict, linked, int(filled), int(values), int(agree))
+        verdicts[kind] = FieldVerdict(
+            kind, verdict, linked, int(filled), int(values), int(agreeing)
+        )
     return verdicts
 
 
-def _fuzzy_names(con: duckdb.DuckDBPyConnection, kind: str, names: str) -> None:
-    """Mark in ``row_fields`` the names of ``kind`` that agree only fuzzily."""
+def _fuzzy_names(con: duckdb.DuckDBPyConnection, kind: str) -> None:
+    """Mark in ``evidence_agree`` the names of ``kind`` that agree only fuzzily."""
     a, b, c = _FUZZY[kind]
-    pairs = f"""FROM row_fields f JOIN (SELECT row_id, {names} FROM dump_raw) x USING (row_id)
-                JOIN reg r ON r.subject_id = f.subject_id"""
-    open_ = f"f.{kind}_v AND NOT f.{kind}_a AND {a} IS NOT NULL"
+    pairs = """FROM evidence_agree f JOIN evidence_names x USING (row_id)
+               JOIN reg r ON r.subject_id = f.subject_id"""
+    open_ = f"NOT f.{kind}_a AND {a} IS NOT NULL"
     table = f"evidence_{kind}"
     register_similarity(
         con, f"SELECT DISTINCT {a}, coalesce({b}, ''), {c} {pairs} WHERE {open_}", table
     )
     con.execute(
-        f"""UPDATE row_fields SET {kind}_a = true WHERE row_id IN (
+        f"""UPDATE evidence_agree SET {kind}_a = true WHERE row_id IN (
                 SELECT f.row_id {pairs}
                 JOIN {table} v ON v.a = {a} AND v.b = coalesce({b}, '') AND v.c = {c}
                 WHERE {open_} AND v.sim >= {FUZZY_MIN})"""
