@@ -126,19 +126,19 @@ class FieldVerdict:
 
 
 def _agree_sql(kind: str) -> str | None:
-    """SQL: the dump row ``d`` (names ``x``) agrees with registry version ``r`` on ``kind``."""
+    """SQL: the dump row ``d`` agrees with registry version ``r`` on ``kind``."""
     same = {
         "ref": "d.ref_n = r.ref_n",
         "email": "d.email_n = r.email_n",
         "phone": "d.phone_n = r.phone_n",
         K.PSEUDONYM: "h.subject_id IS NOT NULL",
-        "given_name": "x.given_name_t = r.given_key",
-        "family_name": "x.family_name_t = r.family_key",
-        K.FULL_NAME: "(x.full_key = r.name_key OR x.full_key = r.native_key)",
+        "given_name": "d.given_name_t = r.given_key",
+        "family_name": "d.family_name_t = r.family_key",
+        K.FULL_NAME: f"({_FULL_KEY} = r.name_key OR {_FULL_KEY} = r.native_key)",
         "given_name_native": "list_has_all(string_split(r.native_key, ' '), "
-        "string_split(x.given_name_native_t, ' '))",
+        "string_split(d.given_name_native_t, ' '))",
         "family_name_native": "list_has_all(string_split(r.native_key, ' '), "
-        "string_split(x.family_name_native_t, ' '))",
+        "string_split(d.family_name_native_t, ' '))",
         "birth_date": "coalesce(d.birth_date = r.birth_date, d.birth_year = year(r.birth_date))",
         "sex": "d.sex = r.sex",
         "birth_country": "d.birth_country = r.birth_country",
@@ -159,21 +159,14 @@ def _agree_sql(kind: str) -> str | None:
     return same.get(kind)
 
 
+# A full name's tokens in the registry's order (sorted), to compare with ``name_key``.
+_FULL_KEY = "array_to_string(list_sort(string_split(d.full_name_t, ' ')), ' ')"
 # Name kinds compared fuzzily, as linking does: (the row's tokens, the registry's key).
 _FUZZY = {
-    "given_name": ("x.given_name_t", "r.given_key", "''"),
-    "family_name": ("x.family_name_t", "r.family_key", "''"),
-    K.FULL_NAME: ("x.full_key", "r.name_key", "coalesce(r.native_key, '')"),
+    "given_name": ("d.given_name_t", "r.given_key", "''"),
+    "family_name": ("d.family_name_t", "r.family_key", "''"),
+    K.FULL_NAME: (_FULL_KEY, "r.name_key", "coalesce(r.native_key, '')"),
 }
-
-
-def _name_tokens(present: list[str]) -> str:
-    """The linked rows' name tokens (from ``dump_raw``), when the file has names."""
-    cols = [f"{k}_t" for k in ("given_name", "family_name", "given_name_native",
-                                "family_name_native") if k in present]  # fmt: skip
-    if K.FULL_NAME in present:
-        cols.append("array_to_string(list_sort(string_split(full_name_t, ' ')), ' ') AS full_key")
-    return ", ".join(cols)
 
 
 def field_evidence(con: duckdb.DuckDBPyConnection, present: list[str]) -> dict[str, FieldVerdict]:
@@ -187,14 +180,7 @@ def field_evidence(con: duckdb.DuckDBPyConnection, present: list[str]) -> dict[s
     if not kinds:
         con.execute("CREATE OR REPLACE TABLE row_fields AS SELECT row_id, subject_id FROM links")
         return {}
-    names = _name_tokens(present)
     joins = "JOIN dump d USING (row_id) "
-    if names:
-        con.execute(
-            f"""CREATE OR REPLACE TABLE evidence_names AS
-                SELECT row_id, {names} FROM dump_raw SEMI JOIN links USING (row_id)"""
-        )
-        joins += "JOIN evidence_names x USING (row_id) "
     if K.PSEUDONYM in kinds:
         joins += (
             "LEFT JOIN pseudo_hits h ON h.pseudonym = d.pseudonym AND h.subject_id = l.subject_id "
@@ -248,7 +234,7 @@ def field_evidence(con: duckdb.DuckDBPyConnection, present: list[str]) -> dict[s
 def _fuzzy_names(con: duckdb.DuckDBPyConnection, kind: str) -> None:
     """Mark in ``evidence_agree`` the names of ``kind`` that agree only fuzzily."""
     a, b, c = _FUZZY[kind]
-    pairs = """FROM evidence_agree f JOIN evidence_names x USING (row_id)
+    pairs = """FROM evidence_agree f JOIN dump d USING (row_id)
                JOIN reg r ON r.subject_id = f.subject_id"""
     open_ = f"NOT f.{kind}_a AND {a} IS NOT NULL"
     table = f"evidence_{kind}"

@@ -296,7 +296,8 @@ def build_dump(
                  ELSE upper({raw("region")}) END AS region,
             TRY_CAST({raw("course_hours")} AS INTEGER) AS course_hours,
             coalesce(full_name_t, trim(coalesce(given_name_t, '') || ' ' ||
-                coalesce(family_name_t, ''))) AS name_text
+                coalesce(family_name_t, ''))) AS name_text,
+            given_name_t, family_name_t, full_name_t, given_name_native_t, family_name_native_t
         FROM dump_raw
         """
     )
