@@ -183,8 +183,9 @@ def infer_columns(
                 r[0]
                 for r in con.execute(
                     f"SELECT DISTINCT trim({col}) AS v FROM {source.table} "
-                    f"WHERE {col} IS NOT NULL AND NOT {K.placeholder_sql(col)} LIMIT {SAMPLE}"
+                    f"WHERE {col} IS NOT NULL AND trim({col}) <> '' LIMIT {SAMPLE}"
                 ).fetchall()
+                if not K.is_placeholder(r[0])
             ]
             kind, via, share = classify(header, values, vocab)
             out.append(Column(s_index, i, header, kind, via, round(share, 3), int(filled[i])))
