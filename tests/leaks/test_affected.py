@@ -115,11 +115,27 @@ def test_report_forms_list_real_people_only(tmp_path: Path) -> None:
     with out.open(newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     assert rows == [
-        ["ref", "family_name", "birth_date", "email", "given_name"],
+        ["ref", "exposed_family_name", "exposed_birth_date", "exposed_email", "exposed_given_name"],
         ["CIR-1", "yes", "", "yes", "yes"],
         ["'=HYPERLINK(1)", "yes", "yes", "", ""],  # a formula is neutralised
         ["CIR-4", "", "", "", ""],
     ]
+
+
+def test_the_csv_header_names_each_column_once_when_the_ref_is_exposed(tmp_path: Path) -> None:
+    """A file holding people's file numbers exposes the field ``ref``: its yes/no column
+    must not take the name of the column that identifies the person."""
+    shapes = (("email", "ref"), ("ref",))
+    people = AffectedPeople(subject_ids=[1, 2], refs=["CIR-1", "CIR-2"], canary=[False, False],
+                            rows=[1, 1], shapes=[0, 1], shape_fields=shapes)  # fmt: skip
+    out = tmp_path / "affected.csv"
+    _report(people).write_affected_csv(out)
+    with out.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    header = rows[0]
+    assert len(set(header)) == len(header), header
+    assert header == ["ref", "exposed_ref", "exposed_email"]
+    assert rows[1:] == [["CIR-1", "yes", "yes"], ["CIR-2", "yes", ""]]
 
 
 def test_arrays_are_accepted_as_they_come_from_duckdb() -> None:

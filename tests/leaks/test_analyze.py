@@ -149,6 +149,11 @@ def test_exposure_reports_and_storage(
     assert first["affected"] == data["affected"][:5] and len(first["exposures"]) == 5
     html = report.render_html()
     assert "<b>note</b>" not in html and "&lt;b&gt;note&lt;/b&gt;" in html
+    # What the values of each column showed, in the JSON and on the page.
+    said = "evidence (40 present, 100% agree with the registry)"
+    assert data["field_evidence"]["nationality"]["verdict"] == "evidence"
+    assert [c["evidence"] for c in data["columns"] if c["kind"] == "nationality"] == [said]
+    assert said in html
     out = leak_dir / "affected.csv"
     report.write_affected_csv(out)
     lines = out.read_text().splitlines()

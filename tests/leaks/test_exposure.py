@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vigie.leaks.columns import Column
+from vigie.leaks.evidence import FieldVerdict
 from vigie.leaks.exposure import CATEGORIES, affected_people, category_totals, leak_window
 
 T0 = dt.datetime(2024, 1, 1)
@@ -28,7 +28,9 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
         CREATE TABLE reg (subject_id BIGINT, version BIGINT, valid_from TIMESTAMP,
             valid_to TIMESTAMP, is_canary BOOLEAN, ref VARCHAR, nationality VARCHAR,
             residence_reason VARCHAR, residence_status VARCHAR, preferred_language VARCHAR);
-        CREATE TABLE dump_src (row_id BIGINT, email VARCHAR, phone VARCHAR, nationality VARCHAR);
+        CREATE TABLE row_fields (row_id BIGINT, subject_id BIGINT, email_v BOOLEAN,
+            email_a BOOLEAN, phone_v BOOLEAN, phone_a BOOLEAN, nationality_v BOOLEAN,
+            nationality_a BOOLEAN);
         CREATE TABLE links (row_id BIGINT, subject_id BIGINT, is_canary BOOLEAN, score DOUBLE,
             confidence DOUBLE);
         CREATE TABLE scored (row_id BIGINT, subject_id BIGINT, version BIGINT,
@@ -39,8 +41,8 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
     c.close()
 
 
-def _column(kind: str) -> Column:
-    return Column(source=0, index=0, header=kind, kind=kind, via="header", share=1.0, filled=1)
+def _verdict(kind: str, verdict: str) -> FieldVerdict:
+    return FieldVerdict(kind, verdict, linked_rows=5, filled=5, values=5, agree=5)
 
 
 def test_each_person_gets_the_fields_of_any_of_their_rows(
@@ -54,22 +56,27 @@ def test_each_person_gets_the_fields_of_any_of_their_rows(
             (2, 1, '2024-01-01', NULL, true, 'A-2', 'AFG', NULL, 'valid', 'ps'),
             (3, 1, '2024-01-01', NULL, false, 'C-3', NULL, 'study', 'valid', 'fr'),
             (4, 1, '2024-01-01', NULL, false, 'D-4', 'FRA', 'study', 'expired', 'en');
-        INSERT INTO dump_src VALUES (10, 'a@x.invalid', NULL, NULL), (11, NULL, '0600', 'FR'),
-            (12, NULL, NULL, NULL), (13, 'c@x.invalid', NULL, NULL),
-            (14, NULL, NULL, 'fr');
+        INSERT INTO row_fields VALUES (10, 1, true, true, false, false, false, false),
+            (11, 1, false, false, true, false, true, true),
+            (12, 2, false, false, false, false, false, false),
+            (13, 3, true, false, false, false, false, false),
+            (14, 4, false, false, false, false, true, false);
         INSERT INTO links VALUES (10, 1, false, 9, 1), (11, 1, false, 9, 1),
             (12, 2, true, 9, 1), (13, 3, false, 9, 1), (14, 4, false, 9, 1);
         """
     )
-    present = ["email", "phone", "nationality"]
-    columns = [_column(k) for k in ("email", "phone", "nationality", "region")]
-    people = affected_people(con, columns, present)
-    # Ordered by ref; "region" is typed but not linked: exposed about everyone.
+    # E-mail and phone columns are evidence; the nationality column's values mostly
+    # disagree with the registry: it exposes only the people whose value agrees.
+    verdicts = {"email": _verdict("email", "evidence"), "phone": _verdict("phone", "evidence"),
+                "nationality": _verdict("nationality", "mismatch")}  # fmt: skip
+    people = affected_people(con, verdicts)
+    # Ordered by ref; a value in an evidence column exposes its person even when it
+    # disagrees with their record (C-3's e-mail); an invented one does not (D-4).
     assert [(a.ref, a.subject_id, a.is_canary, a.rows, a.fields) for a in people] == [
-        ("A-2", 2, True, 1, ("region",)),
-        ("B-1", 1, False, 2, ("email", "nationality", "phone", "region")),
-        ("C-3", 3, False, 1, ("email", "region")),
-        ("D-4", 4, False, 1, ("nationality", "region")),
+        ("A-2", 2, True, 1, ()),
+        ("B-1", 1, False, 2, ("email", "nationality", "phone")),
+        ("C-3", 3, False, 1, ("email",)),
+        ("D-4", 4, False, 1, ()),
     ]
     totals = category_totals(con)
     assert totals == _categories_one_by_one(con)
@@ -78,7 +85,7 @@ def test_each_person_gets_the_fields_of_any_of_their_rows(
 
 
 def test_nobody_linked(con: duckdb.DuckDBPyConnection) -> None:
-    people = affected_people(con, [_column("email")], ["email"])
+    people = affected_people(con, {"email": _verdict("email", "evidence")})
     assert len(people) == 0 and people.field_totals() == {}
     assert category_totals(con) == {cat: {} for cat in CATEGORIES}
     assert leak_window(con) is None

@@ -149,3 +149,29 @@ def test_letters_lost_to_the_encoding_are_wildcards(leaked: str, registry: str, 
     a = " ".join(sorted(name_tokens(leaked)))
     b = " ".join(sorted(name_tokens(registry)))
     assert wildcard_match(a, b) is fits
+
+
+PLACEHOLDER_VALUES = ["", " ", "-", "--", "?", "/", "—", ".", "N/A", "n/a", "NA", "NC", "n.c.",
+                      "inconnu", "Inconnue", "non renseigné", "NON RENSEIGNEE", "néant", "NULL",
+                      "None", "unknown", "0", "000", "00/00/0000", "0000-00-00", "XXX", "xx",
+                      "TBD", "vide"]  # fmt: skip
+REAL_VALUES = ["X", "F", "M", "FRA", "Afghanistan", "75001", "01", "2A", "06 12 34 56 78",
+               "Zoé", "Nadia", "Хасанов", "أحمد", "٣", "1990", "12/03/1990",
+               "a@example.org", "A1", "valid", "Nc-Ville"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "placeholder"),
+    [(v, True) for v in PLACEHOLDER_VALUES] + [(v, False) for v in REAL_VALUES],
+)
+def test_placeholders_in_python_and_in_sql(text: str, placeholder: bool) -> None:
+    import duckdb
+
+    from vigie.leaks.kinds import is_placeholder, placeholder_sql
+
+    assert is_placeholder(text) is placeholder
+    with duckdb.connect(":memory:") as con:
+        con.execute("CREATE TABLE t (v VARCHAR)")
+        con.execute("INSERT INTO t VALUES (?)", [text])
+        row = con.execute(f"SELECT {placeholder_sql('v')} FROM t").fetchall()
+    assert row[0][0] is placeholder

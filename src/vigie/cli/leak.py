@@ -38,11 +38,16 @@ def _summary(report: LeakReport) -> None:
         highlight=False,
     )
     columns = Table(title="Columns", show_lines=False)
-    for name in ("file", "header", "kind", "via", "fit"):
+    for name in ("file", "header", "kind", "via", "fit", "values"):
         columns.add_column(name)
     for c in report.columns:
         columns.add_row(
-            Text(c["file"]), Text(c["header"]), c["kind"], c["via"], f"{c['share']:.2f}"
+            Text(c["file"]),
+            Text(c["header"]),
+            c["kind"],
+            c["via"],
+            f"{c['share']:.2f}",
+            c.get("evidence") or "",
         )
     console.print(columns)
     if report.attribution:
@@ -83,7 +88,8 @@ def analyze_command(
         Path | None,
         typer.Option(
             "--affected-out",
-            help="Write one CSV row per affected person: `ref` and the fields exposed.",
+            help="Write one CSV row per affected person: `ref`, then `exposed_<field>` "
+            "(`yes` or empty) per field exposed.",
         ),
     ] = None,
 ) -> None:

@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session
 
 from vigie.errors import InvalidInput
 from vigie.leaks.attribution import attribute
-from vigie.leaks.columns import Vocabulary, fields_of, infer_columns
+from vigie.leaks.columns import Vocabulary, infer_columns
 from vigie.leaks.disclosures import DisclosureSource, ServedIndexDisclosures
+from vigie.leaks.evidence import evidence_fields, field_evidence
 from vigie.leaks.exposure import affected_people, category_totals, leak_window
 from vigie.leaks.linking import decode_pseudonyms, link
 from vigie.leaks.normalize import build_dump
@@ -136,9 +137,11 @@ def _run(
             "SELECT count(*), count(*) FILTER (WHERE is_canary) FROM links"
         ).fetchall()[0]
         matched, canary_rows = (int(counts[0]), int(counts[1])) if counts else (0, 0)
-        affected = affected_people(con, columns, present)
+        # A field is evidence through its values, not its header (vigie.leaks.evidence).
+        judged = field_evidence(con, present)
+        lap("evidence")
+        affected = affected_people(con, judged)
         verdict = verdict_for(matched, parsed)
-        dump_fields = sorted({f for c in columns for f in fields_of(c.kind)})
         hits = dict(
             con.execute(
                 "SELECT processor_id, count(DISTINCT pseudonym) FROM pseudo_hits GROUP BY 1"
@@ -154,7 +157,7 @@ def _run(
             result = attribute(
                 linked=affected.subject_ids,
                 canaries=affected.canary_ids,
-                fields=dump_fields,
+                fields=evidence_fields(judged),
                 pseudonym_hits={int(k): int(v) for k, v in hits.items()},
                 disclosures=list(history or []),
                 registry_size=registry_size,
@@ -203,9 +206,11 @@ def _run(
                     "via": c.via,
                     "share": c.share,
                     "filled": c.filled,
+                    "evidence": judged[c.kind].note() if c.kind in judged else None,
                 }
                 for c in columns
             ],
+            field_evidence={kind: v.as_dict() for kind, v in judged.items()},
             matched_rows=matched,
             canary_rows=canary_rows,
             affected=affected,

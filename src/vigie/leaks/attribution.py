@@ -13,9 +13,12 @@ Evidence, strongest first:
    Chernoff bound ``exp(-n·KL(k/n ‖ q))``; real people and canaries multiply. Multiplied
    by the number of processors tested (Bonferroni), this is the reported
    **false-attribution probability**; confidence is one minus it.
-3. **Fields.** A processor that never received a field present in the file is not its
+3. **Fields.** A processor that never received a field the file holds is not its
    source. When the file holds a field that *no* processor received, the leak happened on
-   the controller's side and nobody is named.
+   the controller's side and nobody is named. The file "holds" a field when its values
+   say so, not its header: the caller passes only the fields whose columns are evidence
+   (:mod:`vigie.leaks.evidence`), so an empty, placeholder or invented column vetoes
+   nobody.
 
 Merged files: processors are named greedily — the strongest first, then the others are
 tested on the people the named ones did not receive — so each contributor is named.
@@ -140,10 +143,11 @@ def attribute(
     """Name the processors the leaked people and fields came from, strongest first.
 
     ``linked`` are the real people found in the file, ``canaries`` the canaries,
-    ``fields`` the registry fields the file holds, ``pseudonym_hits`` processor id ->
-    number of its pseudonyms found, ``all_canaries`` every canary of the registry. The id
-    collections may be NumPy arrays: millions of people are counted with arrays and
-    masks over the file's people, never with Python sets.
+    ``fields`` the registry fields the file holds (by their values' evidence),
+    ``pseudonym_hits`` processor id -> number of its pseudonyms found, ``all_canaries``
+    every canary of the registry. The id collections may be NumPy arrays: millions of
+    people are counted with arrays and masks over the file's people, never with Python
+    sets.
     """
     every_canary = _ids(all_canaries)
     canary_count = len(every_canary)

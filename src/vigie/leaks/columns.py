@@ -1,6 +1,7 @@
 """Column typing: which kind each leaked column holds (see :mod:`vigie.leaks.kinds`).
 
-The header proposes, the values dispose: a header kind is kept when the values do not
+The header proposes, the values dispose (placeholders such as "N/A" or "-" left aside):
+a header kind is kept when the values do not
 contradict it (at least half of a sample of distinct values fit the kind's format, for
 kinds that have one); otherwise, or without a usable header, the kind whose format or
 registry vocabulary fits most of the sample wins (80% for formats, 60% for vocabularies).
@@ -177,12 +178,14 @@ def infer_columns(
         ).fetchall()[0]
         for i, header in enumerate(source.headers):
             col = f"c{i}"
+            # Placeholders ("N/A", "-") say nothing of the kind: the header decides alone.
             values = [
                 r[0]
                 for r in con.execute(
                     f"SELECT DISTINCT trim({col}) AS v FROM {source.table} "
                     f"WHERE {col} IS NOT NULL AND trim({col}) <> '' LIMIT {SAMPLE}"
                 ).fetchall()
+                if not K.is_placeholder(r[0])
             ]
             kind, via, share = classify(header, values, vocab)
             out.append(Column(s_index, i, header, kind, via, round(share, 3), int(filled[i])))

@@ -1,8 +1,10 @@
 """Who was exposed, which fields, and when the data was taken — over the linked rows.
 
-- Exposure: per affected person, the registry fields present (non-empty) in any of the
-  rows linked to them; totals by category (nationality, residence reason and status,
-  preferred language) from the person's current registry record, for the authority.
+- Exposure: per affected person, the registry fields held about them in any of the rows
+  linked to them — a value that is not a placeholder, in a column that is evidence or
+  agreeing with their record (:mod:`vigie.leaks.evidence`); totals by category
+  (nationality, residence reason and status, preferred language) from the person's
+  current registry record, for the authority.
 - Dating: a linked row's values match some versions of its person (the versions with
   the row's best score). The row was taken while one of them was valid:
   ``[earliest valid_from, latest valid_to)`` of those versions. The file was taken when
@@ -13,51 +15,50 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 import duckdb
 import numpy as np
 
 from vigie.leaks.affected import AffectedPeople
-from vigie.leaks.columns import Column, fields_of
-from vigie.leaks.normalize import LINK_KINDS
+from vigie.leaks.columns import fields_of
+from vigie.leaks.evidence import FieldVerdict
 
 CATEGORIES = ("nationality", "residence_reason", "residence_status", "preferred_language")
 
 
 def affected_people(
-    con: duckdb.DuckDBPyConnection, columns: list[Column], present: list[str]
+    con: duckdb.DuckDBPyConnection, verdicts: Mapping[str, FieldVerdict]
 ) -> AffectedPeople:
     """Every linked person with the fields exposed about them, ordered by ``ref``.
 
-    DuckDB folds each person's rows (their raw values, ``dump_src``: presence is all that
-    counts, so the parsed columns of ``dump_raw`` are not computed) into a bit mask of the
-    kinds present in any of them (the person's exposure *shape*); only the few distinct
-    shapes are turned into field lists in Python.
+    Reads table ``row_fields`` (:func:`vigie.leaks.evidence.field_evidence`). A kind of
+    column exposes a person when one of their rows holds a value that is not a
+    placeholder and either the column is evidence or that value agrees with their
+    record: an empty, placeholder or invented value exposed nothing of them. DuckDB folds
+    each person's rows into a bit mask of the kinds that exposed them (the person's
+    exposure *shape*); only the few distinct shapes are turned into field lists in Python.
     """
-    exposing = [k for k in present if k in LINK_KINDS and fields_of(k)]
+    exposing = [k for k, v in verdicts.items() if v.fields]
     mask = " | ".join(
-        f"(CAST(bool_or(r.{k} IS NOT NULL) AS BIGINT) << {bit})" for bit, k in enumerate(exposing)
+        f"(CAST(bool_or(f.{k}_v{'' if verdicts[k].evidence else f' AND f.{k}_a'}) AS BIGINT)"
+        f" << {bit})"
+        for bit, k in enumerate(exposing)
     )
     got = con.execute(
         f"""WITH a AS (
                 SELECT l.subject_id, any_value(l.is_canary) AS is_canary, count(*) AS n,
                        {mask or "CAST(0 AS BIGINT)"} AS shape
-                FROM links l JOIN dump_src r USING (row_id) GROUP BY l.subject_id),
+                FROM links l JOIN row_fields f USING (row_id) GROUP BY l.subject_id),
             g AS (SELECT subject_id, any_value(ref) AS ref FROM reg SEMI JOIN a USING (subject_id)
                   GROUP BY subject_id)
             SELECT a.subject_id, g.ref, a.is_canary, a.n, a.shape
             FROM a JOIN g USING (subject_id) ORDER BY g.ref, a.subject_id"""
     ).fetchnumpy()
-    extra = {f for c in columns if c.kind not in LINK_KINDS for f in fields_of(c.kind)}
     masks, shapes = np.unique(np.asarray(got["shape"], dtype=np.int64), return_inverse=True)
     shape_fields = [
-        tuple(
-            sorted(
-                {f for bit, k in enumerate(exposing) if (m >> bit) & 1 for f in fields_of(k)}
-                | extra
-            )
-        )
+        tuple(sorted({f for bit, k in enumerate(exposing) if (m >> bit) & 1 for f in fields_of(k)}))
         for m in masks.tolist()
     ]
     return AffectedPeople(

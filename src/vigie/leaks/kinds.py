@@ -455,3 +455,34 @@ def value_matches(kind: str, text: str) -> bool:
 
 
 FORMAT_KINDS = ("email", PSEUDONYM, "phone", DATE, "postal_code", "sex", "nationality")
+
+
+# Values that stand for "no value" in spreadsheets and exports, folded (:func:`fold`).
+PLACEHOLDERS = frozenset(
+    {
+        "na", "nan", "nc", "nd", "nr", "ns", "sans", "aucun", "aucune", "neant", "vide",
+        "inconnu", "inconnue", "nonconnu", "nonrenseigne", "nonrenseignee", "nonapplicable",
+        "unknown", "null", "none", "nil", "empty", "tbd", "todo", "ras", "undefined",
+    }
+)  # fmt: skip
+# Folded values made of zeros only ("0", "00/00/0000") or of two x or more ("XXX").
+_PLACEHOLDER_PATTERN = "0+|x{2,}"
+
+
+def is_placeholder(text: str) -> bool:
+    """Whether a written value stands for "no value": punctuation only ("-", "?", "/"),
+    a placeholder word ("N/A", "inconnu", "non renseigné") or zeros/``x`` only."""
+    if not any(ch.isalnum() for ch in text):
+        return True
+    folded = fold(text)
+    return folded in PLACEHOLDERS or bool(re.fullmatch(_PLACEHOLDER_PATTERN, folded))
+
+
+def placeholder_sql(value: str) -> str:
+    """DuckDB SQL of :func:`is_placeholder` for the non-NULL text expression ``value``."""
+    folded = f"regexp_replace(lower(strip_accents({value})), '[^a-z0-9]+', '', 'g')"
+    words = ", ".join(f"'{w}'" for w in sorted(PLACEHOLDERS))
+    return (
+        f"(NOT regexp_matches({value}, '[\\pL\\pN]') OR {folded} IN ({words}) "
+        f"OR regexp_full_match({folded}, '{_PLACEHOLDER_PATTERN}'))"
+    )

@@ -253,7 +253,7 @@ def _similarity(a: list[str], b: list[str], c: list[str], fit: np.ndarray) -> np
     return scores
 
 
-def _register_similarity(con: duckdb.DuckDBPyConnection, query: str, table: str) -> None:
+def register_similarity(con: duckdb.DuckDBPyConnection, query: str, table: str) -> None:
     """Table ``table(a, b, c, sim)``: ``query``'s distinct name triples and their similarity."""
     fit = f"{_wildcard_may_fit('a', 'b')} OR {_wildcard_may_fit('a', 'c')}"
     con.execute(
@@ -277,7 +277,7 @@ def _name_similarity(con: duckdb.DuckDBPyConnection, pairs: str) -> None:
     joined = f"{pairs} c JOIN dump d USING (row_id) JOIN reg r USING (subject_id)"
     differ = """d.name_key IS NOT NULL AND NOT d.given_only AND NOT d.family_only
         AND d.name_key <> r.name_key AND d.name_key IS DISTINCT FROM r.native_key"""
-    _register_similarity(
+    register_similarity(
         con,
         f"SELECT DISTINCT d.name_key, r.name_key, coalesce(r.native_key, '') "
         f"FROM {joined} WHERE {differ}",
@@ -371,7 +371,7 @@ def _name_candidates(con: duckdb.DuckDBPyConnection) -> None:
           AND ({_may_be_close("d.name_key", "r.name_key")}
                OR {_may_be_close("d.name_key", "r.native_key")})"""
     )
-    _register_similarity(con, "SELECT DISTINCT a, b, c FROM fuzzy_pairs", "fuzzy_values")
+    register_similarity(con, "SELECT DISTINCT a, b, c FROM fuzzy_pairs", "fuzzy_values")
     con.execute(
         f"""INSERT INTO cand_names SELECT DISTINCT p.row_id, p.subject_id FROM fuzzy_pairs p
             JOIN fuzzy_values v USING (a, b, c) WHERE v.sim >= {FUZZY_MIN}"""

@@ -25,7 +25,8 @@ from vigie.leaks.columns import Column
 from vigie.leaks.countries import country_code
 from vigie.leaks.sources import Source
 
-# Kinds carried into the dump table (others are typed and reported, not linked).
+# Kinds carried into the dump table: every registry field (and pseudonyms). Some are
+# linked on; all are judged (:mod:`vigie.leaks.evidence`) and exposed per person.
 LINK_KINDS = (
     "ref",
     "email",
@@ -43,11 +44,13 @@ LINK_KINDS = (
     "address_line",
     "postal_code",
     "city",
+    "region",
     "entry_date",
     "residence_reason",
     "residence_status",
     "cir_signed_on",
     "course_level",
+    "course_hours",
     K.PSEUDONYM,
 )
 _DATE_FORMATS_DAY = (
@@ -289,8 +292,12 @@ def build_dump(
             lower({raw("residence_status")}) AS residence_status,
             lower({raw("preferred_language")}) AS preferred_language,
             upper({raw("course_level")}) AS course_level,
+            CASE WHEN regexp_full_match({raw("region")}, '[0-9]') THEN '0' || {raw("region")}
+                 ELSE upper({raw("region")}) END AS region,
+            TRY_CAST({raw("course_hours")} AS INTEGER) AS course_hours,
             coalesce(full_name_t, trim(coalesce(given_name_t, '') || ' ' ||
-                coalesce(family_name_t, ''))) AS name_text
+                coalesce(family_name_t, ''))) AS name_text,
+            given_name_t, family_name_t, full_name_t, given_name_native_t, family_name_native_t
         FROM dump_raw
         """
     )

@@ -58,6 +58,8 @@ class LeakReport:
     # (file, line, ref, confidence) per linked row, when asked for (not in the JSON).
     links: list[tuple[str, int, str, float]] = field(default_factory=list)
     registry_from_snapshot: bool = False
+    # Per kind of column: what its values showed (vigie.leaks.evidence.FieldVerdict).
+    field_evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def affected_subjects(self) -> int:
@@ -79,6 +81,7 @@ class LeakReport:
             "rejected_rows": self.rejected_rows,
             "rejected_samples": self.rejected_samples,
             "columns": self.columns,
+            "field_evidence": self.field_evidence,
             "matched_rows": self.matched_rows,
             "canary_rows": self.canary_rows,
             "affected_subjects": self.affected_subjects,
@@ -111,7 +114,9 @@ class LeakReport:
         path.write_bytes(self.to_json(indent=True) + b"\n")
 
     def write_affected_csv(self, path: Path) -> None:
-        """One row per affected real person: ``ref`` and a yes/no column per exposed field."""
+        """One row per affected real person: ``ref`` (the person's), then one column
+        ``exposed_<field>`` per exposed field, ``yes`` or empty — ``exposed_ref`` when the
+        file held their file number, so no two columns share a name."""
         names = list(self.field_totals())
         # The yes/no cells depend on the person's exposure shape only: build each once.
         cells = [
@@ -119,7 +124,7 @@ class LeakReport:
         ]
         with path.open("w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
-            w.writerow(["ref", *names])
+            w.writerow(affected_csv_header(names))
             w.writerows(
                 [safe_cell(ref), *cells[shape]] for ref, shape in self.affected.real_shapes()
             )
@@ -136,6 +141,11 @@ class LeakReport:
 
     def write_html(self, path: Path) -> None:
         path.write_text(self.render_html(), encoding="utf-8")
+
+
+def affected_csv_header(fields: list[str]) -> list[str]:
+    """The header of the affected-people CSV: ``ref``, then ``exposed_<field>`` each."""
+    return ["ref", *(f"exposed_{name}" for name in fields)]
 
 
 def safe_cell(value: str) -> str:
