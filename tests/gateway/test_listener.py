@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -192,3 +193,21 @@ def test_docs_can_be_turned_off(world: World) -> None:
     assert api.get("/api/docs").status_code == 404
     assert api.get("/api/docs/assets/docs.js").status_code == 404
     assert api.get("/api/v1/openapi.json").status_code == 200  # the schema stays
+
+
+def test_even_an_unhandled_error_answers_with_the_security_headers(world: World) -> None:
+    app = world.app()
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    async def go() -> Any:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            return await client.get("/boom")
+
+    r = anyio.run(go)
+    assert r.status_code == 500
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'none'" in r.headers["content-security-policy"]

@@ -53,7 +53,7 @@ from vigie.gateway.schemas import (
 from vigie.gateway.serial import WriterQueue
 from vigie.gateway.unit import UnitOfWork
 from vigie.http.limits import RequestLimits
-from vigie.http.middleware import ListenerMiddleware
+from vigie.http.listener import Listener
 from vigie.secrets import InstanceSecrets, load_secrets
 from vigie.settings import Settings
 from vigie.store.base import utcnow
@@ -165,7 +165,8 @@ def create_app(
     max_page = settings.gateway_max_page_size
     max_body = settings.gateway_max_body_bytes
 
-    app = FastAPI(
+    app = Listener(
+        limits=RequestLimits.from_settings(settings, max_body_bytes=max_body),
         title="Vigie processor API",
         version=__version__,
         description=API_DESCRIPTION,
@@ -174,10 +175,6 @@ def create_app(
         openapi_url="/api/v1/openapi.json",
     )
     app.state.unit_of_work = uow
-    app.add_middleware(
-        ListenerMiddleware,
-        limits=RequestLimits.from_settings(settings, max_body_bytes=max_body),
-    )
     if settings.gateway_docs:
         add_docs(app)
     # The mail/SMS gateway reports messages that reached a canary contact here.

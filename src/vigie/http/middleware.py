@@ -7,8 +7,11 @@ For each HTTP request it
   as it passes the bound (413, whatever the app does with the error it gets while reading);
 - adds the security headers of :mod:`vigie.http.headers` to every response;
 - turns a client that goes away while its body is read (Starlette's ``ClientDisconnect``)
-  into an aborted request: one line at INFO, no traceback, no answer. The app had not
-  started its work, so nothing was disclosed nor recorded.
+  into an aborted request: one line at INFO, no traceback, and nothing sent after the
+  client left (not even the 500 Starlette's error middleware sends for it). The app had
+  not started its work, so nothing was disclosed nor recorded.
+
+It must be the outermost layer (see :class:`~vigie.http.listener.Listener`).
 
 Nothing here logs a path, a header or a body: they may name people.
 """
@@ -47,11 +50,14 @@ class ListenerMiddleware:
         received = 0
         tripped: RequestTooLarge | None = None
         answered = False  # by the app, or by us in its place
+        gone = False  # the client left: nothing more is sent
 
         async def bounded_receive() -> Message:
-            nonlocal received, tripped
+            nonlocal received, tripped, gone
             message = await receive()
-            if message["type"] == "http.request":
+            if message["type"] == "http.disconnect":
+                gone = True
+            elif message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 try:
                     limits.check_body(received)
@@ -62,6 +68,8 @@ class ListenerMiddleware:
 
         async def secure_send(message: Message) -> None:
             nonlocal answered
+            if gone:
+                return  # e.g. the 500 Starlette sends for the ClientDisconnect it saw
             if message["type"] == "http.response.start":
                 if tripped is not None and not answered:
                     answered = True  # the app answers its own error: answer 413 instead
