@@ -338,3 +338,19 @@ def test_openapi_documents_every_route_with_examples(world: World) -> None:
     responses = paths["/api/v1/subjects"]["get"]["responses"]
     assert {"200", "401", "403", "429", "503"} <= set(responses)
     assert PROBLEM_JSON in responses["429"]["content"]
+
+
+def test_the_documented_pseudonyms_are_spelt_as_the_api_spells_them(world: World) -> None:
+    import re
+    from pathlib import Path
+
+    from vigie.fingerprint.pseudonyms import parse
+
+    schema = world.api().get("/api/v1/openapi.json").text
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    found = re.findall(r'"pseudonym": ?"([^"]+)"', schema + docs)
+    found += re.findall(r"subjects/([a-z0-9]{26})\b", docs)
+    found += re.findall(r'"examples": ?\["([a-z0-9]{26})"\]', schema)
+    assert len(found) >= 6
+    for example in found:
+        parse(example)  # raises MalformedPseudonym if a client copying it would get a 400

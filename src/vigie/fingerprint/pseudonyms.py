@@ -33,11 +33,9 @@ PSEUDONYM_LENGTH = 26
 # Base32 of one 16-byte block, lower case, unpadded: the block's 128 bits and two zero
 # bits make 26 characters, read ten bits (two characters) at a time. The same string as
 # ``base64.b32encode(block).decode().rstrip("=").lower()``, in a third of the time.
-_PAIRS = [
-    a + b for a in "abcdefghijklmnopqrstuvwxyz234567" for b in "abcdefghijklmnopqrstuvwxyz234567"
-]
-_SHIFTS = tuple(range(120, -1, -10))
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
+_SHIFTS = tuple(range(120, -1, -10))
 _VALUE = {c: i for i, c in enumerate(_ALPHABET)}
 _LAST = frozenset(c for c in _ALPHABET if _VALUE[c] & 3 == 0)  # the two pad bits are zero
 SPELLING = "26 characters of a-z and 2-7, lower case, the last one of a, e, i, m, q, u, y, 4"

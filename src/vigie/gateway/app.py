@@ -271,7 +271,7 @@ def create_app(
     pseudonym_param = Path(
         description="The person's pseudonym, spelt exactly as this API gave it: 26 "
         "characters of a-z and 2-7, lower case (any other spelling is a 400).",
-        examples=["k3v7q2m4x9d1c8b5n6h0j2p4ra"],
+        examples=["u5i2mmybhvptruah2pv6s7zf7u"],
     )
 
     @app.get(
