@@ -3,7 +3,8 @@
 A gateway for personal data must not make its operators' browsers run code from another
 origin. The page is our own (:file:`static/docs.html`, no inline script or style), its
 script starts Swagger UI (:file:`static/docs.js`), and Swagger UI's files come from the
-installed ``swagger-ui-bundle`` package. Only the files listed in :data:`ASSETS` are
+installed ``swagger-ui-bundle-v2`` package (Swagger UI 5, which reads
+OpenAPI 3.1; 4 does not). Only the files listed in :data:`ASSETS` are
 served. The page's ``Content-Security-Policy`` allows this origin's scripts, styles and
 requests and nothing else. ``Settings.gateway_docs = false`` leaves it all out.
 """
