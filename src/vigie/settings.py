@@ -66,6 +66,24 @@ class Settings(BaseSettings):
     gateway_max_body_bytes: int = Field(
         16_384, ge=1024, description="Largest request body the processor API accepts (413 above)."
     )
+    gateway_docs: bool = Field(
+        True,
+        description="Serve the interactive API documentation at `/api/docs` (its scripts come "
+        "from the installed package, never a CDN). `false` turns the page off; the OpenAPI "
+        "schema stays at `/api/v1/openapi.json`.",
+    )
+    http_max_line_bytes: int = Field(
+        8_192,
+        ge=1024,
+        description="Longest request target, and longest header line (name and value), a "
+        "listener accepts: 414 / 431 above (nginx's default buffer is 8 KB).",
+    )
+    http_max_head_bytes: int = Field(
+        32_768,
+        ge=1024,
+        description="Largest total of a request's header lines a listener accepts: 431 above "
+        "(nginx: four 8 KB buffers).",
+    )
     leak_retention_days: int = Field(
         90, ge=1, description="Days before stored leak files and reports are purged."
     )
@@ -141,6 +159,12 @@ class Settings(BaseSettings):
         description="Where the default SMS provider writes its outbox and letters are "
         "written. Default: DATA_DIR/outbox.",
     )
+
+    @model_validator(mode="after")
+    def _head_holds_a_line(self) -> Settings:
+        if self.http_max_head_bytes < self.http_max_line_bytes:
+            raise ValueError("VIGIE_HTTP_MAX_HEAD_BYTES must be at least VIGIE_HTTP_MAX_LINE_BYTES")
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import orjson
 from sqlalchemy import event, select
 
 from tests.gateway.conftest import World, subject_values
@@ -66,17 +67,63 @@ def test_unknown_and_out_of_scope_answer_identically(world: World) -> None:
     api = world.api()
     out_of_scope = api.get(f"{SUBJECTS}/{_pseudonym(world, 'lingua', ids[5])}", token=token)
     unknown = api.get(f"{SUBJECTS}/{_pseudonym(world, 'lingua', 999_999)}", token=token)
-    garbage = api.get(f"{SUBJECTS}/not-a-pseudonym", token=token)
     other = api.get(f"{SUBJECTS}/{Pseudonymiser(world.secrets, 99).encode(ids[0])}", token=token)
-    for r in (out_of_scope, unknown, garbage, other):
+    for r in (out_of_scope, unknown, other):
         assert r.status_code == 404
         assert r.headers["content-type"] == PROBLEM_JSON
         body = r.json()
         assert body["detail"] == NOT_FOUND_DETAIL
         assert body["type"].endswith("/not-found")
         assert set(body) == {"type", "title", "status", "detail", "instance"}
-    assert len(_events(world, "access:denied")) == 4
+    assert len(_events(world, "access:denied")) == 3
     assert _events(world, "subject:read") == []
+
+
+def _spellings(pseudonym: str) -> list[str]:
+    """Other spellings of ``pseudonym`` that a lax base32 decoder reads as the same bytes."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+    last = alphabet.index(pseudonym[-1])
+    return [pseudonym.upper(), pseudonym[:-1] + alphabet[last | 3], pseudonym[:-1] + "1"]
+
+
+def test_a_pseudonym_has_one_spelling_and_others_reveal_nothing(world: World) -> None:
+    ids, token = _setup(world)
+    api = world.api()
+    in_scope = _pseudonym(world, "lingua", ids[0])
+    out_of_scope = _pseudonym(world, "lingua", ids[5])
+    answers = []
+    for spelling in [
+        *_spellings(in_scope),
+        *_spellings(out_of_scope),
+        "not-a-pseudonym",
+        in_scope + "a",
+    ]:
+        for method, url, body in (
+            ("GET", f"{SUBJECTS}/{spelling}", None),
+            ("POST", f"{SUBJECTS}/{spelling}/events", {"attendance_hours": 1}),
+        ):
+            r = api.request(method, url, token=token, json=body)
+            assert r.status_code == 400, (spelling, r.text)
+            assert r.headers["content-type"] == PROBLEM_JSON
+            problem = {k: v for k, v in r.json().items() if k != "instance"}  # the path sent
+            assert spelling not in str(problem) and in_scope not in str(problem)
+            answers.append(problem)
+    assert all(a == answers[0] for a in answers)  # in scope or not: the same answer
+    assert answers[0]["type"].endswith("/malformed-pseudonym")
+    assert "26 characters" in answers[0]["detail"]
+    denied = _events(world, "access:denied")
+    assert len(denied) == len(answers)
+    assert {orjson.loads(e.detail or "{}")["problem"] for e in denied} == {"malformed-pseudonym"}
+    assert _events(world, "subject:read") == [] and _events(world, "subject:write") == []
+    # The canonical spelling still works, and is what the answer holds.
+    r = api.get(f"{SUBJECTS}/{in_scope}", token=token)
+    assert r.status_code == 200 and r.json()["pseudonym"] == in_scope
+
+
+def test_a_malformed_pseudonym_still_asks_for_a_key(world: World) -> None:
+    _setup(world)
+    r = world.api().get(f"{SUBJECTS}/NOT-A-PSEUDONYM")
+    assert r.status_code == 401
 
 
 def test_key_problems(world: World) -> None:
@@ -291,3 +338,19 @@ def test_openapi_documents_every_route_with_examples(world: World) -> None:
     responses = paths["/api/v1/subjects"]["get"]["responses"]
     assert {"200", "401", "403", "429", "503"} <= set(responses)
     assert PROBLEM_JSON in responses["429"]["content"]
+
+
+def test_the_documented_pseudonyms_are_spelt_as_the_api_spells_them(world: World) -> None:
+    import re
+    from pathlib import Path
+
+    from vigie.fingerprint.pseudonyms import parse
+
+    schema = world.api().get("/api/v1/openapi.json").text
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    found = re.findall(r'"pseudonym": ?"([^"]+)"', schema + docs)
+    found += re.findall(r"subjects/([a-z0-9]{26})\b", docs)
+    found += re.findall(r'"examples": ?\["([a-z0-9]{26})"\]', schema)
+    assert len(found) >= 6
+    for example in found:
+        parse(example)  # raises MalformedPseudonym if a client copying it would get a 400

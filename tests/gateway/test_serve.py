@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from tests.gateway.conftest import World
+from vigie.audit.models import AuditEvent
 from vigie.cli.app import app
 
 
@@ -21,3 +34,112 @@ def test_serve_refuses_an_instance_without_secrets(tmp_path) -> None:  # type: i
     )
     assert result.exit_code == 1
     assert "vigie init" in result.output
+
+
+# --- over a real socket, against the real server ---------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served(world: World, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """``vigie serve`` on a free loopback port, for ``world``'s instance; its log file."""
+    port = _free_port()
+    env = dict(os.environ)
+    env.update(
+        VIGIE_DATA_DIR=str(world.settings.data_dir),
+        VIGIE_DATABASE_URL=world.settings.resolved_database_url,
+    )
+    vigie = Path(sys.executable).with_name("vigie")
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            [str(vigie), "serve", "--port", str(port), "--log-level", "info"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        yield base, log
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _raw(base: str, request: bytes, *, close_after_send: bool = False) -> bytes:
+    """Send ``request`` bytes on a fresh connection; what the server answers (or b"")."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(request)
+        if close_after_send:
+            return b""
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+            if b"\r\n\r\n" in b"".join(chunks) and b"connection: close" not in b"".join(chunks):
+                break
+        return b"".join(chunks)
+
+
+@pytest.mark.slow
+def test_the_real_server_bounds_headers_and_bodies(served: tuple[str, Path], world: World) -> None:
+    base, log = served
+    ids = world.people(1)
+    world.assign(world.processor("lingua"), ids)
+    token = world.key("lingua")
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, timeout=30) as client:
+        huge = client.get("/api/v1/subjects", headers={**auth, "X-Filler": "a" * 1_000_000})
+        assert huge.status_code == 431, huge.text
+        assert huge.headers["content-type"] == "application/problem+json"
+        line = client.get("/api/v1/subjects", headers={**auth, "X-Filler": "a" * 8200})
+        assert line.status_code == 431
+        fits = client.get("/api/v1/subjects", headers={**auth, "X-Filler": "a" * 8000})
+        assert fits.status_code == 200
+        assert fits.headers["x-content-type-options"] == "nosniff"
+        assert "default-src 'none'" in fits.headers["content-security-policy"]
+        assert client.get("/api/v1/subjects?" + "a" * 9000, headers=auth).status_code == 414
+        body = b'{"attendance_hours": 1, "x": "' + b"a" * 100_000 + b'"}'
+        big = client.post(
+            "/api/v1/subjects/x/events",
+            content=body,
+            headers={**auth, "Content-Type": "application/json"},
+        )
+        assert big.status_code == 413
+        page = client.get("/api/docs")
+        assert (
+            page.status_code == 200
+            and "script-src 'self'" in page.headers["content-security-policy"]
+        )
+        assert client.get("/api/docs/assets/swagger-ui-bundle.js").status_code == 200
+    # A client that leaves half-way through its body: an aborted request, no traceback.
+    head = (
+        "POST /api/v1/subjects/aaaaaaaaaaaaaaaaaaaaaaaaaa/events HTTP/1.1\r\n"
+        f"Host: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        "Content-Length: 500\r\n\r\n"
+    ).encode()
+    with world.sessions() as s:
+        before = s.scalar(select(func.count()).select_from(AuditEvent))
+    _raw(base, head + b'{"attendance_', close_after_send=True)
+    time.sleep(2)  # the server notices the closed connection at once; a traceback would show
+    assert httpx.get(f"{base}/api/v1/health", timeout=10).status_code == 200
+    text = log.read_text()
+    assert "Traceback" not in text and "Exception" not in text, text[-3000:]
+    assert token not in text
+    with world.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEvent)) == before

@@ -35,10 +35,11 @@ def serve(
 ) -> None:
     """Serve the processor API at http://HOST:PORT/api/v1 (OpenAPI at /api/v1/openapi.json).
 
-    Settings come from VIGIE_* variables (database, secrets, page size); every worker
-    reads them at start. Each request is authenticated, scoped, masked, counted against
-    the processor's budgets and written to the audit trail before it is answered. The
-    detection pipeline watches every request and can suspend a key inline.
+    Settings come from VIGIE_* variables (database, secrets, page size, request size
+    limits); every worker reads them at start. Each request is authenticated, scoped,
+    masked, counted against the processor's budgets and written to the audit trail before
+    it is answered. The detection pipeline watches every request and can suspend a key
+    inline.
 
     Example: `vigie serve --port 8080 --workers 4`
     """
@@ -50,9 +51,9 @@ def serve(
     inst.secrets  # noqa: B018 - loads and checks the instance secrets
     if not settings.resolved_database_url:
         raise ConfigError("no database configured")
+    docs = "API documentation at /api/docs" if settings.gateway_docs else "no /api/docs page"
     err_console.print(
-        f"Vigie gateway on http://{host}:{port}/api/v1 ({workers} worker(s)); "
-        "API documentation at /api/docs",
+        f"Vigie gateway on http://{host}:{port}/api/v1 ({workers} worker(s)); {docs}",
         highlight=False,
     )
     uvicorn.run(
@@ -66,6 +67,9 @@ def serve(
         log_level=log_level,
         access_log=False,  # access lines would name pseudonyms; the audit trail has it all
         server_header=False,
+        # The app bounds request heads itself (vigie.http), whatever parser uvicorn picks;
+        # with h11 the parser's own buffer matches it.
+        h11_max_incomplete_event_size=settings.http_max_head_bytes + settings.http_max_line_bytes,
         # A worker that does not answer the supervisor's ping in time is killed and
         # restarted; uvicorn's 5 s default kills workers still importing on a busy host.
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,

@@ -39,6 +39,7 @@ from vigie.errors import InvalidInput
 
 STRATEGIES = ("bulk", "drip", "sweep", "multikey", "probe", "mimic")
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+_LAST = "aeimquy4"  # a pseudonym's last character: its two padding bits are zero
 DAY_SPENT = 600  # a Retry-After longer than this means "come back tomorrow"
 
 
@@ -237,7 +238,10 @@ class Attacker:
 
     def _probe(self) -> None:
         while True:
-            guess = "".join(self.rng.choice(_ALPHABET) for _ in range(26))
+            # Spelt as the API spells pseudonyms (docs/api.md), as an attacker who read
+            # the docs would: a misspelt guess gets a 400, not the 404 this counts.
+            guess = "".join(self.rng.choice(_ALPHABET) for _ in range(25))
+            guess += self.rng.choice(_LAST)
             response = self._get(f"/api/v1/subjects/{guess}")
             if response is None:
                 continue

@@ -10,19 +10,22 @@ zero tag)`` under a key derived from the instance secret for that processor. So 
   key, to a block whose processor id and zero tag match — that names the processor.
   A forged string passes that check with probability 2**-64.
 
-Encoded as 26 lowercase base32 characters without padding.
+Encoded as 26 lowercase base32 characters without padding, and only so: the block's 128
+bits and two zero bits. Base32 decoders also read upper case, and ignore the two last
+bits, so five spellings (and their mixes of case) would name the same person; only the
+one this module writes is accepted, others raise :class:`MalformedPseudonym`. A check of
+the spelling alone, knowable without any key, so it tells nothing about anyone.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import struct
 from collections.abc import Iterable
 from functools import lru_cache
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from vigie.errors import InvalidInput
 from vigie.secrets import InstanceSecrets
 
 _BLOCK = struct.Struct(">QII")  # subject_id, processor_id, zero tag
@@ -30,10 +33,19 @@ PSEUDONYM_LENGTH = 26
 # Base32 of one 16-byte block, lower case, unpadded: the block's 128 bits and two zero
 # bits make 26 characters, read ten bits (two characters) at a time. The same string as
 # ``base64.b32encode(block).decode().rstrip("=").lower()``, in a third of the time.
-_PAIRS = [
-    a + b for a in "abcdefghijklmnopqrstuvwxyz234567" for b in "abcdefghijklmnopqrstuvwxyz234567"
-]
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
 _SHIFTS = tuple(range(120, -1, -10))
+_VALUE = {c: i for i, c in enumerate(_ALPHABET)}
+_LAST = frozenset(c for c in _ALPHABET if _VALUE[c] & 3 == 0)  # the two pad bits are zero
+SPELLING = "26 characters of a-z and 2-7, lower case, the last one of a, e, i, m, q, u, y, 4"
+
+
+class MalformedPseudonym(InvalidInput):
+    """A string that is not spelt as a pseudonym is (whoever it might name)."""
+
+    def __init__(self) -> None:
+        super().__init__(f"a pseudonym is {SPELLING}, exactly as this API gave it")
 
 
 def _b32(block: bytes) -> str:
@@ -45,6 +57,19 @@ def _b32(block: bytes) -> str:
 def _cipher(key: bytes) -> Cipher[modes.ECB]:
     # ECB over a single block is a keyed pseudorandom permutation, which is what we want.
     return Cipher(algorithms.AES(key), modes.ECB())  # noqa: S305
+
+
+def parse(pseudonym: str) -> bytes:
+    """The 16-byte block ``pseudonym`` spells; :class:`MalformedPseudonym` unless canonical."""
+    if len(pseudonym) != PSEUDONYM_LENGTH or pseudonym[-1] not in _LAST:
+        raise MalformedPseudonym
+    n = 0
+    try:
+        for c in pseudonym:
+            n = n << 5 | _VALUE[c]
+    except KeyError:
+        raise MalformedPseudonym from None
+    return (n >> 2).to_bytes(16, "big")
 
 
 def _key(secrets: InstanceSecrets, processor_id: int) -> bytes:
@@ -76,17 +101,13 @@ class Pseudonymiser:
         return [_b32(raw[i : i + 16]) for i in range(0, len(raw), 16)]
 
     def decode(self, pseudonym: str) -> int | None:
-        """The subject id behind ``pseudonym`` if it is one of this processor's, else None."""
-        if len(pseudonym) != PSEUDONYM_LENGTH:
-            return None
-        try:
-            raw = base64.b32decode(pseudonym.upper() + "======", casefold=False)
-        except (binascii.Error, ValueError):
-            return None
-        if len(raw) != 16:
-            return None
+        """The subject id behind ``pseudonym`` if it is one of this processor's, else None.
+
+        Raises :class:`MalformedPseudonym` if ``pseudonym`` is not spelt as one (see
+        :func:`parse`).
+        """
         dec = self._cipher.decryptor()
-        subject_id, processor_id, tag = _BLOCK.unpack(dec.update(raw) + dec.finalize())
+        subject_id, processor_id, tag = _BLOCK.unpack(dec.update(parse(pseudonym)) + dec.finalize())
         if processor_id != self.processor_id or tag != 0:
             return None
         return int(subject_id)
@@ -95,7 +116,10 @@ class Pseudonymiser:
 def identify(
     secrets: InstanceSecrets, pseudonym: str, processor_ids: Iterable[int]
 ) -> tuple[int, int] | None:
-    """``(processor_id, subject_id)`` for a pseudonym of one of ``processor_ids``, else None."""
+    """``(processor_id, subject_id)`` for a pseudonym of one of ``processor_ids``, else None.
+
+    Raises :class:`MalformedPseudonym` if ``pseudonym`` is not spelt as one.
+    """
     for pid in processor_ids:
         subject_id = Pseudonymiser(secrets, pid).decode(pseudonym)
         if subject_id is not None:

@@ -29,6 +29,7 @@ from vigie.fingerprint.trips import make_router
 from vigie.gateway import disclose
 from vigie.gateway.cursor import MAX_CURSOR_LENGTH, CursorCodec
 from vigie.gateway.disclose import Attempt, Caller, Disclosure, Gate
+from vigie.gateway.docs_page import add_docs
 from vigie.gateway.observe import AccessObserver
 from vigie.gateway.problems import (
     METHOD_NOT_ALLOWED,
@@ -51,6 +52,8 @@ from vigie.gateway.schemas import (
 )
 from vigie.gateway.serial import WriterQueue
 from vigie.gateway.unit import UnitOfWork
+from vigie.http.limits import RequestLimits
+from vigie.http.listener import Listener
 from vigie.secrets import InstanceSecrets, load_secrets
 from vigie.settings import Settings
 from vigie.store.base import utcnow
@@ -85,18 +88,21 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 _PROBLEM_DESCRIPTIONS = {
-    400: "Invalid request (e.g. a forged or expired cursor, a bad value).",
+    400: "Invalid request (e.g. a forged or expired cursor, a bad value, a pseudonym not "
+    "spelt exactly as this API gave it).",
     401: "Missing, malformed or unknown API key.",
     403: "Key revoked, expired or suspended; processor suspended; address not allowed; "
     "contract does not allow this.",
     404: "No such person available to you (unknown and out-of-scope look the same).",
     413: "Request body too large.",
+    414: "Request target (path and query) too long.",
     415: "Request body is not application/json.",
     422: "Request does not match this schema.",
     429: "Budget of distinct people or request rate exceeded; see `Retry-After`.",
+    431: "A request header line, or all of them, too large.",
     503: "The disclosure could not be audited, so nothing was sent; retry later.",
 }
-_COMMON = (401, 403, 422, 429, 503)
+_COMMON = (401, 403, 414, 422, 429, 431, 503)
 
 
 async def _json_body(request: Request, *, limit: int) -> Any:
@@ -159,15 +165,18 @@ def create_app(
     max_page = settings.gateway_max_page_size
     max_body = settings.gateway_max_body_bytes
 
-    app = FastAPI(
+    app = Listener(
+        limits=RequestLimits.from_settings(settings, max_body_bytes=max_body),
         title="Vigie processor API",
         version=__version__,
         description=API_DESCRIPTION,
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )
     app.state.unit_of_work = uow
+    if settings.gateway_docs:
+        add_docs(app)
     # The mail/SMS gateway reports messages that reached a canary contact here.
     app.include_router(
         make_router(
@@ -260,8 +269,9 @@ def create_app(
         return await uow.call(request, kind="list", token=_token(credentials), work=work)
 
     pseudonym_param = Path(
-        description="The person's pseudonym (as given to you by this API).",
-        examples=["k3v7q2m4x9d1c8b5n6h0j2p4ra"],
+        description="The person's pseudonym, spelt exactly as this API gave it: 26 "
+        "characters of a-z and 2-7, lower case (any other spelling is a 400).",
+        examples=["u5i2mmybhvptruah2pv6s7zf7u"],
     )
 
     @app.get(
@@ -269,7 +279,7 @@ def create_app(
         response_model=SubjectRecord,
         tags=["subjects"],
         summary="Read one person",
-        responses=_problems(404, *_COMMON),
+        responses=_problems(400, 404, *_COMMON),
     )
     async def read_subject(
         request: Request,

@@ -26,7 +26,7 @@ import struct
 from datetime import datetime
 
 from vigie.errors import InvalidInput
-from vigie.fingerprint.pseudonyms import PSEUDONYM_LENGTH, Pseudonymiser
+from vigie.fingerprint.pseudonyms import PSEUDONYM_LENGTH, MalformedPseudonym, Pseudonymiser
 from vigie.secrets import InstanceSecrets
 
 VERSION = 1
@@ -78,7 +78,10 @@ class CursorCodec:
         age = now.timestamp() - issued_at
         if age < -60 or age > self._ttl:
             raise InvalidCursor
-        subject_id = pseudonymiser.decode(body[_HEAD.size :].decode("ascii"))
+        try:
+            subject_id = pseudonymiser.decode(body[_HEAD.size :].decode("ascii"))
+        except MalformedPseudonym:
+            raise InvalidCursor from None
         if subject_id is None:
             raise InvalidCursor
         return subject_id

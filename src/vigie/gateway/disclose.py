@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from vigie.audit import trail
 from vigie.audit.actions import Action
 from vigie.errors import Denied, InvalidInput, NotFound, VigieError
-from vigie.fingerprint.pseudonyms import PSEUDONYM_LENGTH, Pseudonymiser
+from vigie.fingerprint.pseudonyms import MalformedPseudonym, Pseudonymiser
 from vigie.gateway import budget, scope
 from vigie.gateway.caller import identify
 from vigie.gateway.cursor import CursorCodec
@@ -188,8 +188,17 @@ def _record(
 def _resolve(
     session: Session, *, caller: Caller, pseudonym: str, attempt: Attempt, now: datetime
 ) -> scope.ScopedPerson:
-    """The person behind ``pseudonym`` if in scope; one identical ``NotFound`` otherwise."""
-    subject_id = caller.pseudonyms.decode(pseudonym) if len(pseudonym) == PSEUDONYM_LENGTH else None
+    """The person behind ``pseudonym`` if in scope; one identical ``NotFound`` otherwise.
+
+    A string not spelt as a pseudonym raises ``MalformedPseudonym`` (a 400 that depends on
+    the string alone, so it says nothing of anyone); like a miss, it is a failed look-up
+    for the probing detector.
+    """
+    try:
+        subject_id = caller.pseudonyms.decode(pseudonym)
+    except MalformedPseudonym:
+        attempt.not_found = True
+        raise
     person = None
     if subject_id is not None:
         person = scope.one_in_scope(

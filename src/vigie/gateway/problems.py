@@ -8,10 +8,8 @@ from an unknown one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from starlette.responses import Response
 
 from vigie.errors import (
@@ -23,23 +21,18 @@ from vigie.errors import (
     Unauthenticated,
     VigieError,
 )
+from vigie.fingerprint.pseudonyms import MalformedPseudonym
+from vigie.http.problems import (
+    HEADER_TOO_LARGE,
+    PROBLEM_JSON,
+    TOO_LARGE,
+    TYPE_BASE,
+    URI_TOO_LONG,
+    ProblemKind,
+    problem_body,
+)
 
-PROBLEM_JSON = "application/problem+json"
-TYPE_BASE = "https://vigie.example/problems/"
-
-
-@dataclass(frozen=True)
-class ProblemKind:
-    """One kind of error: its HTTP status, ``type`` slug and title."""
-
-    status: int
-    slug: str
-    title: str
-
-    @property
-    def type(self) -> str:
-        return TYPE_BASE + self.slug
-
+__all__ = ["PROBLEM_JSON", "TYPE_BASE", "ProblemKind"]
 
 UNAUTHENTICATED = ProblemKind(401, "unauthenticated", "Missing or invalid API key")
 FORBIDDEN = ProblemKind(403, "forbidden", "Access refused")
@@ -47,8 +40,8 @@ NOT_FOUND = ProblemKind(404, "not-found", "No such person")
 ROUTE_NOT_FOUND = ProblemKind(404, "no-such-route", "No such endpoint")
 METHOD_NOT_ALLOWED = ProblemKind(405, "method-not-allowed", "Method not allowed")
 INVALID = ProblemKind(400, "invalid-request", "Invalid request")
+MALFORMED_PSEUDONYM = ProblemKind(400, "malformed-pseudonym", "Malformed pseudonym")
 VALIDATION = ProblemKind(422, "validation-error", "Request does not match the API schema")
-TOO_LARGE = ProblemKind(413, "body-too-large", "Request body too large")
 UNSUPPORTED_MEDIA = ProblemKind(415, "unsupported-media-type", "Send application/json")
 NOT_ACCEPTABLE = ProblemKind(406, "not-acceptable", "This API answers only JSON")
 RATE_LIMITED = ProblemKind(429, "budget-exceeded", "Budget or rate limit exceeded")
@@ -62,8 +55,11 @@ ALL_KINDS: tuple[ProblemKind, ...] = (
     ROUTE_NOT_FOUND,
     METHOD_NOT_ALLOWED,
     INVALID,
+    MALFORMED_PSEUDONYM,
     VALIDATION,
     TOO_LARGE,
+    URI_TOO_LONG,
+    HEADER_TOO_LARGE,
     UNSUPPORTED_MEDIA,
     NOT_ACCEPTABLE,
     RATE_LIMITED,
@@ -86,6 +82,8 @@ def kind_of(exc: VigieError) -> ProblemKind:
         return TOO_LARGE
     if isinstance(exc, UnsupportedMediaType):
         return UNSUPPORTED_MEDIA
+    if isinstance(exc, MalformedPseudonym):
+        return MALFORMED_PSEUDONYM
     if isinstance(exc, Unauthenticated):
         return UNAUTHENTICATED
     if isinstance(exc, BudgetExceeded):
@@ -125,21 +123,11 @@ def problem(
     **extra: Any,
 ) -> Response:
     """An ``application/problem+json`` response."""
-    body: dict[str, Any] = {
-        "type": kind.type,
-        "title": kind.title,
-        "status": kind.status,
-        "detail": detail,
-    }
-    if instance is not None:
-        body["instance"] = instance
-    body.update(extra)
+    body = problem_body(kind, detail, instance=instance, **extra)
     all_headers = dict(headers or {})
     if kind is UNAUTHENTICATED:
         all_headers.setdefault("WWW-Authenticate", 'Bearer realm="vigie"')
-    return Response(
-        orjson.dumps(body), status_code=kind.status, media_type=PROBLEM_JSON, headers=all_headers
-    )
+    return Response(body, status_code=kind.status, media_type=PROBLEM_JSON, headers=all_headers)
 
 
 def problem_for(exc: VigieError, *, instance: str | None = None) -> Response:

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vigie.policy.writeback import CEFR_LEVELS, MAX_ATTENDANCE_HOURS
 
-_PSEUDONYM = "k3v7q2m4x9d1c8b5n6h0j2p4ra"
-_PSEUDONYM_2 = "t8w2e5r7y1u3i9o4p6a0s2d4fg"
+_PSEUDONYM = "u5i2mmybhvptruah2pv6s7zf7u"
+_PSEUDONYM_2 = "mqzno4mqjsz2g55gewm5mtqfby"
 _Date = int | str | None
 
 

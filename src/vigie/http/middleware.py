@@ -1,0 +1,104 @@
+"""The pure-ASGI layer every listener sits behind (cheaper than Starlette's BaseHTTPMiddleware).
+
+For each HTTP request it
+
+- refuses a head past the listener's :class:`~vigie.http.limits.RequestLimits` (414, 431;
+  413 for a declared body too large) before the app sees it, and a streamed body as soon
+  as it passes the bound (413, whatever the app does with the error it gets while reading);
+- adds the security headers of :mod:`vigie.http.headers` to every response;
+- turns a client that goes away while its body is read (Starlette's ``ClientDisconnect``)
+  into an aborted request: one line at INFO, no traceback, and nothing sent after the
+  client left (not even the 500 Starlette's error middleware sends for it). The app had
+  not started its work, so nothing was disclosed nor recorded.
+
+It must be the outermost layer (see :class:`~vigie.http.listener.Listener`).
+
+Nothing here logs a path, a header or a body: they may name people.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vigie.http.headers import secure
+from vigie.http.limits import MalformedRequest, RequestLimits, RequestTooLarge
+from vigie.http.problems import PROBLEM_JSON, problem_body
+
+log = logging.getLogger(__name__)
+
+
+class ListenerMiddleware:
+    """Wraps a listener's ASGI ``app``: limits, security headers, aborted requests."""
+
+    def __init__(self, app: ASGIApp, *, limits: RequestLimits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            self.limits.check_head(scope)
+        except (RequestTooLarge, MalformedRequest) as exc:
+            await _refuse(send, exc)
+            return
+        limits = self.limits
+        received = 0
+        tripped: RequestTooLarge | None = None
+        answered = False  # by the app, or by us in its place
+        gone = False  # the client left: nothing more is sent
+
+        async def bounded_receive() -> Message:
+            nonlocal received, tripped, gone
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                gone = True
+            elif message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                try:
+                    limits.check_body(received)
+                except RequestTooLarge as exc:
+                    tripped = exc
+                    raise
+            return message
+
+        async def secure_send(message: Message) -> None:
+            nonlocal answered
+            if gone:
+                return  # e.g. the 500 Starlette sends for the ClientDisconnect it saw
+            if message["type"] == "http.response.start":
+                if tripped is not None and not answered:
+                    answered = True  # the app answers its own error: answer 413 instead
+                    await _refuse(send, tripped)
+                    return
+                answered = True
+                message["headers"] = secure(list(message.get("headers", ())))
+            elif tripped is not None:
+                return  # the body of the app's answer we replaced
+            await send(message)
+
+        try:
+            await self.app(scope, bounded_receive, secure_send)
+        except RequestTooLarge as exc:
+            if not answered:
+                await _refuse(send, exc)
+        except ClientDisconnect:
+            log.info("%s request aborted: the client left while sending it", scope["method"])
+
+
+async def _refuse(send: Send, exc: RequestTooLarge | MalformedRequest) -> None:
+    log.info("request refused: %s", exc.kind.slug)
+    body = problem_body(exc.kind, str(exc))
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send(
+        {"type": "http.response.start", "status": exc.kind.status, "headers": secure(headers)}
+    )
+    await send({"type": "http.response.body", "body": body})
