@@ -133,3 +133,30 @@ def test_pack_register_notify_dry_run_and_codes(
     assert json.loads((tmp_path / "r.json").read_text())[0]["effects"] == "phishing risk"
     out = run(settings, engine, "incident", "public-notice", "1", "--out", str(tmp_path / "pub"))
     assert "1 people not reached" in out  # CIR-2025-000013 has no phone
+
+
+def test_assess_takes_profiling_and_recipients_and_explains_them(
+    settings: Settings, engine: Engine, subject_ids: list[int], processor_id: int, tmp_path: Path
+) -> None:
+    report = tmp_path / "leak.json"
+    report.write_text(json.dumps({
+        "affected_subjects": 2, "rows": 2,
+        "exposures": {f"CIR-2025-{i:06d}": ["email"] for i in (1, 5)},
+        "attribution": [{"processor": "lingua", "processor_id": processor_id}],
+    }))  # fmt: skip
+    run(settings, engine, "incident", "open", "--from-leak", str(report))
+    out = run(settings, engine, "incident", "assess", "1")
+    assert "recipients (0.0): no recipient declared" in out
+    out = run(settings, engine, "incident", "assess", "1", "--recipients", "unknown",
+              "--profiling")  # fmt: skip
+    assert "recipients (0.5)" in out and "unknown number of unknown recipients" in out
+    assert "profiling" in out
+    stored = json.loads(run(settings, engine, "incident", "show", "1", "--json"))
+    factors = {f["name"]: f for f in stored["risk_assessment"]["factors"]}
+    assert factors["recipients"]["rating"] == 0.5
+    bad = runner.invoke(app, ["incident", "assess", "1", "--recipients", "some"],
+                        obj=Instance(settings=settings, _engine=engine))  # fmt: skip
+    assert bad.exit_code != 0 and "known" in bad.output
+    help_text = runner.invoke(app, ["incident", "assess", "--help"]).output
+    assert "--recipients" in help_text and "--profiling" in help_text
+    assert "ENISA" in help_text

@@ -13,7 +13,8 @@ Encoded, with the guidelines' conclusion (authority / people):
 
 - Case 05, exfiltration of job application data from a website (malicious code, a month
   undetected, 213 application forms, no special categories): authority yes, people yes.
-  Vigie rates it low (simple data): **xfail**, see the reason on the row.
+  The depth of an application (education, work history) allows profiling (ENISA: simple
+  data raised to 2), and the forms went to unknown recipients (ENISA: +0.5).
 - Case 06, exfiltration of hashed passwords (salted, state-of-the-art algorithm; nothing
   else readable): authority no, people no.
 - Case 08, exfiltration of business data by a former employee (customers' contact details
@@ -23,7 +24,8 @@ Encoded, with the guidelines' conclusion (authority / people):
   authority no, people no.
 - Case 11, stolen material storing non-encrypted personal data (a notebook with names,
   sex, addresses and dates of birth of more than 100,000 customers): authority yes,
-  people yes. Vigie rates it medium: **xfail**, see the reason on the row.
+  people yes. Names, postal addresses and birth dates together allow identity theft
+  (ENISA: simple data raised to 2); with the volume and the theft, high.
 - Case 12, stolen paper files with sensitive data (a logbook of a drug-addiction
   rehabilitation centre: identities and health data): authority yes, people yes.
 - Case 13, postal mail mistake (a webshop swaps two customers' packing bills; the wrong
@@ -71,13 +73,18 @@ CASES = [
         "05 job applications exfiltrated",
         # Application forms: identity, contact details, birth date (and CVs, which are no
         # registry field); malicious code; 213 people.
-        RiskFacts([*NAMES, *CONTACT, "birth_date"], 213, CUSTOMERS, malicious=True),
+        # The forms' education and work history allow profiling; the code sent them to
+        # whoever ran it: an unknown number of unknown recipients.
+        RiskFacts(
+            [*NAMES, *CONTACT, "birth_date"],
+            213,
+            CUSTOMERS,
+            malicious=True,
+            profiling_possible=True,
+            recipients="unknown",
+        ),
         authority=True,
         people=True,
-        disagreement="Vigie rates simple identity and contact data 1 (ENISA's base for "
-        "simple data) and adds 0.5 for malice: 1.5, low. The guidelines weigh the depth of "
-        "an application (education, work history: ENISA's +1 for data enabling profiling) "
-        "and its disclosure to unknown recipients (ENISA's +0.5), which Vigie does not model.",
     ),
     Case(
         "06 hashed passwords exfiltrated",
@@ -89,7 +96,8 @@ CASES = [
     ),
     Case(
         "08 former employee takes customer contacts",
-        RiskFacts([*NAMES, *CONTACT], 800, CUSTOMERS, malicious=True),
+        # The former employee and the new employer: known recipients.
+        RiskFacts([*NAMES, *CONTACT], 800, CUSTOMERS, malicious=True, recipients="known"),
         authority=True,
         people=False,
     ),
@@ -99,6 +107,7 @@ CASES = [
             [*NAMES, *CONTACT],
             200,
             CUSTOMERS,
+            recipients="known",
             risk_neutralised="the recipient, bound by professional secrecy, confirmed deletion",
         ),
         authority=False,
@@ -106,12 +115,10 @@ CASES = [
     ),
     Case(
         "11 stolen notebook, 100,000+ customers unencrypted",
+        # Stolen: no evidence that anyone read the notebook (no recipient declared).
         RiskFacts([*NAMES, "sex", *CONTACT, "birth_date"], 100_001, CUSTOMERS, malicious=True),
         authority=True,
         people=True,
-        disagreement="ENISA's method, as Vigie applies it, rates simple data of however many "
-        "people at most medium (1 x 1 + 0.5 malice + 0.5 volume = 2.0); the guidelines weigh "
-        "identity theft over names, addresses and birth dates at this volume as high.",
     ),
     Case(
         "12 stolen logbook of a rehabilitation centre",
@@ -136,6 +143,7 @@ CASES = [
             [*NAMES, "address_line", "postal_code", "city"],
             2,
             CUSTOMERS,
+            recipients="known",
             risk_neutralised="each recipient was asked to return or destroy the other's bill",
         ),
         authority=False,
@@ -157,3 +165,26 @@ def test_vigie_reaches_the_guidelines_conclusion(case: Case) -> None:
         got.severity,
         got.decision,
     )
+
+
+def _factors(number: str) -> dict[str, str]:
+    case = next(c for c in CASES if c.number.startswith(number))
+    got = assess(case.facts)
+    return {f.name: f"{f.rating:g}: {f.reason}" for f in got.factors}
+
+
+def test_case_05_is_high_for_profiling_and_unknown_recipients_in_words() -> None:
+    factors = _factors("05")
+    assert factors["nature and sensitivity"].startswith("2:")
+    assert "profiling" in factors["nature and sensitivity"]
+    assert factors["recipients"].startswith("0.5:")
+    assert "unknown number of unknown recipients" in factors["recipients"]
+    assert factors["severity of consequences"].startswith("3:")
+
+
+def test_case_11_is_high_for_identity_theft_in_words() -> None:
+    factors = _factors("11")
+    assert factors["nature and sensitivity"].startswith("2:")
+    assert "identity theft" in factors["nature and sensitivity"]
+    assert "no recipient declared" in factors["recipients"]
+    assert factors["severity of consequences"].startswith("3:")

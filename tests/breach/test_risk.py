@@ -123,6 +123,7 @@ def test_assessment(
         "ease of identification",
         "vulnerable people",
         "number of people",
+        "recipients",
         "severity of consequences",
     }
     assert all(f.reason for f in got.factors)
@@ -252,3 +253,91 @@ def test_a_revealing_vulnerable_population_never_lowers_the_severity(
     vulnerable = assess(RiskFacts(fields, people, VULNERABLE, malicious=mal)).severity
     cir = assess(RiskFacts(fields, people, CIR, malicious=mal)).severity
     assert plain <= vulnerable <= cir
+
+
+# ENISA's adjustments to simple data and its circumstances of a confidentiality breach.
+NAMES_EMAIL = ["given_name", "family_name", "email"]
+IDENTITY_THEFT = ["family_name", "birth_date", "address_line"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "extra", "context", "words"),
+    [
+        (NAMES_EMAIL, {}, 1.0, "identity and contact data"),
+        (NAMES_EMAIL, {"profiling_possible": True}, 2.0, "profiling"),
+        (IDENTITY_THEFT, {}, 2.0, "identity theft"),
+        (["given_name_native", "birth_date", "address_line"], {}, 2.0, "identity theft"),
+        (["family_name", "birth_date", "city"], {}, 1.0, "identity and contact data"),
+        (["family_name", "address_line"], {}, 1.0, "identity and contact data"),
+        (["birth_date", "address_line"], {}, 1.0, "identity and contact data"),
+        # Already sensitive: the raise of simple data does not stack on it.
+        (["nationality", "family_name"], {"profiling_possible": True}, 3.0, "nationality"),
+        ([*IDENTITY_THEFT, "nationality"], {}, 3.0, "nationality"),
+    ],
+)
+def test_simple_data_raised_when_it_allows_profiling_or_identity_theft(
+    fields: list[str], extra: dict[str, bool], context: float, words: str
+) -> None:
+    got = assess(RiskFacts(fields, 50, PLAIN, **extra))
+    nature = next(f for f in got.factors if f.name == "nature and sensitivity")
+    assert (nature.rating, words in nature.reason) == (context, True), nature
+
+
+def test_profiling_and_identity_theft_raise_once_and_vulnerability_on_top() -> None:
+    both = assess(RiskFacts(IDENTITY_THEFT, 50, PLAIN, profiling_possible=True))
+    nature = next(f for f in both.factors if f.name == "nature and sensitivity")
+    assert nature.rating == 2.0 and "profiling" in nature.reason
+    assert "identity theft" in nature.reason
+    vulnerable = assess(RiskFacts(IDENTITY_THEFT, 50, VULNERABLE))
+    nature = next(f for f in vulnerable.factors if f.name == "nature and sensitivity")
+    assert nature.rating == 3.0
+
+
+@pytest.mark.parametrize(
+    ("recipients", "rating", "words"),
+    [
+        (None, 0.0, "no recipient declared"),
+        ("none", 0.0, "no evidence"),
+        ("known", 0.25, "known recipients"),
+        ("unknown", 0.5, "unknown number of unknown recipients"),
+    ],
+)
+def test_recipients_of_the_data_add_to_the_circumstances(
+    recipients: str | None, rating: float, words: str
+) -> None:
+    base = assess(RiskFacts(NAMES_EMAIL, 50, PLAIN)).severity
+    got = assess(RiskFacts(NAMES_EMAIL, 50, PLAIN, recipients=recipients))
+    factor = next(f for f in got.factors if f.name == "recipients")
+    assert (factor.rating, words in factor.reason) == (rating, True), factor
+    assert got.severity == base + rating
+
+
+def test_unknown_recipients_value_is_refused() -> None:
+    with pytest.raises(InvalidInput, match=r"recipients.*known, none, unknown"):
+        assess(RiskFacts(NAMES_EMAIL, 50, PLAIN, recipients="some"))
+
+
+@given(
+    st.sets(st.sampled_from([*SUBJECT_FIELDS, "pseudonym"])),
+    st.integers(min_value=1, max_value=3_000_000),
+    st.booleans(),
+    st.sampled_from([CIR, VULNERABLE, PLAIN]),
+    st.sampled_from(["none", "known", "unknown"]),
+)
+def test_declaring_profiling_or_recipients_never_lowers_the_severity(
+    fields: set[str], people: int, mal: bool, population: PopulationContext, recipients: str
+) -> None:
+    undeclared = assess(RiskFacts(fields, people, population, malicious=mal))
+    declared = assess(
+        RiskFacts(
+            fields,
+            people,
+            population,
+            malicious=mal,
+            profiling_possible=True,
+            recipients=recipients,
+        )
+    )
+    assert declared.severity >= undeclared.severity
+    nature = next(f for f in declared.factors if f.name == "nature and sensitivity")
+    assert nature.rating <= 4.0

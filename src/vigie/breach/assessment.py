@@ -27,6 +27,8 @@ def assess_incident(
     encrypted: bool = False,
     risk_neutralised: str | None = None,
     disproportionate_effort: str | None = None,
+    profiling_possible: bool = False,
+    recipients: str | None = None,
     clock: Clock | None = None,
 ) -> RiskAssessment:
     """Assess the incident's risk from its exposures; store it with its reasoning (audited).
@@ -46,6 +48,8 @@ def assess_incident(
             encrypted=encrypted,
             risk_neutralised=risk_neutralised,
             disproportionate_effort=disproportionate_effort,
+            profiling_possible=profiling_possible,
+            recipients=recipients,
         )
     )
     incident.risk = result.as_dict()

@@ -12,8 +12,27 @@ examples rest on: ``severity = context × ease_of_identification + circumstances
   Art. 9 category can be inferred from membership; vulnerable people raise the context
   by one (ENISA: the data becomes critical for their safety), up to 4;
 - *ease of identification* (0.25–1) is how easily the data points to a person;
-- *circumstances* add for malicious intent (a dump put on sale), and for the volume and
-  number of people, which the EDPB lists among its factors.
+- *circumstances* add for malicious intent (a dump put on sale), for who received the data,
+  and for the volume and number of people, which the EDPB lists among its factors.
+
+ENISA's adjustments that the EDPB's worked examples need (ENISA, "Recommendations for a
+methodology of the assessment of severity of personal data breaches", 2013; EDPB
+Guidelines 01/2021, cases 05 and 11):
+
+- *simple data* (identity, contact, administrative: ENISA's base score 1) is raised to 2
+  when the data allows profiling the person or assumptions about their social or financial
+  status (ENISA's first increase of simple data). Vigie applies it when the incident
+  declares it (``profiling_possible``: a CV's education and work history, say, which no
+  registry field holds), and when names, a postal address and a birth date leaked
+  together: enough to impersonate the person (open an account, redirect their mail), the
+  identity-theft risk the EDPB weighs in case 11. The raise does not stack on data already
+  rated above simple data, and happens once whichever reason triggers it;
+- the *circumstances of the breach* for confidentiality (ENISA's CB): 0 when the data was
+  exposed with no evidence that anyone processed it (a stolen device, a misconfigured
+  server), +0.25 when it reached known recipients (a former employee, a misdirected file),
+  +0.5 when it reached an unknown number of unknown recipients (exfiltrated by malicious
+  code, published, offered for sale). Malicious intent is ENISA's separate +0.5.
+  Undeclared recipients count 0, and the reasoning says they were not declared.
 
 ``severity < 2`` is low, ``< 3`` medium, otherwise high. High risk means Art. 34 applies
 unless one of the Art. 34(3) exemptions does; each factor keeps its reasoning in words,
@@ -25,6 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
 from vigie.errors import InvalidInput
@@ -59,6 +79,33 @@ EXEMPTIONS = {
 }
 
 
+NAMES = frozenset({"given_name", "family_name", "given_name_native", "family_name_native"})
+
+
+class Recipients(StrEnum):
+    """Who received the exposed data: ENISA's circumstances of a confidentiality breach."""
+
+    none = "none"  # exposed, with no evidence that anyone processed it (0)
+    known = "known"  # disclosed to known recipients (+0.25)
+    unknown = "unknown"  # disclosed to an unknown number of unknown recipients (+0.5)
+
+
+RECIPIENTS: dict[str, tuple[float, str]] = {
+    Recipients.none: (
+        0.0,
+        "exposed with no evidence that anyone processed it (ENISA: 0)",
+    ),
+    Recipients.known: (
+        0.25,
+        "disclosed to known recipients, who can be asked to delete it (ENISA: +0.25)",
+    ),
+    Recipients.unknown: (
+        0.5,
+        "disclosed to an unknown number of unknown recipients, beyond recall (ENISA: +0.5)",
+    ),
+}
+
+
 def category_of(field_name: str) -> str:
     """The category a field name belongs to (``other`` when unknown)."""
     for name, members in CATEGORIES.items():
@@ -78,6 +125,15 @@ class RiskFacts:
     encrypted: bool = False  # exposed only in a form unintelligible without a key
     risk_neutralised: str | None = None  # Art. 34(3)(b) (at low risk: Art. 33): the measure
     disproportionate_effort: str | None = None  # Art. 34(3)(c): why, in words
+    profiling_possible: bool = False  # the data allows profiling (e.g. a CV): ENISA
+    recipients: str | None = None  # a Recipients value; None: not declared (counts 0)
+
+    def __post_init__(self) -> None:
+        if self.recipients is not None and self.recipients not in RECIPIENTS:
+            raise InvalidInput(
+                f"recipients must be one of {', '.join(sorted(RECIPIENTS))} "
+                f"(got {self.recipients!r})"
+            )
 
 
 @dataclass(frozen=True)
@@ -114,7 +170,25 @@ class RiskAssessment:
         return cls(**{**data, "factors": factors})
 
 
-def _context(fields: frozenset[str], population: PopulationContext) -> tuple[Factor, Factor]:
+def _simple_data_raises(fields: frozenset[str], profiling_possible: bool) -> list[str]:
+    """Why simple data counts as 2 rather than 1 (ENISA's first increase), in words."""
+    out = []
+    if fields and profiling_possible:
+        out.append(
+            "the data allows profiling the person or assumptions about their social or "
+            "financial status (declared)"
+        )
+    if fields & NAMES and {"birth_date", "address_line"} <= fields:
+        out.append(
+            "names, postal address and birth date together allow identity theft "
+            "(opening accounts or redirecting mail in the person's name)"
+        )
+    return out
+
+
+def _context(
+    fields: frozenset[str], population: PopulationContext, profiling_possible: bool
+) -> tuple[Factor, Factor]:
     """The nature-and-sensitivity factor and, apart, how much vulnerability raised it."""
     sensitive = sorted(fields & SENSITIVE)
     reasons: list[str] = []
@@ -134,12 +208,18 @@ def _context(fields: frozenset[str], population: PopulationContext) -> tuple[Fac
             f"being in this registry reveals {population.membership_reveals}: any of its data "
             "counts as sensitive" + ("" if sensitive else ", although no sensitive field leaked")
         )
+    raises = _simple_data_raises(fields, profiling_possible)
     if not reasons:
         reasons.append(
             "identity and contact data"
             if fields & (IDENTITY | CONTACT)
             else "administrative data of low sensitivity"
         )
+        if raises:
+            base = 2.0
+            reasons.append(f"{' and '.join(raises)}: simple data raised from 1 to 2 (ENISA)")
+    elif raises:
+        reasons.append(f"{' and '.join(raises)} (already weighed: rated above simple data)")
     raised = min(1.0, 4.0 - base) if population.vulnerable and fields else 0.0
     if population.vulnerable:
         why = population.vulnerable_why or "declared vulnerable"
@@ -164,7 +244,7 @@ def _context(fields: frozenset[str], population: PopulationContext) -> tuple[Fac
 
 
 def _identification(fields: frozenset[str]) -> Factor:
-    names = bool(fields & {"given_name", "family_name", "given_name_native", "family_name_native"})
+    names = bool(fields & NAMES)
     direct = fields & (CONTACT | {"birth_date", "ref"})
     if names and direct:
         return Factor("ease of identification", 1.0, "names with contact details or birth date")
@@ -175,7 +255,7 @@ def _identification(fields: frozenset[str]) -> Factor:
     return Factor("ease of identification", 0.25, "only pseudonymous or aggregate data")
 
 
-def _circumstances(people: int, malicious: bool) -> list[Factor]:
+def _circumstances(people: int, malicious: bool, recipients: str | None) -> list[Factor]:
     out = []
     if malicious:
         out.append(Factor("circumstances", 0.5, "exfiltrated with malicious intent"))
@@ -185,6 +265,18 @@ def _circumstances(people: int, malicious: bool) -> list[Factor]:
         out.append(Factor("number of people", 0.25, f"{people} people"))
     else:
         out.append(Factor("number of people", 0.0, f"{people} people"))
+    if recipients is None:
+        out.append(
+            Factor(
+                "recipients",
+                0.0,
+                "no recipient declared: counted as exposed with no evidence that anyone "
+                "processed it (known recipients would add 0.25, unknown ones 0.5)",
+            )
+        )
+    else:
+        rating, reason = RECIPIENTS[recipients]
+        out.append(Factor("recipients", rating, reason))
     return out
 
 
@@ -228,9 +320,9 @@ def overrule(
 
 def _assess(facts: RiskFacts) -> RiskAssessment:
     fields = frozenset(facts.fields)
-    context, vuln = _context(fields, facts.population)
+    context, vuln = _context(fields, facts.population, facts.profiling_possible)
     ident = _identification(fields)
-    extra = _circumstances(facts.people, facts.malicious)
+    extra = _circumstances(facts.people, facts.malicious, facts.recipients)
     severity = round(context.rating * ident.rating + sum(f.rating for f in extra), 2)
     level = "low" if severity < 2 else "medium" if severity < 3 else "high"
     factors = [context, ident, vuln, *extra]

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.progress import Progress
@@ -23,6 +24,7 @@ from vigie.breach.from_leak import load_report, open_from_leak
 from vigie.breach.notify import check_notice, context_for, send_notices
 from vigie.breach.public import draft_public_notice, unreachable
 from vigie.breach.register import export as export_register
+from vigie.breach.risk import Recipients
 from vigie.breach.views import incident_detail, incident_row
 from vigie.cli.context import console, err_console, instance, print_json
 from vigie.errors import InvalidInput, NotFound
@@ -183,11 +185,29 @@ def assess_(
     disproportionate: str | None = typer.Option(
         None, help="Art. 34(3)(c): why telling each person would be disproportionate."
     ),
+    profiling: bool = typer.Option(
+        False,
+        help="The exposed data allows profiling the person or assumptions about their social "
+        "or financial status (e.g. CVs: education, work history): ENISA raises simple data "
+        "from 1 to 2. Names, postal address and birth date together raise it without this "
+        "flag (identity theft).",
+    ),
+    recipients: Annotated[
+        Recipients | None,
+        typer.Option(
+            help="Who received the data (ENISA): `none` = exposed, no evidence anyone read "
+            "it (a stolen device; +0); `known` = known recipients (a former employee, a "
+            "misdirected file; +0.25); `unknown` = an unknown number of unknown recipients "
+            "(exfiltrated by malicious code, published, on sale; +0.5). Not given: counted "
+            "as +0 and the reasoning says it was not declared.",
+        ),
+    ] = None,
 ) -> None:
     """Assess the risk (EDPB factors) and decide on Art. 33 and Art. 34, with reasons.
 
     Weighs the registry's declared population context (`vigie subjects population`):
-    what being in the registry reveals, and whether its people are vulnerable."""
+    what being in the registry reveals, and whether its people are vulnerable; and the
+    facts declared here (intent, recipients, profiling, encryption, measures)."""
     inst = instance(ctx)
     with inst.session() as session:
         result = assess_incident(
@@ -198,6 +218,8 @@ def assess_(
             encrypted=encrypted,
             risk_neutralised=neutralised,
             disproportionate_effort=disproportionate,
+            profiling_possible=profiling,
+            recipients=recipients,
         )
     for f in result.factors:
         console.print(f"- {f.name} ({f.rating}): {f.reason}", highlight=False)
