@@ -19,6 +19,7 @@ from vigie.breach.clock import FixedClock
 from vigie.breach.from_leak import open_from_leak
 from vigie.breach.models import Incident
 from vigie.breach.notify import require_decision
+from vigie.breach.risk import RiskAssessment
 from vigie.cli.app import app
 from vigie.cli.context import Instance
 from vigie.errors import ConfigError, Denied, InvalidInput
@@ -158,3 +159,34 @@ def test_cli_declares_shows_and_overrules(
     run("incident", "assess", "1")
     out = run("incident", "overrule", "1", "--notify-people", "--reason", "shelter residents")
     assert "DPO's decision" in out and "shelter residents" in out
+
+
+def test_undeclared_recipients_of_a_leaked_file_are_pointed_out(
+    sessions: sessionmaker[Session], subject_ids: list[int], clock: FixedClock
+) -> None:
+    """A file found outside reached someone: the reasoning asks for the recipients."""
+    with sessions.begin() as s:
+        incident_id = _cir_list_incident(s, clock)
+        undeclared = assess_incident(s, incident_id=incident_id, actor=ACTOR, clock=clock)
+        declared = assess_incident(
+            s, incident_id=incident_id, actor=ACTOR, recipients="unknown", clock=clock
+        )
+        manual = incidents.open_incident(
+            s, title="t", source="manual", aware_at=clock.now(), actor=ACTOR, clock=clock
+        )
+        incidents.record_exposure(
+            s, incident_id=manual.id, exposures={subject_ids[0]: ["email"]}, actor=ACTOR,
+            clock=clock,
+        )  # fmt: skip
+        quiet = assess_incident(s, incident_id=manual.id, actor=ACTOR, clock=clock)
+
+    def recipients(got: RiskAssessment) -> tuple[float, str]:
+        factor = next(f for f in got.factors if f.name == "recipients")
+        return factor.rating, factor.reason
+
+    rating, reason = recipients(undeclared)
+    assert rating == 0.0 and "leaked file" in reason and "--recipients unknown" in reason
+    assert recipients(declared)[0] == 0.5
+    assert declared.severity == undeclared.severity + 0.5
+    rating, reason = recipients(quiet)
+    assert rating == 0.0 and "no recipient declared" in reason and "leaked" not in reason

@@ -50,6 +50,7 @@ def assess_incident(
             disproportionate_effort=disproportionate_effort,
             profiling_possible=profiling_possible,
             recipients=recipients,
+            found_outside=incident.source == "leak",
         )
     )
     incident.risk = result.as_dict()

@@ -32,7 +32,9 @@ Guidelines 01/2021, cases 05 and 11):
   server), +0.25 when it reached known recipients (a former employee, a misdirected file),
   +0.5 when it reached an unknown number of unknown recipients (exfiltrated by malicious
   code, published, offered for sale). Malicious intent is ENISA's separate +0.5.
-  Undeclared recipients count 0, and the reasoning says they were not declared.
+  Undeclared recipients count 0, and the reasoning says they were not declared — and,
+  when the incident was opened from a leaked file (``found_outside``), that the data did
+  reach someone and the recipients should be declared.
 
 ``severity < 2`` is low, ``< 3`` medium, otherwise high. High risk means Art. 34 applies
 unless one of the Art. 34(3) exemptions does; each factor keeps its reasoning in words,
@@ -127,6 +129,7 @@ class RiskFacts:
     disproportionate_effort: str | None = None  # Art. 34(3)(c): why, in words
     profiling_possible: bool = False  # the data allows profiling (e.g. a CV): ENISA
     recipients: str | None = None  # a Recipients value; None: not declared (counts 0)
+    found_outside: bool = False  # found outside (a leaked file): it reached someone
 
     def __post_init__(self) -> None:
         if self.recipients is not None and self.recipients not in RECIPIENTS:
@@ -255,7 +258,9 @@ def _identification(fields: frozenset[str]) -> Factor:
     return Factor("ease of identification", 0.25, "only pseudonymous or aggregate data")
 
 
-def _circumstances(people: int, malicious: bool, recipients: str | None) -> list[Factor]:
+def _circumstances(
+    people: int, malicious: bool, recipients: str | None, found_outside: bool
+) -> list[Factor]:
     out = []
     if malicious:
         out.append(Factor("circumstances", 0.5, "exfiltrated with malicious intent"))
@@ -265,7 +270,17 @@ def _circumstances(people: int, malicious: bool, recipients: str | None) -> list
         out.append(Factor("number of people", 0.25, f"{people} people"))
     else:
         out.append(Factor("number of people", 0.0, f"{people} people"))
-    if recipients is None:
+    if recipients is None and found_outside:
+        out.append(
+            Factor(
+                "recipients",
+                0.0,
+                "not declared, yet the data was found outside in a leaked file, so it reached "
+                "someone: counted 0 until declared (--recipients unknown adds 0.5 when it was "
+                "published or offered for sale, --recipients known adds 0.25)",
+            )
+        )
+    elif recipients is None:
         out.append(
             Factor(
                 "recipients",
@@ -322,7 +337,7 @@ def _assess(facts: RiskFacts) -> RiskAssessment:
     fields = frozenset(facts.fields)
     context, vuln = _context(fields, facts.population, facts.profiling_possible)
     ident = _identification(fields)
-    extra = _circumstances(facts.people, facts.malicious, facts.recipients)
+    extra = _circumstances(facts.people, facts.malicious, facts.recipients, facts.found_outside)
     severity = round(context.rating * ident.rating + sum(f.rating for f in extra), 2)
     level = "low" if severity < 2 else "medium" if severity < 3 else "high"
     factors = [context, ident, vuln, *extra]
