@@ -179,6 +179,20 @@ def test_undeclared_recipients_of_a_leaked_file_are_pointed_out(
             clock=clock,
         )  # fmt: skip
         quiet = assess_incident(s, incident_id=manual.id, actor=ACTOR, clock=clock)
+        # A detection alert's incident that a leak report then fed (as in the demo).
+        alert = incidents.open_incident(
+            s, title="a", source="alert", aware_at=clock.now(), actor=ACTOR, clock=clock
+        )
+        incidents.record_exposure(
+            s, incident_id=alert.id, exposures={subject_ids[0]: ["email"]}, actor=ACTOR,
+            clock=clock,
+        )  # fmt: skip
+        before_leak = assess_incident(s, incident_id=alert.id, actor=ACTOR, clock=clock)
+        incidents.add_evidence(
+            s, incident_id=alert.id, kind="leak", ref="leak/report.json",
+            detail={"affected_subjects": 1}, actor=ACTOR, clock=clock,
+        )  # fmt: skip
+        fed = assess_incident(s, incident_id=alert.id, actor=ACTOR, clock=clock)
 
     def recipients(got: RiskAssessment) -> tuple[float, str]:
         factor = next(f for f in got.factors if f.name == "recipients")
@@ -188,5 +202,7 @@ def test_undeclared_recipients_of_a_leaked_file_are_pointed_out(
     assert rating == 0.0 and "leaked file" in reason and "--recipients unknown" in reason
     assert recipients(declared)[0] == 0.5
     assert declared.severity == undeclared.severity + 0.5
-    rating, reason = recipients(quiet)
-    assert rating == 0.0 and "no recipient declared" in reason and "leaked" not in reason
+    for got in (quiet, before_leak):
+        rating, reason = recipients(got)
+        assert rating == 0.0 and "no recipient declared" in reason and "leaked" not in reason
+    assert "leaked file" in recipients(fed)[1]

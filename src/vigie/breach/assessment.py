@@ -39,6 +39,10 @@ def assess_incident(
     incident = incidents.get_incident(session, incident_id=incident_id)
     population = require_population(session)
     summary = incidents.exposure_summary(session, incident_id=incident.id)
+    # A leaked file (the incident's source, or a report fed to it later): the data reached
+    # someone, which the reasoning points out while the recipients are undeclared.
+    evidence = incidents.evidence_of(session, incident_id=incident.id)
+    found_outside = incident.source == "leak" or any(e.kind == "leak" for e in evidence)
     result = assess(
         RiskFacts(
             fields=frozenset(summary.by_field),
@@ -50,7 +54,7 @@ def assess_incident(
             disproportionate_effort=disproportionate_effort,
             profiling_possible=profiling_possible,
             recipients=recipients,
-            found_outside=incident.source == "leak",
+            found_outside=found_outside,
         )
     )
     incident.risk = result.as_dict()
