@@ -146,7 +146,7 @@ def test_assess_takes_profiling_and_recipients_and_explains_them(
     }))  # fmt: skip
     run(settings, engine, "incident", "open", "--from-leak", str(report))
     out = run(settings, engine, "incident", "assess", "1")
-    assert "recipients (0.0): no recipient declared" in out
+    assert "recipients (0.0): not declared, yet the data was found outside" in out
     out = run(settings, engine, "incident", "assess", "1", "--recipients", "unknown",
               "--profiling")  # fmt: skip
     assert "recipients (0.5)" in out and "unknown number of unknown recipients" in out
