@@ -65,27 +65,56 @@ def _write(path: Path, rows: list[dict[str, Any]]) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
 
 
+def rewrite(
+    directory: Path,
+    key: Ed25519PrivateKey,
+    *,
+    events: Callable[[list[dict[str, Any]]], None] | None = None,
+    heads: Callable[[list[dict[str, Any]]], None] | None = None,
+) -> None:
+    """Rewrite the export as a thorough forger holding ``key`` would: apply the edits, then
+    rechain every event, re-sign every checkpoint and rewrite each checkpoint announcement
+    (``audit:checkpoint`` event) to repeat its re-signed head."""
+    rows = _lines(directory / "events.jsonl")
+    signed = _lines(directory / "checkpoints.jsonl")
+    if events is not None:
+        events(rows)
+    if heads is not None:
+        heads(signed)
+    by_id = {h["id"]: h for h in signed}
+    leaves: list[bytes] = []
+
+    def sign(head: dict[str, Any]) -> None:
+        root = merkle.root(leaves[: head["size"]])
+        head["root"] = root.hex()
+        head["signature"] = key.sign(message(head["size"], root, head["at_us"])).hex()
+
+    prev = bytes(32)
+    for event in rows:
+        if event["action"] == "audit:checkpoint":
+            detail = json.loads(event["detail"])
+            head = by_id.get(detail["checkpoint"])
+            if "root" in detail and head is not None and head["size"] <= len(leaves):
+                sign(head)
+                detail.update(root=head["root"], signature=head["signature"])
+                event["detail"] = json.dumps(detail, sort_keys=True, separators=(",", ":"))
+        event["prev_hash"] = prev.hex()
+        prev = offline.event_hash(event)
+        event["hash"] = prev.hex()
+        leaves.append(prev)
+    for head in signed:
+        sign(head)
+    _write(directory / "events.jsonl", rows)
+    _write(directory / "checkpoints.jsonl", signed)
+
+
 def resign(directory: Path) -> str:
     """Rewrite the export as a forger would: alter an event, rechain, re-sign with a new key.
 
     Returns the forger's key fingerprint.
     """
-    events = _lines(directory / "events.jsonl")
-    events[3]["outcome"] = "denied"  # the forger's edit
-    prev = bytes(32)
-    for event in events:
-        event["prev_hash"] = prev.hex()
-        prev = offline.event_hash(event)
-        event["hash"] = prev.hex()
-    leaves = [bytes.fromhex(e["hash"]) for e in events]
     forger = Ed25519PrivateKey.generate()
-    heads = _lines(directory / "checkpoints.jsonl")
-    for head in heads:
-        root = merkle.root(leaves[: head["size"]])
-        head["root"] = root.hex()
-        head["signature"] = forger.sign(message(head["size"], root, head["at_us"])).hex()
-    _write(directory / "events.jsonl", events)
-    _write(directory / "checkpoints.jsonl", heads)
+    rewrite(directory, forger, events=lambda rows: rows[3].update(outcome="denied"))
     (directory / "audit-signing.pub.pem").write_bytes(
         forger.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -268,3 +297,190 @@ def test_a_checkpoint_of_the_empty_trail_verifies(
     assert report.checkpoints == 2
     result = run(later / "verify_trail.py", later, "--fingerprint", real)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# The checkpoint sequence. The ``filled`` trail exported: events 1..15, checkpoint #1
+# (15 events) announced by event 16, events 17..30, checkpoint #2 (30 events) announced by
+# event 31, events 32..40, then #3, signed by the export over its 40 events, whose
+# announcement (event 41) is written after the export.
+
+
+def check(exported: Path, secrets: InstanceSecrets) -> subprocess.CompletedProcess[str]:
+    real = fingerprint(secrets.verify_key)
+    return run(exported / "verify_trail.py", exported, "--fingerprint", real)
+
+
+def failure(exported: Path, secrets: InstanceSecrets) -> str:
+    result = check(exported, secrets)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.startswith("FAILED: "), result.stdout
+    return result.stdout.removeprefix("FAILED: ").strip()
+
+
+def test_a_healthy_export_reports_its_checkpoint_sequence_and_tail(
+    exported: Path, secrets: InstanceSecrets
+) -> None:
+    result = check(exported, secrets)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith(
+        "OK 40 events, 3 checkpoints: #3 is the export's own (announced by event 41, after "
+        "the export), the 2 earlier announced in events.jsonl one for one; "
+        "unanchored tail: none, checkpoint #3 covers every event; root "
+    ), result.stdout
+
+
+@pytest.mark.parametrize(("line", "announced_by"), [(0, 16), (1, 31)])
+def test_a_deleted_checkpoint_line_fails(
+    exported: Path, secrets: InstanceSecrets, line: int, announced_by: int
+) -> None:
+    path = exported / HEADS
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    deleted = json.loads(lines.pop(line))["id"]
+    path.write_text("".join(lines), encoding="utf-8")
+    assert failure(exported, secrets) == (
+        f"checkpoint #{deleted}: announced by event {announced_by} but missing from "
+        "checkpoints.jsonl (its line was deleted)"
+    )
+
+
+def _an_earlier_head(heads: list[dict[str, Any]], secrets: InstanceSecrets) -> None:
+    """#2's line holds #1's genuine signed head, relabelled #2 (ids are not signed)."""
+    heads[1] = dict(heads[0], id=heads[1]["id"])
+
+
+def _resigned_later(heads: list[dict[str, Any]], secrets: InstanceSecrets) -> None:
+    """#2's line holds a genuine head of the same 30 events signed a microsecond later, as
+    the store signs again once the events after the 30th are cut."""
+    head = heads[1]
+    head["at_us"] += 1
+    head["at"] = offline._iso(head["at_us"])
+    root = bytes.fromhex(head["root"])
+    head["signature"] = secrets.signing_key.sign(message(30, root, head["at_us"])).hex()
+
+
+@pytest.mark.parametrize("replace", [_an_earlier_head, _resigned_later])
+def test_a_checkpoint_line_replaced_by_another_genuine_one_fails(
+    exported: Path,
+    secrets: InstanceSecrets,
+    replace: Callable[[list[dict[str, Any]], InstanceSecrets], None],
+) -> None:
+    heads = _lines(exported / HEADS)
+    replaced = heads[1]["id"]
+    replace(heads, secrets)
+    _write(exported / HEADS, heads)
+    assert failure(exported, secrets) == (
+        f"checkpoint #{replaced}: differs from the head event 31 recorded when it was "
+        "signed (its line was replaced)"
+    )
+
+
+def test_a_genuine_checkpoint_line_added_fails(exported: Path, secrets: InstanceSecrets) -> None:
+    """A head of the first 35 events, signed by the real key, slipped in before the
+    export's own (relabelled after it, since ids are not signed): the trail never
+    announced it."""
+    heads = _lines(exported / HEADS)
+    leaves = [bytes.fromhex(e["hash"]) for e in _lines(exported / EVENTS)]
+    root = merkle.root(leaves[:35])
+    at_us = heads[1]["at_us"] + 1
+    added = {"id": heads[2]["id"], "size": 35, "root": root.hex(), "at_us": at_us,
+             "at": offline._iso(at_us),
+             "signature": secrets.signing_key.sign(message(35, root, at_us)).hex()}  # fmt: skip
+    heads[2]["id"] += 1
+    _write(exported / HEADS, [*heads[:2], added, heads[2]])
+    assert failure(exported, secrets) == (
+        f"checkpoint #{added['id']}: not announced in events.jsonl (event 36 should record "
+        "it: the event was removed, or the line added)"
+    )
+
+
+def _announcements(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in rows if e["action"] == "audit:checkpoint"]
+
+
+def test_older_announcements_compare_id_and_size(exported: Path, secrets: InstanceSecrets) -> None:
+    """Trails written before announcements repeated the signed head carry only its id and
+    size: such an export verifies, and a deleted line still fails."""
+
+    def legacy(rows: list[dict[str, Any]]) -> None:
+        for event in _announcements(rows):
+            detail = json.loads(event["detail"])
+            event["detail"] = json.dumps(
+                {"checkpoint": detail["checkpoint"], "size": detail["size"]},
+                separators=(",", ":"),
+            )
+
+    rewrite(exported, secrets.signing_key, events=legacy)
+    result = check(exported, secrets)
+    assert result.returncode == 0, result.stdout + result.stderr
+    heads = _lines(exported / HEADS)
+    _write(exported / HEADS, heads[1:])
+    assert failure(exported, secrets).startswith(f"checkpoint #{heads[0]['id']}: announced by")
+
+
+@pytest.mark.parametrize(
+    ("detail", "expected"),
+    [
+        (lambda d: d.update(size=14), "event 16: announces checkpoint #{id} of 14 events out of "
+         "place (it must be event 15)"),
+        (lambda d: d.pop("size"), "event 16 (audit:checkpoint): missing field 'size'"),
+        (lambda d: d.update(size="15"), "event 16 (audit:checkpoint): field 'size' must be an "
+         "integer"),
+        (lambda d: d.update(note=1), "event 16 (audit:checkpoint): unknown field 'note' (the "
+         "format does not define it)"),
+    ],
+)  # fmt: skip
+def test_a_malformed_or_misplaced_announcement_fails(
+    exported: Path,
+    secrets: InstanceSecrets,
+    detail: Callable[[dict[str, Any]], None],
+    expected: str,
+) -> None:
+    """Re-signed with the real key: only the announcement is wrong."""
+    first = _lines(exported / HEADS)[0]["id"]
+
+    def edit(rows: list[dict[str, Any]]) -> None:
+        event = rows[15]
+        data = json.loads(event["detail"])
+        detail(data)
+        event["detail"] = json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    rewrite(exported, secrets.signing_key, events=edit)
+    assert failure(exported, secrets) == expected.format(id=first)
+
+
+def test_an_announcement_given_twice_fails(exported: Path, secrets: InstanceSecrets) -> None:
+    """Event 31 announces checkpoint #1 again (re-signed with the real key)."""
+    first = _lines(exported / HEADS)[0]["id"]
+
+    def edit(rows: list[dict[str, Any]]) -> None:
+        rows[30]["detail"] = rows[15]["detail"]
+
+    rewrite(exported, secrets.signing_key, events=edit)
+    assert failure(exported, secrets) == (f"event 31: announces checkpoint #{first} a second time")
+
+
+def test_checkpoint_times_never_go_back(exported: Path, secrets: InstanceSecrets) -> None:
+    def edit(heads: list[dict[str, Any]]) -> None:
+        heads[1]["at_us"] = heads[0]["at_us"] - 1
+        heads[1]["at"] = offline._iso(heads[1]["at_us"])
+
+    rewrite(exported, secrets.signing_key, heads=edit)
+    heads = _lines(exported / HEADS)
+    assert failure(exported, secrets) == (
+        f"checkpoint #{heads[1]['id']}: signed before checkpoint #{heads[0]['id']} "
+        "(times never go back)"
+    )
+
+
+def test_events_after_the_last_checkpoint_fail(exported: Path, secrets: InstanceSecrets) -> None:
+    """The export's last checkpoint covers every event: an extra, chained event is refused."""
+    heads = _lines(exported / HEADS)
+
+    def edit(rows: list[dict[str, Any]]) -> None:
+        rows.append(dict(rows[-1], seq=41))
+
+    rewrite(exported, secrets.signing_key, events=edit)
+    assert failure(exported, secrets) == (
+        f"unanchored tail: event 41 after checkpoint #{heads[-1]['id']} (40 events) is signed "
+        "by no checkpoint, and an export is signed end to end (the event was added)"
+    )

@@ -4,7 +4,10 @@
 ``vigie audit verify`` to see where), signs a fresh checkpoint, then writes every event
 up to that checkpoint and every checkpoint up to it, so the export is covered by
 signatures end to end: removing, adding or changing any line fails the standalone
-verifier (:mod:`vigie.audit.offline`, copied as ``verify_trail.py``). The verifier
+verifier (:mod:`vigie.audit.offline`, copied as ``verify_trail.py``). Every earlier
+checkpoint is announced by an ``audit:checkpoint`` event inside the export; the fresh
+one's own announcement (event ``size + 1``) is recorded after it and is not exported,
+which is why the verifier lets the last checkpoint alone go unannounced. The verifier
 checks it against the signing key's fingerprint, which the recipient must learn
 independently (:mod:`vigie.audit.key`): the key inside the export does not vouch for it.
 """

@@ -49,11 +49,30 @@ no duplicate; "hex32" is 64 lower-case hex digits, "hex64" 128; "int" excludes b
    stored), a newline byte, then the people's ids packed as unsigned LEB128 varints of
    the gaps between the sorted ids;
 3. the RFC 6962 Merkle root of the first ``size`` event hashes equals each
-   checkpoint's root, and the last checkpoint covers every exported event.
+   checkpoint's root; checkpoint ids increase, and sizes and times never go back;
+4. no unanchored tail: the last checkpoint covers every exported event (an export is
+   signed end to end; events after it fail, named);
+5. the checkpoint sequence the trail records. Vigie records each checkpoint by an
+   ``audit:checkpoint`` event placed right after the events it signs (event
+   ``size + 1``), whose ``detail`` repeats the signed head: exactly
+   ``{"at_us":int,"checkpoint":id,"root":hex32,"signature":hex64,"size":int}`` (older
+   trails: exactly ``{"checkpoint":id,"size":int}``). Each such event must be at
+   ``size + 1``, announce its checkpoint once, and find in ``checkpoints.jsonl`` the line
+   of that id with the same size (and root, time and signature when it repeats them);
+   every line must be announced, except the last when it covers every exported event:
+   ``vigie audit export`` signs a checkpoint of exactly the events it writes, whose
+   announcement is the next event, written after the export. So a checkpoint line
+   deleted, replaced by another genuine one, or added fails, naming the checkpoint.
+   These events are checked once every root has verified, so they are the signed
+   trail's own record.
 
-It prints ``OK ... signed by key <fingerprint>`` and exits 0; or prints ``FAILED:`` and
-the first problem (which line, event, checkpoint or key, and why) and exits 1; or exits
-2 when called wrongly (no expected key, a malformed fingerprint).
+It prints ``OK <n> events, <k> checkpoints: ...; unanchored tail: none, ...; root <hex>;
+signed by key <fingerprint>`` and exits 0; or prints ``FAILED:`` and the first problem
+(which line, event, checkpoint or key, and why) and exits 1; or exits 2 when called
+wrongly (no expected key, a malformed fingerprint). The OK line names the last
+checkpoint and root: compare them with those ``vigie audit export`` printed, since an
+export cut back to an earlier checkpoint (its later lines and events removed) verifies
+as an export of that checkpoint.
 """
 
 from __future__ import annotations
@@ -348,18 +367,15 @@ def _verify_export(directory: Path, key: Ed25519PublicKey) -> str:
     prev_head: dict[str, Any] | None = None
     for head in heads:
         check_signature(head, key)
-        if prev_head is not None and (
-            head["id"] <= prev_head["id"]
-            or head["size"] < prev_head["size"]
-            or head["at_us"] < prev_head["at_us"]
-        ):
-            raise Failure(f"checkpoint #{head['id']}: out of order after #{prev_head['id']}")
+        if prev_head is not None:
+            check_order(prev_head, head)
         prev_head = head
         by_size.setdefault(head["size"], []).append(head)
     last_size = max(by_size)
     for head in by_size.pop(0, []):  # signed before the first event: the empty tree
         if bytes.fromhex(head["root"]) != _fold([]):
             raise Failure(f"checkpoint #{head['id']}: root does not match the empty trail")
+    announcements: list[tuple[int, str | None]] = []
     frontier: list[bytes] = []
     prev = GENESIS
     n = 0
@@ -383,6 +399,8 @@ def _verify_export(directory: Path, key: Ed25519PublicKey) -> str:
                     raise Failure(f"event {seq}: its readable time does not match at_us")
             except (KeyError, TypeError, ValueError, OverflowError) as exc:
                 raise Failure(f"{where} is malformed: {exc}") from None
+            if event["action"] == ANNOUNCEMENT_ACTION:
+                announcements.append((seq, event["detail"]))
             n = seq
             i, x = n - 1, h
             while i & 1:
@@ -401,12 +419,117 @@ def _verify_export(directory: Path, key: Ed25519PublicKey) -> str:
             f"checkpoint #{head['id']}: signs {head['size']} events but the export holds {n} "
             "(events were removed)"
         )
+    last = heads[-1]
     if n != last_size:
-        raise Failure(f"events {last_size + 1}..{n} are not covered by any checkpoint (added?)")
+        raise Failure(_unanchored(last, n))
+    check_sequence(heads, announcements, exported=n)
+    before = len(heads) - 1
+    announced = (
+        f"#{last['id']} is the export's own (announced by event {n + 1}, after the export)"
+        + (f", the {before} earlier announced in events.jsonl one for one" if before else "")
+    )
     return (
-        f"OK {n} events, {len(heads)} checkpoints; root {_fold(frontier).hex()}; "
+        f"OK {n} events, {len(heads)} checkpoints: {announced}; unanchored tail: none, "
+        f"checkpoint #{last['id']} covers every event; root {_fold(frontier).hex()}; "
         f"signed by key {fingerprint(key)}"
     )
+
+
+def _unanchored(last: dict[str, Any], n: int) -> str:
+    """Why events after the last checkpoint fail: an export is signed end to end."""
+    first = last["size"] + 1
+    which, verb, noun = (
+        (f"event {first}", "is", "event was") if first == n
+        else (f"events {first}..{n}", "are", "events were")
+    )  # fmt: skip
+    return (
+        f"unanchored tail: {which} after checkpoint #{last['id']} ({last['size']} events) "
+        f"{verb} signed by no checkpoint, and an export is signed end to end (the {noun} added)"
+    )
+
+
+def check_order(prev: dict[str, Any], head: dict[str, Any]) -> None:
+    """Raise unless ``head`` comes after ``prev``: a larger id, no fewer events, no earlier time."""
+    if head["id"] <= prev["id"]:
+        raise Failure(f"checkpoint #{head['id']}: listed after checkpoint #{prev['id']}")
+    if head["size"] < prev["size"]:
+        raise Failure(
+            f"checkpoint #{head['id']}: signs {head['size']} events, fewer than checkpoint "
+            f"#{prev['id']} ({prev['size']}): sizes never go back"
+        )
+    if head["at_us"] < prev["at_us"]:
+        raise Failure(
+            f"checkpoint #{head['id']}: signed before checkpoint #{prev['id']} "
+            "(times never go back)"
+        )
+
+
+# -- the checkpoint sequence ----------------------------------------------------------------
+
+ANNOUNCEMENT_ACTION = "audit:checkpoint"
+ANNOUNCEMENT = Format({"checkpoint": "int", "size": "int", "root": "hex32", "at_us": "int",
+                       "signature": "hex64"})  # fmt: skip
+OLDER_ANNOUNCEMENT = Format({"checkpoint": "int", "size": "int"})
+_REPEATED = ("root", "at_us", "signature")
+
+
+def check_sequence(
+    heads: list[dict[str, Any]], announcements: list[tuple[int, str | None]], *, exported: int
+) -> None:
+    """Raise unless the checkpoint lines and the ``audit:checkpoint`` events match one for one.
+
+    ``announcements`` are the (seq, detail) of those events, already proven part of the
+    signed trail. Each (event ``size + 1``, whose detail repeats the signed head or, in
+    older trails, its id and size) must find its checkpoint line unchanged. Each line must
+    be announced, except the last when it signs all ``exported`` events: ``vigie audit
+    export`` signs a checkpoint of exactly the events it writes, and that checkpoint's
+    announcement is the next event, written after the export.
+    """
+    by_id = {head["id"]: head for head in heads}
+    seen: set[int] = set()
+    for seq, detail in announcements:
+        seen.add(_announcement(seq, detail, by_id, seen))
+    for head in heads:
+        if head["id"] in seen:
+            continue
+        if head is heads[-1] and head["size"] == exported:
+            continue  # its announcement, event size + 1, follows the export
+        raise Failure(
+            f"checkpoint #{head['id']}: not announced in events.jsonl (event "
+            f"{head['size'] + 1} should record it: the event was removed, or the line added)"
+        )
+
+
+def _announcement(
+    seq: int, detail: str | None, by_id: dict[int, dict[str, Any]], seen: set[int]
+) -> int:
+    """Check event ``seq``'s announcement against its checkpoint line; return its id."""
+    where = f"event {seq} ({ANNOUNCEMENT_ACTION})"
+    if detail is None:
+        raise Failure(f"{where}: no detail, so it announces no checkpoint")
+    data = parse_json(detail, where)
+    older = type(data) is dict and data.keys() == OLDER_ANNOUNCEMENT.names
+    check_fields(data, OLDER_ANNOUNCEMENT if older else ANNOUNCEMENT, where)
+    cp_id, size = data["checkpoint"], data["size"]
+    if cp_id in seen:
+        raise Failure(f"event {seq}: announces checkpoint #{cp_id} a second time")
+    if seq != size + 1:
+        raise Failure(
+            f"event {seq}: announces checkpoint #{cp_id} of {size} events out of place "
+            f"(it must be event {size + 1})"
+        )
+    head = by_id.get(cp_id)
+    if head is None:
+        raise Failure(
+            f"checkpoint #{cp_id}: announced by event {seq} but missing from checkpoints.jsonl "
+            "(its line was deleted)"
+        )
+    if head["size"] != size or (not older and any(head[k] != data[k] for k in _REPEATED)):
+        raise Failure(
+            f"checkpoint #{cp_id}: differs from the head event {seq} recorded when it was "
+            "signed (its line was replaced)"
+        )
+    return int(cp_id)
 
 
 # -- proofs ---------------------------------------------------------------------------------
