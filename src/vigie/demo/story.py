@@ -36,7 +36,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import func, select
 
-from vigie.audit.anchors import parse_held
+from vigie.audit.anchors import Bound, parse_held
 from vigie.audit.checkpoints import Checkpointer
 from vigie.audit.export import export_trail
 from vigie.audit.index import received_by
@@ -460,7 +460,8 @@ class Demo:
             claim(contact is not None, "the canary has no e-mail contact")
             result = trip(
                 session, contact=str(contact), actor=ACTOR, source="mail gateway (demo)",
-                public_key=self.w.secrets.verify_key, now=utcnow(),
+                public_key=self.w.secrets.verify_key, bound=Bound.of(self.w.settings),
+                now=utcnow(),
             )  # fmt: skip
         named = result.received_by or result.processors
         claim(self.outcome.victim in named, f"the canary trip named {named}, not the victim")
