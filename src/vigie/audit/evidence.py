@@ -138,14 +138,13 @@ def require_verified(
     """Verify the trail and its served index, anchored, or refuse ``purpose``.
 
     The gate of attribution and dating: raises :class:`IntegrityError` saying that
-    ``purpose`` (e.g. "attribution") is refused, and why — when the trail or its index
-    does not verify, and when the events after the last signed checkpoint exceed
-    ``bound`` (or no checkpoint was ever signed): those events could have been removed or
-    rewritten, the chain recomputed; and an empty trail (a wiped store verifies as
-    empty). Given a session, it verifies its database (in a
-    snapshot of its own: what the session has not committed is not part of the
-    evidence). ``now_us`` (default: the system clock) dates the tail. Returns the number
-    of events checked.
+    ``purpose`` (e.g. "attribution") is refused, and why — when the trail, its index or
+    the canary flag does not verify; when the events after the last signed checkpoint
+    exceed ``bound``, or no checkpoint was ever signed (those events could have been
+    removed or rewritten, the chain recomputed); and when the trail is empty (a wiped
+    store verifies as empty). Given a session, it verifies its database in a snapshot of
+    its own: what the session has not committed is not part of the evidence. ``now_us``
+    (default: the system clock) dates the tail. Returns the number of events checked.
     """
     from vigie.audit.verify import verify_trail
 

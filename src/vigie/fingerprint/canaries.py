@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from vigie.audit import trail
 from vigie.audit.actions import Action
+from vigie.errors import NotFound
 from vigie.fingerprint.models import CanaryContact
 from vigie.processors.models import Assignment
 from vigie.registry.models import Subject
@@ -79,9 +80,16 @@ def record_planted(session: Session, *, subject_ids: Iterable[int], actor: str) 
 
 def plant(session: Session, *, subject_ids: Iterable[int], actor: str) -> int:
     """Turn the synthetic people ``subject_ids`` into canaries, and record it in the trail
-    (:func:`record_planted`); return the event's sequence number."""
+    (:func:`record_planted`); return the event's sequence number.
+
+    Raises :class:`NotFound` (nothing changed) when one of them is not in the registry.
+    """
     ids = sorted({int(i) for i in subject_ids})
     if ids:
+        found = set(session.scalars(select(Subject.id).where(Subject.id.in_(ids))))
+        if len(found) != len(ids):
+            missing = next(i for i in ids if i not in found)
+            raise NotFound(f"no person with internal id {missing}: no canary planted")
         session.execute(update(Subject).where(Subject.id.in_(ids)).values(is_canary=True))
     return record_planted(session, subject_ids=ids, actor=actor)
 
