@@ -300,3 +300,26 @@ def test_attribution_refuses_a_trail_unanchored_beyond_the_bound(
         take(s, signing_key=secrets.signing_key, actor="operator:cli")
     report = analyze(engine, paths=[path], secrets=secrets, settings=settings)
     assert [a["processor"] for a in report.attribution][:1] == [name]
+
+
+def test_attribution_refuses_a_real_person_turned_into_a_canary(
+    world: World, engine: Engine, leak_dir: Path, secrets: InstanceSecrets, settings: Settings
+) -> None:
+    """Flagging a real person of the dump a canary in the store would make the dump hold a
+    "canary" that the processor received: attribution refuses instead."""
+    name = "lingua-idf"
+    fields = ["given_name", "family_name", "email"]
+    people = sorted(world.real_received(name))[:50]
+    path = write_csv(leak_dir / "dump.csv", [HEADERS_FR[f] for f in fields],
+                     leak_rows(world, name, people, fields))  # fmt: skip
+    assert (
+        analyze(engine, paths=[path], secrets=secrets, settings=settings).affected.canary_count == 0
+    )
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE subjects SET is_canary = :t WHERE id = :i"),
+                     {"t": True, "i": people[0]})  # fmt: skip
+    with pytest.raises(IntegrityError) as info:
+        analyze(engine, paths=[path], secrets=secrets, settings=settings)
+    assert str(info.value).startswith(
+        f"the audit trail does not verify: canaries: person id {people[0]} is flagged a canary"
+    )
