@@ -48,14 +48,16 @@ class Settings(BaseSettings):
     audit_max_unanchored_events: int = Field(
         30_000,
         ge=0,
-        description="`vigie audit verify --strict` fails when more events than this follow "
-        "the last signed checkpoint (default: 3 times the checkpoint interval).",
+        description="`vigie audit verify --strict` fails, and leak attribution, canary trips "
+        "and the authority pack refuse to run, when more events than this follow the last "
+        "signed checkpoint (default: 3 times the checkpoint interval).",
     )
     audit_max_unanchored_seconds: float = Field(
         900.0,
         gt=0,
-        description="`vigie audit verify --strict` fails when the oldest event after the last "
-        "signed checkpoint is older than this (default: 3 times the checkpoint interval).",
+        description="`vigie audit verify --strict` fails, and leak attribution, canary trips "
+        "and the authority pack refuse to run, when the oldest event after the last signed "
+        "checkpoint is older than this (default: 3 times the checkpoint interval).",
     )
     gateway_max_page_size: int = Field(
         100, ge=1, le=1000, description="Largest page the processor API serves."

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit.actions import Action
@@ -206,3 +206,73 @@ def test_any_index_row_removed_is_detected(
         f"ORDER BY {key} LIMIT 1 OFFSET {offset}) AS t WHERE {where})",
     )
     assert _fails(engine, secrets).startswith("served index: ")
+
+
+# -- the canary flag ------------------------------------------------------------------
+
+
+@pytest.fixture
+def planted(engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets) -> list[int]:
+    """A synthetic registry with canaries, the trail anchored; returns the canaries' ids."""
+    from vigie.audit.checkpoints import take
+    from vigie.registry.models import Subject
+    from vigie.synth.load import synthesize
+
+    synthesize(engine, people=300, seed=5, canary_density=0.02)
+    with sessions.begin() as s:
+        take(s, signing_key=secrets.signing_key, actor="operator:cli")
+    with sessions() as s:
+        ids = sorted(s.scalars(select(Subject.id).where(Subject.is_canary)))
+    assert ids
+    return ids
+
+
+def _flag(engine: Engine, subject_id: int, value: bool) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE subjects SET is_canary = :v WHERE id = :i"), {"v": value, "i": subject_id}
+        )
+
+
+def test_the_canaries_verify_as_planted(
+    engine: Engine, secrets: InstanceSecrets, planted: list[int]
+) -> None:
+    assert verify_trail(engine, public_key=secrets.verify_key).canaries == len(planted)
+
+
+def test_a_real_person_flagged_a_canary_fails(
+    engine: Engine, secrets: InstanceSecrets, planted: list[int]
+) -> None:
+    """Flagging a real person a canary would make attribution weigh a dump holding them
+    as a canary find, and name a processor that received them."""
+    real = next(i for i in range(1, planted[-1]) if i not in planted)
+    _flag(engine, real, True)
+    message = _fails(engine, secrets)
+    assert message == (
+        f"canaries: person id {real} is flagged a canary, but no `canary:plant` event "
+        "planted it (a real person was turned into a canary)"
+    )
+
+
+def test_a_canary_turned_into_a_real_person_fails(
+    engine: Engine, secrets: InstanceSecrets, planted: list[int]
+) -> None:
+    _flag(engine, planted[0], False)
+    message = _fails(engine, secrets)
+    assert message.startswith(f"canaries: person id {planted[0]} was planted a canary by event ")
+    assert message.endswith("but is no longer flagged one (a canary was turned into a real person)")
+
+
+def test_attribution_is_refused_when_the_canaries_do_not_verify(
+    engine: Engine, secrets: InstanceSecrets, planted: list[int]
+) -> None:
+    from vigie.audit.anchors import Bound
+    from vigie.audit.evidence import require_verified
+
+    bound = Bound(max_events=10, max_seconds=900.0)
+    assert require_verified(engine, public_key=secrets.verify_key, bound=bound, purpose="a") > 0
+    _flag(engine, planted[-1], False)
+    with pytest.raises(IntegrityError) as info:
+        require_verified(engine, public_key=secrets.verify_key, bound=bound, purpose="attribution")
+    assert str(info.value).startswith("the audit trail does not verify: canaries: person id ")
+    assert "attribution refused" in str(info.value)

@@ -16,7 +16,10 @@ from vigie.breach.fonts import PreparedFonts, prepare
 from vigie.processors.models import Processor
 from vigie.registry.models import Subject
 from vigie.registry.population import declare_population, load_population
+from vigie.secrets import InstanceSecrets
 from vigie.synth.load import POPULATION
+
+from ..anchoring import sign
 
 T0 = datetime(2026, 1, 12, 9, 30, tzinfo=UTC)
 
@@ -89,15 +92,18 @@ def processor_id(sessions: sessionmaker[Session]) -> int:
 
 
 @pytest.fixture
-def subject_ids(sessions: sessionmaker[Session]) -> list[int]:
+def subject_ids(sessions: sessionmaker[Session], secrets: InstanceSecrets) -> list[int]:
     """The people of :data:`PEOPLE`, in a registry that declares the synthetic CIR
-    registry's population context (as `vigie synth` does)."""
+    registry's population context (as `vigie synth` does), the trail anchored (as the
+    command would have left it)."""
     with sessions.begin() as s:
         rows = [make_subject(i, *p) for i, p in enumerate(PEOPLE, start=1)]
         s.add_all(rows)
         s.flush()
         declare_population(s, context=load_population(POPULATION), actor="operator:test")
-        return [r.id for r in rows]
+        ids = [r.id for r in rows]
+    sign(sessions, secrets)
+    return ids
 
 
 @pytest.fixture

@@ -131,6 +131,27 @@ def test_pack_refuses_an_index_that_does_not_verify(
     assert "the authority pack refused" in str(info.value)
 
 
+def test_pack_refuses_a_trail_unanchored_beyond_the_bound(
+    sessions: sessionmaker[Session], settings: Settings, subject_ids: list[int],
+    processor_id: int, clock: FixedClock, secrets: InstanceSecrets,
+) -> None:  # fmt: skip
+    """The incident's events follow the last checkpoint; beyond the configured bound they
+    could be rewritten without trace, so the pack (whose figures they back) is refused."""
+    with sessions.begin() as s:
+        incident_id = leak_incident(s, subject_ids, processor_id, clock)
+    strict = settings.model_copy(update={"audit_max_unanchored_events": 1})
+    with sessions.begin() as s, pytest.raises(IntegrityError) as info:
+        prepare_pack(s, strict, incident_id=incident_id, actor=ACTOR, clock=clock,
+                     audit_key=secrets.verify_key)  # fmt: skip
+    message = str(info.value)
+    assert message.startswith("UNANCHORED: ") and "after checkpoint #1" in message, message
+    assert "(bound: 1 events" in message and "the authority pack refused" in message
+    with sessions.begin() as s:  # within the default bound, it is prepared
+        row = prepare_pack(s, settings, incident_id=incident_id, actor=ACTOR, clock=clock,
+                           audit_key=secrets.verify_key)  # fmt: skip
+        assert row.phase == 1
+
+
 def test_register_lists_every_incident(
     sessions: sessionmaker[Session], subject_ids: list[int], processor_id: int,
     clock: FixedClock, tmp_path: Path,

@@ -19,6 +19,8 @@ from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 from vigie.synth.load import synthesize
 
+from ..anchoring import sign
+
 runner = CliRunner()
 
 
@@ -27,6 +29,7 @@ def test_leak_report_to_authority_pack(
     secrets: InstanceSecrets, tmp_path: Path,
 ) -> None:  # fmt: skip
     synthesize(engine, people=400, seed=11, actor="operator:test")
+    sign(sessions, secrets)  # as `vigie synth` would have
     with sessions() as s:
         people = s.scalars(
             select(Subject).where(Subject.is_canary.is_(False)).order_by(Subject.id).limit(60)

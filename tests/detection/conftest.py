@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigie.fingerprint.canaries import plant
 from vigie.gateway.observe import Access
 from vigie.processors.apply import apply_file
 from vigie.processors.counts import recount
@@ -47,16 +48,19 @@ processors:
 
 
 def make_subjects(session: Session, n: int, *, start: int = 1, canary_every: int = 0) -> list[int]:
-    """``n`` synthetic people with ids ``start``…; every ``canary_every``-th is a canary."""
+    """``n`` synthetic people with ids ``start``…; every ``canary_every``-th is a canary,
+    planted as canaries are (flag and ``canary:plant`` event)."""
     since = T0 - timedelta(days=400)
-    return add_people(
+    ids = add_people(
         session,
         (
             person(i, ref=f"DET-{i:08d}", phone=f"+3361{i:07d}", valid_from=since)
-            | {"is_canary": bool(canary_every) and i % canary_every == 0}
             for i in range(start, start + n)
         ),
     )
+    if canary_every:
+        plant(session, subject_ids=[i for i in ids if i % canary_every == 0], actor=ACTOR)
+    return ids
 
 
 @dataclass

@@ -18,6 +18,7 @@ from vigie.registry.models import Subject
 from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 
+from ..anchoring import sign
 from .conftest import World
 
 runner = CliRunner()
@@ -71,6 +72,11 @@ def test_canary_trip(
         assert canary is not None and canary.is_canary
         rows = contact_rows([100], [canary.email], [canary.phone])
         s.add_all(CanaryContact(subject_id=i, kind=k, value=v) for i, k, v in rows)
+    # The world was built with library calls: no checkpoint anchors its trail yet.
+    code, out = _invoke(settings, engine, "canary", "trip", "--contact", "person100@mail.example")
+    assert code == 1 and "UNANCHORED" in out and "no signed checkpoint at all" in out, out
+    assert "attribution of the canary trip refused" in " ".join(out.split())
+    sign(world.sessions, secrets)
     code, out = _invoke(
         settings, engine, "canary", "trip", "--contact", "person100@mail.example", "--json"
     )

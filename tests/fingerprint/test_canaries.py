@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.fingerprint.canaries import (
     DEFAULT_DENSITY,
@@ -112,3 +113,14 @@ def test_every_canary_contact_is_recorded(planted, sessions):
         for value in (email, phone):
             if value:
                 assert (sid, value.lower()) in recorded
+
+
+def test_planting_an_unknown_person_changes_nothing(sessions: sessionmaker[Session]) -> None:
+    from vigie.audit.models import AuditEvent
+    from vigie.errors import NotFound
+    from vigie.fingerprint.canaries import plant
+
+    with sessions.begin() as s, pytest.raises(NotFound, match="internal id 9"):
+        plant(s, subject_ids=[9], actor="operator:test")
+    with sessions() as s:
+        assert s.scalars(select(AuditEvent)).all() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -15,6 +16,7 @@ from tests.detection.conftest import T0, World
 from tests.detection.conftest import world as world  # the fixture, re-used
 from vigie.audit import trail
 from vigie.audit.actions import Action
+from vigie.audit.anchors import Bound
 from vigie.breach.models import Incident
 from vigie.detection.models import Alert, CanaryTrip
 from vigie.errors import IntegrityError, NotFound
@@ -24,12 +26,17 @@ from vigie.fingerprint.trips import list_trips, make_router, trip, webhook_token
 from vigie.processors.models import Processor
 from vigie.registry.models import Subject
 from vigie.secrets import InstanceSecrets
+from vigie.store.base import utcnow
+
+from ..anchoring import sign
 
 CANARY = 50  # subject 50 is a canary of the world (every 50th person)
 
 
-@pytest.fixture
-def canaries(world: World) -> World:
+BOUND = Bound(max_events=30_000, max_seconds=900.0)  # the default settings' bound
+
+
+def _contacts(world: World) -> World:
     with world.sessions.begin() as s:
         people = list(s.scalars(select(Subject).where(Subject.is_canary)))
         rows = contact_rows(
@@ -39,9 +46,21 @@ def canaries(world: World) -> World:
     return world
 
 
-def _disclose(world: World, subject_id: int) -> int:
+@pytest.fixture
+def canaries(world: World, secrets: InstanceSecrets) -> World:
+    """The world's canaries with their contacts, the trail anchored."""
+    _contacts(world)
+    sign(world.sessions, secrets)
+    return world
+
+
+def _disclose(
+    world: World, subject_id: int, secrets: InstanceSecrets | None, at: datetime = T0
+) -> int:
+    """The gateway discloses ``subject_id`` at ``at``; and, given ``secrets``, signs as
+    `vigie serve` does on its timer."""
     with world.sessions.begin() as s:
-        return trail.append(
+        seq = trail.append(
             s,
             action=Action.SUBJECT_READ,
             actor="processor:lingua-test/key:1",
@@ -49,14 +68,17 @@ def _disclose(world: World, subject_id: int) -> int:
             key_id=world.key_ids[0],
             subject_ids=[subject_id],
             fields=["given_name", "email"],
-            at=T0,
+            at=at,
         )
+    if secrets is not None:
+        sign(world.sessions, secrets)
+    return seq
 
 
 def test_a_trip_suspends_the_processor_that_received_the_canary(
     canaries: World, secrets: InstanceSecrets
 ) -> None:
-    seq = _disclose(canaries, CANARY)
+    seq = _disclose(canaries, CANARY, secrets)
     with canaries.sessions.begin() as s:
         result = trip(
             s,
@@ -64,6 +86,7 @@ def test_a_trip_suspends_the_processor_that_received_the_canary(
             source="mx1",
             actor="operator:dpo",
             public_key=secrets.verify_key,
+            bound=BOUND,
         )
     assert result.processors == ("lingua-test",) and result.channel == "email"
     assert result.received_by == ("lingua-test",)
@@ -86,7 +109,11 @@ def test_an_assigned_canary_names_its_processor_by_phone(
 ) -> None:
     with canaries.sessions.begin() as s:
         result = trip(
-            s, contact="06 10 00 01 00", actor="operator:dpo", public_key=secrets.verify_key
+            s,
+            contact="06 10 00 01 00",
+            actor="operator:dpo",
+            public_key=secrets.verify_key,
+            bound=BOUND,
         )  # +33610000100
     assert result.processors == ("lingua-test",) and result.channel == "phone"
     with canaries.sessions() as s:
@@ -105,6 +132,7 @@ def test_a_canary_nobody_had_points_at_the_controller(
             contact="person1050@mail.example",
             actor="operator:dpo",
             public_key=secrets.verify_key,
+            bound=BOUND,
         )  # outside
     assert result.processors == ()
     with canaries.sessions() as s:
@@ -117,7 +145,7 @@ def test_unknown_contacts_are_not_found(
     canaries: World, secrets: InstanceSecrets, contact: str
 ) -> None:
     with canaries.sessions.begin() as s, pytest.raises(NotFound):
-        trip(s, contact=contact, actor="operator:dpo", public_key=secrets.verify_key)
+        trip(s, contact=contact, actor="operator:dpo", public_key=secrets.verify_key, bound=BOUND)
     with canaries.sessions() as s:
         assert s.scalars(select(CanaryTrip)).all() == []
 
@@ -127,17 +155,56 @@ def test_a_trip_refuses_an_index_that_does_not_verify(
 ) -> None:
     """Clearing the canary's receipt from the served index must not clear the processor
     that received it: the trip is refused (nothing recorded) and says why."""
-    _disclose(canaries, CANARY)
+    _disclose(canaries, CANARY, secrets)
     with canaries.sessions.begin() as s:
         s.execute(text("DELETE FROM audit_receipts WHERE subject_id = :c"), {"c": CANARY})
     with canaries.sessions.begin() as s, pytest.raises(IntegrityError) as info:
         trip(s, contact="person50@mail.example", actor="operator:dpo",
-             public_key=secrets.verify_key)  # fmt: skip
+             public_key=secrets.verify_key, bound=BOUND)  # fmt: skip
     assert "served index: processor" in str(info.value)
     assert "attribution of the canary trip refused" in str(info.value)
     with canaries.sessions() as s:
         assert s.scalars(select(CanaryTrip)).all() == []
         assert s.scalars(select(Alert)).all() == []
+
+
+def test_a_trip_is_refused_on_a_trail_with_no_checkpoint(
+    world: World, secrets: InstanceSecrets
+) -> None:
+    """Events no checkpoint covers could have been removed or rewritten (a disclosure of
+    the canary erased, the chain recomputed): the trip names nobody, it is refused."""
+    _contacts(world)
+    with world.sessions.begin() as s, pytest.raises(IntegrityError) as info:
+        trip(s, contact="person50@mail.example", actor="operator:dpo",
+             public_key=secrets.verify_key, bound=BOUND)  # fmt: skip
+    message = str(info.value)
+    assert message.startswith("UNANCHORED: ") and "no signed checkpoint at all" in message
+    assert "attribution of the canary trip refused" in message
+    assert "sign one with `vigie audit checkpoint`" in message
+    with world.sessions() as s:
+        assert s.scalars(select(CanaryTrip)).all() == []
+
+
+def test_a_trip_is_refused_when_the_tail_exceeds_the_bound(
+    canaries: World, secrets: InstanceSecrets
+) -> None:
+    _disclose(canaries, CANARY, None)  # at T0, months ago, and never anchored
+    with canaries.sessions.begin() as s, pytest.raises(IntegrityError) as info:
+        trip(s, contact="person50@mail.example", actor="operator:dpo",
+             public_key=secrets.verify_key, bound=BOUND)  # fmt: skip
+    assert str(info.value).startswith("UNANCHORED: 1 event after checkpoint #1, the oldest ")
+    with canaries.sessions() as s:
+        assert s.scalars(select(Alert)).all() == []
+
+
+def test_a_trip_runs_when_the_tail_is_within_the_bound(
+    canaries: World, secrets: InstanceSecrets
+) -> None:
+    _disclose(canaries, CANARY, None, at=utcnow())  # a second ago, not signed yet
+    with canaries.sessions.begin() as s:
+        result = trip(s, contact="person50@mail.example", actor="operator:dpo",
+                      public_key=secrets.verify_key, bound=BOUND)  # fmt: skip
+    assert result.received_by == ("lingua-test",)
 
 
 class Hook:
@@ -158,7 +225,9 @@ class Hook:
 @pytest.fixture
 def hook(canaries: World, secrets: InstanceSecrets, sessions: sessionmaker[Session]) -> Hook:
     app = FastAPI()
-    app.include_router(make_router(sessions=sessions, secrets=secrets, clock=lambda: T0))
+    app.include_router(
+        make_router(sessions=sessions, secrets=secrets, bound=BOUND, clock=lambda: T0)
+    )
     return Hook(app)
 
 
@@ -188,7 +257,7 @@ def test_webhook_records_a_trip(hook: Hook, secrets: InstanceSecrets, canaries: 
 def test_webhook_refuses_an_index_that_does_not_verify(
     hook: Hook, secrets: InstanceSecrets, canaries: World
 ) -> None:
-    _disclose(canaries, CANARY)
+    _disclose(canaries, CANARY, secrets)
     with canaries.sessions.begin() as s:
         s.execute(text("DELETE FROM audit_disclosures WHERE subject_id = :c"), {"c": CANARY})
     auth = {"Authorization": f"Bearer {webhook_token(secrets)}"}
@@ -196,5 +265,17 @@ def test_webhook_refuses_an_index_that_does_not_verify(
     assert answer.status_code == 503
     assert answer.headers["content-type"] == "application/problem+json"
     assert "attribution of the canary trip refused" in answer.json()["detail"]
+    with canaries.sessions() as s:
+        assert list_trips(s) == []
+
+
+def test_webhook_refuses_an_unanchored_trail(
+    hook: Hook, secrets: InstanceSecrets, canaries: World
+) -> None:
+    _disclose(canaries, CANARY, None)
+    auth = {"Authorization": f"Bearer {webhook_token(secrets)}"}
+    answer = hook.post("/hooks/canary", json={"contact": "person50@mail.example"}, headers=auth)
+    assert answer.status_code == 503
+    assert answer.json()["detail"].startswith("UNANCHORED: 1 event after checkpoint")
     with canaries.sessions() as s:
         assert list_trips(s) == []

@@ -4,7 +4,8 @@ The population comes from ``vigie.synth.load.synthesize`` (processors from the s
 providers file, assignments by region, canaries). The disclosure history is written
 through the real audit trail (``subject:list`` events), so the served index holds what
 each processor actually received: each processor fetched a seeded share of its scope
-with its contract's fields.
+with its contract's fields. A checkpoint signed over it all anchors it, as the CLI and
+the gateway would have.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from vigie.audit.actions import Action
 from vigie.audit.trail import append
 from vigie.processors.models import Assignment, Contract, Processor
 from vigie.registry.models import Subject
+from vigie.secrets import InstanceSecrets
 from vigie.synth.load import synthesize
 
+from ..anchoring import sign
 from .helpers import World
 
 PEOPLE = 1500
@@ -55,10 +58,11 @@ def _disclose(session: Session, rng: random.Random) -> None:
 
 
 @pytest.fixture
-def world(engine: Engine, sessions: sessionmaker[Session]) -> World:
+def world(engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets) -> World:
     synthesize(engine, people=PEOPLE, seed=20260115)
     with sessions.begin() as session:
         _disclose(session, random.Random(7))
+    sign(sessions, secrets)  # as `vigie synth` and the gateway would have
     from vigie.audit.index import fields_received, received_by
 
     with sessions() as session:

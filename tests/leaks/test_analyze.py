@@ -13,7 +13,10 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from vigie.audit.actions import Action
+from vigie.audit.checkpoints import take
 from vigie.audit.models import AuditEvent
+from vigie.audit.trail import append
 from vigie.breach import incidents
 from vigie.breach.from_leak import open_from_leak
 from vigie.cli.app import app
@@ -270,3 +273,53 @@ def test_attribution_refuses_an_index_that_does_not_verify(
     message = str(info.value)
     assert message.startswith("the audit trail does not verify: served index: "), message
     assert message.endswith("attribution refused — run `vigie audit verify`"), message
+
+
+def test_attribution_refuses_a_trail_unanchored_beyond_the_bound(
+    world: World, engine: Engine, leak_dir: Path, secrets: InstanceSecrets, settings: Settings
+) -> None:
+    """A disclosure event written two hours ago that no checkpoint covers could be removed
+    or rewritten without trace (and the chain recomputed): attribution is refused, and
+    says what to do. Anchored, the same analysis runs."""
+    name = "lingua-idf"
+    fields = ["given_name", "family_name", "email"]
+    rows = leak_rows(world, name, sorted(world.real_received(name))[:50], fields)
+    path = write_csv(leak_dir / "dump.csv", [HEADERS_FR[f] for f in fields], rows)
+    with Session(engine) as s, s.begin():
+        append(s, action=Action.SUBJECT_EXPORT, actor="operator:test", detail={"count": 0},
+               at=utcnow() - timedelta(hours=2))  # fmt: skip
+    with pytest.raises(IntegrityError) as info:
+        analyze(engine, paths=[path], secrets=secrets, settings=settings)
+    message = str(info.value)
+    assert message.startswith("UNANCHORED: 1 event after checkpoint #1, the oldest 2 h"), message
+    assert message.endswith(
+        "attribution refused — find out why no checkpoint was taken, then sign one with "
+        "`vigie audit checkpoint`"
+    ), message
+    with Session(engine) as s, s.begin():
+        take(s, signing_key=secrets.signing_key, actor="operator:cli")
+    report = analyze(engine, paths=[path], secrets=secrets, settings=settings)
+    assert [a["processor"] for a in report.attribution][:1] == [name]
+
+
+def test_attribution_refuses_a_real_person_turned_into_a_canary(
+    world: World, engine: Engine, leak_dir: Path, secrets: InstanceSecrets, settings: Settings
+) -> None:
+    """Flagging a real person of the dump a canary in the store would make the dump hold a
+    "canary" that the processor received: attribution refuses instead."""
+    name = "lingua-idf"
+    fields = ["given_name", "family_name", "email"]
+    people = sorted(world.real_received(name))[:50]
+    path = write_csv(leak_dir / "dump.csv", [HEADERS_FR[f] for f in fields],
+                     leak_rows(world, name, people, fields))  # fmt: skip
+    assert (
+        analyze(engine, paths=[path], secrets=secrets, settings=settings).affected.canary_count == 0
+    )
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE subjects SET is_canary = :t WHERE id = :i"),
+                     {"t": True, "i": people[0]})  # fmt: skip
+    with pytest.raises(IntegrityError) as info:
+        analyze(engine, paths=[path], secrets=secrets, settings=settings)
+    assert str(info.value).startswith(
+        f"the audit trail does not verify: canaries: person id {people[0]} is flagged a canary"
+    )

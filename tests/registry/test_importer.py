@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from vigie.audit.actions import Action
 from vigie.audit.models import EVENTS
 from vigie.errors import ImportRejected, InvalidInput, NotFound
+from vigie.fingerprint.canaries import plant
 from vigie.registry.exporter import export_subjects
 from vigie.registry.history import history, show
 from vigie.registry.importer import import_file, validate
@@ -156,7 +157,7 @@ def test_export_round_trips_and_leaves_canaries_out(sessions, tmp_path):
     with sessions.begin() as s:
         import_file(s, path=write_jsonl(tmp_path / "in.jsonl", rows), actor=ACTOR, now=T0)
         canary = s.scalar(select(Subject).where(Subject.ref == rows[0]["ref"]))
-        canary.is_canary = True
+        plant(s, subject_ids=[canary.id], actor=ACTOR)
     for fmt in ("csv", "jsonl"):
         buf = io.StringIO()
         with sessions.begin() as s:
@@ -178,7 +179,8 @@ def test_importing_a_canary_ref_is_refused(sessions, tmp_path):
     rows = people(3)
     with sessions.begin() as s:
         import_file(s, path=write_csv(tmp_path / "a.csv", rows), actor=ACTOR, now=T0)
-        s.scalar(select(Subject).where(Subject.ref == rows[1]["ref"])).is_canary = True
+        plant(s, subject_ids=[s.scalar(select(Subject.id).where(Subject.ref == rows[1]["ref"]))],
+              actor=ACTOR)  # fmt: skip
     rows[1]["city"] = rows[1]["city"] + "x"
     with pytest.raises(ImportRejected) as info, sessions.begin() as s:
         import_file(s, path=write_csv(tmp_path / "b.csv", rows), actor=ACTOR, now=T0)

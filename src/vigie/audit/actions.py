@@ -53,6 +53,8 @@ class Action(StrEnum):
     """An API key was suspended automatically by detection."""
     ALERT_RAISE = "alert:raise"
     """A detector raised an alert, with its evidence."""
+    CANARY_PLANT = "canary:plant"
+    """Canaries were planted in the registry (the event's people are the new canaries)."""
     CANARY_TRIP = "canary:trip"
     """Someone contacted a canary's e-mail address or phone number."""
     LEAK_ANALYZE = "leak:analyze"

@@ -21,10 +21,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vigie.audit.proofs import SignedHead
 from vigie.errors import IntegrityError, InvalidInput
+
+if TYPE_CHECKING:
+    from vigie.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -158,22 +161,39 @@ class Bound:
     max_events: int
     max_seconds: float
 
+    @classmethod
+    def of(cls, settings: Settings) -> Bound:
+        """The bound configured in ``audit_max_unanchored_events`` / ``_seconds``."""
+        return cls(
+            max_events=settings.audit_max_unanchored_events,
+            max_seconds=settings.audit_max_unanchored_seconds,
+        )
 
-def require_anchored(tail: Tail, *, bound: Bound, now_us: int) -> None:
-    """Raise ``IntegrityError`` (``UNANCHORED: ...``) if ``tail`` exceeds ``bound``.
+
+def unanchored(tail: Tail, *, bound: Bound, now_us: int) -> str | None:
+    """Why ``tail`` exceeds ``bound`` (``UNANCHORED: ...``), or None when it is within it.
 
     A non-empty trail without any checkpoint is never anchored, whatever the bound.
     """
     if tail.events == 0:
-        return
+        return None
     age = tail.age_seconds(now_us)
     if tail.checkpoint is not None and tail.events <= bound.max_events and age <= bound.max_seconds:
-        return
-    raise IntegrityError(
+        return None
+    return (
         f"UNANCHORED: {tail.describe(now_us)} (bound: {bound.max_events:,} events, "
-        f"{duration(bound.max_seconds)}); they could be removed or rewritten without trace. "
-        "Sign one with `vigie audit checkpoint`, and find out why none was taken automatically"
+        f"{duration(bound.max_seconds)}); they could be removed or rewritten without trace"
     )
+
+
+def require_anchored(tail: Tail, *, bound: Bound, now_us: int) -> None:
+    """Raise ``IntegrityError`` (``UNANCHORED: ...``) if ``tail`` exceeds ``bound``."""
+    reason = unanchored(tail, bound=bound, now_us=now_us)
+    if reason is not None:
+        raise IntegrityError(
+            f"{reason}. Sign one with `vigie audit checkpoint`, and find out why none was "
+            "taken automatically"
+        )
 
 
 def duration(seconds: float) -> str:

@@ -21,11 +21,15 @@ for 240,000 pairs, measured with ``tracemalloc``), all in memory at once: a trai
 tens of millions of disclosed pairs needs the check split by processor. A difference
 raises :class:`vigie.errors.IntegrityError` naming the processor, the person's internal
 id and the event — never a personal value. :func:`require_verified` is what attribution
-and dating call first: trail and index verify, or nothing is attributed.
+and dating call first: trail and index verify, anchored, or nothing is attributed.
+
+The canary flag is evidence too (:func:`check_canaries`): the people flagged
+``subjects.is_canary`` must be exactly those the ``canary:plant`` events planted.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +39,7 @@ from numpy.typing import NDArray
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
+from vigie.audit.anchors import Bound, unanchored
 from vigie.errors import IntegrityError
 
 Ints = NDArray[np.int64]
@@ -53,6 +58,8 @@ _RECEIPTS = (
     "FROM audit_receipts"
 )
 _FIELDS = "SELECT processor_id, field FROM audit_processor_fields"
+_PLANTED = "SELECT seq, subjects FROM audit_events WHERE action = 'canary:plant' ORDER BY seq"
+_FLAGGED = "SELECT id FROM subjects WHERE is_canary ORDER BY id"
 _RECEIPT_VALUES = ("first time", "last time", "first event", "last event")
 
 
@@ -82,24 +89,83 @@ def check_index(raw: Any, dialect: str) -> int:
     return rows
 
 
-def require_verified(db: Session | Engine, *, public_key: Ed25519PublicKey, purpose: str) -> int:
-    """Verify the trail and its served index, or refuse ``purpose``; return events checked.
+def check_canaries(raw: Any, dialect: str) -> int:
+    """Compare the people flagged ``is_canary`` with those the chained ``canary:plant``
+    events planted; return how many canaries there are.
+
+    Attribution weighs a canary found in a dump heavily (a processor that received it is
+    named), so a real person turned into a canary, or a canary into a real person, in the
+    store is an :class:`IntegrityError` ("canaries: …") naming the person's internal id
+    (and the event that planted it) — never a value. Same snapshot as :func:`check_index`.
+    """
+    seqs: list[Ints] = []
+    planted: list[Ints] = []
+    for rows in _rows(raw, dialect, _PLANTED, "planted"):
+        seq, stored = zip(*rows, strict=True)
+        counts, ids = _decode([bytes(b) for b in stored], seq)
+        seqs.append(np.repeat(np.asarray(seq, dtype=np.int64), counts))
+        planted.append(ids)
+    by = np.concatenate(seqs) if seqs else np.zeros(0, np.int64)
+    ids = np.concatenate(planted) if planted else np.zeros(0, np.int64)
+    batches = [np.asarray([r[0] for r in rows], dtype=np.int64)
+               for rows in _rows(raw, dialect, _FLAGGED, "flagged")]  # fmt: skip
+    flagged = np.concatenate(batches) if batches else np.zeros(0, np.int64)
+    unplanted = np.setdiff1d(flagged, ids)
+    if unplanted.size:
+        raise IntegrityError(
+            f"canaries: person id {int(unplanted[0])} is flagged a canary, but no "
+            "`canary:plant` event planted it (a real person was turned into a canary)"
+        )
+    unflagged = np.setdiff1d(ids, flagged)
+    if unflagged.size:
+        sid = int(unflagged[0])
+        event = int(by[np.flatnonzero(ids == sid)[0]])
+        raise IntegrityError(
+            f"canaries: person id {sid} was planted a canary by event {event}, but is no longer "
+            "flagged one (a canary was turned into a real person)"
+        )
+    return int(flagged.size)
+
+
+def require_verified(
+    db: Session | Engine,
+    *,
+    public_key: Ed25519PublicKey,
+    bound: Bound,
+    purpose: str,
+    now_us: int | None = None,
+) -> int:
+    """Verify the trail and its served index, anchored, or refuse ``purpose``.
 
     The gate of attribution and dating: raises :class:`IntegrityError` saying that
-    ``purpose`` (e.g. "attribution") is refused, and why. Given a session, it verifies
-    its database (in a snapshot of its own: what the session has not committed is not
-    part of the evidence).
+    ``purpose`` (e.g. "attribution") is refused, and why — when the trail, its index or
+    the canary flag does not verify; when the events after the last signed checkpoint
+    exceed ``bound``, or no checkpoint was ever signed (those events could have been
+    removed or rewritten, the chain recomputed); and when the trail is empty (a wiped
+    store verifies as empty). Given a session, it verifies its database in a snapshot of
+    its own: what the session has not committed is not part of the evidence. ``now_us``
+    (default: the system clock) dates the tail. Returns the number of events checked.
     """
     from vigie.audit.verify import verify_trail
 
     bind = db.get_bind() if isinstance(db, Session) else db
     engine = bind.engine if isinstance(bind, Connection) else bind
     try:
-        return verify_trail(engine, public_key=public_key).events
+        report = verify_trail(engine, public_key=public_key)
     except IntegrityError as exc:
         raise IntegrityError(
             f"the audit trail does not verify: {exc}; {purpose} refused — run `vigie audit verify`"
         ) from exc
+    now = time.time_ns() // 1000 if now_us is None else now_us
+    reason = unanchored(report.tail, bound=bound, now_us=now)
+    if report.events == 0:  # a wiped store verifies as empty: not "nobody received anything"
+        reason = "UNANCHORED: the audit trail holds no event (no disclosure can be shown)"
+    if reason is not None:
+        raise IntegrityError(
+            f"{reason}; {purpose} refused — find out why no checkpoint was taken, then sign "
+            "one with `vigie audit checkpoint`"
+        )
+    return report.events
 
 
 def _rows(raw: Any, dialect: str, sql: str, name: str) -> Any:

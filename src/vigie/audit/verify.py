@@ -9,7 +9,8 @@ checkpoint the caller *holds* (kept outside the store). The checkpoint rows must
 ``audit:checkpoint`` events of the chain one for one (:mod:`vigie.audit.anchors`), and
 the :class:`Report` names the unanchored tail. In the same snapshot the served index is
 recomputed from the disclosure events and compared row for row
-(:mod:`vigie.audit.evidence`). On SQLite the
+(:mod:`vigie.audit.evidence`), and so is the canary flag against the ``canary:plant``
+events. On SQLite the
 database writes each canonical body itself (``json_array`` produces the same bytes) and
 batches are compared whole; any batch that differs is re-checked row by row with the
 Python encoding, which is the definition. The first problem found raises
@@ -57,6 +58,7 @@ class Report:
     seconds: float
     tail: anchors.Tail  # the events no checkpoint covers yet
     index_rows: int  # served-index rows recomputed from the events and matched
+    canaries: int = 0  # people flagged canaries, each planted by a chained event
 
 
 @dataclass(frozen=True)
@@ -123,10 +125,13 @@ def verify_trail(
         n, last = scan.expected - 1, scan.prev
         frontier = scan.tree.frontier()
         announced, tail = _anchoring(raw, engine.dialect.name, n, checkpoints)
-        try:  # the served index, in the same snapshot; the trail's own faults come first
-            index_rows, index_fault = evidence.check_index(raw, engine.dialect.name), None
+        try:  # the served index and the canary flag, in the same snapshot; the trail's
+            # own faults come first
+            index_rows = evidence.check_index(raw, engine.dialect.name)
+            canaries = evidence.check_canaries(raw, engine.dialect.name)
+            index_fault = None
         except IntegrityError as exc:
-            index_rows, index_fault = 0, exc
+            index_rows, canaries, index_fault = 0, 0, exc
     finally:
         raw.rollback()
         raw.close()
@@ -156,6 +161,7 @@ def verify_trail(
         seconds=time.perf_counter() - started,
         tail=tail,
         index_rows=index_rows,
+        canaries=canaries,
     )
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vigie.audit import index as served
+from vigie.audit.anchors import Bound
 from vigie.audit.evidence import require_verified
 from vigie.audit.key import AuditKey
 from vigie.breach import incidents
@@ -250,9 +251,12 @@ def prepare_pack(
     ``audit_key`` is the audit trail's public signing key. The processor's figures come
     from the served index, so the trail and the index must verify with it first, else
     :class:`vigie.errors.IntegrityError`; the pack states its fingerprint, so the
-    authority can check later exports independently of them.
+    authority can check later exports independently of them. The trail must also be
+    anchored within the bound of ``settings`` (``audit_max_unanchored_*``).
     """
-    require_verified(session, public_key=audit_key, purpose="the authority pack")
+    require_verified(
+        session, public_key=audit_key, bound=Bound.of(settings), purpose="the authority pack"
+    )
     clock = clock or SystemClock()
     now = clock.now()
     content = build_content(

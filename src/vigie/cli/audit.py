@@ -71,8 +71,9 @@ def verify(
     """Re-check every event hash, chain link, checkpoint root and signature, and the
     served index (who received whom, which fields, when) against the events.
 
-    Exits 0 when the whole trail verifies and every row of the served index is what the
-    disclosure events say. Also checks that every checkpoint row matches the
+    Exits 0 when the whole trail verifies, every row of the served index is what the
+    disclosure events say, and the people flagged canaries are those the `canary:plant`
+    events planted. Also checks that every checkpoint row matches the
     `audit:checkpoint` event the chain recorded for it (none deleted, replaced or
     shrunk), and each checkpoint given with `--checkpoint` (its signature, and the
     trail's root at its size). Otherwise prints the **first** event, checkpoint or index
@@ -97,11 +98,7 @@ def verify(
             held=heads,
         )
     now_us = time.time_ns() // 1000
-    settings = inst.settings
-    bound = Bound(
-        max_events=settings.audit_max_unanchored_events,
-        max_seconds=settings.audit_max_unanchored_seconds,
-    )
+    bound = Bound.of(inst.settings)
     unanchored: str | None = None
     try:
         require_anchored(report.tail, bound=bound, now_us=now_us)
@@ -129,6 +126,7 @@ def verify(
                 "head_hash": report.head_hash.hex(),
                 "root": report.root.hex(),
                 "index_rows": report.index_rows,
+                "canaries": report.canaries,
                 "seconds": round(report.seconds, 3),
             }
         )
@@ -144,6 +142,7 @@ def verify(
         console.print(f"[bold red]UNANCHORED[/] {done} as a chain {timing}, but:", highlight=False)
         console.print(unanchored.removeprefix("UNANCHORED: "), style="red", highlight=False)
     console.print(f"served index: {report.index_rows} rows, each what the events say")
+    console.print(f"canaries: {report.canaries}, each planted by a `canary:plant` event")
     for h in heads:
         console.print(f"held checkpoint #{h.id} ({h.size} events) matches the trail")
     console.print(f"root {report.root.hex()}", highlight=False)

@@ -33,6 +33,7 @@ def trip_command(
     Each such processor is suspended at once (all its keys) and an incident is opened with
     the evidence (which canary, when it was disclosed to that processor).
     """
+    from vigie.audit.anchors import Bound
     from vigie.detection.notify import deliver_pending, notifier_from_settings
     from vigie.fingerprint.trips import trip
 
@@ -44,6 +45,7 @@ def trip_command(
             source=source,
             actor=operator(),
             public_key=inst.secrets.verify_key,
+            bound=Bound.of(inst.settings),
         )
     with inst.session() as session:
         deliver_pending(session, notifier=notifier_from_settings(inst.settings, inst.secrets))

@@ -36,7 +36,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import func, select
 
-from vigie.audit.anchors import parse_held
+from vigie.audit.anchors import Bound, parse_held
 from vigie.audit.checkpoints import Checkpointer
 from vigie.audit.export import export_trail
 from vigie.audit.index import received_by
@@ -60,7 +60,12 @@ from vigie.fingerprint.pseudonyms import Pseudonymiser
 from vigie.fingerprint.trips import trip
 from vigie.gateway.app import create_app
 from vigie.gateway.observe import AccessObserver
-from vigie.gateway.wiring import default_after_commit
+from vigie.gateway.wiring import (
+    CheckpointTimer,
+    default_after_commit,
+    default_checkpointer,
+    run_during,
+)
 from vigie.leaks.analyze import analyze
 from vigie.processors.models import Contract, Processor
 from vigie.registry.models import Subject
@@ -157,11 +162,17 @@ class Demo:
         app = create_app(
             self.w.settings, observers=observers, engine=self.w.engine,
             secrets=self.w.secrets, clock=self.clock,
-            # Checkpoints signed as `vigie serve` signs them, while it works.
+            # Checkpoints signed as `vigie serve` signs them, while it works...
             after_commit=default_after_commit(
                 self.w.settings, self.w.engine, secrets=self.w.secrets
             ),
         )  # fmt: skip
+        # ... on its timer, and over what is left when it stops: leak triage, the canary
+        # trip and the authority pack refuse an unanchored trail.
+        timer = CheckpointTimer(
+            default_checkpointer(self.w.settings, self.w.engine, secrets=self.w.secrets)
+        )
+        app = run_during(app, timer)
         with serve(app) as url:
             runner.run(
                 "The gateway, and the providers' ordinary days", lambda: self.step_legit(url)
@@ -460,7 +471,8 @@ class Demo:
             claim(contact is not None, "the canary has no e-mail contact")
             result = trip(
                 session, contact=str(contact), actor=ACTOR, source="mail gateway (demo)",
-                public_key=self.w.secrets.verify_key, now=utcnow(),
+                public_key=self.w.secrets.verify_key, bound=Bound.of(self.w.settings),
+                now=utcnow(),
             )  # fmt: skip
         named = result.received_by or result.processors
         claim(self.outcome.victim in named, f"the canary trip named {named}, not the victim")

@@ -16,6 +16,13 @@ Contacts. Each canary's e-mail addresses and phone numbers (current and supersed
 are kept in ``canary_contacts``, normalised, so a trip — a message reaching one of them —
 names the canary (:func:`lookup_contact`) and, through its assignments, the processors
 that received it.
+
+Evidence. Attribution weighs a canary found in a dump heavily, so the flag is bound to
+the trail: whatever plants canaries records their ids in a ``canary:plant`` event (its
+people are the new canaries; ids only) — :func:`plant` flags and records,
+:func:`record_planted` records rows flagged in bulk (``vigie synth``) — and
+``vigie audit verify`` checks that the people flagged ``is_canary`` are exactly those
+the chained events planted (:func:`vigie.audit.evidence.check_canaries`).
 """
 
 from __future__ import annotations
@@ -25,9 +32,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import phonenumbers
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from vigie.audit import trail
+from vigie.audit.actions import Action
+from vigie.errors import NotFound
 from vigie.fingerprint.models import CanaryContact
 from vigie.processors.models import Assignment
 from vigie.registry.models import Subject
@@ -51,6 +61,37 @@ def canaries_needed(real_people: int, density: float) -> int:
     if not 0.0 <= density < 1.0:
         raise ValueError("canary density must be in [0, 1)")
     return math.ceil(real_people * density / (1.0 - density))
+
+
+def record_planted(session: Session, *, subject_ids: Iterable[int], actor: str) -> int:
+    """Record in the trail that ``subject_ids`` (already flagged) are new canaries; return
+    the event's sequence number. Nothing is recorded for an empty set (returns 0)."""
+    ids = sorted({int(i) for i in subject_ids})
+    if not ids:
+        return 0
+    return trail.append(
+        session,
+        action=Action.CANARY_PLANT,
+        actor=actor,
+        subject_ids=ids,
+        detail={"canaries": len(ids)},
+    )
+
+
+def plant(session: Session, *, subject_ids: Iterable[int], actor: str) -> int:
+    """Turn the synthetic people ``subject_ids`` into canaries, and record it in the trail
+    (:func:`record_planted`); return the event's sequence number.
+
+    Raises :class:`NotFound` (nothing changed) when one of them is not in the registry.
+    """
+    ids = sorted({int(i) for i in subject_ids})
+    if ids:
+        found = set(session.scalars(select(Subject.id).where(Subject.id.in_(ids))))
+        if len(found) != len(ids):
+            missing = next(i for i in ids if i not in found)
+            raise NotFound(f"no person with internal id {missing}: no canary planted")
+        session.execute(update(Subject).where(Subject.id.in_(ids)).values(is_canary=True))
+    return record_planted(session, subject_ids=ids, actor=actor)
 
 
 def normalise_contact(value: str) -> tuple[str, str] | None:

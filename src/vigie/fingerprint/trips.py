@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit import index, trail
 from vigie.audit.actions import Action
+from vigie.audit.anchors import Bound
 from vigie.audit.evidence import require_verified
 from vigie.detection.alerts import raise_alert
 from vigie.detection.canary import TRIP_DETECTOR
@@ -84,6 +85,7 @@ def trip(
     contact: str,
     actor: str,
     public_key: Ed25519PublicKey,
+    bound: Bound,
     source: str | None = None,
     now: datetime | None = None,
 ) -> TripResult:
@@ -96,14 +98,17 @@ def trip(
 
     Raises :class:`NotFound` when no canary has or had that contact, and
     :class:`IntegrityError` (nothing recorded) when the audit trail or its served index,
-    which say who received the canary, do not verify with ``public_key``.
+    which say who received the canary, do not verify with ``public_key``, or when more of
+    the trail than ``bound`` allows is not anchored by a signed checkpoint.
     """
     if not contact.strip():
         raise InvalidInput("a contact (e-mail address or phone number) is required")
     hits = lookup_contact(session, value=contact)
     if not hits:
         raise NotFound("no canary has this contact")
-    require_verified(session, public_key=public_key, purpose="attribution of the canary trip")
+    require_verified(
+        session, public_key=public_key, bound=bound, purpose="attribution of the canary trip"
+    )
     at = now or utcnow()
     source = " ".join((source or "").split())[:MAX_SOURCE] or None
     trip_ids: list[int] = []
@@ -205,6 +210,7 @@ def make_router(
     *,
     sessions: sessionmaker[Session],
     secrets: InstanceSecrets,
+    bound: Bound,
     notifier: Notifier | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> APIRouter:
@@ -237,6 +243,7 @@ def make_router(
                     source=report.source,
                     actor="system:canary-webhook",
                     public_key=secrets.verify_key,
+                    bound=bound,
                     now=clock(),
                 )
         except NotFound as exc:

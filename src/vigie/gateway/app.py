@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from vigie import __version__
+from vigie.audit.anchors import Bound
 from vigie.detection.notify import Notifier
 from vigie.errors import InvalidInput, VigieError
 from vigie.fingerprint.trips import make_router
@@ -182,6 +183,7 @@ def create_app(
         make_router(
             sessions=make_session_factory(engine),
             secrets=secrets,
+            bound=Bound.of(settings),
             notifier=canary_notifier,
             clock=clock,
         )

@@ -23,6 +23,7 @@ import duckdb
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
+from vigie.audit.anchors import Bound
 from vigie.errors import InvalidInput
 from vigie.leaks.attribution import attribute
 from vigie.leaks.columns import Vocabulary, infer_columns
@@ -78,7 +79,9 @@ def analyze(
     if len(paths) > MAX_FILES:
         raise InvalidInput(f"at most {MAX_FILES} files per analysis")
     step = progress or (lambda _stage: None)
-    source = disclosures or ServedIndexDisclosures(public_key=secrets.verify_key)
+    source = disclosures or ServedIndexDisclosures(
+        public_key=secrets.verify_key, bound=Bound.of(settings)
+    )
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vigie.audit.anchors import Bound
 from vigie.audit.evidence import require_verified
 from vigie.leaks.attribution import Disclosure
 from vigie.processors.models import Processor
@@ -53,17 +54,21 @@ class ServedIndexDisclosures:
 
     Evidence only once verified: the first question asked verifies the trail and the
     index (:func:`vigie.audit.evidence.require_verified`) with ``public_key``, and raises
-    :class:`vigie.errors.IntegrityError` (attribution refused) when they do not verify.
+    :class:`vigie.errors.IntegrityError` (attribution refused) when they do not verify, or
+    when the events after the last signed checkpoint exceed ``bound``.
     """
 
-    def __init__(self, *, public_key: Ed25519PublicKey) -> None:
+    def __init__(self, *, public_key: Ed25519PublicKey, bound: Bound) -> None:
         self._public_key = public_key
+        self._bound = bound
         self._verified = False
 
     def _require_verified(self, session: Session) -> None:
         if self._verified:
             return
-        require_verified(session, public_key=self._public_key, purpose="attribution")
+        require_verified(
+            session, public_key=self._public_key, bound=self._bound, purpose="attribution"
+        )
         self._verified = True
 
     def disclosures(self, session: Session) -> Sequence[Disclosure] | None:

@@ -13,8 +13,9 @@
    (:data:`POPULATION`): what being in the CIR file reveals, and that refugees and asylum
    seekers are among its people (:mod:`vigie.registry.population`).
 
-All of it is one transaction (nothing half-loaded is left behind) and two audit events
-(``subject:synth``, counts only, and ``registry:population``). The registry must be
+All of it is one transaction (nothing half-loaded is left behind) and three audit events
+(``subject:synth``, counts only; ``canary:plant``, the canaries' ids, which bind the
+canary flag to the trail; and ``registry:population``). The registry must be
 empty: synth builds a population, it does not add to one.
 """
 
@@ -35,7 +36,12 @@ from sqlalchemy.orm import Session
 from vigie.audit import trail
 from vigie.audit.actions import Action
 from vigie.errors import InvalidInput
-from vigie.fingerprint.canaries import DEFAULT_DENSITY, canaries_needed, contact_rows
+from vigie.fingerprint.canaries import (
+    DEFAULT_DENSITY,
+    canaries_needed,
+    contact_rows,
+    record_planted,
+)
 from vigie.fingerprint.models import CanaryContact
 from vigie.processors.apply import apply_file
 from vigie.processors.counts import recount_all
@@ -104,6 +110,7 @@ def synthesize(
         processors = session.scalar(select(func.count()).select_from(Processor)) or 0
         detail = {"people": people, "canaries": plan.count, "seed": seed, **counts}
         trail.append(session, action=Action.SUBJECT_SYNTH, actor=actor, detail=detail)
+        record_planted(session, subject_ids=plan.ids.tolist(), actor=actor)
         declare_population(session, context=context, actor=actor)
     return SynthReport(
         people=people,
