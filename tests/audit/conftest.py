@@ -1,14 +1,18 @@
-"""Fixtures of the audit tests: a small trail with checkpoints, and a helper to fill one."""
+"""Fixtures of the audit tests: a small trail with checkpoints, a helper to fill one, and
+its export."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit.actions import Action
 from vigie.audit.checkpoints import take
+from vigie.audit.export import export_trail
 from vigie.audit.trail import append
 from vigie.secrets import InstanceSecrets
 
@@ -74,3 +78,18 @@ def fill(session: Session, n: int) -> list[int]:
         else:
             seqs.append(append(session, action=Action.KEY_ISSUE, actor="operator:dpo", key_id=i))
     return seqs
+
+
+@pytest.fixture
+def exported(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    secrets: InstanceSecrets,
+    filled: list[int],
+    tmp_path: Path,
+) -> Path:
+    """An export (``vigie audit export``) of the ``filled`` trail: 40 events, 3 checkpoints."""
+    out = tmp_path / "export"
+    report = export_trail(engine, sessions, out=out, secrets=secrets, actor="operator:dpo")
+    assert report.events == 40 and report.checkpoints == 3
+    return out

@@ -23,20 +23,6 @@ from vigie.errors import IntegrityError, InvalidInput
 from vigie.secrets import InstanceSecrets
 
 
-@pytest.fixture
-def exported(
-    engine: Engine,
-    sessions: sessionmaker[Session],
-    secrets: InstanceSecrets,
-    filled: list[int],
-    tmp_path: Path,
-) -> Path:
-    out = tmp_path / "export"
-    report = export_trail(engine, sessions, out=out, secrets=secrets, actor="operator:dpo")
-    assert report.events == 40 and report.checkpoints == 3
-    return out
-
-
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-I", *map(str, args)], capture_output=True, text=True, check=False

@@ -27,19 +27,6 @@ from vigie.secrets import InstanceSecrets
 
 
 @pytest.fixture
-def exported(
-    engine: Engine,
-    sessions: sessionmaker[Session],
-    secrets: InstanceSecrets,
-    filled: list[int],
-    tmp_path: Path,
-) -> Path:
-    out = tmp_path / "export"
-    export_trail(engine, sessions, out=out, secrets=secrets, actor="operator:dpo")
-    return out
-
-
-@pytest.fixture
 def real_pem(secrets: InstanceSecrets, tmp_path: Path) -> Path:
     """The real public key, as the recipient got it independently of any export."""
     path = tmp_path / "real.pub.pem"

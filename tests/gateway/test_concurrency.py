@@ -15,11 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -27,6 +22,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.gateway.conftest import World
+from tests.gateway.serving import serving
 from vigie.audit.canonical import decode_subjects
 from vigie.audit.models import AuditEvent
 from vigie.fingerprint.pseudonyms import Pseudonymiser
@@ -138,45 +134,12 @@ def test_budget_holds_across_processes_calling_the_library(world: World) -> None
     _check(world, _run(_library_client, args), pseudonyms)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_budget_holds_against_a_real_multi_worker_server(world: World, tmp_path: Path) -> None:
     token, pseudonyms = _prepare(world)
-    port = _free_port()
-    env = dict(os.environ)
-    env.update(
-        VIGIE_DATA_DIR=str(world.settings.data_dir),
-        VIGIE_DATABASE_URL=world.settings.resolved_database_url,
-    )
-    vigie = Path(sys.executable).with_name("vigie")
     log = tmp_path / "serve.log"
-    with log.open("wb") as sink:
-        server = subprocess.Popen(
-            [str(vigie), "serve", "--port", str(port), "--workers", "2", "--log-level", "warning"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180  # workers take seconds to import on a busy host
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+    args = ("--workers", "2", "--log-level", "warning")
+    with serving(world.settings, log, *args) as base:
         results = _run(_http_client, [(base, token, s) for s in _slices(pseudonyms, 3)])
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     assert "Traceback" not in log.read_text()
     _check(world, results, pseudonyms)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +13,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from tests.gateway.conftest import World
+from tests.gateway.serving import serving
 from vigie.audit.models import AuditEvent
 from vigie.cli.app import app
 
@@ -39,46 +37,12 @@ def test_serve_refuses_an_instance_without_secrets(tmp_path) -> None:  # type: i
 # --- over a real socket, against the real server ---------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def served(world: World, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """``vigie serve`` on a free loopback port, for ``world``'s instance; its log file."""
-    port = _free_port()
-    env = dict(os.environ)
-    env.update(
-        VIGIE_DATA_DIR=str(world.settings.data_dir),
-        VIGIE_DATABASE_URL=world.settings.resolved_database_url,
-    )
-    vigie = Path(sys.executable).with_name("vigie")
     log = tmp_path / "serve.log"
-    with log.open("wb") as sink:
-        server = subprocess.Popen(
-            [str(vigie), "serve", "--port", str(port), "--log-level", "info"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+    with serving(world.settings, log, "--log-level", "info") as base:
         yield base, log
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def _raw(base: str, request: bytes, *, close_after_send: bool = False) -> bytes:
