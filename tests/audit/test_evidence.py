@@ -9,6 +9,7 @@ verification, naming the processor, the person's id and the event, never a value
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,9 +18,12 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit.actions import Action
+from vigie.audit.checkpoints import take
 from vigie.audit.trail import NewEvent, append_many
 from vigie.audit.verify import verify_trail
 from vigie.errors import IntegrityError
+from vigie.processors.apply import apply_file
+from vigie.processors.models import Processor
 from vigie.secrets import InstanceSecrets
 
 T0 = datetime(2026, 1, 10, 8, 0, tzinfo=UTC)
@@ -275,4 +279,92 @@ def test_attribution_is_refused_when_the_canaries_do_not_verify(
     with pytest.raises(IntegrityError) as info:
         require_verified(engine, public_key=secrets.verify_key, bound=bound, purpose="attribution")
     assert str(info.value).startswith("the audit trail does not verify: canaries: person id ")
+    assert "attribution refused" in str(info.value)
+
+
+# --- the processors' names -------------------------------------------------------------
+
+TWO_PROCESSORS = """\
+processors:
+  - name: lingua-a
+    legal_name: "Lingua A SAS (fictitious)"
+    siren: "732100003"
+    contact_email: dpo@lingua-a.example
+    security_officer: "Claire Martin"
+  - name: civic-b
+    legal_name: "Civic B SAS (fictitious)"
+    siren: "732100003"
+    contact_email: dpo@civic-b.example
+    security_officer: "Marc Petit"
+"""
+
+
+@pytest.fixture
+def named(sessions: sessionmaker[Session], tmp_path: Path) -> dict[str, int]:
+    """Two processors created by `processors apply` (the real path): name -> id."""
+    path = tmp_path / "processors.yaml"
+    path.write_text(TWO_PROCESSORS)
+    with sessions.begin() as s:
+        apply_file(s, path=path, actor="operator:dpo")
+        return {p.name: p.id for p in s.scalars(select(Processor))}
+
+
+def test_the_processors_verify_as_created(
+    engine: Engine, secrets: InstanceSecrets, named: dict[str, int]
+) -> None:
+    assert verify_trail(engine, public_key=secrets.verify_key).processors == 2
+
+
+def test_swapped_processor_names_fail(
+    engine: Engine, secrets: InstanceSecrets, named: dict[str, int]
+) -> None:
+    """Reports name a processor by its row: swapping two names would blame the wrong one."""
+    a, b = named["lingua-a"], named["civic-b"]
+    _run(engine, f"UPDATE processors SET name = 'swap' WHERE id = {a}")
+    _run(engine, f"UPDATE processors SET name = 'lingua-a' WHERE id = {b}")
+    _run(engine, f"UPDATE processors SET name = 'civic-b' WHERE id = {a}")
+    message = _fails(engine, secrets)
+    assert message.startswith(f"processors: processor id {a} is named 'civic-b', but event ")
+    assert message.endswith(
+        "created it as 'lingua-a' (renamed behind Vigie's back: reports would name the wrong "
+        "processor)"
+    )
+
+
+def test_a_deleted_or_smuggled_processor_fails(
+    engine: Engine, secrets: InstanceSecrets, named: dict[str, int]
+) -> None:
+    b = named["civic-b"]
+    _run(engine, f"DELETE FROM processors WHERE id = {b}")
+    message = _fails(engine, secrets)
+    assert message.startswith(f"processors: processor id {b} ('civic-b'), created by event ")
+    assert message.endswith(
+        "is missing from the store (a deleted processor can no longer be named)"
+    )
+    _run(
+        engine,
+        "INSERT INTO processors (id, name, legal_name, siren, contact_email, security_officer) "
+        "SELECT 99, 'ghost', legal_name, siren, contact_email, security_officer "
+        f"FROM processors WHERE id = {named['lingua-a']}",
+    )
+    assert _fails(engine, secrets).startswith("processors: processor id 99 ('ghost') has no ")
+
+
+def test_attribution_is_refused_when_a_processor_is_renamed(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    secrets: InstanceSecrets,
+    named: dict[str, int],
+) -> None:
+    from vigie.audit.anchors import Bound
+    from vigie.audit.evidence import require_verified
+
+    bound = Bound(max_events=10, max_seconds=900.0)
+    with sessions.begin() as s:
+        take(s, signing_key=secrets.signing_key, actor="operator:dpo")
+    assert require_verified(engine, public_key=secrets.verify_key, bound=bound, purpose="a") > 0
+    _run(engine, f"UPDATE processors SET name = 'framed' WHERE id = {named['lingua-a']}")
+    with pytest.raises(IntegrityError) as info:
+        require_verified(engine, public_key=secrets.verify_key, bound=bound, purpose="attribution")
+    assert str(info.value).startswith("the audit trail does not verify: processors: processor id")
     assert "attribution refused" in str(info.value)

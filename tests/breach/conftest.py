@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.breach.clock import FixedClock
 from vigie.breach.fonts import PreparedFonts, prepare
+from vigie.processors.apply import record_created
 from vigie.processors.models import Processor
 from vigie.registry.models import Subject
 from vigie.registry.population import declare_population, load_population
@@ -88,6 +89,7 @@ def processor_id(sessions: sessionmaker[Session]) -> int:
         )
         s.add(p)
         s.flush()
+        record_created(s, p, actor="operator:test")
         return p.id
 
 

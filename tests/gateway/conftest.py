@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.gateway.app import create_app
 from vigie.gateway.observe import AccessObserver
+from vigie.processors.apply import record_created
 from vigie.processors.counts import recount
 from vigie.processors.keys import issue_key
 from vigie.processors.models import Assignment, Contract, Processor
@@ -137,6 +138,7 @@ class World:
                 )
                 s.add(proc)
                 s.flush()
+                record_created(s, proc, actor="operator:test")
             c = Contract(
                 processor_id=proc.id,
                 name=contract,

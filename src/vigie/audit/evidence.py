@@ -24,11 +24,14 @@ id and the event — never a personal value. :func:`require_verified` is what at
 and dating call first: trail and index verify, anchored, or nothing is attributed.
 
 The canary flag is evidence too (:func:`check_canaries`): the people flagged
-``subjects.is_canary`` must be exactly those the ``canary:plant`` events planted.
+``subjects.is_canary`` must be exactly those the ``canary:plant`` events planted. So are
+the processors' names, by which every report names a processor (:func:`check_processors`):
+each ``processors`` row must carry the name its ``processor:create`` event recorded.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -125,6 +128,56 @@ def check_canaries(raw: Any, dialect: str) -> int:
             "flagged one (a canary was turned into a real person)"
         )
     return int(flagged.size)
+
+
+_CREATED = (
+    "SELECT seq, processor_id, detail FROM audit_events "
+    "WHERE action = 'processor:create' ORDER BY seq"
+)
+_PROCESSORS = "SELECT id, name FROM processors ORDER BY id"
+
+
+def check_processors(raw: Any, dialect: str) -> int:
+    """Compare each processor's name with the one its chained ``processor:create`` event
+    recorded; return how many processors there are.
+
+    Attribution names a processor by the ``processors`` row of its id: two names swapped
+    in the store would name the wrong one, a row deleted would clear it. Each is an
+    :class:`IntegrityError` ("processors: …"). Same snapshot as :func:`check_index`.
+    """
+    created: dict[int, tuple[str, int]] = {}
+    for rows in _rows(raw, dialect, _CREATED, "created"):
+        for seq, pid, detail in rows:
+            try:
+                name = json.loads(detail or "")["name"]
+            except (ValueError, KeyError, TypeError):
+                raise IntegrityError(
+                    f"processors: event {seq} creates processor id {pid} without recording its "
+                    "name (written before names were recorded, or altered)"
+                ) from None
+            created[int(pid)] = (str(name), int(seq))
+    seen = 0
+    for rows in _rows(raw, dialect, _PROCESSORS, "processors"):
+        for pid, name in rows:
+            entry = created.pop(int(pid), None)
+            if entry is None:
+                raise IntegrityError(
+                    f"processors: processor id {pid} ({name!r}) has no `processor:create` "
+                    "event (it was added behind Vigie's back)"
+                )
+            if entry[0] != name:
+                raise IntegrityError(
+                    f"processors: processor id {pid} is named {name!r}, but event {entry[1]} "
+                    f"created it as {entry[0]!r} (renamed behind Vigie's back: reports would "
+                    "name the wrong processor)"
+                )
+            seen += 1
+    for pid, (name, seq) in sorted(created.items()):
+        raise IntegrityError(
+            f"processors: processor id {pid} ({name!r}), created by event {seq}, is missing "
+            "from the store (a deleted processor can no longer be named)"
+        )
+    return seen
 
 
 def require_verified(

@@ -59,6 +59,7 @@ class Report:
     tail: anchors.Tail  # the events no checkpoint covers yet
     index_rows: int  # served-index rows recomputed from the events and matched
     canaries: int = 0  # people flagged canaries, each planted by a chained event
+    processors: int = 0  # processors, each named as its chained creation event says
 
 
 @dataclass(frozen=True)
@@ -129,9 +130,10 @@ def verify_trail(
             # own faults come first
             index_rows = evidence.check_index(raw, engine.dialect.name)
             canaries = evidence.check_canaries(raw, engine.dialect.name)
+            processors = evidence.check_processors(raw, engine.dialect.name)
             index_fault = None
         except IntegrityError as exc:
-            index_rows, canaries, index_fault = 0, 0, exc
+            index_rows, canaries, processors, index_fault = 0, 0, 0, exc
     finally:
         raw.rollback()
         raw.close()
@@ -162,6 +164,7 @@ def verify_trail(
         tail=tail,
         index_rows=index_rows,
         canaries=canaries,
+        processors=processors,
     )
 
 

@@ -72,8 +72,9 @@ def verify(
     served index (who received whom, which fields, when) against the events.
 
     Exits 0 when the whole trail verifies, every row of the served index is what the
-    disclosure events say, and the people flagged canaries are those the `canary:plant`
-    events planted. Also checks that every checkpoint row matches the
+    disclosure events say, the people flagged canaries are those the `canary:plant`
+    events planted, and each processor bears the name its `processor:create` event
+    recorded. Also checks that every checkpoint row matches the
     `audit:checkpoint` event the chain recorded for it (none deleted, replaced or
     shrunk), and each checkpoint given with `--checkpoint` (its signature, and the
     trail's root at its size). Otherwise prints the **first** event, checkpoint or index
@@ -127,6 +128,7 @@ def verify(
                 "root": report.root.hex(),
                 "index_rows": report.index_rows,
                 "canaries": report.canaries,
+                "processors": report.processors,
                 "seconds": round(report.seconds, 3),
             }
         )
@@ -143,6 +145,9 @@ def verify(
         console.print(unanchored.removeprefix("UNANCHORED: "), style="red", highlight=False)
     console.print(f"served index: {report.index_rows} rows, each what the events say")
     console.print(f"canaries: {report.canaries}, each planted by a `canary:plant` event")
+    console.print(
+        f"processors: {report.processors}, each named as its `processor:create` event says"
+    )
     for h in heads:
         console.print(f"held checkpoint #{h.id} ({h.size} events) matches the trail")
     console.print(f"root {report.root.hex()}", highlight=False)

@@ -20,6 +20,7 @@ again in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -166,6 +167,25 @@ def plan(session: Session, *, spec: ProcessorsFile) -> ApplyResult:
     return ApplyResult(changes=changes, unmanaged=unmanaged, dry_run=True)
 
 
+def record_created(
+    session: Session, processor: Processor, *, actor: str, changed: Iterable[str] = ()
+) -> int:
+    """Record ``processor:create`` for a new (flushed) processor, with its name; return the
+    event's sequence number.
+
+    Reports name a processor by the ``processors`` row of its id, so the name is evidence:
+    ``vigie audit verify`` checks every row against the name its creation event recorded
+    (:func:`vigie.audit.evidence.check_processors`).
+    """
+    return trail.append(
+        session,
+        action=Action.PROCESSOR_CREATE,
+        actor=actor,
+        processor_id=processor.id,
+        detail={"changed": sorted(changed), "name": processor.name},
+    )
+
+
 def _write(session: Session, *, spec: ProcessorsFile, changes: list[Change], actor: str) -> None:
     specs = {p.name: p for p in spec.processors}
     processors = {p.name: p for p in session.scalars(select(Processor))}
@@ -181,14 +201,16 @@ def _write(session: Session, *, spec: ProcessorsFile, changes: list[Change], act
                 for name, (_, new) in change.diff.items():
                     setattr(proc, name, new)
             session.flush()
-            action = Action.PROCESSOR_CREATE if change.op == "create" else Action.PROCESSOR_UPDATE
-            trail.append(
-                session,
-                action=action,
-                actor=actor,
-                processor_id=proc.id,
-                detail={"changed": sorted(change.diff)},
-            )
+            if change.op == "create":
+                record_created(session, proc, actor=actor, changed=change.diff)
+            else:
+                trail.append(
+                    session,
+                    action=Action.PROCESSOR_UPDATE,
+                    actor=actor,
+                    processor_id=proc.id,
+                    detail={"changed": sorted(change.diff)},
+                )
             continue
         proc = processors[change.processor]
         contract = session.scalar(
