@@ -38,7 +38,6 @@ from vigie.gateway.problems import (
     ROUTE_NOT_FOUND,
     UNAVAILABLE,
     VALIDATION,
-    BodyTooLarge,
     ProblemKind,
     UnsupportedMediaType,
     problem,
@@ -106,23 +105,18 @@ _PROBLEM_DESCRIPTIONS = {
 _COMMON = (401, 403, 414, 422, 429, 431, 503)
 
 
-async def _json_body(request: Request, *, limit: int) -> Any:
-    """The JSON body, or a ``VigieError`` to raise once the caller is authenticated."""
+async def _json_body(request: Request) -> Any:
+    """The JSON body, or a ``VigieError`` to raise once the caller is authenticated.
+
+    Its size is already bounded: the listener (:mod:`vigie.http.limits`) answers 413 to a
+    body past ``gateway_max_body_bytes`` before the route runs.
+    """
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json":
         return UnsupportedMediaType("send the body as application/json")
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        return BodyTooLarge(f"the body must not exceed {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return BodyTooLarge(f"the body must not exceed {limit} bytes")
-        chunks.append(chunk)
+    body = await request.body()
     try:
-        payload = orjson.loads(b"".join(chunks))
+        payload = orjson.loads(body)
     except orjson.JSONDecodeError:
         return InvalidInput("the body is not valid JSON")
     if not isinstance(payload, dict):
@@ -319,7 +313,7 @@ def create_app(
     ) -> Response:
         """Record facts about a person in your scope (e.g. course attendance). Only the
         fields your contract lists under `write_fields` are accepted."""
-        payload = await _json_body(request, limit=max_body)
+        payload = await _json_body(request)
 
         def work(session: Session, caller: Caller, attempt: Attempt, now: datetime) -> Disclosure:
             if isinstance(payload, VigieError):

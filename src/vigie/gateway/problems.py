@@ -68,18 +68,12 @@ ALL_KINDS: tuple[ProblemKind, ...] = (
 )
 
 
-class BodyTooLarge(InvalidInput):
-    """The request body is larger than ``Settings.gateway_max_body_bytes``."""
-
-
 class UnsupportedMediaType(InvalidInput):
     """The request body is not ``application/json``."""
 
 
 def kind_of(exc: VigieError) -> ProblemKind:
     """The problem kind a Vigie error becomes (order matters: subclasses first)."""
-    if isinstance(exc, BodyTooLarge):
-        return TOO_LARGE
     if isinstance(exc, UnsupportedMediaType):
         return UNSUPPORTED_MEDIA
     if isinstance(exc, MalformedPseudonym):
