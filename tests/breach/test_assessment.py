@@ -66,7 +66,7 @@ def test_cir_list_on_sale_is_high_because_of_the_declared_population(
         assert stored.risk["population"]["vulnerable"] is True
         event = incidents.timeline(s, incident_id=incident_id)[-1]
         assert event.kind == "risk" and event.detail["population_declaration"] >= 1
-        require_decision(s, incident_id=incident_id, despite_assessment=False)  # notices go
+        require_decision(s, incident_id=incident_id, despite_assessment=None)  # notices go
 
 
 def test_the_same_list_from_a_registry_revealing_nothing_stays_medium(
@@ -114,7 +114,7 @@ def test_the_dpo_overrules_with_a_reason_and_notices_may_go(
         computed = assess_incident(s, incident_id=inc.id, actor=ACTOR, clock=clock)
         assert not computed.notify_people
         with pytest.raises(Denied, match="does not call for notices"):
-            require_decision(s, incident_id=inc.id, despite_assessment=False)
+            require_decision(s, incident_id=inc.id, despite_assessment=None)
         with pytest.raises(InvalidInput, match="reason"):
             overrule_incident(s, incident_id=inc.id, notify_people=True, reason=" ", actor=ACTOR)
         got = overrule_incident(
@@ -123,7 +123,7 @@ def test_the_dpo_overrules_with_a_reason_and_notices_may_go(
         )  # fmt: skip
         assert got.notify_people and got.level == computed.level
     with sessions() as s:
-        require_decision(s, incident_id=inc.id, despite_assessment=False)  # notices may go
+        require_decision(s, incident_id=inc.id, despite_assessment=None)  # notices may go
         stored = s.get(Incident, inc.id)
         assert stored is not None and stored.risk is not None
         assert stored.risk["override"]["reason"] == "she asked to be told"

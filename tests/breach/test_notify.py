@@ -23,10 +23,10 @@ from vigie.breach import incidents
 from vigie.breach.assessment import assess_incident
 from vigie.breach.clock import FixedClock
 from vigie.breach.fonts import PreparedFonts
-from vigie.breach.models import NoticeDelivery
+from vigie.breach.models import IncidentEvent, NoticeDelivery
 from vigie.breach.notify import context_for, send_notices
 from vigie.breach.public import draft_public_notice, unreachable
-from vigie.errors import Denied
+from vigie.errors import Denied, InvalidInput
 from vigie.registry.models import Subject
 from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
@@ -183,9 +183,25 @@ def test_refuses_without_assessment_and_concurrent_runs(
     from vigie.breach.notify import run_lock
 
     with run_lock(tmp_path, inc.id), pytest.raises(Denied, match="in progress"):
-        send_notices(sessions, despite_assessment=True, **kwargs)
-    report = send_notices(sessions, despite_assessment=True, dry_run=True, **kwargs)
+        send_notices(sessions, despite_assessment="the DPO's call", **kwargs)
+    with pytest.raises(InvalidInput, match="needs a reason"):
+        send_notices(sessions, despite_assessment="  ", **kwargs)
+    report = send_notices(sessions, despite_assessment="the DPO's call", dry_run=True, **kwargs)
     assert report.dry_run and report.people == 1
+    with sessions() as s:  # a dry run records nothing
+        assert not _timeline(s, inc.id, "notify_despite_assessment")
+    send_notices(sessions, despite_assessment="people asked to be told", **kwargs)
+    with sessions() as s:
+        (entry,) = _timeline(s, inc.id, "notify_despite_assessment")
+        assert "people asked to be told" in entry.summary and entry.actor == ACTOR
+        assert entry.audit_seq is not None  # the overruling is in the audit trail
+
+
+def _timeline(session: Session, incident_id: int, kind: str) -> list[IncidentEvent]:
+    stmt = select(IncidentEvent).where(
+        IncidentEvent.incident_id == incident_id, IncidentEvent.kind == kind
+    )
+    return list(session.scalars(stmt))
 
 
 CRASH_PEOPLE = 60

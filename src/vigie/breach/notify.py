@@ -34,7 +34,7 @@ from vigie.breach.clock import Clock, SystemClock
 from vigie.breach.codes import code_key, make_code
 from vigie.breach.models import IncidentExposure, NoticeDelivery
 from vigie.breach.notices import NoticeContext, NoticeRenderer, Recipient
-from vigie.errors import Denied
+from vigie.errors import Denied, InvalidInput
 from vigie.registry.models import Subject
 from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
@@ -119,17 +119,36 @@ def _chunks(session: Session, incident_id: int) -> Iterator[list[tuple[Subject, 
         yield rows
 
 
-def require_decision(session: Session, *, incident_id: int, despite_assessment: bool) -> None:
-    """Refuse to notify people before the risk assessment says Art. 34 applies."""
+def require_decision(
+    session: Session, *, incident_id: int, despite_assessment: str | None
+) -> str | None:
+    """Refuse to notify people before the risk assessment says Art. 34 applies.
+
+    ``despite_assessment`` is the DPO's reason to send notices anyway. Returns the line to
+    put on the incident's timeline when notices go against the assessment (None when the
+    assessment calls for them).
+    """
     incident = incidents.get_incident(session, incident_id=incident_id)
     risk = incident.risk
     if risk is None:
         raise Denied(f"incident {incident_id} has no risk assessment: run `vigie incident assess`")
-    if not risk.get("notify_people") and not despite_assessment:
+    if risk.get("notify_people"):
+        return None
+    if despite_assessment is None:
         raise Denied(
             f"the risk assessment of incident {incident_id} does not call for notices "
-            f"({risk.get('decision')}); use --despite-assessment to send them anyway"
+            f"({risk.get('decision')}); use --despite-assessment REASON to send them anyway"
         )
+    reason = despite_assessment.strip()
+    if not reason:
+        raise InvalidInput(
+            "sending notices despite the assessment needs a reason (it is kept on the "
+            "incident's timeline and in the audit trail)"
+        )
+    return (
+        f"notices sent although the assessment ({risk.get('decision')}) does not call for "
+        f"them: {reason}"
+    )
 
 
 def send_notices(
@@ -143,7 +162,7 @@ def send_notices(
     actor: str,
     renderer: NoticeRenderer | None = None,
     dry_run: bool = False,
-    despite_assessment: bool = False,
+    despite_assessment: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     clock: Clock | None = None,
@@ -158,9 +177,16 @@ def send_notices(
     key = code_key(secrets)
     report = SendReport(dry_run=dry_run)
     with sessions.begin() as session:
-        require_decision(session, incident_id=incident_id, despite_assessment=despite_assessment)
+        overruled = require_decision(
+            session, incident_id=incident_id, despite_assessment=despite_assessment
+        )
         total = incidents.exposure_count(session, incident_id=incident_id)
     with run_lock(lock_dir, incident_id), sessions() as session, _SentMarker(sessions) as marker:
+        if overruled is not None and not dry_run:  # on the timeline before any notice leaves
+            incidents.record_decision(session, incident_id=incident_id, summary=overruled,
+                                      kind="notify_despite_assessment", actor=actor,
+                                      clock=clock)  # fmt: skip
+            session.commit()
         done = 0
         failures = 0
         for chunk in _chunks(session, incident_id):

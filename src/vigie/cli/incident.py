@@ -305,10 +305,12 @@ def notify(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Render every notice and count them; send nothing."
     ),
-    despite_assessment: bool = typer.Option(
-        False,
+    despite_assessment: str | None = typer.Option(
+        None,
         "--despite-assessment",
-        help="Send even though the risk assessment does not call for notices (recorded).",
+        metavar="REASON",
+        help="Send even though the risk assessment does not call for notices; the reason "
+        "goes on the incident's timeline and in the audit trail.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
