@@ -53,11 +53,13 @@ def self_cancel(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def block(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
-    """Say it started, then report progress forever (until stopped or killed)."""
+    """Say it started, then report progress until the file ``until`` exists (or it is
+    stopped or killed)."""
     ctx.progress("started")
-    while True:
+    while not Path(params["until"]).exists():
         time.sleep(0.05)
         ctx.progress("started")
+    return {"released": True}
 
 
 def record(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
