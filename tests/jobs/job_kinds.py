@@ -94,8 +94,8 @@ def run_worker(url: str, data_dir: str, once: bool, start: Any = None) -> None:
     worker = Worker(
         settings=settings, secrets=load_secrets(settings.resolved_secrets_dir), kinds=KINDS
     )
-    stop_on_signals(worker)
     try:
-        worker.run(once=once)
+        with stop_on_signals(worker):
+            worker.run(once=once)
     finally:
         worker.close()

@@ -46,12 +46,12 @@ def worker(
         )
     inst = instance(ctx)
     runner = Worker(settings=inst.settings, secrets=inst.secrets, engine=inst.engine)
-    stop_on_signals(runner)
     if parent is not None:
         follow_parent(parent, runner.stop)
     err_console.print(f"job worker {runner.worker_id} started", highlight=False)
     try:
-        ran = runner.run(once=once)
+        with stop_on_signals(runner):
+            ran = runner.run(once=once)
     finally:
         runner.close()
     err_console.print(f"job worker {runner.worker_id} stopped after {ran} job(s)", highlight=False)

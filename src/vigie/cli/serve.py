@@ -82,7 +82,8 @@ def serve(
             server_header=False,
             # The app bounds request heads itself (vigie.http), whatever parser uvicorn picks;
             # with h11 the parser's own buffer matches it.
-            h11_max_incomplete_event_size=settings.http_max_head_bytes + settings.http_max_line_bytes,
+            h11_max_incomplete_event_size=settings.http_max_head_bytes
+            + settings.http_max_line_bytes,
             # A worker that does not answer the supervisor's ping in time is killed and
             # restarted; uvicorn's 5 s default kills workers still importing on a busy host.
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,

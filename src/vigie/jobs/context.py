@@ -24,11 +24,11 @@ from vigie.settings import Settings
 PROGRESS_EVERY_SECONDS = 0.5
 
 
-class Cancelled(BaseException):  # noqa: N818 - a signal to stop, like CancelledError
+class Cancelled(BaseException):
     """An operator cancelled the job."""
 
 
-class Interrupted(BaseException):  # noqa: N818 - a signal to stop, like CancelledError
+class Interrupted(BaseException):
     """The worker is shutting down; the job goes back to the queue."""
 
 

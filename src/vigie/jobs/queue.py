@@ -33,7 +33,7 @@ MAX_ERROR = 500
 _Scalar = int | str | bool | None
 
 
-class LeaseLost(BaseException):  # noqa: N818 - a signal to stop, like CancelledError
+class LeaseLost(BaseException):
     """The job is no longer this worker's (it was reaped and re-queued, or finished)."""
 
 
@@ -57,7 +57,9 @@ def enqueue(
             raise InvalidInput(
                 f"job parameter {name!r}: only ids, paths and flags (or lists of them)"
             )
-    job = Job(kind=kind, params=params, actor=actor, state=JobState.QUEUED, created_at=now or utcnow())
+    job = Job(
+        kind=kind, params=params, actor=actor, state=JobState.QUEUED, created_at=now or utcnow()
+    )
     session.add(job)
     session.flush()
     return job

@@ -27,7 +27,8 @@ def spawn_worker() -> subprocess.Popen[bytes]:
     """Start ``vigie worker`` as a child of this process, with its environment; it stops
     by itself if this process dies without stopping it."""
     code = "from vigie.cli.app import main; main()"
-    return subprocess.Popen([sys.executable, "-c", code, "worker", "--parent", str(os.getpid())])
+    command = [sys.executable, "-c", code, "worker", "--parent", str(os.getpid())]
+    return subprocess.Popen(command)  # noqa: S603 - our own interpreter and arguments
 
 
 def follow_parent(parent: int, stop: Callable[[], None]) -> threading.Thread:

@@ -25,7 +25,8 @@ import socket
 import threading
 import traceback
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -232,8 +233,10 @@ class Worker:
             self.engine.dispose()
 
 
-def stop_on_signals(worker: Worker) -> None:
-    """SIGTERM or SIGINT stops ``worker`` gracefully; a second one ends the process."""
+@contextmanager
+def stop_on_signals(worker: Worker) -> Iterator[None]:
+    """Within the block, SIGTERM or SIGINT stops ``worker`` gracefully and a second one
+    ends the process; the previous handlers are restored after it."""
 
     def handle(signum: int, _frame: FrameType | None) -> None:
         if worker.stopping.is_set():
@@ -243,5 +246,9 @@ def stop_on_signals(worker: Worker) -> None:
         log.info("stopping: the running job, if any, goes back to the queue")
         worker.stop()
 
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
