@@ -160,3 +160,26 @@ def test_queue_depth_counts_every_state(sessions: sessionmaker[Session]) -> None
     with sessions() as s:
         depth = queue.queue_depth(s)
     assert depth == {"queued": 2, "running": 1, "done": 0, "failed": 0, "cancelled": 1}
+
+
+def test_pending_sees_queued_and_stale_jobs_only(sessions: sessionmaker[Session]) -> None:
+    now = utcnow()
+    with sessions() as s:
+        assert queue.pending(s, stale_after=60, now=now) is False
+    _queued(sessions)
+    with sessions() as s:
+        assert queue.pending(s, stale_after=60, now=now) is True
+    with sessions.begin() as s:
+        queue.claim(s, worker_id="w1", now=now)
+    with sessions() as s:
+        assert queue.pending(s, stale_after=60, now=now) is False  # running, alive
+        assert queue.pending(s, stale_after=60, now=now + timedelta(seconds=61)) is True
+
+
+def test_the_stale_bound_must_outlast_two_heartbeats() -> None:
+    from pydantic import ValidationError
+
+    from vigie.settings import isolated_settings
+
+    with pytest.raises(ValidationError, match="STALE_AFTER"):
+        isolated_settings(jobs_heartbeat_seconds=30, jobs_stale_after_seconds=60)

@@ -245,6 +245,21 @@ def reap(
     return changed
 
 
+def pending(session: Session, *, stale_after: float, now: datetime | None = None) -> bool:
+    """Whether a worker has anything to do: a queued job, or a stale one to recover.
+
+    A read, so that an idle worker's polls take no write lock (SQLite has one for all).
+    """
+    now = now or utcnow()
+    stale = (Job.state == JobState.RUNNING) & (
+        Job.heartbeat_at < now - timedelta(seconds=stale_after)
+    )
+    found = session.execute(
+        select(Job.id).where((Job.state == JobState.QUEUED) | stale).limit(1)
+    ).first()
+    return found is not None
+
+
 def get_job(session: Session, *, job_id: int) -> Job:
     """The job ``job_id`` as stored now; :class:`NotFound` if there is none."""
     job = session.get(Job, job_id, populate_existing=True)

@@ -33,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from vigie.audit.checkpoints import AppendWatch, Checkpointer
 from vigie.errors import VigieError
@@ -100,18 +101,17 @@ class Worker:
 
     def run_next(self) -> Job | None:
         """Recover dead workers' jobs, then claim and run the oldest queued job, if any."""
+        stale_after = self.settings.jobs_stale_after_seconds
+        with Session(self.reader) as peek:  # idle polls take no write lock
+            if not queue.pending(peek, stale_after=stale_after):
+                return None
         with self.sessions.begin() as session:
             recovered = queue.reap(
-                session,
-                stale_after=self.settings.jobs_stale_after_seconds,
-                max_attempts=self.settings.jobs_max_attempts,
+                session, stale_after=stale_after, max_attempts=self.settings.jobs_max_attempts
             )
+            job = None if self.stopping.is_set() else queue.claim(session, worker_id=self.worker_id)
         for job_id, state in recovered.items():
             log.warning("job %s: its worker stopped answering; now %s", job_id, state)
-        if self.stopping.is_set():
-            return None
-        with self.sessions.begin() as session:
-            job = queue.claim(session, worker_id=self.worker_id)
         if job is None:
             return None
         log.info("job %s (%s): started, attempt %s", job.id, job.kind, job.attempts)
