@@ -47,7 +47,7 @@ def self_cancel(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     for i in range(100):
         if i == 2:
             with ctx.sessions.begin() as session:
-                queue.cancel(session, job_id=ctx.job_id)
+                queue.cancel(session, job_id=ctx.job_id, actor="operator:dpo")
         ctx.progress(f"step {i}")
     return {"finished": True}
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigie.audit.actions import Action
+from vigie.audit.models import AuditEvent
 from vigie.errors import InvalidInput, NotFound
 from vigie.jobs import queue
 from vigie.jobs.models import JobState
@@ -105,9 +109,9 @@ def test_cancel_a_queued_job_at_once_and_a_running_one_by_request(
     queued, running = _queued(sessions, 2)
     with sessions.begin() as s:
         queue.claim(s, worker_id="w1")  # takes `queued`, the oldest
-        queue.cancel(s, job_id=queued)
+        queue.cancel(s, job_id=queued, actor="operator:dpo")
     with sessions.begin() as s:
-        job = queue.cancel(s, job_id=running)
+        job = queue.cancel(s, job_id=running, actor="operator:dpo")
         assert job.state == JobState.CANCELLED and job.finished_at is not None
     with sessions.begin() as s:
         job = queue.get_job(s, job_id=queued)
@@ -117,9 +121,17 @@ def test_cancel_a_queued_job_at_once_and_a_running_one_by_request(
     with sessions.begin() as s:
         assert queue.get_job(s, job_id=queued).state == JobState.CANCELLED
         with pytest.raises(InvalidInput, match="already cancelled"):
-            queue.cancel(s, job_id=queued)
+            queue.cancel(s, job_id=queued, actor="operator:dpo")
         with pytest.raises(NotFound):
-            queue.cancel(s, job_id=999)
+            queue.cancel(s, job_id=999, actor="operator:dpo")
+    with sessions() as s:
+        events = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == Action.JOB_CANCEL.value)
+        ).all()
+    assert [(e.actor, json.loads(e.detail or "{}")) for e in events] == [
+        ("operator:dpo", {"job_id": queued, "kind": "test.steps", "was": "running"}),
+        ("operator:dpo", {"job_id": running, "kind": "test.steps", "was": "queued"}),
+    ]
 
 
 def test_a_stale_job_asked_to_cancel_is_cancelled_not_retried(
@@ -129,7 +141,7 @@ def test_a_stale_job_asked_to_cancel_is_cancelled_not_retried(
     now = utcnow()
     with sessions.begin() as s:
         queue.claim(s, worker_id="dead", now=now)
-        queue.cancel(s, job_id=job_id, now=now)
+        queue.cancel(s, job_id=job_id, now=now, actor="operator:dpo")
     with sessions.begin() as s:
         found = queue.reap(s, stale_after=60, max_attempts=3, now=now + timedelta(seconds=61))
         assert found == {job_id: "cancelled"}
@@ -156,7 +168,7 @@ def test_queue_depth_counts_every_state(sessions: sessionmaker[Session]) -> None
     ids = _queued(sessions, 4)
     with sessions.begin() as s:
         queue.claim(s, worker_id="w1")
-        queue.cancel(s, job_id=ids[3])
+        queue.cancel(s, job_id=ids[3], actor="operator:dpo")
     with sessions() as s:
         depth = queue.queue_depth(s)
     assert depth == {"queued": 2, "running": 1, "done": 0, "failed": 0, "cancelled": 1}

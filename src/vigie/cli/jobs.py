@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from vigie.cli.context import console, err_console, instance, print_json
+from vigie.cli.processors import operator
 from vigie.jobs.models import JobState
 from vigie.jobs.queue import cancel, get_job, job_dict, list_jobs, queue_depth
 
@@ -127,10 +128,13 @@ def show_command(
 def cancel_command(
     ctx: typer.Context, job_id: int = typer.Argument(..., help="The job's id.")
 ) -> None:
-    """Cancel a job: a queued one at once, a running one at its next progress report."""
+    """Cancel a job: a queued one at once, a running one at its next progress report.
+
+    Audited (`job:cancel`) with you as the actor.
+    """
     inst = instance(ctx)
     with inst.session() as session:
-        job = cancel(session, job_id=job_id)
+        job = cancel(session, job_id=job_id, actor=operator())
         state = job.state
     if state == JobState.CANCELLED:
         console.print(f"Job {job_id} cancelled.")

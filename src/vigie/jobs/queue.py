@@ -185,23 +185,34 @@ def release(session: Session, *, job_id: int, worker_id: str) -> None:
     _end(session, job_id, worker_id, values)
 
 
-def cancel(session: Session, *, job_id: int, now: datetime | None = None) -> Job:
+def cancel(session: Session, *, job_id: int, actor: str, now: datetime | None = None) -> Job:
     """Cancel a job: a queued one at once, a running one at its next progress report.
 
-    Raises :class:`NotFound` for an unknown id and :class:`InvalidInput` for a job that
-    already ended.
+    Audited (``job:cancel``, the job's id and kind) in the caller's transaction. Raises
+    :class:`NotFound` for an unknown id and :class:`InvalidInput` for a job that already
+    ended.
     """
+    from vigie.audit import trail
+    from vigie.audit.actions import Action
+
     now = now or utcnow()
     job = session.get(Job, job_id, with_for_update=True, populate_existing=True)
     if job is None:
         raise NotFound(f"no job {job_id}")
     if job.state in FINAL:
         raise InvalidInput(f"job {job_id} is already {job.state}")
+    was = job.state
     if job.state == JobState.QUEUED:
         job.state = JobState.CANCELLED
         job.finished_at = now
     job.cancel_requested_at = job.cancel_requested_at or now
     session.flush()
+    trail.append(
+        session,
+        action=Action.JOB_CANCEL,
+        actor=actor,
+        detail={"job_id": job.id, "kind": job.kind, "was": str(was)},
+    )
     return job
 
 
