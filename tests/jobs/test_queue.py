@@ -174,18 +174,19 @@ def test_queue_depth_counts_every_state(sessions: sessionmaker[Session]) -> None
     assert depth == {"queued": 2, "running": 1, "done": 0, "failed": 0, "cancelled": 1}
 
 
-def test_pending_sees_queued_and_stale_jobs_only(sessions: sessionmaker[Session]) -> None:
+def test_a_worker_sees_queued_and_stale_jobs(sessions: sessionmaker[Session]) -> None:
     now = utcnow()
     with sessions() as s:
-        assert queue.pending(s, stale_after=60, now=now) is False
+        assert not queue.has_queued(s) and not queue.has_stale(s, stale_after=60, now=now)
     _queued(sessions)
     with sessions() as s:
-        assert queue.pending(s, stale_after=60, now=now) is True
+        assert queue.has_queued(s)
     with sessions.begin() as s:
         queue.claim(s, worker_id="w1", now=now)
     with sessions() as s:
-        assert queue.pending(s, stale_after=60, now=now) is False  # running, alive
-        assert queue.pending(s, stale_after=60, now=now + timedelta(seconds=61)) is True
+        assert not queue.has_queued(s)
+        assert not queue.has_stale(s, stale_after=60, now=now)  # running, alive
+        assert queue.has_stale(s, stale_after=60, now=now + timedelta(seconds=61))
 
 
 def test_the_stale_bound_must_outlast_two_heartbeats() -> None:

@@ -256,19 +256,19 @@ def reap(
     return changed
 
 
-def pending(session: Session, *, stale_after: float, now: datetime | None = None) -> bool:
-    """Whether a worker has anything to do: a queued job, or a stale one to recover.
+def has_queued(session: Session) -> bool:
+    """Whether a job waits for a worker (an index probe: idle polls take no write lock)."""
+    found = session.execute(select(Job.id).where(Job.state == JobState.QUEUED).limit(1))
+    return found.first() is not None
 
-    A read, so that an idle worker's polls take no write lock (SQLite has one for all).
-    """
-    now = now or utcnow()
-    stale = (Job.state == JobState.RUNNING) & (
-        Job.heartbeat_at < now - timedelta(seconds=stale_after)
-    )
+
+def has_stale(session: Session, *, stale_after: float, now: datetime | None = None) -> bool:
+    """Whether a running job's heartbeat is older than ``stale_after`` s (its worker died)."""
+    cutoff = (now or utcnow()) - timedelta(seconds=stale_after)
     found = session.execute(
-        select(Job.id).where((Job.state == JobState.QUEUED) | stale).limit(1)
-    ).first()
-    return found is not None
+        select(Job.id).where(Job.state == JobState.RUNNING, Job.heartbeat_at < cutoff).limit(1)
+    )
+    return found.first() is not None
 
 
 def get_job(session: Session, *, job_id: int) -> Job:

@@ -102,13 +102,17 @@ class Worker:
     def run_next(self) -> Job | None:
         """Recover dead workers' jobs, then claim and run the oldest queued job, if any."""
         stale_after = self.settings.jobs_stale_after_seconds
-        with Session(self.reader) as peek:  # idle polls take no write lock
-            if not queue.pending(peek, stale_after=stale_after):
-                return None
+        with Session(self.reader) as peek:  # idle polls are reads: no write lock
+            stale = queue.has_stale(peek, stale_after=stale_after)
+            queued = queue.has_queued(peek)
+        if not (stale or queued):
+            return None
+        recovered: dict[int, str] = {}
         with self.sessions.begin() as session:
-            recovered = queue.reap(
-                session, stale_after=stale_after, max_attempts=self.settings.jobs_max_attempts
-            )
+            if stale:
+                recovered = queue.reap(
+                    session, stale_after=stale_after, max_attempts=self.settings.jobs_max_attempts
+                )
             job = None if self.stopping.is_set() else queue.claim(session, worker_id=self.worker_id)
         for job_id, state in recovered.items():
             log.warning("job %s: its worker stopped answering; now %s", job_id, state)
