@@ -42,6 +42,10 @@ def crash(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     raise ValueError(f"could not convert {LEAKED_VALUE!r} to a date")
 
 
+def unstorable(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    return {"ids": {1, 2}}  # a set: not JSON
+
+
 def self_cancel(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """Loop on progress; at step 2 an operator (another session) cancels the job."""
     for i in range(100):
@@ -77,6 +81,7 @@ KINDS = MappingProxyType(
             Kind("test.steps", steps, "two progress steps"),
             Kind("test.refuse", refuse, "a Vigie error"),
             Kind("test.crash", crash, "a library error quoting a leaked value"),
+            Kind("test.unstorable", unstorable, "a result that is not JSON"),
             Kind("test.self_cancel", self_cancel, "cancelled while running"),
             Kind("test.block", block, "runs until stopped"),
             Kind("test.record", record, "logs each run"),

@@ -3,19 +3,24 @@ and several workers at once (processes) never running one job twice."""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.jobs import job_kinds  # importable by spawned children
 from vigie.jobs import queue
 from vigie.jobs.models import JobState
 from vigie.jobs.worker import Worker
+from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 
 SPAWN = multiprocessing.get_context("spawn")
@@ -75,6 +80,17 @@ def test_a_library_error_is_kept_by_class_and_place_only(
     assert job.error is not None and "ValueError at job_kinds.py:" in job.error
     assert job_kinds.LEAKED_VALUE not in job.error
     assert job_kinds.LEAKED_VALUE not in caplog.text  # type: ignore[attr-defined]
+
+
+def test_a_result_that_cannot_be_stored_fails_the_job_not_the_worker(
+    worker: Worker, sessions: sessionmaker[Session]
+) -> None:
+    bad = _enqueue(sessions, "test.unstorable")
+    good = _enqueue(sessions, "test.steps")
+    assert worker.run(once=True) == 2
+    job = _job(sessions, bad)
+    assert job.state == JobState.FAILED and "internal error (TypeError" in (job.error or "")
+    assert _job(sessions, good).state == JobState.DONE
 
 
 def test_an_unknown_kind_fails(worker: Worker, sessions: sessionmaker[Session]) -> None:
@@ -157,3 +173,25 @@ def test_sigterm_puts_the_running_job_back_and_the_worker_exits(
     assert child.exitcode == 0
     job = _job(sessions, job_id)
     assert (job.state, job.attempts, job.worker_id) == ("queued", 0, None)
+
+
+def test_a_worker_outlives_an_unreachable_store(
+    settings: Settings, secrets: InstanceSecrets, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    gone = settings.model_copy(
+        update={"database_url": f"sqlite:///{tmp_path / 'no-such-dir' / 'vigie.db'}"}
+    )
+    worker = Worker(settings=gone, secrets=secrets, kinds=job_kinds.KINDS)
+    with pytest.raises(OperationalError):
+        worker.run(once=True)  # cron: say it
+    caplog.set_level(logging.ERROR, logger="vigie.jobs.worker")
+    running = threading.Thread(target=worker.run)
+    running.start()
+    deadline = time.monotonic() + 60
+    while "the store cannot be reached (OperationalError); retrying" not in caplog.text:
+        assert running.is_alive() and time.monotonic() < deadline
+        time.sleep(0.05)
+    worker.stop()
+    running.join(60)
+    assert not running.is_alive()
+    worker.close()

@@ -18,6 +18,7 @@ command's are.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -88,10 +89,21 @@ class Worker:
         self.stopping.set()
 
     def run(self, *, once: bool = False) -> int:
-        """Run jobs until stopped (or, ``once``, until none is queued); return how many."""
+        """Run jobs until stopped (or, ``once``, until none is queued); return how many.
+
+        A store that cannot be reached (a database restart) is retried every poll
+        interval rather than ending the worker; with ``once`` the error is raised.
+        """
         ran = 0
         while not self.stopping.is_set():
-            if self.run_next() is None:
+            try:
+                job = self.run_next()
+            except SQLAlchemyError as exc:
+                if once:
+                    raise
+                log.error("the store cannot be reached (%s); retrying", type(exc).__name__)
+                job = None
+            if job is None:
                 if once:
                     break
                 self.stopping.wait(self.settings.jobs_poll_seconds)
@@ -155,7 +167,9 @@ class Worker:
             report=lambda phase, done, total: self._report(job.id, flags, phase, done, total),
         )
         try:
-            return "done", kind.run(ctx, dict(job.params))
+            result = kind.run(ctx, dict(job.params))
+            json.dumps(result)  # what cannot be stored fails the job, not the worker
+            return "done", result
         except Cancelled:
             return "cancelled", None
         except Interrupted:
