@@ -96,6 +96,21 @@ class Settings(BaseSettings):
         description="Confidence from which a leaked row is linked to a registry person "
         "(see docs/leaks.md).",
     )
+    jobs_poll_seconds: float = Field(
+        2.0, gt=0, description="How often an idle worker looks for a queued job."
+    )
+    jobs_heartbeat_seconds: float = Field(
+        10.0, gt=0, description="How often a worker refreshes the heartbeat of its running job."
+    )
+    jobs_stale_after_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="A running job whose heartbeat is older than this is taken as orphaned "
+        "(its worker died): it is queued again, or failed after `jobs_max_attempts`.",
+    )
+    jobs_max_attempts: int = Field(
+        3, ge=1, description="Runs a job gets when its workers keep dying before it is failed."
+    )
     smtp_host: str = Field("127.0.0.1", description="SMTP server for alert and notice e-mail.")
     smtp_port: int = Field(25, description="SMTP port.")
     smtp_user: str | None = Field(None, description="SMTP user, if the server wants one.")
@@ -161,6 +176,14 @@ class Settings(BaseSettings):
         description="Where the default SMS provider writes its outbox and letters are "
         "written. Default: DATA_DIR/outbox.",
     )
+
+    @model_validator(mode="after")
+    def _stale_outlasts_heartbeat(self) -> Settings:
+        if self.jobs_stale_after_seconds <= 2 * self.jobs_heartbeat_seconds:
+            raise ValueError(
+                "VIGIE_JOBS_STALE_AFTER_SECONDS must exceed twice VIGIE_JOBS_HEARTBEAT_SECONDS"
+            )
+        return self
 
     @model_validator(mode="after")
     def _head_holds_a_line(self) -> Settings:

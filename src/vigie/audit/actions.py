@@ -61,6 +61,8 @@ class Action(StrEnum):
     """An operator analysed a leaked file (counts and verdict only)."""
     LEAK_PURGE = "leak:purge"
     """Stored leak files and reports were purged."""
+    JOB_CANCEL = "job:cancel"
+    """An operator cancelled a background job (its id and kind)."""
     INCIDENT_OPEN = "incident:open"
     """An incident was opened (from an alert, a leak, a canary trip, or by hand)."""
     INCIDENT_DECIDE = "incident:decide"

@@ -67,6 +67,12 @@ def verify(
         "(settings `audit_max_unanchored_events` / `audit_max_unanchored_seconds`).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    background: bool = typer.Option(
+        False,
+        "--background",
+        help="Queue the verification for `vigie worker` and print the job id (progress and "
+        "result in `vigie jobs show ID`).",
+    ),
 ) -> None:
     """Re-check every event hash, chain link, checkpoint root and signature, and the
     served index (who received whom, which fields, when) against the events.
@@ -87,6 +93,15 @@ def verify(
     removed or rewritten without trace.
     """
     inst = instance(ctx)
+    if background:
+        if held or strict:
+            raise InvalidInput("--background takes neither --checkpoint nor --strict")
+        from vigie.jobs.tasks import submit_audit_verification
+
+        with inst.session() as session:
+            job = submit_audit_verification(session, actor=operator())
+        console.print(f"Queued as job {job.id}: `vigie jobs show {job.id}` follows it.")
+        return
     heads = [h for path in held or [] for h in parse_held(_read(path), source=str(path))]
     with inst.session() as session:
         total = session.scalar(select(HEAD.c.size).where(HEAD.c.id == 1)) or 0

@@ -92,6 +92,14 @@ def analyze_command(
             "(`yes` or empty) per field exposed.",
         ),
     ] = None,
+    background: Annotated[
+        bool,
+        typer.Option(
+            "--background",
+            help="Queue the analysis for `vigie worker` and print the job id; follow it with "
+            "`vigie jobs show ID` (the outputs above are written by the worker).",
+        ),
+    ] = False,
 ) -> None:
     """Triage leaked files: authenticity, affected people, exposed fields, source, dates.
 
@@ -105,6 +113,14 @@ def analyze_command(
 
     inst = instance(ctx)
     actor = operator()
+    if background:
+        from vigie.jobs.tasks import submit_leak_analysis
+
+        outputs = {"json_out": json_out, "html_out": html_out, "affected_out": affected_out}
+        with inst.session() as session:
+            job = submit_leak_analysis(session, paths=files, actor=actor, outputs=outputs)
+        console.print(f"Queued as job {job.id}: `vigie jobs show {job.id}` follows it.")
+        return
     with (
         inst.session() as session,
         console.status("reading files", spinner="dots") as status,

@@ -32,6 +32,12 @@ def serve(
         "allow-lists). Default: none, the TCP peer is the client.",
     ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+    no_worker: bool = typer.Option(
+        False,
+        "--no-worker",
+        help="Do not start a job worker alongside the listeners (run `vigie worker` "
+        "yourself, e.g. under systemd).",
+    ),
 ) -> None:
     """Serve the processor API at http://HOST:PORT/api/v1 (OpenAPI at /api/v1/openapi.json).
 
@@ -41,9 +47,14 @@ def serve(
     it is answered. The detection pipeline watches every request and can suspend a key
     inline.
 
+    One job worker process (`vigie worker`: leak analyses, verifications) runs
+    alongside, stopped with the listeners, unless `--no-worker`.
+
     Example: `vigie serve --port 8080 --workers 4`
     """
     import uvicorn
+
+    from vigie.jobs.spawn import worker_alongside
 
     inst = instance(ctx)
     settings = inst.settings
@@ -52,28 +63,31 @@ def serve(
     if not settings.resolved_database_url:
         raise ConfigError("no database configured")
     docs = "API documentation at /api/docs" if settings.gateway_docs else "no /api/docs page"
+    jobs = "no job worker" if no_worker else "one job worker"
     err_console.print(
-        f"Vigie gateway on http://{host}:{port}/api/v1 ({workers} worker(s)); {docs}",
+        f"Vigie gateway on http://{host}:{port}/api/v1 ({workers} worker(s)); {docs}; {jobs}",
         highlight=False,
     )
-    uvicorn.run(
-        APP_FACTORY,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=forwarded_allow_ips is not None,
-        forwarded_allow_ips=forwarded_allow_ips,
-        log_level=log_level,
-        access_log=False,  # access lines would name pseudonyms; the audit trail has it all
-        server_header=False,
-        # The app bounds request heads itself (vigie.http), whatever parser uvicorn picks;
-        # with h11 the parser's own buffer matches it.
-        h11_max_incomplete_event_size=settings.http_max_head_bytes + settings.http_max_line_bytes,
-        # A worker that does not answer the supervisor's ping in time is killed and
-        # restarted; uvicorn's 5 s default kills workers still importing on a busy host.
-        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
-    )
+    with worker_alongside(enabled=not no_worker):
+        uvicorn.run(
+            APP_FACTORY,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=forwarded_allow_ips is not None,
+            forwarded_allow_ips=forwarded_allow_ips,
+            log_level=log_level,
+            access_log=False,  # access lines would name pseudonyms; the audit trail has it all
+            server_header=False,
+            # The app bounds request heads itself (vigie.http), whatever parser uvicorn picks;
+            # with h11 the parser's own buffer matches it.
+            h11_max_incomplete_event_size=settings.http_max_head_bytes
+            + settings.http_max_line_bytes,
+            # A worker that does not answer the supervisor's ping in time is killed and
+            # restarted; uvicorn's 5 s default kills workers still importing on a busy host.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        )
 
 
 def register(app: typer.Typer) -> None:

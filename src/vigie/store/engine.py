@@ -45,6 +45,31 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def make_read_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for long reads that must not hold SQLite's write lock meanwhile.
+
+    On SQLite its transactions begin deferred (a read snapshot, as WAL readers take) and
+    ``query_only`` refuses any write; a leak analysis reading the registry for minutes
+    through it leaves writers free (its own job's progress among them). Elsewhere it is
+    :func:`make_engine`'s engine: PostgreSQL readers never block writers.
+    """
+    if not url.startswith("sqlite"):
+        return make_engine(url, **kwargs)
+    engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "connect", _sqlite_query_only)
+    event.listen(engine, "begin", _sqlite_begin_deferred)
+    return engine
+
+
+def _sqlite_query_only(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.execute("PRAGMA query_only=ON")
+
+
+def _sqlite_begin_deferred(conn: Any) -> None:
+    conn.connection.driver_connection.execute("BEGIN")
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Session factory; objects stay usable after commit."""
     return sessionmaker(engine, expire_on_commit=False)

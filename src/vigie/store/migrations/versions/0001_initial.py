@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-06 22:10:51.886217
+Create Date: 2026-12-07 00:41:46.166449
 """
 
 from __future__ import annotations
@@ -101,6 +101,37 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("level", "idx", name=op.f("pk_audit_tiles")),
         sqlite_with_rowid=False,
     )
+    op.create_table(
+        "jobs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=64), nullable=False),
+        sa.Column("params", sa.JSON(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.Column("phase", sa.String(length=100), nullable=True),
+        sa.Column("done", sa.BigInteger(), nullable=True),
+        sa.Column("total", sa.BigInteger(), nullable=True),
+        sa.Column("progress_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("result", sa.JSON(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("created_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("heartbeat_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "cancel_requested_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("worker_id", sa.String(length=100), nullable=True),
+        sa.CheckConstraint(
+            "state IN ('queued', 'running', 'done', 'failed', 'cancelled')",
+            name=op.f("ck_jobs_state"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
+    )
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.create_index("ix_jobs_state_id", ["state", "id"], unique=False)
+
     op.create_table(
         "leak_analyses",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -801,6 +832,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_leak_analyses_purge_after"))
 
     op.drop_table("leak_analyses")
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_index("ix_jobs_state_id")
+
+    op.drop_table("jobs")
     op.drop_table("audit_tiles")
     op.drop_table("audit_receipts")
     op.drop_table("audit_processor_fields")
