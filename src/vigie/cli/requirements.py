@@ -1,0 +1,99 @@
+"""`vigie requirements`: the providers' requirements as code, their standing, attestations."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.text import Text
+
+from vigie.cli.context import console, err_console, instance, print_json
+from vigie.cli.processors import operator
+from vigie.processors.spec import SpecRejected, format_problem
+from vigie.requirements.apply import ApplyResult, apply_file
+from vigie.store.base import utcnow
+
+group = typer.Typer(
+    help="Security and contractual requirements on every processor, kept as code.\n\n"
+    "Write the baseline (see docs/requirements.md), preview with `vigie requirements apply "
+    "FILE --dry-run`, apply it, then follow each processor with `vigie requirements status`.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return "—" if value is None else str(value)
+
+
+def print_problems(exc: SpecRejected) -> None:
+    """Every problem of a rejected file, one a line, on stderr."""
+    for path, reason, line in exc.problems:
+        err_console.print(
+            format_problem(path, reason, line), markup=False, highlight=False, soft_wrap=True
+        )
+
+
+def _render(result: ApplyResult) -> None:
+    for change in result.changes:
+        what = f"requirement {change.requirement} v{change.version}"
+        if change.op == "create":
+            console.print(Text(f"+ {what}", style="green"))
+        else:
+            console.print(Text(f"~ {what}", style="yellow"))
+            for name, (old, new) in change.diff.items():
+                console.print(Text(f"    {name}: {_show(old)} → {_show(new)}"), highlight=False)
+    if result.unmanaged:
+        names = ", ".join(result.unmanaged)
+        console.print(f"[dim]not in the file, left unchanged: {names}[/dim]", highlight=False)
+    n = len(result.changes)
+    if not n:
+        console.print("No change: the baseline already matches the file.")
+    elif result.dry_run:
+        console.print(f"[bold]Dry run:[/bold] {n} change(s) would be made; nothing written.")
+    else:
+        console.print(f"[bold green]Applied {n} change(s)[/bold green], each in the audit trail.")
+
+
+@group.command("apply")
+def apply(
+    ctx: typer.Context,
+    file: Path = typer.Argument(  # noqa: B008 (typer declares arguments this way)
+        ..., help="The requirements file (YAML).", dir_okay=False
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the diff; write nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print the changes as JSON."),
+) -> None:
+    """Make the baseline of requirements match FILE, and print what changed.
+
+    A new requirement or a higher version is added; versions are never changed in place.
+    Refused, with the place in the file, and nothing applied: malformed YAML, an id reused
+    with another meaning, a version changed without raising it, a deadline in the past.
+    """
+    inst = instance(ctx)
+    try:
+        with inst.session() as session:
+            result = apply_file(
+                session, path=file, actor=operator(), now=utcnow(), dry_run=dry_run
+            )
+    except SpecRejected as exc:
+        print_problems(exc)
+        raise
+    if as_json:
+        data = asdict(result)
+        for change in data["changes"]:
+            change["diff"] = {k: {"old": o, "new": n} for k, (o, n) in change["diff"].items()}
+        print_json(data)
+        return
+    _render(result)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""
+    app.add_typer(group, name="requirements")
