@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,14 +14,16 @@ from typer.testing import CliRunner
 
 from vigie.cli.app import app
 from vigie.cli.context import Instance
-from vigie.settings import Settings
-
 from vigie.processors.apply import apply_file as apply_processors
 from vigie.requirements.apply import apply_file
+from vigie.settings import Settings
 
 ACTOR = "operator:test"
 Invoke = Callable[[list[str]], Result]
-NOW = datetime(2027, 1, 10, 9, 0, tzinfo=UTC)
+# Near the real time: the CLI applies with the real clock, and deadlines must be ahead.
+NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+DEADLINE = (NOW + timedelta(days=50)).date()
+LATER = NOW + timedelta(days=54)  # after the deadline
 
 PROCESSORS_YAML = """\
 processors:
@@ -58,7 +60,7 @@ processors:
         rate_per_minute: 30
 """
 
-REQUIREMENTS_YAML = """\
+REQUIREMENTS_TEMPLATE = """\
 baseline: "2027-03 test baseline"
 requirements:
   - id: key-allow-list
@@ -68,7 +70,7 @@ requirements:
     text:
       fr: "Chaque clé d'API est limitée à une liste d'adresses."
       en: "Every API key is restricted to an allow-list."
-    deadline: 2027-03-01
+    deadline: {deadline}
     consequence: refuse_new_keys
     clauses: ["Security annex §4"]
   - id: budget-ratio
@@ -77,24 +79,27 @@ requirements:
     check: budget-ratio
     text: {fr: "Budget au plus 5 fois le volume normal.", en: "Budget at most 5 x normal volume."}
     parameters: {max_ratio: 5}
-    deadline: 2027-03-01
+    deadline: {deadline}
     consequence: reduce_budget
     reduce_budget_to: 0.5
   - id: contacts
     version: 1
     kind: enforced
     check: security-contacts
-    text: {fr: "Un responsable sécurité et un contact 24/7.", en: "A security officer and a 24/7 contact."}
-    deadline: 2027-03-01
+    text:
+      fr: "Un responsable sécurité et un contact 24/7."
+      en: "A security officer and a 24/7 contact."
+    deadline: {deadline}
     consequence: suspend
   - id: mfa
     version: 1
     kind: attested
     check: mfa
     text: {fr: "MFA sur chaque compte.", en: "MFA on every account."}
-    deadline: 2027-03-01
+    deadline: {deadline}
     consequence: warn
 """
+REQUIREMENTS_YAML = REQUIREMENTS_TEMPLATE.replace("{deadline}", DEADLINE.isoformat())
 
 
 @pytest.fixture

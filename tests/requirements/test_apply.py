@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from vigie.requirements.apply import apply_file, latest_versions
 from vigie.requirements.models import RequirementVersion
 from vigie.requirements.spec import content_sha256, parse_requirements
 
-from .conftest import ACTOR, NOW, REQUIREMENTS_YAML
+from .conftest import ACTOR, DEADLINE, LATER, NOW, REQUIREMENTS_YAML
 
 
 def _count(s: Session, model: type) -> int:
@@ -76,16 +77,13 @@ def test_a_new_version_is_added_beside_the_old_one(
             )
         )
         assert sorted(versions) == [1, 2]
-        assert s.scalar(
-            select(func.count()).where(AuditEvent.action == "requirement:version")
-        ) == 1
+        assert s.scalar(select(func.count()).where(AuditEvent.action == "requirement:version")) == 1
 
 
 BAD_AGAINST_BASELINE = [
     (
         ("check: key-allow-list\n", "check: key-expiry\n    parameters: {max_days: 90}\n"),
-        "requirements[0].check: id 'key-allow-list' already means enforced check "
-        "'key-allow-list'",
+        "requirements[0].check: id 'key-allow-list' already means enforced check 'key-allow-list'",
     ),
     (
         ("MFA sur chaque compte.", "MFA partout."),
@@ -93,7 +91,7 @@ BAD_AGAINST_BASELINE = [
     ),
     (
         ("  - id: contacts\n    version: 1\n", "  - id: contacts\n    version: 2\n"),
-        "requirements[2].deadline: deadline 2027-03-01 is in the past (today 2027-03-05)",
+        f"requirements[2].deadline: deadline {DEADLINE} is in the past (today {LATER.date()})",
     ),
 ]
 
@@ -109,11 +107,12 @@ def test_bad_changes_are_refused_whole(
     # Every request below also adds a brand-new requirement: it must not be applied either.
     text += (
         "  - id: training\n    version: 1\n    kind: attested\n    check: staff-training\n"
-        "    text: {fr: Formation, en: Training}\n    deadline: 2027-06-01\n"
+        "    text: {fr: Formation, en: Training}\n"
+        f"    deadline: {(LATER + timedelta(days=30)).date()}\n"
         "    consequence: warn\n"
     )
     requirements_file.write_text(text, encoding="utf-8")
-    later = NOW.replace(year=2027, month=3, day=5)
+    later = LATER
     with baseline.begin() as s, pytest.raises(SpecRejected) as caught:
         apply_file(s, path=requirements_file, actor=ACTOR, now=later)
     assert message in str(caught.value)
@@ -155,7 +154,7 @@ BAD_FILES = [
         REQUIREMENTS_YAML.replace("    reduce_budget_to: 0.5\n", ""),
         "requirements[1].reduce_budget_to: required with consequence reduce_budget",
     ),
-    (REQUIREMENTS_YAML.replace("deadline: 2027-03-01", "deadline: 2027-13-01", 1), "deadline"),
+    (REQUIREMENTS_YAML.replace(f"deadline: {DEADLINE}", "deadline: 2027-13-01", 1), "deadline"),
     (REQUIREMENTS_YAML + REQUIREMENTS_YAML.split("requirements:\n")[1], "listed twice"),
 ]
 
@@ -171,11 +170,12 @@ def test_malformed_files_say_where(text: str, message: str) -> None:
 def test_a_deadline_in_the_past_is_refused_for_a_new_requirement(
     processors: sessionmaker[Session], requirements_file: Path
 ) -> None:
-    requirements_file.write_text(REQUIREMENTS_YAML.replace("2027-03-01", "2026-12-01", 1))
+    past = (NOW - timedelta(days=1)).date()
+    requirements_file.write_text(REQUIREMENTS_YAML.replace(str(DEADLINE), str(past), 1))
     with processors.begin() as s, pytest.raises(SpecRejected) as caught:
         apply_file(s, path=requirements_file, actor=ACTOR, now=NOW)
     assert caught.value.problems == [
-        ("requirements[0].deadline", "deadline 2026-12-01 is in the past (today 2027-01-10)", 10)
+        ("requirements[0].deadline", f"deadline {past} is in the past (today {NOW.date()})", 10)
     ]
     with processors.begin() as s:
         assert _count(s, RequirementVersion) == 0

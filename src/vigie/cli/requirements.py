@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.table import Table
 from rich.text import Text
 
 from vigie.cli.context import console, err_console, instance, print_json
 from vigie.cli.processors import operator
 from vigie.processors.spec import SpecRejected, format_problem
 from vigie.requirements.apply import ApplyResult, apply_file
+from vigie.requirements.standing import standings
 from vigie.store.base import utcnow
 
 group = typer.Typer(
@@ -79,9 +81,7 @@ def apply(
     inst = instance(ctx)
     try:
         with inst.session() as session:
-            result = apply_file(
-                session, path=file, actor=operator(), now=utcnow(), dry_run=dry_run
-            )
+            result = apply_file(session, path=file, actor=operator(), now=utcnow(), dry_run=dry_run)
     except SpecRejected as exc:
         print_problems(exc)
         raise
@@ -92,6 +92,41 @@ def apply(
         print_json(data)
         return
     _render(result)
+
+
+_PHASE_STYLE = {"met": "green", "warning": "yellow", "overdue": "bold red"}
+
+
+@group.command("status")
+def status(
+    ctx: typer.Context,
+    processor: str | None = typer.Argument(None, help="One processor's handle (default: all)."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Each provider's standing on each requirement: met, warning (before the deadline) or
+    overdue (after it: the requirement's consequence applies), with the reasons."""
+    inst = instance(ctx)
+    with inst.session() as session:
+        rows = standings(session, at=utcnow(), processor=processor)
+    if as_json:
+        print_json([r.as_dict() for r in rows])
+        return
+    table = Table(title="Requirements: standing of each provider")
+    for column in ("processor", "requirement", "kind", "state", "deadline", "consequence", "why"):
+        table.add_column(column)
+    for r in rows:
+        style = _PHASE_STYLE[r.phase]
+        state = r.state if r.phase == "met" else f"{r.state} ({r.phase})"
+        table.add_row(
+            r.processor,
+            f"{r.requirement} v{r.version}",
+            r.kind,
+            Text(state, style=style),
+            r.deadline,
+            r.consequence,
+            Text("; ".join(r.reasons) or "—"),
+        )
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:

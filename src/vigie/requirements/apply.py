@@ -92,9 +92,7 @@ def plan(session: Session, *, parsed: Parsed, today: date) -> ApplyResult:
 
     Raises :class:`SpecRejected` listing every problem that needs the database."""
     latest = latest_versions(session)
-    applied = {
-        (r.requirement, r.version): r for r in session.scalars(select(RequirementVersion))
-    }
+    applied = {(r.requirement, r.version): r for r in session.scalars(select(RequirementVersion))}
     changes: list[Change] = []
     problems: list[tuple[str, str, int | None]] = []
 
@@ -132,9 +130,7 @@ def plan(session: Session, *, parsed: Parsed, today: date) -> ApplyResult:
             problem(f"{at}.deadline", f"deadline {req.deadline} is in the past (today {today})")
             continue
         if current is None:
-            changes.append(
-                Change("create", req.id, req.version, diff=_diff({}, content))
-            )
+            changes.append(Change("create", req.id, req.version, diff=_diff({}, content)))
         else:
             changes.append(
                 Change("version", req.id, req.version, diff=_diff(stored_content(current), content))

@@ -46,9 +46,7 @@ class RequirementVersion(Base):
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime())
     audit_seq: Mapped[int] = mapped_column(Integer)
 
-    __table_args__ = (
-        Index("uq_requirement_versions", "requirement", "version", unique=True),
-    )
+    __table_args__ = (Index("uq_requirement_versions", "requirement", "version", unique=True),)
 
 
 class Attestation(Base):
@@ -101,9 +99,7 @@ class RequirementAction(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     audit_seq: Mapped[int] = mapped_column(Integer)
 
-    __table_args__ = (
-        Index("ix_requirement_actions", "processor_id", "requirement", "version"),
-    )
+    __table_args__ = (Index("ix_requirement_actions", "processor_id", "requirement", "version"),)
 
 
 class Campaign(Base):
@@ -136,6 +132,4 @@ class CampaignNotice(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
 
-    __table_args__ = (
-        Index("uq_campaign_notices", "campaign_id", "processor_id", unique=True),
-    )
+    __table_args__ = (Index("uq_campaign_notices", "campaign_id", "processor_id", unique=True),)

@@ -69,9 +69,7 @@ class RequirementSpec(_Strict):
     deadline: date
     consequence: str
     reduce_budget_to: float | None = Field(default=None, gt=0, lt=1)
-    clauses: list[Annotated[Text, StringConstraints(max_length=200)]] = Field(
-        default_factory=list
-    )
+    clauses: list[Annotated[Text, StringConstraints(max_length=200)]] = Field(default_factory=list)
 
     def content(self) -> dict[str, Any]:
         """Everything that defines this version, as plain JSON values."""
@@ -126,12 +124,17 @@ def _semantic(spec: RequirementsFile) -> list[tuple[str, str]]:
             problems.append((f"{at}.id", f"requirement {req.id!r} is listed twice"))
         seen.add(req.id)
         if req.kind not in KINDS:
-            problems.append((f"{at}.kind", f"unknown kind {req.kind!r} (known: {', '.join(KINDS)})"))
+            problems.append(
+                (f"{at}.kind", f"unknown kind {req.kind!r} (known: {', '.join(KINDS)})")
+            )
             continue
         checks = known_checks(req.kind)
         if req.check not in checks:
             problems.append(
-                (f"{at}.check", f"unknown {req.kind} check {req.check!r} (known: {', '.join(checks)})")
+                (
+                    f"{at}.check",
+                    f"unknown {req.kind} check {req.check!r} (known: {', '.join(checks)})",
+                )
             )
         else:
             try:
@@ -142,7 +145,9 @@ def _semantic(spec: RequirementsFile) -> list[tuple[str, str]]:
                 problems.append((f"{at}.parameters", reason))
         if req.consequence not in CONSEQUENCES:
             known = ", ".join(CONSEQUENCES)
-            problems.append((f"{at}.consequence", f"unknown consequence {req.consequence!r} (known: {known})"))
+            problems.append(
+                (f"{at}.consequence", f"unknown consequence {req.consequence!r} (known: {known})")
+            )
         if (req.consequence == "reduce_budget") != (req.reduce_budget_to is not None):
             problems.append(
                 (f"{at}.reduce_budget_to", "required with consequence reduce_budget, and only then")
@@ -154,7 +159,9 @@ def parse_requirements(text: str, *, source: str = "<requirements file>") -> Par
     """Validate the YAML ``text``; :class:`SpecRejected` lists every problem."""
     data, lines = read_yaml(text, source=source)
     if not isinstance(data, dict):
-        raise SpecRejected(source, [("", "expected a mapping with 'baseline' and 'requirements'", 1)])
+        raise SpecRejected(
+            source, [("", "expected a mapping with 'baseline' and 'requirements'", 1)]
+        )
     try:
         spec = RequirementsFile.model_validate(data)
     except ValidationError as exc:
