@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
@@ -25,6 +27,10 @@ NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
 DEADLINE = (NOW + timedelta(days=50)).date()
 LATER = NOW + timedelta(days=54)  # after the deadline
 
+# The good processor signs its attestations with this (synthetic) key.
+STATEMENT_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+STATEMENT_PUB = STATEMENT_KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+
 PROCESSORS_YAML = """\
 processors:
   - name: good-test
@@ -33,6 +39,7 @@ processors:
     contact_email: dpo@good.example
     security_officer: "Claire Martin"
     security_contact_247: "+33 1 00 00 00 01 (SOC)"
+    statement_key: "{statement_key}"
     contracts:
       - name: language
         purpose: language-training
@@ -106,7 +113,7 @@ REQUIREMENTS_YAML = REQUIREMENTS_TEMPLATE.replace("{deadline}", DEADLINE.isoform
 def processors(sessions: sessionmaker[Session], tmp_path: Path) -> sessionmaker[Session]:
     """The two test processors applied; returns the session factory."""
     path = tmp_path / "processors.yaml"
-    path.write_text(PROCESSORS_YAML)
+    path.write_text(PROCESSORS_YAML.replace("{statement_key}", STATEMENT_PUB))
     with sessions.begin() as session:
         apply_processors(session, path=path, actor=ACTOR)
     return sessions
@@ -137,3 +144,14 @@ def cli(settings: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> 
         return runner.invoke(app, args, obj=Instance(settings=settings, _engine=engine))
 
     return invoke
+
+
+PDF = b"%PDF-1.4\n% synthetic evidence for tests\n%%EOF\n"
+
+
+@pytest.fixture
+def evidence(tmp_path: Path) -> Path:
+    """A (minimal) PDF evidence file."""
+    path = tmp_path / "evidence.pdf"
+    path.write_bytes(PDF)
+    return path

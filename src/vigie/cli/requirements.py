@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,12 @@ from rich.text import Text
 
 from vigie.cli.context import console, err_console, instance, print_json
 from vigie.cli.processors import operator
+from vigie.errors import InvalidInput
+from vigie.processors.directory import get_processor
 from vigie.processors.spec import SpecRejected, format_problem
 from vigie.requirements.apply import ApplyResult, apply_file
+from vigie.requirements.attestations import Submission, attestations_dir, record_attestation
+from vigie.requirements.inspections import load_findings, record_inspection
 from vigie.requirements.standing import standings
 from vigie.store.base import utcnow
 
@@ -127,6 +132,89 @@ def status(
             Text("; ".join(r.reasons) or "—"),
         )
     console.print(table)
+
+
+@group.command("attest")
+def attest(
+    ctx: typer.Context,
+    processor: str = typer.Argument(..., help="The processor's handle."),
+    requirement: str = typer.Argument(..., help="The attested requirement's id."),
+    file: Path = typer.Option(  # noqa: B008 (typer declares options this way)
+        ..., "--file", help="The evidence (a PDF).", dir_okay=False
+    ),
+    expires: datetime = typer.Option(  # noqa: B008
+        ..., "--expires", formats=["%Y-%m-%d"], help="Last day the attestation holds."
+    ),
+    statement: str = typer.Option(
+        "Attestation received from the processor and recorded by the DPO.",
+        "--statement",
+        help="The processor's statement, in its words.",
+    ),
+) -> None:
+    """Record an attestation the processor gave the DPO (a signed letter, a certificate).
+
+    The evidence must be a PDF; it is kept under its SHA-256, which the audit trail
+    records with the expiry. After the expiry the requirement counts as missing again.
+    """
+    inst = instance(ctx)
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {file}: {exc.strerror}") from None
+    with inst.session() as session:
+        row = record_attestation(
+            session,
+            processor=get_processor(session, name=processor),
+            submission=Submission(
+                requirement=requirement,
+                statement=statement,
+                expires_on=expires.date(),
+                document=data,
+            ),
+            actor=operator(),
+            store_dir=attestations_dir(inst.settings.data_dir),
+            now=utcnow(),
+            require_signature=False,
+            max_bytes=inst.settings.attestation_max_bytes,
+        )
+        seq, digest = row.audit_seq, row.document_sha256
+    console.print(
+        f"Attestation of {requirement} v{row.version} recorded for {processor} until "
+        f"{expires.date()} (evidence SHA-256 {digest}, audit event {seq}).",
+        highlight=False,
+    )
+
+
+@group.command("audit-record")
+def audit_record(
+    ctx: typer.Context,
+    processor: str = typer.Argument(..., help="The processor's handle."),
+    held_on: datetime = typer.Option(  # noqa: B008
+        ..., "--date", formats=["%Y-%m-%d"], help="The day of the audit."
+    ),
+    findings: Path = typer.Option(  # noqa: B008
+        ..., "--findings", help="YAML file of findings (text, deadline, closed).", dir_okay=False
+    ),
+) -> None:
+    """Record the controller's audit of a processor (on site or on documents) and its
+    findings; the `controller-audit` requirement checks its age and overdue findings."""
+    inst = instance(ctx)
+    try:
+        items = load_findings(findings)
+    except SpecRejected as exc:
+        print_problems(exc)
+        raise
+    with inst.session() as session:
+        row = record_inspection(
+            session, processor=get_processor(session, name=processor), held_on=held_on.date(),
+            findings=items, actor=operator(), now=utcnow(),
+        )  # fmt: skip
+        seq = row.audit_seq
+    console.print(
+        f"Audit of {processor} on {held_on.date()} recorded: {len(items)} finding(s), "
+        f"audit event {seq}.",
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -43,6 +43,7 @@ PROCESSOR_ATTRS = (
     "security_officer",
     "security_contact_247",
     "region",
+    "statement_key",
 )
 CONTRACT_ATTRS = (
     "purpose",

@@ -169,6 +169,7 @@ class ProcessorSpec(_Strict):
     security_officer: Annotated[Text, StringConstraints(max_length=200)]
     security_contact_247: Annotated[Text, StringConstraints(max_length=200)] | None = None
     region: Annotated[str, StringConstraints(pattern=r"^\d{2,3}$")] | None = None
+    statement_key: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
     contracts: list[ContractSpec] = Field(default_factory=list)
 
     @field_validator("contracts", mode="before")

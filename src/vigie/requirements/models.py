@@ -63,6 +63,7 @@ class Attestation(Base):
     document_bytes: Mapped[int] = mapped_column(Integer)
     document_name: Mapped[str] = mapped_column(String(200))  # the stored file's name
     expires_on: Mapped[date] = mapped_column(Date)
+    signature: Mapped[str | None] = mapped_column(String(128))  # Ed25519, hex; API only
     submitted_by: Mapped[str] = mapped_column(String(200))  # the audit actor
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     audit_seq: Mapped[int] = mapped_column(Integer)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 00:40:36.146986
+Create Date: 2026-12-07 00:48:25.241460
 """
 
 from __future__ import annotations
@@ -144,6 +144,7 @@ def upgrade() -> None:
         sa.Column("security_officer", sa.String(length=200), nullable=False),
         sa.Column("security_contact_247", sa.String(length=200), nullable=True),
         sa.Column("region", sa.String(length=3), nullable=True),
+        sa.Column("statement_key", sa.String(length=64), nullable=True),
         sa.Column("suspended_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("suspended_reason", sa.Text(), nullable=True),
         sa.Column("new_keys_refused", sa.Text(), nullable=True),
@@ -283,6 +284,7 @@ def upgrade() -> None:
         sa.Column("document_bytes", sa.Integer(), nullable=False),
         sa.Column("document_name", sa.String(length=200), nullable=False),
         sa.Column("expires_on", sa.Date(), nullable=False),
+        sa.Column("signature", sa.String(length=128), nullable=True),
         sa.Column("submitted_by", sa.String(length=200), nullable=False),
         sa.Column("submitted_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("audit_seq", sa.Integer(), nullable=False),
