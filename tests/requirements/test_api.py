@@ -130,3 +130,22 @@ def test_bad_attestations_are_refused_and_store_nothing(
     assert _count(baseline) == before
     store = Path(settings.data_dir) / "attestations"
     assert not store.exists() or not any(store.glob("*.pdf"))
+
+
+def test_a_provider_acknowledges_a_campaign(post: Post, baseline: sessionmaker[Session]) -> None:
+    from vigie.requirements.campaigns import progress, start_campaign
+    from vigie.requirements.spec import parse_requirements
+
+    from .conftest import REQUIREMENTS_YAML
+
+    raised = REQUIREMENTS_YAML.replace("id: mfa\n    version: 1", "id: mfa\n    version: 2")
+    with baseline.begin() as s:
+        started = start_campaign(s, parsed=parse_requirements(raised), actor=ACTOR, now=NOW)
+    url = f"/api/v1/campaigns/{started.campaign_id}/acknowledgement"
+    answer = post(url)
+    assert answer.status_code == 200, answer.text
+    assert post("/api/v1/campaigns/99/acknowledgement").status_code == 404
+    with baseline.begin() as s:
+        rows = {r.processor: r for r in progress(s, campaign_id=started.campaign_id or 0, at=NOW)}
+    assert rows["good-test"].acknowledged_at is not None
+    assert rows["bad-test"].acknowledged_at is None

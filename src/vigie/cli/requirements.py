@@ -11,6 +11,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from vigie.breach.channels import Channel, from_settings
+from vigie.breach.clock import SystemClock
 from vigie.cli.context import console, err_console, instance, print_json
 from vigie.cli.processors import operator
 from vigie.errors import InvalidInput
@@ -18,8 +20,12 @@ from vigie.processors.directory import get_processor
 from vigie.processors.spec import SpecRejected, format_problem
 from vigie.requirements.apply import ApplyResult, apply_file
 from vigie.requirements.attestations import Submission, attestations_dir, record_attestation
+from vigie.requirements.campaigns import acknowledge, progress, send_notices, start_campaign
+from vigie.requirements.enforce import enforce, warn_by_mail
 from vigie.requirements.inspections import load_findings, record_inspection
+from vigie.requirements.spec import load_requirements
 from vigie.requirements.standing import standings
+from vigie.settings import Settings
 from vigie.store.base import utcnow
 
 group = typer.Typer(
@@ -215,6 +221,128 @@ def audit_record(
         f"audit event {seq}.",
         highlight=False,
     )
+
+
+def _mail_channel(settings: Settings) -> Channel:
+    return from_settings(settings, names=("email",), incident_id=0)["email"]
+
+
+@group.command("enforce")
+def enforce_(
+    ctx: typer.Context,
+    processor: str | None = typer.Argument(None, help="One processor's handle (default: all)."),
+    notify: bool = typer.Option(
+        False, "--notify", help="E-mail each newly warned provider's contact (in French)."
+    ),
+) -> None:
+    """Warn before deadlines and apply each overdue requirement's consequence (refuse new
+    keys, reduce the budget, suspend), once, each audited with the requirement as reason.
+    Run it daily (cron or a timer); a second run at the same state changes nothing."""
+    inst = instance(ctx)
+    now = utcnow()
+    with inst.session() as session:
+        done = enforce(session, now=now, processor=processor)
+    for d in done:
+        what = f"{d.requirement} v{d.version}" if d.requirement else ""
+        console.print(f"{d.processor}: {d.action} {what} — {d.detail}", highlight=False)
+    if not done:
+        console.print("Nothing to do: no new warning, no new consequence.")
+    if notify and done:
+        sent = warn_by_mail(
+            inst.sessions, done=done, channel=_mail_channel(inst.settings),
+            controller=inst.settings.controller_legal_name, now=now,
+        )  # fmt: skip
+        console.print(f"{sent} warning e-mail(s) handed to the mail server.")
+
+
+@group.command("campaign")
+def campaign(
+    ctx: typer.Context,
+    file: Path = typer.Argument(  # noqa: B008
+        ..., help="The raised requirements file (YAML).", dir_okay=False
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what it raises; write nothing."),
+    mail: bool = typer.Option(True, "--mail/--no-mail", help="E-mail every provider now."),
+) -> None:
+    """Raise the baseline for every provider at once: apply FILE (as `apply` does), then
+    e-mail each provider's contact the new requirements, deadlines and consequences (in
+    French), and follow acknowledgements and attestations with `campaign-status`."""
+    inst = instance(ctx)
+    try:
+        with inst.session() as session:
+            started = start_campaign(
+                session, parsed=load_requirements(file), actor=operator(), now=utcnow(),
+                dry_run=dry_run,
+            )  # fmt: skip
+    except SpecRejected as exc:
+        print_problems(exc)
+        raise
+    _render(started.applied)
+    if started.campaign_id is None:
+        console.print(f"Dry run: {started.providers} provider(s) would be notified.")
+        return
+    console.print(
+        f"Campaign {started.campaign_id} started for {started.providers} provider(s).",
+        highlight=False,
+    )
+    if mail:
+        sent = send_notices(
+            inst.sessions, campaign_id=started.campaign_id,
+            channel=_mail_channel(inst.settings),
+            controller=inst.settings.controller_legal_name, clock=SystemClock(),
+        )  # fmt: skip
+        console.print(
+            f"E-mail: {sent.sent} sent, {sent.failed} refused, {sent.pending} to retry "
+            f"(`vigie requirements campaign-status {started.campaign_id} --resend`).",
+            highlight=False,
+        )
+
+
+@group.command("campaign-status")
+def campaign_status(
+    ctx: typer.Context,
+    campaign_id: int = typer.Argument(..., help="The campaign's number."),
+    resend: bool = typer.Option(False, "--resend", help="Retry the e-mails not sent yet."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Each provider's progress on a campaign: e-mail sent, acknowledged, how many of the
+    raised requirements it meets now."""
+    inst = instance(ctx)
+    if resend:
+        send_notices(
+            inst.sessions, campaign_id=campaign_id, channel=_mail_channel(inst.settings),
+            controller=inst.settings.controller_legal_name, clock=SystemClock(),
+        )  # fmt: skip
+    with inst.session() as session:
+        rows = progress(session, campaign_id=campaign_id, at=utcnow())
+    if as_json:
+        print_json([asdict(r) for r in rows])
+        return
+    table = Table(title=f"Campaign {campaign_id}")
+    for column in ("processor", "e-mail", "acknowledged", "meets", "still missing"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            r.processor, r.notice, r.acknowledged_at or "—", f"{r.met}/{r.total}",
+            ", ".join(r.unmet) or "—",
+        )  # fmt: skip
+    console.print(table)
+
+
+@group.command("acknowledge")
+def acknowledge_(
+    ctx: typer.Context,
+    processor: str = typer.Argument(..., help="The processor's handle."),
+    campaign_id: int = typer.Argument(..., help="The campaign's number."),
+) -> None:
+    """Record a provider's acknowledgement received otherwise than through the API."""
+    inst = instance(ctx)
+    with inst.session() as session:
+        acknowledge(
+            session, campaign_id=campaign_id, processor=get_processor(session, name=processor),
+            actor=operator(), now=utcnow(),
+        )  # fmt: skip
+    console.print(f"Campaign {campaign_id} acknowledged by {processor}.", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
