@@ -23,6 +23,7 @@ from vigie.requirements.attestations import Submission, attestations_dir, record
 from vigie.requirements.campaigns import acknowledge, progress, send_notices, start_campaign
 from vigie.requirements.enforce import enforce, warn_by_mail
 from vigie.requirements.inspections import load_findings, record_inspection
+from vigie.requirements.report import compliance, to_csv, to_html
 from vigie.requirements.spec import load_requirements
 from vigie.requirements.standing import standings
 from vigie.settings import Settings
@@ -343,6 +344,32 @@ def acknowledge_(
             actor=operator(), now=utcnow(),
         )  # fmt: skip
     console.print(f"Campaign {campaign_id} acknowledged by {processor}.", highlight=False)
+
+
+@group.command("report")
+def report(
+    ctx: typer.Context,
+    out: Path = typer.Option(  # noqa: B008
+        ..., "--out", help="Directory for compliance.csv and compliance.pdf.", file_okay=False
+    ),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also write compliance.pdf."),
+) -> None:
+    """Compliance across all providers: providers × requirements with state, deadline and
+    evidence (CSV, PDF), and each provider's trend since the last campaign."""
+    inst = instance(ctx)
+    with inst.session() as session:
+        data = compliance(session, at=utcnow())
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "compliance.csv").write_text(to_csv(data), encoding="utf-8")
+    if pdf:
+        from weasyprint import HTML
+
+        HTML(string=to_html(data)).write_pdf(out / "compliance.pdf")
+    met = sum(1 for r in data.rows if r.state == "met")
+    console.print(
+        f"{met} of {len(data.rows)} provider requirements met; written to {out}.",
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:
