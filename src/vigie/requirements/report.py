@@ -94,7 +94,8 @@ def to_html(report: Compliance) -> str:
     for name, t in sorted(report.trend.items()):
         before = t["before"]
         was = f"{before['met']}/{before['total']}" if before else "—"
-        trend += f"<tr><td>{escape(name)}</td><td>{was}</td><td>{t['now']['met']}/{t['now']['total']}</td></tr>"
+        now = f"{t['now']['met']}/{t['now']['total']}"
+        trend += f"<tr><td>{escape(name)}</td><td>{was}</td><td>{now}</td></tr>"
     since = (
         f"since campaign {report.campaign['id']} ({escape(report.campaign['label'])}, "
         f"{escape(report.campaign['started_at'][:10])})"
