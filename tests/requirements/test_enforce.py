@@ -17,7 +17,7 @@ from vigie.processors.keys import issue_key, revoke_key
 from vigie.processors.models import Contract
 from vigie.requirements.enforce import enforce
 
-from .conftest import ACTOR, LATER, NOW, PROCESSORS_YAML, STATEMENT_PUB
+from .conftest import ACTOR, LATER, NOW, PROCESSORS_YAML, STATEMENT_PUB, Invoke
 
 
 def _did(done: list) -> set[tuple[str, str, str]]:  # type: ignore[type-arg]
@@ -111,3 +111,40 @@ def test_a_restored_budget_is_reduced_again_and_a_refusal_is_lifted_when_met(
         lifted = enforce(s, now=LATER + timedelta(hours=2))
         assert _did(lifted) == {("bad-test", "", "lift")}
         assert get_processor(s, name="bad-test").new_keys_refused is None
+
+
+def test_warnings_are_mailed_in_french_to_each_warned_provider(
+    baseline: sessionmaker[Session], keyed: int, tmp_path: Path
+) -> None:
+    import email
+    import mailbox
+    from email.policy import default
+
+    from vigie.breach.channels import SmtpChannel
+    from vigie.demo.mailsink import MailSink
+    from vigie.requirements.enforce import warn_by_mail
+
+    at = NOW + timedelta(days=1)
+    with baseline.begin() as s:
+        done = enforce(s, now=at)
+    with MailSink(tmp_path / "mail") as sink:
+        channel = SmtpChannel(host="127.0.0.1", port=sink.port, mail_from="dpo@ofii.example")
+        sent = warn_by_mail(baseline, done=done, channel=channel, controller="OFII (test)", now=at)
+    assert sent == 2
+    box = mailbox.Maildir(str(tmp_path / "mail"), create=False)
+    mails = {m["To"]: m for m in (email.message_from_bytes(x.as_bytes(), policy=default)
+                                  for x in box)}  # fmt: skip
+    assert set(mails) == {"dpo@good.example", "dpo@bad.example"}
+    body = mails["dpo@bad.example"].get_body(preferencelist=("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "Vous ne satisfaites pas encore" in text
+    assert "refus de toute nouvelle clé d'API" in text and "no 24/7 security contact" in text
+
+
+def test_enforce_command(cli: Invoke, baseline: sessionmaker[Session], keyed: int) -> None:
+    first = cli(["requirements", "enforce"])
+    assert first.exit_code == 0, first.output
+    assert "bad-test: warn contacts v1" in first.output
+    again = cli(["requirements", "enforce", "bad-test"])
+    assert "Nothing to do" in again.output

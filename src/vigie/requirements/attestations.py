@@ -113,10 +113,9 @@ def attested_version(session: Session, *, requirement: str) -> RequirementVersio
     return row
 
 
-def _store(directory: Path, digest: str, data: bytes) -> str:
+def _store(directory: Path, digest: str, data: bytes) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    name = f"{digest}.pdf"
-    target = directory / name
+    target = directory / f"{digest}.pdf"
     if not target.exists():
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".upload-")
         with os.fdopen(fd, "wb") as f:
@@ -124,7 +123,6 @@ def _store(directory: Path, digest: str, data: bytes) -> str:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
-    return name
 
 
 def record_attestation(
@@ -154,7 +152,7 @@ def record_attestation(
             statement=submission.statement,
         )  # fmt: skip
         check_signature(processor, message, submission.signature)
-    name = _store(store_dir, digest, submission.document)
+    name = f"{digest}.pdf"
     seq = trail.append(
         session,
         action=Action.ATTESTATION_SUBMIT,
@@ -186,6 +184,9 @@ def record_attestation(
     )
     session.add(row)
     session.flush()
+    # Last: a failure to write rolls the caller's transaction back (no row, no event); a
+    # transaction that fails after this leaves at most an unreferenced evidence file.
+    _store(store_dir, digest, submission.document)
     return row
 
 
