@@ -65,20 +65,28 @@ def check_requirements(raw: Any, dialect: str) -> int:
     for row in _all(raw, _VERSIONS):
         seq, name, version = int(row[0]), row[1], int(row[2])
         content = {
-            "id": name, "version": version, "kind": row[3], "check": row[4],
-            "text": {"fr": row[5], "en": row[6]}, "parameters": _json(row[7]),
-            "deadline": str(row[8]), "consequence": row[9],
+            "id": name,
+            "version": version,
+            "kind": row[3],
+            "check": row[4],
+            "text": {"fr": row[5], "en": row[6]},
+            "parameters": _json(row[7]),
+            "deadline": str(row[8]),
+            "consequence": row[9],
             "reduce_budget_to": None if row[10] is None else float(row[10]),
             "clauses": _json(row[11]),
-        }  # fmt: skip
+        }
         event = events.get(seq)
         if event is None or event[0] not in ("requirement:create", "requirement:version"):
-            raise _fault(f"{name} v{version} has no requirement event {seq} (added behind "
-                         "Vigie's back)")  # fmt: skip
+            raise _fault(
+                f"{name} v{version} has no requirement event {seq} (added behind Vigie's back)"
+            )
         recorded = event[2].get("content_sha256")
         if content_sha256(content) != row[12] or row[12] != recorded:
-            raise _fault(f"{name} v{version} differs from what event {seq} recorded (its text, "
-                         "parameters, deadline or consequence were changed in the store)")  # fmt: skip
+            raise _fault(
+                f"{name} v{version} differs from what event {seq} recorded (its text, "
+                "parameters, deadline or consequence were changed in the store)"
+            )
         used.add(seq)
         checked += 1
     for row in _all(raw, _ATTESTATIONS):
@@ -86,27 +94,43 @@ def check_requirements(raw: Any, dialect: str) -> int:
         event = events.get(seq)
         detail = event[2] if event and event[0] == "attestation:submit" else None
         stored = (row[2], row[3], int(row[4]), row[5], str(row[6]))
-        if detail is None or event is None or stored != (
-            event[1], detail.get("requirement"), detail.get("version"),
-            detail.get("document_sha256"), detail.get("expires_on"),
-        ):  # fmt: skip
-            raise _fault(f"attestation {rid} differs from its event {seq} (processor, "
-                         "requirement, evidence or expiry changed in the store)")  # fmt: skip
+        if (
+            detail is None
+            or event is None
+            or stored
+            != (
+                event[1],
+                detail.get("requirement"),
+                detail.get("version"),
+                detail.get("document_sha256"),
+                detail.get("expires_on"),
+            )
+        ):
+            raise _fault(
+                f"attestation {rid} differs from its event {seq} (processor, "
+                "requirement, evidence or expiry changed in the store)"
+            )
         used.add(seq)
         checked += 1
     for row in _all(raw, _INSPECTIONS):
         rid, seq = int(row[0]), int(row[1])
         event = events.get(seq)
-        findings = json.dumps(_json(row[4]), sort_keys=True, separators=(",", ":"),
-                              ensure_ascii=False)  # fmt: skip
+        findings = json.dumps(
+            _json(row[4]), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
         digest = hashlib.sha256(findings.encode("utf-8")).hexdigest()
         if (
-            event is None or event[0] != "inspection:record" or event[1] != row[2]
-            or digest != row[5] or event[2].get("findings_sha256") != digest
+            event is None
+            or event[0] != "inspection:record"
+            or event[1] != row[2]
+            or digest != row[5]
+            or event[2].get("findings_sha256") != digest
             or event[2].get("held_on") != str(row[3])
-        ):  # fmt: skip
-            raise _fault(f"audit record {rid} differs from its event {seq} (findings or date "
-                         "changed in the store)")  # fmt: skip
+        ):
+            raise _fault(
+                f"audit record {rid} differs from its event {seq} (findings or date "
+                "changed in the store)"
+            )
         used.add(seq)
         checked += 1
     for seq, (action, _, _) in sorted(events.items()):
