@@ -10,6 +10,21 @@ from __future__ import annotations
 from typing import Any
 
 
+def _fr_date(iso: str | None) -> str:
+    """``2026-12-06…`` as ``06/12/2026``."""
+    if not iso:
+        return "—"
+    year, month, day = iso[:10].split("-")
+    return f"{day}/{month}/{year}"
+
+
+def _signature(dpo: str | None) -> str:
+    title = "Le délégué à la protection des données"
+    if not dpo or dpo.strip().lower().startswith("délégué"):
+        return title
+    return f"{title}, {dpo}"
+
+
 def formal_notice(content: dict[str, Any]) -> str:
     """The draft, from a dossier's content."""
     p = content["processor"]
@@ -27,7 +42,7 @@ def formal_notice(content: dict[str, Any]) -> str:
         "",
         "Madame, Monsieur,",
         "",
-        f"Le {incident['aware_at'][:10]}, nous avons eu connaissance de l'incident "
+        f"Le {_fr_date(incident['aware_at'])}, nous avons eu connaissance de l'incident "
         f"« {incident['title']} ». Les éléments joints, vérifiables hors ligne par leurs "
         "signatures et leurs preuves d'inclusion dans notre journal d'audit, établissent "
         "qu'à cette date vous ne respectiez pas les exigences suivantes :",
@@ -39,7 +54,8 @@ def formal_notice(content: dict[str, Any]) -> str:
     for b in breached:
         clauses = f" ({', '.join(b['clauses'])})" if b["clauses"] else ""
         lines.append(
-            f"- **{b['id']}** (version {b['version']}, échéance {b['deadline']}){clauses} : "
+            f"- **{b['id']}** (version {b['version']}, échéance {_fr_date(b['deadline'])})"
+            f"{clauses} : "
             f"« {b['text_fr']} » — constat : {'; '.join(b['reasons']) or 'non justifié'}."
         )
     duty = content["processor_duty"]
@@ -49,7 +65,7 @@ def formal_notice(content: dict[str, Any]) -> str:
         "Au titre de l'article 33(2) du RGPD, vous deviez nous notifier toute violation dans "
         "les meilleurs délais après en avoir pris connaissance. "
         + (
-            f"Vous nous avez informés le {informed[:10]}."
+            f"Vous nous avez informés le {_fr_date(informed)}."
             if informed
             else "À ce jour, nous n'avons reçu aucune notification de votre part."
         ),
@@ -67,6 +83,6 @@ def formal_notice(content: dict[str, Any]) -> str:
         f"Pièces : dossier n° {incident['id']} — {len(content['cited'])} événements du journal "
         "d'audit cités, chacun avec sa preuve d'inclusion.",
         "",
-        f"Le délégué à la protection des données, {controller.get('dpo') or ''}".rstrip(", "),
+        _signature(controller.get("dpo")),
     ]
     return "\n".join(lines) + "\n"
