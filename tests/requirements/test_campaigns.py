@@ -9,7 +9,7 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.breach.channels import SmtpChannel
@@ -21,6 +21,7 @@ from vigie.processors.spec import SpecRejected
 from vigie.requirements.campaigns import acknowledge, progress, send_notices, start_campaign
 from vigie.requirements.models import Campaign, CampaignNotice
 from vigie.requirements.spec import parse_requirements
+from vigie.settings import Settings
 
 from .conftest import ACTOR, NOW, REQUIREMENTS_YAML, Invoke
 
@@ -89,3 +90,24 @@ def test_campaign_commands(
     assert rows["good-test"]["notice"] == "pending"
     none = cli(["requirements", "campaign-status", "9"])
     assert none.exit_code == 1 and "no campaign 9" in none.output
+
+
+def test_campaign_command_mails_through_the_configured_smtp_server(
+    baseline: sessionmaker[Session], settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from vigie.cli.app import app
+    from vigie.cli.context import Instance
+
+    raised = tmp_path / "raised.yaml"
+    raised.write_text(RAISED, encoding="utf-8")
+    with MailSink(tmp_path / "mail") as sink:
+        local = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": sink.port})
+        result = CliRunner().invoke(
+            app, ["requirements", "campaign", str(raised)],
+            obj=Instance(settings=local, _engine=engine),
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert "E-mail: 2 sent, 0 refused, 0 to retry" in result.output
+        assert sink.count == 2
