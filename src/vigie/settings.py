@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     gateway_max_body_bytes: int = Field(
         16_384, ge=1024, description="Largest request body the processor API accepts (413 above)."
     )
+    attestation_max_bytes: int = Field(
+        5_000_000,
+        ge=1024,
+        description="Largest evidence PDF an attestation may carry (413 above). Through the "
+        "processor API the body is also bounded by `gateway_max_body_bytes`: raise that too "
+        "for processors to upload evidence (docs/requirements.md).",
+    )
     gateway_docs: bool = Field(
         True,
         description="Serve the interactive API documentation at `/api/docs` (its scripts come "

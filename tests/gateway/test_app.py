@@ -331,6 +331,8 @@ def test_openapi_documents_every_route_with_examples(world: World) -> None:
         "/api/v1/subjects/{pseudonym}",
         "/api/v1/subjects/{pseudonym}/events",
         "/hooks/canary",
+        "/api/v1/attestations",
+        "/api/v1/campaigns/{campaign_id}/acknowledgement",
     }
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     for name in ("SubjectRecord", "SubjectPage", "Problem", "WriteReceipt"):

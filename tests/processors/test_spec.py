@@ -95,6 +95,8 @@ def _edit(old: str, new: str) -> str:
         (GOOD + GOOD.split("\n", 1)[1], "processors[1].name", "listed twice", 18),
         (_edit("    contracts:", "    name: again\n    contracts:"), "processors[0].name",
          "duplicate key", 7),
+        (_edit("    contracts:", "    statement_key: ABC\n    contracts:"),
+         "processors[0].statement_key", "pattern", 7),
         ("processors: [\n", "", "not valid YAML", 2),
         ("- just a list\n", "", "mapping", 1),
         ("processors: 3\n", "processors", "valid list", 1),

@@ -8,6 +8,7 @@ This file is copied as ``verify_trail.py`` into every directory written by
     python verify_trail.py DIR --fingerprint HEX        # the whole export
     python verify_trail.py DIR --key vigie-audit.pub.pem
     python verify_trail.py --proof proof.json --key vigie-audit.pub.pem [--fingerprint HEX]
+    python verify_trail.py --dossier DIR --fingerprint HEX   # a sanction dossier
 
 The expected signing key must come from OUTSIDE the export: an export rewritten and
 re-signed with another key is internally consistent, so the key it carries proves
@@ -634,6 +635,83 @@ def _verify_proof(proof: Any, key: Ed25519PublicKey) -> str:
     )
 
 
+# -- dossiers -------------------------------------------------------------------------------
+
+DOSSIER_CONTEXT = b"vigie-dossier-manifest/v1\n"
+MANIFEST, MANIFEST_SIG = "manifest.json", "manifest.sig"
+
+
+def _canonical_sha256(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def verify_dossier(directory: Path, *, key: Ed25519PublicKey) -> str:
+    """Verify a dossier written by ``vigie processors dossier`` (see docs/requirements.md):
+
+    1. ``manifest.sig`` is ``key``'s Ed25519 signature (hex) over
+       ``"vigie-dossier-manifest/v1\\n"`` followed by the bytes of ``manifest.json``;
+    2. every file the manifest lists has its SHA-256, and no other file is there
+       (besides the manifest, its signature and the bundled key and script);
+    3. every inclusion proof under ``proofs/`` verifies against a checkpoint ``key``
+       signed, and the manifest's ``cited`` sequence numbers are exactly the proofs';
+    4. each requirement quoted in ``dossier.json`` hashes (canonical JSON) to the
+       ``content_sha256`` its proven event recorded, so the text is the one applied.
+    """
+    try:
+        raw = (directory / MANIFEST).read_bytes()
+        signature = bytes.fromhex((directory / MANIFEST_SIG).read_text(encoding="ascii").strip())
+    except ValueError:
+        raise Failure("manifest.sig: not hex") from None
+    try:
+        key.verify(signature, DOSSIER_CONTEXT + raw)
+    except InvalidSignature:
+        raise Failure("manifest.sig: not the expected key's signature of manifest.json") from None
+    manifest = parse_json(raw.decode("utf-8"), MANIFEST)
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict):
+        raise Failure("manifest.json: no 'files' mapping")
+    for name, digest in sorted(files.items()):
+        path = directory / name
+        if ".." in Path(name).parts or not path.is_file():
+            raise Failure(f"{name}: listed in the manifest but missing")
+        if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            raise Failure(f"{name}: SHA-256 differs from the manifest")
+    extra = (
+        {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()}
+        - set(files)
+        - {MANIFEST, MANIFEST_SIG, BUNDLED_KEY, "verify_trail.py"}
+    )
+    if extra:
+        raise Failure(f"{sorted(extra)[0]}: not listed in the manifest")
+    events: dict[int, dict[str, Any]] = {}
+    for name in sorted(n for n in files if n.startswith("proofs/")):
+        proof = parse_json((directory / name).read_text(encoding="utf-8"), name)
+        try:
+            verify_proof(proof, key)
+        except Failure as exc:
+            raise Failure(f"{name}: {exc}") from None
+        events[proof["seq"]] = proof["event"]
+    if sorted(events) != sorted(manifest.get("cited", [])):
+        raise Failure("manifest.json: 'cited' does not match the proofs present")
+    dossier = parse_json((directory / "dossier.json").read_text(encoding="utf-8"), "dossier.json")
+    quoted = 0
+    for item in dossier.get("requirements", []):
+        seq, content = item.get("audit_seq"), item.get("content")
+        event = events.get(seq)
+        if event is None:
+            raise Failure(f"requirement {item.get('id')}: its event {seq} has no proof")
+        detail = json.loads(event["detail"] or "{}")
+        if detail.get("content_sha256") != _canonical_sha256(content):
+            raise Failure(f"requirement {item.get('id')}: the quoted text is not the one applied "
+                          f"(event {seq})")  # fmt: skip
+        quoted += 1
+    return (
+        f"OK dossier: manifest signed by key {fingerprint(key)}; {len(files)} files match; "
+        f"{len(events)} cited events proven; {quoted} requirement texts match the trail"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Verify an exported Vigie audit trail against the controller's audit key, "
@@ -647,6 +725,7 @@ def main(argv: list[str] | None = None) -> int:
         help="the expected key's fingerprint (64 hex digits, as `vigie audit key` prints it)",
     )
     parser.add_argument("--key", type=Path, help="the expected public key (PEM file)")
+    parser.add_argument("--dossier", type=Path, help="a dossier from `vigie processors dossier`")
     args = parser.parse_args(argv)
     expected = None
     if args.fingerprint is not None:
@@ -656,8 +735,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(str(exc))
     if args.key is None and expected is None:
         parser.error(NO_KEY)
-    if args.proof is None and args.directory is None:
-        parser.error("give an export directory or --proof FILE")
+    if args.proof is None and args.directory is None and args.dossier is None:
+        parser.error("give an export directory, --proof FILE or --dossier DIR")
     if args.proof is not None and args.key is None:
         parser.error("a proof carries no key: --proof needs --key FILE (and, to check that "
                      "file, --fingerprint HEX)")  # fmt: skip
@@ -666,6 +745,13 @@ def main(argv: list[str] | None = None) -> int:
             key = expected_key(key_file=args.key, expected_fingerprint=expected, candidate=None)
             proof = parse_json(args.proof.read_text(encoding="utf-8"), "proof")
             print(verify_proof(proof, key))
+        elif args.dossier is not None:
+            key = expected_key(
+                key_file=args.key,
+                expected_fingerprint=expected,
+                candidate=args.dossier / BUNDLED_KEY,
+            )
+            print(verify_dossier(args.dossier, key=key))
         else:
             key = expected_key(
                 key_file=args.key,

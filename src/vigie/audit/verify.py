@@ -38,6 +38,7 @@ from vigie.audit.canonical import FORMAT_VERSION, GENESIS
 from vigie.audit.checkpoints import fingerprint, message, split_frontier
 from vigie.audit.proofs import SignedHead
 from vigie.errors import IntegrityError
+from vigie.requirements.evidence import check_requirements
 
 EVENT_COLUMNS = (
     "seq, at_us, actor, processor_id, key_id, origin, action, purpose, "
@@ -131,6 +132,7 @@ def verify_trail(
             index_rows = evidence.check_index(raw, engine.dialect.name)
             canaries = evidence.check_canaries(raw, engine.dialect.name)
             processors = evidence.check_processors(raw, engine.dialect.name)
+            check_requirements(raw, engine.dialect.name)
             index_fault = None
         except IntegrityError as exc:
             index_rows, canaries, processors, index_fault = 0, 0, 0, exc

@@ -17,6 +17,7 @@ from vigie.processors.assignments import import_assignments
 from vigie.processors.directory import summarise
 from vigie.processors.spec import SpecRejected, format_problem
 from vigie.processors.status import reinstate_processor, suspend_processor
+from vigie.requirements.dossier_pack import build_dossier
 from vigie.store.base import utcnow
 
 group = typer.Typer(
@@ -224,6 +225,39 @@ def assign(
         f"{report.rows:,} row(s): {report.added:,} added, {report.updated:,} updated, "
         f"{report.unchanged:,} unchanged, {report.removed:,} removed ({verb} applied).",
         highlight=False,
+    )
+
+
+@group.command("dossier")
+def dossier(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The processor's handle."),
+    incident: int = typer.Option(..., "--incident", help="The incident's number."),
+    out: Path = typer.Option(  # noqa: B008
+        ..., "--out", help="Directory to write the dossier into.", file_okay=False
+    ),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also write dossier.pdf."),
+) -> None:
+    """Build the sanction dossier of a processor for an incident: its contracts and
+    requirements in force, its standing then, keys, volume, alerts, attribution, timeline,
+    its own duty and a draft formal notice, as JSON and PDF, with a signed manifest and an
+    inclusion proof per cited audit event (docs/requirements.md)."""
+    inst = instance(ctx)
+    with inst.session() as session:
+        built = build_dossier(
+            session, inst.settings, inst.secrets, processor=name, incident_id=incident,
+            out_dir=out, actor=operator(), now=utcnow(), pdf=pdf,
+        )  # fmt: skip
+    console.print(
+        f"Dossier of {name} for incident {incident} written to {out}: {len(built.files)} "
+        f"files, {len(built.cited)} audit events cited and proven.",
+        highlight=False,
+    )
+    console.print(
+        f"Verify offline: python {out / 'verify_trail.py'} --dossier {out} "
+        f"--fingerprint {built.fingerprint}",
+        highlight=False,
+        soft_wrap=True,
     )
 
 

@@ -1,8 +1,8 @@
-"""The OFII case, replayed in six steps on a fresh embedded instance.
+"""The OFII case, replayed in seven steps on a fresh embedded instance.
 
 1. A synthetic CIR population with its regional training providers and the platform
    provider; contracts applied from the shipped YAML (volumes scaled to the population);
-   keys issued.
+   keys issued; a baseline of requirements that half of the providers meet.
 2. The gateway on loopback and several days of the providers' ordinary work, in
    compressed time (the gateway's clock is driven by the simulator).
 3. One provider's key stolen: the attack simulator tries a bulk extraction through the
@@ -12,7 +12,10 @@
 5. The incident with its 72-hour clock, the authority pack, a notice to every affected
    person in their language (e-mail to a local SMTP sink, letters as PDF), and a canary
    trip raised.
-6. The audit trail exported with a signed checkpoint, then verified against it.
+6. A campaign raises the requirements for every provider (e-mails in French to the
+   SMTP sink); the dossier of the provider at the origin, verified offline; the
+   compliance report.
+7. The audit trail exported with a signed checkpoint, then verified against it.
 
 Every step checks what it claims (:func:`~vigie.demo.steps.claim`); ``vigie demo`` exits
 non-zero at the first claim that does not hold.
@@ -46,6 +49,7 @@ from vigie.breach.authority import prepare_pack, write_pack
 from vigie.breach.from_leak import open_from_leak
 from vigie.demo.haul import RecordingTransport, write_dump
 from vigie.demo.mailsink import MailSink
+from vigie.demo.requirements import after_the_leak, apply_baseline, diligent
 from vigie.demo.steps import StepRunner, claim
 from vigie.demo.world import ACTOR, REAL_CASE, World
 from vigie.detection.attack import AttackConfig, run_attack
@@ -180,6 +184,10 @@ class Demo:
             runner.run("A provider's key is stolen: bulk extraction", lambda: self.step_attack(url))
         runner.run("The stolen file is posted: leak triage", self.step_leak)
         runner.run("Incident, 72-hour clock, authority pack, notices", self.step_incident)
+        runner.run(
+            "Requirements: a campaign for every provider, the dossier of the one at the origin",
+            self.step_requirements,
+        )
         runner.run("The audit trail exported, then verified against it", self.step_audit)
         self.console.print(
             f"\n[bold green]Demo complete[/] in {runner.total_seconds:.0f} s: every step did "
@@ -195,7 +203,8 @@ class Demo:
                 people=self.options.people, seed=self.options.seed,
                 budgets=self.options.containment, progress=advance,
             )  # fmt: skip
-        self.w.issue_keys(now=self.start)
+        self.w.issue_keys(now=self.start, diligent=diligent(self.w))
+        baseline = apply_baseline(self.w, now=self.start)
         self.outcome.people = report.people
         claim(report.people == self.options.people, "the population was not built")
         claim(len(self.w.tokens) == report.processors, "not every provider got a key")
@@ -214,6 +223,7 @@ class Demo:
             f"nationalities: {mix}, …",
             f"{report.processors} subcontractors from {self.w.out / 'providers.yaml'} "
             "(the shipped file, volumes scaled to this population); one API key each",
+            *baseline,
         ]
 
     # -- 2 ------------------------------------------------------------------------------
@@ -484,6 +494,16 @@ class Demo:
         ]
 
     # -- 6 ------------------------------------------------------------------------------
+    def step_requirements(self) -> list[str]:
+        assert self.outcome.incident_id is not None
+        lines, outputs = after_the_leak(
+            self.w, incident_id=self.outcome.incident_id, victim=self.outcome.victim,
+            now=utcnow(),
+        )  # fmt: skip
+        self.outcome.outputs.update(outputs)
+        return lines
+
+    # -- 7 ------------------------------------------------------------------------------
     def step_audit(self) -> list[str]:
         out = self.w.out / "audit-export"
         exported = export_trail(

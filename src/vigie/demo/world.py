@@ -9,8 +9,9 @@ and applied through the same validated, audited ``apply`` path.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from vigie.synth.load import PROVIDERS, SynthReport, synthesize
 REAL_CASE = 2_100_000
 ACTOR = "operator:demo"
 MARKER = ".vigie-demo"  # marks a directory the demo made, and so may replace
+LOOPBACK = ("127.0.0.0/8", "::1/128")  # where the demo's providers call the gateway from
 
 
 UNBOUNDED = 1_000_000_000  # the largest budget a contract takes
@@ -121,11 +123,17 @@ class World:
         self.scopes = {pid: sorted(ids) for pid, ids in scopes.items()}
         return self.synth
 
-    def issue_keys(self, *, now: datetime) -> None:
-        """One key per processor (the demo plays every provider's software)."""
+    def issue_keys(self, *, now: datetime, diligent: Collection[str] = ()) -> None:
+        """One key per processor (the demo plays every provider's software); the
+        ``diligent`` ones restrict theirs to loopback and let it expire in 60 days."""
         with self.sessions.begin() as session:
             for name in self.processor_ids:
-                issued = issue_key(session, processor=name, actor=ACTOR, now=now)
+                careful = name in diligent
+                issued = issue_key(
+                    session, processor=name, actor=ACTOR, now=now,
+                    allowed_cidrs=LOOPBACK if careful else (),
+                    expires_in=timedelta(days=60) if careful else None,
+                )  # fmt: skip
                 self.tokens[name] = issued.token
 
     def scope_of(self, name: str) -> list[int]:

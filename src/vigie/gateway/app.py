@@ -54,6 +54,8 @@ from vigie.gateway.serial import WriterQueue
 from vigie.gateway.unit import UnitOfWork
 from vigie.http.limits import RequestLimits
 from vigie.http.listener import Listener
+from vigie.requirements.api import make_router as requirements_router
+from vigie.requirements.attestations import attestations_dir
 from vigie.secrets import InstanceSecrets, load_secrets
 from vigie.settings import Settings
 from vigie.store.base import utcnow
@@ -180,6 +182,16 @@ def create_app(
             bound=Bound.of(settings),
             notifier=canary_notifier,
             clock=clock,
+        )
+    )
+
+    # Attestations and campaign acknowledgements (vigie.requirements.api).
+    app.include_router(
+        requirements_router(
+            sessions=make_session_factory(engine),
+            store_dir=attestations_dir(settings.data_dir),
+            clock=clock,
+            max_document_bytes=settings.attestation_max_bytes,
         )
     )
 

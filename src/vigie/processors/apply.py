@@ -36,7 +36,15 @@ from vigie.processors.counts import recount
 from vigie.processors.models import Assignment, Contract, Processor
 from vigie.processors.spec import ContractSpec, ProcessorsFile, ProcessorSpec, load_spec
 
-PROCESSOR_ATTRS = ("legal_name", "siren", "contact_email", "security_officer", "region")
+PROCESSOR_ATTRS = (
+    "legal_name",
+    "siren",
+    "contact_email",
+    "security_officer",
+    "security_contact_247",
+    "region",
+    "statement_key",
+)
 CONTRACT_ATTRS = (
     "purpose",
     "legal_basis",

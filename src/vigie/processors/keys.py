@@ -142,6 +142,8 @@ def issue_key(
 ) -> IssuedKey:
     """Issue a key to ``processor``; the returned token is the only copy (audited)."""
     owner = get_processor(session, name=processor)
+    if owner.new_keys_refused:
+        raise Denied(f"no new key for processor {processor!r}: {owner.new_keys_refused}")
     if expires_in is not None and expires_in <= timedelta(0):
         raise InvalidInput("expiry must be in the future")
     cidrs = normalise_cidrs(allowed_cidrs)

@@ -27,9 +27,16 @@ class Processor(Base):
     siren: Mapped[str] = mapped_column(String(9))
     contact_email: Mapped[str] = mapped_column(String(254))
     security_officer: Mapped[str] = mapped_column(String(200))
+    # How to reach the processor's security team at any hour (a phone line, a SOC).
+    security_contact_247: Mapped[str | None] = mapped_column(String(200))
     region: Mapped[str | None] = mapped_column(String(3))
+    # Ed25519 public key (64 hex) that signs the processor's attestations (requirements).
+    statement_key: Mapped[str | None] = mapped_column(String(64))
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     suspended_reason: Mapped[str | None] = mapped_column(Text)
+    # Set while an unmet requirement refuses new keys (vigie.requirements.enforce): the
+    # reason names the requirement; vigie.processors.keys.issue_key refuses while set.
+    new_keys_refused: Mapped[str | None] = mapped_column(Text)
 
 
 class Contract(Base):

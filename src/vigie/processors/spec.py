@@ -9,6 +9,7 @@ full reference)::
         siren: "732100003"
         contact_email: dpo@lingua-idf.example
         security_officer: "Claire Martin"
+        security_contact_247: "+33 1 00 00 00 00 (SOC, 24/7)"
         region: "11"
         contracts:
           - name: cir-language-2024
@@ -83,7 +84,7 @@ _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_ti
 
 
 class SpecRejected(InvalidInput):
-    """The processors file has problems; nothing was applied.
+    """A file applied as code (processors, requirements) has problems; nothing was applied.
 
     ``problems`` lists ``(path, reason, line)`` for each, ``line`` being ``None`` when
     the place cannot be found in the file.
@@ -166,7 +167,9 @@ class ProcessorSpec(_Strict):
         AfterValidator(_printable),
     ]
     security_officer: Annotated[Text, StringConstraints(max_length=200)]
+    security_contact_247: Annotated[Text, StringConstraints(max_length=200)] | None = None
     region: Annotated[str, StringConstraints(pattern=r"^\d{2,3}$")] | None = None
+    statement_key: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
     contracts: list[ContractSpec] = Field(default_factory=list)
 
     @field_validator("contracts", mode="before")
@@ -264,8 +267,11 @@ def _semantic(spec: ProcessorsFile) -> list[tuple[str, str]]:
     return problems
 
 
-def parse_spec(text: str, *, source: str = "<processors file>") -> ProcessorsFile:
-    """Validate the YAML ``text``; :class:`SpecRejected` lists every problem."""
+def read_yaml(text: str, *, source: str) -> tuple[Any, dict[str, int]]:
+    """Parse YAML ``text`` safely: ``(data, lines)`` where ``lines`` maps each dotted path
+    (``processors[2].contracts[0]``) to its line. Refuses anchors and aliases, nesting
+    deeper than ``MAX_DEPTH`` and duplicate keys (:class:`SpecRejected`, with the line).
+    Shared by every file Vigie applies as code (processors, requirements)."""
     try:
         # Anchors and aliases are refused: the file does not need them, and a few nested
         # aliases expand into billions of nodes ("billion laughs").
@@ -295,28 +301,42 @@ def parse_spec(text: str, *, source: str = "<processors file>") -> ProcessorsFil
         _lines(node, (), lines, dups)
     if dups:
         raise SpecRejected(source, dups)
+    return data, lines
+
+
+def validation_problems(
+    exc: ValidationError, lines: dict[str, int]
+) -> list[tuple[str, str, int | None]]:
+    """pydantic's errors as ``(path, reason, line)``."""
+    problems = []
+    for err in exc.errors():
+        path = _path(tuple(err["loc"]))
+        reason = err["msg"]
+        if err["type"] == "string_type" and isinstance(err.get("input"), int | float):
+            reason += " (put it in quotes: YAML reads it as a number)"
+        problems.append((path, reason, nearest_line(lines, path)))
+    return problems
+
+
+def parse_spec(text: str, *, source: str = "<processors file>") -> ProcessorsFile:
+    """Validate the YAML ``text``; :class:`SpecRejected` lists every problem."""
+    data, lines = read_yaml(text, source=source)
     if not isinstance(data, dict):
         raise SpecRejected(source, [("", "expected a mapping with a 'processors' list", 1)])
     try:
         spec = ProcessorsFile.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            path = _path(tuple(err["loc"]))
-            reason = err["msg"]
-            if err["type"] == "string_type" and isinstance(err.get("input"), int | float):
-                reason += " (put it in quotes: YAML reads it as a number)"
-            problems.append((path, reason, _nearest_line(lines, path)))
-        raise SpecRejected(source, problems) from None
+        raise SpecRejected(source, validation_problems(exc, lines)) from None
     semantic = _semantic(spec)
     if semantic:
         raise SpecRejected(
-            source, [(path, reason, _nearest_line(lines, path)) for path, reason in semantic]
+            source, [(path, reason, nearest_line(lines, path)) for path, reason in semantic]
         )
     return spec
 
 
-def _nearest_line(lines: dict[str, int], path: str) -> int | None:
+def nearest_line(lines: dict[str, int], path: str) -> int | None:
+    """The line of ``path`` in the file, or of its nearest parent that has one."""
     while path:
         if path in lines:
             return lines[path]
@@ -325,8 +345,8 @@ def _nearest_line(lines: dict[str, int], path: str) -> int | None:
     return lines.get("")
 
 
-def load_spec(path: Path) -> ProcessorsFile:
-    """Read and validate the processors file at ``path``."""
+def read_text(path: Path) -> str:
+    """The UTF-8 text of a file applied as code, refused if unreadable or too large."""
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -337,4 +357,9 @@ def load_spec(path: Path) -> ProcessorsFile:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise InvalidInput(f"{path} is not UTF-8 text") from None
-    return parse_spec(text, source=str(path))
+    return text
+
+
+def load_spec(path: Path) -> ProcessorsFile:
+    """Read and validate the processors file at ``path``."""
+    return parse_spec(read_text(path), source=str(path))

@@ -18,6 +18,7 @@ MODEL_MODULES = (
     "vigie.leaks.models",
     "vigie.breach.models",
     "vigie.jobs.models",
+    "vigie.requirements.models",
 )
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 00:41:46.166449
+Create Date: 2026-12-07 01:41:46.490019
 """
 
 from __future__ import annotations
@@ -102,6 +102,19 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
     op.create_table(
+        "campaigns",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("label", sa.String(length=100), nullable=False),
+        sa.Column("file_sha256", sa.String(length=64), nullable=False),
+        sa.Column("requirements", sa.JSON(), nullable=False),
+        sa.Column("deadline", sa.Date(), nullable=False),
+        sa.Column("started_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_by", sa.String(length=200), nullable=False),
+        sa.Column("standing_before", sa.JSON(), nullable=False),
+        sa.Column("audit_seq", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaigns")),
+    )
+    op.create_table(
         "jobs",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=64), nullable=False),
@@ -160,9 +173,12 @@ def upgrade() -> None:
         sa.Column("siren", sa.String(length=9), nullable=False),
         sa.Column("contact_email", sa.String(length=254), nullable=False),
         sa.Column("security_officer", sa.String(length=200), nullable=False),
+        sa.Column("security_contact_247", sa.String(length=200), nullable=True),
         sa.Column("region", sa.String(length=3), nullable=True),
+        sa.Column("statement_key", sa.String(length=64), nullable=True),
         sa.Column("suspended_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("suspended_reason", sa.Text(), nullable=True),
+        sa.Column("new_keys_refused", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_processors")),
         sa.UniqueConstraint("name", name=op.f("uq_processors_name")),
     )
@@ -178,6 +194,28 @@ def upgrade() -> None:
         sa.Column("audit_seq", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_registry_populations")),
     )
+    op.create_table(
+        "requirement_versions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("requirement", sa.String(length=64), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("check", sa.String(length=64), nullable=False),
+        sa.Column("text_fr", sa.Text(), nullable=False),
+        sa.Column("text_en", sa.Text(), nullable=False),
+        sa.Column("parameters", sa.JSON(), nullable=False),
+        sa.Column("deadline", sa.Date(), nullable=False),
+        sa.Column("consequence", sa.String(length=32), nullable=False),
+        sa.Column("reduce_budget_to", sa.Float(), nullable=True),
+        sa.Column("clauses", sa.JSON(), nullable=False),
+        sa.Column("content_sha256", sa.String(length=64), nullable=False),
+        sa.Column("applied_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("audit_seq", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_requirement_versions")),
+    )
+    with op.batch_alter_table("requirement_versions", schema=None) as batch_op:
+        batch_op.create_index("uq_requirement_versions", ["requirement", "version"], unique=True)
+
     op.create_table(
         "subjects",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -266,6 +304,61 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
         sa.UniqueConstraint("prefix", name=op.f("uq_api_keys_prefix")),
     )
+    op.create_table(
+        "attestations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("processor_id", sa.Integer(), nullable=False),
+        sa.Column("requirement", sa.String(length=64), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("statement", sa.Text(), nullable=False),
+        sa.Column("document_sha256", sa.String(length=64), nullable=False),
+        sa.Column("document_bytes", sa.Integer(), nullable=False),
+        sa.Column("document_name", sa.String(length=200), nullable=False),
+        sa.Column("expires_on", sa.Date(), nullable=False),
+        sa.Column("signature", sa.String(length=128), nullable=True),
+        sa.Column("submitted_by", sa.String(length=200), nullable=False),
+        sa.Column("submitted_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("audit_seq", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["processor_id"],
+            ["processors.id"],
+            name=op.f("fk_attestations_processor_id_processors"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_attestations")),
+    )
+    with op.batch_alter_table("attestations", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_attestations_processor", ["processor_id", "requirement"], unique=False
+        )
+
+    op.create_table(
+        "campaign_notices",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("processor_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("sent_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("error", sa.String(length=200), nullable=True),
+        sa.Column("acknowledged_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("acknowledged_by", sa.String(length=200), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_campaign_notices_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["processor_id"],
+            ["processors.id"],
+            name=op.f("fk_campaign_notices_processor_id_processors"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_notices")),
+    )
+    with op.batch_alter_table("campaign_notices", schema=None) as batch_op:
+        batch_op.create_index("uq_campaign_notices", ["campaign_id", "processor_id"], unique=True)
+
     op.create_table(
         "canary_contacts",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -509,6 +602,47 @@ def upgrade() -> None:
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.create_index(
             "ix_incidents_processor_status", ["processor_id", "status"], unique=False
+        )
+
+    op.create_table(
+        "inspections",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("processor_id", sa.Integer(), nullable=False),
+        sa.Column("held_on", sa.Date(), nullable=False),
+        sa.Column("findings", sa.JSON(), nullable=False),
+        sa.Column("findings_sha256", sa.String(length=64), nullable=False),
+        sa.Column("recorded_by", sa.String(length=200), nullable=False),
+        sa.Column("recorded_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("audit_seq", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["processor_id"],
+            ["processors.id"],
+            name=op.f("fk_inspections_processor_id_processors"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_inspections")),
+    )
+    op.create_table(
+        "requirement_actions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("processor_id", sa.Integer(), nullable=False),
+        sa.Column("requirement", sa.String(length=64), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("action", sa.String(length=32), nullable=False),
+        sa.Column("at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.Column("audit_seq", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["processor_id"],
+            ["processors.id"],
+            name=op.f("fk_requirement_actions_processor_id_processors"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_requirement_actions")),
+    )
+    with op.batch_alter_table("requirement_actions", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_requirement_actions", ["processor_id", "requirement", "version"], unique=False
         )
 
     op.create_table(
@@ -780,6 +914,11 @@ def downgrade() -> None:
     op.drop_table("assignments")
     op.drop_table("subject_versions")
     op.drop_table("scope_counts")
+    with op.batch_alter_table("requirement_actions", schema=None) as batch_op:
+        batch_op.drop_index("ix_requirement_actions")
+
+    op.drop_table("requirement_actions")
+    op.drop_table("inspections")
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.drop_index("ix_incidents_processor_status")
 
@@ -812,6 +951,14 @@ def downgrade() -> None:
         batch_op.drop_index("ix_canary_contacts_subject")
 
     op.drop_table("canary_contacts")
+    with op.batch_alter_table("campaign_notices", schema=None) as batch_op:
+        batch_op.drop_index("uq_campaign_notices")
+
+    op.drop_table("campaign_notices")
+    with op.batch_alter_table("attestations", schema=None) as batch_op:
+        batch_op.drop_index("ix_attestations_processor")
+
+    op.drop_table("attestations")
     op.drop_table("api_keys")
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.drop_index("uq_alerts_dedupe")
@@ -826,6 +973,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_subjects_email")
 
     op.drop_table("subjects")
+    with op.batch_alter_table("requirement_versions", schema=None) as batch_op:
+        batch_op.drop_index("uq_requirement_versions")
+
+    op.drop_table("requirement_versions")
     op.drop_table("registry_populations")
     op.drop_table("processors")
     with op.batch_alter_table("leak_analyses", schema=None) as batch_op:
@@ -836,6 +987,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_jobs_state_id")
 
     op.drop_table("jobs")
+    op.drop_table("campaigns")
     op.drop_table("audit_tiles")
     op.drop_table("audit_receipts")
     op.drop_table("audit_processor_fields")

@@ -1,0 +1,1 @@
+"""Provider requirements as code, their checks, attestations, campaigns, the dossier."""
