@@ -7,6 +7,7 @@ anywhere else.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -86,6 +87,20 @@ class Settings(BaseSettings):
         description="Largest total of a request's header lines a listener accepts: 431 above "
         "(nginx: four 8 KB buffers).",
     )
+    metrics_allow: list[str] = Field(
+        ["127.0.0.1/32", "::1/128"],
+        description="Client networks (CIDR, a JSON list) allowed to read `/metrics` on every "
+        "listener; any other client gets a 404. Put your Prometheus's address here.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO",
+        description="Level of the JSON log lines on standard error (one access line per "
+        "request at INFO). No level writes personal data: see docs/operations.md.",
+    )
+    log_file: Path | None = Field(
+        None,
+        description="Also append the JSON log lines to this file. Unset: standard error only.",
+    )
     leak_retention_days: int = Field(
         90, ge=1, description="Days before stored leak files and reports are purged."
     )
@@ -161,6 +176,15 @@ class Settings(BaseSettings):
         description="Where the default SMS provider writes its outbox and letters are "
         "written. Default: DATA_DIR/outbox.",
     )
+
+    @model_validator(mode="after")
+    def _metrics_allow_parses(self) -> Settings:
+        for cidr in self.metrics_allow:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"VIGIE_METRICS_ALLOW: {cidr!r} is not a network") from exc
+        return self
 
     @model_validator(mode="after")
     def _head_holds_a_line(self) -> Settings:

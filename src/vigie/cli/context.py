@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit.checkpoints import AppendWatch, Checkpointer
 from vigie.audit.models import AuditCheckpoint
+from vigie.ops.logs import configure as configure_logging
 from vigie.secrets import InstanceSecrets, load_secrets
 from vigie.settings import Settings
 from vigie.store.engine import make_engine, make_session_factory
@@ -85,10 +86,13 @@ class Instance:
 
 
 def instance(ctx: typer.Context) -> Instance:
-    """The instance for this invocation, built from the environment on first use."""
+    """The instance for this invocation, built from the environment on first use (its
+    log lines, JSON without personal data, configured then: :mod:`vigie.ops.logs`)."""
     root = ctx.find_root()
     if not isinstance(root.obj, Instance):
-        root.obj = Instance(settings=Settings())
+        settings = Settings()
+        configure_logging(settings)
+        root.obj = Instance(settings=settings)
     return root.obj
 
 

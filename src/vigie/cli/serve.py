@@ -6,6 +6,8 @@ import typer
 
 from vigie.cli.context import err_console, instance
 from vigie.errors import ConfigError
+from vigie.ops.logs import dict_config
+from vigie.ops.multiproc import prepare as prepare_metrics
 
 APP_FACTORY = "vigie.gateway.app:app_from_environment"
 WORKER_HEALTHCHECK_SECONDS = 60
@@ -51,6 +53,7 @@ def serve(
     inst.secrets  # noqa: B018 - loads and checks the instance secrets
     if not settings.resolved_database_url:
         raise ConfigError("no database configured")
+    prepare_metrics(settings, workers=workers)  # before the workers import prometheus-client
     docs = "API documentation at /api/docs" if settings.gateway_docs else "no /api/docs page"
     err_console.print(
         f"Vigie gateway on http://{host}:{port}/api/v1 ({workers} worker(s)); {docs}",
@@ -65,7 +68,10 @@ def serve(
         proxy_headers=forwarded_allow_ips is not None,
         forwarded_allow_ips=forwarded_allow_ips,
         log_level=log_level,
-        access_log=False,  # access lines would name pseudonyms; the audit trail has it all
+        log_config=dict_config(settings),  # every worker logs JSON lines without persons
+        # uvicorn's access lines would name pseudonyms; vigie.http writes its own, with the
+        # route template instead of the path
+        access_log=False,
         server_header=False,
         # The app bounds request heads itself (vigie.http), whatever parser uvicorn picks;
         # with h11 the parser's own buffer matches it.
