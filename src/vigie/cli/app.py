@@ -133,6 +133,23 @@ def _root(
     ),
 ) -> None:
     """Vigie."""
+    _configure_logging()
+
+
+def _configure_logging() -> None:
+    """Every command logs JSON lines without personal data (:mod:`vigie.ops.logs`), at the
+    level and to the file the environment sets; settings that do not parse are left to
+    the command to report."""
+    from pydantic import ValidationError
+
+    from vigie.ops.logs import configure
+    from vigie.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError:
+        return
+    configure(settings)
 
 
 for _name in COMMAND_MODULES:

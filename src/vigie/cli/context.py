@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit.checkpoints import AppendWatch, Checkpointer
 from vigie.audit.models import AuditCheckpoint
-from vigie.ops.logs import configure as configure_logging
 from vigie.secrets import InstanceSecrets, load_secrets
 from vigie.settings import Settings
 from vigie.store.engine import make_engine, make_session_factory
@@ -86,13 +85,10 @@ class Instance:
 
 
 def instance(ctx: typer.Context) -> Instance:
-    """The instance for this invocation, built from the environment on first use (its
-    log lines, JSON without personal data, configured then: :mod:`vigie.ops.logs`)."""
+    """The instance for this invocation, built from the environment on first use."""
     root = ctx.find_root()
     if not isinstance(root.obj, Instance):
-        settings = Settings()
-        configure_logging(settings)
-        root.obj = Instance(settings=settings)
+        root.obj = Instance(settings=Settings())
     return root.obj
 
 

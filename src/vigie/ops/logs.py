@@ -8,7 +8,8 @@ writes one JSON object per line built **only** from:
   each argument replaced by its value only when it is a number, a boolean, ``None`` or a
   :class:`Code` (a string the code chose: a class name, a problem slug, a check name);
   any other argument — a name, an address, a URL, a row — becomes ``‹redacted›``. A
-  message that is not a string is replaced by its type's name;
+  message that is not a string is replaced by its type's name; a library's message
+  without arguments (which it may have formatted itself) by its first word;
 - the extra keys of :data:`FIELDS` (request id, listener, route template, status,
   latency, processor name...) when their value is a number, a boolean or a string;
   anything else passed in ``extra`` is dropped;
@@ -26,6 +27,7 @@ recognise it. Vigie's own calls never build messages with f-strings or ``%`` (ru
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import traceback
 from collections.abc import Mapping
@@ -56,6 +58,10 @@ FIELDS = frozenset(
 )
 """The only ``extra`` keys a log line may carry; each holds a code-chosen word or a number."""
 _OURS = "_vigie_handler"
+OWN_LOGGERS = frozenset({"vigie", "uvicorn"})
+"""Loggers whose messages are always templates written in code (Vigie's own: ruff's G
+rules; uvicorn's); another library's message without arguments is cut to its first word."""
+_FIRST_WORD = re.compile(r"[A-Za-z_][\w.:-]*")
 
 
 class Code(str):
@@ -78,7 +84,12 @@ def event_of(record: logging.LogRecord) -> str:
     template = record.msg if isinstance(record.msg, str) else type(record.msg).__name__
     args = record.args
     if not args:
-        return template
+        if record.name.partition(".")[0] in OWN_LOGGERS:
+            return template
+        # A library's message without arguments may be one it formatted itself (httpcore
+        # writes request and response heads so): only its first word is sure to be code.
+        word = _FIRST_WORD.match(template)
+        return word.group(0) if word else REDACTED
     try:
         if isinstance(args, Mapping):
             return template % {k: _safe(v) for k, v in args.items()}
