@@ -21,13 +21,13 @@ def served(request: Request, attempt: Attempt, result: Disclosure) -> None:
     """A request that disclosed (or recorded) and was committed."""
     name = attempt.processor_name or ""
     tag(request.scope, processor=attempt.processor_name)
-    metrics.DISCLOSURES.labels(name, attempt.kind).inc()
+    metrics.child(metrics.DISCLOSURES, name, attempt.kind).inc()
     if result.people:
-        metrics.PEOPLE_DISCLOSED.labels(name).inc(result.people)
+        metrics.child(metrics.PEOPLE_DISCLOSED, name).inc(result.people)
     if result.newly_counted:
-        metrics.PEOPLE_NEWLY_COUNTED.labels(name).inc(result.newly_counted)
+        metrics.child(metrics.PEOPLE_NEWLY_COUNTED, name).inc(result.newly_counted)
     if result.budget_used is not None:
-        metrics.BUDGET_USED.labels(name).set(result.budget_used)
+        metrics.child(metrics.BUDGET_USED, name).set(result.budget_used)
 
 
 def denied(request: Request, attempt: Attempt, error: VigieError) -> None:

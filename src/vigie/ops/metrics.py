@@ -15,6 +15,9 @@ the gateway's hot path record once per request.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -116,6 +119,13 @@ NOTICE_DELIVERIES = Counter(
     "bounced, failed, no_contact).",
     ("channel", "status"),
 )
+
+
+@lru_cache(maxsize=4096)
+def child(metric: Any, *labels: str) -> Any:
+    """``metric.labels(*labels)``, looked up once: the hot path pays a dict look-up, not
+    prometheus-client's label validation and lock."""
+    return metric.labels(*labels)
 
 
 def multiprocess() -> bool:
