@@ -121,6 +121,20 @@ NOTICE_DELIVERIES = Counter(
 )
 
 
+# --- background jobs (vigie.jobs sets these; the "queue stuck" alert reads them) ------------
+JOBS_PENDING = Gauge(
+    "vigie_jobs_pending",
+    "Jobs waiting or running, by kind, as last counted by a worker.",
+    ("kind",),
+    multiprocess_mode="mostrecent",
+)
+JOBS_FINISHED = Counter(
+    "vigie_jobs_finished",
+    "Jobs that ended, by kind and outcome (done, failed).",
+    ("kind", "outcome"),
+)
+
+
 @lru_cache(maxsize=4096)
 def child(metric: Any, *labels: str) -> Any:
     """``metric.labels(*labels)``, looked up once: the hot path pays a dict look-up, not
