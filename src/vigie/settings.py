@@ -92,10 +92,11 @@ class Settings(BaseSettings):
         description="Client networks (CIDR, a JSON list) allowed to read `/metrics` on every "
         "listener; any other client gets a 404. Put your Prometheus's address here.",
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        "INFO",
-        description="Level of the JSON log lines on standard error (one access line per "
-        "request at INFO). No level writes personal data: see docs/operations.md.",
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = Field(
+        None,
+        description="Level of the JSON log lines on standard error. Default: `INFO` for "
+        "`vigie serve` (one access line per request), `WARNING` for other commands. No "
+        "level writes personal data: see docs/operations.md.",
     )
     log_file: Path | None = Field(
         None,

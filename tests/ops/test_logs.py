@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from vigie.ops.logs import REDACTED, REQUEST_ID, Code, JsonFormatter, configure
+from vigie.ops.logs import REDACTED, REQUEST_ID, Code, JsonFormatter, configure, level_of
 from vigie.settings import Settings
 
 PERSON = "Amina Diallo <amina.diallo@mail.example> +33612345678 CIR00000042"
@@ -118,3 +118,9 @@ def test_configure_writes_json_lines_to_the_file_and_replaces_itself(tmp_path: P
                 root.removeHandler(handler)
                 handler.close()
         root.setLevel(level)
+
+
+def test_servers_log_access_lines_by_default_commands_only_warnings() -> None:
+    assert level_of(Settings(), serving=True) == "INFO"
+    assert level_of(Settings(), serving=False) == "WARNING"
+    assert level_of(Settings(log_level="DEBUG"), serving=False) == "DEBUG"

@@ -128,15 +128,16 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
     """Vigie."""
-    _configure_logging()
+    _configure_logging(serving=ctx.invoked_subcommand == "serve")
 
 
-def _configure_logging() -> None:
+def _configure_logging(*, serving: bool) -> None:
     """Every command logs JSON lines without personal data (:mod:`vigie.ops.logs`), at the
     level and to the file the environment sets; settings that do not parse are left to
     the command to report."""
@@ -149,7 +150,7 @@ def _configure_logging() -> None:
         settings = Settings()
     except ValidationError:
         return
-    configure(settings)
+    configure(settings, serving=serving)
 
 
 for _name in COMMAND_MODULES:

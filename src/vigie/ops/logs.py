@@ -149,6 +149,11 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+def level_of(settings: Settings, *, serving: bool) -> str:
+    """``log_level``, else ``INFO`` for a server (its access lines), ``WARNING`` for a command."""
+    return settings.log_level or ("INFO" if serving else "WARNING")
+
+
 def dict_config(settings: Settings) -> dict[str, Any]:
     """The :func:`logging.config.dictConfig` of ``settings``: JSON lines on standard error
     (and ``log_file``), uvicorn's own loggers included (``uvicorn.run(log_config=...)``)."""
@@ -166,12 +171,12 @@ def dict_config(settings: Settings) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": JsonFormatter}},
         "handlers": handlers,
-        "root": {"level": settings.log_level, "handlers": list(handlers)},
+        "root": {"level": level_of(settings, serving=True), "handlers": list(handlers)},
         "loggers": {name: dict(own) for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
     }
 
 
-def configure(settings: Settings) -> None:
+def configure(settings: Settings, *, serving: bool = False) -> None:
     """Send every log record of this process through :class:`JsonFormatter`.
 
     Replaces the handlers an earlier call added, leaves the others (a test harness's) and
@@ -188,4 +193,4 @@ def configure(settings: Settings) -> None:
         handler.setFormatter(JsonFormatter())
         setattr(handler, _OURS, True)
         root.addHandler(handler)
-    root.setLevel(settings.log_level)
+    root.setLevel(level_of(settings, serving=serving))
