@@ -102,6 +102,12 @@ class Settings(BaseSettings):
         None,
         description="Also append the JSON log lines to this file. Unset: standard error only.",
     )
+    siem_url: str | None = Field(
+        None,
+        description="Where `vigie siem push` sends alerts, suspensions, incidents and operator "
+        "actions as OCSF events: `syslog+tcp://HOST:PORT` or `syslog+tls://HOST:PORT` "
+        "(RFC 5424) or `file:///PATH` (JSON lines). Unset: no SIEM export.",
+    )
     leak_retention_days: int = Field(
         90, ge=1, description="Days before stored leak files and reports are purged."
     )

@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "leak",
     "incident",
     "demo",
+    "siem",
 )
 
 

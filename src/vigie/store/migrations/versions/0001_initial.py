@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-06 22:10:51.886217
+Create Date: 2026-12-07 01:14:47.866057
 """
 
 from __future__ import annotations
@@ -146,6 +146,13 @@ def upgrade() -> None:
         sa.Column("special_categories", sa.JSON(), nullable=False),
         sa.Column("audit_seq", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_registry_populations")),
+    )
+    op.create_table(
+        "siem_cursors",
+        sa.Column("sink", sa.String(length=200), nullable=False),
+        sa.Column("last_seq", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("sink", name=op.f("pk_siem_cursors")),
     )
     op.create_table(
         "subjects",
@@ -795,6 +802,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_subjects_email")
 
     op.drop_table("subjects")
+    op.drop_table("siem_cursors")
     op.drop_table("registry_populations")
     op.drop_table("processors")
     with op.batch_alter_table("leak_analyses", schema=None) as batch_op:
