@@ -43,6 +43,10 @@ def serve(
     it is answered. The detection pipeline watches every request and can suspend a key
     inline.
 
+    Every worker also answers `/health`, `/ready` (store, audit trail, secrets) and, to
+    VIGIE_METRICS_ALLOW only, `/metrics` (merged across workers), and writes one JSON
+    access line per request at INFO, without paths or personal data (docs/operations.md).
+
     Example: `vigie serve --port 8080 --workers 4`
     """
     import uvicorn
