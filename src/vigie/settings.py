@@ -106,7 +106,8 @@ class Settings(BaseSettings):
         None,
         description="Where `vigie siem push` sends alerts, suspensions, incidents and operator "
         "actions as OCSF events: `syslog+tcp://HOST:PORT` or `syslog+tls://HOST:PORT` "
-        "(RFC 5424) or `file:///PATH` (JSON lines). Unset: no SIEM export.",
+        "(RFC 5424; `?ca=/path/ca.pem` to trust a CA of your own) or `file:///PATH` (JSON "
+        "lines). Unset: no SIEM export.",
     )
     leak_retention_days: int = Field(
         90, ge=1, description="Days before stored leak files and reports are purged."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,9 +36,10 @@ FRAME = re.compile(rb"(\d+) ")
 class Receiver:
     """A syslog receiver on loopback: RFC 6587 octet-counted RFC 5424 messages."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, tls: ssl.SSLContext | None = None) -> None:
         self.port = port
         self.messages: list[bytes] = []
+        self._tls = tls
         self._server = socket.create_server(("127.0.0.1", port))
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._stop = False
@@ -50,6 +52,13 @@ class Receiver:
                 conn, _ = self._server.accept()
             except TimeoutError:
                 continue
+            conn.settimeout(10)
+            if self._tls is not None:
+                try:
+                    conn = self._tls.wrap_socket(conn, server_side=True)
+                except (ssl.SSLError, OSError):  # a client that did not trust us
+                    conn.close()
+                    continue
             with conn:
                 data = b""
                 while chunk := conn.recv(65536):
@@ -72,8 +81,8 @@ class Receiver:
 
 
 @contextmanager
-def receiving(port: int) -> Iterator[Receiver]:
-    receiver = Receiver(port)
+def receiving(port: int, tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
+    receiver = Receiver(port, tls)
     try:
         yield receiver
     finally:
@@ -197,3 +206,61 @@ def test_only_known_sink_forms_are_accepted() -> None:
     for bad in ("http://siem.example", "syslog+tcp://siem.example", "file://"):
         with pytest.raises(ConfigError):
             sink_from_url(bad)
+
+
+def _certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (its own CA), and its key."""
+    from datetime import UTC, datetime, timedelta
+    from ipaddress import IPv4Address
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "siem.example")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(IPv4Address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "siem.pem", directory / "siem.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_syslog_over_tls_checks_the_siems_certificate(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    _story(sessions, "lingua")
+    cert, key = _certificate(tmp_path)
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert, key)
+    port = _free_port()
+    untrusted = sink_from_url(f"syslog+tls://127.0.0.1:{port}")
+    trusted = sink_from_url(f"syslog+tls://127.0.0.1:{port}?ca={cert}")
+    with receiving(port, server) as receiver:
+        with pytest.raises(ssl.SSLError):  # a SIEM the system's CAs do not vouch for
+            push(sessions, untrusted)
+        assert push(sessions, trusted).sent == len(_exported_seqs(sessions))
+    uids = [e["metadata"]["uid"] for e in receiver.events()]  # type: ignore[index]
+    assert uids == [f"vigie-audit-{seq}" for seq in _exported_seqs(sessions)]

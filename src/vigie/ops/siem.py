@@ -14,13 +14,14 @@ Sinks (``VIGIE_SIEM_URL``):
 
 - ``syslog+tcp://host:port`` / ``syslog+tls://host:port``: RFC 5424 messages (facility
   13, log audit) whose MSG is the OCSF JSON, framed by octet counting (RFC 6587); TLS
-  verifies the server against the system's CAs;
+  verifies the server against the system's CAs, or the CA file of ``?ca=/path/ca.pem``;
 - ``file:///path/events.jsonl``: OCSF JSON lines appended and fsync'ed (for a log
   shipper).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import ssl
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 from sqlalchemy import select, update
@@ -78,6 +79,7 @@ class SyslogSink:
     host: str
     port: int
     tls: bool = False
+    ca_file: Path | None = None  # TLS: trust this CA instead of the system's
     timeout: float = 10.0
 
     @property
@@ -89,10 +91,13 @@ class SyslogSink:
         payload = b"".join(syslog_frame(e, hostname=hostname) for e in events)
         with socket.create_connection((self.host, self.port), timeout=self.timeout) as raw:
             if self.tls:
-                context = ssl.create_default_context()
+                context = ssl.create_default_context(cafile=self.ca_file)
                 with context.wrap_socket(raw, server_hostname=self.host) as conn:
                     conn.sendall(payload)
-                    conn.unwrap()
+                    # Our close_notify: the receiver answers it, or closes once it has read
+                    # everything (an EOF, as over plain TCP).
+                    with contextlib.suppress(ssl.SSLEOFError):
+                        conn.unwrap()
                 return
             raw.sendall(payload)
             raw.shutdown(socket.SHUT_WR)
@@ -121,7 +126,13 @@ def sink_from_url(url: str) -> Sink:
     """The sink ``VIGIE_SIEM_URL`` names; raises ``ConfigError`` for another form."""
     parts = urlsplit(url)
     if parts.scheme in ("syslog+tcp", "syslog+tls") and parts.hostname and parts.port:
-        return SyslogSink(parts.hostname, parts.port, tls=parts.scheme == "syslog+tls")
+        ca = parse_qs(parts.query).get("ca")
+        return SyslogSink(
+            parts.hostname,
+            parts.port,
+            tls=parts.scheme == "syslog+tls",
+            ca_file=Path(ca[0]) if ca else None,
+        )
     if parts.scheme == "file" and parts.path:
         return FileSink(Path(parts.path))
     raise ConfigError(
