@@ -51,7 +51,8 @@ def test_workers_values_are_merged_at_scrape(tmp_path: Path) -> None:
 def test_prepare_names_and_empties_the_directory_for_several_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv(VARIABLE, raising=False)
+    monkeypatch.setenv(VARIABLE, "unset below")  # so that the test's end restores it
+    monkeypatch.delenv(VARIABLE)  # prepare() sets it, as vigie serve does for its workers
     settings = Settings(data_dir=tmp_path / "data")
     assert prepare(settings, workers=1) is None and VARIABLE not in os.environ
     directory = prepare(settings, workers=4)
