@@ -4,20 +4,24 @@ Each check raises when its condition does not hold (:class:`vigie.http.probes.Re
 
 - ``store``: the database answers a ``SELECT 1`` (on the driver, outside any transaction);
 - ``audit``: a write transaction can lock the audit trail's head — what every disclosure
-  must do before it is answered — and is rolled back at once (PostgreSQL waits at most
-  ``LOCK_TIMEOUT`` for a writer; SQLite its busy timeout). A read-only replica, a full
-  disk on SQLite's lock, a lost head row all fail it;
+  must do before it is answered — and is rolled back at once. PostgreSQL waits at most
+  ``LOCK_TIMEOUT`` for a writer; SQLite does not wait: its one write lock held by another
+  writer means the file is being written, which passes. A read-only replica or file, a
+  lost head row, a database that refuses the lock fail it;
 - ``secrets``: the instance secrets are loaded (the master key has its 32 bytes and the
   checkpoint signing key signs).
 """
 
 from __future__ import annotations
 
+import sqlite3
+
 from sqlalchemy import Engine
 
 from vigie.audit.trail import lock_head
 from vigie.http.probes import ReadyCheck
 from vigie.secrets import InstanceSecrets
+from vigie.store.engine import SQLITE_BUSY_TIMEOUT_MS, is_sqlite
 
 LOCK_TIMEOUT = "2s"
 
@@ -41,16 +45,45 @@ def audit_writable(engine: Engine) -> ReadyCheck:
     """The audit trail's head can be locked for writing (then released untouched)."""
 
     def run() -> None:
+        if is_sqlite(engine):
+            _sqlite_writable(engine)
+            return
         with engine.connect() as conn:
             transaction = conn.begin()
             try:
-                if conn.dialect.name == "postgresql":
-                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
                 lock_head(conn)
             finally:
                 transaction.rollback()
 
     return ReadyCheck("audit", run)
+
+
+def _sqlite_writable(engine: Engine) -> None:
+    """SQLite's one write lock, taken without waiting: busy means a writer holds it, so the
+    file is being written (under load the gateway holds it most of the time, and a probe
+    queueing behind it would time out). Read-only, missing or broken fails."""
+    raw = engine.raw_connection()
+    driver = raw.driver_connection
+    try:
+        assert isinstance(driver, sqlite3.Connection)
+        driver.execute("PRAGMA busy_timeout = 0")
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                return
+            raise
+        try:
+            moved = driver.execute("UPDATE audit_head SET size = size WHERE id = 1").rowcount
+            if moved != 1:
+                raise LookupError("the audit trail has no head row")
+        finally:
+            driver.execute("ROLLBACK")
+    finally:
+        if isinstance(driver, sqlite3.Connection):
+            driver.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        raw.close()
 
 
 def secrets_loaded(secrets: InstanceSecrets) -> ReadyCheck:
