@@ -7,7 +7,7 @@ Each check raises when its condition does not hold (:class:`vigie.http.probes.Re
   must do before it is answered — and is rolled back at once. PostgreSQL waits at most
   ``LOCK_TIMEOUT`` for a writer; SQLite does not wait: its one write lock held by another
   writer means the file is being written, which passes. A read-only replica or file, a
-  lost head row, a database that refuses the lock fail it;
+  missing table, a database that refuses the lock fail it;
 - ``secrets``: the instance secrets are loaded (the master key has its 32 bytes and the
   checkpoint signing key signs).
 """
@@ -76,8 +76,10 @@ def _sqlite_writable(engine: Engine) -> None:
             raise
         try:
             moved = driver.execute("UPDATE audit_head SET size = size WHERE id = 1").rowcount
-            if moved != 1:
-                raise LookupError("the audit trail has no head row")
+            if moved != 1:  # a trail not yet begun: its first append inserts the head
+                driver.execute(
+                    "INSERT INTO audit_head (id, size, head_hash) VALUES (1, 0, zeroblob(32))"
+                )
         finally:
             driver.execute("ROLLBACK")
     finally:
