@@ -7,6 +7,7 @@ anywhere else.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -92,6 +93,28 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest total of a request's header lines a listener accepts: 431 above "
         "(nginx: four 8 KB buffers).",
+    )
+    metrics_allow: list[str] = Field(
+        ["127.0.0.1/32", "::1/128"],
+        description="Client networks (CIDR, a JSON list) allowed to read `/metrics` on every "
+        "listener; any other client gets a 404. Put your Prometheus's address here.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = Field(
+        None,
+        description="Level of the JSON log lines on standard error. Default: `INFO` for "
+        "`vigie serve` (one access line per request), `WARNING` for other commands. No "
+        "level writes personal data: see docs/operations.md.",
+    )
+    log_file: Path | None = Field(
+        None,
+        description="Also append the JSON log lines to this file. Unset: standard error only.",
+    )
+    siem_url: str | None = Field(
+        None,
+        description="Where `vigie siem push` sends alerts, suspensions, incidents and operator "
+        "actions as OCSF events: `syslog+tcp://HOST:PORT` or `syslog+tls://HOST:PORT` "
+        "(RFC 5424; `?ca=/path/ca.pem` to trust a CA of your own) or `file:///PATH` (JSON "
+        "lines). Unset: no SIEM export.",
     )
     leak_retention_days: int = Field(
         90, ge=1, description="Days before stored leak files and reports are purged."
@@ -190,6 +213,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "VIGIE_JOBS_STALE_AFTER_SECONDS must exceed twice VIGIE_JOBS_HEARTBEAT_SECONDS"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _metrics_allow_parses(self) -> Settings:
+        for cidr in self.metrics_allow:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"VIGIE_METRICS_ALLOW: {cidr!r} is not a network") from exc
         return self
 
     @model_validator(mode="after")

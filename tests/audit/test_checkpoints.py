@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +20,10 @@ from vigie.secrets import InstanceSecrets
 Fill = Callable[[Session, int], list[int]]
 
 T0 = datetime(2026, 1, 10, 8, 0, tzinfo=UTC)
+
+
+def _gauge(name: str) -> float | None:
+    return REGISTRY.get_sample_value(name)
 
 
 def test_checkpoint_signs_size_root_and_time(
@@ -71,9 +76,12 @@ def test_checkpointer_takes_one_when_enough_events_or_time(
         fill(s, 3)
     first = auto.maybe_checkpoint(now=T0)
     assert first is not None and first.size == 3  # the first one anchors the trail at once
+    assert _gauge("vigie_audit_last_checkpoint_timestamp_seconds") == T0.timestamp()
+    assert _gauge("vigie_audit_unanchored_events") == 0
     with sessions.begin() as s:
         fill(s, 5)
     assert auto.maybe_checkpoint(now=T0 + timedelta(seconds=30)) is None  # 5 < 10, 30 s < 60 s
+    assert _gauge("vigie_audit_unanchored_events") == 5  # the backlog, seen by the cheap check
     by_time = auto.maybe_checkpoint(now=T0 + timedelta(seconds=61))
     assert by_time is not None and by_time.size == 9
     # Only its own checkpoint event since: nothing is due, however long we wait.

@@ -6,6 +6,7 @@ import itertools
 from datetime import UTC, datetime
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -134,3 +135,25 @@ def test_disclosure_does_not_happen_when_the_trail_refuses(
         head = s.get(AuditHead, 1)
         assert head is not None and head.size == 1  # the caller's write was rolled back
         assert s.scalar(text("SELECT count(*) FROM audit_disclosures")) == 0
+
+
+def test_append_latency_and_failures_are_measured(
+    sessions: sessionmaker[Session], engine: Engine
+) -> None:
+    def sample(name: str) -> float:
+        return REGISTRY.get_sample_value(name) or 0.0
+
+    appends, failures = (
+        sample("vigie_audit_append_seconds_count"),
+        sample("vigie_audit_append_failures_total"),
+    )
+    with sessions.begin() as s:
+        append(s, action=Action.KEY_ISSUE, actor="operator:cli")
+        append_many(s, [NewEvent(action=Action.KEY_ISSUE, actor="operator:cli")] * 3)
+    assert sample("vigie_audit_append_seconds_count") == appends + 2  # one per append call
+    assert sample("vigie_audit_append_failures_total") == failures
+    _refuse_event_inserts(engine)
+    with pytest.raises(AuditFailure), sessions.begin() as s:
+        append(s, action=Action.KEY_ISSUE, actor="operator:cli")
+    assert sample("vigie_audit_append_failures_total") == failures + 1
+    assert sample("vigie_audit_append_seconds_count") == appends + 2

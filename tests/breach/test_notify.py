@@ -15,6 +15,7 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -89,8 +90,18 @@ def test_send_all_channels_once(
             secrets=secrets, lock_dir=tmp_path / "locks", actor=ACTOR, clock=clock,
         )  # fmt: skip
 
+    def delivered(channel: str, status: str) -> float:
+        labels = {"channel": channel, "status": status}
+        return REGISTRY.get_sample_value("vigie_notice_deliveries_total", labels) or 0.0
+
+    before = {
+        k: delivered(*k) for k in (("email", "sent"), ("email", "bounced"), ("letter", "sent"))
+    }
     report = run()
     assert report.sent == {"email": 11, "sms": 11, "letter": 14}
+    assert delivered("email", "sent") == before["email", "sent"] + 11
+    assert delivered("email", "bounced") == before["email", "bounced"] + 1
+    assert delivered("letter", "sent") == before["letter", "sent"] + 14
     assert (report.bounced, report.no_contact) == (1, 2 + 3)
     assert sink.count() == 11
     ids = Counter(mid for mid, _, _ in sink.messages)

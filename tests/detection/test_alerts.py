@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from vigie.audit.models import AuditEvent
@@ -49,7 +50,15 @@ def test_containment_follows_severity(
     key_suspended: bool,
     processor_suspended: bool,
 ) -> None:
+    fired = ("vigie_detection_alerts_total", {"detector": "volume", "severity": severity.value,
+             "containment": containment})  # fmt: skip
+    target = {"suspend_key": "key", "suspend_processor": "processor"}.get(containment, "none")
+    suspended = ("vigie_detection_suspensions_total", {"target": target})
+    before = [REGISTRY.get_sample_value(*m) or 0.0 for m in (fired, suspended)]
     alert_id = _raise(world, severity)
+    after = [REGISTRY.get_sample_value(*m) or 0.0 for m in (fired, suspended)]
+    assert after[0] == before[0] + 1
+    assert after[1] == before[1] + (target != "none")
     with world.sessions() as s:
         (alert,) = list_alerts(s)
         key = s.get(ApiKey, world.key_ids[0])

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -107,3 +108,42 @@ def test_the_real_server_bounds_headers_and_bodies(served: tuple[str, Path], wor
     assert token not in text
     with world.sessions() as s:
         assert s.scalar(select(func.count()).select_from(AuditEvent)) == before
+
+
+@pytest.mark.slow
+def test_two_workers_export_one_set_of_metrics_and_log_json(world: World, tmp_path: Path) -> None:
+    from vigie.fingerprint.pseudonyms import Pseudonymiser
+
+    ids = world.people(3)
+    world.assign(world.processor("lingua"), ids)
+    token = world.key("lingua")
+    pseudonyms = Pseudonymiser(world.secrets, world.processor_id("lingua")).encode_many(ids)
+    log = tmp_path / "serve.log"
+    reads = 12
+    with (
+        serving(world.settings, log, "--workers", "2") as base,
+        httpx.Client(
+            base_url=base, timeout=30, headers={"Authorization": f"Bearer {token}"}
+        ) as client,
+    ):
+        for i in range(reads):  # new connections: both workers serve some
+            with httpx.Client(base_url=base, timeout=30) as one:
+                one.get(f"/api/v1/subjects/{pseudonyms[i % 3]}", headers=client.headers)
+        assert client.get("/ready").status_code == 200
+        scraped = client.get("/metrics").text
+    served = [
+        line
+        for line in scraped.splitlines()
+        if line.startswith("vigie_http_requests_total{")
+        and 'route="/api/v1/subjects/{pseudonym}"' in line
+        and 'status="200"' in line
+    ]
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in served) == reads
+    assert 'vigie_gateway_distinct_people_total{processor="lingua"} 3.0' in scraped
+    assert (world.settings.data_dir / "metrics").is_dir()
+    text = log.read_text()
+    lines = [orjson.loads(x) for x in text.splitlines() if '"vigie.access"' in x]
+    access = [x for x in lines if x["route"] != "/api/v1/health"]  # serving() polls it
+    assert len(access) == reads + 2  # the reads, /ready and /metrics
+    assert {x["route"] for x in access} == {"/api/v1/subjects/{pseudonym}", "/ready", "/metrics"}
+    assert all(p not in text for p in pseudonyms) and token not in text

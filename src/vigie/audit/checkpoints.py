@@ -35,6 +35,7 @@ from vigie.audit.actions import Action
 from vigie.audit.models import HEAD, AuditCheckpoint, to_us
 from vigie.audit.trail import APPENDED, append, lock_head
 from vigie.errors import IntegrityError
+from vigie.ops import metrics
 from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 
@@ -169,16 +170,29 @@ class Checkpointer:
         now_us = time.time_ns() // 1000 if now is None else to_us(now)
         with self.sessions() as peek:  # unlocked look first: most calls end here
             size = peek.scalar(select(HEAD.c.size).where(HEAD.c.id == 1)) or 0
-            if not self.due(size, latest(peek), now_us):
+            last = latest(peek)
+            _observe(size, last)
+            if not self.due(size, last, now_us):
                 return None
         with self.sessions.begin() as session:
-            return take(
+            taken = take(
                 session,
                 signing_key=self.signing_key,
                 actor=self.actor,
                 now=now,
                 due=lambda size, last: self.due(size, last, now_us),
             )
+        if taken is not None:
+            _observe(taken.size + 1, taken)
+        return taken
+
+
+def _observe(size: int, last: AuditCheckpoint | None) -> None:
+    """Export the latest checkpoint's time and the events it leaves unanchored."""
+    covered = 0 if last is None else last.size + 1
+    metrics.UNANCHORED.set(max(0, size - covered))
+    if last is not None:
+        metrics.CHECKPOINT_TIME.set(last.at_us / 1_000_000)
 
 
 class AppendWatch:

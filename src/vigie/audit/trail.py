@@ -31,6 +31,7 @@ from vigie.audit import canonical, index
 from vigie.audit.actions import Action
 from vigie.audit.models import HEAD, to_us
 from vigie.errors import AuditFailure
+from vigie.ops import metrics
 from vigie.store import raw
 
 ACTOR_KINDS = ("processor:", "operator:", "system:")
@@ -114,10 +115,12 @@ def append_many(session: Session, events: Sequence[NewEvent]) -> list[int]:
     """Record several events in one go (group commit); return their sequence numbers."""
     if not events:
         return []
+    started = time.perf_counter()
     try:
         encoded = [_encode(e) for e in events]
     except (ValueError, TypeError) as exc:
         session.rollback()
+        metrics.AUDIT_APPEND_FAILURES.inc()
         raise AuditFailure(f"cannot record audit event: {exc}") from exc
     try:
         conn = session.connection()
@@ -148,7 +151,9 @@ def append_many(session: Session, events: Sequence[NewEvent]) -> list[int]:
         conn.info[APPENDED] = True
     except SQLAlchemyError as exc:
         session.rollback()
+        metrics.AUDIT_APPEND_FAILURES.inc()
         raise AuditFailure(f"cannot record audit event: {type(exc).__name__}") from exc
+    metrics.AUDIT_APPEND.observe(time.perf_counter() - started)
     return [r[0] for r in rows]
 
 

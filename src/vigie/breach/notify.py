@@ -35,6 +35,7 @@ from vigie.breach.codes import code_key, make_code
 from vigie.breach.models import IncidentExposure, NoticeDelivery
 from vigie.breach.notices import NoticeContext, NoticeRenderer, Recipient
 from vigie.errors import Denied, InvalidInput
+from vigie.ops import metrics
 from vigie.registry.models import Subject
 from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
@@ -228,6 +229,7 @@ def send_notices(
                     if to is None:
                         report.no_contact += 1
                         if not dry_run:
+                            metrics.NOTICE_DELIVERIES.labels(name, "no_contact").inc()
                             _record(session, row, incident_id, subject.id, name, langs,
                                     "no_contact", clock)  # fmt: skip
                         continue
@@ -248,16 +250,19 @@ def send_notices(
                         channel.deliver(message, commit=mark_sent)
                     except Bounced as exc:
                         _mark(session, claimed, "bounced", str(exc))
+                        metrics.NOTICE_DELIVERIES.labels(name, "bounced").inc()
                         report.bounced += 1
                         continue
                     except DeliveryFailed as exc:
                         _mark(session, claimed, "failed", str(exc))
+                        metrics.NOTICE_DELIVERIES.labels(name, "failed").inc()
                         report.failed += 1
                         failures += 1
                         if failures >= MAX_CONSECUTIVE_FAILURES:
                             raise
                         continue
                     failures = 0
+                    metrics.NOTICE_DELIVERIES.labels(name, "sent").inc()
                     report.sent[name] += 1
                 done += 1
                 if progress:

@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "demo",
     "jobs",
     "requirements",
+    "siem",
 )
 
 
@@ -130,11 +131,29 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
     """Vigie."""
+    _configure_logging(serving=ctx.invoked_subcommand == "serve")
+
+
+def _configure_logging(*, serving: bool) -> None:
+    """Every command logs JSON lines without personal data (:mod:`vigie.ops.logs`), at the
+    level and to the file the environment sets; settings that do not parse are left to
+    the command to report."""
+    from pydantic import ValidationError
+
+    from vigie.ops.logs import configure
+    from vigie.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError:
+        return
+    configure(settings, serving=serving)
 
 
 for _name in COMMAND_MODULES:

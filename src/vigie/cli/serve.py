@@ -6,6 +6,8 @@ import typer
 
 from vigie.cli.context import err_console, instance
 from vigie.errors import ConfigError
+from vigie.ops.logs import dict_config
+from vigie.ops.multiproc import prepare as prepare_metrics
 
 APP_FACTORY = "vigie.gateway.app:app_from_environment"
 WORKER_HEALTHCHECK_SECONDS = 60
@@ -50,6 +52,10 @@ def serve(
     One job worker process (`vigie worker`: leak analyses, verifications) runs
     alongside, stopped with the listeners, unless `--no-worker`.
 
+    Every worker also answers `/health`, `/ready` (store, audit trail, secrets) and, to
+    VIGIE_METRICS_ALLOW only, `/metrics` (merged across workers), and writes one JSON
+    access line per request at INFO, without paths or personal data (docs/operations.md).
+
     Example: `vigie serve --port 8080 --workers 4`
     """
     import uvicorn
@@ -62,6 +68,7 @@ def serve(
     inst.secrets  # noqa: B018 - loads and checks the instance secrets
     if not settings.resolved_database_url:
         raise ConfigError("no database configured")
+    prepare_metrics(settings, workers=workers)  # before the workers import prometheus-client
     docs = "API documentation at /api/docs" if settings.gateway_docs else "no /api/docs page"
     jobs = "no job worker" if no_worker else "one job worker"
     err_console.print(
@@ -78,7 +85,10 @@ def serve(
             proxy_headers=forwarded_allow_ips is not None,
             forwarded_allow_ips=forwarded_allow_ips,
             log_level=log_level,
-            access_log=False,  # access lines would name pseudonyms; the audit trail has it all
+            log_config=dict_config(settings),  # every worker logs JSON lines without persons
+            # uvicorn's access lines would name pseudonyms; vigie.http writes its own, with
+            # the route template instead of the path
+            access_log=False,
             server_header=False,
             # The app bounds request heads itself (vigie.http), whatever parser uvicorn picks;
             # with h11 the parser's own buffer matches it.

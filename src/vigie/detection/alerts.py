@@ -25,14 +25,19 @@ from sqlalchemy.orm import Session
 from vigie.audit import trail
 from vigie.audit.actions import Action
 from vigie.breach import incidents
-from vigie.detection.containment import DEFAULT_THROTTLE, contain
+from vigie.detection.containment import DEFAULT_THROTTLE, Containment, contain
 from vigie.detection.findings import Severity
 from vigie.detection.models import Alert
 from vigie.errors import InvalidInput
+from vigie.ops import metrics
 from vigie.processors.models import Processor
 from vigie.store.base import utcnow
 
 MAX_SUMMARY = 300
+_SUSPENDED = {
+    Containment.SUSPEND_KEY.value: "key",
+    Containment.SUSPEND_PROCESSOR.value: "processor",
+}
 
 
 def _incident(
@@ -115,6 +120,9 @@ def raise_alert(
     alert.containment = contain(
         session, alert=alert, actor=actor, now=at, throttle_for=throttle_for
     ).value
+    metrics.DETECTOR_FIRINGS.labels(detector, severity.value, alert.containment).inc()
+    if alert.containment in _SUSPENDED:
+        metrics.SUSPENSIONS.labels(_SUSPENDED[alert.containment]).inc()
     alert.audit_seq = trail.append(
         session,
         action=Action.ALERT_RAISE,

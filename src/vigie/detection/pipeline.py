@@ -48,6 +48,7 @@ from vigie.detection.sweep import SweepDetector
 from vigie.detection.timing import RareHourDetector
 from vigie.detection.volume import VolumeDetector
 from vigie.gateway.observe import Access
+from vigie.ops.logs import Code
 from vigie.processors.counts import scope_sizes
 from vigie.settings import Settings
 
@@ -205,4 +206,4 @@ class DetectionPipeline:
             with self.sessions.begin() as session:
                 deliver_pending(session, notifier=self.notifier)
         except (DeliveryFailed, SQLAlchemyError) as exc:  # kept for the next delivery run
-            log.warning("alert delivery deferred: %s", type(exc).__name__)
+            log.warning("alert delivery deferred: %s", Code(type(exc).__name__))

@@ -54,6 +54,8 @@ from vigie.gateway.serial import WriterQueue
 from vigie.gateway.unit import UnitOfWork
 from vigie.http.limits import RequestLimits
 from vigie.http.listener import Listener
+from vigie.http.probes import Probes
+from vigie.ops.readiness import store_checks
 from vigie.requirements.api import make_router as requirements_router
 from vigie.requirements.attestations import attestations_dir
 from vigie.secrets import InstanceSecrets, load_secrets
@@ -164,6 +166,8 @@ def create_app(
 
     app = Listener(
         limits=RequestLimits.from_settings(settings, max_body_bytes=max_body),
+        name="api",
+        probes=Probes.of(settings, checks=store_checks(engine, secrets)),
         title="Vigie processor API",
         version=__version__,
         description=API_DESCRIPTION,

@@ -40,6 +40,16 @@ class Charge:
     remaining_today: int
     remaining_30_days: int
 
+    def used(self, budget: Budget) -> float:
+        """The share of ``budget`` used: the higher of the day's and the 30 days'."""
+        day = _share(budget.per_day - self.remaining_today, budget.per_day)
+        month = _share(budget.per_30_days - self.remaining_30_days, budget.per_30_days)
+        return max(day, month)
+
+
+def _share(used: int, of: int) -> float:
+    return used / of if of > 0 else 1.0
+
 
 # Statements on the driver's cursor (:mod:`vigie.store.raw`): this is the hot path of
 # every request. The upsert syntax (``ON CONFLICT … DO UPDATE … RETURNING``) is the same on

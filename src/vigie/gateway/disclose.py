@@ -32,6 +32,7 @@ from vigie.gateway.cursor import CursorCodec
 from vigie.gateway.models import SubjectEvent
 from vigie.gateway.observe import Access, AccessObserver
 from vigie.gateway.problems import kind_of
+from vigie.ops.logs import Code
 from vigie.policy.view import PSEUDONYM, Budget, ContractView, union
 from vigie.policy.writeback import validate_write
 from vigie.secrets import InstanceSecrets
@@ -67,6 +68,7 @@ class Attempt:
     origin: str | None
     kind: str  # "read", "list", "write"
     processor_id: int | None = None
+    processor_name: str | None = None
     key_id: int | None = None
     actor: str = GATEWAY_ACTOR
     not_found: bool = False
@@ -104,12 +106,16 @@ class Caller:
 
 @dataclass(frozen=True)
 class Disclosure:
-    """The outcome of a successful request: the body and the budget left."""
+    """The outcome of a successful request: the body, the budget left, and for metrics the
+    people sent, those newly counted today and the share of the budget used."""
 
     body: Any
     remaining_today: int | None = None
     remaining_30_days: int | None = None
     audit_seq: int | None = None
+    people: int = 0
+    newly_counted: int = 0
+    budget_used: float | None = None
 
 
 def begin(
@@ -119,6 +125,7 @@ def begin(
     found = identify(session, token=token, client_ip=attempt.origin, now=now)
     key = found.key
     attempt.processor_id, attempt.key_id, attempt.actor = key.processor_id, key.key_id, key.actor
+    attempt.processor_name = key.processor_name
     if not found.contracts:
         raise Denied("this processor has no contract in force")
     views = {c.id: c.view for c in found.contracts}
@@ -246,7 +253,15 @@ def read_subject(
         fields=fields,
         detail={"contracts": list(person.contract_ids), "newly_counted": charged.newly_counted},
     )
-    return Disclosure(record, charged.remaining_today, charged.remaining_30_days, seq)
+    return Disclosure(
+        record,
+        charged.remaining_today,
+        charged.remaining_30_days,
+        seq,
+        people=1,
+        newly_counted=charged.newly_counted,
+        budget_used=charged.used(caller.budget),
+    )
 
 
 def list_subjects(
@@ -317,7 +332,15 @@ def list_subjects(
             pseudonymiser=caller.pseudonyms, after_subject_id=people[-1].subject_id, now=now
         )
     body = {"data": records, "next_cursor": next_cursor, "limit": limit}
-    return Disclosure(body, charged.remaining_today, charged.remaining_30_days, seq)
+    return Disclosure(
+        body,
+        charged.remaining_today,
+        charged.remaining_30_days,
+        seq,
+        people=len(records),
+        newly_counted=charged.newly_counted,
+        budget_used=charged.used(caller.budget),
+    )
 
 
 def write_event(
@@ -415,6 +438,6 @@ def record_denial(
             pass  # the request is refused already; keep what the observer wrote
         except Exception:
             savepoint.rollback()
-            log.exception("observer %s failed on a denied request", type(observer).__name__)
+            log.exception("observer %s failed on a denied request", Code(type(observer).__name__))
             continue
         savepoint.commit()

@@ -39,10 +39,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from vigie.errors import AuditFailure, VigieError
-from vigie.gateway import disclose
+from vigie.gateway import disclose, meter
 from vigie.gateway.disclose import Attempt, Caller, Disclosure, Gate
 from vigie.gateway.problems import INTERNAL, UNAVAILABLE, problem, problem_for
 from vigie.gateway.serial import WriterQueue
+from vigie.ops.logs import Code
 
 log = logging.getLogger(__name__)
 
@@ -148,10 +149,12 @@ class UnitOfWork:
     def _together(self, group: Sequence[_Waiting]) -> list[Response] | None:
         """The group's answers after one commit, or None if anything failed (rolled back)."""
         results = []
+        attempts = []
         try:
             with self._turn(), self.sessions.begin() as session:
                 for w in group:
                     attempt = Attempt(origin=_origin(w.request), kind=w.kind)
+                    attempts.append(attempt)
                     caller = disclose.begin(
                         session, gate=self.gate, token=w.token, attempt=attempt, now=w.now
                     )
@@ -159,7 +162,8 @@ class UnitOfWork:
         except Exception:  # each request runs again alone and meets its own fate
             return None
         answers = []
-        for w, result in zip(group, results, strict=True):
+        for w, attempt, result in zip(group, attempts, results, strict=True):
+            meter.served(w.request, attempt, result)
             self._after_commit()
             answers.append(_answer(result, w.status))
         return answers
@@ -188,13 +192,15 @@ class UnitOfWork:
         except Exception:
             log.exception("gateway request failed; rolled back, nothing disclosed")
             return problem(INTERNAL, "an internal error occurred; nothing was disclosed")
+        meter.served(request, attempt, result)
         self._after_commit()
         return _answer(result, status)
 
     def _deny(self, request: Request, attempt: Attempt, exc: VigieError, now: datetime) -> Response:
         instance = request.url.path
+        meter.denied(request, attempt, exc)
         if isinstance(exc, AuditFailure):
-            log.error("audit trail unavailable: %s", type(exc).__name__)
+            log.error("audit trail unavailable: %s", Code(type(exc).__name__))
             return problem_for(exc, instance=instance)
         try:
             with self._turn(), self.sessions.begin() as session:

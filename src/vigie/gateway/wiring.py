@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from vigie.detection.notify import Notifier
 from vigie.gateway.observe import AccessObserver
+from vigie.ops.logs import Code
 from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 from vigie.store.engine import make_session_factory
@@ -123,7 +124,7 @@ class CheckpointTimer:
         try:
             checkpointer.maybe_checkpoint()
         except Exception as exc:  # a server keeps serving; verify --strict shows the tail
-            log.error("audit checkpoint failed: %s", type(exc).__name__)
+            log.error("audit checkpoint failed: %s", Code(type(exc).__name__))
 
 
 def run_during(app: FastAPI, timer: CheckpointTimer) -> FastAPI:

@@ -15,14 +15,34 @@ from starlette.types import ASGIApp
 
 from vigie.http.limits import RequestLimits
 from vigie.http.middleware import ListenerMiddleware
+from vigie.http.probes import Probes
 
 
 class Listener(FastAPI):
-    """A FastAPI app bounded by ``limits`` and sending the security headers on every answer."""
+    """A FastAPI app bounded by ``limits`` and sending the security headers on every answer.
 
-    def __init__(self, *, limits: RequestLimits, **kwargs: Any) -> None:
+    ``name`` labels its metrics and access lines (``api``, ``console``, ``public``);
+    ``probes`` holds its readiness checks and who may read ``/metrics`` (default: no
+    check, loopback only).
+    """
+
+    def __init__(
+        self,
+        *,
+        limits: RequestLimits,
+        name: str = "api",
+        probes: Probes | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.limits = limits
+        self.listener_name = name
+        self.probes = probes or Probes()
         super().__init__(**kwargs)
 
     def build_middleware_stack(self) -> ASGIApp:
-        return ListenerMiddleware(super().build_middleware_stack(), limits=self.limits)
+        return ListenerMiddleware(
+            super().build_middleware_stack(),
+            limits=self.limits,
+            name=self.listener_name,
+            probes=self.probes,
+        )

@@ -2,6 +2,9 @@
 
 For each HTTP request it
 
+- gives it a request id (echoed in ``X-Request-ID``), and once answered writes its access
+  line and request metrics (:mod:`vigie.http.access`);
+- answers ``/health``, ``/ready`` and ``/metrics`` itself (:mod:`vigie.http.probes`);
 - refuses a head past the listener's :class:`~vigie.http.limits.RequestLimits` (414, 431;
   413 for a declared body too large) before the app sees it, and a streamed body as soon
   as it passes the bound (413, whatever the app does with the error it gets while reading);
@@ -23,28 +26,62 @@ import logging
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vigie.http import probes
+from vigie.http.access import HEADER, Access
 from vigie.http.headers import secure
 from vigie.http.limits import MalformedRequest, RequestLimits, RequestTooLarge
+from vigie.http.probes import Probes
 from vigie.http.problems import PROBLEM_JSON, problem_body
+from vigie.ops.logs import REQUEST_ID, Code
 
 log = logging.getLogger(__name__)
 
 
 class ListenerMiddleware:
-    """Wraps a listener's ASGI ``app``: limits, security headers, aborted requests."""
+    """Wraps the ASGI ``app`` of the listener ``name``: request ids, access lines and
+    metrics, probes, limits, security headers, aborted requests."""
 
-    def __init__(self, app: ASGIApp, *, limits: RequestLimits) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limits: RequestLimits,
+        name: str = "api",
+        probes: Probes | None = None,
+    ) -> None:
         self.app = app
         self.limits = limits
+        self.name = name
+        self.probes = probes or Probes()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        access = Access(self.name, scope)
+        token = REQUEST_ID.set(access.id)
+        stamp = (HEADER, access.id.encode())
+
+        async def stamped_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                access.status = message["status"]
+                message["headers"] = [*message.get("headers", ()), stamp]
+            await send(message)
+
+        try:
+            await self._serve(scope, receive, stamped_send, access)
+        finally:
+            REQUEST_ID.reset(token)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, access: Access) -> None:
+        if scope["path"] in probes.PATHS and await probes.answer(self.probes, scope, send):
+            access.close(route=scope["path"])
+            return
         try:
             self.limits.check_head(scope)
         except (RequestTooLarge, MalformedRequest) as exc:
             await _refuse(send, exc)
+            access.close()
             return
         limits = self.limits
         received = 0
@@ -87,11 +124,14 @@ class ListenerMiddleware:
             if not answered:
                 await _refuse(send, exc)
         except ClientDisconnect:
-            log.info("%s request aborted: the client left while sending it", scope["method"])
+            log.info("request aborted: the client left while sending it")
+            access.status = 499  # nginx's "client closed request"
+        finally:
+            access.close()
 
 
 async def _refuse(send: Send, exc: RequestTooLarge | MalformedRequest) -> None:
-    log.info("request refused: %s", exc.kind.slug)
+    log.info("request refused: %s", Code(exc.kind.slug))
     body = problem_body(exc.kind, str(exc))
     headers = [
         (b"content-type", PROBLEM_JSON.encode()),

@@ -19,6 +19,7 @@ MODEL_MODULES = (
     "vigie.breach.models",
     "vigie.jobs.models",
     "vigie.requirements.models",
+    "vigie.ops.models",
 )
 
 

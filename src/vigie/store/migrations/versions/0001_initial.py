@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 01:41:46.490019
+Create Date: 2026-12-07 01:48:36.169057
 """
 
 from __future__ import annotations
@@ -216,6 +216,13 @@ def upgrade() -> None:
     with op.batch_alter_table("requirement_versions", schema=None) as batch_op:
         batch_op.create_index("uq_requirement_versions", ["requirement", "version"], unique=True)
 
+    op.create_table(
+        "siem_cursors",
+        sa.Column("sink", sa.String(length=200), nullable=False),
+        sa.Column("last_seq", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("sink", name=op.f("pk_siem_cursors")),
+    )
     op.create_table(
         "subjects",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -973,6 +980,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_subjects_email")
 
     op.drop_table("subjects")
+    op.drop_table("siem_cursors")
     with op.batch_alter_table("requirement_versions", schema=None) as batch_op:
         batch_op.drop_index("uq_requirement_versions")
 

@@ -1,0 +1,61 @@
+"""What /ready checks on a real store: it answers, the audit head can be locked, secrets."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+from sqlalchemy import Engine, text
+
+from vigie.ops.readiness import audit_writable, store_checks
+from vigie.secrets import InstanceSecrets
+from vigie.store.engine import is_sqlite, make_engine
+
+
+def test_a_fresh_instance_is_ready(engine: Engine, secrets: InstanceSecrets) -> None:
+    with engine.begin() as conn:  # the head row exists once anything was appended
+        conn.execute(text("INSERT INTO audit_head (id, size, head_hash) VALUES (1, 0, :h)"),
+                     {"h": b"\0" * 32})  # fmt: skip
+    for check in store_checks(engine, secrets):
+        check.run()
+
+
+def test_sqlite_busy_with_a_writer_is_ready_at_once_read_only_is_not(engine: Engine) -> None:
+    if not is_sqlite(engine):
+        pytest.skip("SQLite's write lock")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO audit_head (id, size, head_hash) VALUES (1, 0, :h)"),
+                     {"h": b"\0" * 32})  # fmt: skip
+    path = engine.url.database
+    assert path
+    writer = sqlite3.connect(path)
+    writer.execute("BEGIN IMMEDIATE")  # another writer holds the lock (the gateway, busy)
+    try:
+        started = time.monotonic()
+        audit_writable(engine).run()
+        assert time.monotonic() - started < 5  # it did not queue behind the writer
+    finally:
+        writer.rollback()
+        writer.close()
+    read_only = make_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            audit_writable(read_only).run()
+    finally:
+        read_only.dispose()
+
+
+def test_postgresql_read_only_is_not_ready(engine: Engine) -> None:
+    if is_sqlite(engine):
+        pytest.skip("a PostgreSQL replica")
+    options = str(engine.url.query.get("options", ""))  # the test's schema
+    url = engine.url.update_query_dict(
+        {"options": f"{options} -c default_transaction_read_only=on"}
+    )
+    read_only = make_engine(url.render_as_string(hide_password=False))
+    try:
+        with pytest.raises(Exception, match="read-only"):
+            audit_writable(read_only).run()
+    finally:
+        read_only.dispose()
