@@ -195,3 +195,30 @@ def test_a_worker_outlives_an_unreachable_store(
     running.join(60)
     assert not running.is_alive()
     worker.close()
+
+
+def test_the_worker_publishes_pending_and_finished_jobs(
+    worker: Worker, sessions: sessionmaker[Session]
+) -> None:
+    from prometheus_client import REGISTRY
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    done_before = value("vigie_jobs_finished_total", kind="test.steps", outcome="done")
+    failed_before = value("vigie_jobs_finished_total", kind="test.refuse", outcome="failed")
+    _enqueue(sessions, "test.steps", n=1)
+    _enqueue(sessions, "test.steps", n=2)
+    _enqueue(sessions, "test.refuse")
+    worker.run_next()  # counted before it claims: three wait
+    assert value("vigie_jobs_pending", kind="test.steps") == 2
+    assert value("vigie_jobs_pending", kind="test.refuse") == 1
+    assert worker.run(once=True) == 2
+    worker.run_next()  # an idle poll counts again: nothing waits
+    assert value("vigie_jobs_pending", kind="test.steps") == 0
+    assert value("vigie_jobs_pending", kind="test.refuse") == 0
+    assert value("vigie_jobs_finished_total", kind="test.steps", outcome="done") == done_before + 2
+    assert (
+        value("vigie_jobs_finished_total", kind="test.refuse", outcome="failed")
+        == failed_before + 1
+    )

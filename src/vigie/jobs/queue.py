@@ -262,6 +262,15 @@ def has_queued(session: Session) -> bool:
     return found.first() is not None
 
 
+def pending_by_kind(session: Session) -> dict[str, int]:
+    """How many jobs of each kind wait or run (an index range: the few unfinished jobs)."""
+    unfinished = (JobState.QUEUED, JobState.RUNNING)
+    rows = session.execute(
+        select(Job.kind, func.count()).where(Job.state.in_(unfinished)).group_by(Job.kind)
+    )
+    return {str(kind): int(n) for kind, n in rows}
+
+
 def has_stale(session: Session, *, stale_after: float, now: datetime | None = None) -> bool:
     """Whether a running job's heartbeat is older than ``stale_after`` s (its worker died)."""
     cutoff = (now or utcnow()) - timedelta(seconds=stale_after)

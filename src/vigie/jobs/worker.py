@@ -43,6 +43,7 @@ from vigie.jobs.context import Cancelled, Interrupted, JobContext
 from vigie.jobs.kinds import KINDS, Kind
 from vigie.jobs.models import Job
 from vigie.jobs.queue import LeaseLost
+from vigie.ops import metrics
 from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 from vigie.store.engine import is_sqlite, make_engine, make_read_engine, make_session_factory
@@ -117,6 +118,7 @@ class Worker:
         with Session(self.reader) as peek:  # idle polls are reads: no write lock
             stale = queue.has_stale(peek, stale_after=stale_after)
             queued = queue.has_queued(peek)
+            self._count_pending(queue.pending_by_kind(peek))
         if not (stale or queued):
             return None
         recovered: dict[int, str] = {}
@@ -134,6 +136,11 @@ class Worker:
         self._execute(job)
         with self.sessions() as session:
             return queue.get_job(session, job_id=job.id)
+
+    def _count_pending(self, pending: Mapping[str, int]) -> None:
+        """Publish the jobs waiting or running, by kind (zero for the kinds with none)."""
+        for kind in sorted(set(self.kinds) | set(pending)):
+            metrics.child(metrics.JOBS_PENDING, kind).set(pending.get(kind, 0))
 
     def _execute(self, job: Job) -> None:
         flags = _Flags()
@@ -191,6 +198,8 @@ class Worker:
                     queue.finish(session, job_id=job.id, worker_id=self.worker_id, result=value)
                 elif what == "failed":
                     queue.fail(session, job_id=job.id, worker_id=self.worker_id, error=value)
+                if what in ("done", "failed"):
+                    metrics.child(metrics.JOBS_FINISHED, job.kind, what).inc()
                 elif what == "cancelled":
                     queue.acknowledge_cancel(session, job_id=job.id, worker_id=self.worker_id)
                 elif what == "released":
