@@ -72,9 +72,9 @@ class Settings(BaseSettings):
     attestation_max_bytes: int = Field(
         5_000_000,
         ge=1024,
-        description="Largest evidence PDF an attestation may carry (413 above). Through the "
-        "processor API the body is also bounded by `gateway_max_body_bytes`: raise that too "
-        "for processors to upload evidence (docs/requirements.md).",
+        description="Largest evidence PDF an attestation may carry (413 above); the processor "
+        "API's attestation route alone takes a body this large (plus its form fields), every "
+        "other route keeps `gateway_max_body_bytes`.",
     )
     gateway_docs: bool = Field(
         True,

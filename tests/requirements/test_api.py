@@ -35,10 +35,9 @@ def post(
     secrets: InstanceSecrets,
 ) -> Post:  # fmt: skip
     """POST to the gateway as the given processor's key."""
-    big = settings.model_copy(
-        update={"gateway_max_body_bytes": 200_000, "attestation_max_bytes": 100_000}
-    )
-    app = create_app(big, engine=engine, secrets=secrets, clock=lambda: NOW)
+    # the listener keeps its small body bound (16 KB by default) for every other route
+    small = settings.model_copy(update={"attestation_max_bytes": 100_000})
+    app = create_app(small, engine=engine, secrets=secrets, clock=lambda: NOW)
     tokens = {}
     with baseline.begin() as s:
         for name in ("good-test", "bad-test"):
@@ -106,8 +105,11 @@ BAD = [
      "only for itself"),
     ("not a PDF", {"data": _form(signature=_sign(document=b"GIF89a")),
                    "files": _files(b"GIF89a")}, "good-test", 400, "not a PDF"),
-    ("oversized", {"data": _form(), "files": _files(b"%PDF-" + b"0" * 150_000)}, "good-test",
+    ("oversized", {"data": _form(), "files": _files(b"%PDF-" + b"0" * 110_000)}, "good-test",
      413, "larger than"),
+    ("body past the route's bound", {"data": _form(),
+                                     "files": _files(b"%PDF-" + b"0" * 200_000)},
+     "good-test", 413, "must not exceed 132768 bytes"),
     ("unknown requirement", {"data": _form(requirement="nope")}, "good-test", 404,
      "no requirement 'nope'"),
     ("no key", {"data": _form()}, "", 401, ""),
@@ -130,6 +132,17 @@ def test_bad_attestations_are_refused_and_store_nothing(
     assert _count(baseline) == before
     store = Path(settings.data_dir) / "attestations"
     assert not store.exists() or not any(store.glob("*.pdf"))
+
+
+def test_only_the_attestation_route_takes_a_document(post: Post) -> None:
+    """A real evidence PDF (60 KB) is accepted while every other route keeps 16 KB."""
+    document = b"%PDF-" + b"0" * 60_000
+    answer = post("/api/v1/attestations", data=_form(signature=_sign(document=document)),
+                  files=_files(document))  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    other = post("/api/v1/campaigns/1/acknowledgement", content=b"x" * 60_000)
+    assert other.status_code == 413
+    assert "must not exceed 16384 bytes" in other.json()["detail"]
 
 
 def test_a_provider_acknowledges_a_campaign(post: Post, baseline: sessionmaker[Session]) -> None:

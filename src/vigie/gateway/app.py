@@ -56,6 +56,7 @@ from vigie.http.limits import RequestLimits
 from vigie.http.listener import Listener
 from vigie.http.probes import Probes
 from vigie.ops.readiness import store_checks
+from vigie.requirements.api import ATTESTATIONS_PATH, MULTIPART_OVERHEAD
 from vigie.requirements.api import make_router as requirements_router
 from vigie.requirements.attestations import attestations_dir
 from vigie.secrets import InstanceSecrets, load_secrets
@@ -165,7 +166,12 @@ def create_app(
     max_body = settings.gateway_max_body_bytes
 
     app = Listener(
-        limits=RequestLimits.from_settings(settings, max_body_bytes=max_body),
+        limits=RequestLimits.from_settings(
+            settings,
+            max_body_bytes=max_body,
+            # an attestation carries its evidence PDF: that route alone takes a document
+            bodies={ATTESTATIONS_PATH: settings.attestation_max_bytes + MULTIPART_OVERHEAD},
+        ),
         name="api",
         probes=Probes.of(settings, checks=store_checks(engine, secrets)),
         title="Vigie processor API",

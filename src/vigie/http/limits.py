@@ -10,7 +10,7 @@ httptools, takes a header of any size).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from vigie.errors import InvalidInput
@@ -44,26 +44,37 @@ class RequestLimits:
 
     ``max_line_bytes`` bounds the request target and each header line (name, ``: ``,
     value); ``max_head_bytes`` all header lines together; ``max_body_bytes`` the body.
+    ``bodies`` gives a route its own body bound, by exact path (an upload route takes a
+    document; every other route keeps the listener's small bound).
     """
 
     max_line_bytes: int
     max_head_bytes: int
     max_body_bytes: int
+    bodies: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if min(self.max_line_bytes, self.max_head_bytes, self.max_body_bytes) < 1:
+        bounds = (self.max_line_bytes, self.max_head_bytes, self.max_body_bytes)
+        if min(*bounds, *self.bodies.values()) < 1:
             raise ValueError("request limits must be positive")
         if self.max_head_bytes < self.max_line_bytes:
             raise ValueError("max_head_bytes must be at least max_line_bytes")
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, max_body_bytes: int) -> RequestLimits:
-        """The limits in ``settings`` (``http_*``), with the listener's own body bound."""
+    def from_settings(
+        cls, settings: Settings, *, max_body_bytes: int, bodies: Mapping[str, int] | None = None
+    ) -> RequestLimits:
+        """The limits in ``settings`` (``http_*``), with the listener's own body bounds."""
         return cls(
             max_line_bytes=settings.http_max_line_bytes,
             max_head_bytes=settings.http_max_head_bytes,
             max_body_bytes=max_body_bytes,
+            bodies=dict(bodies or {}),
         )
+
+    def body_bound(self, scope: Mapping[str, Any]) -> int:
+        """The largest body the request's route accepts."""
+        return self.bodies.get(scope["path"], self.max_body_bytes)
 
     def check_head(self, scope: Mapping[str, Any]) -> int | None:
         """Raise if the request head is past the bounds; else the declared body length."""
@@ -81,7 +92,7 @@ class RequestLimits:
         if not declared.isdigit():
             raise MalformedRequest("the Content-Length header is not a number")
         length = int(declared)
-        self.check_body(length)
+        self.check_body(length, bound=self.body_bound(scope))
         return length
 
     def _check_headers(self, headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
@@ -104,9 +115,8 @@ class RequestLimits:
             )
         return declared
 
-    def check_body(self, size: int) -> None:
-        """Raise if ``size`` bytes of body are past the bound."""
-        if size > self.max_body_bytes:
-            raise RequestTooLarge(
-                f"the body must not exceed {self.max_body_bytes} bytes", kind=TOO_LARGE
-            )
+    def check_body(self, size: int, *, bound: int | None = None) -> None:
+        """Raise if ``size`` bytes of body are past ``bound`` (default: the listener's)."""
+        limit = self.max_body_bytes if bound is None else bound
+        if size > limit:
+            raise RequestTooLarge(f"the body must not exceed {limit} bytes", kind=TOO_LARGE)

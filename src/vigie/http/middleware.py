@@ -84,6 +84,7 @@ class ListenerMiddleware:
             access.close()
             return
         limits = self.limits
+        bound = limits.body_bound(scope)
         received = 0
         tripped: RequestTooLarge | None = None
         answered = False  # by the app, or by us in its place
@@ -97,7 +98,7 @@ class ListenerMiddleware:
             elif message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 try:
-                    limits.check_body(received)
+                    limits.check_body(received, bound=bound)
                 except RequestTooLarge as exc:
                     tripped = exc
                     raise

@@ -79,6 +79,12 @@ def _json(data: object, status: int) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
+ATTESTATIONS_PATH = "/api/v1/attestations"
+# What a multipart body adds to its document: the statement (≤ 4,000 characters, up to
+# 4 bytes each), the other form fields, boundaries and part headers.
+MULTIPART_OVERHEAD = 32_768
+
+
 def make_router(
     *,
     sessions: sessionmaker[Session],
@@ -90,7 +96,7 @@ def make_router(
     router = APIRouter(prefix="/api/v1", tags=["requirements"])
 
     @router.post(
-        "/attestations",
+        ATTESTATIONS_PATH.removeprefix("/api/v1"),
         status_code=201,
         summary="Attest that you meet a requirement, with a signed statement and evidence",
         responses=_responses(400, 401, 403, 404, 413, 414, 422, 431, 503),
