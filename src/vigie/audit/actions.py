@@ -69,5 +69,7 @@ class Action(StrEnum):
     """Notices to affected people were sent for an incident."""
     AUDIT_CHECKPOINT = "audit:checkpoint"
     """A signed checkpoint of the trail was taken."""
+    AUDIT_SEAL = "audit:seal"
+    """Rows of sealed tables that no seal covered were sealed as they are (older instances)."""
     AUDIT_EXPORT = "audit:export"
     """The trail was exported for independent verification."""

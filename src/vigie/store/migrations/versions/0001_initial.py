@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-06 22:10:51.886217
+Create Date: 2026-12-07 00:41:26.967467
 """
 
 from __future__ import annotations
@@ -91,6 +91,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "subject_id", "processor_id", "fields", name=op.f("pk_audit_receipts")
         ),
+        sqlite_with_rowid=False,
+    )
+    op.create_table(
+        "audit_seal_heads",
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("bucket", sa.String(length=40), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("digest", sa.LargeBinary(length=32), nullable=True),
+        sa.PrimaryKeyConstraint("name", "bucket", name=op.f("pk_audit_seal_heads")),
         sqlite_with_rowid=False,
     )
     op.create_table(
@@ -802,6 +811,7 @@ def downgrade() -> None:
 
     op.drop_table("leak_analyses")
     op.drop_table("audit_tiles")
+    op.drop_table("audit_seal_heads")
     op.drop_table("audit_receipts")
     op.drop_table("audit_processor_fields")
     op.drop_table("audit_head")
