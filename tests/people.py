@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from vigie.audit.seals import reseal
 from vigie.registry.models import Subject
 
 
@@ -44,8 +45,11 @@ def person(i: int, *, ref: str, phone: str, valid_from: datetime) -> dict[str, A
 
 
 def add_people(session: Session, rows: Iterable[dict[str, Any]]) -> list[int]:
-    """Insert ``rows`` (from :func:`person`) into the registry; return their ids."""
+    """Insert ``rows`` (from :func:`person`) into the registry and seal them as they are
+    (:func:`vigie.audit.seals.reseal`, as an instance from before seals would); return
+    their ids."""
     values = list(rows)
     if values:
         session.execute(insert(Subject), values)
+        reseal(session, actor="operator:test")
     return [int(v["id"]) for v in values]

@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.anchoring import sign
-from tests.people import add_people, person
+from tests.people import person
 from vigie.audit.actions import Action
 from vigie.audit.anchors import Bound
 from vigie.audit.evidence import require_verified
@@ -73,7 +73,9 @@ def registry(
     for r in rows[:3]:
         r["city"] += "-sur-Mer"
     with sessions.begin() as s:
-        import_file(s, path=_csv(tmp_path / "b.csv", rows), actor=ACTOR, now=T0 + timedelta(days=30))
+        import_file(
+            s, path=_csv(tmp_path / "b.csv", rows), actor=ACTOR, now=T0 + timedelta(days=30)
+        )
     sign(sessions, secrets)
     return rows
 
@@ -313,8 +315,8 @@ def test_reseal_binds_rows_written_before_seals_and_nothing_else(
     engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets
 ) -> None:
     with sessions.begin() as s:  # written as an instance from before seals did
-        add_people(s, [person(i, ref=f"R-{i}", phone=f"+3361234{i:04d}", valid_from=T0)
-                       for i in (1, 2, 3000)])  # fmt: skip
+        s.execute(insert(Subject), [person(i, ref=f"R-{i}", phone=f"+3361234{i:04d}",
+                                           valid_from=T0) for i in (1, 2, 3000)])  # fmt: skip
     sign(sessions, secrets)
     assert "registry: bucket 0 (person ids 0..1023) holds rows that no seal covers" in _fails(
         engine, secrets
@@ -328,5 +330,8 @@ def test_reseal_binds_rows_written_before_seals_and_nothing_else(
         assert reseal(s, actor=ACTOR) == {}
     with engine.begin() as conn:
         conn.execute(text("UPDATE subjects SET city = 'Paris' WHERE id = 3000"))
-    with pytest.raises(IntegrityError, match="bucket 2 .* no longer matches"), sessions.begin() as s:
+    with (
+        pytest.raises(IntegrityError, match="bucket 2 .* no longer matches"),
+        sessions.begin() as s,
+    ):
         reseal(s, actor=ACTOR)

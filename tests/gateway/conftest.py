@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigie.audit.seals import reseal
 from vigie.gateway.app import create_app
 from vigie.gateway.observe import AccessObserver
 from vigie.processors.apply import record_created
@@ -108,6 +109,8 @@ class World:
         self._next_subject += n
         with self.sessions.begin() as s:
             s.add_all(Subject(id=i, valid_from=NOON, **subject_values(i)) for i in ids)
+            s.flush()
+            reseal(s, actor="operator:test")  # written directly: sealed as they are
         return ids
 
     def processor(
@@ -186,6 +189,7 @@ class World:
                 for sid in subject_ids
             )
             s.flush()
+            reseal(s, actor="operator:test")  # written directly: sealed as they are
             recount(s, processor_id=processor_id)  # as the import path does
 
     def key(self, processor: str, **kwargs: Any) -> str:
