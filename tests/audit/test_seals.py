@@ -25,11 +25,15 @@ from vigie.audit.evidence import require_verified
 from vigie.audit.models import EVENTS
 from vigie.audit.seals import reseal
 from vigie.audit.verify import verify_trail
+from vigie.breach.incidents import open_incident, record_exposure
 from vigie.errors import IntegrityError
 from vigie.fingerprint.canaries import plant
+from vigie.processors.assignments import import_assignments
+from vigie.processors.models import Assignment, Contract, Processor
 from vigie.registry.importer import import_file
 from vigie.registry.models import Subject, SubjectVersion
 from vigie.secrets import InstanceSecrets
+from vigie.synth.load import synthesize
 from vigie.synth.people import generate
 
 ACTOR = "operator:test"
@@ -335,3 +339,138 @@ def test_reseal_binds_rows_written_before_seals_and_nothing_else(
         sessions.begin() as s,
     ):
         reseal(s, actor=ACTOR)
+
+
+# --- assignments, canary contacts, incident exposures ------------------------------------
+
+
+@pytest.fixture
+def population(engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets) -> Engine:
+    """A synthetic population (registry, assignments, canary contacts) with one incident
+    that exposed 20 people, the trail anchored."""
+    synthesize(engine, people=300, seed=5, canary_density=0.02)
+    with sessions.begin() as s:
+        incident = open_incident(s, title="A leak", source="manual", aware_at=T0, actor=ACTOR)
+        record_exposure(
+            s,
+            incident_id=incident.id,
+            exposures={i: ["email", "given_name"] for i in range(1, 21)},
+            actor=ACTOR,
+        )
+    sign(sessions, secrets)
+    return engine
+
+
+def test_the_population_verifies_as_sealed(population: Engine, secrets: InstanceSecrets) -> None:
+    report = verify_trail(population, public_key=secrets.verify_key)
+    assert report.sealed is not None
+    counts = {n: _count(population, f"SELECT count(*) FROM {n}")
+              for n in ("assignments", "canary_contacts", "incident_exposures")}  # fmt: skip
+    assert {n: report.sealed[n].rows for n in counts} == counts
+    assert report.sealed["incident_exposures"].buckets == 1
+
+
+OTHER_TAMPERING = {
+    "a person moved to another contract's scope": (
+        "UPDATE assignments SET processor_id = (SELECT max(id) FROM processors), "
+        "contract_id = (SELECT max(id) FROM contracts) WHERE id = (SELECT min(id) FROM "
+        "assignments)",
+        "assignments: bucket 0 (person ids 0..1023) no longer matches its seal (event ",
+    ),
+    "an assignment deleted": (
+        "DELETE FROM assignments WHERE id = (SELECT max(id) FROM assignments)",
+        "assignments: bucket 0 (person ids 0..1023) no longer matches its seal (event ",
+    ),
+    "an assignment's end moved": (
+        "UPDATE assignments SET ends_on = starts_on WHERE id = (SELECT min(id) FROM assignments)",
+        "assignments: bucket 0 (person ids 0..1023) no longer matches its seal (event ",
+    ),
+    "a canary contact pointed at another canary": (
+        "UPDATE canary_contacts SET subject_id = (SELECT max(subject_id) FROM canary_contacts) "
+        "WHERE id = (SELECT min(id) FROM canary_contacts)",
+        "canary_contacts: bucket 0 (person ids 0..1023) no longer matches its seal (event ",
+    ),
+    "a canary contact deleted": (
+        "DELETE FROM canary_contacts WHERE id = (SELECT min(id) FROM canary_contacts)",
+        "canary_contacts: bucket 0 (person ids 0..1023) no longer matches its seal (event ",
+    ),
+    "an exposed person deleted from the incident": (
+        "DELETE FROM incident_exposures WHERE subject_id = 3",
+        "incident_exposures: incident 1, bucket 0 (person ids 0..1023) no longer matches its "
+        "seal (event ",
+    ),
+    "every exposure deleted": (
+        "DELETE FROM incident_exposures",
+        "incident_exposures: incident 1, bucket 0 (person ids 0..1023), sealed by event ",
+    ),
+    "an exposure's fields narrowed": (
+        "UPDATE incident_exposures SET fields = '[\"email\"]' WHERE subject_id = 4",
+        "incident_exposures: incident 1, bucket 0 (person ids 0..1023) no longer matches its "
+        "seal (event ",
+    ),
+    "a person added to the exposed": (
+        "INSERT INTO incident_exposures (incident_id, subject_id, fields, recorded_at) "
+        "SELECT incident_id, 30, fields, recorded_at FROM incident_exposures WHERE subject_id = 1",
+        "incident_exposures: incident 1, bucket 0 (person ids 0..1023) no longer matches its "
+        "seal (event ",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(OTHER_TAMPERING))
+def test_tampering_with_the_other_evidence_tables_fails_verification(
+    population: Engine, secrets: InstanceSecrets, case: str
+) -> None:
+    sql, expected = OTHER_TAMPERING[case]
+    with population.begin() as conn:
+        conn.execute(text(sql))
+    assert expected in _fails(population, secrets)
+
+
+def test_writers_refuse_to_seal_over_tampering(
+    population: Engine, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    with population.begin() as conn:
+        conn.execute(text("DELETE FROM incident_exposures WHERE subject_id = 3"))
+        conn.execute(text("DELETE FROM assignments WHERE id = (SELECT max(id) FROM assignments)"))
+    with pytest.raises(IntegrityError, match="incident_exposures: incident 1, bucket 0"):
+        with sessions.begin() as s:
+            record_exposure(s, incident_id=1, exposures={5: ["phone"]}, actor=ACTOR)
+    with sessions() as s:
+        ref, contract, processor = s.execute(
+            select(Subject.ref, Contract.name, Processor.name)
+            .join(Assignment, Assignment.subject_id == Subject.id)
+            .join(Contract, Contract.id == Assignment.contract_id)
+            .join(Processor, Processor.id == Contract.processor_id)
+            .limit(1)
+        ).one()
+    path = tmp_path / "scope.csv"
+    path.write_text(f"ref,starts_on\n{ref},2026-02-01\n")
+    with pytest.raises(IntegrityError, match="assignments: bucket 0"), sessions.begin() as s:
+        import_assignments(s, processor=processor, contract=contract, path=path, actor=ACTOR)
+
+
+def test_writers_keep_the_other_tables_verifying(
+    population: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets, tmp_path: Path
+) -> None:
+    with sessions.begin() as s:
+        record_exposure(s, incident_id=1, exposures={5: ["phone"], 250: ["email"]}, actor=ACTOR)
+        ref, contract, processor = s.execute(
+            select(Subject.ref, Contract.name, Processor.name)
+            .join(Assignment, Assignment.subject_id == Subject.id)
+            .join(Contract, Contract.id == Assignment.contract_id)
+            .join(Processor, Processor.id == Contract.processor_id)
+            .limit(1)
+        ).one()
+    path = tmp_path / "scope.csv"
+    path.write_text(f"ref,starts_on\n{ref},2026-02-01\n")
+    with sessions.begin() as s:
+        import_assignments(
+            s, processor=processor, contract=contract, path=path, actor=ACTOR, replace=True
+        )
+    report = verify_trail(population, public_key=secrets.verify_key)
+    assert report.sealed is not None
+    assert report.sealed["incident_exposures"].rows == 21
+    assert report.sealed["assignments"].rows == _count(
+        population, "SELECT count(*) FROM assignments"
+    )
