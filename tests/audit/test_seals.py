@@ -335,7 +335,7 @@ def test_reseal_binds_rows_written_before_seals_and_nothing_else(
     with engine.begin() as conn:
         conn.execute(text("UPDATE subjects SET city = 'Paris' WHERE id = 3000"))
     with (
-        pytest.raises(IntegrityError, match="bucket 2 .* no longer matches"),
+        pytest.raises(IntegrityError, match=r"bucket 2 .* no longer matches"),
         sessions.begin() as s,
     ):
         reseal(s, actor=ACTOR)
@@ -433,9 +433,11 @@ def test_writers_refuse_to_seal_over_tampering(
     with population.begin() as conn:
         conn.execute(text("DELETE FROM incident_exposures WHERE subject_id = 3"))
         conn.execute(text("DELETE FROM assignments WHERE id = (SELECT max(id) FROM assignments)"))
-    with pytest.raises(IntegrityError, match="incident_exposures: incident 1, bucket 0"):
-        with sessions.begin() as s:
-            record_exposure(s, incident_id=1, exposures={5: ["phone"]}, actor=ACTOR)
+    with (
+        pytest.raises(IntegrityError, match="incident_exposures: incident 1, bucket 0"),
+        sessions.begin() as s,
+    ):
+        record_exposure(s, incident_id=1, exposures={5: ["phone"]}, actor=ACTOR)
     with sessions() as s:
         ref, contract, processor = s.execute(
             select(Subject.ref, Contract.name, Processor.name)
