@@ -10,8 +10,9 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Connection, Engine, func, insert, select, text, update
@@ -23,7 +24,7 @@ from vigie.audit.actions import Action
 from vigie.audit.anchors import Bound
 from vigie.audit.evidence import require_verified
 from vigie.audit.models import EVENTS
-from vigie.audit.seals import reseal
+from vigie.audit.seals import EXPOSURES, REGISTRY, canonical_rows, reseal
 from vigie.audit.verify import verify_trail
 from vigie.breach.incidents import open_incident, record_exposure
 from vigie.errors import IntegrityError
@@ -38,6 +39,7 @@ from vigie.synth.people import generate
 
 ACTOR = "operator:test"
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+PARIS = ZoneInfo("Europe/Paris")
 BUCKET0 = "registry: bucket 0 (person ids 0..1023)"
 
 
@@ -475,4 +477,35 @@ def test_writers_keep_the_other_tables_verifying(
     assert report.sealed["incident_exposures"].rows == 21
     assert report.sealed["assignments"].rows == _count(
         population, "SELECT count(*) FROM assignments"
+    )
+
+
+def test_rows_read_the_same_on_sqlite_and_postgresql() -> None:
+    """A bucket sealed on one database verifies after a move to the other: SQLite's stored
+    text and PostgreSQL's typed values give the same bytes."""
+    part = EXPOSURES.parts[0]
+    on_sqlite = [(3, 12, '["email", "given_name"]', "2026-01-05 09:00:00.000000")]
+    on_postgresql = [(3, 12, ["email", "given_name"], datetime(2026, 1, 5, 10, tzinfo=PARIS))]
+    assert canonical_rows(EXPOSURES, part, "sqlite", on_sqlite) == canonical_rows(
+        EXPOSURES, part, "postgresql", on_postgresql
+    )
+    versions = REGISTRY.parts[1]
+    row = dict.fromkeys(versions.columns, "x")
+    row |= {"subject_id": 1, "version": 2, "course_hours": 100, "cir_signed_on": None}
+    day, at = date(1990, 2, 3), datetime(2026, 1, 5, 9, tzinfo=UTC)
+    days, times = ("birth_date", "entry_date"), ("valid_from", "valid_to")
+    sqlite_row = (
+        row | dict.fromkeys(days, "1990-02-03") | dict.fromkeys(times, "2026-01-05 09:00:00.000000")
+    )
+    pg_row = row | dict.fromkeys(days, day) | dict.fromkeys(times, at)
+    assert canonical_rows(REGISTRY, versions, "sqlite", [tuple(sqlite_row.values())]) == (
+        canonical_rows(REGISTRY, versions, "postgresql", [tuple(pg_row.values())])
+    )
+    subjects = REGISTRY.parts[0]
+    flag = subjects.columns.index("is_canary")
+    sqlite_subject: list[object] = [None] * len(subjects.columns)
+    pg_subject: list[object] = [None] * len(subjects.columns)
+    sqlite_subject[flag], pg_subject[flag] = 1, True
+    assert canonical_rows(REGISTRY, subjects, "sqlite", [tuple(sqlite_subject)]) == (
+        canonical_rows(REGISTRY, subjects, "postgresql", [tuple(pg_subject)])
     )

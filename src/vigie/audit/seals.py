@@ -36,10 +36,12 @@ import itertools
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 import orjson
+from sqlalchemy import JSON, Boolean, Connection, Date, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
@@ -130,7 +132,11 @@ ASSIGNMENTS = Seal(
 
 CANARY_CONTACTS = Seal(
     "canary_contacts",
-    (Part("canary_contacts", ("id", "subject_id", "kind", "value"), "subject_id", "subject_id, id"),),
+    (
+        Part(
+            "canary_contacts", ("id", "subject_id", "kind", "value"), "subject_id", "subject_id, id"
+        ),
+    ),
 )
 """The contacts by which a canary trip finds its canary."""
 
@@ -173,34 +179,85 @@ class Sealed:
 # --- digests ---------------------------------------------------------------------------
 
 
-@cache
-def _types(part: Part) -> tuple[Any, ...]:
+def _kinds(part: Part) -> tuple[str | None, ...]:
+    """How each column is made canonical: "date", "datetime", "bool", "json" or as is."""
     from vigie.store.models import load_metadata
 
     table = load_metadata().tables[part.table]
-    return tuple(table.c[name].type for name in part.columns)
+    out: list[str | None] = []
+    for name in part.columns:
+        kind = table.c[name].type
+        impl = getattr(kind, "impl", kind)
+        if isinstance(impl, DateTime):
+            out.append("datetime")
+        elif isinstance(impl, Date):
+            out.append("date")
+        elif isinstance(impl, Boolean):
+            out.append("bool")
+        elif isinstance(impl, JSON):
+            out.append("json")
+        else:
+            out.append(None)
+    return tuple(out)
+
+
+def _utc_text(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+# The canonical value of each kind is what SQLite stores for it (SQLAlchemy's ISO text,
+# 0/1), so SQLite rows need no conversion but JSON's; PostgreSQL's typed values are
+# written the same way.
+_PG: dict[str | None, Callable[[Any], Any]] = {
+    "date": lambda v: v.isoformat(),
+    "datetime": _utc_text,
+    "bool": int,
+    "json": lambda v: v,
+}
+_SQLITE: dict[str | None, Callable[[Any], Any]] = {"json": json.loads}
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """The SQL of one sealed table and how its rows are made canonical, on one dialect."""
+
+    bucket_sql: str
+    all_sql: str
+    convert: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+    def rows(self, rows: list[Any]) -> list[Any]:
+        if not self.convert:
+            return rows
+        out = []
+        for row in rows:
+            values = list(row)
+            for i, fn in self.convert:
+                if values[i] is not None:
+                    values[i] = fn(values[i])
+            out.append(values)
+        return out
 
 
 @cache
-def _bucket_sql(seal: Seal, part: Part) -> raw.Statement:
-    scope = f"{seal.scope} = ? AND " if seal.scope else ""
-    return raw.Statement(
-        f"SELECT {', '.join(part.columns)} FROM {part.table} "
-        f"WHERE {scope}{part.subject} >= ? AND {part.subject} < ? ORDER BY {part.order}",
-        columns=_types(part),
+def _reader(seal: Seal, part: Part, dialect: str) -> _Reader:
+    mark = "?" if dialect == "sqlite" else "%s"
+    scope = f"{seal.scope} = {mark} AND " if seal.scope else ""
+    columns = ", ".join(part.columns)
+    table = _SQLITE if dialect == "sqlite" else _PG
+    return _Reader(
+        bucket_sql=f"SELECT {columns} FROM {part.table} WHERE {scope}{part.subject} >= {mark} "
+        f"AND {part.subject} < {mark} ORDER BY {part.order}",
+        all_sql=f"SELECT {columns} FROM {part.table} ORDER BY {part.order}",
+        convert=tuple((i, table[k]) for i, k in enumerate(_kinds(part)) if k in table),
     )
 
 
-@cache
-def _all_sql(seal: Seal, part: Part) -> raw.Statement:
-    return raw.Statement(
-        f"SELECT {', '.join(part.columns)} FROM {part.table} ORDER BY {part.order}",
-        columns=_types(part),
-    )
-
-
-def _lines(rows: Iterable[tuple[Any, ...]]) -> bytes:
-    return b"".join(orjson.dumps(r) + b"\n" for r in rows)
+def canonical_rows(seal: Seal, part: Part, dialect: str, rows: list[Any]) -> bytes:
+    """The bytes hashed for ``rows`` of ``part`` as the driver of ``dialect`` returns them:
+    one compact JSON array a line. Raises ``ValueError``/``TypeError`` on a value of a
+    type the column cannot hold."""
+    canonical = _reader(seal, part, dialect).rows(rows)
+    return b"".join(orjson.dumps(r) + b"\n" for r in canonical)
 
 
 def _combine(seal: Seal, key: str, parts: list[bytes]) -> bytes:
@@ -210,61 +267,74 @@ def _combine(seal: Seal, key: str, parts: list[bytes]) -> bytes:
     return h.digest()
 
 
+def _wrong_type(seal: Seal, part: Part, key: str) -> str:
+    return (
+        f"{seal.name}: {part.table}, {seal.describe(key)}: a row holds a value of the wrong "
+        "type (altered behind Vigie's back)"
+    )
+
+
 def bucket_digest(
-    cursor: raw.Cursor, seal: Seal, key: str, *, fresh: Collection[int] = ()
+    conn: Connection, seal: Seal, key: str, *, fresh: Collection[int] = ()
 ) -> bytes | None:
-    """The digest of one bucket as stored now (None: no rows). Rows of the first table
-    whose person is in ``fresh`` (inserted by the caller, new ids) are left out."""
+    """The digest of one bucket as stored now, in ``conn``'s transaction (None: no rows).
+    Rows of the first table whose person is in ``fresh`` (just inserted by the caller,
+    new ids) are left out."""
     scope, bucket = seal._split(key)
     bounds = (bucket << SHIFT, (bucket + 1) << SHIFT)
     params = bounds if scope is None else (scope, *bounds)
+    dialect = conn.dialect.name
+    cur = _dbapi(conn).cursor()
     found = False
     hashes = []
-    for i, part in enumerate(seal.parts):
-        try:
-            rows = cursor.all(_bucket_sql(seal, part), params)
-        except (ValueError, TypeError):
-            raise IntegrityError(
-                f"{seal.name}: {part.table}, {seal.describe(key)}: a row holds a value of the "
-                "wrong type (altered behind Vigie's back)"
-            ) from None
-        if i == 0 and fresh:
-            at = part.columns.index(part.subject)
-            rows = [r for r in rows if r[at] not in fresh]
-        found = found or bool(rows)
-        hashes.append(hashlib.sha256(_lines(rows)).digest())
+    try:
+        for i, part in enumerate(seal.parts):
+            cur.execute(_reader(seal, part, dialect).bucket_sql, params)
+            rows = cur.fetchall()
+            if i == 0 and fresh:
+                at = part.columns.index(part.subject)
+                rows = [r for r in rows if r[at] not in fresh]
+            try:
+                lines = canonical_rows(seal, part, dialect, rows)
+            except (ValueError, TypeError):
+                raise IntegrityError(_wrong_type(seal, part, key)) from None
+            found = found or bool(rows)
+            hashes.append(hashlib.sha256(lines).digest())
+    finally:
+        cur.close()
     return _combine(seal, key, hashes) if found else None
 
 
-def scan(dbapi: Any, dialect: Dialect, seal: Seal) -> tuple[dict[str, bytes], int]:
+def _key_of(seal: Seal, part: Part) -> Callable[[Any], str]:
+    """The bucket of a row of ``part`` as selected by its reader."""
+    subject = part.columns.index(part.subject)
+    if seal.scope is None:
+        return lambda r: str(r[subject] >> SHIFT)
+    scope = part.columns.index(seal.scope)
+    return lambda r: f"{r[scope]}:{r[subject] >> SHIFT}"
+
+
+def scan(dbapi: Any, dialect: str, seal: Seal) -> tuple[dict[str, bytes], int]:
     """The digest of every bucket that holds rows, and how many rows (one streamed pass
     per table; a server-side cursor on PostgreSQL)."""
     hashers: dict[str, list[Any]] = {}
     rows_seen = 0
     for i, part in enumerate(seal.parts):
-        bound = _all_sql(seal, part).bound(dialect)
-        subject = part.columns.index(part.subject)
-        scope = part.columns.index(seal.scope) if seal.scope else None
-        key: Callable[[tuple[Any, ...]], str]
-        if scope is None:
-            key = lambda r: str(r[subject] >> SHIFT)  # noqa: E731
-        else:
-            key = lambda r: f"{r[scope]}:{r[subject] >> SHIFT}"  # noqa: E731
-        pg = dialect.name == "postgresql"
+        key = _key_of(seal, part)
+        pg = dialect == "postgresql"
         cur = dbapi.cursor(name=f"vigie_seal_{part.table}") if pg else dbapi.cursor()
         try:
-            cur.execute(bound.sql)
+            cur.execute(_reader(seal, part, dialect).all_sql)
             while batch := cur.fetchmany(BATCH):
-                try:
-                    rows = bound.read(batch)
-                except (ValueError, TypeError):
-                    raise IntegrityError(_wrong_type(seal, part, bound, batch, key)) from None
-                rows_seen += len(rows)
-                for k, group in itertools.groupby(rows, key):
+                rows_seen += len(batch)
+                for k, group in itertools.groupby(batch, key):
                     slot = hashers.setdefault(k, [None] * len(seal.parts))
                     if slot[i] is None:
                         slot[i] = hashlib.sha256()
-                    slot[i].update(_lines(group))
+                    try:
+                        slot[i].update(canonical_rows(seal, part, dialect, list(group)))
+                    except (ValueError, TypeError):
+                        raise IntegrityError(_wrong_type(seal, part, k)) from None
         finally:
             cur.close()
     digests = {
@@ -272,18 +342,6 @@ def scan(dbapi: Any, dialect: Dialect, seal: Seal) -> tuple[dict[str, bytes], in
         for k, slot in hashers.items()
     }
     return digests, rows_seen
-
-
-def _wrong_type(seal: Seal, part: Part, bound: Any, batch: list[Any], key: Any) -> str:
-    for row in batch:
-        try:
-            bound.read([row])
-        except (ValueError, TypeError):
-            return (
-                f"{seal.name}: {part.table}, {seal.describe(key(row))}: a row holds a value of "
-                "the wrong type (altered behind Vigie's back)"
-            )
-    return f"{seal.name}: {part.table}: a row holds a value of the wrong type"  # pragma: no cover
 
 
 # --- writing ---------------------------------------------------------------------------
@@ -332,7 +390,7 @@ class Sealing:
         heads = _heads(cursor, seal, todo)
         for key in todo:
             head = heads.get(key, (0, None))
-            if bucket_digest(cursor, seal, key, fresh=fresh) != head[1]:
+            if bucket_digest(conn, seal, key, fresh=fresh) != head[1]:
                 raise IntegrityError(_refusal(seal, key, head))
             checked[key] = head
 
@@ -343,7 +401,7 @@ class Sealing:
         trail.lock_head(conn)
         cursor = raw.Cursor(conn)
         heads = _heads(cursor, seal, None)
-        digests, _ = scan(_dbapi(conn), conn.dialect, seal)
+        digests, _ = scan(_dbapi(conn), conn.dialect.name, seal)
         checked = self._checked.setdefault(seal, {})
         for key in sorted(digests.keys() | heads.keys(), key=_order):
             head = heads.get(key, (0, None))
@@ -356,14 +414,13 @@ class Sealing:
         """The new seals of the checked buckets that changed (flushes the session)."""
         self.session.flush()
         conn = self.session.connection()
-        cursor = raw.Cursor(conn)
         out: dict[str, dict[str, list[Any]]] = {}
         for seal, checked in self._checked.items():
             if seal in self._whole:
-                digests, _ = scan(_dbapi(conn), conn.dialect, seal)
+                digests, _ = scan(_dbapi(conn), conn.dialect.name, seal)
                 now = {k: digests.get(k) for k in digests.keys() | checked.keys()}
             else:
-                now = {k: bucket_digest(cursor, seal, k) for k in checked}
+                now = {k: bucket_digest(conn, seal, k) for k in checked}
             entries = {
                 k: [checked.get(k, (0, None))[0], None if d is None else d.hex()]
                 for k, d in sorted(now.items(), key=lambda kv: _order(kv[0]))
@@ -382,7 +439,9 @@ class Sealing:
         for name, entries in seals.items():
             seal = BY_NAME[name]
             cursor.many(_DROP_HEAD, [(name, k) for k in entries])
-            heads = {k: (seq, None if d is None else bytes.fromhex(d)) for k, (_, d) in entries.items()}
+            heads = {
+                k: (seq, None if d is None else bytes.fromhex(d)) for k, (_, d) in entries.items()
+            }
             cursor.many(_PUT_HEAD, [(name, k, s, d) for k, (s, d) in heads.items()])
             self._checked[seal].update(heads)
         return seq
@@ -438,10 +497,11 @@ def check_seals(dbapi: Any, dialect: Dialect) -> dict[str, Sealed]:
     return what each binds. Raises :class:`IntegrityError` at the first difference."""
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     actions = [a.value for a in SEALING_ACTIONS]
+    marks = ", ".join([mark] * len(actions))
     cur = dbapi.cursor()
     try:
         cur.execute(
-            f"SELECT seq, detail FROM audit_events WHERE action IN ({', '.join([mark] * len(actions))}) "
+            f"SELECT seq, detail FROM audit_events WHERE action IN ({marks}) "
             "AND detail IS NOT NULL ORDER BY seq",
             actions,
         )
@@ -466,7 +526,7 @@ def check_seals(dbapi: Any, dialect: Dialect) -> dict[str, Sealed]:
             )
     out = {}
     for seal in SEALS:
-        digests, rows = scan(dbapi, dialect, seal)
+        digests, rows = scan(dbapi, dialect.name, seal)
         sealed = {k: v for (n, k), v in last.items() if n == seal.name}
         for key in sorted(digests.keys() | sealed.keys(), key=_order):
             seq, digest = sealed.get(key, (0, None))
@@ -483,7 +543,8 @@ def check_seals(dbapi: Any, dialect: Dialect) -> dict[str, Sealed]:
                 )
             if have_rows is None:
                 raise IntegrityError(
-                    f"{where}, sealed by event {seq}, has no rows left (deleted behind Vigie's back)"
+                    f"{where}, sealed by event {seq}, has no rows left (deleted behind Vigie's "
+                    "back)"
                 )
             raise IntegrityError(
                 f"{where} no longer matches its seal (event {seq}): a row was altered, added "
