@@ -189,8 +189,8 @@ def import_assignments(
     if dry_run or not (new_rows or changed or stale):
         return report
     sealing = Sealing(session)
-    touched = [r["subject_id"] for r in new_rows] + [c["sid"] for c in changed]
-    sealing.check(SEALED, SEALED.keys([*touched, *(sid for _, sid in stale)]))  # before writing
+    touched = [ids[ref] for ref in wanted] + [sid for _, sid in stale]
+    sealing.check(SEALED, SEALED.keys(touched))  # before writing
     if new_rows:
         session.execute(insert(ASSIGNMENTS), new_rows)
     if changed:

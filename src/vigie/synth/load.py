@@ -15,9 +15,9 @@
 
 All of it is one transaction (nothing half-loaded is left behind) and three audit events
 (``subject:synth``, counts only, and the seals of every bucket of the registry, the
-assignments and the canary contacts it wrote (:mod:`vigie.audit.seals`); ``canary:plant``, the canaries' ids, which bind the
-canary flag to the trail; and ``registry:population``). The registry must be
-empty: synth builds a population, it does not add to one.
+assignments and the canary contacts it wrote (:mod:`vigie.audit.seals`); ``canary:plant``,
+the canaries' ids, which bind the canary flag to the trail; and ``registry:population``).
+The registry must be empty: synth builds a population, it does not add to one.
 """
 
 from __future__ import annotations
