@@ -509,3 +509,16 @@ def test_rows_read_the_same_on_sqlite_and_postgresql() -> None:
     assert canonical_rows(REGISTRY, subjects, "sqlite", [tuple(sqlite_subject)]) == (
         canonical_rows(REGISTRY, subjects, "postgresql", [tuple(pg_subject)])
     )
+
+
+def test_a_writer_refuses_rows_no_seal_covers(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    with sessions.begin() as s:  # behind Vigie's back (or before seals)
+        s.execute(insert(Subject), [person(1, ref="R-1", phone="+33612340001", valid_from=T0)])
+    with pytest.raises(IntegrityError) as info, sessions.begin() as s:
+        plant(s, subject_ids=[1], actor=ACTOR)
+    assert str(info.value) == (
+        f"{BUCKET0} holds rows that no seal covers (written behind Vigie's back, or before "
+        "seals); nothing written — run `vigie audit verify`"
+    )

@@ -482,9 +482,14 @@ def _heads(cursor: raw.Cursor, seal: Seal, keys: list[str] | None) -> dict[str, 
 
 
 def _refusal(seal: Seal, key: str, head: Head) -> str:
-    since = f"its seal by event {head[0]}" if head[0] else "its state (never sealed)"
+    where = f"{seal.name}: {seal.describe(key)}"
+    if not head[0]:
+        return (
+            f"{where} holds rows that no seal covers (written behind Vigie's back, or before "
+            "seals); nothing written — run `vigie audit verify`"
+        )
     return (
-        f"{seal.name}: {seal.describe(key)} no longer matches {since}: the store was altered "
+        f"{where} no longer matches its seal by event {head[0]}: the store was altered "
         "behind Vigie's back; nothing written — run `vigie audit verify`"
     )
 
