@@ -24,9 +24,10 @@ writer finds it without reading the trail.
   rows and has none, is an :class:`IntegrityError` naming the table, the bucket and the
   event — never a value.
 
-A bucket's digest is over its rows in primary-key order, each value read through the
-column's SQLAlchemy type (so a date, a timestamp or a boolean reads the same on SQLite
-and PostgreSQL) and written as compact JSON, one row a line.
+A bucket's digest is over its rows in a total order (person, then primary key), one
+compact JSON array a line, each value in the form SQLite stores it (ISO dates, UTC
+timestamps as ``YYYY-MM-DD HH:MM:SS.ffffff``, booleans 0/1, JSON parsed); PostgreSQL's
+typed values are written the same way (:func:`canonical_rows`).
 """
 
 from __future__ import annotations
