@@ -201,11 +201,13 @@ def bench_letters() -> None:
 def _setup_crash_db(tmp: Path, n: int) -> tuple[dict[str, str], int]:
     from sqlalchemy import insert
 
+    from vigie.audit.checkpoints import take
+    from vigie.audit.seals import reseal
     from vigie.breach import incidents
     from vigie.breach.assessment import assess_incident
     from vigie.registry.models import Subject
     from vigie.registry.population import declare_population, load_population
-    from vigie.secrets import ensure_secrets
+    from vigie.secrets import ensure_secrets, load_secrets
     from vigie.settings import Settings
     from vigie.store.engine import make_engine, make_session_factory
     from vigie.store.migrate import upgrade
@@ -236,6 +238,7 @@ def _setup_crash_db(tmp: Path, n: int) -> tuple[dict[str, str], int]:
             conn.execute(insert(Subject), rows[s : s + 5000])
     sessions = make_session_factory(engine)
     with sessions.begin() as s:
+        reseal(s, actor="operator:bench")  # the people inserted in bulk, sealed as they are
         declare_population(s, context=load_population(POPULATION), actor="operator:bench")
         inc = incidents.open_incident(
             s, title="bench", source="manual", aware_at=now, actor="operator:bench"
@@ -248,6 +251,9 @@ def _setup_crash_db(tmp: Path, n: int) -> tuple[dict[str, str], int]:
         )
         assess_incident(s, incident_id=inc.id, actor="operator:bench", malicious=True)
         incident_id = inc.id
+    with sessions.begin() as s:  # notices go through the evidence gate: anchor the trail
+        signing_key = load_secrets(settings.resolved_secrets_dir).signing_key
+        take(s, signing_key=signing_key, actor="operator:bench")
     engine.dispose()
     env = {**os.environ, "VIGIE_DATA_DIR": str(settings.data_dir)}
     return env, incident_id

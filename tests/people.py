@@ -4,13 +4,16 @@ registry without the synthetic population."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from vigie.audit.actions import Action
+from vigie.audit.seals import REGISTRY, Seal, Sealing
 from vigie.registry.models import Subject
 
 
@@ -44,8 +47,26 @@ def person(i: int, *, ref: str, phone: str, valid_from: datetime) -> dict[str, A
 
 
 def add_people(session: Session, rows: Iterable[dict[str, Any]]) -> list[int]:
-    """Insert ``rows`` (from :func:`person`) into the registry; return their ids."""
+    """Insert ``rows`` (from :func:`person`) into the registry, sealed as an import seals
+    them; return their ids."""
     values = list(rows)
+    ids = [int(v["id"]) for v in values]
     if values:
-        session.execute(insert(Subject), values)
-    return [int(v["id"]) for v in values]
+        with sealed(session, REGISTRY, ids, action=Action.SUBJECT_IMPORT):
+            session.execute(insert(Subject), values)
+    return ids
+
+
+@contextmanager
+def sealed(
+    session: Session, seal: Seal, subject_ids: Iterable[int], *, action: Action
+) -> Iterator[None]:
+    """Write the rows of ``subject_ids`` in ``seal`` inside the block, as Vigie's writers
+    do: their buckets checked against their seals before, sealed in an ``action`` event
+    after (:mod:`vigie.audit.seals`)."""
+    ids = list(subject_ids)
+    sealing = Sealing(session)
+    sealing.check(seal, seal.keys(ids))
+    yield
+    session.flush()
+    sealing.append(action=action, actor="operator:test", detail={"count": len(ids)})

@@ -256,3 +256,33 @@ def test_a_command_whose_events_cannot_be_anchored_says_so(
     assert "the audit events of this command are not anchored" in " ".join(result.output.split())
     data = json.loads(run(settings, engine, "audit", "verify", "--json").output)
     assert data["checkpoints"] == 0 and data["anchored"] is False
+
+
+def test_seal_then_verify_reports_the_sealed_tables(
+    vigie: Callable[..., Result], sessions: sessionmaker[Session], engine: Engine
+) -> None:
+    """Rows written before seals fail verify until `vigie audit seal` binds them."""
+    from sqlalchemy import insert
+
+    from tests.people import person
+    from vigie.registry.models import Subject
+
+    at = datetime(2026, 1, 5, tzinfo=UTC)
+    with sessions.begin() as s:
+        s.execute(insert(Subject), [person(i, ref=f"R-{i}", phone=f"+336123400{i:02d}",
+                                           valid_from=at) for i in (1, 2)])  # fmt: skip
+    result = vigie("audit", "verify")
+    assert result.exit_code == 1
+    assert "registry: bucket 0 (person ids 0..1023) holds rows that no seal covers" in " ".join(
+        result.output.split()
+    )
+    result = vigie("audit", "seal")
+    assert result.exit_code == 0, result.output
+    assert "registry: 1 buckets sealed" in result.output
+    assert "nothing to seal" in vigie("audit", "seal").output
+    result = vigie("audit", "verify")
+    assert result.exit_code == 0, result.output
+    assert "registry: 2 rows in 1 buckets, each as last sealed" in result.output
+    sealed = json.loads(vigie("audit", "verify", "--json").output)["sealed"]
+    assert sealed["registry"] == {"rows": 2, "buckets": 1}
+    assert sealed["incident_exposures"] == {"rows": 0, "buckets": 0}

@@ -11,6 +11,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigie.audit.seals import reseal
 from vigie.breach.clock import FixedClock
 from vigie.breach.fonts import PreparedFonts, prepare
 from vigie.processors.apply import record_created
@@ -102,6 +103,7 @@ def subject_ids(sessions: sessionmaker[Session], secrets: InstanceSecrets) -> li
         rows = [make_subject(i, *p) for i, p in enumerate(PEOPLE, start=1)]
         s.add_all(rows)
         s.flush()
+        reseal(s, actor="operator:test")  # written directly: sealed as they are
         declare_population(s, context=load_population(POPULATION), actor="operator:test")
         ids = [r.id for r in rows]
     sign(sessions, secrets)

@@ -15,19 +15,23 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
-from prometheus_client import REGISTRY
-from sqlalchemy import select, update
+from prometheus_client import REGISTRY as METRICS
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.people import sealed
+from vigie.audit.actions import Action
+from vigie.audit.anchors import Bound
+from vigie.audit.seals import REGISTRY
 from vigie.breach import channels as ch
 from vigie.breach import incidents
 from vigie.breach.assessment import assess_incident
 from vigie.breach.clock import FixedClock
 from vigie.breach.fonts import PreparedFonts
-from vigie.breach.models import IncidentEvent, NoticeDelivery
+from vigie.breach.models import IncidentEvent, IncidentExposure, NoticeDelivery
 from vigie.breach.notify import context_for, send_notices
 from vigie.breach.public import draft_public_notice, unreachable
-from vigie.errors import Denied, InvalidInput
+from vigie.errors import Denied, IntegrityError, InvalidInput
 from vigie.registry.models import Subject
 from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
@@ -36,16 +40,20 @@ ACTOR = "operator:test"
 FIELDS = ["given_name", "family_name", "email", "nationality", "residence_status"]
 
 
+IMPORT = Action.SUBJECT_IMPORT
+
+
 def open_and_assess(
     sessions: sessionmaker[Session],
     subject_ids: list[int],
     clock: FixedClock,
     bounce: bool = True,
 ) -> int:
-    with sessions.begin() as s:
-        if bounce:
+    if bounce:  # a new address, sealed as an import seals it (the registry is sealed)
+        with sessions.begin() as s, sealed(s, REGISTRY, [subject_ids[3]], action=IMPORT):
             s.execute(update(Subject).where(Subject.id == subject_ids[3])
                       .values(email="bounce@example.org"))  # fmt: skip
+    with sessions.begin() as s:
         inc = incidents.open_incident(
             s, title="leak", source="leak", aware_at=clock.now(), actor=ACTOR, clock=clock
         )
@@ -88,11 +96,12 @@ def test_send_all_channels_once(
         return send_notices(
             sessions, incident_id=incident_id, context=context, channels=chans,
             secrets=secrets, lock_dir=tmp_path / "locks", actor=ACTOR, clock=clock,
+            bound=Bound.of(settings),
         )  # fmt: skip
 
     def delivered(channel: str, status: str) -> float:
         labels = {"channel": channel, "status": status}
-        return REGISTRY.get_sample_value("vigie_notice_deliveries_total", labels) or 0.0
+        return METRICS.get_sample_value("vigie_notice_deliveries_total", labels) or 0.0
 
     before = {
         k: delivered(*k) for k in (("email", "sent"), ("email", "bounced"), ("letter", "sent"))
@@ -148,7 +157,7 @@ def test_unreachable_people_and_public_notice(
     send_notices(
         sessions, incident_id=incident_id, context=context,
         channels=ch.from_settings(settings, names=("email",), incident_id=incident_id),
-        secrets=secrets, lock_dir=tmp_path, actor=ACTOR,
+        secrets=secrets, lock_dir=tmp_path, actor=ACTOR, bound=Bound.of(settings),
     )  # fmt: skip
     with sessions() as s:
         missed = unreachable(s, incident_id=incident_id)
@@ -184,7 +193,7 @@ def test_refuses_without_assessment_and_concurrent_runs(
                                   actor=ACTOR)  # fmt: skip
         context = context_for(settings, s, incident_id=inc.id)
     kwargs = dict(incident_id=inc.id, context=context, channels={}, secrets=secrets,
-                  lock_dir=tmp_path, actor=ACTOR)  # fmt: skip
+                  lock_dir=tmp_path, actor=ACTOR, bound=Bound.of(settings))  # fmt: skip
     with pytest.raises(Denied, match="no risk assessment"):
         send_notices(sessions, **kwargs)
     with sessions.begin() as s:
@@ -215,6 +224,36 @@ def _timeline(session: Session, incident_id: int, kind: str) -> list[IncidentEve
     return list(session.scalars(stmt))
 
 
+def test_refuses_when_the_exposures_do_not_verify(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    secrets: InstanceSecrets,
+    subject_ids: list[int],
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    """Notices go to the recorded exposures: one deleted behind Vigie's back (that person
+    would never be told) stops the run before anything is sent."""
+    incident_id = open_and_assess(sessions, subject_ids, clock, bounce=False)
+    with sessions() as s:
+        context = context_for(settings, s, incident_id=incident_id)
+    with sessions.begin() as s:
+        s.execute(
+            delete(IncidentExposure).where(
+                IncidentExposure.incident_id == incident_id,
+                IncidentExposure.subject_id == subject_ids[0],
+            )
+        )
+    with pytest.raises(IntegrityError) as info:
+        send_notices(
+            sessions, incident_id=incident_id, context=context, channels={}, secrets=secrets,
+            lock_dir=tmp_path, actor=ACTOR, bound=Bound.of(settings),
+        )  # fmt: skip
+    assert f"incident_exposures: incident {incident_id}, bucket 0" in str(info.value)
+    assert "notifying people refused" in str(info.value)
+    assert sum(statuses(sessions, incident_id).values()) == 0
+
+
 CRASH_PEOPLE = 60
 
 
@@ -232,12 +271,13 @@ def crash_and_finish(
     """
     from tests.breach.conftest import make_subject
 
-    with sessions.begin() as s:
+    ids = [1000 + i for i in range(CRASH_PEOPLE)]
+    with sessions.begin() as s, sealed(s, REGISTRY, ids, action=IMPORT):
         extra = [make_subject(1000 + i, "ar" if i % 3 else "fr", f"P{i}", "Test",
                               f"p{i}@example.org", None) for i in range(CRASH_PEOPLE)]  # fmt: skip
+        for person, sid in zip(extra, ids, strict=True):
+            person.id = sid
         s.add_all(extra)
-        s.flush()
-        ids = [p.id for p in extra]
     incident_id = open_and_assess(sessions, ids, clock, bounce=False)
     env = {
         **os.environ,

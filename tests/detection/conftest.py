@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigie.audit.seals import reseal
 from vigie.fingerprint.canaries import plant
 from vigie.gateway.observe import Access
 from vigie.processors.apply import apply_file
@@ -119,6 +120,7 @@ def world(sessions: sessionmaker[Session], tmp_path: Path) -> Iterator[World]:
             ],
         )
         recount(session, processor_id=processor.id)  # as the import path does
+        reseal(session, actor=ACTOR)  # the assignments written directly, sealed as they are
         keys = [issue_key(session, processor="lingua-test", actor=ACTOR) for _ in range(3)]
         pid = processor.id
     yield World(

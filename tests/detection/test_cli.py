@@ -7,6 +7,7 @@ import json
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
+from vigie.audit.seals import reseal
 from vigie.cli.app import app
 from vigie.cli.context import Instance
 from vigie.detection.alerts import raise_alert
@@ -72,6 +73,8 @@ def test_canary_trip(
         assert canary is not None and canary.is_canary
         rows = contact_rows([100], [canary.email], [canary.phone])
         s.add_all(CanaryContact(subject_id=i, kind=k, value=v) for i, k, v in rows)
+        s.flush()
+        reseal(s, actor="operator:test")  # the contacts written directly, sealed as they are
     # The world was built with library calls: no checkpoint anchors its trail yet.
     code, out = _invoke(settings, engine, "canary", "trip", "--contact", "person100@mail.example")
     assert code == 1 and "UNANCHORED" in out and "no signed checkpoint at all" in out, out

@@ -17,6 +17,7 @@ from tests.detection.conftest import world as world  # the fixture, re-used
 from vigie.audit import trail
 from vigie.audit.actions import Action
 from vigie.audit.anchors import Bound
+from vigie.audit.seals import reseal
 from vigie.breach.models import Incident
 from vigie.detection.models import Alert, CanaryTrip
 from vigie.errors import IntegrityError, NotFound
@@ -43,6 +44,8 @@ def _contacts(world: World) -> World:
             [p.id for p in people], [p.email for p in people], [p.phone for p in people]
         )
         s.add_all(CanaryContact(subject_id=i, kind=k, value=v) for i, k, v in rows)
+        s.flush()
+        reseal(s, actor="operator:test")  # the contacts written directly, sealed as they are
     return world
 
 

@@ -18,6 +18,9 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.people import sealed
+from vigie.audit.actions import Action
+from vigie.audit.seals import ASSIGNMENTS, REGISTRY
 from vigie.gateway.app import create_app
 from vigie.gateway.observe import AccessObserver
 from vigie.processors.apply import record_created
@@ -106,7 +109,7 @@ class World:
     def people(self, n: int) -> list[int]:
         ids = list(range(self._next_subject, self._next_subject + n))
         self._next_subject += n
-        with self.sessions.begin() as s:
+        with self.sessions.begin() as s, sealed(s, REGISTRY, ids, action=Action.SUBJECT_IMPORT):
             s.add_all(Subject(id=i, valid_from=NOON, **subject_values(i)) for i in ids)
         return ids
 
@@ -175,17 +178,17 @@ class World:
     ) -> None:
         with self.sessions.begin() as s:
             processor_id = s.get(Contract, contract_id).processor_id  # type: ignore[union-attr]
-            s.add_all(
-                Assignment(
-                    contract_id=contract_id,
-                    processor_id=processor_id,
-                    subject_id=sid,
-                    starts_on=starts_on,
-                    ends_on=ends_on,
+            with sealed(s, ASSIGNMENTS, subject_ids, action=Action.ASSIGNMENT_CHANGE):
+                s.add_all(
+                    Assignment(
+                        contract_id=contract_id,
+                        processor_id=processor_id,
+                        subject_id=sid,
+                        starts_on=starts_on,
+                        ends_on=ends_on,
+                    )
+                    for sid in subject_ids
                 )
-                for sid in subject_ids
-            )
-            s.flush()
             recount(s, processor_id=processor_id)  # as the import path does
 
     def key(self, processor: str, **kwargs: Any) -> str:

@@ -25,10 +25,12 @@ from vigie.errors import IntegrityError, NotFound
 from vigie.leaks.analyze import analyze
 from vigie.leaks.models import StoredAnalysis
 from vigie.leaks.vault import load_report, purge, store_report
-from vigie.registry.models import Subject, SubjectVersion
+from vigie.registry.importer import import_file
+from vigie.registry.models import SubjectVersion
 from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 from vigie.store.base import utcnow
+from vigie.synth.people import generate
 
 from .helpers import (
     HEADERS_FR,
@@ -244,10 +246,13 @@ def test_registry_snapshot_is_encrypted_reused_and_refreshed(
     assert (cache.stat().st_mode & 0o777) == 0o700
     # The decrypted snapshot lived in the analysis' work directory, gone with it.
     assert list((settings.data_dir / "leak-work").iterdir()) == []
+    newcomer = generate(1, seed=77).record(0)  # the registry changes through Vigie
+    header = list(newcomer)
+    write_csv(
+        leak_dir / "new.csv", header, [["" if v is None else str(v) for v in newcomer.values()]]
+    )
     with sessions.begin() as session:
-        person = session.get(Subject, ids[0])
-        assert person is not None
-        person.valid_from = utcnow()
+        import_file(session, path=leak_dir / "new.csv", actor="operator:test")
     third = analyze(engine, paths=[path], secrets=secrets, settings=settings)
     assert not third.registry_from_snapshot
 

@@ -11,7 +11,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.people import sealed
+from vigie.audit.actions import Action
 from vigie.audit.models import AuditEvent
+from vigie.audit.seals import ASSIGNMENTS
 from vigie.processors.apply import apply_file
 from vigie.processors.directory import get_processor
 from vigie.processors.models import Assignment, Contract, Processor
@@ -98,11 +101,12 @@ def test_removed_contract_takes_its_assignments(
         civic = s.scalar(select(Contract).where(Contract.name == "civic"))
         language = s.scalar(select(Contract).where(Contract.name == "language"))
         assert civic and language
-        for sid in (1, 2):
-            s.add(Assignment(contract_id=civic.id, processor_id=lingua.id, subject_id=sid,
+        with sealed(s, ASSIGNMENTS, [1, 2, 3], action=Action.ASSIGNMENT_CHANGE):
+            for sid in (1, 2):
+                s.add(Assignment(contract_id=civic.id, processor_id=lingua.id, subject_id=sid,
+                                 starts_on=date(2025, 1, 1)))  # fmt: skip
+            s.add(Assignment(contract_id=language.id, processor_id=lingua.id, subject_id=3,
                              starts_on=date(2025, 1, 1)))  # fmt: skip
-        s.add(Assignment(contract_id=language.id, processor_id=lingua.id, subject_id=3,
-                         starts_on=date(2025, 1, 1)))  # fmt: skip
     text = processors_file.read_text()
     start = text.index("      - name: civic")
     end = text.index("  - name: other-test")
@@ -120,6 +124,8 @@ def test_removed_contract_takes_its_assignments(
         assert _actions(s)[-1] == "contract:delete"
         detail = s.scalar(select(AuditEvent.detail).order_by(AuditEvent.seq.desc()).limit(1))
         assert json.loads(detail)["assignments_removed"] == 2
+        (seal,) = json.loads(detail)["seals"]["assignments"].values()  # the bucket it changed
+        assert seal[0] > 0 and len(seal[1]) == 64
 
 
 def test_processors_missing_from_the_file_are_left_alone(

@@ -93,5 +93,7 @@ class Action(StrEnum):
     """A sanction dossier was built for a processor (its manifest's SHA-256)."""
     AUDIT_CHECKPOINT = "audit:checkpoint"
     """A signed checkpoint of the trail was taken."""
+    AUDIT_SEAL = "audit:seal"
+    """Rows of sealed tables that no seal covered were sealed as they are (older instances)."""
     AUDIT_EXPORT = "audit:export"
     """The trail was exported for independent verification."""

@@ -148,6 +148,24 @@ class AuditProcessorField(Base):
     __table_args__ = ({"sqlite_with_rowid": False},)
 
 
+class AuditSealHead(Base):
+    """The last seal of one bucket of a sealed table (:mod:`vigie.audit.seals`).
+
+    A cache of what the chained events say, so a writer finds the last seal of the
+    bucket it changes without reading the trail; ``vigie audit verify`` checks that it
+    equals the events. ``digest`` is None when the bucket was sealed empty.
+    """
+
+    __tablename__ = "audit_seal_heads"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    digest: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
 EVENTS = cast(Table, AuditEvent.__table__)
 HEAD = cast(Table, AuditHead.__table__)
 CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
@@ -155,3 +173,4 @@ TILES = cast(Table, AuditTile.__table__)
 RECEIPTS = cast(Table, AuditReceipt.__table__)
 DISCLOSURES = cast(Table, AuditDisclosure.__table__)
 PROCESSOR_FIELDS = cast(Table, AuditProcessorField.__table__)
+SEAL_HEADS = cast(Table, AuditSealHead.__table__)

@@ -32,7 +32,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine
 
-from vigie.audit import anchors, evidence, merkle
+from vigie.audit import anchors, evidence, merkle, seal_check
 from vigie.audit.actions import Action
 from vigie.audit.canonical import FORMAT_VERSION, GENESIS
 from vigie.audit.checkpoints import fingerprint, message, split_frontier
@@ -61,6 +61,7 @@ class Report:
     index_rows: int  # served-index rows recomputed from the events and matched
     canaries: int = 0  # people flagged canaries, each planted by a chained event
     processors: int = 0  # processors, each named as its chained creation event says
+    sealed: dict[str, seal_check.Sealed] | None = None  # sealed tables, bound bucket by bucket
 
 
 @dataclass(frozen=True)
@@ -133,9 +134,10 @@ def verify_trail(
             canaries = evidence.check_canaries(raw, engine.dialect.name)
             processors = evidence.check_processors(raw, engine.dialect.name)
             check_requirements(raw, engine.dialect.name)
+            sealed = seal_check.check_seals(raw, engine.dialect)
             index_fault = None
         except IntegrityError as exc:
-            index_rows, canaries, processors, index_fault = 0, 0, 0, exc
+            index_rows, canaries, processors, sealed, index_fault = 0, 0, 0, None, exc
     finally:
         raw.rollback()
         raw.close()
@@ -167,6 +169,7 @@ def verify_trail(
         index_rows=index_rows,
         canaries=canaries,
         processors=processors,
+        sealed=sealed,
     )
 
 

@@ -5,7 +5,9 @@ audit trail in the caller's unit of work: ``incident:open`` when it is opened,
 ``incident:decide`` for evidence, exposures, risk, the processor's duty and other
 decisions, ``incident:notify`` for notifications (see :mod:`vigie.breach.notify`).
 The caller commits. No personal values are written anywhere here: ids, counts and field
-names only.
+names only. The exposures are evidence (the authority pack counts them, notices go to
+them): their ``incident:decide`` event seals the buckets it changed
+(:mod:`vigie.audit.seals`), after checking them against their last seal.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from vigie.audit import trail
 from vigie.audit.actions import Action
+from vigie.audit.seals import EXPOSURES, Sealing
 from vigie.breach.clock import Clock, SystemClock
 from vigie.breach.models import Incident, IncidentEvent, IncidentEvidence, IncidentExposure
 from vigie.errors import InvalidInput, NotFound
@@ -42,10 +45,13 @@ def _event(
     summary: str,
     at: datetime,
     detail: Mapping[str, Any] | None = None,
+    sealing: Sealing | None = None,
 ) -> IncidentEvent:
-    """Audit one decision and put it on the incident's timeline."""
+    """Audit one decision and put it on the incident's timeline (with ``sealing``'s seals
+    in the audit event)."""
     payload = {"incident_id": incident.id, "decision": kind, **(detail or {})}
-    seq = trail.append(
+    append = trail.append if sealing is None else lambda _, **event: sealing.append(**event)
+    seq = append(
         session,
         action=action,
         actor=actor,
@@ -205,6 +211,8 @@ def record_exposure(
     now = _clock(clock).now()
     ids = sorted(exposures)
     changed = 0
+    sealing = Sealing(session)
+    sealing.check(EXPOSURES, EXPOSURES.keys(ids, incident.id))  # before writing
     for start in range(0, len(ids), EXPOSURE_CHUNK):
         chunk = ids[start : start + EXPOSURE_CHUNK]
         known = {
@@ -244,6 +252,7 @@ def record_exposure(
         summary=f"exposure recorded for {len(ids)} people ({changed} new or grown)",
         at=now,
         detail={"people": len(ids), "changed": changed, "fields": field_names},
+        sealing=sealing,
     )
     return changed
 

@@ -12,6 +12,10 @@ point of no return. So, after a crash at any moment:
 Killing a run and starting it again therefore sends every remaining notice once. One
 run at a time per incident is enforced by an OS file lock (released by the kernel when
 the process dies, so a killed run never blocks the next one).
+
+Whom to tell, and which of their fields, comes from the incident's recorded exposures
+(sealed: :mod:`vigie.audit.seals`) and the registry: a run starts behind the evidence gate
+(:func:`vigie.audit.evidence.require_verified`) and sends nothing when they do not verify.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit.actions import Action
+from vigie.audit.anchors import Bound
+from vigie.audit.evidence import require_verified
 from vigie.breach import i18n, incidents
 from vigie.breach.channels import Bounced, Channel, DeliveryFailed, Outgoing
 from vigie.breach.clock import Clock, SystemClock
@@ -161,6 +167,7 @@ def send_notices(
     secrets: InstanceSecrets,
     lock_dir: Path,
     actor: str,
+    bound: Bound,
     renderer: NoticeRenderer | None = None,
     dry_run: bool = False,
     despite_assessment: str | None = None,
@@ -171,7 +178,10 @@ def send_notices(
     """Send (or, with ``dry_run``, only render) every remaining notice of an incident.
 
     ``should_stop`` is asked between two notices (never inside one): the CLI wires it to
-    SIGTERM and SIGINT, so ``kill`` or Ctrl-C stops the run at a clean point.
+    SIGTERM and SIGINT, so ``kill`` or Ctrl-C stops the run at a clean point. Raises
+    :class:`vigie.errors.IntegrityError` (nothing sent) when the trail, the exposures or the
+    registry do not verify with the key of ``secrets``, or the trail is not anchored
+    within ``bound``.
     """
     clock = clock or SystemClock()
     renderer = renderer or NoticeRenderer(context)
@@ -180,6 +190,9 @@ def send_notices(
     with sessions.begin() as session:
         overruled = require_decision(
             session, incident_id=incident_id, despite_assessment=despite_assessment
+        )
+        require_verified(
+            session, public_key=secrets.verify_key, bound=bound, purpose="notifying people"
         )
         total = incidents.exposure_count(session, incident_id=incident_id)
     with run_lock(lock_dir, incident_id), sessions() as session, _SentMarker(sessions) as marker:

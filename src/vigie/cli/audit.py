@@ -18,6 +18,7 @@ from vigie.audit.checkpoints import fingerprint, take
 from vigie.audit.export import export_trail
 from vigie.audit.key import WHERE_TO_PUBLISH, AuditKey
 from vigie.audit.models import HEAD, from_us
+from vigie.audit.seals import reseal
 from vigie.audit.verify import verify_trail
 from vigie.cli.context import console, err_console, instance, print_json
 from vigie.cli.processors import operator
@@ -79,8 +80,10 @@ def verify(
 
     Exits 0 when the whole trail verifies, every row of the served index is what the
     disclosure events say, the people flagged canaries are those the `canary:plant`
-    events planted, and each processor bears the name its `processor:create` event
-    recorded. Also checks that every checkpoint row matches the
+    events planted, each processor bears the name its `processor:create` event
+    recorded, and every bucket of the sealed tables (registry and its dated versions,
+    assignments, canary contacts, incident exposures) is what its last seal in the trail
+    says. Also checks that every checkpoint row matches the
     `audit:checkpoint` event the chain recorded for it (none deleted, replaced or
     shrunk), and each checkpoint given with `--checkpoint` (its signature, and the
     trail's root at its size). Otherwise prints the **first** event, checkpoint or index
@@ -144,6 +147,10 @@ def verify(
                 "index_rows": report.index_rows,
                 "canaries": report.canaries,
                 "processors": report.processors,
+                "sealed": {
+                    name: {"rows": s.rows, "buckets": s.buckets}
+                    for name, s in (report.sealed or {}).items()
+                },
                 "seconds": round(report.seconds, 3),
             }
         )
@@ -163,9 +170,34 @@ def verify(
     console.print(
         f"processors: {report.processors}, each named as its `processor:create` event says"
     )
+    for name, sealed in (report.sealed or {}).items():
+        console.print(
+            f"{name}: {sealed.rows} rows in {sealed.buckets} buckets, each as last sealed",
+            highlight=False,
+        )
     for h in heads:
         console.print(f"held checkpoint #{h.id} ({h.size} events) matches the trail")
     console.print(f"root {report.root.hex()}", highlight=False)
+
+
+@group.command("seal")
+def seal(ctx: typer.Context) -> None:
+    """Seal the rows of the sealed tables that no seal covers yet, as they are.
+
+    For an instance whose registry, assignments, canary contacts or exposures were
+    written before Vigie sealed them (`vigie audit verify` then says "holds rows that no
+    seal covers"). One `audit:seal` event; a bucket already sealed is never re-sealed: one
+    that differs from its seal is refused (exit 1). Check those rows before sealing them:
+    whatever they hold becomes evidence.
+    """
+    inst = instance(ctx)
+    with inst.session() as session:
+        counts = reseal(session, actor=operator())
+    if not counts:
+        console.print("nothing to seal: every bucket is covered by a seal")
+        return
+    for name, n in counts.items():
+        console.print(f"{name}: {n} buckets sealed", highlight=False)
 
 
 def _read(path: Path) -> str:

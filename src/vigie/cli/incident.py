@@ -14,6 +14,7 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import select
 
+from vigie.audit.anchors import Bound
 from vigie.breach import incidents
 from vigie.breach.assessment import assess_incident, overrule_incident
 from vigie.breach.authority import prepare_pack, write_pack
@@ -340,6 +341,7 @@ def notify(
             secrets=inst.secrets,
             lock_dir=settings.data_dir / "locks",
             actor=ACTOR,
+            bound=Bound.of(settings),
             dry_run=dry_run,
             despite_assessment=despite_assessment,
             progress=lambda done, _total: bar.update(task, completed=done),

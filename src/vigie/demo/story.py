@@ -441,7 +441,7 @@ class Demo:
                 report = send_notices(
                     self.w.sessions, incident_id=incident_id, context=context,
                     channels=channels, secrets=self.w.secrets, lock_dir=self.w.out / "data",
-                    actor=ACTOR, progress=advance,
+                    actor=ACTOR, progress=advance, bound=Bound.of(settings),
                 )  # fmt: skip
             delivered = sink.count
         sent = dict(report.sent)

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from vigie.audit import trail
 from vigie.audit.actions import Action
+from vigie.audit.seals import REGISTRY, Sealing
 from vigie.errors import NotFound
 from vigie.fingerprint.models import CanaryContact
 from vigie.processors.models import Assignment
@@ -63,13 +64,17 @@ def canaries_needed(real_people: int, density: float) -> int:
     return math.ceil(real_people * density / (1.0 - density))
 
 
-def record_planted(session: Session, *, subject_ids: Iterable[int], actor: str) -> int:
+def record_planted(
+    session: Session, *, subject_ids: Iterable[int], actor: str, sealing: Sealing | None = None
+) -> int:
     """Record in the trail that ``subject_ids`` (already flagged) are new canaries; return
-    the event's sequence number. Nothing is recorded for an empty set (returns 0)."""
+    the event's sequence number. Nothing is recorded for an empty set (returns 0).
+    ``sealing``: the registry buckets the flags changed, checked before (:func:`plant`)."""
     ids = sorted({int(i) for i in subject_ids})
     if not ids:
         return 0
-    return trail.append(
+    append = trail.append if sealing is None else lambda _, **event: sealing.append(**event)
+    return append(
         session,
         action=Action.CANARY_PLANT,
         actor=actor,
@@ -85,13 +90,15 @@ def plant(session: Session, *, subject_ids: Iterable[int], actor: str) -> int:
     Raises :class:`NotFound` (nothing changed) when one of them is not in the registry.
     """
     ids = sorted({int(i) for i in subject_ids})
+    sealing = Sealing(session)
     if ids:
         found = set(session.scalars(select(Subject.id).where(Subject.id.in_(ids))))
         if len(found) != len(ids):
             missing = next(i for i in ids if i not in found)
             raise NotFound(f"no person with internal id {missing}: no canary planted")
+        sealing.check(REGISTRY, REGISTRY.keys(ids))  # the flag is a registry column
         session.execute(update(Subject).where(Subject.id.in_(ids)).values(is_canary=True))
-    return record_planted(session, subject_ids=ids, actor=actor)
+    return record_planted(session, subject_ids=ids, actor=actor, sealing=sealing)
 
 
 def normalise_contact(value: str) -> tuple[str, str] | None:

@@ -12,7 +12,9 @@ manage some processors only, and removing a processor (with its keys and history
 not something a missing line should do.
 
 Every change is one audit event (``processor:create``/``update``, ``contract:create``/
-``update``/``delete``) in the caller's transaction; the caller commits. With
+``update``/``delete``) in the caller's transaction; the caller commits. A
+``contract:delete`` seals the buckets of assignments it emptied (:mod:`vigie.audit.seals`),
+after checking them against their last seal. With
 ``dry_run`` nothing is written and nothing audited; the result is the same diff. The
 stored scope size of every processor changed (:mod:`vigie.processors.counts`) is counted
 again in the same transaction.
@@ -31,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from vigie.audit import trail
 from vigie.audit.actions import Action
+from vigie.audit.seals import ASSIGNMENTS, Sealing
 from vigie.errors import InvalidInput
 from vigie.processors.counts import recount
 from vigie.processors.models import Assignment, Contract, Processor
@@ -229,12 +232,16 @@ def _write(session: Session, *, spec: ProcessorsFile, changes: list[Change], act
         if change.op == "delete":
             assert contract is not None
             contract_id = contract.id
+            sealing = Sealing(session)
+            covered = session.scalars(
+                select(Assignment.subject_id).where(Assignment.contract_id == contract_id)
+            )
+            sealing.check(ASSIGNMENTS, ASSIGNMENTS.keys(covered))  # before deleting
             gone = session.execute(delete(Assignment).where(Assignment.contract_id == contract_id))
             removed = int(cast("CursorResult[Any]", gone).rowcount)
             session.delete(contract)
             session.flush()
-            trail.append(
-                session,
+            sealing.append(
                 action=Action.CONTRACT_DELETE,
                 actor=actor,
                 processor_id=proc.id,

@@ -13,7 +13,9 @@ problem and its line (:class:`vigie.errors.ImportRejected`). Importing the same 
 twice changes nothing: a person already assigned to the contract from the same
 ``starts_on`` is kept, or updated if ``ends_on`` changed. With ``replace``, the
 contract's assignments absent from the file are removed (the file is then the whole
-scope of the contract). One ``assignment:change`` audit event records the counts, and
+scope of the contract). One ``assignment:change`` audit event records the counts and
+seals the buckets of assignments it changed (:mod:`vigie.audit.seals`; they are checked
+against their last seal first, and an import over tampering is refused), and
 the processor's stored scope size (:mod:`vigie.processors.counts`) is counted again in
 the same transaction.
 """
@@ -31,8 +33,9 @@ from typing import cast
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from vigie.audit import trail
 from vigie.audit.actions import Action
+from vigie.audit.seals import ASSIGNMENTS as SEALED
+from vigie.audit.seals import Sealing
 from vigie.errors import ImportRejected, InvalidInput, NotFound
 from vigie.processors.counts import recount
 from vigie.processors.directory import get_processor
@@ -148,7 +151,7 @@ def import_assignments(
         raise ImportRejected(sorted(problems))
 
     existing = {
-        (sid, starts): (aid, ends)
+        (sid, starts): (aid, ends, sid)
         for aid, sid, starts, ends in session.execute(
             select(
                 Assignment.id, Assignment.subject_id, Assignment.starts_on, Assignment.ends_on
@@ -173,8 +176,8 @@ def import_assignments(
             continue
         keep.add(found[0])
         if found[1] != ends:
-            changed.append({"aid": found[0], "ends": ends})
-    stale = [aid for aid, _ in existing.values() if aid not in keep] if replace else []
+            changed.append({"aid": found[0], "ends": ends, "sid": found[2]})
+    stale = [(aid, sid) for aid, _, sid in existing.values() if aid not in keep] if replace else []
     report = AssignmentReport(
         rows=len(wanted),
         added=len(new_rows),
@@ -185,19 +188,22 @@ def import_assignments(
     )
     if dry_run or not (new_rows or changed or stale):
         return report
+    sealing = Sealing(session)
+    touched = [ids[ref] for ref in wanted] + [sid for _, sid in stale]
+    sealing.check(SEALED, SEALED.keys(touched))  # before writing
     if new_rows:
         session.execute(insert(ASSIGNMENTS), new_rows)
     if changed:
         table = ASSIGNMENTS
         session.execute(
             update(table).where(table.c.id == bindparam("aid")).values(ends_on=bindparam("ends")),
-            changed,
+            [{"aid": c["aid"], "ends": c["ends"]} for c in changed],
         )
-    for i in range(0, len(stale), _BATCH):
-        session.execute(delete(Assignment).where(Assignment.id.in_(stale[i : i + _BATCH])))
+    gone = [aid for aid, _ in stale]
+    for i in range(0, len(gone), _BATCH):
+        session.execute(delete(Assignment).where(Assignment.id.in_(gone[i : i + _BATCH])))
     recount(session, processor_id=owner.id)  # the stored scope size, in this transaction
-    trail.append(
-        session,
+    sealing.append(
         action=Action.ASSIGNMENT_CHANGE,
         actor=actor,
         processor_id=owner.id,

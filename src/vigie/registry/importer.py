@@ -11,7 +11,10 @@ written. If any row is bad, :class:`vigie.errors.ImportRejected` lists every pro
   with ``valid_to`` = now, and the row becomes the new current version.
 
 People absent from the file are left as they are (an import never deletes). One audit
-event (``subject:import``) records the counts and the file's SHA-256, never values.
+event (``subject:import``) records the counts and the file's SHA-256, never values, and
+seals the registry buckets the import changed (:mod:`vigie.audit.seals`): before
+writing, every bucket it touches is checked against its last seal, and an import into a
+registry altered behind Vigie's back is refused.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigie.audit import trail
 from vigie.audit.actions import Action
+from vigie.audit.seals import REGISTRY, Sealing
 from vigie.errors import ImportRejected, InvalidInput
 from vigie.registry.models import SUBJECT_FIELDS, VERSIONED_FIELDS, Subject, SubjectVersion
 from vigie.registry.schema import SubjectRecord
@@ -156,6 +159,13 @@ def import_file(
     records = validate(path)
     now = now or datetime.now(UTC)
     created = updated = 0
+    sealing = Sealing(session)
+    existing: list[int] = []
+    for i in range(0, len(records), _CHUNK):
+        refs = [r.ref for _, r in records[i : i + _CHUNK]]
+        existing += session.scalars(select(Subject.id).where(Subject.ref.in_(refs)))
+    sealing.check(REGISTRY, REGISTRY.keys(existing))  # before any write
+    new: list[Subject] = []
     problems: list[Problem] = []
     for i in range(0, len(records), _CHUNK):
         chunk = records[i : i + _CHUNK]
@@ -169,7 +179,9 @@ def import_file(
             values = record.model_dump(exclude={"ref"})
             subject = current.get(record.ref)
             if subject is None:
-                session.add(Subject(ref=record.ref, version=1, valid_from=now, **values))
+                person = Subject(ref=record.ref, version=1, valid_from=now, **values)
+                session.add(person)
+                new.append(person)
                 created += 1
             elif subject.is_canary:
                 problems.append((line, "ref", "reserved reference (a canary's)"))
@@ -185,8 +197,9 @@ def import_file(
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     report = ImportReport(len(records), created, updated, len(records) - created - updated, digest)
     session.flush()
-    trail.append(
-        session,
+    fresh = {p.id for p in new}  # new ids: their buckets held only others before
+    sealing.check(REGISTRY, REGISTRY.keys(fresh), fresh=fresh)
+    sealing.append(
         action=Action.SUBJECT_IMPORT,
         actor=actor,
         detail={

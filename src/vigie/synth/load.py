@@ -14,9 +14,10 @@
    seekers are among its people (:mod:`vigie.registry.population`).
 
 All of it is one transaction (nothing half-loaded is left behind) and three audit events
-(``subject:synth``, counts only; ``canary:plant``, the canaries' ids, which bind the
-canary flag to the trail; and ``registry:population``). The registry must be
-empty: synth builds a population, it does not add to one.
+(``subject:synth``, counts only, and the seals of every bucket of the registry, the
+assignments and the canary contacts it wrote (:mod:`vigie.audit.seals`); ``canary:plant``,
+the canaries' ids, which bind the canary flag to the trail; and ``registry:population``).
+The registry must be empty: synth builds a population, it does not add to one.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ import numpy as np
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from vigie.audit import trail
 from vigie.audit.actions import Action
+from vigie.audit.seals import ASSIGNMENTS, CANARY_CONTACTS, REGISTRY, Sealing
 from vigie.errors import InvalidInput
 from vigie.fingerprint.canaries import (
     DEFAULT_DENSITY,
@@ -102,6 +103,9 @@ def synthesize(
                 f"the registry already holds {existing} people; synth builds a population "
                 "into an empty registry (start from a fresh `vigie init`)"
             )
+        sealing = Sealing(session)
+        for seal in (REGISTRY, ASSIGNMENTS, CANARY_CONTACTS):
+            sealing.check_all(seal)  # empty, and no seal says otherwise
         apply_file(session, path=providers, actor=actor)
         session.flush()
         plan = _CanaryPlan.make(people, seed, canary_density)
@@ -109,7 +113,7 @@ def synthesize(
         recount_all(session)  # the stored scope sizes (vigie.processors.counts)
         processors = session.scalar(select(func.count()).select_from(Processor)) or 0
         detail = {"people": people, "canaries": plan.count, "seed": seed, **counts}
-        trail.append(session, action=Action.SUBJECT_SYNTH, actor=actor, detail=detail)
+        sealing.append(action=Action.SUBJECT_SYNTH, actor=actor, detail=detail)
         record_planted(session, subject_ids=plan.ids.tolist(), actor=actor)
         declare_population(session, context=context, actor=actor)
     return SynthReport(

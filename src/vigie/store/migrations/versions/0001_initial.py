@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 01:48:36.169057
+Create Date: 2026-12-07 01:56:55.918918
 """
 
 from __future__ import annotations
@@ -91,6 +91,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "subject_id", "processor_id", "fields", name=op.f("pk_audit_receipts")
         ),
+        sqlite_with_rowid=False,
+    )
+    op.create_table(
+        "audit_seal_heads",
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("bucket", sa.String(length=40), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("digest", sa.LargeBinary(length=32), nullable=True),
+        sa.PrimaryKeyConstraint("name", "bucket", name=op.f("pk_audit_seal_heads")),
         sqlite_with_rowid=False,
     )
     op.create_table(
@@ -997,6 +1006,7 @@ def downgrade() -> None:
     op.drop_table("jobs")
     op.drop_table("campaigns")
     op.drop_table("audit_tiles")
+    op.drop_table("audit_seal_heads")
     op.drop_table("audit_receipts")
     op.drop_table("audit_processor_fields")
     op.drop_table("audit_head")

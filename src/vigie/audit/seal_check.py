@@ -1,0 +1,121 @@
+"""Verifying the sealed tables (:mod:`vigie.audit.seals`) against the trail.
+
+:func:`check_seals` runs in the read snapshot in which
+:func:`vigie.audit.verify.verify_trail` checks the chain. It follows the seals of every
+bucket through the events that may carry them (each seal must name the previous seal
+of its bucket), requires ``audit_seal_heads`` to equal the last seals, and recomputes
+every bucket from the rows: a bucket that differs from its last seal, holds rows that no
+seal covers, or was sealed with rows and has none, is an :class:`IntegrityError` naming
+the set, the bucket and the event — never a value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+
+from vigie.audit.seals import BY_NAME, SEALING_ACTIONS, SEALS, Head, order, scan
+from vigie.errors import IntegrityError
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """What verify found bound for one sealed set."""
+
+    rows: int
+    buckets: int
+
+
+def check_seals(dbapi: Any, dialect: Dialect) -> dict[str, Sealed]:
+    """Check every sealed table against the seals in the trail, in the caller's snapshot;
+    return what each binds. Raises :class:`IntegrityError` at the first difference."""
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    actions = [a.value for a in SEALING_ACTIONS]
+    marks = ", ".join([mark] * len(actions))
+    cur = dbapi.cursor()
+    try:
+        cur.execute(
+            f"SELECT seq, detail FROM audit_events WHERE action IN ({marks}) "
+            "AND detail IS NOT NULL ORDER BY seq",
+            actions,
+        )
+        events = [(seq, d) for seq, d in cur.fetchall() if '"seals"' in d]
+        cur.execute("SELECT name, bucket, seq, digest FROM audit_seal_heads")
+        stored = {(str(n), str(k)): (int(s), None if d is None else bytes(d))
+                  for n, k, s, d in cur.fetchall()}  # fmt: skip
+    finally:
+        cur.close()
+    last = _follow(events)
+    for name, key in sorted(stored.keys() | last.keys()):
+        want, have = last.get((name, key)), stored.get((name, key))
+        if want != have:
+            seal = BY_NAME.get(name)
+            where = f"{name}, {seal.describe(key) if seal else 'bucket ' + key}"
+            raise IntegrityError(
+                f"seal heads: {where}: the side table says "
+                + (f"event {have[0]}" if have else "nothing")
+                + ", the trail says "
+                + (f"event {want[0]}" if want else "nothing")
+                + " (audit_seal_heads was altered)"
+            )
+    out = {}
+    for seal in SEALS:
+        digests, rows = scan(dbapi, dialect.name, seal)
+        sealed = {k: v for (n, k), v in last.items() if n == seal.name}
+        for key in sorted(digests.keys() | sealed.keys(), key=order):
+            seq, digest = sealed.get(key, (0, None))
+            have_rows = digests.get(key)
+            if have_rows == digest:
+                continue
+            where = f"{seal.name}: {seal.describe(key)}"
+            if digest is None:
+                raise IntegrityError(
+                    f"{where} holds rows that no seal covers"
+                    + (f" (emptied by event {seq})" if seq else "")
+                    + ": added behind Vigie's back, or written before seals (see "
+                    "`vigie audit seal`)"
+                )
+            if have_rows is None:
+                raise IntegrityError(
+                    f"{where}, sealed by event {seq}, has no rows left (deleted behind Vigie's "
+                    "back)"
+                )
+            raise IntegrityError(
+                f"{where} no longer matches its seal (event {seq}): a row was altered, added "
+                "or removed behind Vigie's back"
+            )
+        out[seal.name] = Sealed(rows=rows, buckets=len(digests))
+    return out
+
+
+def _follow(events: Iterable[tuple[Any, Any]]) -> dict[tuple[str, str], Head]:
+    """The last seal of every bucket, each seal's ``prev`` checked against the one before."""
+    last: dict[tuple[str, str], Head] = {}
+    for seq, detail in events:
+        try:
+            seals = json.loads(detail)["seals"]
+            items = [
+                (name, str(key), int(prev), None if d is None else bytes.fromhex(d))
+                for name, buckets in seals.items()
+                for key, (prev, d) in buckets.items()
+            ]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise IntegrityError(f"event {seq}: its seals are malformed") from None
+        for name, key, prev, digest in items:
+            seal = BY_NAME.get(name)
+            if seal is None:
+                raise IntegrityError(f"event {seq}: it seals an unknown table {name!r}")
+            before = last.get((name, key), (0, None))[0]
+            if prev != before:
+                raise IntegrityError(
+                    f"{name}: {seal.describe(key)}: event {seq} seals it after event {prev}, "
+                    f"but its last seal before was "
+                    + (f"event {before}" if before else "none")
+                    + " (a writer was shown an older seal: audit_seal_heads was altered)"
+                )
+            last[(name, key)] = (int(seq), digest)
+    return last
