@@ -22,10 +22,11 @@ from vigie import __version__
 from vigie.audit.checkpoints import Checkpointer
 from vigie.console.csp import ConsolePolicy
 from vigie.console.guard import SignInNeeded, guard
+from vigie.console.i18n import negotiate
 from vigie.console.pages import audit, overview, processors, signin
 from vigie.console.pages.common import public_context
 from vigie.console.render import Renderer
-from vigie.console.sessions import COOKIE, CookieSigner, SessionPolicy
+from vigie.console.sessions import CookieSigner, SessionPolicy
 from vigie.console.state import Console
 from vigie.console.throttle import SignInThrottle, Throttled
 from vigie.errors import Denied, InvalidInput, NotFound
@@ -80,8 +81,10 @@ def create_app(
     return app
 
 
-def _error_page(console: Console, status: int, message: str) -> Response:
-    context = public_context("fr", title="Error", status=status, message=message)
+def _error_page(console: Console, request: Request, status: int, message: str) -> Response:
+    visit = getattr(request.state, "visit", None)
+    lang = visit.lang if visit else negotiate(request.headers.get("accept-language"))
+    context = public_context(lang, title="Error", status=status, message=message)
     return console.renderer.page("error.html", context, status=status)
 
 
@@ -89,36 +92,34 @@ def _errors(app: Listener, console: Console) -> None:
     @app.exception_handler(SignInNeeded)
     async def _sign_in(request: Request, exc: SignInNeeded) -> Response:
         if request.method == "GET" and "hx-request" not in request.headers:
-            response: Response = RedirectResponse("/login", status_code=303)
-        else:
-            response = _error_page(console, 401, str(exc))
-            response.headers["HX-Redirect"] = "/login"
-        response.delete_cookie(COOKIE, path="/")
+            return RedirectResponse(exc.to, status_code=303)
+        response = _error_page(console, request, 401, str(exc))
+        response.headers["HX-Redirect"] = exc.to
         return response
 
     @app.exception_handler(Throttled)
     async def _throttled(request: Request, exc: Throttled) -> Response:
-        return _error_page(console, 429, str(exc))
+        return _error_page(console, request, 429, str(exc))
 
     @app.exception_handler(Denied)
     async def _denied(request: Request, exc: Denied) -> Response:
-        return _error_page(console, 403, str(exc))
+        return _error_page(console, request, 403, str(exc))
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> Response:
-        return _error_page(console, 404, str(exc))
+        return _error_page(console, request, 404, str(exc))
 
     @app.exception_handler(InvalidInput)
     async def _invalid(request: Request, exc: InvalidInput) -> Response:
-        return _error_page(console, 400, str(exc))
+        return _error_page(console, request, 400, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        return _error_page(console, 400, "the form is not valid")
+        return _error_page(console, request, 400, "the form is not valid")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        return _error_page(console, exc.status_code, str(exc.detail)[:200])
+        return _error_page(console, request, exc.status_code, str(exc.detail)[:200])
 
 
 def app_from_environment() -> Listener:

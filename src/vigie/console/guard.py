@@ -24,7 +24,14 @@ from vigie.errors import Denied, VigieError
 
 
 class SignInNeeded(VigieError):
-    """No live session (none, expired, revoked), or one at the wrong stage of sign-in."""
+    """No live session (none, expired, revoked), or one at the wrong stage of sign-in.
+
+    ``to`` is where the browser goes next: the sign-in page, or the second factor.
+    """
+
+    def __init__(self, message: str, *, to: str = "/login") -> None:
+        self.to = to
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,7 @@ def _find(console: Console, token: str | None, need: Need) -> Visit:
             if row.stage != PASSWORD_STAGE:
                 raise SignInNeeded("this sign-in step is over")
         elif need is not Need.SESSION and row.stage != FULL_STAGE:
-            raise SignInNeeded("finish signing in first")
+            raise SignInNeeded("finish signing in first", to="/login/second-factor")
         return Visit(
             login=operator.login,
             role=operator.role,

@@ -25,6 +25,38 @@ LANGUAGES = ("fr", "en")
 TIMEZONE = "Europe/Paris"
 
 
+def N_(message: str) -> str:  # gettext's name for "mark, translate later"
+    """Mark ``message`` for the catalogue; it is translated where it is shown."""
+    return message
+
+
+# Words that reach the pages as data (roles, states, severities): in the catalogue too.
+WORDS = (
+    N_("dpo"), N_("security"), N_("auditor"),
+    N_("active"), N_("suspended"), N_("expired"), N_("revoked"),
+    N_("low"), N_("medium"), N_("high"), N_("critical"),
+    N_("Sign in"), N_("Second factor"), N_("Set up your second factor"), N_("Error"),
+    N_("Overview"), N_("Processors"), N_("Processor"), N_("Audit"),
+)  # fmt: skip
+
+
+def negotiate(accept_language: str | None, *, default: str = "fr") -> str:
+    """The language of a page seen before sign-in, from the browser's ``Accept-Language``."""
+    ranked: list[tuple[float, int, str]] = []
+    for i, part in enumerate((accept_language or "").split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                continue
+        primary = tag.strip().lower().split("-")[0]
+        if primary in LANGUAGES and q > 0:
+            ranked.append((-q, i, primary))
+    return min(ranked)[2] if ranked else default
+
+
 def po_path(lang: str) -> Path:
     return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 

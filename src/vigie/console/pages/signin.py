@@ -19,6 +19,7 @@ from vigie.console.auth import (
     verify_password,
 )
 from vigie.console.guard import ConsoleDep, VisitDep
+from vigie.console.i18n import negotiate
 from vigie.console.models import Operator, OperatorSession
 from vigie.console.pages.common import public_context
 from vigie.console.sessions import COOKIE, FULL_STAGE, PASSWORD_STAGE, open_session, revoke
@@ -26,7 +27,10 @@ from vigie.console.state import Console
 from vigie.console.throttle import Throttled
 
 router = APIRouter()
-DEFAULT_LANG = "fr"
+
+
+def _lang(request: Request) -> str:
+    return negotiate(request.headers.get("accept-language"))
 
 
 def _client(request: Request) -> str:
@@ -47,8 +51,8 @@ def _with_cookie(console: Console, request: Request, token: str, to: str) -> Res
 
 
 @router.get("/login")
-def login_page(console: ConsoleDep) -> Response:
-    return console.renderer.page("login.html", public_context(DEFAULT_LANG, title="Sign in"))
+def login_page(request: Request, console: ConsoleDep) -> Response:
+    return console.renderer.page("login.html", public_context(_lang(request), title="Sign in"))
 
 
 def _check_password(console: Console, login: str, password: str) -> str:
@@ -74,13 +78,13 @@ async def login(
     try:
         console.throttle.check(login=login, address=address)
     except Throttled:
-        context = public_context(DEFAULT_LANG, title="Sign in", error="too-many")
+        context = public_context(_lang(request), title="Sign in", error="too-many")
         return console.renderer.page("login.html", context, status=429)
     try:
         token = await run_in_threadpool(_check_password, console, login, password)
     except SignInRefused:
         console.throttle.failed(login=login, address=address)
-        context = public_context(DEFAULT_LANG, title="Sign in", error="refused")
+        context = public_context(_lang(request), title="Sign in", error="refused")
         return console.renderer.page("login.html", context, status=401)
     return _with_cookie(console, request, token, "/login/second-factor")
 
