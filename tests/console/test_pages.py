@@ -135,9 +135,10 @@ def test_processor_page_shows_contracts_fields_masks_and_keys(desk: Desk) -> Non
     desk.operator("audrey", "auditor", language="en")
     html = desk.sign_in("audrey").get("/processors/formalang").text
     cells = _cells(html)
-    assert cells[
-        cells.index("birth_date") : cells.index("birth_date") + 2
-    ] == ["birth_date", "year"]
+    assert cells[cells.index("birth_date") : cells.index("birth_date") + 2] == [
+        "birth_date",
+        "year",
+    ]
     assert "REF-formalang-main" in html and "batch server" in html and "vgk_" not in html
 
 

@@ -29,5 +29,6 @@ class Console:
     checkpointer: Checkpointer
 
     def anchored(self) -> None:
-        """After a change was committed: sign a checkpoint if one is due."""
-        self.checkpointer.maybe_checkpoint()
+        """After a change was committed: sign a checkpoint if one is due (at the console's
+        clock, the time its pages show)."""
+        self.checkpointer.maybe_checkpoint(self.clock())
