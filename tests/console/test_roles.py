@@ -12,8 +12,10 @@ from tests.console.conftest import Desk
 from vigie.audit.models import AuditEvent
 from vigie.console.roles import GRANTS, Need, Role
 from vigie.console.routes import OWN_SESSION, ROUTES
+from vigie.detection.alerts import raise_alert
+from vigie.detection.findings import Severity
 
-PARAMS = {"name": "formalang"}
+PARAMS = {"name": "formalang", "alert_id": "1"}
 SIGN_IN = frozenset({Need.PUBLIC, *OWN_SESSION})
 
 
@@ -49,9 +51,21 @@ def _events(desk: Desk) -> int:
         return int(s.scalar(select(func.count()).select_from(AuditEvent)) or 0)
 
 
+def _world(desk: Desk) -> None:
+    """A processor and an alert (#1) for the routes' parameters."""
+    desk.world.processor("formalang")
+    pid = desk.world.processor_id("formalang")
+    with desk.world.sessions.begin() as s:
+        alert = raise_alert(
+            s, detector="volume", severity=Severity.LOW, processor_id=pid, key_id=None,
+            summary="test", evidence={}, now=desk.world.now,
+        )  # fmt: skip
+        assert str(alert.id) == PARAMS["alert_id"]
+
+
 @pytest.mark.parametrize("role", list(Role))
 def test_each_role_on_each_route(desk: Desk, role: Role) -> None:
-    desk.world.processor("formalang")
+    _world(desk)
     desk.operator("someone", role.value)
     client = desk.sign_in("someone")
     token = desk.csrf(client)
@@ -76,7 +90,7 @@ def test_each_role_on_each_route(desk: Desk, role: Role) -> None:
 
 
 def test_the_auditor_changes_nothing_anywhere(desk: Desk) -> None:
-    desk.world.processor("formalang")
+    _world(desk)
     desk.operator("audrey", "auditor")
     client = desk.sign_in("audrey")
     token = desk.csrf(client)

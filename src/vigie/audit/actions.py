@@ -53,6 +53,8 @@ class Action(StrEnum):
     """An API key was suspended automatically by detection."""
     ALERT_RAISE = "alert:raise"
     """A detector raised an alert, with its evidence."""
+    ALERT_ACKNOWLEDGE = "alert:acknowledge"
+    """An operator acknowledged an alert: seen and taken in hand (with an optional note)."""
     CANARY_PLANT = "canary:plant"
     """Canaries were planted in the registry (the event's people are the new canaries)."""
     CANARY_TRIP = "canary:trip"

@@ -38,6 +38,8 @@ from tests.gateway.conftest import World
 from tests.gateway.serving import free_port
 from vigie.console.app import create_app
 from vigie.console.operators import add_operator
+from vigie.detection.alerts import raise_alert
+from vigie.detection.findings import Severity
 from vigie.processors.models import Processor
 from vigie.secrets import ensure_secrets, load_secrets
 from vigie.settings import Settings
@@ -187,8 +189,14 @@ def _populate(world: World) -> None:
     hostile = world.processor("hostile")
     world.assign(formalang, world.people(12))
     world.assign(hostile, world.people(2))
+    lingua = world.processor_id("lingua")
     with world.sessions.begin() as s:
         s.query(Processor).filter_by(name="hostile").update(HOSTILE)
+        raise_alert(
+            s, detector="sweep", severity=Severity.MEDIUM, processor_id=lingua, key_id=None,
+            summary="A cursor walks the whole scope at night", evidence={"pages": 40},
+            now=world.now,
+        )  # fmt: skip
         for login, role in (("dora", "dpo"), ("sam", "security"), ("audrey", "auditor")):
             add_operator(
                 s, login=login, role=role, password=PASSWORD, language="en", actor="operator:test"

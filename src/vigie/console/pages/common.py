@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from vigie.console.guard import Visit
-from vigie.console.i18n import Formatter
+from vigie.console.i18n import N_, Formatter
 from vigie.console.roles import GRANTS, Need, Role
 
-NAV = (("/", "Overview"), ("/processors", "Processors"), ("/audit", "Audit"))
+NAV = (
+    ("/", N_("Overview")),
+    ("/processors", N_("Processors")),
+    ("/alerts", N_("Alerts")),
+    ("/audit", N_("Audit")),
+)
 
 
 def context(visit: Visit, *, section: str, title: str, **values: Any) -> dict[str, Any]:
@@ -23,6 +28,7 @@ def context(visit: Visit, *, section: str, title: str, **values: Any) -> dict[st
         "csrf": visit.csrf,
         "nav": [(href, fmt.gettext(label), href == section) for href, label in NAV],
         "can_change_processors": Role(visit.role) in GRANTS[Need.PROCESSORS],
+        "can_handle_alerts": Role(visit.role) in GRANTS[Need.ALERTS],
         "error": None,
         **values,
     }
@@ -40,6 +46,7 @@ def public_context(lang: str, *, title: str, **values: Any) -> dict[str, Any]:
         "csrf": values.pop("csrf", None),
         "nav": [],
         "can_change_processors": False,
+        "can_handle_alerts": False,
         "error": None,
         **values,
     }

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 00:42:24.639479
+Create Date: 2026-12-07 01:14:38.232692
 """
 
 from __future__ import annotations
@@ -215,6 +215,8 @@ def upgrade() -> None:
         sa.Column("incident_id", sa.Integer(), nullable=True),
         sa.Column("notified_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("notify_error", sa.String(length=200), nullable=True),
+        sa.Column("acknowledged_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("acknowledged_by", sa.String(length=200), nullable=True),
         sa.ForeignKeyConstraint(
             ["processor_id"],
             ["processors.id"],
