@@ -9,6 +9,7 @@ they are translated) and the messages no longer used dropped.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
@@ -34,10 +35,14 @@ def source_messages() -> list[str]:
 
 def main() -> None:
     old: dict[str, str] = {}
+    dates: dict[str, Any] = {}
     if PO.exists():
         with PO.open("rb") as f:
-            old = {m.id: m.string for m in read_po(f) if m.id and isinstance(m.id, str)}
-    catalog = Catalog(locale="fr", domain="console", project="Vigie", fuzzy=False)
+            previous = read_po(f)
+        old = {m.id: m.string for m in previous if m.id and isinstance(m.id, str)}
+        # Unchanged dates: running this twice changes nothing.
+        dates = {"creation_date": previous.creation_date}
+    catalog = Catalog(locale="fr", domain="console", project="Vigie", fuzzy=False, **dates)
     for message in source_messages():
         catalog.add(message, old.get(message, ""))
     PO.parent.mkdir(parents=True, exist_ok=True)
