@@ -172,3 +172,19 @@ def test_session_rows_hold_no_token(desk: Desk) -> None:
     with desk.world.sessions() as s:
         rows = list(s.scalars(select(OperatorSession)))
     assert rows and all(token not in json.dumps([r.token_hash, r.csrf]) for r in rows)
+
+
+def test_sign_in_purges_the_rows_of_sessions_that_are_over(desk: Desk) -> None:
+    from vigie.console.models import OperatorSession
+
+    desk.operator("alice", "dpo")
+    first = desk.sign_in("alice")
+    first.post("/logout", data={"csrf": desk.csrf(first)})  # revoked
+    desk.sign_in("alice")  # live, then idle past the limit
+    desk.world.advance(timedelta(minutes=31))
+    live = desk.sign_in("alice")
+    with desk.world.sessions() as s:
+        rows = list(s.scalars(select(OperatorSession)))
+    # The live full session; the half-signed one it replaced (revoked) is purged next time.
+    assert len(rows) == 2 and sum(r.revoked_at is None for r in rows) == 1
+    assert live.get("/").status_code == 200

@@ -16,8 +16,9 @@ import hmac
 import secrets as _random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
 from vigie.console.models import Operator, OperatorSession
@@ -113,6 +114,21 @@ def find_session(
         return None
     row.last_seen_at = now
     return row, operator
+
+
+def purge_sessions(session: Session, *, policy: SessionPolicy, now: datetime) -> int:
+    """Delete the rows of sessions that are over (revoked, idle or too old); their count.
+
+    Called at each sign-in, so the table holds live sessions and a few dead ones at most.
+    """
+    done = session.execute(
+        delete(OperatorSession).where(
+            OperatorSession.revoked_at.is_not(None)
+            | (OperatorSession.last_seen_at <= now - policy.idle)
+            | (OperatorSession.created_at <= now - policy.absolute)
+        )
+    )
+    return int(cast("CursorResult[Any]", done).rowcount or 0)
 
 
 def revoke(row: OperatorSession, *, now: datetime) -> None:

@@ -22,7 +22,14 @@ from vigie.console.guard import ConsoleDep, VisitDep
 from vigie.console.i18n import negotiate
 from vigie.console.models import Operator, OperatorSession
 from vigie.console.pages.common import public_context
-from vigie.console.sessions import COOKIE, FULL_STAGE, PASSWORD_STAGE, open_session, revoke
+from vigie.console.sessions import (
+    COOKIE,
+    FULL_STAGE,
+    PASSWORD_STAGE,
+    open_session,
+    purge_sessions,
+    revoke,
+)
 from vigie.console.state import Console
 from vigie.console.throttle import Throttled
 
@@ -62,6 +69,7 @@ def _check_password(console: Console, login: str, password: str) -> str:
         usable = operator is not None and operator.disabled_at is None
         verify_password(operator.password_hash if usable and operator else None, password)
         assert operator is not None
+        purge_sessions(db, policy=console.policy, now=now)
         token, _row = open_session(db, operator=operator, stage=PASSWORD_STAGE, now=now)
         return token
 
