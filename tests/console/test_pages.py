@@ -15,6 +15,7 @@ from vigie.audit.models import AuditEvent
 from vigie.breach.incidents import open_incident
 from vigie.detection.alerts import raise_alert
 from vigie.detection.findings import Severity
+from vigie.processors.directory import get_processor
 
 LIST = "/api/v1/subjects"
 
@@ -155,3 +156,18 @@ def test_audit_page_lists_checkpoints(desk: Desk) -> None:
     assert "Signed checkpoints" in html
     assert re.search(r"<dt>Last signed checkpoint</dt>\s*<dd>#1, ", html)
     assert re.search(r"<code class=\"hash\">[0-9a-f]{64}</code>", html)
+
+
+def test_a_change_that_cannot_be_audited_is_not_made(desk: Desk) -> None:
+    from tests.audit.test_trail import _refuse_event_inserts
+
+    _world(desk)
+    desk.operator("sam", "security", language="en")
+    client = desk.sign_in("sam")
+    token = desk.csrf(client, "/processors/formalang")
+    _refuse_event_inserts(desk.world.engine)
+    r = client.post("/processors/formalang/suspend", data={"csrf": token, "reason": "x"})
+    assert r.status_code == 503
+    assert "could not be recorded in the audit trail, so nothing was done" in r.text
+    with desk.world.sessions() as s:
+        assert get_processor(s, name="formalang").suspended_at is None

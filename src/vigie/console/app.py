@@ -29,7 +29,7 @@ from vigie.console.render import Renderer
 from vigie.console.sessions import CookieSigner, SessionPolicy
 from vigie.console.state import Console
 from vigie.console.throttle import SignInThrottle, Throttled
-from vigie.errors import Denied, InvalidInput, NotFound
+from vigie.errors import AuditFailure, Denied, InvalidInput, NotFound
 from vigie.http.limits import RequestLimits
 from vigie.http.listener import Listener
 from vigie.secrets import InstanceSecrets, load_secrets
@@ -96,6 +96,12 @@ def _errors(app: Listener, console: Console) -> None:
         response = _error_page(console, request, 401, str(exc))
         response.headers["HX-Redirect"] = exc.to
         return response
+
+    @app.exception_handler(AuditFailure)
+    async def _unrecorded(request: Request, exc: AuditFailure) -> Response:
+        # Fail closed: the change was rolled back with its event.
+        message = "the action could not be recorded in the audit trail, so nothing was done"
+        return _error_page(console, request, 503, message)
 
     @app.exception_handler(Throttled)
     async def _throttled(request: Request, exc: Throttled) -> Response:

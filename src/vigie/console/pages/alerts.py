@@ -20,7 +20,6 @@ from vigie.console.pages.common import context
 from vigie.console.state import Console
 from vigie.detection.alerts import MAX_NOTE, acknowledge_alert, list_alerts
 from vigie.detection.findings import Severity
-from vigie.errors import InvalidInput
 from vigie.processors.directory import get_processor
 from vigie.processors.models import Processor
 
@@ -103,9 +102,7 @@ async def acknowledge(
     alert_id: int,
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    try:
-        await run_in_threadpool(_acknowledge, console, visit, alert_id, note)
-    except InvalidInput:
-        raise
+    # An unknown or already acknowledged alert raises: the app answers 404 / 400.
+    await run_in_threadpool(_acknowledge, console, visit, alert_id, note)
     await run_in_threadpool(console.anchored)
     return RedirectResponse(f"/alerts#alert-{alert_id}", status_code=303)

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from vigie.breach.clock import deadline, time_left
 from vigie.breach.incidents import list_incidents
-from vigie.console.figures import audit_health, usage
+from vigie.console.figures import AuditHealth, audit_health, usage
 from vigie.console.guard import ConsoleDep, VisitDep
 from vigie.console.i18n import Formatter
 from vigie.console.pages.common import context
@@ -34,7 +34,7 @@ def clock_text(fmt: Formatter, left: timedelta) -> str:
     return fmt.gettext("overdue by {span}").format(span=span)
 
 
-def audit_values(console: Console, fmt: Formatter, health: Any) -> dict[str, Any]:
+def audit_values(console: Console, fmt: Formatter, health: AuditHealth) -> dict[str, Any]:
     now = console.clock()
     return {
         "events": fmt.number(health.events),
