@@ -34,7 +34,7 @@ def test_api_routes_are_not_on_the_console(desk: Desk) -> None:
 
 
 @contextmanager
-def serving(settings: Settings, log: Path, *args: str) -> Iterator[None]:
+def serving(settings: Settings, log: Path, *args: str, stop: str = "terminate") -> Iterator[None]:
     env = dict(os.environ)
     env.update(
         VIGIE_DATA_DIR=str(settings.data_dir), VIGIE_DATABASE_URL=settings.resolved_database_url
@@ -47,7 +47,7 @@ def serving(settings: Settings, log: Path, *args: str) -> Iterator[None]:
     try:
         yield
     finally:
-        server.terminate()
+        server.kill() if stop == "kill" else server.terminate()
         server.wait(timeout=30)
 
 
@@ -61,6 +61,13 @@ def wait_for(url: str, log: Path) -> httpx.Response:
             time.sleep(0.2)
 
 
+def wait_until_refused(url: str, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while not refused(url):
+        assert time.monotonic() < deadline, "the console outlived vigie serve\n" + log.read_text()
+        time.sleep(0.2)
+
+
 def refused(url: str) -> bool:
     try:
         httpx.get(url, timeout=2)
@@ -70,18 +77,22 @@ def refused(url: str) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("stop", ["terminate", "kill"])
 def test_serve_starts_both_listeners_each_with_its_own_routes(
-    settings: Settings, tmp_path: Path
+    settings: Settings, tmp_path: Path, stop: str
 ) -> None:
     api, console = free_port(), free_port()
     log = tmp_path / "serve.log"
-    with serving(settings, log, "--port", str(api), "--console-port", str(console)):
+    args = ("--port", str(api), "--console-port", str(console))
+    with serving(settings, log, *args, stop=stop):
         assert wait_for(f"http://127.0.0.1:{api}/api/v1/health", log).status_code == 200
         assert wait_for(f"http://127.0.0.1:{console}/login", log).status_code == 200
         assert httpx.get(f"http://127.0.0.1:{api}/login").status_code == 404
         assert httpx.get(f"http://127.0.0.1:{console}/api/v1/health").status_code == 404
         page = httpx.get(f"http://127.0.0.1:{console}/login")
         assert "script-src 'self'" in page.headers["content-security-policy"]
+    # Stopping vigie serve (even with SIGKILL) stops its console too.
+    wait_until_refused(f"http://127.0.0.1:{console}/login", log)
 
 
 @pytest.mark.slow

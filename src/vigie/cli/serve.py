@@ -8,7 +8,12 @@ its own, stopped with the API.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
+import threading
+import time
 from enum import StrEnum
+from types import FrameType
 from typing import Any
 
 import typer
@@ -45,10 +50,26 @@ def _uvicorn_options(settings: Settings, log_level: str) -> dict[str, Any]:
     }
 
 
-def _run_console(options: dict[str, Any]) -> None:
+def _run_console(options: dict[str, Any], parent: int | None = None) -> None:
+    """Serve the console; as ``vigie serve``'s child, stop when ``parent`` is gone."""
     import uvicorn
 
+    if parent is not None:
+        threading.Thread(target=_orphan_watch, args=(parent,), daemon=True).start()
     uvicorn.run(CONSOLE_FACTORY, **options)
+
+
+def _orphan_watch(parent: int) -> None:
+    # Whatever killed the parent (even SIGKILL), the console must not outlive it.
+    while os.getppid() == parent:
+        time.sleep(1)
+    os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's graceful shutdown
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # uvicorn re-raises the SIGTERM it handled once it has shut down: leave through the
+    # ``finally`` that stops the console child.
+    raise SystemExit(128 + signum)
 
 
 def serve(
@@ -128,9 +149,13 @@ def serve(
     child = None
     if only is None:
         child = multiprocessing.get_context("spawn").Process(
-            target=_run_console, args=(console_options,), name="vigie-console", daemon=True
+            target=_run_console,
+            args=(console_options, os.getpid()),
+            name="vigie-console",
+            daemon=True,
         )
         child.start()
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         uvicorn.run(APP_FACTORY, host=host, port=port, workers=workers, **proxy, **options)
     finally:
