@@ -171,3 +171,31 @@ def test_a_change_that_cannot_be_audited_is_not_made(desk: Desk) -> None:
     assert "could not be recorded in the audit trail, so nothing was done" in r.text
     with desk.world.sessions() as s:
         assert get_processor(s, name="formalang").suspended_at is None
+
+
+def test_processor_page_charts_people_per_day_from_the_detection_windows(desk: Desk) -> None:
+    from datetime import UTC, datetime
+
+    from vigie.detection.models import ActivityWindow
+
+    w = desk.world
+    w.processor("formalang")
+    pid = w.processor_id("formalang")
+    today = w.now.date()
+    with w.sessions.begin() as s:
+        for back, people in ((0, 40), (1, 10), (29, 20), (30, 999)):  # 30 days ago: outside
+            day = today - timedelta(days=back)
+            s.add(
+                ActivityWindow(
+                    processor_id=pid, span="day", requests=people * 2, people=people,
+                    start=datetime(day.year, day.month, day.day, tzinfo=UTC),
+                )
+            )  # fmt: skip
+    desk.operator("audrey", "auditor", language="en")
+    html = desk.sign_in("audrey").get("/processors/formalang").text
+    bars = re.findall(r'<rect x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="([\d.]+)"', html)
+    assert len(bars) == 30
+    heights = [float(h) for _y, h in bars]
+    assert heights[-1] == 160.0 and heights[-2] == 40.0 and heights[0] == 80.0
+    assert sum(1 for h in heights if h) == 3
+    assert "busiest day: 40" in html and "140 requests in all" in html

@@ -8,12 +8,13 @@ stored counts (:mod:`vigie.processors.counts`), the trail's size from its head r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from vigie.audit.models import AuditCheckpoint, AuditHead
+from vigie.detection.models import ActivityWindow
 from vigie.gateway.budget import WINDOW_DAYS
 from vigie.gateway.models import DayCount
 from vigie.processors.models import Contract
@@ -108,3 +109,41 @@ def checkpoints(session: Session, *, limit: int = 50) -> list[AuditCheckpoint]:
     return list(
         session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(limit))
     )
+
+
+@dataclass(frozen=True)
+class DayActivity:
+    """What one processor did on one day (UTC): requests, and distinct people disclosed."""
+
+    day: date
+    requests: int
+    people: int
+
+
+def daily_activity(
+    session: Session, *, processor_id: int, on: date, days: int = WINDOW_DAYS
+) -> list[DayActivity]:
+    """The processor's last ``days`` days up to ``on``, oldest first (0 for a quiet day).
+
+    From the detection pipeline's day windows (:class:`~vigie.detection.models.ActivityWindow`),
+    whose ``people`` are the distinct people of that day (the gateway's day buckets move a
+    person to the last day they were read, so they cannot say this).
+    """
+    since = on - timedelta(days=days - 1)
+    start = datetime.combine(since, time.min, tzinfo=UTC)
+    end = datetime.combine(on + timedelta(days=1), time.min, tzinfo=UTC)
+    rows = session.execute(
+        select(ActivityWindow.start, ActivityWindow.requests, ActivityWindow.people).where(
+            ActivityWindow.processor_id == processor_id,
+            ActivityWindow.span == "day",
+            ActivityWindow.start >= start,
+            ActivityWindow.start < end,
+        )
+    )
+    found = {when.date(): (int(requests), int(people)) for when, requests, people in rows}
+    out = []
+    for i in range(days):
+        day = since + timedelta(days=i)
+        requests, people = found.get(day, (0, 0))
+        out.append(DayActivity(day=day, requests=requests, people=people))
+    return out

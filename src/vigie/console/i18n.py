@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
-from babel.dates import format_datetime, format_timedelta, get_timezone
+from babel.dates import format_date, format_datetime, format_timedelta, get_timezone
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -92,6 +92,9 @@ class Formatter:
         return str(
             format_datetime(value, "medium", tzinfo=get_timezone(TIMEZONE), locale=self.lang)
         )
+
+    def day(self, value: date) -> str:
+        return str(format_date(value, "medium", locale=self.lang))
 
     def age(self, delta: timedelta) -> str:
         return str(format_timedelta(delta, locale=self.lang, threshold=1.5))

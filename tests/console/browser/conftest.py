@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from vigie.console.app import create_app
 from vigie.console.operators import add_operator
 from vigie.detection.alerts import raise_alert
 from vigie.detection.findings import Severity
+from vigie.detection.models import ActivityWindow
 from vigie.processors.models import Processor
 from vigie.secrets import ensure_secrets, load_secrets
 from vigie.settings import Settings
@@ -192,6 +193,15 @@ def _populate(world: World) -> None:
     lingua = world.processor_id("lingua")
     with world.sessions.begin() as s:
         s.query(Processor).filter_by(name="hostile").update(HOSTILE)
+        for back in range(30):  # a month of reading, for the processor page's chart
+            day = world.now.date() - timedelta(days=back)
+            people = 0 if day.weekday() >= 5 else 30 + (back * 7) % 25
+            s.add(
+                ActivityWindow(
+                    processor_id=lingua, span="day", requests=people * 3, people=people,
+                    start=datetime(day.year, day.month, day.day, tzinfo=UTC),
+                )
+            )  # fmt: skip
         raise_alert(
             s, detector="sweep", severity=Severity.MEDIUM, processor_id=lingua, key_id=None,
             summary="A cursor walks the whole scope at night", evidence={"pages": 40},

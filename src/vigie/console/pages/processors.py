@@ -15,9 +15,10 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from vigie.console.figures import usage
+from vigie.console.figures import daily_activity, usage
 from vigie.console.guard import ConsoleDep, Visit, VisitDep
 from vigie.console.i18n import Formatter
+from vigie.console.pages.chart import people_chart
 from vigie.console.pages.common import context
 from vigie.console.state import Console
 from vigie.errors import InvalidInput
@@ -77,6 +78,7 @@ def detail_values(console: Console, fmt: Formatter, name: str) -> dict[str, Any]
         )
         keys = list_keys(db, now=now, processor=name)
         scope = scope_sizes(db, on=today, processor_ids=[p.id]).get(p.id, 0)
+        activity = daily_activity(db, processor_id=p.id, on=today)
         u = usage(db, on=today).get(p.id)
         values = {
             "name": p.name,
@@ -108,6 +110,7 @@ def detail_values(console: Console, fmt: Formatter, name: str) -> dict[str, Any]
             for k in keys
         ],
         max_reason=MAX_REASON,
+        chart=people_chart(activity, fmt),
     )
     return values
 
