@@ -15,7 +15,7 @@ from vigie.console.routes import OWN_SESSION, ROUTES
 from vigie.detection.alerts import raise_alert
 from vigie.detection.findings import Severity
 
-PARAMS = {"name": "formalang", "alert_id": "1"}
+PARAMS = {"name": "formalang", "alert_id": "1", "key_id": "1"}
 SIGN_IN = frozenset({Need.PUBLIC, *OWN_SESSION})
 
 
@@ -52,8 +52,9 @@ def _events(desk: Desk) -> int:
 
 
 def _world(desk: Desk) -> None:
-    """A processor and an alert (#1) for the routes' parameters."""
+    """A processor, its key (#1) and an alert (#1) for the routes' parameters."""
     desk.world.processor("formalang")
+    desk.world.key("formalang")
     pid = desk.world.processor_id("formalang")
     with desk.world.sessions.begin() as s:
         alert = raise_alert(

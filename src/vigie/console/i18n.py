@@ -36,7 +36,7 @@ WORDS = (
     N_("active"), N_("suspended"), N_("expired"), N_("revoked"),
     N_("low"), N_("medium"), N_("high"), N_("critical"),
     N_("Sign in"), N_("Second factor"), N_("Set up your second factor"), N_("Error"),
-    N_("Overview"), N_("Processors"), N_("Processor"), N_("Audit"),
+    N_("Overview"), N_("Processors"), N_("Processor"), N_("Audit"), N_("New API key"),
 )  # fmt: skip
 
 

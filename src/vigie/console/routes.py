@@ -19,6 +19,8 @@ ROUTES: dict[tuple[str, str], Need] = {
     ("GET", "/processors/{name}"): Need.READ,
     ("POST", "/processors/{name}/suspend"): Need.PROCESSORS,
     ("POST", "/processors/{name}/reinstate"): Need.PROCESSORS,
+    ("POST", "/processors/{name}/keys"): Need.PROCESSORS,
+    ("POST", "/processors/{name}/keys/{key_id}/revoke"): Need.PROCESSORS,
     ("GET", "/alerts"): Need.READ,
     ("POST", "/alerts/{alert_id}/acknowledge"): Need.ALERTS,
     ("GET", "/audit"): Need.READ,

@@ -94,7 +94,7 @@ def test_the_auditor_cannot_change_anything(site: Site, watched: Page) -> None:
     assert changing
     for method, template in changing:
         r = watched.request.fetch(
-            site.url + template.format(name="formalang", alert_id="1"),
+            site.url + template.format(name="formalang", alert_id="1", key_id="1"),
             method=method,
             form={"csrf": token or "", "reason": "auditor tries"},
             headers={"Origin": site.url},

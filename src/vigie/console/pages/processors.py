@@ -106,6 +106,7 @@ def detail_values(console: Console, fmt: Formatter, name: str) -> dict[str, Any]
                 "expires": fmt.when(k.expires_at),
                 "cidrs": ", ".join(k.allowed_cidrs) or fmt.gettext("any address"),
                 "note": k.note or "",
+                "revoked": k.status == "revoked",
             }
             for k in keys
         ],
