@@ -31,6 +31,7 @@ bench: $(STAMP)  ## Benchmarks: print figures and ratios; see docs/benchmarks.md
 
 docs: $(STAMP)  ## Regenerate the CLI reference and build the site (strict: warnings fail).
 	$(BIN)/python tools/gen_docs.py
+	$(BIN)/python tools/console_catalogue.py
 	$(BIN)/mkdocs build --strict --quiet
 
 migration: $(STAMP)  ## Regenerate the initial migration after a model change (pre-release).

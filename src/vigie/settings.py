@@ -116,6 +116,24 @@ class Settings(BaseSettings):
         "(RFC 5424; `?ca=/path/ca.pem` to trust a CA of your own) or `file:///PATH` (JSON "
         "lines). Unset: no SIEM export.",
     )
+    console_max_body_bytes: int = Field(
+        65_536, ge=1024, description="Largest request body the console accepts (413 above)."
+    )
+    console_session_idle_minutes: int = Field(
+        30, ge=1, description="A console session unused this long is over: sign in again."
+    )
+    console_session_absolute_hours: int = Field(
+        12, ge=1, description="A console session ends this long after sign-in, however used."
+    )
+    console_login_per_account: str = Field(
+        "5/15 minutes",
+        description="Failed console sign-ins allowed per account (the `limits` library's "
+        "notation); past it the account's sign-in answers 429 until the window moves.",
+    )
+    console_login_per_address: str = Field(
+        "20/15 minutes",
+        description="Failed console sign-ins allowed per client address (same notation).",
+    )
     leak_retention_days: int = Field(
         90, ge=1, description="Days before stored leak files and reports are purged."
     )

@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from vigie.console.auth import verify_password
+from vigie.console.operators import get_operator
 from vigie.demo.steps import DemoFailure, claim
 from vigie.demo.story import Demo, DemoOptions
 from vigie.demo.world import World
 from vigie.errors import InvalidInput
+from vigie.store.engine import make_engine, make_session_factory
 
 pytestmark = pytest.mark.slow
 
@@ -37,6 +40,17 @@ def test_demo_runs_every_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert sum(outcome.notices.values()) > 0
     for path in outcome.outputs.values():
         assert path.exists()
+    # It ends on the console: a demo DPO whose password and TOTP key work there.
+    operator = outcome.console_operator
+    assert operator is not None
+    assert operator.login in text and operator.password in text and operator.totp_secret in text
+    assert "http://127.0.0.1:8001/" in flat and "DEMO ONLY" in flat
+    engine = make_engine(f"sqlite:///{Path('demo-output/data/vigie.db').resolve()}")
+    with make_session_factory(engine)() as session:
+        stored = get_operator(session, login=operator.login)
+        verify_password(stored.password_hash, operator.password)
+        assert stored.role == "dpo" and stored.totp_secret == operator.totp_secret
+    engine.dispose()
 
 
 def test_demo_fails_when_containment_is_broken(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -127,3 +128,28 @@ def test_list_filters(world: World) -> None:
 def test_an_alert_needs_a_summary(world: World) -> None:
     with pytest.raises(InvalidInput):
         _raise(world, Severity.LOW, summary="  ")
+
+
+def test_acknowledging_an_alert_is_audited_once_and_keeps_containment(world: World) -> None:
+    from vigie.detection.alerts import acknowledge_alert
+    from vigie.detection.models import Alert
+    from vigie.errors import NotFound
+
+    alert_id = _raise(world, Severity.HIGH)
+    with world.sessions.begin() as s:
+        acknowledge_alert(s, alert_id=alert_id, actor="operator:claire", note="  called  them ")
+    with world.sessions() as s:
+        alert = s.get(Alert, alert_id)
+        assert alert is not None and alert.acknowledged_by == "operator:claire"
+        assert alert.acknowledged_at is not None
+        key = s.get(ApiKey, world.key_ids[0])
+        assert key is not None and key.suspended_at is not None  # still contained
+        [event] = s.scalars(select(AuditEvent).where(AuditEvent.action == "alert:acknowledge"))
+        assert event.actor == "operator:claire" and event.processor_id == world.processor_id
+        assert json.loads(event.detail or "{}") == {"alert_id": alert_id, "note": "called them"}
+    with world.sessions.begin() as s, pytest.raises(InvalidInput, match="already"):
+        acknowledge_alert(s, alert_id=alert_id, actor="operator:sam")
+    with world.sessions.begin() as s, pytest.raises(NotFound):
+        acknowledge_alert(s, alert_id=9999, actor="operator:sam")
+    with world.sessions.begin() as s, pytest.raises(InvalidInput, match="longer"):
+        acknowledge_alert(s, alert_id=_raise(world, Severity.LOW), actor="op", note="x" * 501)

@@ -60,6 +60,27 @@ def test_alerts_list(world: World, settings: Settings, engine: Engine) -> None:
     assert code == 1 and "no processor named 'nobody'" in out
 
 
+def test_alerts_acknowledge(world: World, settings: Settings, engine: Engine) -> None:
+    with world.sessions.begin() as s:
+        alert = raise_alert(
+            s,
+            detector="volume",
+            severity=Severity.LOW,
+            processor_id=world.processor_id,
+            key_id=world.key_ids[0],
+            summary="low alert",
+            evidence={"n": 1},
+        )
+        alert_id = alert.id
+    code, out = _invoke(settings, engine, "alerts", "acknowledge", str(alert_id), "--note", "seen")
+    assert code == 0 and f"Alert #{alert_id} acknowledged." in out
+    code, out = _invoke(settings, engine, "alerts", "list", "--json")
+    [row] = json.loads(out)
+    assert row["acknowledged_by"].startswith("operator:") and row["acknowledged_at"]
+    code, out = _invoke(settings, engine, "alerts", "acknowledge", str(alert_id))
+    assert code == 1 and "already acknowledged" in out
+
+
 def test_alerts_notify_needs_a_channel(world: World, settings: Settings, engine: Engine) -> None:
     code, out = _invoke(settings, engine, "alerts", "notify")
     assert code == 1 and "no channel configured" in out

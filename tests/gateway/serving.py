@@ -26,8 +26,8 @@ def free_port() -> int:
 
 @contextmanager
 def serving(settings: Settings, log: Path, *args: str, start_within: float = 180) -> Iterator[str]:
-    """Run ``vigie serve --port P *args`` for ``settings``' instance, its stderr in ``log``;
-    yield its base URL once ``/api/v1/health`` answers; stop it on exit."""
+    """Run ``vigie serve --only api --port P *args`` for ``settings``' instance, its stderr
+    in ``log``; yield its base URL once ``/api/v1/health`` answers; stop it on exit."""
     port = free_port()
     env = dict(os.environ)
     env.update(
@@ -37,7 +37,7 @@ def serving(settings: Settings, log: Path, *args: str, start_within: float = 180
     vigie = Path(sys.executable).with_name("vigie")
     with log.open("wb") as sink:
         server = subprocess.Popen(
-            [str(vigie), "serve", "--port", str(port), *args],
+            [str(vigie), "serve", "--only", "api", "--port", str(port), *args],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=sink,

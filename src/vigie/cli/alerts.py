@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 
 from vigie.cli.context import console, instance, print_json
-from vigie.detection.alerts import alert_dict, list_alerts
+from vigie.cli.processors import operator
+from vigie.detection.alerts import acknowledge_alert, alert_dict, list_alerts
 from vigie.detection.findings import Severity
 from vigie.detection.notify import deliver_pending, notifier_from_settings, webhook_key
 from vigie.errors import InvalidInput
@@ -110,6 +111,18 @@ def webhook_secret_command(ctx: typer.Context) -> None:
     Give it to the webhook receiver so it can check each POST came from this instance.
     """
     typer.echo(webhook_key(instance(ctx).secrets).reveal().hex())
+
+
+@group.command("acknowledge")
+def acknowledge_command(
+    ctx: typer.Context,
+    alert_id: int = typer.Argument(..., help="The alert's id (see `vigie alerts list`)."),
+    note: str = typer.Option("", "--note", help="What is being done about it (audited)."),
+) -> None:
+    """Acknowledge an alert: seen and taken in hand. Containment is left as it is."""
+    with instance(ctx).session() as session:
+        acknowledge_alert(session, alert_id=alert_id, actor=operator(), note=note)
+    console.print(f"Alert #{alert_id} acknowledged.", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "subjects",
     "processors",
     "keys",
+    "operators",
     "serve",
     "audit",
     "alerts",

@@ -68,5 +68,15 @@ def demo(
         "  vigie alerts list            # what detection saw\n"
         "  vigie incident list          # the incident and its clock\n"
         "  vigie audit verify           # the trail, end to end\n"
-        "  vigie serve                  # the processor API on 127.0.0.1:8000 (see docs/api.md)"
+        "  vigie serve                  # the processor API on 127.0.0.1:8000 (docs/api.md)\n"
+        "                               # and the console on http://127.0.0.1:8001/ "
+        "(docs/console.md)"
     )
+    operator = outcome.console_operator
+    if operator is not None:
+        console.print(
+            f"\n[bold]The console[/]: after `vigie serve`, open http://127.0.0.1:8001/ and "
+            f"sign in as [bold]{operator.login}[/] with the password and TOTP key printed "
+            "above ([bold red]demo only[/]: a real instance never prints them).",
+            highlight=False,
+        )

@@ -49,6 +49,7 @@ from vigie.breach.authority import prepare_pack, write_pack
 from vigie.breach.from_leak import open_from_leak
 from vigie.demo.haul import RecordingTransport, write_dump
 from vigie.demo.mailsink import MailSink
+from vigie.demo.operator import CONSOLE_URL, DemoOperator, demo_operator
 from vigie.demo.requirements import after_the_leak, apply_baseline, diligent
 from vigie.demo.steps import StepRunner, claim
 from vigie.demo.world import ACTOR, REAL_CASE, World
@@ -109,6 +110,7 @@ class DemoOutcome:
     notices: dict[str, int] = field(default_factory=dict)
     audit_events: int = 0
     outputs: dict[str, Path] = field(default_factory=dict)
+    console_operator: DemoOperator | None = None
 
 
 ATTACK_HOUR = 2  # the thief works at night
@@ -188,6 +190,7 @@ class Demo:
             "Requirements: a campaign for every provider, the dossier of the one at the origin",
             self.step_requirements,
         )
+        runner.run("The console, for the people who run the response", self.step_console)
         runner.run("The audit trail exported, then verified against it", self.step_audit)
         self.console.print(
             f"\n[bold green]Demo complete[/] in {runner.total_seconds:.0f} s: every step did "
@@ -502,6 +505,17 @@ class Demo:
         )  # fmt: skip
         self.outcome.outputs.update(outputs)
         return lines
+
+    def step_console(self) -> list[str]:
+        operator = demo_operator(self.w.sessions, actor=ACTOR)
+        self.outcome.console_operator = operator
+        return [
+            f"a demo operator for the console, DEMO ONLY: login {operator.login} (role dpo)",
+            f"  password: {operator.password}",
+            f"  TOTP key: {operator.totp_secret} (or scan the QR code shown at first sign-in)",
+            f"  console: `vigie serve` with VIGIE_DATA_DIR={self.w.settings.data_dir}, then "
+            f"{CONSOLE_URL}",
+        ]
 
     # -- 7 ------------------------------------------------------------------------------
     def step_audit(self) -> list[str]:

@@ -11,15 +11,16 @@ pipeline, a canary trip, or another domain. In the caller's unit of work it
    (severity medium and above; a low alert only joins an incident already open).
 
 Notification (e-mail, webhook) happens after commit, see :mod:`~vigie.detection.notify`.
+An operator then acknowledges the alert (:func:`acknowledge_alert`, audited).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from vigie.audit import trail
@@ -28,7 +29,7 @@ from vigie.breach import incidents
 from vigie.detection.containment import DEFAULT_THROTTLE, Containment, contain
 from vigie.detection.findings import Severity
 from vigie.detection.models import Alert
-from vigie.errors import InvalidInput
+from vigie.errors import InvalidInput, NotFound
 from vigie.ops import metrics
 from vigie.processors.models import Processor
 from vigie.store.base import utcnow
@@ -168,6 +169,45 @@ def list_alerts(
     return list(session.scalars(stmt))
 
 
+MAX_NOTE = 500
+
+
+def acknowledge_alert(
+    session: Session, *, alert_id: int, actor: str, note: str = "", now: datetime | None = None
+) -> Alert:
+    """Mark alert ``alert_id`` acknowledged by ``actor`` (audited); once only.
+
+    Acknowledging changes no containment: a suspended key stays suspended until an
+    operator reinstates it.
+    """
+    cleaned = " ".join(note.split())
+    if len(cleaned) > MAX_NOTE:
+        raise InvalidInput(f"the note is longer than {MAX_NOTE} characters")
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound(f"no alert #{alert_id}")
+    done = session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id, Alert.acknowledged_at.is_(None))
+        .values(acknowledged_at=now or utcnow(), acknowledged_by=actor)
+    )
+    if not cast("CursorResult[Any]", done).rowcount:
+        raise InvalidInput(f"alert #{alert_id} is already acknowledged")
+    detail: dict[str, Any] = {"alert_id": alert_id}
+    if cleaned:
+        detail["note"] = cleaned
+    trail.append(
+        session,
+        action=Action.ALERT_ACKNOWLEDGE,
+        actor=actor,
+        processor_id=alert.processor_id,
+        key_id=alert.key_id,
+        detail=detail,
+    )
+    session.refresh(alert)
+    return alert
+
+
 def alert_dict(alert: Alert, *, processor: str | None = None) -> dict[str, Any]:
     """An alert as plain JSON data (ids, counts, names of processors — no personal data)."""
     return {
@@ -184,4 +224,6 @@ def alert_dict(alert: Alert, *, processor: str | None = None) -> dict[str, Any]:
         "audit_seq": alert.audit_seq,
         "evidence": alert.evidence,
         "notified_at": alert.notified_at.isoformat() if alert.notified_at else None,
+        "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
+        "acknowledged_by": alert.acknowledged_by,
     }

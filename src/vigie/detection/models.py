@@ -153,6 +153,8 @@ class Alert(Base):
     incident_id: Mapped[int | None] = mapped_column(Integer)
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     notify_error: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))  # the audit actor
 
     __table_args__ = (
         Index("ix_alerts_raised_at", "raised_at"),

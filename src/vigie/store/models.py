@@ -20,6 +20,7 @@ MODEL_MODULES = (
     "vigie.jobs.models",
     "vigie.requirements.models",
     "vigie.ops.models",
+    "vigie.console.models",
 )
 
 

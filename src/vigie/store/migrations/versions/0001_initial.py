@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 01:56:55.918918
+Create Date: 2026-12-07 02:03:40.692343
 """
 
 from __future__ import annotations
@@ -122,6 +122,21 @@ def upgrade() -> None:
         sa.Column("standing_before", sa.JSON(), nullable=False),
         sa.Column("audit_seq", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_campaigns")),
+    )
+    op.create_table(
+        "console_operators",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("login", sa.String(length=64), nullable=False),
+        sa.Column("role", sa.String(length=16), nullable=False),
+        sa.Column("password_hash", sa.String(length=200), nullable=False),
+        sa.Column("totp_secret", sa.String(length=64), nullable=True),
+        sa.Column("totp_enrolled_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("totp_last_step", sa.Integer(), nullable=True),
+        sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("created_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("disabled_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_console_operators")),
+        sa.UniqueConstraint("login", name=op.f("uq_console_operators_login")),
     )
     op.create_table(
         "jobs",
@@ -285,6 +300,8 @@ def upgrade() -> None:
         sa.Column("incident_id", sa.Integer(), nullable=True),
         sa.Column("notified_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("notify_error", sa.String(length=200), nullable=True),
+        sa.Column("acknowledged_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("acknowledged_by", sa.String(length=200), nullable=True),
         sa.ForeignKeyConstraint(
             ["processor_id"],
             ["processors.id"],
@@ -410,6 +427,28 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_canary_trips")),
     )
+    op.create_table(
+        "console_sessions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("operator_id", sa.Integer(), nullable=False),
+        sa.Column("stage", sa.String(length=8), nullable=False),
+        sa.Column("csrf", sa.String(length=64), nullable=False),
+        sa.Column("created_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["operator_id"],
+            ["console_operators.id"],
+            name=op.f("fk_console_sessions_operator_id_console_operators"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_console_sessions")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_console_sessions_token_hash")),
+    )
+    with op.batch_alter_table("console_sessions", schema=None) as batch_op:
+        batch_op.create_index("ix_console_sessions_operator", ["operator_id"], unique=False)
+
     op.create_table(
         "contracts",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -961,6 +1000,10 @@ def downgrade() -> None:
         batch_op.drop_index("uq_contracts_processor_name")
 
     op.drop_table("contracts")
+    with op.batch_alter_table("console_sessions", schema=None) as batch_op:
+        batch_op.drop_index("ix_console_sessions_operator")
+
+    op.drop_table("console_sessions")
     op.drop_table("canary_trips")
     with op.batch_alter_table("canary_contacts", schema=None) as batch_op:
         batch_op.drop_index("ix_canary_contacts_value")
@@ -1004,6 +1047,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_jobs_state_id")
 
     op.drop_table("jobs")
+    op.drop_table("console_operators")
     op.drop_table("campaigns")
     op.drop_table("audit_tiles")
     op.drop_table("audit_seal_heads")

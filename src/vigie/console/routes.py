@@ -1,0 +1,31 @@
+"""What every route of the console needs: the one table the guard enforces.
+
+A route missing from :data:`ROUTES` is refused to everyone (fail closed); the tests walk
+the app's routes and try each with every role.
+"""
+
+from __future__ import annotations
+
+from vigie.console.roles import Need
+
+ROUTES: dict[tuple[str, str], Need] = {
+    ("GET", "/login"): Need.PUBLIC,
+    ("POST", "/login"): Need.PUBLIC,
+    ("GET", "/login/second-factor"): Need.SECOND_FACTOR,
+    ("POST", "/login/second-factor"): Need.SECOND_FACTOR,
+    ("POST", "/logout"): Need.SESSION,
+    ("GET", "/"): Need.READ,
+    ("GET", "/processors"): Need.READ,
+    ("GET", "/processors/{name}"): Need.READ,
+    ("POST", "/processors/{name}/suspend"): Need.PROCESSORS,
+    ("POST", "/processors/{name}/reinstate"): Need.PROCESSORS,
+    ("POST", "/processors/{name}/keys"): Need.PROCESSORS,
+    ("POST", "/processors/{name}/keys/{key_id}/revoke"): Need.PROCESSORS,
+    ("GET", "/alerts"): Need.READ,
+    ("POST", "/alerts/{alert_id}/acknowledge"): Need.ALERTS,
+    ("GET", "/audit"): Need.READ,
+}
+"""(method, path template) → what the route needs."""
+
+OWN_SESSION = frozenset({Need.SECOND_FACTOR, Need.SESSION})
+"""Needs of routes that change only the caller's own session, not the instance."""

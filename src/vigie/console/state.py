@@ -1,0 +1,34 @@
+"""What the console's routes share: the database, the clock, the cookie signer, the renderer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigie.audit.checkpoints import Checkpointer
+from vigie.console.render import Renderer
+from vigie.console.sessions import CookieSigner, SessionPolicy
+from vigie.console.throttle import SignInThrottle
+from vigie.settings import Settings
+
+
+@dataclass
+class Console:
+    """The console's collaborators, built once by :func:`vigie.console.app.create_app`."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    clock: Callable[[], datetime]
+    signer: CookieSigner
+    policy: SessionPolicy
+    throttle: SignInThrottle
+    renderer: Renderer
+    checkpointer: Checkpointer
+
+    def anchored(self) -> None:
+        """After a change was committed: sign a checkpoint if one is due (at the console's
+        clock, the time its pages show)."""
+        self.checkpointer.maybe_checkpoint(self.clock())
