@@ -37,7 +37,7 @@ def serving(settings: Settings, log: Path, *args: str, start_within: float = 180
     vigie = Path(sys.executable).with_name("vigie")
     with log.open("wb") as sink:
         server = subprocess.Popen(
-            [str(vigie), "serve", "--port", str(port), *args],
+            [str(vigie), "serve", "--only", "api", "--port", str(port), *args],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=sink,

@@ -67,6 +67,8 @@ class Action(StrEnum):
     """A decision was recorded on an incident (risk, notification, measure)."""
     INCIDENT_NOTIFY = "incident:notify"
     """Notices to affected people were sent for an incident."""
+    PUBLIC_SELF_CHECK = "public:self-check"
+    """A "was I affected?" request was answered: people matched, messages sent (no contact)."""
     AUDIT_CHECKPOINT = "audit:checkpoint"
     """A signed checkpoint of the trail was taken."""
     AUDIT_EXPORT = "audit:export"

@@ -17,6 +17,7 @@ MODEL_MODULES = (
     "vigie.fingerprint.models",
     "vigie.leaks.models",
     "vigie.breach.models",
+    "vigie.public.models",
 )
 
 
