@@ -326,9 +326,21 @@ class NoticeRenderer:
             return self.letter_fonts.stack(lang)
         return fonts.css_stack(lang)
 
+    @cached_property
+    def check_qr(self) -> Markup:
+        """A QR code to the check URL, as inline SVG drawn here (printed on letters)."""
+        import segno
+
+        svg = segno.make(self.ctx.check_url, error="m").svg_inline(
+            scale=3, title=self.ctx.check_url
+        )
+        return Markup(svg)  # noqa: S704 (segno's own SVG; the URL in its title is escaped)
+
     def _render_letter(self, r: Recipient) -> str:
         parts = self._parts(r, letter=True)
         return self._letter_page.render(
+            qr=self.check_qr,
+            check_url=self.ctx.check_url,
             font_faces=Markup(self.letter_fonts.css if self.letter_fonts else ""),  # noqa: S704
             address_fonts=self._font_stack("fr", letter=True),
             lang=parts[0]["lang"],
