@@ -88,9 +88,11 @@ class Composer:
         self._renderers: dict[int, NoticeRenderer] = {}
 
     def notices(
-        self, session: Session, person: Subject, contact: Contact
+        self, session: Session, person: Subject, channel: str
     ) -> Iterator[tuple[int | None, str | None, Outgoing]]:
-        """(incident, code tag, message) of each message ``person`` is owed at ``contact``."""
+        """(incident, code tag, message) of each message ``person`` is owed on ``channel``,
+        addressed to their contact on file (not to the contact as it was typed)."""
+        to = (person.email if channel == "email" else person.phone) or ""
         exposures = _exposures(session, person.id)
         langs = i18n.languages_for(person.preferred_language)
         for incident_id, fields in exposures:
@@ -108,13 +110,13 @@ class Composer:
                 code=code,
             )
             serial = uuid.uuid4().hex
-            if contact.channel == "email":
+            if channel == "email":
                 mail = renderer.email(r)
                 message = SelfCheckMessage(
                     incident_id,
                     person.id,
                     "email",
-                    contact.value,
+                    to,
                     langs,
                     mail.subject,
                     mail.text,
@@ -126,16 +128,16 @@ class Composer:
                     incident_id,
                     person.id,
                     "sms",
-                    contact.value,
+                    to,
                     langs,
                     text=renderer.sms(r),
                     serial=serial,
                 )
             yield incident_id, code_tag(self.tags, code), message
         if not exposures:
-            yield None, None, self.unaffected(person, contact)
+            yield None, None, self.unaffected(person, channel, to)
 
-    def unaffected(self, person: Subject, contact: Contact) -> Outgoing:
+    def unaffected(self, person: Subject, channel: str, to: str) -> Outgoing:
         """The message saying ``person`` was affected by no incident."""
         lang = i18n.languages_for(person.preferred_language)[0]
         env = pages.environment(lang)
@@ -155,12 +157,10 @@ class Composer:
             f"<body>{body}</body></html>"
         )
         serial = uuid.uuid4().hex
-        if contact.channel == "sms":
-            return SelfCheckMessage(
-                0, person.id, "sms", contact.value, (lang,), text=text, serial=serial
-            )
+        if channel == "sms":
+            return SelfCheckMessage(0, person.id, "sms", to, (lang,), text=text, serial=serial)
         return SelfCheckMessage(
-            0, person.id, "email", contact.value, (lang,), subject, text, html, serial=serial
+            0, person.id, "email", to, (lang,), subject, text, html, serial=serial
         )
 
 
@@ -182,7 +182,7 @@ def answer(
     capped = False
     channel = channels[contact.channel]
     for person in people:
-        for incident_id, code, message in composer.notices(session, person, contact):
+        for incident_id, code, message in composer.notices(session, person, contact.channel):
             try:
                 limiter.message(tag)
             except RateLimited:
