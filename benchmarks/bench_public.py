@@ -108,7 +108,8 @@ def _ks(a: list[float], b: list[float]) -> tuple[float, float]:
 def _summary(name: str, xs: list[float]) -> str:
     q = statistics.quantiles(xs, n=100)
     ms = [v * 1000 for v in (statistics.median(xs), q[89], q[98], statistics.fmean(xs))]
-    return f"{name:8} n={len(xs)}  median {ms[0]:.2f} ms  p90 {ms[1]:.2f}  p99 {ms[2]:.2f}  mean {ms[3]:.2f}"
+    figures = f"median {ms[0]:.2f} ms  p90 {ms[1]:.2f}  p99 {ms[2]:.2f}  mean {ms[3]:.2f}"
+    return f"{name:8} n={len(xs)}  {figures}"
 
 
 def main() -> None:
