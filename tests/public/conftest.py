@@ -89,7 +89,9 @@ class _SyncClient(httpx.Client):
                 await response.aread()
                 return response
 
-        return anyio.run(go)
+        response = anyio.run(go)
+        self.cookies.extract_cookies(response)
+        return response
 
 
 def open_incident(sessions: sessionmaker[Session], ids: list[int], at: FixedClock) -> int:

@@ -36,6 +36,7 @@ INVALID = ProblemKind(400, "invalid-request", "Invalid request")
 NOT_FOUND = ProblemKind(404, "not-found", "Not found")
 SENT_DETAIL = "If this contact is in our records, a message has been sent to it."
 HTML = "text/html; charset=utf-8"
+PAGES = frozenset({"/", "/verify", "/self-check"})
 
 
 @dataclass
@@ -77,7 +78,7 @@ class Views:
         body = pages.render(
             template,
             lang=lang,
-            path=request.url.path if status < 400 else "/",
+            path=request.url.path if request.url.path in PAGES else "/",
             site=self.site,
             title=gettext(title),
             lang_code=lang,
