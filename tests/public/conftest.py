@@ -3,6 +3,7 @@ app in-process (httpx's ASGI transport), and a real SMTP sink on loopback."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,3 +150,65 @@ def public(
         yield world
     finally:
         app.state.self_check.close()  # type: ignore[attr-defined]
+
+
+# --- browser tests: Debian's Chromium through pytest-playwright ------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def base_url() -> None:
+    """No base URL: each test goes to its own server (and pytest-base-url's fixture, a
+    session fixture written as a method, warns under the pytest in use)."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, object]) -> dict[str, object]:
+    """pytest-playwright's launch options, on the system's Chromium (no browser download).
+
+    Without /usr/bin/chromium the browser tests are skipped, unless
+    ``VIGIE_TEST_REQUIRE_BROWSER=1`` (CI), which makes that a failure.
+    """
+    if not CHROMIUM.exists():
+        if os.environ.get("VIGIE_TEST_REQUIRE_BROWSER") == "1":
+            pytest.fail(
+                f"browser tests required but {CHROMIUM} is missing (apt-get install chromium)"
+            )
+        pytest.skip(f"browser tests skipped: {CHROMIUM} is missing (apt-get install chromium)")
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": ["--no-sandbox"]}
+
+
+@pytest.fixture
+def served(public: Public) -> Iterator[str]:
+    """The public app on a real loopback HTTP server (uvicorn, in a thread); its base URL."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    config = uvicorn.Config(
+        public.app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",  # type: ignore[arg-type]
+        access_log=False,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the public app did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
