@@ -26,6 +26,7 @@ from vigie import __version__
 from vigie.breach.channels import Channel
 from vigie.http.limits import RequestLimits
 from vigie.http.listener import Listener
+from vigie.http.problems import PROBLEM_JSON
 from vigie.public.limiter import Limiter
 from vigie.public.schemas import (
     Problem,
@@ -55,10 +56,25 @@ Rate-limited per client address and overall (`429` with `Retry-After`); `503` wh
 limiter cannot count. Errors are RFC 9457 `application/problem+json`.
 """
 
-_LIMITED: dict[int | str, dict[str, Any]] = {
-    429: {"model": Problem, "description": "Too many requests; see `Retry-After`."},
-    503: {"model": Problem, "description": "The service cannot count requests now; retry."},
+_PROBLEMS = {
+    400: "Not an e-mail address nor a phone number.",
+    413: "Request body too large.",
+    414: "Request target too long.",
+    422: "The body does not match the schema.",
+    429: "Too many requests; see `Retry-After`.",
+    431: "Request header fields too large.",
+    503: "The service cannot count requests now (or too many are waiting); retry.",
 }
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        s: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": _PROBLEMS[s]}
+        for s in statuses
+    }
+
+
+_COMMON = (413, 414, 422, 429, 431, 503)
 
 
 def create_app(
@@ -146,7 +162,7 @@ def create_app(
         "/json/verify",
         response_model=VerifyAnswer,
         summary="Is a notice genuine?",
-        responses=_LIMITED,
+        responses=_problems(*_COMMON),
     )
     def verify_json(request: Request, body: Annotated[VerifyRequest, Body()]) -> Response:
         """`genuine` and, when it is, the notices that bear this code. Every wrong code
@@ -158,10 +174,7 @@ def create_app(
         response_model=SelfCheckAccepted,
         status_code=202,
         summary="Was I affected? (answered at the contact on file)",
-        responses={
-            400: {"model": Problem, "description": "Not an e-mail nor a phone number."},
-            **_LIMITED,
-        },
+        responses=_problems(400, *_COMMON),
     )
     def self_check_json(request: Request, body: Annotated[SelfCheckRequest, Body()]) -> Response:
         """Always the same `202` for a well-formed contact, in the same time: if the contact
