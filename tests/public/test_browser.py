@@ -11,6 +11,7 @@ from playwright.sync_api import Page
 
 from tests.public.conftest import Public
 from vigie.breach import i18n
+from vigie.public import incident_pages
 
 GRACE = "grace.mensah@example.org"
 NOBODY = "nobody@example.org"
@@ -102,9 +103,11 @@ def test_axe_finds_nothing_serious_on_any_page_in_any_language(
     axe_page: Page, served: str, public: Public
 ) -> None:
     page = axe_page
+    with public.sessions.begin() as s:
+        incident_pages.publish(s, incident_id=public.incident_id, actor="operator:test")
     found: dict[str, list[str]] = {}
     for lang in i18n.LANGUAGES:
-        for path in ("/", "/verify", "/self-check"):
+        for path in ("/", "/verify", "/self-check", f"/incidents/{public.incident_id}"):
             page.goto(f"{served}{path}?lang={lang}")
             found[f"{path} {lang}"] = _axe(page)
         _check(page, served, public.code(0), lang)

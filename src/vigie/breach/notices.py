@@ -355,16 +355,13 @@ class NoticeRenderer:
     ) -> str:
         """The public communication (Art. 34(3)(c)) as an HTML page, one section per language."""
         parts = []
-        rounded = _approximate(count)
         for lang in languages:
             kit = self.kit(lang)
-            v = {**kit.html_shared, "count": _isolate_html(rounded, ltr=True)}
-            body = kit.public_html.render(v=v, labels=kit.labels(frozenset(fields)))
             parts.append(
                 {
                     "lang": lang,
                     "dir": kit.dir,
-                    "body": Markup(body),  # noqa: S704 (rendered by an autoescaping template)
+                    "body": self.public_body(lang, count=count, fields=fields),
                     "title": kit.gettext("Public notice: personal data breach"),
                     "fonts": fonts.css_stack(lang),
                 }
@@ -372,6 +369,13 @@ class NoticeRenderer:
         return self._email_page.render(
             lang=parts[0]["lang"], dir=parts[0]["dir"], title=parts[0]["title"], parts=parts
         )
+
+    def public_body(self, lang: str, *, count: int, fields: Collection[str]) -> Markup:
+        """The public communication's body in ``lang`` (HTML, from its ``<h1>``)."""
+        kit = self.kit(lang)
+        v = {**kit.html_shared, "count": _isolate_html(_approximate(count), ltr=True)}
+        body = kit.public_html.render(v=v, labels=kit.labels(frozenset(fields)))
+        return Markup(body)  # noqa: S704 (rendered by an autoescaping template)
 
     def public_markdown(
         self, *, count: int, fields: Collection[str], languages: Collection[str]

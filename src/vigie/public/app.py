@@ -4,8 +4,9 @@ Routes only parse, count (:mod:`vigie.public.limiter`), call one domain function
 render. It serves nothing else: no processor API, no console, no OpenAPI of internals;
 ``/openapi.json`` describes the JSON endpoints under ``/json`` only.
 
-- ``/``, ``/verify`` (GET form, POST result), ``/self-check`` (GET form, POST "sent"):
-  pages that work without JavaScript, in the reader's language (``?lang=``, cookie);
+- ``/``, ``/verify`` (GET form, POST result), ``/self-check`` (GET form, POST "sent"),
+  ``/incidents/ID`` (a published incident's public notice): pages that work without
+  JavaScript, in the reader's language (``?lang=``, cookie);
 - ``/json/verify``, ``/json/self-check``: the same for programs (a bank's fraud team);
 - ``/static/public.css``: the one style sheet.
 """
@@ -16,7 +17,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Body, FastAPI, Form, Request
+from fastapi import Body, FastAPI, Form, Path, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -131,7 +132,11 @@ def create_app(
 
     @app.get("/", include_in_schema=False)
     def home(request: Request) -> Response:
-        return views.page(request, "home.html.j2", "The public service")
+        return views.home(request)
+
+    @app.get("/incidents/{incident_id}", include_in_schema=False)
+    def incident(request: Request, incident_id: Annotated[int, Path(ge=1, le=2**31)]) -> Response:
+        return views.incident_page(request, incident_id)
 
     @app.get("/verify", include_in_schema=False)
     def verify_form(request: Request) -> Response:

@@ -7,7 +7,7 @@ holds), and a refused request (429, 503) looks the same whatever was asked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -17,9 +17,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from vigie.breach import i18n
-from vigie.errors import InvalidInput
+from vigie.breach.notices import NoticeRenderer
+from vigie.breach.notify import context_for
+from vigie.errors import InvalidInput, NotFound
 from vigie.http.problems import PROBLEM_JSON, ProblemKind, problem_body
-from vigie.public import languages, pages
+from vigie.public import incident_pages, languages, pages
 from vigie.public.contacts import parse_contact
 from vigie.public.limiter import Limiter, LimiterDown, RateLimited
 from vigie.public.verify import GenuineNotice, NotGenuine, verify_notice
@@ -48,6 +50,7 @@ class Views:
     secrets: InstanceSecrets
     limiter: Limiter
     worker: SelfCheckWorker
+    _renderers: dict[int, NoticeRenderer] = field(default_factory=dict)
 
     @property
     def site(self) -> pages.Site:
@@ -72,15 +75,17 @@ class Views:
         lang: str,
         status: int = 200,
         headers: dict[str, str] | None = None,
+        title_values: dict[str, Any] | None = None,
         **values: Any,
     ) -> Response:
         gettext = languages.translations(lang).gettext
+        path = request.url.path
         body = pages.render(
             template,
             lang=lang,
-            path=request.url.path if request.url.path in PAGES else "/",
+            path=path if path in PAGES or path.startswith("/incidents/") else "/",
             site=self.site,
-            title=gettext(title),
+            title=gettext(title) % (title_values or {}) if title_values else gettext(title),
             lang_code=lang,
             **values,
         )
@@ -99,8 +104,39 @@ class Views:
             )
         return response
 
-    def page(self, request: Request, template: str, title: str) -> Response:
-        return self._html(request, template, title, lang=self._lang(request))
+    def home(self, request: Request) -> Response:
+        with self.sessions() as session:
+            published = incident_pages.published_ids(session)
+        return self._html(
+            request,
+            "home.html.j2",
+            "The public service",
+            lang=self._lang(request),
+            incidents=[{"id": i, "number": pages.ltr(i)} for i in published],
+        )
+
+    def incident_page(self, request: Request, incident_id: int) -> Response:
+        """The public page of a published incident, in the reader's language."""
+        lang = self._lang(request)
+        with self.sessions() as session:
+            try:
+                shown = incident_pages.published_incident(session, incident_id=incident_id)
+            except NotFound:
+                return self.http_error(request, 404)
+            renderer = self._renderers.get(incident_id)
+            if renderer is None:
+                context = context_for(self.settings, session, incident_id=incident_id)
+                renderer = self._renderers[incident_id] = NoticeRenderer(context)
+        body = renderer.public_body(lang, count=shown.people, fields=shown.fields)
+        return self._html(
+            request,
+            "incident.html.j2",
+            "Incident %(incident)s: what happened and what to do",
+            lang=lang,
+            title_values={"incident": incident_id},
+            body=body,
+            incident=pages.ltr(incident_id),
+        )
 
     def _count(self, endpoint: str, request: Request) -> None:
         address = request.client.host if request.client else "unknown"
