@@ -4,12 +4,15 @@ app in-process (httpx's ASGI transport), and a real SMTP sink on loopback."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, BrowserType, Playwright, sync_playwright
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,6 +36,7 @@ from vigie.registry.models import Subject
 from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 
+T = TypeVar("T")
 ACTOR = "operator:test"
 FIELDS = ["given_name", "family_name", "email", "nationality", "residence_status"]
 AFFECTED = 10  # the first ten people of PEOPLE were exposed; the others are on file only
@@ -74,6 +78,15 @@ class Public:
         self.app.state.self_check.drain()  # type: ignore[attr-defined]
 
 
+def in_own_loop(work: Callable[[], Awaitable[T]]) -> T:
+    """Run ``work`` in an event loop of its own thread (the browser tests' Playwright keeps
+    one running in the main thread)."""
+    import anyio
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(anyio.run, work).result()
+
+
 class _SyncClient(httpx.Client):
     """A sync client over an ASGI app (each call runs the app in a fresh event loop)."""
 
@@ -82,15 +95,13 @@ class _SyncClient(httpx.Client):
         super().__init__(base_url="http://public.test")
 
     def send(self, request: httpx.Request, **kwargs: object) -> httpx.Response:  # type: ignore[override]
-        import anyio
-
         async def go() -> httpx.Response:
             async with httpx.AsyncClient(transport=self._asgi, base_url="http://public.test") as c:
                 response = await c.send(request)
                 await response.aread()
                 return response
 
-        response = anyio.run(go)
+        response = in_own_loop(go)
         self.cookies.extract_cookies(response)
         return response
 
@@ -178,6 +189,46 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, object]) -> dic
             )
         pytest.skip(f"browser tests skipped: {CHROMIUM} is missing (apt-get install chromium)")
     return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": ["--no-sandbox"]}
+
+
+# pytest-playwright keeps Playwright (and the event loop its sync API leaves running in the
+# main thread) for the whole session; other tests then cannot start a loop of their own
+# (anyio.run: "Already running asyncio in this thread"), whichever xdist worker they land
+# on. Scoped to the module here, it stops when the browser tests do.
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    pw = sync_playwright().start()
+    yield pw
+    pw.stop()
+
+
+@pytest.fixture(scope="module")
+def browser_type(playwright: Playwright, browser_name: str) -> BrowserType:
+    return getattr(playwright, browser_name or "chromium")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def launch_browser(
+    browser_type_launch_args: dict[str, Any], browser_type: BrowserType
+) -> Callable[..., Browser]:
+    def launch(**kwargs: Any) -> Browser:
+        return browser_type.launch(**{**browser_type_launch_args, **kwargs})
+
+    return launch
+
+
+@pytest.fixture(scope="module")
+def browser(launch_browser: Callable[..., Browser]) -> Iterator[Browser]:
+    launched = launch_browser()
+    yield launched
+    launched.close()
+
+
+@pytest.fixture(scope="module")
+def browser_context_args(playwright: Playwright) -> dict[str, Any]:
+    return {}
 
 
 @pytest.fixture

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import anyio
 import httpx
 import pytest
 
-from tests.public.conftest import Public
+from tests.public.conftest import Public, in_own_loop
 from vigie.gateway.app import create_app as create_gateway
 
 
@@ -28,7 +27,7 @@ def test_public_routes_are_not_on_the_api_listener(public: Public) -> None:
             return (await c.get(path)).status_code
 
     for path in ("/", "/verify", "/self-check", "/openapi.json", "/static/public.css"):
-        assert anyio.run(get, path) == 404, path
+        assert in_own_loop(lambda p=path: get(p)) == 404, path
 
 
 @pytest.mark.parametrize("path", ["/", "/verify", "/self-check"])
