@@ -9,7 +9,13 @@ time on a kept-alive connection. The two latency distributions are compared (med
 p90, p99, mean, two-sample Kolmogorov-Smirnov), the pages byte for byte, and the SMTP
 server's count says the answers did go out, off the request path.
 
-Usage: ``python -m benchmarks public``.
+Then the throughput (``wrk -t1 -c8``, 10 s per run after a 2 s warm-up, one worker,
+limits on): ``POST /json/verify`` (genuine and unknown codes), ``POST /json/self-check``
+(contacts nobody has: the request path only; answers past the queue are 503s, counted),
+against ``GET /static/public.css`` served by the same stack (the ceiling).
+
+Usage: ``python -m benchmarks public`` (``BENCH_PUBLIC_PARTS=timing`` or ``throughput``
+for one part).
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -113,6 +121,93 @@ def _summary(name: str, xs: list[float]) -> str:
 
 
 def main() -> None:
+    parts = os.environ.get("BENCH_PUBLIC_PARTS", "timing,throughput").split(",")
+    if "timing" in parts:
+        timing()
+    if "throughput" in parts:
+        throughput()
+
+
+WRK_POST = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local bodies = {%s}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format(nil, nil, nil, bodies[(i %% #bodies) + 1])
+end
+"""
+
+
+def _wrk(url: str, script: Path | None, seconds: int = 10) -> tuple[float, float, float, int]:
+    """(requests/s, p50 ms, p99 ms, non-2xx) of ``wrk -t1 -c8`` against ``url``."""
+    args = ["wrk", "-t1", "-c8", f"-d{seconds}s", "--latency", url]
+    if script is not None:
+        args[1:1] = ["-s", str(script)]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def pct(p: str) -> float:
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
+        assert m, out
+        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return rps, pct("50"), pct("99"), int(bad.group(1)) if bad else 0
+
+
+def throughput() -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed (Debian: apt-get install wrk)")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        settings = _instance(root)
+        port = _free_port()
+        env = dict(os.environ)
+        env.update(
+            VIGIE_DATA_DIR=str(settings.data_dir), VIGIE_SMTP_PORT=str(_free_port()),
+            VIGIE_PUBLIC_RATE_PER_ADDRESS="100000000/minute",
+            VIGIE_PUBLIC_RATE_GLOBAL="100000000/minute",
+        )  # fmt: skip
+        vigie = Path(sys.executable).with_name("vigie")
+        server = subprocess.Popen(
+            [str(vigie), "serve", "--only", "public", "--public-port", str(port),
+             "--log-level", "warning"], env=env, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        verify = root / "verify.lua"
+        codes = ", ".join(f'\'{{"code":"{c}"}}\'' for c in ("ZZZZ-ZZZZ", "7K3M-Q9PX", "hello"))
+        verify.write_text(WRK_POST % codes)
+        selfcheck = root / "selfcheck.lua"
+        contacts = ", ".join(f'\'{{"contact":"nobody{i}@example.org"}}\'' for i in range(50))
+        selfcheck.write_text(WRK_POST % contacts)
+        try:
+            for _ in range(600):
+                try:
+                    httpx.get(base + "/", timeout=1)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            runs = {
+                "GET /static/public.css": (base + "/static/public.css", None),
+                "POST /json/verify": (base + "/json/verify", verify),
+                "POST /json/self-check": (base + "/json/self-check", selfcheck),
+            }
+            results = {}
+            for name, (url, script) in runs.items():
+                _wrk(url, script, seconds=2)  # warm-up
+                results[name] = _wrk(url, script)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+    ceiling = results["GET /static/public.css"][0]
+    for name, (rps, p50, p99, bad) in results.items():
+        print(f"{name:<24} {rps:8,.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  "
+              f"non-2xx {bad:,}  ({rps / ceiling:.2f}x the static file)")  # fmt: skip
+
+
+def timing() -> None:
     random.seed(15)
     with tempfile.TemporaryDirectory() as tmp:
         settings = _instance(Path(tmp))

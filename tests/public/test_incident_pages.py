@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from tests.public.conftest import PEOPLE, Public
 from vigie.breach import i18n, incidents
 from vigie.cli.app import app
+from vigie.cli.context import Instance
 from vigie.public import incident_pages
 
 
@@ -53,18 +54,17 @@ def test_the_page_speaks_every_language_right_to_left_where_it_should(public: Pu
 
 
 def test_publish_and_withdraw_are_decisions_on_the_timeline(public: Public) -> None:
-    env = {
-        "VIGIE_DATA_DIR": str(public.settings.data_dir),
-        "VIGIE_DATABASE_URL": public.settings.resolved_database_url,
-    }
     runner = CliRunner()
-    published = runner.invoke(app, ["incident", "publish", str(public.incident_id)], env=env)
+
+    def cli(*args: str) -> Result:
+        obj = Instance(settings=public.settings, _engine=public.engine)  # the test's engine
+        return runner.invoke(app, ["incident", "publish", *args], obj=obj)
+
+    published = cli(str(public.incident_id))
     assert published.exit_code == 0, published.output
     with public.client() as c:
         assert c.get(f"/incidents/{public.incident_id}").status_code == 200
-    withdrawn = runner.invoke(
-        app, ["incident", "publish", str(public.incident_id), "--withdraw"], env=env
-    )
+    withdrawn = cli(str(public.incident_id), "--withdraw")
     assert withdrawn.exit_code == 0, withdrawn.output
     with public.client() as c:
         assert c.get(f"/incidents/{public.incident_id}").status_code == 404
