@@ -63,3 +63,12 @@ def test_malformed_bodies_get_a_clean_4xx(public: Public, path: str) -> None:
     for r in cases:
         assert 200 <= r.status_code < 500, (r.status_code, r.text[:200])
     assert cases[2].status_code == 413 and cases[4].status_code == 413
+
+
+@pytest.mark.parametrize(("path", "field"), [("/verify", "code"), ("/self-check", "contact")])
+def test_an_oversized_form_field_gets_the_form_again(public: Public, path: str, field: str) -> None:
+    with public.client() as c:
+        r = c.post(path, data={field: "7" * 400, "lang": "en"})
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith("text/html")
+    assert f'href="#{field}"' in r.text

@@ -198,7 +198,32 @@ class Views:
         )
 
     def invalid_json(self, request: Request, exc: RequestValidationError) -> Response:
-        """A request that does not match the schema (422)."""
+        """A request that does not match the schema: a page's form again, else a 422 problem."""
+        lang = self._lang(request)
+        gettext = languages.translations(lang).gettext
+        if request.url.path == "/verify":
+            return self._html(
+                request,
+                "verify.html.j2",
+                "Check a notice",
+                lang=lang,
+                status=400,
+                code="",
+                incident="",
+                error_field="code",
+                example=pages.ltr(EXAMPLE_CODE),
+                error=gettext("Enter the verification code."),
+            )
+        if request.url.path == "/self-check":
+            return self._html(
+                request,
+                "selfcheck.html.j2",
+                "Was my data affected?",
+                lang=lang,
+                status=400,
+                error_field="contact",
+                error=gettext("Enter an e-mail address or a phone number."),
+            )
         errors = [".".join(str(p) for p in e.get("loc", ())) for e in exc.errors()[:5]]
         kind = ProblemKind(422, "validation", "Request does not match the schema")
         return self._problem(kind, ("invalid: " + ", ".join(errors))[:300], request)
