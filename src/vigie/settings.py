@@ -217,7 +217,44 @@ class Settings(BaseSettings):
     )
     notice_check_url: str = Field(
         "https://controller.example/verifier",
-        description="The official page where a person checks a notice's verification code.",
+        description="The official page where a person checks a notice's verification code "
+        "(default: PUBLIC_URL/verify when VIGIE_PUBLIC_URL is set).",
+    )
+    public_url: str | None = Field(
+        None,
+        description="The public service's address as people reach it through the proxy "
+        "(e.g. `https://verifier.controller.example`). When set, the notices' check URL "
+        "defaults to PUBLIC_URL/verify.",
+    )
+    public_max_body_bytes: int = Field(
+        4_096, ge=1024, description="Largest request body the public service accepts (413)."
+    )
+    public_limits_storage: str = Field(
+        "memory://",
+        description="Where the public service counts requests (a `limits` storage URI, e.g. "
+        "`redis://127.0.0.1:6379`). `memory://` counts per worker; with several workers or "
+        "hosts use a shared store. If the store does not answer, the service refuses (503).",
+    )
+    public_rate_per_address: str = Field(
+        "20/minute",
+        description="Code checks and self-checks one client address may make (each counted "
+        "apart), as a `limits` rate string.",
+    )
+    public_rate_global: str = Field(
+        "100/second",
+        description="Code checks and self-checks the whole service accepts (each counted "
+        "apart), as a `limits` rate string.",
+    )
+    public_messages_per_contact: str = Field(
+        "3/day",
+        description="Self-check messages one e-mail address or phone number may receive; "
+        "requests past it are dropped silently (the page says the same).",
+    )
+    public_selfcheck_queue: int = Field(
+        10_000,
+        ge=1,
+        description="Self-checks waiting to be looked up and sent, per worker; past it the "
+        "service answers 503 to everyone alike.",
     )
     notice_outbox_dir: Path | None = Field(
         None,
@@ -246,6 +283,12 @@ class Settings(BaseSettings):
     def _head_holds_a_line(self) -> Settings:
         if self.http_max_head_bytes < self.http_max_line_bytes:
             raise ValueError("VIGIE_HTTP_MAX_HEAD_BYTES must be at least VIGIE_HTTP_MAX_LINE_BYTES")
+        return self
+
+    @model_validator(mode="after")
+    def _check_url_defaults_to_the_public_service(self) -> Settings:
+        if self.public_url and "notice_check_url" not in self.model_fields_set:
+            self.notice_check_url = self.public_url.rstrip("/") + "/verify"
         return self
 
     @model_validator(mode="after")

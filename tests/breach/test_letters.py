@@ -90,3 +90,12 @@ def test_fonts_prepare_under_a_relative_directory(
     prepared = prepare(Path("relative") / "fonts")
     assert f'url("file://{tmp_path}' in prepared.css
     assert all(f.is_absolute() and f.exists() for f in prepared.files)
+
+
+def test_a_letter_prints_a_qr_code_to_the_check_page(prepared_fonts: PreparedFonts) -> None:
+    html = NoticeRenderer(CTX, letter_fonts=prepared_fonts).letter_html(recipient("fr"))
+    assert f'class="segno"><title>{CTX.check_url}</title>' in html
+    pdf = pdfium.PdfDocument(letters.render_pdf(html, languages=("fr",), prepared=prepared_fonts))
+    text = "".join(page.get_textpage().get_text_range() for page in pdf)
+    pdf.close()
+    assert text.count(CTX.check_url) >= 2  # under the QR code, and in the code's sentence

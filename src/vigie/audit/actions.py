@@ -93,6 +93,8 @@ class Action(StrEnum):
     """A processor acknowledged a campaign."""
     DOSSIER_BUILD = "dossier:build"
     """A sanction dossier was built for a processor (its manifest's SHA-256)."""
+    PUBLIC_SELF_CHECK = "public:self-check"
+    """A "was I affected?" request was answered: people matched, messages sent (no contact)."""
     AUDIT_CHECKPOINT = "audit:checkpoint"
     """A signed checkpoint of the trail was taken."""
     AUDIT_SEAL = "audit:seal"

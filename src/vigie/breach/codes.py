@@ -46,3 +46,19 @@ def verify_code(secrets: InstanceSecrets, *, incident_id: int, subject_id: int, 
     expected = make_code(code_key(secrets), incident_id=incident_id, subject_id=subject_id)
     if not hmac.compare_digest(normalise(code).encode(), expected.encode()):
         raise Denied("this verification code does not match a notice sent by the controller")
+
+
+def tag_key(secrets: InstanceSecrets) -> bytes:
+    """The key of the code tags (the look-up index of codes), derived from the instance secret."""
+    return secrets.derive("notice-code-tag")
+
+
+def code_tag(key: bytes, code: str) -> str:
+    """The look-up tag of a code as typed: a keyed hash of its canonical form.
+
+    The delivery log stores the tag, never the code: a copy of the database does not give
+    a phisher genuine codes to print. A string that cannot be a code gets the tag of what
+    was typed, which no notice bears, so every wrong code costs the same look-up.
+    """
+    canonical = normalise(code) or "!" + code[:64]
+    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()[:32]

@@ -137,8 +137,12 @@ class NoticeDelivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     detail: Mapped[str | None] = mapped_column(String(300))
+    # The look-up tag of the notice's verification code (vigie.breach.codes.code_tag), so
+    # the public service finds a notice from its code alone.
+    code_tag: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (
+        Index("ix_notice_deliveries_code_tag", "code_tag"),
         Index("uq_notice_deliveries_key", "incident_id", "subject_id", "channel", unique=True),
         Index("ix_notice_deliveries_status", "incident_id", "status"),
     )

@@ -326,9 +326,21 @@ class NoticeRenderer:
             return self.letter_fonts.stack(lang)
         return fonts.css_stack(lang)
 
+    @cached_property
+    def check_qr(self) -> Markup:
+        """A QR code to the check URL, as inline SVG drawn here (printed on letters)."""
+        import segno
+
+        svg = segno.make(self.ctx.check_url, error="m").svg_inline(
+            scale=3, title=self.ctx.check_url
+        )
+        return Markup(svg)  # noqa: S704 (segno's own SVG; the URL in its title is escaped)
+
     def _render_letter(self, r: Recipient) -> str:
         parts = self._parts(r, letter=True)
         return self._letter_page.render(
+            qr=self.check_qr,
+            check_url=self.ctx.check_url,
             font_faces=Markup(self.letter_fonts.css if self.letter_fonts else ""),  # noqa: S704
             address_fonts=self._font_stack("fr", letter=True),
             lang=parts[0]["lang"],
@@ -343,16 +355,13 @@ class NoticeRenderer:
     ) -> str:
         """The public communication (Art. 34(3)(c)) as an HTML page, one section per language."""
         parts = []
-        rounded = _approximate(count)
         for lang in languages:
             kit = self.kit(lang)
-            v = {**kit.html_shared, "count": _isolate_html(rounded, ltr=True)}
-            body = kit.public_html.render(v=v, labels=kit.labels(frozenset(fields)))
             parts.append(
                 {
                     "lang": lang,
                     "dir": kit.dir,
-                    "body": Markup(body),  # noqa: S704 (rendered by an autoescaping template)
+                    "body": self.public_body(lang, count=count, fields=fields),
                     "title": kit.gettext("Public notice: personal data breach"),
                     "fonts": fonts.css_stack(lang),
                 }
@@ -360,6 +369,13 @@ class NoticeRenderer:
         return self._email_page.render(
             lang=parts[0]["lang"], dir=parts[0]["dir"], title=parts[0]["title"], parts=parts
         )
+
+    def public_body(self, lang: str, *, count: int, fields: Collection[str]) -> Markup:
+        """The public communication's body in ``lang`` (HTML, from its ``<h1>``)."""
+        kit = self.kit(lang)
+        v = {**kit.html_shared, "count": _isolate_html(_approximate(count), ltr=True)}
+        body = kit.public_html.render(v=v, labels=kit.labels(frozenset(fields)))
+        return Markup(body)  # noqa: S704 (rendered by an autoescaping template)
 
     def public_markdown(
         self, *, count: int, fields: Collection[str], languages: Collection[str]

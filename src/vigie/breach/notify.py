@@ -37,7 +37,7 @@ from vigie.audit.evidence import require_verified
 from vigie.breach import i18n, incidents
 from vigie.breach.channels import Bounced, Channel, DeliveryFailed, Outgoing
 from vigie.breach.clock import Clock, SystemClock
-from vigie.breach.codes import code_key, make_code
+from vigie.breach.codes import code_key, code_tag, make_code, tag_key
 from vigie.breach.models import IncidentExposure, NoticeDelivery
 from vigie.breach.notices import NoticeContext, NoticeRenderer, Recipient
 from vigie.errors import Denied, InvalidInput
@@ -186,6 +186,7 @@ def send_notices(
     clock = clock or SystemClock()
     renderer = renderer or NoticeRenderer(context)
     key = code_key(secrets)
+    tags = tag_key(secrets)
     report = SendReport(dry_run=dry_run)
     with sessions.begin() as session:
         overruled = require_decision(
@@ -253,7 +254,8 @@ def send_notices(
                     if row is not None and row.status == "sending":
                         report.resent_in_doubt += 1
                     row = _record(session, row, incident_id, subject.id, name, langs,
-                                  "sending", clock, attempt=True)  # fmt: skip
+                                  "sending", clock, attempt=True,
+                                  tag=code_tag(tags, recipient.code))  # fmt: skip
                     claimed = row
 
                     def mark_sent(r: NoticeDelivery = claimed) -> None:
@@ -342,8 +344,9 @@ def _record(
     clock: Clock,
     *,
     attempt: bool = False,
+    tag: str | None = None,
 ) -> NoticeDelivery:
-    """Create or update a log row and commit it."""
+    """Create or update a log row and commit it (``tag``: the code's look-up tag)."""
     now = clock.now()
     if row is None:
         row = NoticeDelivery(
@@ -354,11 +357,14 @@ def _record(
             language="+".join(langs),
             attempts=1 if attempt else 0,
             attempt_at=now,
+            code_tag=tag,
         )
         session.add(row)
     else:
         row.status = status
         row.attempt_at = now
+        if tag is not None:
+            row.code_tag = tag
         if attempt:
             row.attempts += 1
     session.commit()

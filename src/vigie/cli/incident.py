@@ -294,6 +294,27 @@ def close(
     console.print(f"incident {incident_id} closed")
 
 
+@group.command("publish")
+def publish(
+    ctx: typer.Context,
+    incident_id: int = typer.Argument(..., help="Incident id."),
+    withdraw: bool = typer.Option(False, "--withdraw", help="Take the page off instead."),
+) -> None:
+    """Put the incident's public page (the public notice, how to recognise a genuine
+    message, questions and answers) on the public service at /incidents/ID, or take it
+    off with --withdraw. Either way it is a decision on the incident's timeline."""
+    from vigie.public import incident_pages
+
+    inst = instance(ctx)
+    with inst.session() as session:
+        act = incident_pages.withdraw if withdraw else incident_pages.publish
+        act(session, incident_id=incident_id, actor=ACTOR)
+    state = "withdrawn from" if withdraw else "published on"
+    console.print(
+        f"incident {incident_id}: page {state} the public service (/incidents/{incident_id})"
+    )
+
+
 @group.command("notify")
 def notify(
     ctx: typer.Context,

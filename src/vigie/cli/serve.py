@@ -40,6 +40,9 @@ class ListenerEntry:
 LISTENERS = {
     "api": ListenerEntry(APP_FACTORY, "Vigie gateway on http://{addr}/api/v1"),
     "console": ListenerEntry(CONSOLE_FACTORY, "Vigie console on http://{addr}/"),
+    "public": ListenerEntry(
+        "vigie.public.app:app_from_environment", "Vigie public service on http://{addr}/"
+    ),
 }
 
 
@@ -93,6 +96,15 @@ def serve(
     console_port: int = typer.Option(
         8001, "--console-port", min=1, max=65535, help="TCP port of the console."
     ),
+    public_host: str = typer.Option(
+        "127.0.0.1",
+        "--public-host",
+        help='Address of the public service (verify a notice, "was I affected?"), meant to '
+        "be reached from the internet through the controller's TLS proxy.",
+    ),
+    public_port: int = typer.Option(
+        8002, "--public-port", min=1, max=65535, help="TCP port of the public service."
+    ),
     only: str | None = typer.Option(
         None,
         "--only",
@@ -121,15 +133,17 @@ def serve(
         "yourself, e.g. under systemd).",
     ),
 ) -> None:
-    """Serve the processor API at http://HOST:PORT/api/v1 and the console at
-    http://CONSOLE-HOST:CONSOLE-PORT/, each on its own port.
+    """Serve the processor API at http://HOST:PORT/api/v1, the console at
+    http://CONSOLE-HOST:CONSOLE-PORT/ and the public service at
+    http://PUBLIC-HOST:PUBLIC-PORT/, each on its own port.
 
     Settings come from VIGIE_* variables (database, secrets, page size, request size
     limits, console sessions); every worker reads them at start. Each API request is
     authenticated, scoped, masked, counted against the processor's budgets and written
     to the audit trail before it is answered. The console serves the controller's
-    operators (`vigie operators add`). Nothing of one listener is reachable on another's
-    port.
+    operators (`vigie operators add`). The public service, for the people concerned,
+    exposes only its pages and JSON endpoints (OpenAPI at /openapi.json on its port).
+    Nothing of one listener is reachable on another's port.
 
     One job worker process (`vigie worker`: leak analyses, verifications) runs
     alongside, stopped with the listeners, unless `--no-worker`.
@@ -139,7 +153,7 @@ def serve(
     access line per request at INFO, without paths or personal data (docs/operations.md).
 
     Example: `vigie serve --port 8080 --workers 4 --console-port 8081`,
-    `vigie serve --only console`
+    `vigie serve --only public`
     """
     from vigie.jobs.spawn import worker_alongside
 
@@ -152,7 +166,11 @@ def serve(
     if only is not None and only not in LISTENERS:
         raise InvalidInput(f"--only must be one of {', '.join(LISTENERS)}")
     names = [only] if only else list(LISTENERS)
-    addresses = {"api": (host, port), "console": (console_host, console_port)}
+    addresses = {
+        "api": (host, port),
+        "console": (console_host, console_port),
+        "public": (public_host, public_port),
+    }
     processes = sum(workers if n == "api" else 1 for n in names) + (0 if no_worker else 1)
     prepare_metrics(settings, workers=processes)  # before any child imports prometheus-client
     common = {

@@ -21,6 +21,7 @@ MODEL_MODULES = (
     "vigie.requirements.models",
     "vigie.ops.models",
     "vigie.console.models",
+    "vigie.public.models",
 )
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 02:03:40.692343
+Create Date: 2026-12-07 02:10:54.746810
 """
 
 from __future__ import annotations
@@ -880,6 +880,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("attempt_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("detail", sa.String(length=300), nullable=True),
+        sa.Column("code_tag", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["incident_id"],
             ["incidents.id"],
@@ -895,11 +896,41 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notice_deliveries")),
     )
     with op.batch_alter_table("notice_deliveries", schema=None) as batch_op:
+        batch_op.create_index("ix_notice_deliveries_code_tag", ["code_tag"], unique=False)
         batch_op.create_index(
             "ix_notice_deliveries_status", ["incident_id", "status"], unique=False
         )
         batch_op.create_index(
             "uq_notice_deliveries_key", ["incident_id", "subject_id", "channel"], unique=True
+        )
+
+    op.create_table(
+        "public_messages",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("subject_id", sa.Integer(), nullable=False),
+        sa.Column("incident_id", sa.Integer(), nullable=True),
+        sa.Column("channel", sa.String(length=8), nullable=False),
+        sa.Column("contact_tag", sa.String(length=32), nullable=False),
+        sa.Column("code_tag", sa.String(length=32), nullable=True),
+        sa.Column("sent_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["incident_id"],
+            ["incidents.id"],
+            name=op.f("fk_public_messages_incident_id_incidents"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["subject_id"],
+            ["subjects.id"],
+            name=op.f("fk_public_messages_subject_id_subjects"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_public_messages")),
+    )
+    with op.batch_alter_table("public_messages", schema=None) as batch_op:
+        batch_op.create_index("ix_public_messages_code_tag", ["code_tag"], unique=False)
+        batch_op.create_index(
+            "ix_public_messages_contact", ["contact_tag", "sent_at"], unique=False
         )
 
     op.create_table(
@@ -944,9 +975,15 @@ def downgrade() -> None:
         batch_op.drop_index("ix_subject_events_subject")
 
     op.drop_table("subject_events")
+    with op.batch_alter_table("public_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_public_messages_contact")
+        batch_op.drop_index("ix_public_messages_code_tag")
+
+    op.drop_table("public_messages")
     with op.batch_alter_table("notice_deliveries", schema=None) as batch_op:
         batch_op.drop_index("uq_notice_deliveries_key")
         batch_op.drop_index("ix_notice_deliveries_status")
+        batch_op.drop_index("ix_notice_deliveries_code_tag")
 
     op.drop_table("notice_deliveries")
     op.drop_table("incident_exposures")

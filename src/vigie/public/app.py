@@ -1,0 +1,201 @@
+"""The public listener: pages and JSON for the people concerned, built by :func:`create_app`.
+
+Routes only parse, count (:mod:`vigie.public.limiter`), call one domain function and
+render. It serves nothing else: no processor API, no console, no OpenAPI of internals;
+``/openapi.json`` describes the JSON endpoints under ``/json`` only.
+
+- ``/``, ``/verify`` (GET form, POST result), ``/self-check`` (GET form, POST "sent"),
+  ``/incidents/ID`` (a published incident's public notice): pages that work without
+  JavaScript, in the reader's language (``?lang=``, cookie);
+- ``/json/verify``, ``/json/self-check``: the same for programs (a bank's fraud team);
+- ``/static/public.css``: the one style sheet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Body, FastAPI, Form, Path, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from vigie import __version__
+from vigie.breach.channels import Channel
+from vigie.http.limits import RequestLimits
+from vigie.http.listener import Listener
+from vigie.http.problems import PROBLEM_JSON
+from vigie.public.limiter import Limiter
+from vigie.public.schemas import (
+    Problem,
+    SelfCheckAccepted,
+    SelfCheckRequest,
+    VerifyAnswer,
+    VerifyRequest,
+)
+from vigie.public.selfcheck import Composer, channels_from_settings
+from vigie.public.views import Views
+from vigie.public.worker import SelfCheckWorker
+from vigie.secrets import InstanceSecrets, load_secrets
+from vigie.settings import Settings
+from vigie.store.base import utcnow
+from vigie.store.engine import make_engine, make_session_factory
+
+DESCRIPTION = """\
+The public service of a controller after a personal-data breach.
+
+* `POST /json/verify`: is a notice genuine? Give its verification code (and its incident
+  number when it shows one). The answer says which incident, when and through which
+  channels it was sent — nothing about the person. Every wrong code answers alike.
+* `POST /json/self-check`: "was I affected?". The answer is never in the response: if the
+  contact is on file, a message is sent to it.
+
+Rate-limited per client address and overall (`429` with `Retry-After`); `503` when the
+limiter cannot count. Errors are RFC 9457 `application/problem+json`.
+"""
+
+_PROBLEMS = {
+    400: "Not an e-mail address nor a phone number.",
+    413: "Request body too large.",
+    414: "Request target too long.",
+    422: "The body does not match the schema.",
+    429: "Too many requests; see `Retry-After`.",
+    431: "Request header fields too large.",
+    503: "The service cannot count requests now (or too many are waiting); retry.",
+}
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        s: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": _PROBLEMS[s]}
+        for s in statuses
+    }
+
+
+_COMMON = (413, 414, 422, 429, 431, 503)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    secrets: InstanceSecrets | None = None,
+    limiter: Limiter | None = None,
+    channels: Callable[[], Mapping[str, Channel]] | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> FastAPI:
+    """The public listener of the instance described by ``settings``.
+
+    ``channels`` builds the self-check's channels (default: SMTP e-mail and the SMS
+    outbox of the settings); ``engine``, ``secrets``, ``limiter`` default to the
+    instance's own. Tests and benchmarks may pass theirs.
+    """
+    engine = engine or make_engine(settings.resolved_database_url)
+    secrets = secrets or load_secrets(settings.resolved_secrets_dir)
+    limiter = limiter or Limiter.from_settings(settings)
+    sessions = make_session_factory(engine)
+    worker = SelfCheckWorker(
+        sessions=sessions,
+        composer=Composer(settings, secrets),
+        channels=channels or (lambda: channels_from_settings(settings)),
+        limiter=limiter,
+        secrets=secrets,
+        now=clock,
+        capacity=settings.public_selfcheck_queue,
+    )
+    views = Views(
+        settings=settings, sessions=sessions, secrets=secrets, limiter=limiter, worker=worker
+    )
+
+    app = Listener(
+        limits=RequestLimits.from_settings(settings, max_body_bytes=settings.public_max_body_bytes),
+        title=f"{settings.controller_name}: public service",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.self_check = worker
+    app.state.limiter = limiter
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return views.http_error(request, exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        return views.invalid_json(request, exc)
+
+    @app.get("/", include_in_schema=False)
+    def home(request: Request) -> Response:
+        return views.home(request)
+
+    @app.get("/incidents/{incident_id}", include_in_schema=False)
+    def incident(request: Request, incident_id: Annotated[int, Path(ge=1, le=2**31)]) -> Response:
+        return views.incident_page(request, incident_id)
+
+    @app.get("/verify", include_in_schema=False)
+    def verify_form(request: Request) -> Response:
+        return views.verify_form(request)
+
+    @app.post("/verify", include_in_schema=False)
+    def verify_page(
+        request: Request,
+        code: Annotated[str, Form(max_length=64)] = "",
+        incident: Annotated[str, Form(max_length=16)] = "",
+        lang: Annotated[str, Form(max_length=8)] = "",
+    ) -> Response:
+        return views.verify_page(request, code=code, incident=incident, lang=lang)
+
+    @app.get("/self-check", include_in_schema=False)
+    def self_check_form(request: Request) -> Response:
+        return views.self_check_form(request)
+
+    @app.post("/self-check", include_in_schema=False)
+    def self_check_page(
+        request: Request,
+        contact: Annotated[str, Form(max_length=300)] = "",
+        lang: Annotated[str, Form(max_length=8)] = "",
+    ) -> Response:
+        return views.self_check_page(request, contact=contact, lang=lang)
+
+    @app.post(
+        "/json/verify",
+        response_model=VerifyAnswer,
+        summary="Is a notice genuine?",
+        responses=_problems(*_COMMON),
+    )
+    def verify_json(request: Request, body: Annotated[VerifyRequest, Body()]) -> Response:
+        """`genuine` and, when it is, the notices that bear this code. Every wrong code
+        (malformed, unknown, another incident) answers `{"genuine": false}` alike."""
+        return views.verify_json(request, code=body.code, incident=body.incident)
+
+    @app.post(
+        "/json/self-check",
+        response_model=SelfCheckAccepted,
+        status_code=202,
+        summary="Was I affected? (answered at the contact on file)",
+        responses=_problems(400, *_COMMON),
+    )
+    def self_check_json(request: Request, body: Annotated[SelfCheckRequest, Body()]) -> Response:
+        """Always the same `202` for a well-formed contact, in the same time: if the contact
+        is on file, a message is sent to it saying whether its person was affected."""
+        return views.self_check_json(request, contact=body.contact)
+
+    @app.get("/static/public.css", include_in_schema=False)
+    def stylesheet() -> Response:
+        return views.stylesheet()
+
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app for ``vigie serve`` workers: settings from ``VIGIE_*``."""
+    return create_app(Settings())
+
+
+__all__ = ["app_from_environment", "create_app"]

@@ -1,0 +1,82 @@
+"""Rate limits of the public service, on the ``limits`` library; failing closed.
+
+Three kinds of limit, each a ``limits`` rate string from the settings:
+
+- per client address (``public_rate_per_address``): each endpoint counted apart;
+- for the whole service (``public_rate_global``): each endpoint counted apart;
+- per contact (``public_messages_per_contact``): self-check messages to one e-mail
+  address or phone number, checked off the request path, keyed by a hash of the contact.
+
+:meth:`Limiter.hit` raises :class:`RateLimited` past a limit and :class:`LimiterDown`
+when the store does not answer: nothing is served that could not be counted.
+"""
+
+from __future__ import annotations
+
+import time
+
+from limits import RateLimitItem, parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from vigie.errors import Denied, VigieError
+from vigie.settings import Settings
+
+
+class RateLimited(Denied):
+    """A limit is reached; ``retry_after`` seconds until the window frees a slot."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class LimiterDown(VigieError):
+    """The limiter's store does not answer: the service refuses rather than serve uncounted."""
+
+
+class Limiter:
+    """The public service's limits over one ``limits`` storage."""
+
+    def __init__(
+        self, *, storage_uri: str, per_address: str, overall: str, per_contact: str
+    ) -> None:
+        self._storage = storage_from_string(storage_uri, wrap_exceptions=True)
+        self._limiter = MovingWindowRateLimiter(self._storage)
+        self.per_address = parse(per_address)
+        self.overall = parse(overall)
+        self.per_contact = parse(per_contact)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limiter:
+        """The limits configured by ``public_*`` settings."""
+        return cls(
+            storage_uri=settings.public_limits_storage,
+            per_address=settings.public_rate_per_address,
+            overall=settings.public_rate_global,
+            per_contact=settings.public_messages_per_contact,
+        )
+
+    def hit(self, item: RateLimitItem, *keys: str) -> None:
+        """Count one hit of ``item`` for ``keys``; raise past the limit or if the store fails."""
+        try:
+            allowed = self._limiter.hit(item, *keys)
+            if allowed:
+                return
+            reset = self._limiter.get_window_stats(item, *keys).reset_time
+        except Exception as exc:  # any failure of the store: refuse
+            raise LimiterDown("the rate limiter does not answer") from exc
+        raise RateLimited("too many requests", retry_after=max(1, int(reset - time.time()) + 1))
+
+    def request(self, endpoint: str, *, address: str) -> None:
+        """Count a request to ``endpoint`` from ``address``: overall, then for the address."""
+        self.hit(self.overall, "global", endpoint)
+        self.hit(self.per_address, "address", endpoint, address)
+
+    def message(self, contact_tag: str) -> None:
+        """Count a message to the contact of ``contact_tag``; raise past its daily cap."""
+        self.hit(self.per_contact, "contact", contact_tag)
+
+    def reset(self) -> None:
+        """Forget every count (tests, benchmarks)."""
+        self._storage.reset()

@@ -1,0 +1,69 @@
+"""Is a notice genuine? The answer to a verification code, and nothing about the person.
+
+A code is found by its look-up tag (:func:`vigie.breach.codes.code_tag`) among the
+notices the delivery log marks ``sent`` and the messages the self-check sent. A genuine
+code answers which incident, on which day and through which channels; a wrong code of
+any kind (malformed, unknown, right code with the wrong incident number) raises the same
+:class:`NotGenuine` after the same look-up.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigie.breach.codes import code_tag, tag_key
+from vigie.breach.models import NoticeDelivery
+from vigie.errors import Denied
+from vigie.public.models import PublicMessage
+from vigie.secrets import InstanceSecrets
+
+CHANNELS = ("email", "sms", "letter")
+
+
+class NotGenuine(Denied):
+    """No notice sent by the controller bears this code (for this incident)."""
+
+
+@dataclass(frozen=True)
+class GenuineNotice:
+    """A notice the controller sent: its incident, the first day it was sent, its channels."""
+
+    incident_id: int
+    sent_on: date
+    channels: tuple[str, ...]
+
+
+def verify_notice(
+    session: Session, secrets: InstanceSecrets, *, code: str, incident_id: int | None = None
+) -> list[GenuineNotice]:
+    """The notices that bear ``code`` (of incident ``incident_id`` when given); raise if none."""
+    tag = code_tag(tag_key(secrets), code)
+    sent: dict[int, dict[str, date]] = defaultdict(dict)
+    deliveries = select(
+        NoticeDelivery.incident_id, NoticeDelivery.channel, NoticeDelivery.attempt_at
+    ).where(NoticeDelivery.code_tag == tag, NoticeDelivery.status == "sent")
+    messages = select(
+        PublicMessage.incident_id, PublicMessage.channel, PublicMessage.sent_at
+    ).where(PublicMessage.code_tag == tag, PublicMessage.incident_id.is_not(None))
+    for rows in (session.execute(deliveries), session.execute(messages)):
+        for incident, channel, at in rows:
+            if incident is None or (incident_id is not None and incident != incident_id):
+                continue
+            day = at.date()
+            known = sent[incident].get(channel)
+            sent[incident][channel] = min(day, known) if known else day
+    if not sent:
+        raise NotGenuine("this code does not match a notice sent by the controller")
+    return [
+        GenuineNotice(
+            incident_id=incident,
+            sent_on=min(channels.values()),
+            channels=tuple(c for c in CHANNELS if c in channels),
+        )
+        for incident, channels in sorted(sent.items())
+    ]

@@ -1,0 +1,124 @@
+"""The public pages in a real browser (Chromium, no JavaScript of ours), checked with axe-core."""
+
+from __future__ import annotations
+
+from email import message_from_bytes
+from email.policy import default
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page
+
+from tests.public.conftest import Public
+from vigie.breach import i18n
+from vigie.public import incident_pages
+
+GRACE = "grace.mensah@example.org"
+NOBODY = "nobody@example.org"
+
+
+@pytest.fixture
+def browser_context_args(browser_context_args: dict[str, object]) -> dict[str, object]:
+    """No JavaScript at all: every page must work without it."""
+    return {**browser_context_args, "java_script_enabled": False}
+
+
+def _check(page: Page, served: str, code: str, lang: str = "en") -> None:
+    page.goto(f"{served}/verify?lang={lang}")
+    page.locator("#code").fill(code)
+    page.locator("form button[type=submit]").click()
+
+
+def test_a_real_code_and_a_forged_one(page: Page, served: str, public: Public) -> None:
+    _check(page, served, public.code(1))
+    assert page.locator("h1").inner_text() == "This notice is genuine"
+    assert "e-mail, SMS" in page.locator(".notices").inner_text()
+    _check(page, served, "7K3M-Q9PX")
+    assert page.locator("h1").inner_text() == "We cannot confirm this notice"
+
+
+def _self_check(page: Page, served: str, contact: str) -> str:
+    page.goto(f"{served}/self-check?lang=en")
+    page.get_by_label("E-mail address or phone number").fill(contact)
+    page.locator("form button[type=submit]").click()
+    return page.content()
+
+
+def test_the_self_check_looks_the_same_and_sends_the_right_message(
+    page: Page, served: str, public: Public
+) -> None:
+    known = _self_check(page, served, GRACE)
+    unknown = _self_check(page, served, NOBODY)
+    assert known == unknown
+    assert "a message has been sent to it" in known
+    public.drain()
+    ((_, rcpt, data),) = public.sink.messages
+    assert rcpt == [GRACE]
+    mail = message_from_bytes(data, policy=default)
+    assert public.code(1) in mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("lang", ["ar", "prs"])
+def test_arabic_and_dari_pages_run_right_to_left_with_codes_left_to_right(
+    page: Page, served: str, public: Public, lang: str
+) -> None:
+    code = public.code(0)
+    _check(page, served, code, lang)
+    assert page.evaluate("getComputedStyle(document.documentElement).direction") == "rtl"
+    bdi = page.locator('main bdi[dir="ltr"]', has_text=code).first
+    assert bdi.evaluate("e => getComputedStyle(e).direction") == "ltr"
+    assert bdi.inner_text() == code
+    # Laid out left to right: the code's first character is left of its last one.
+    first, last = bdi.evaluate(
+        """e => { const r = document.createRange(); const t = e.firstChild;
+                  r.setStart(t, 0); r.setEnd(t, 1); const a = r.getBoundingClientRect().left;
+                  r.setStart(t, t.length - 1); r.setEnd(t, t.length);
+                  return [a, r.getBoundingClientRect().left]; }"""
+    )
+    assert first < last
+
+
+SERIOUS = {"serious", "critical"}
+
+
+def _axe(page: Page) -> list[str]:
+    results = Axe().run(page)
+    assert results.response["testEngine"]["name"] == "axe-core"  # it did run in the page
+    return [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in SERIOUS
+    ]
+
+
+@pytest.fixture
+def axe_page(browser: object, browser_context_args: dict[str, object]) -> object:
+    """A page with scripts on (axe-core runs in the page), for the accessibility checks."""
+    context = browser.new_context(**{**browser_context_args, "java_script_enabled": True})  # type: ignore[attr-defined]
+    yield context.new_page()
+    context.close()
+
+
+def test_axe_finds_nothing_serious_on_any_page_in_any_language(
+    axe_page: Page, served: str, public: Public
+) -> None:
+    page = axe_page
+    with public.sessions.begin() as s:
+        incident_pages.publish(s, incident_id=public.incident_id, actor="operator:test")
+    found: dict[str, list[str]] = {}
+    for lang in i18n.LANGUAGES:
+        for path in ("/", "/verify", "/self-check", f"/incidents/{public.incident_id}"):
+            page.goto(f"{served}{path}?lang={lang}")
+            found[f"{path} {lang}"] = _axe(page)
+        _check(page, served, public.code(0), lang)
+        found[f"genuine {lang}"] = _axe(page)
+        _check(page, served, "7K3M-Q9PX", lang)
+        found[f"forged {lang}"] = _axe(page)
+        page.goto(f"{served}/verify?lang={lang}")
+        page.locator("form button[type=submit]").click()  # empty: the error summary
+        found[f"error {lang}"] = _axe(page)
+        page.goto(f"{served}/self-check?lang={lang}")
+        page.locator("#contact").fill(NOBODY)
+        page.locator("form button[type=submit]").click()
+        found[f"sent {lang}"] = _axe(page)
+    assert {k: v for k, v in found.items() if v} == {}
