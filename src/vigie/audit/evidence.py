@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from contextlib import closing
 from itertools import chain
 from typing import Any
@@ -51,16 +51,17 @@ from vigie.errors import IntegrityError
 Ints = NDArray[np.int64]
 BATCH = 50_000
 _DISCLOSURES = (
-    "SELECT processor_id, at_us, seq, subject_id FROM audit_disclosures "
+    "SELECT {processor_id}, {at_us}, {seq}, {subject_id} FROM audit_disclosures "
     "ORDER BY processor_id, at_us, seq, subject_id"
 )
 _RECEIPTS = (
-    "SELECT subject_id, processor_id, {code}, first_us, last_us, first_seq, last_seq "
-    "FROM audit_receipts ORDER BY subject_id, processor_id, fields{collate}"
+    "SELECT {subject_id}, {processor_id}, {code}, {first_us}, {last_us}, {first_seq}, "
+    "{last_seq} FROM audit_receipts ORDER BY subject_id, processor_id, fields{collate}"
 )
 _FIELDS = "SELECT processor_id, field FROM audit_processor_fields"
 _FLAGGED = "SELECT id FROM subjects WHERE is_canary ORDER BY id"
 _RECEIPT_VALUES = ("first time", "last time", "first event", "last event")
+_RECEIPT_COLUMNS = ("first_us", "last_us", "first_seq", "last_seq")
 
 
 def check_index(raw: Any, dialect: str, gathered: Gathered) -> int:
@@ -231,10 +232,32 @@ def _stream_equal(batches: Generator[list[tuple[int, ...]], None, None], want: I
     return done == len(want)
 
 
+def _integers(dialect: str, sql: str, **more: str) -> str:
+    """``sql`` with each ``{column}`` read as an integer. SQLite stores any value in any
+    column: there a value that is not an integer (a text, a real) reads as NULL, which
+    never matches, rather than being converted to the integer it resembles."""
+    columns = ("processor_id", "at_us", "seq", "subject_id", *_RECEIPT_COLUMNS)
+    if dialect == "sqlite":
+        read = {c: f"CASE typeof({c}) WHEN 'integer' THEN {c} END" for c in columns}
+    else:
+        read = {c: c for c in columns}
+    return sql.format(**read, **more)
+
+
 def _receipts_sql(dialect: str, code: str) -> str:
     """The receipts in key order, the field set as ``code``; byte order of the field sets
     on PostgreSQL too, whatever the database's collation."""
-    return _RECEIPTS.format(code=code, collate=' COLLATE "C"' if dialect == "postgresql" else "")
+    collate = ' COLLATE "C"' if dialect == "postgresql" else ""
+    return _integers(dialect, _RECEIPTS, code=code, collate=collate)
+
+
+def _typed(rows: list[Any], table: str, named: Callable[[Any], str], skip: int = -1) -> None:
+    """Raise if a row read by :func:`_integers` holds a value that is not an integer."""
+    for r in rows:
+        if any(type(v) is not int for i, v in enumerate(r) if i != skip):
+            raise IntegrityError(
+                f"served index: an {table} row holds a value that is not an integer ({named(r)})"
+            )
 
 
 def _check_disclosures(raw: Any, dialect: str, pairs: Pairs) -> int:
@@ -242,11 +265,12 @@ def _check_disclosures(raw: Any, dialect: str, pairs: Pairs) -> int:
     order = np.lexsort((pairs.at_us, pairs.processor))
     want = np.stack((pairs.processor, pairs.at_us, pairs.seq, pairs.subject), axis=1)[order]
     del order
-    if _stream_equal(_rows(raw, dialect, _DISCLOSURES, "disclosures"), want):
+    sql = _integers(dialect, _DISCLOSURES)
+    if _stream_equal(_rows(raw, dialect, sql, "disclosures"), want):
         return len(want)
-    batches = [np.asarray(r, dtype=np.int64).reshape(-1, 4)
-               for r in _rows(raw, dialect, _DISCLOSURES, "disclosures")]  # fmt: skip
-    have = np.concatenate(batches) if batches else np.zeros((0, 4), np.int64)
+    rows = [r for batch in _rows(raw, dialect, sql, "disclosures") for r in batch]
+    _typed(rows, "audit_disclosures", lambda r: f"processor {r[0]}, event {r[2]}, person id {r[3]}")
+    have = np.asarray(rows, dtype=np.int64).reshape(-1, 4)
     raise IntegrityError("served index: " + _disclosure_fault(want, have))
 
 
@@ -306,6 +330,7 @@ def _check_receipts(raw: Any, dialect: str, pairs: Pairs, names: list[str]) -> i
     codes = {name: i for i, name in enumerate(names)}
     batches: list[Ints] = []
     for rows in _rows(raw, dialect, _receipts_sql(dialect, "fields"), "receipts"):
+        _typed(rows, "audit_receipts", lambda r: f"person id {r[0]}, processor {r[1]}", skip=2)
         sid, p, fields, *values = zip(*rows, strict=True)
         for f in set(fields) - codes.keys():  # a field set no disclosure event has
             codes[f] = len(names)
