@@ -15,10 +15,19 @@ compared is what was verified. The rules, which :func:`vigie.audit.index.record`
 - ``audit_processor_fields``: (processor, field) for each field of a disclosure event
   that disclosed at least one person.
 
-The events are decoded and grouped with NumPy (the delta-varint ``subjects`` of a whole
-batch at once); memory peaks at about 250 bytes per indexed (event, person) pair (82 MB
-for 240,000 pairs, measured with ``tracemalloc``), all in memory at once: a trail with
-tens of millions of disclosed pairs needs the check split by processor. A difference
+How, and what it costs. The events are read once, after the chain scan, by one filtered
+query (:mod:`vigie.audit.gather`: the disclosure events, the canary plants, the processor
+creations and the checkpoint announcements together), their people decoded with NumPy a
+whole batch at once, and kept as five integer columns per (event, person) pair (40
+bytes). From those the three tables are recomputed in the stored key order (a stable
+sort, field sets coded in byte order), and the stored rows are compared with them batch
+by batch as they stream from the database, with no per-row Python: memory holds the
+pairs and one recomputed table at a time, not the stored rows (about 135 bytes per pair
+at the peak of a whole ``verify``, measured with ``tracemalloc``: docs/benchmarks.md),
+so memory still grows with the pairs: hundreds of millions would need the check split
+by processor. On SQLite, which keeps any value in any column, a value that is not an integer is read
+as such and fails (it is not converted to the integer it resembles). Only when the
+stream differs are the rows read again whole, to name the first difference. A difference
 raises :class:`vigie.errors.IntegrityError` naming the processor, the person's internal
 id and the event — never a personal value. :func:`require_verified` is what attribution
 and dating call first: trail and index verify, anchored, or nothing is attributed.
@@ -263,7 +272,9 @@ def _typed(rows: list[Any], table: str, named: Callable[[Any], str], skip: int =
 def _check_disclosures(raw: Any, dialect: str, pairs: Pairs) -> int:
     # Pairs come in (event, person) order: a stable sort by (processor, time) is key order.
     order = np.lexsort((pairs.at_us, pairs.processor))
-    want = np.stack((pairs.processor, pairs.at_us, pairs.seq, pairs.subject), axis=1)[order]
+    want = np.empty((len(order), 4), np.int64)
+    for j, column in enumerate((pairs.processor, pairs.at_us, pairs.seq, pairs.subject)):
+        want[:, j] = column[order]  # column by column: one sorted copy, no unsorted one
     del order
     sql = _integers(dialect, _DISCLOSURES)
     if _stream_equal(_rows(raw, dialect, sql, "disclosures"), want):
@@ -294,22 +305,27 @@ def _disclosure_fault(want: Ints, have: Ints) -> str:
 
 def _receipts_of(keys: tuple[Ints, Ints, Ints], at_us: Ints, seq: Ints) -> Ints:
     """Group (person, processor, field set) -> first/last time, first/last event."""
-    subject, proc, code = keys
-    order = np.lexsort((code, proc, subject))
-    k = np.stack((subject, proc, code), axis=1)[order]
-    if not len(k):
+    order = np.lexsort(keys[::-1])
+    if not len(order):
         return np.zeros((0, 7), np.int64)
-    starts = np.flatnonzero(np.concatenate(([True], np.any(k[1:] != k[:-1], axis=1))))
-    at_s, seq_s = at_us[order], seq[order]
-    return np.column_stack(
-        (
-            k[starts],
-            np.minimum.reduceat(at_s, starts),
-            np.maximum.reduceat(at_s, starts),
-            np.minimum.reduceat(seq_s, starts),
-            np.maximum.reduceat(seq_s, starts),
-        )
-    )
+    change = np.zeros(len(order), dtype=bool)
+    change[0] = True
+    firsts = []
+    for column in keys:
+        k = column[order]
+        change[1:] |= k[1:] != k[:-1]
+        firsts.append(k)
+    starts = np.flatnonzero(change)
+    del change
+    out = np.empty((len(starts), 7), np.int64)
+    for j, k in enumerate(firsts):
+        out[:, j] = k[starts]
+    del firsts, k
+    for j, (column, reduce) in enumerate(
+        ((at_us, np.minimum), (at_us, np.maximum), (seq, np.minimum), (seq, np.maximum)), 3
+    ):
+        out[:, j] = reduce.reduceat(column[order], starts)
+    return out
 
 
 def _check_receipts(raw: Any, dialect: str, pairs: Pairs, names: list[str]) -> int:
