@@ -18,16 +18,16 @@ compared is what was verified. The rules, which :func:`vigie.audit.index.record`
 How, and what it costs. The events are read once, after the chain scan, by one filtered
 query (:mod:`vigie.audit.gather`: the disclosure events, the canary plants, the processor
 creations and the checkpoint announcements together), their people decoded with NumPy a
-whole batch at once, and kept as five integer columns per (event, person) pair (40
+whole batch at once and kept as five integer columns per (event, person) pair (40
 bytes). From those the three tables are recomputed in the stored key order (a stable
-sort, field sets coded in byte order), and the stored rows are compared with them batch
-by batch as they stream from the database, with no per-row Python: memory holds the
-pairs and one recomputed table at a time, not the stored rows (about 135 bytes per pair
-at the peak of a whole ``verify``, measured with ``tracemalloc``: docs/benchmarks.md),
-so memory still grows with the pairs: hundreds of millions would need the check split
-by processor. On SQLite, which keeps any value in any column, a value that is not an integer is read
-as such and fails (it is not converted to the integer it resembles). Only when the
-stream differs are the rows read again whole, to name the first difference. A difference
+sort; field sets coded in byte order), and the stored rows are compared with them batch
+by batch as they stream from the database, each batch one NumPy array, no per-row
+Python: memory holds the pairs and one recomputed table, never the stored rows
+(peak of a whole ``verify`` measured with ``tracemalloc``: docs/benchmarks.md). It still
+grows with the pairs: hundreds of millions would need the check split by processor. On
+SQLite, which keeps any value in any column, a value that is not an integer fails rather
+than being read as the integer it resembles. Only when the stream differs are the rows
+read again whole, to name the first difference. A difference
 raises :class:`vigie.errors.IntegrityError` naming the processor, the person's internal
 id and the event — never a personal value. :func:`require_verified` is what attribution
 and dating call first: trail and index verify, anchored, or nothing is attributed.
@@ -77,7 +77,7 @@ def check_index(raw: Any, dialect: str, gathered: Gathered) -> int:
     """Compare the served index with the disclosure events; return the rows checked.
 
     ``raw`` is a DB-API connection inside the read snapshot the chain was verified in, and
-    ``gathered`` what the scan of that chain kept (:mod:`vigie.audit.gather`). Raises
+    ``gathered`` the events :func:`vigie.audit.gather.gather` read in it. Raises
     :class:`IntegrityError` ("served index: …") at the first difference.
     """
     if gathered.fault is not None:
@@ -91,7 +91,7 @@ def check_index(raw: Any, dialect: str, gathered: Gathered) -> int:
 
 def check_canaries(raw: Any, dialect: str, gathered: Gathered) -> int:
     """Compare the people flagged ``is_canary`` with those the chained ``canary:plant``
-    events planted (as ``gathered`` by the scan); return how many canaries there are.
+    events planted (in ``gathered``); return how many canaries there are.
 
     Attribution weighs a canary found in a dump heavily (a processor that received it is
     named), so a real person turned into a canary, or a canary into a real person, in the
@@ -126,7 +126,7 @@ _PROCESSORS = "SELECT id, name FROM processors ORDER BY id"
 
 def check_processors(raw: Any, dialect: str, gathered: Gathered) -> int:
     """Compare each processor's name with the one its chained ``processor:create`` event
-    recorded (as ``gathered`` by the scan); return how many processors there are.
+    recorded (in ``gathered``); return how many processors there are.
 
     Attribution names a processor by the ``processors`` row of its id: two names swapped
     in the store would name the wrong one, a row deleted would clear it. Each is an

@@ -7,10 +7,14 @@ stack of subtree roots, fed by aligned chunks hashed level by level) and compare
 root with every checkpoint of that size, whose signature it checks too, and with every
 checkpoint the caller *holds* (kept outside the store). The checkpoint rows must match the
 ``audit:checkpoint`` events of the chain one for one (:mod:`vigie.audit.anchors`), and
-the :class:`Report` names the unanchored tail. In the same snapshot the served index is
-recomputed from the disclosure events and compared row for row
-(:mod:`vigie.audit.evidence`), and so is the canary flag against the ``canary:plant``
-events. On SQLite the
+the :class:`Report` names the unanchored tail. In the same snapshot, the events the
+evidence needs are read in one more, filtered pass (:mod:`vigie.audit.gather`), and the
+served index is recomputed from the disclosure events and compared row for row
+(:mod:`vigie.audit.evidence`), and so are the canary flag against the ``canary:plant``
+events and the processors' names against the ``processor:create`` events; a check added
+here takes ``raw`` (and, if it needs events, ``gathered``) and raises. The cycle
+collector is paused meanwhile: the millions of rows fetched hold no cycles, and its full
+collections were a third of the evidence read's time. On SQLite the
 database writes each canonical body itself (``json_array`` produces the same bytes) and
 batches are compared whole; any batch that differs is re-checked row by row with the
 Python encoding, which is the definition. The first problem found raises
