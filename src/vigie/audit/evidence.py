@@ -22,14 +22,13 @@ whole batch at once and kept as five integer columns per (event, person) pair (4
 bytes). From those the three tables are recomputed in the stored key order (a stable
 sort; field sets coded in byte order), and the stored rows are compared with them batch
 by batch as they stream from the database, each batch one NumPy array, no per-row
-Python: memory holds the pairs and one recomputed table, never the stored rows
-(peak of a whole ``verify``, ``tracemalloc``: 192 MB for 1.26 million pairs, about 133
-bytes per pair; docs/benchmarks.md). It still
-grows with the pairs: hundreds of millions would need the check split by processor. On
-SQLite, which keeps any value in any column, a value that is not an integer fails rather
-than being read as the integer it resembles. Only when the stream differs are the rows
-read again whole, to name the first difference. A difference
-raises :class:`vigie.errors.IntegrityError` naming the processor, the person's internal
+Python: memory holds the pairs and one recomputed table, never the stored rows (peak of
+a whole ``verify``, ``tracemalloc``: 192 MB for 1.26 million pairs, about 133 bytes per
+added pair; docs/benchmarks.md). It still grows with the pairs: hundreds of millions
+would need the check split by processor. On SQLite, which keeps any value in any column,
+a value that is not an integer fails rather than being read as the integer it resembles.
+Only when the stream differs are the rows read again whole, to name the first
+difference. A difference raises :class:`vigie.errors.IntegrityError` naming the processor, the person's internal
 id and the event — never a personal value. :func:`require_verified` is what attribution
 and dating call first: trail and index verify, anchored, or nothing is attributed.
 
