@@ -28,9 +28,10 @@ added pair; docs/benchmarks.md). It still grows with the pairs: hundreds of mill
 would need the check split by processor. On SQLite, which keeps any value in any column,
 a value that is not an integer fails rather than being read as the integer it resembles.
 Only when the stream differs are the rows read again whole, to name the first
-difference. A difference raises :class:`vigie.errors.IntegrityError` naming the processor, the person's internal
-id and the event — never a personal value. :func:`require_verified` is what attribution
-and dating call first: trail and index verify, anchored, or nothing is attributed.
+difference. A difference raises :class:`vigie.errors.IntegrityError` naming the
+processor, the person's internal id and the event — never a personal value.
+:func:`require_verified` is what attribution and dating call first: trail and index
+verify, anchored, or nothing is attributed.
 
 The canary flag is evidence too (:func:`check_canaries`): the people flagged
 ``subjects.is_canary`` must be exactly those the ``canary:plant`` events planted. So are
