@@ -112,6 +112,60 @@ def test_tampered_index_fails_verification(
     assert words in message, message
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE audit_disclosures SET at_us = 'soon' WHERE subject_id = 100",
+        "UPDATE audit_disclosures SET subject_id = 100.5 WHERE subject_id = 100",
+    ],
+)
+def test_a_disclosure_row_that_is_not_integers_fails(
+    engine: Engine, secrets: InstanceSecrets, filled: list[int], sql: str
+) -> None:
+    """SQLite keeps whatever type it is given: a text or a real where an integer belongs is
+    a row that differs, not one to convert into the integer it resembles."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL refuses the value itself")
+    assert _run(engine, sql) >= 1
+    message = _fails(engine, secrets)
+    assert message.startswith(
+        "served index: an audit_disclosures row holds a value that is not an integer "
+        "(processor 1, event 1, person id "
+    ), message
+
+
+def test_a_receipt_time_off_by_half_a_microsecond_fails(
+    engine: Engine, secrets: InstanceSecrets, filled: list[int]
+) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL refuses the value itself")
+    assert _run(engine, "UPDATE audit_receipts SET last_us = last_us + 0.5 WHERE subject_id = 103")
+    message = _fails(engine, secrets)
+    assert message == (
+        "served index: an audit_receipts row holds a value that is not an integer "
+        "(person id 103, processor 1)"
+    )
+
+
+def test_the_index_is_compared_across_batches(
+    engine: Engine,
+    secrets: InstanceSecrets,
+    filled: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Events and index rows are read and compared batch by batch: with batches of two
+    rows, a healthy index still verifies whole and a row removed anywhere is found."""
+    from vigie.audit import evidence, gather
+
+    monkeypatch.setattr(gather, "BATCH", 2)
+    monkeypatch.setattr(evidence, "BATCH", 2)
+    assert verify_trail(engine, public_key=secrets.verify_key).index_rows == 39 + 15 + 3
+    _run(engine, "DELETE FROM audit_receipts WHERE subject_id = 5084")  # the last key
+    message = _fails(engine, secrets)
+    assert message.startswith("served index: processor 1 received person id 5084 (event "), message
+    assert "but its receipt is missing" in message
+
+
 def test_trail_faults_are_named_before_index_faults(
     engine: Engine, secrets: InstanceSecrets, filled: list[int]
 ) -> None:
@@ -160,6 +214,28 @@ def test_index_check_follows_the_index_rules(
     assert report.index_rows == (3 + 1 + 2 + 2) + (3 + 1 + 2) + (2 + 1)
     _run(engine, "DELETE FROM audit_disclosures WHERE subject_id = 1099511627781 AND seq = 7")
     assert "person id 1099511627781 in event 7" in _fails(engine, secrets)
+
+
+def test_field_sets_in_any_order_verify(
+    engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets
+) -> None:
+    """One person received by one processor under several field sets, first seen in an
+    order that is not the byte order of their names (nor a case-insensitive collation's):
+    the receipts are still matched one for one, and a swapped field set is still found."""
+    events = [
+        _event(1, [3], ["name"], T0),
+        _event(1, [3], ["email", "name"], T0 + timedelta(hours=1)),
+        _event(1, [3], ["Zone"], T0 + timedelta(hours=2)),
+        _event(1, [3, 4], ["birth_date"], T0 + timedelta(hours=3)),
+    ]
+    with sessions.begin() as s:
+        append_many(s, events)
+    report = verify_trail(engine, public_key=secrets.verify_key)
+    assert report.index_rows == 5 + 5 + 4
+    _run(engine, "UPDATE audit_receipts SET fields = 'email' WHERE fields = 'name'")
+    assert "field set altered (person id 3, processor 1, fields 'name' -> 'email')" in _fails(
+        engine, secrets
+    )
 
 
 @settings(
