@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "incident",
     "demo",
     "jobs",
+    "backup",
 )
 
 

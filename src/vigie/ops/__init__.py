@@ -1,0 +1,1 @@
+"""Running Vigie in production: backup and restore, retention."""
