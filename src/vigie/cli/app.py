@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "demo",
     "jobs",
     "backup",
+    "retention",
 )
 
 
