@@ -21,7 +21,8 @@ def _seed(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as s:
         for raised, incident in ((old, None), (old, 3), (recent, None)):
             s.add(Alert(raised_at=raised, detector="volume", severity="low", summary="s",
-                        evidence={"keys": [1]}, containment="none", incident_id=incident))  # fmt: skip
+                        evidence={"keys": [1]}, containment="none",
+                        incident_id=incident))  # fmt: skip
         for state, finished in (("done", old), ("failed", old), ("done", recent), ("queued", None)):
             s.add(Job(kind="audit.verify", params={}, state=state, actor="operator:t",
                       created_at=old, finished_at=finished))  # fmt: skip

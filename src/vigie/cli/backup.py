@@ -23,7 +23,7 @@ KEY_FILE_HELP = (
     "File holding the 32-byte backup key (raw, or base64 as `openssl rand -base64 32` "
     "writes it), mode 0600. Keep it off the instance's host."
 )
-PASSPHRASE_HELP = "Read a passphrase (12 characters or more) from standard input instead."
+STDIN_KEY_HELP = "Read a passphrase (12 characters or more) from standard input instead."
 
 
 def register(app: typer.Typer) -> None:
@@ -42,9 +42,11 @@ def _keys(key_file: Path | None, passphrase_stdin: bool) -> KeySource:
 
 def backup(
     ctx: typer.Context,
-    out: Path = typer.Option(..., "--out", help="New or empty directory to write the backup in."),
-    key_file: Path | None = typer.Option(None, "--key-file", help=KEY_FILE_HELP),
-    passphrase_stdin: bool = typer.Option(False, "--passphrase-stdin", help=PASSPHRASE_HELP),
+    out: Path = typer.Option(  # noqa: B008 (typer declares options this way)
+        ..., "--out", help="New or empty directory to write the backup in."
+    ),
+    key_file: Path | None = typer.Option(None, "--key-file", help=KEY_FILE_HELP),  # noqa: B008
+    passphrase_stdin: bool = typer.Option(False, "--passphrase-stdin", help=STDIN_KEY_HELP),
 ) -> None:
     """Write a sealed backup: the store (SQLite online backup, or `pg_dump`), the instance
     secrets and audit signing keys, the notice outbox, and a manifest of SHA-256s.
@@ -83,9 +85,11 @@ def backup(
 
 def restore(
     ctx: typer.Context,
-    directory: Path = typer.Argument(..., help="The backup directory.", exists=True, file_okay=False),
-    key_file: Path | None = typer.Option(None, "--key-file", help=KEY_FILE_HELP),
-    passphrase_stdin: bool = typer.Option(False, "--passphrase-stdin", help=PASSPHRASE_HELP),
+    directory: Path = typer.Argument(  # noqa: B008 (typer declares arguments this way)
+        ..., help="The backup directory.", exists=True, file_okay=False
+    ),
+    key_file: Path | None = typer.Option(None, "--key-file", help=KEY_FILE_HELP),  # noqa: B008
+    passphrase_stdin: bool = typer.Option(False, "--passphrase-stdin", help=STDIN_KEY_HELP),
 ) -> None:
     """Restore a backup into an EMPTY instance (no secrets, no tables): refuses any other.
 

@@ -34,9 +34,7 @@ def run(
     """
     inst = instance(ctx)
     with inst.session() as session:
-        purge = run_retention(
-            session, settings=inst.settings, actor=operator(), dry_run=dry_run
-        )
+        purge = run_retention(session, settings=inst.settings, actor=operator(), dry_run=dry_run)
     if as_json:
         print_json({"dry_run": purge.dry_run, "counts": purge.counts})
         return

@@ -146,7 +146,9 @@ def create_backup(
     return manifest
 
 
-def _store(writer: _Writer, *, settings: Settings, engine: Engine, progress: Progress | None) -> None:
+def _store(
+    writer: _Writer, *, settings: Settings, engine: Engine, progress: Progress | None
+) -> None:
     if engine.dialect.name == "postgresql":
         with dumps.pg_dump(engine) as stream:
             writer.add(stream, name=STORE, kind="store", path="pg_dump", mode=0o600)  # type: ignore[arg-type]

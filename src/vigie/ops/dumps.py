@@ -13,6 +13,7 @@ command line (``ps`` shows command lines to every user).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -80,7 +81,8 @@ def check_pg_tools(engine: Engine, tool: str) -> str:
             f"{tool} is not on PATH: install the PostgreSQL client tools "
             "(Debian: postgresql-client) of the server's major version"
         )
-    out = subprocess.run([path, "--version"], capture_output=True, text=True, check=True).stdout
+    version = [path, "--version"]
+    out = subprocess.run(version, capture_output=True, text=True, check=True).stdout  # noqa: S603
     mine, server = _major(out), server_major(engine)
     if mine < server:
         raise ConfigError(
@@ -124,7 +126,9 @@ def pg_dump(engine: Engine) -> Iterator[IO[bytes]]:
     cmd = [tool, "--format=custom", *PG_FLAGS, f"--schema={schema}"]
     with (
         tempfile.TemporaryFile() as errors,
-        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, env=libpq_env(engine)) as proc,
+        subprocess.Popen(  # noqa: S603 (our argv, no shell)
+            cmd, stdout=subprocess.PIPE, stderr=errors, env=libpq_env(engine)
+        ) as proc,
     ):
         assert proc.stdout is not None
         yield proc.stdout
@@ -141,7 +145,7 @@ def pg_restore(engine: Engine, chunks: Iterator[bytes]) -> None:
     cmd.append(f"--dbname={env.get('PGDATABASE', '')}")
     with (
         tempfile.TemporaryFile() as errors,
-        subprocess.Popen(
+        subprocess.Popen(  # noqa: S603 (our argv, no shell)
             cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors, env=env
         ) as proc,
     ):
@@ -152,10 +156,8 @@ def pg_restore(engine: Engine, chunks: Iterator[bytes]) -> None:
         except BrokenPipeError:
             pass  # pg_restore stopped on an error: its exit code and message say which
         finally:
-            try:
+            with contextlib.suppress(BrokenPipeError):
                 proc.stdin.close()
-            except BrokenPipeError:
-                pass
         if proc.wait() != 0:
             raise IntegrityError(f"pg_restore failed: {_said(errors)}")
 

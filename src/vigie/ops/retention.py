@@ -85,7 +85,7 @@ def run_retention(
     now = now or utcnow()
     due = _due(settings, now)
     counts = {
-        kind: int(session.scalar(select(func.count()).select_from(_MODELS[kind]).where(due[kind])))
+        kind: session.scalar(select(func.count()).select_from(_MODELS[kind]).where(due[kind])) or 0
         for kind in KINDS
     }
     if dry_run:

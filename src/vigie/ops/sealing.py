@@ -43,7 +43,7 @@ class BackupKey:
 
     @classmethod
     def from_key_file(cls, path: Path) -> BackupKey:
-        """32 bytes, raw or base64 (``openssl rand -base64 32``), in a file not readable by others."""
+        """32 bytes, raw or base64 (``openssl rand -base64 32``), in a private file."""
         if not path.is_file():
             raise ConfigError(f"backup key file {path} does not exist")
         if stat.S_IMODE(path.stat().st_mode) & 0o077:
