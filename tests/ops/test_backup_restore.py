@@ -51,7 +51,7 @@ def target(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
 
 
 def _on(target: Settings, args: list[str], stdin: str | None = None) -> Any:
-    """``vigie ARGS`` on the target instance, its engine closed afterwards."""
+    """``vigie ARGS`` on the instance of ``target``, its engine closed afterwards."""
     engine = make_engine(target.resolved_database_url)
     try:
         return runner.invoke(app, args, input=stdin, obj=Instance(settings=target, _engine=engine))
@@ -157,10 +157,7 @@ def test_passphrase_backup_restores_with_the_passphrase_only(
     assert cli(["synth", "--people", "20", "--seed", "8"]).exit_code == 0
     out = tmp_path / "backup"
     phrase = "correct horse battery staple\n"
-    made = runner.invoke(
-        app, ["backup", "--out", str(out), "--passphrase-stdin"], input=phrase,
-        obj=Instance(settings=settings),
-    )  # fmt: skip
+    made = _on(settings, ["backup", "--out", str(out), "--passphrase-stdin"], phrase)
     assert made.exit_code == 0, made.output
     bad = _on(target, ["restore", str(out), "--passphrase-stdin"], "wrong horse battery staple\n")
     assert bad.exit_code == 1 and "does not authenticate" in bad.output
