@@ -59,6 +59,9 @@ def test_key_file_must_be_private_and_32_bytes(tmp_path: os.PathLike[str]) -> No
         BackupKey.from_key_file(path)
     path.write_bytes(b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY=\n")  # base64 of 32 bytes
     assert BackupKey.from_key_file(path).root.reveal() == b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
+    raw = b" \n" + bytes(range(30))  # raw keys are taken as they are, blanks included
+    path.write_bytes(raw)
+    assert BackupKey.from_key_file(path).root.reveal() == raw
     path.chmod(0o644)
     with pytest.raises(ConfigError, match="readable by others"):
         BackupKey.from_key_file(path)

@@ -48,10 +48,10 @@ class BackupKey:
             raise ConfigError(f"backup key file {path} does not exist")
         if stat.S_IMODE(path.stat().st_mode) & 0o077:
             raise ConfigError(f"backup key file {path} is readable by others; chmod 600 it")
-        data = path.read_bytes().strip()
+        data = path.read_bytes()  # raw bytes may start or end with what looks like a blank
         if len(data) != 32:
             try:
-                data = base64.b64decode(data, validate=True)
+                data = base64.b64decode(data.strip(), validate=True)
             except ValueError:
                 data = b""
         if len(data) != 32:
