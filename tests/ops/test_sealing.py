@@ -27,7 +27,8 @@ def _open(data: bytes, name: str = "store.sealed") -> bytes:
 def test_round_trip_at_chunk_edges(size: int) -> None:
     plain = os.urandom(size)
     data = _sealed(plain)
-    assert plain[:64] not in data or size == 0
+    if size >= 64:  # a shorter plain text may turn up in random bytes by chance
+        assert plain[:64] not in data
     assert _open(data) == plain
 
 
