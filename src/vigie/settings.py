@@ -137,6 +137,24 @@ class Settings(BaseSettings):
     leak_retention_days: int = Field(
         90, ge=1, description="Days before stored leak files and reports are purged."
     )
+    retention_delivery_days: int = Field(
+        1_825,
+        ge=1,
+        description="Days a notice delivery record (channel, status, attempts) is kept after its "
+        "last attempt: the proof people were told. Default 5 years (docs/retention.md).",
+    )
+    retention_alert_evidence_days: int = Field(
+        365,
+        ge=1,
+        description="Days an alert not attached to an incident keeps its evidence (ids and "
+        "counts); the alert itself stays. Default 1 year (docs/retention.md).",
+    )
+    retention_jobs_days: int = Field(
+        90,
+        ge=1,
+        description="Days a finished, failed or cancelled background job (with its result) is "
+        "kept. Default 90 days, an operational choice (docs/retention.md).",
+    )
     leak_match_threshold: float = Field(
         0.99,
         gt=0.5,

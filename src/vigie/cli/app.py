@@ -33,6 +33,8 @@ COMMAND_MODULES = (
     "jobs",
     "requirements",
     "siem",
+    "backup",
+    "retention",
 )
 
 

@@ -1,0 +1,105 @@
+"""Purging what is past its retention period, per data kind, with counts in the audit trail.
+
+Each kind has a period in the settings (justified in docs/retention.md):
+
+- ``leak_files``: stored leak reports past ``purge_after`` (``leak_retention_days``), by
+  :func:`vigie.leaks.vault.purge`, which audits ``leak:purge`` itself;
+- ``notice_deliveries``: delivery records whose last attempt is older than
+  ``retention_delivery_days``;
+- ``alert_evidence``: the evidence of alerts attached to no incident, raised more than
+  ``retention_alert_evidence_days`` ago, is emptied (the alert row, its summary and its
+  ``alert:raise`` event stay);
+- ``finished_jobs``: done, failed or cancelled jobs finished more than
+  ``retention_jobs_days`` ago.
+
+The audit trail is never purged: its events are the proof every other purge refers to.
+A run records ``retention:purge`` with the counts only (never an id of a person).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import String, cast, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from vigie.audit import trail
+from vigie.audit.actions import Action
+from vigie.breach.models import NoticeDelivery
+from vigie.detection.models import Alert
+from vigie.jobs.models import FINAL, Job
+from vigie.leaks import vault
+from vigie.leaks.models import StoredAnalysis
+from vigie.settings import Settings
+from vigie.store.base import utcnow
+
+PURGED = "evidence_purged_at"  # what an alert's evidence becomes
+KINDS = ("leak_files", "notice_deliveries", "alert_evidence", "finished_jobs")
+
+
+@dataclass(frozen=True)
+class Purge:
+    """What a retention run purged (or, dry, would purge), per data kind."""
+
+    counts: dict[str, int]
+    dry_run: bool
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _due(settings: Settings, now: datetime) -> dict[str, Any]:
+    deliveries = now - timedelta(days=settings.retention_delivery_days)
+    evidence = now - timedelta(days=settings.retention_alert_evidence_days)
+    jobs = now - timedelta(days=settings.retention_jobs_days)
+    return {
+        "leak_files": StoredAnalysis.purge_after <= now,
+        "notice_deliveries": NoticeDelivery.attempt_at < deliveries,
+        "alert_evidence": (Alert.raised_at < evidence)
+        & Alert.incident_id.is_(None)
+        & cast(Alert.evidence, String).not_like(f'%"{PURGED}"%'),
+        "finished_jobs": Job.state.in_([s.value for s in FINAL]) & (Job.finished_at < jobs),
+    }
+
+
+_MODELS: dict[str, Any] = {
+    "leak_files": StoredAnalysis,
+    "notice_deliveries": NoticeDelivery,
+    "alert_evidence": Alert,
+    "finished_jobs": Job,
+}
+
+
+def run_retention(
+    session: Session,
+    *,
+    settings: Settings,
+    actor: str,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> Purge:
+    """Purge (or with ``dry_run`` only count) what is due; audit ``retention:purge``."""
+    now = now or utcnow()
+    due = _due(settings, now)
+    counts = {
+        kind: session.scalar(select(func.count()).select_from(_MODELS[kind]).where(due[kind])) or 0
+        for kind in KINDS
+    }
+    if dry_run:
+        return Purge(counts=counts, dry_run=True)
+    vault.purge(session, actor=actor, now=now)
+    session.execute(delete(NoticeDelivery).where(due["notice_deliveries"]))
+    session.execute(
+        update(Alert).where(due["alert_evidence"]).values(evidence={PURGED: now.isoformat()})
+    )
+    session.execute(delete(Job).where(due["finished_jobs"]))
+    trail.append(
+        session,
+        action=Action.RETENTION_PURGE,
+        actor=actor,
+        detail={"counts": counts, "audit_events": 0},
+    )
+    return Purge(counts=counts, dry_run=False)

@@ -1,0 +1,59 @@
+"""`vigie retention run`: what is past its period goes, the rest and the audit trail stay."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.cli.conftest import Invoke
+from vigie.audit.models import AuditEvent
+from vigie.detection.models import Alert
+from vigie.jobs.models import Job
+from vigie.store.base import utcnow
+
+
+def _seed(sessions: sessionmaker[Session]) -> None:
+    now = utcnow()
+    old, recent = now - timedelta(days=400), now - timedelta(days=10)
+    with sessions.begin() as s:
+        for raised, incident in ((old, None), (old, 3), (recent, None)):
+            s.add(Alert(raised_at=raised, detector="volume", severity="low", summary="s",
+                        evidence={"keys": [1]}, containment="none",
+                        incident_id=incident))  # fmt: skip
+        for state, finished in (("done", old), ("failed", old), ("done", recent), ("queued", None)):
+            s.add(Job(kind="audit.verify", params={}, state=state, actor="operator:t",
+                      created_at=old, finished_at=finished))  # fmt: skip
+
+
+def test_dry_run_counts_and_run_purges_only_what_is_due(
+    cli: Invoke, sessions: sessionmaker[Session]
+) -> None:
+    _seed(sessions)
+    with sessions() as s:
+        events_before = s.scalar(select(func.count()).select_from(AuditEvent))
+    dry = cli(["retention", "run", "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    counts = json.loads(dry.stdout)["counts"]
+    assert counts == {"leak_files": 0, "notice_deliveries": 0, "alert_evidence": 1,
+                      "finished_jobs": 2}  # fmt: skip
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Job)) == 4
+
+    done = cli(["retention", "run", "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["counts"] == counts
+    with sessions() as s:
+        assert sorted(j.state for j in s.scalars(select(Job))) == ["done", "queued"]
+        evidence = [a.evidence for a in s.scalars(select(Alert).order_by(Alert.id))]
+        assert evidence[1:] == [{"keys": [1]}, {"keys": [1]}]
+        assert list(evidence[0]) == ["evidence_purged_at"]
+        events = s.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
+        assert len(events) > (events_before or 0)
+        purge = [e for e in events if e.action == "retention:purge"]
+        assert len(purge) == 1 and json.loads(purge[0].detail)["counts"] == counts
+
+    again = cli(["retention", "run", "--dry-run", "--json"])
+    assert sum(json.loads(again.stdout)["counts"].values()) == 0
