@@ -46,8 +46,8 @@ def test_image_is_multi_stage_non_root_without_a_compiler() -> None:
 def test_compose_file_has_the_store_the_listeners_and_a_worker() -> None:
     spec = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = spec["services"]
-    assert {"postgres", "migrate", "api", "console", "worker"} <= set(services)
-    for name in ("api", "console", "worker"):
+    assert {"postgres", "migrate", "api", "console", "public", "worker"} <= set(services)
+    for name in ("api", "console", "public", "worker"):
         assert services[name]["depends_on"]["migrate"]["condition"] == (
             "service_completed_successfully"
         )
@@ -56,6 +56,8 @@ def test_compose_file_has_the_store_the_listeners_and_a_worker() -> None:
         assert "store" in nets
     assert "processors" not in services["console"]["networks"]
     assert "operators" not in services["api"]["networks"]
+    # the internet-facing listener shares no network with the operators or the processors
+    assert set(services["public"]["networks"]) == {"store", "public"}
     assert spec["networks"]["store"]["internal"] is True
     assert "POSTGRES_PASSWORD" not in services["postgres"]["environment"]  # a secret file
     for service in services.values():
