@@ -9,7 +9,9 @@ snapshot the chain was verified in, and keeps:
   ``ok``) as compact NumPy columns, one entry per (event, person) pair: processor, time,
   event, person, and a code for the event's field set — 40 bytes per pair, nothing kept
   per event; the people's delta-varints are decoded a whole batch at once;
-- the few other events, whole: ``canary:plant``, ``processor:create``, ``audit:checkpoint``.
+- the few other events, whole: ``canary:plant``, ``processor:create``, ``audit:checkpoint``,
+  and (in :attr:`Gathered.others`, for the sealed tables and the providers' requirements)
+  every event of :data:`WITH_DETAIL`.
 
 The database filters the events and names each one's kind (:data:`KIND`), so the Python
 side does no work per boring event. (Reading these columns during the chain scan instead,
@@ -41,16 +43,39 @@ KEPT_WHOLE = {
     Action.AUDIT_CHECKPOINT.value: CHECKPOINT,
 }
 """Events kept whole, by action."""
+WITH_DETAIL = (
+    # may carry seals (vigie.audit.seals.SEALING_ACTIONS)
+    Action.SUBJECT_SYNTH,
+    Action.SUBJECT_IMPORT,
+    Action.CANARY_PLANT,
+    Action.ASSIGNMENT_CHANGE,
+    Action.CONTRACT_DELETE,
+    Action.INCIDENT_DECIDE,
+    Action.AUDIT_SEAL,
+    # bind the providers' requirements (vigie.requirements.evidence)
+    Action.REQUIREMENT_CREATE,
+    Action.REQUIREMENT_VERSION,
+    Action.ATTESTATION_SUBMIT,
+    Action.INSPECTION_RECORD,
+)
+"""Events kept in :attr:`Gathered.others` (seq, action, processor, detail), by action."""
+_OTHER = 8  # kinds from here on: WITH_DETAIL actions (not otherwise kept whole)
+_ACTION_OF = {
+    **{k: str(a) for a, k in KEPT_WHOLE.items()},
+    **{_OTHER + i: a.value for i, a in enumerate(a for a in WITH_DETAIL if a not in KEPT_WHOLE)},
+}
+_CODE_OF = {a: k for k, a in _ACTION_OF.items()}
+_DETAILED = frozenset(a.value for a in WITH_DETAIL)
 _DISCLOSING = (
     "action IN ('subject:read', 'subject:list') AND outcome = 'ok' AND processor_id IS NOT NULL"
 )
 KIND = (
     f"CASE WHEN {_DISCLOSING} THEN {DISCLOSURE} "
-    + " ".join(f"WHEN action = '{a}' THEN {k}" for a, k in KEPT_WHOLE.items())
+    + " ".join(f"WHEN action = '{a}' THEN {k}" for a, k in _CODE_OF.items())
     + " END"
 )
 """SQL: the kind of an event to the evidence checks (NULL: none of their business)."""
-_WHOLE = ", ".join(f"'{a}'" for a in KEPT_WHOLE)
+_WHOLE = ", ".join(f"'{a}'" for a in _CODE_OF)
 _EVENTS = (
     f"SELECT seq, {KIND}, at_us, processor_id, fields, subjects, detail FROM audit_events "
     f"WHERE ({_DISCLOSING}) OR action IN ({_WHOLE}) "
@@ -92,6 +117,7 @@ class Gathered:
     planted: list[tuple[int, bytes]] = field(default_factory=list)  # canary:plant seq, people
     created: list[tuple[int, Any, Any]] = field(default_factory=list)  # seq, processor, detail
     announced: list[tuple[int, Any]] = field(default_factory=list)  # audit:checkpoint seq, detail
+    others: list[tuple[int, str, Any, Any]] = field(default_factory=list)  # WITH_DETAIL events
     fault: IntegrityError | None = None  # the first bad encoding of people, raised later
     _codes: dict[str, int] = field(default_factory=dict)
     _parts: list[list[Ints | None]] = field(default_factory=list)
@@ -110,6 +136,10 @@ class Gathered:
         k = np.fromiter(kinds, dtype=np.int8, count=len(kinds))
         for i in np.flatnonzero(k > DISCLOSURE).tolist():
             kind, seq = int(k[i]), int(seqs[i])
+            if _ACTION_OF[kind] in _DETAILED:
+                self.others.append((seq, _ACTION_OF[kind], processors[i], details[i]))
+            if kind >= _OTHER:
+                continue
             if kind == CANARY_PLANT:
                 self.planted.append((seq, bytes(subjects[i])))
             elif kind == PROCESSOR_CREATE:

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.engine import Dialect
 
+from vigie.audit.gather import Gathered
 from vigie.audit.seals import BY_NAME, SEALING_ACTIONS, SEALS, Head, order, scan
 from vigie.errors import IntegrityError
 
@@ -30,20 +31,27 @@ class Sealed:
     buckets: int
 
 
-def check_seals(dbapi: Any, dialect: Dialect) -> dict[str, Sealed]:
+def check_seals(
+    dbapi: Any, dialect: Dialect, gathered: Gathered | None = None
+) -> dict[str, Sealed]:
     """Check every sealed table against the seals in the trail, in the caller's snapshot;
-    return what each binds. Raises :class:`IntegrityError` at the first difference."""
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    return what each binds. Raises :class:`IntegrityError` at the first difference.
+    ``gathered``: the events :func:`vigie.audit.gather.gather` read (else read here)."""
     actions = [a.value for a in SEALING_ACTIONS]
-    marks = ", ".join([mark] * len(actions))
     cur = dbapi.cursor()
     try:
-        cur.execute(
-            f"SELECT seq, detail FROM audit_events WHERE action IN ({marks}) "
-            "AND detail IS NOT NULL ORDER BY seq",
-            actions,
-        )
-        events = [(seq, d) for seq, d in cur.fetchall() if '"seals"' in d]
+        if gathered is None:
+            mark = "?" if dialect.paramstyle == "qmark" else "%s"
+            marks = ", ".join([mark] * len(actions))
+            cur.execute(
+                f"SELECT seq, detail FROM audit_events WHERE action IN ({marks}) "
+                "AND detail IS NOT NULL ORDER BY seq",
+                actions,
+            )
+            found = [(seq, d) for seq, d in cur.fetchall()]
+        else:
+            found = [(seq, d) for seq, a, _, d in gathered.others if a in actions and d]
+        events = [(seq, d) for seq, d in found if '"seals"' in d]
         cur.execute("SELECT name, bucket, seq, digest FROM audit_seal_heads")
         stored = {(str(n), str(k)): (int(s), None if d is None else bytes(d))
                   for n, k, s, d in cur.fetchall()}  # fmt: skip

@@ -142,8 +142,8 @@ def verify_trail(
             index_rows = evidence.check_index(raw, engine.dialect.name, gathered)
             canaries = evidence.check_canaries(raw, engine.dialect.name, gathered)
             processors = evidence.check_processors(raw, engine.dialect.name, gathered)
-            check_requirements(raw, engine.dialect.name)
-            sealed = seal_check.check_seals(raw, engine.dialect)
+            check_requirements(raw, engine.dialect.name, gathered)
+            sealed = seal_check.check_seals(raw, engine.dialect, gathered)
             index_fault = None
         except IntegrityError as exc:
             index_rows, canaries, processors, sealed, index_fault = 0, 0, 0, None, exc

@@ -18,12 +18,14 @@ import hashlib
 import json
 from typing import Any
 
+from vigie.audit.gather import Gathered
 from vigie.errors import IntegrityError
 from vigie.requirements.spec import content_sha256
 
+_ACTIONS = ("requirement:create", "requirement:version", "attestation:submit", "inspection:record")
 _EVENTS = (
     "SELECT seq, action, processor_id, detail FROM audit_events WHERE action IN "
-    "('requirement:create', 'requirement:version', 'attestation:submit', 'inspection:record')"
+    f"({', '.join(repr(a) for a in _ACTIONS)})"
 )
 _VERSIONS = (
     'SELECT audit_seq, requirement, version, kind, "check", text_fr, text_en, parameters, '
@@ -55,10 +57,16 @@ def _fault(what: str) -> IntegrityError:
     return IntegrityError(f"requirements: {what}")
 
 
-def check_requirements(raw: Any, dialect: str) -> int:
-    """Check the three tables against their events; return how many rows were checked."""
+def check_requirements(raw: Any, dialect: str, gathered: Gathered | None = None) -> int:
+    """Check the three tables against their events; return how many rows were checked.
+    ``gathered``: the events :func:`vigie.audit.gather.gather` read (else read here)."""
     events: dict[int, tuple[str, int | None, dict[str, Any]]] = {}
-    for seq, action, pid, detail in _all(raw, _EVENTS):
+    found = _all(raw, _EVENTS) if gathered is None else [
+        (seq, action, pid, detail)
+        for seq, action, pid, detail in gathered.others
+        if action in _ACTIONS
+    ]  # fmt: skip
+    for seq, action, pid, detail in found:
         events[int(seq)] = (str(action), pid, _json(detail or "{}"))
     used: set[int] = set()
     checked = 0
