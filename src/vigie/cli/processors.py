@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from vigie.cli.applied import print_summary, show
 from vigie.cli.context import console, err_console, instance, print_json
 from vigie.processors.apply import ApplyResult, Change, apply_file
 from vigie.processors.assignments import import_assignments
@@ -39,14 +40,6 @@ def operator() -> str:
     return f"operator:{login or 'cli'}"
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, list):
-        return "[" + ", ".join(map(str, value)) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "}"
-    return "—" if value is None else str(value)
-
-
 def _render_change(change: Change) -> None:
     what = f"{change.kind} {change.target}"
     if change.op == "create":
@@ -58,7 +51,7 @@ def _render_change(change: Change) -> None:
     else:
         console.print(Text(f"~ {what}", style="yellow"))
         for name, (old, new) in change.diff.items():
-            console.print(Text(f"    {name}: {_show(old)} → {_show(new)}"), highlight=False)
+            console.print(Text(f"    {name}: {show(old)} → {show(new)}"), highlight=False)
 
 
 def _change_json(change: Change) -> dict[str, Any]:
@@ -70,16 +63,12 @@ def _change_json(change: Change) -> dict[str, Any]:
 def _render_result(result: ApplyResult) -> None:
     for change in result.changes:
         _render_change(change)
-    if result.unmanaged:
-        names = ", ".join(result.unmanaged)
-        console.print(f"[dim]not in the file, left unchanged: {names}[/dim]", highlight=False)
-    n = len(result.changes)
-    if not n:
-        console.print("No change: the database already matches the file.")
-    elif result.dry_run:
-        console.print(f"[bold]Dry run:[/bold] {n} change(s) would be made; nothing written.")
-    else:
-        console.print(f"[bold green]Applied {n} change(s)[/bold green], each in the audit trail.")
+    print_summary(
+        unmanaged=result.unmanaged,
+        changes=len(result.changes),
+        dry_run=result.dry_run,
+        matched="the database",
+    )
 
 
 @group.command("apply")

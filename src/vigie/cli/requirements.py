@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.table import Table
@@ -13,6 +12,7 @@ from rich.text import Text
 
 from vigie.breach.channels import Channel, from_settings
 from vigie.breach.clock import SystemClock
+from vigie.cli.applied import print_summary, show
 from vigie.cli.context import console, err_console, instance, print_json
 from vigie.cli.processors import operator
 from vigie.errors import InvalidInput
@@ -38,14 +38,6 @@ group = typer.Typer(
 )
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(map(str, value)) + "]"
-    return "—" if value is None else str(value)
-
-
 def print_problems(exc: SpecRejected) -> None:
     """Every problem of a rejected file, one a line, on stderr."""
     for path, reason, line in exc.problems:
@@ -62,17 +54,13 @@ def _render(result: ApplyResult) -> None:
         else:
             console.print(Text(f"~ {what}", style="yellow"))
             for name, (old, new) in change.diff.items():
-                console.print(Text(f"    {name}: {_show(old)} → {_show(new)}"), highlight=False)
-    if result.unmanaged:
-        names = ", ".join(result.unmanaged)
-        console.print(f"[dim]not in the file, left unchanged: {names}[/dim]", highlight=False)
-    n = len(result.changes)
-    if not n:
-        console.print("No change: the baseline already matches the file.")
-    elif result.dry_run:
-        console.print(f"[bold]Dry run:[/bold] {n} change(s) would be made; nothing written.")
-    else:
-        console.print(f"[bold green]Applied {n} change(s)[/bold green], each in the audit trail.")
+                console.print(Text(f"    {name}: {show(old)} → {show(new)}"), highlight=False)
+    print_summary(
+        unmanaged=result.unmanaged,
+        changes=len(result.changes),
+        dry_run=result.dry_run,
+        matched="the baseline",
+    )
 
 
 @group.command("apply")
