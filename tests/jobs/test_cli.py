@@ -61,8 +61,11 @@ def test_background_commands_queue_jobs_a_worker_runs(
     assert shown["result"]["outputs"] == {"html_out": str(html.resolve())} and html.exists()
     shown = json.loads(vigie("jobs", "show", str(verify_job), "--json").output)
     assert shown["state"] == "done" and shown["result"]["ok"] is True
-    table = vigie("jobs", "list")
-    assert "leak.analyze" in table.output and "0 queued, 0 running, 2 done" in table.output
+    table = vigie("jobs", "list")  # its columns wrap to the terminal's width: ids, then totals
+    assert f"│ {leak_job} " in table.output and f"│ {verify_job} " in table.output
+    assert "0 queued, 0 running, 2 done" in table.output
+    kinds = {j["kind"] for j in json.loads(vigie("jobs", "list", "--json").output)["jobs"]}
+    assert kinds == {"leak.analyze", "audit.verify"}
     assert (
         "--background takes neither" in vigie("audit", "verify", "--background", "--strict").output
     )
