@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 
 from vigie.ops.readiness import audit_writable, store_checks
 from vigie.secrets import InstanceSecrets
+from vigie.settings import Settings
 from vigie.store.engine import is_sqlite, make_engine
 
 
@@ -59,3 +60,31 @@ def test_postgresql_read_only_is_not_ready(engine: Engine) -> None:
             audit_writable(read_only).run()
     finally:
         read_only.dispose()
+
+
+@pytest.mark.parametrize("listener", ["console", "public"])
+def test_every_listener_checks_the_store_when_asked_ready(
+    listener: str, settings: Settings, engine: Engine, secrets: InstanceSecrets
+) -> None:
+    """The console and the public service answer /ready with the store's checks, not an
+    empty list that says "ready" whatever the store does."""
+    import importlib
+
+    import anyio
+    import httpx
+
+    app = importlib.import_module(f"vigie.{listener}.app").create_app(
+        settings, engine=engine, secrets=secrets
+    )
+    assert app.listener_name == listener  # its metrics and access lines name it
+
+    async def ready() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            return await c.get("/ready")
+
+    engine.dispose()
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE audit_head"))  # the audit trail can no longer be written
+    answer = anyio.run(ready)
+    assert answer.status_code == 503 and "audit" in answer.json()["failed"]

@@ -32,6 +32,8 @@ from vigie.console.throttle import SignInThrottle, Throttled
 from vigie.errors import AuditFailure, Denied, InvalidInput, NotFound
 from vigie.http.limits import RequestLimits
 from vigie.http.listener import Listener
+from vigie.http.probes import Probes
+from vigie.ops.readiness import store_checks
 from vigie.secrets import InstanceSecrets, load_secrets
 from vigie.settings import Settings
 from vigie.store.base import utcnow
@@ -66,6 +68,8 @@ def create_app(
             settings, max_body_bytes=settings.console_max_body_bytes
         ),
         title="Vigie console",
+        name="console",
+        probes=Probes.of(settings, checks=store_checks(engine, secrets)),
         version=__version__,
         docs_url=None,
         redoc_url=None,

@@ -27,7 +27,9 @@ from vigie import __version__
 from vigie.breach.channels import Channel
 from vigie.http.limits import RequestLimits
 from vigie.http.listener import Listener
+from vigie.http.probes import Probes
 from vigie.http.problems import PROBLEM_JSON
+from vigie.ops.readiness import store_checks
 from vigie.public.limiter import Limiter
 from vigie.public.schemas import (
     Problem,
@@ -112,6 +114,8 @@ def create_app(
 
     app = Listener(
         limits=RequestLimits.from_settings(settings, max_body_bytes=settings.public_max_body_bytes),
+        name="public",
+        probes=Probes.of(settings, checks=store_checks(engine, secrets)),
         title=f"{settings.controller_name}: public service",
         version=__version__,
         description=DESCRIPTION,
