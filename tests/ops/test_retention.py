@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -12,6 +13,8 @@ from tests.cli.conftest import Invoke
 from vigie.audit.models import AuditEvent
 from vigie.detection.models import Alert
 from vigie.jobs.models import Job
+from vigie.requirements.attestations import attestations_dir
+from vigie.settings import Settings
 from vigie.store.base import utcnow
 
 
@@ -38,7 +41,7 @@ def test_dry_run_counts_and_run_purges_only_what_is_due(
     assert dry.exit_code == 0, dry.output
     counts = json.loads(dry.stdout)["counts"]
     assert counts == {"leak_files": 0, "notice_deliveries": 0, "alert_evidence": 1,
-                      "finished_jobs": 2}  # fmt: skip
+                      "finished_jobs": 2, "unreferenced_evidence_files": 0}  # fmt: skip
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Job)) == 4
 
@@ -57,3 +60,19 @@ def test_dry_run_counts_and_run_purges_only_what_is_due(
 
     again = cli(["retention", "run", "--dry-run", "--json"])
     assert sum(json.loads(again.stdout)["counts"].values()) == 0
+
+
+def test_evidence_files_no_attestation_refers_to_go_after_a_day(
+    cli: Invoke, settings: Settings
+) -> None:
+    store = attestations_dir(settings.data_dir)
+    store.mkdir(parents=True)
+    debris, fresh = store / "debris.pdf", store / "fresh.pdf"
+    for path in (debris, fresh):
+        path.write_bytes(b"%PDF-1.4")
+    two_days_ago = (utcnow() - timedelta(days=2)).timestamp()
+    os.utime(debris, (two_days_ago, two_days_ago))
+    done = cli(["retention", "run", "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["counts"]["unreferenced_evidence_files"] == 1
+    assert not debris.exists() and fresh.exists()  # a fresh file may belong to an open transaction

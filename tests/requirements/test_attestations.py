@@ -18,9 +18,11 @@ from vigie.requirements.attestations import (
     Submission,
     check_document,
     record_attestation,
+    unreferenced_documents,
 )
 from vigie.requirements.models import Attestation
 from vigie.requirements.standing import standings
+from vigie.store.base import utcnow
 
 from .conftest import ACTOR, NOW, PDF, Invoke
 
@@ -131,3 +133,21 @@ def test_audit_record_command(cli: Invoke, baseline: sessionmaker[Session], tmp_
                "--findings", str(findings)])  # fmt: skip
     assert bad.exit_code == 1
     assert "findings[0].txt: Extra inputs are not permitted (line 2)" in bad.output
+
+
+def test_a_file_left_by_a_failed_transaction_is_found_once_old(
+    baseline: sessionmaker[Session], tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    with baseline.begin() as s:
+        _submit(s, tmp_path)
+    other = b"%PDF-1.4 another document"
+    with pytest.raises(RuntimeError), baseline.begin() as s:
+        _submit(s, tmp_path, requirement="mfa", document=other)
+        raise RuntimeError("the transaction fails after the file was written")
+    left = store / f"{hashlib.sha256(other).hexdigest()}.pdf"
+    assert left.exists()
+    with baseline.begin() as s:
+        assert unreferenced_documents(s, store, before=NOW) == []  # too recent: maybe in flight
+        later = unreferenced_documents(s, store, before=utcnow() + timedelta(days=2))
+    assert later == [left]  # the referenced document is kept

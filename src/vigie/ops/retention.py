@@ -10,7 +10,9 @@ Each kind has a period in the settings (justified in docs/retention.md):
   ``retention_alert_evidence_days`` ago, is emptied (the alert row, its summary and its
   ``alert:raise`` event stay);
 - ``finished_jobs``: done, failed or cancelled jobs finished more than
-  ``retention_jobs_days`` ago.
+  ``retention_jobs_days`` ago;
+- ``unreferenced_evidence_files``: attestation evidence files no attestation refers to
+  (left by a transaction that failed after writing its file), written more than a day ago.
 
 The audit trail is never purged: its events are the proof every other purge refers to.
 A run records ``retention:purge`` with the counts only (never an id of a person).
@@ -32,11 +34,14 @@ from vigie.detection.models import Alert
 from vigie.jobs.models import FINAL, Job
 from vigie.leaks import vault
 from vigie.leaks.models import StoredAnalysis
+from vigie.requirements.attestations import attestations_dir, unreferenced_documents
 from vigie.settings import Settings
 from vigie.store.base import utcnow
 
 PURGED = "evidence_purged_at"  # what an alert's evidence becomes
 KINDS = ("leak_files", "notice_deliveries", "alert_evidence", "finished_jobs")
+FILE_KINDS = ("unreferenced_evidence_files",)
+DEBRIS_GRACE = timedelta(days=1)  # far longer than any transaction that writes a file
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,10 @@ def run_retention(
         kind: session.scalar(select(func.count()).select_from(_MODELS[kind]).where(due[kind])) or 0
         for kind in KINDS
     }
+    debris = unreferenced_documents(
+        session, attestations_dir(settings.data_dir), before=now - DEBRIS_GRACE
+    )
+    counts["unreferenced_evidence_files"] = len(debris)
     if dry_run:
         return Purge(counts=counts, dry_run=True)
     vault.purge(session, actor=actor, now=now)
@@ -96,6 +105,8 @@ def run_retention(
         update(Alert).where(due["alert_evidence"]).values(evidence={PURGED: now.isoformat()})
     )
     session.execute(delete(Job).where(due["finished_jobs"]))
+    for path in debris:
+        path.unlink(missing_ok=True)
     trail.append(
         session,
         action=Action.RETENTION_PURGE,

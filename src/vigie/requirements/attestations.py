@@ -185,7 +185,8 @@ def record_attestation(
     session.add(row)
     session.flush()
     # Last: a failure to write rolls the caller's transaction back (no row, no event); a
-    # transaction that fails after this leaves at most an unreferenced evidence file.
+    # transaction that fails after this leaves an unreferenced file, which
+    # :func:`unreferenced_documents` finds (``vigie retention run`` removes it).
     _store(store_dir, digest, submission.document)
     return row
 
@@ -193,3 +194,22 @@ def record_attestation(
 def attestations_dir(data_dir: Path) -> Path:
     """Where evidence documents are kept."""
     return data_dir / "attestations"
+
+
+def unreferenced_documents(session: Session, store_dir: Path, *, before: datetime) -> list[Path]:
+    """Files in ``store_dir`` no attestation refers to, last written before ``before``.
+
+    They are what a transaction that failed after :func:`_store` left behind (or an upload
+    cut short before its rename). Only files older than ``before`` count: a file written
+    by a transaction still open is not yet referenced, and must not be taken for debris —
+    the caller passes a time far older than any transaction (a day).
+    """
+    if not store_dir.is_dir():
+        return []
+    kept = set(session.scalars(select(Attestation.document_name)))
+    cutoff = before.timestamp()
+    return sorted(
+        path
+        for path in store_dir.iterdir()
+        if path.is_file() and path.name not in kept and path.stat().st_mtime < cutoff
+    )
