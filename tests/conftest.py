@@ -25,6 +25,8 @@ from vigie.store.engine import make_engine, make_session_factory
 from vigie.store.migrate import upgrade
 from vigie.store.models import load_metadata
 
+pytest_plugins = ("tests.browser",)  # the browser harness of every browser test
+
 PG_URL = os.environ.get("VIGIE_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("VIGIE_TEST_REQUIRE_POSTGRES") == "1"
 _pg_state: dict[str, object] = {}

@@ -8,18 +8,16 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from tests.console.browser.conftest import PASSWORD, Site, assert_accessible
+from tests.browser import assert_accessible
+from tests.console.browser.conftest import PASSWORD, Site
 from vigie.audit.actions import Action
 from vigie.audit.models import AuditEvent
 from vigie.console.operators import add_operator
 from vigie.console.roles import Need
 from vigie.console.routes import OWN_SESSION, ROUTES
-
-pytestmark = pytest.mark.browser
 
 
 def _row(page: Page, name: str) -> list[str]:
