@@ -14,9 +14,10 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, create_mock_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.secrets import InstanceSecrets, ensure_secrets, load_secrets
@@ -74,8 +75,20 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _pg_engine(schema: str) -> Engine:
-    return make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+@pytest.fixture(scope="session")
+def pg_ddl() -> str:
+    """The DDL ``create_all`` runs for the models on PostgreSQL, as one script.
+
+    Sent with the ``CREATE SCHEMA`` in one round trip, it builds a test's schema several
+    times faster than ``create_all`` (which also probes each table first)."""
+    statements: list[str] = []
+
+    def keep(sql: Any, *_: object, **__: object) -> None:
+        statements.append(str(sql.compile(dialect=mock.dialect)).strip())
+
+    mock = create_mock_engine(PG_URL, keep)
+    load_metadata().create_all(mock, checkfirst=False)  # type: ignore[arg-type]
+    return ";\n".join(statements) + ";"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -92,14 +105,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
         pytest.skip("PostgreSQL unreachable")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = _pg_engine(schema)
-    load_metadata().create_all(engine)
-    engine.dispose()
+    with admin.begin() as conn:  # one round trip; a test schema need not survive a crash
+        conn.exec_driver_sql(
+            f'SET LOCAL synchronous_commit = off; CREATE SCHEMA "{schema}"; '
+            f'SET LOCAL search_path = "{schema}"; {request.getfixturevalue("pg_ddl")}'
+        )
     yield f"{PG_URL}?options=-csearch_path%3D{schema}"
     with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        conn.exec_driver_sql(f'SET LOCAL synchronous_commit = off; DROP SCHEMA "{schema}" CASCADE')
     admin.dispose()
 
 
