@@ -31,6 +31,14 @@ pytest_plugins = ("tests.browser",)  # the browser harness of every browser test
 PG_URL = os.environ.get("VIGIE_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("VIGIE_TEST_REQUIRE_POSTGRES") == "1"
 _pg_state: dict[str, object] = {}
+# Argon2id at its cheapest for the test instances' operators (a hash in about a
+# millisecond instead of ~0.1 s): what is tested is the sign-in, not the hash's cost. The
+# production cost is tested in tests/console/test_auth.py and tests/demo.
+CHEAP_PASSWORDS = {
+    "console_password_time_cost": 1,
+    "console_password_memory_kib": 8,
+    "console_password_parallelism": 1,
+}
 
 
 def postgres_available() -> bool:
@@ -119,7 +127,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
     """Settings of a test instance: its own data directory, secrets and database."""
-    s = Settings(data_dir=tmp_path / "data", database_url=db_url)
+    s = Settings(data_dir=tmp_path / "data", database_url=db_url, **CHEAP_PASSWORDS)
     s.data_dir.mkdir(parents=True, exist_ok=True)
     ensure_secrets(s.resolved_secrets_dir)
     return s

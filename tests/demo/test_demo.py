@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from vigie.console.auth import verify_password
+from vigie.console.auth import PasswordCost, verify_password
 from vigie.console.operators import get_operator
 from vigie.demo.steps import DemoFailure, claim
 from vigie.demo.story import Demo, DemoOptions
@@ -48,7 +48,7 @@ def test_demo_runs_every_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     engine = make_engine(f"sqlite:///{Path('demo-output/data/vigie.db').resolve()}")
     with make_session_factory(engine)() as session:
         stored = get_operator(session, login=operator.login)
-        verify_password(stored.password_hash, operator.password)
+        verify_password(stored.password_hash, operator.password, cost=PasswordCost())
         assert stored.role == "dpo" and stored.totp_secret == operator.totp_secret
     engine.dispose()
 

@@ -26,9 +26,11 @@ import pytest
 import uvicorn
 from playwright.sync_api import Page
 
+from tests.conftest import CHEAP_PASSWORDS
 from tests.gateway.conftest import World
 from tests.gateway.serving import free_port
 from vigie.console.app import create_app
+from vigie.console.auth import PasswordCost
 from vigie.console.operators import add_operator
 from vigie.detection.alerts import raise_alert
 from vigie.detection.findings import Severity
@@ -85,7 +87,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Ite
     root = tmp_path_factory.mktemp("console-browser")
     db = root / "vigie.db"
     shutil.copy(sqlite_template, db)
-    settings = Settings(data_dir=root / "data", database_url=f"sqlite:///{db}")
+    settings = Settings(data_dir=root / "data", database_url=f"sqlite:///{db}", **CHEAP_PASSWORDS)
     settings.data_dir.mkdir()
     ensure_secrets(settings.resolved_secrets_dir)
     engine = make_engine(settings.resolved_database_url)
@@ -145,8 +147,9 @@ def _populate(world: World) -> None:
         )  # fmt: skip
         for login, role in (("dora", "dpo"), ("sam", "security"), ("audrey", "auditor")):
             add_operator(
-                s, login=login, role=role, password=PASSWORD, language="en", actor="operator:test"
-            )
+                s, login=login, role=role, password=PASSWORD, language="en",
+                actor="operator:test", cost=PasswordCost.of(world.settings),
+            )  # fmt: skip
 
 
 @pytest.fixture

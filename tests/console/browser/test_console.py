@@ -15,6 +15,7 @@ from tests.browser import assert_accessible
 from tests.console.browser.conftest import PASSWORD, Site
 from vigie.audit.actions import Action
 from vigie.audit.models import AuditEvent
+from vigie.console.auth import PasswordCost
 from vigie.console.operators import add_operator
 from vigie.console.roles import Need
 from vigie.console.routes import OWN_SESSION, ROUTES
@@ -151,8 +152,9 @@ def test_every_page_has_no_serious_accessibility_violation(
     watched.screenshot(path=str(shots / "login.png"))
     with site.world.sessions.begin() as s:
         add_operator(
-            s, login="newbie", role="auditor", password=PASSWORD, language="en", actor="operator:t"
-        )
+            s, login="newbie", role="auditor", password=PASSWORD, language="en",
+            actor="operator:t", cost=PasswordCost.of(site.world.settings),
+        )  # fmt: skip
     watched.get_by_label("Login").fill("newbie")
     watched.get_by_label("Password").fill(PASSWORD)
     watched.get_by_role("button", name="Continue").click()
