@@ -1,7 +1,9 @@
 """Shared fixtures: a real database per test, on SQLite and on PostgreSQL.
 
 The ``engine`` fixture (and everything built on it) runs each test twice: once on a
-fresh SQLite file, once in a fresh PostgreSQL schema. PostgreSQL is found at
+fresh SQLite file, once in a fresh PostgreSQL schema — except a test marked
+:data:`SQLITE_ONLY`, where the database plays no part in what is checked (what a browser
+shows of a page): anything touching SQL, locks or transactions runs on both. PostgreSQL is found at
 ``VIGIE_TEST_POSTGRES_URL`` (default: local trust auth, database ``test``). When it is
 unreachable the PostgreSQL half is skipped and the run says so at the end — unless
 ``VIGIE_TEST_REQUIRE_POSTGRES=1`` (CI), which turns the skip into a failure.
@@ -26,11 +28,13 @@ from vigie.store.engine import make_engine, make_session_factory
 from vigie.store.migrate import upgrade
 from vigie.store.models import load_metadata
 
-pytest_plugins = ("tests.browser",)  # the browser harness of every browser test
+# The browser harness of every browser test; the session's shared `vigie demo` run.
+pytest_plugins = ("tests.browser", "tests.demo_run")
 
 PG_URL = os.environ.get("VIGIE_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("VIGIE_TEST_REQUIRE_POSTGRES") == "1"
 _pg_state: dict[str, object] = {}
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 # Argon2id at its cheapest for the test instances' operators (a hash in about a
 # millisecond instead of ~0.1 s): what is tested is the sign-in, not the hash's cost. The
 # production cost is tested in tests/console/test_auth.py and tests/demo.

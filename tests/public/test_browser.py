@@ -11,9 +11,13 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.browser import serious_violations
+from tests.conftest import SQLITE_ONLY
 from tests.public.conftest import Public
 from vigie.breach import i18n
 from vigie.public import incident_pages
+
+# What a browser shows of the pages; the same answers are tested in process on both databases.
+pytestmark = SQLITE_ONLY
 
 GRACE = "grace.mensah@example.org"
 NOBODY = "nobody@example.org"
