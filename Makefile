@@ -17,7 +17,7 @@ demo: $(STAMP)  ## Replay the OFII case on a fresh embedded SQLite instance.
 	$(BIN)/vigie demo
 
 test: $(STAMP)  ## The whole suite, on SQLite and (when reachable) PostgreSQL.
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 lint: $(STAMP)  ## ruff and mypy (strict on src/vigie).
 	$(BIN)/ruff check src tests benchmarks tools

@@ -1,7 +1,9 @@
 """Shared fixtures: a real database per test, on SQLite and on PostgreSQL.
 
 The ``engine`` fixture (and everything built on it) runs each test twice: once on a
-fresh SQLite file, once in a fresh PostgreSQL schema. PostgreSQL is found at
+fresh SQLite file, once in a fresh PostgreSQL schema — except a test marked
+:data:`SQLITE_ONLY`, where the database plays no part in what is checked (what a browser
+shows of a page): anything touching SQL, locks or transactions runs on both. PostgreSQL is found at
 ``VIGIE_TEST_POSTGRES_URL`` (default: local trust auth, database ``test``). When it is
 unreachable the PostgreSQL half is skipped and the run says so at the end — unless
 ``VIGIE_TEST_REQUIRE_POSTGRES=1`` (CI), which turns the skip into a failure.
@@ -14,9 +16,11 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from hypothesis import settings as hypothesis_settings
+from sqlalchemy import Engine, create_engine, create_mock_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.secrets import InstanceSecrets, ensure_secrets, load_secrets
@@ -25,9 +29,25 @@ from vigie.store.engine import make_engine, make_session_factory
 from vigie.store.migrate import upgrade
 from vigie.store.models import load_metadata
 
+# The browser harness of every browser test; the session's shared `vigie demo` run.
+pytest_plugins = ("tests.browser", "tests.demo_run")
+
 PG_URL = os.environ.get("VIGIE_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("VIGIE_TEST_REQUIRE_POSTGRES") == "1"
 _pg_state: dict[str, object] = {}
+# No per-example deadline: on this shared 2-core machine a pause of the process, not of
+# the code, pushes an example past it (a "flaky" failure); the suite asserts no timing.
+hypothesis_settings.register_profile("vigie", deadline=None)
+hypothesis_settings.load_profile("vigie")
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+# Argon2id at its cheapest for the test instances' operators (a hash in about a
+# millisecond instead of ~0.1 s): what is tested is the sign-in, not the hash's cost. The
+# production cost is tested in tests/console/test_auth.py and tests/demo.
+CHEAP_PASSWORDS = {
+    "console_password_time_cost": 1,
+    "console_password_memory_kib": 8,
+    "console_password_parallelism": 1,
+}
 
 
 def postgres_available() -> bool:
@@ -72,8 +92,20 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _pg_engine(schema: str) -> Engine:
-    return make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+@pytest.fixture(scope="session")
+def pg_ddl() -> str:
+    """The DDL ``create_all`` runs for the models on PostgreSQL, as one script.
+
+    Sent with the ``CREATE SCHEMA`` in one round trip, it builds a test's schema several
+    times faster than ``create_all`` (which also probes each table first)."""
+    statements: list[str] = []
+
+    def keep(sql: Any, *_: object, **__: object) -> None:
+        statements.append(str(sql.compile(dialect=mock.dialect)).strip())
+
+    mock = create_mock_engine(PG_URL, keep)
+    load_metadata().create_all(mock, checkfirst=False)  # type: ignore[arg-type]
+    return ";\n".join(statements) + ";"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -90,21 +122,21 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
         pytest.skip("PostgreSQL unreachable")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = _pg_engine(schema)
-    load_metadata().create_all(engine)
-    engine.dispose()
+    with admin.begin() as conn:  # one round trip; a test schema need not survive a crash
+        conn.exec_driver_sql(
+            f'SET LOCAL synchronous_commit = off; CREATE SCHEMA "{schema}"; '
+            f'SET LOCAL search_path = "{schema}"; {request.getfixturevalue("pg_ddl")}'
+        )
     yield f"{PG_URL}?options=-csearch_path%3D{schema}"
     with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        conn.exec_driver_sql(f'SET LOCAL synchronous_commit = off; DROP SCHEMA "{schema}" CASCADE')
     admin.dispose()
 
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
     """Settings of a test instance: its own data directory, secrets and database."""
-    s = Settings(data_dir=tmp_path / "data", database_url=db_url)
+    s = Settings(data_dir=tmp_path / "data", database_url=db_url, **CHEAP_PASSWORDS)
     s.data_dir.mkdir(parents=True, exist_ok=True)
     ensure_secrets(s.resolved_secrets_dir)
     return s

@@ -24,8 +24,8 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production"] = Field(
         "development",
-        description="`production` refuses placeholder passwords and a SQLite database "
-        "in a relative directory.",
+        description="`production` refuses placeholder passwords, a SQLite database "
+        "in a relative directory and a weak password hash cost.",
     )
     data_dir: Path = Field(
         Path("vigie-data"),
@@ -124,6 +124,22 @@ class Settings(BaseSettings):
     )
     console_session_absolute_hours: int = Field(
         12, ge=1, description="A console session ends this long after sign-in, however used."
+    )
+    console_password_time_cost: int = Field(
+        3,
+        ge=1,
+        description="Argon2id passes over memory when an operator's password is hashed "
+        "(default 3, with the two settings below RFC 9106's low-memory profile). "
+        "`production` refuses fewer than 2.",
+    )
+    console_password_memory_kib: int = Field(
+        65_536,
+        ge=8,
+        description="Argon2id memory per password hash, in KiB (default 64 MiB). "
+        "`production` refuses less than 19,456 (19 MiB, OWASP's minimum).",
+    )
+    console_password_parallelism: int = Field(
+        4, ge=1, le=64, description="Argon2id lanes per password hash."
     )
     console_login_per_account: str = Field(
         "5/15 minutes",
@@ -298,6 +314,15 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _argon2_memory_fills_its_lanes(self) -> Settings:
+        if self.console_password_memory_kib < 8 * self.console_password_parallelism:
+            raise ValueError(
+                "VIGIE_CONSOLE_PASSWORD_MEMORY_KIB must be at least 8 KiB per lane "
+                "(8 x VIGIE_CONSOLE_PASSWORD_PARALLELISM)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _head_holds_a_line(self) -> Settings:
         if self.http_max_head_bytes < self.http_max_line_bytes:
             raise ValueError("VIGIE_HTTP_MAX_HEAD_BYTES must be at least VIGIE_HTTP_MAX_LINE_BYTES")
@@ -323,6 +348,11 @@ class Settings(BaseSettings):
                 raise ValueError("VIGIE_DATABASE_URL carries a placeholder password")
         if not self.database_url and not self.data_dir.is_absolute():
             raise ValueError("in production set VIGIE_DATA_DIR to an absolute path")
+        if self.console_password_time_cost < 2 or self.console_password_memory_kib < 19_456:
+            raise ValueError(
+                "in production operators' passwords need Argon2id with at least 2 passes "
+                "over 19,456 KiB (VIGIE_CONSOLE_PASSWORD_TIME_COST, _MEMORY_KIB)"
+            )
         return self
 
     @property

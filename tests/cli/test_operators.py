@@ -16,7 +16,7 @@ from vigie.audit.actions import Action
 from vigie.audit.models import AuditEvent
 from vigie.cli.app import app
 from vigie.cli.context import Instance
-from vigie.console.auth import SignInRefused, verify_password
+from vigie.console.auth import PasswordCost, SignInRefused, verify_password
 from vigie.console.models import Operator, OperatorSession
 from vigie.console.operators import get_operator
 from vigie.console.sessions import FULL_STAGE, open_session
@@ -51,10 +51,11 @@ def test_add_then_list(run: Run, sessions: sessionmaker[Session]) -> None:
     assert r.exit_code == 0, r.output
     with sessions() as s:
         op = get_operator(s, login="claire")
-        assert op.role == "security" and op.password_hash.startswith("$argon2id$")
-        verify_password(op.password_hash, PASSWORD)
+        assert op.role == "security"
+        assert op.password_hash.startswith("$argon2id$v=19$m=8,t=1,p=1$")  # the instance's cost
+        verify_password(op.password_hash, PASSWORD, cost=PasswordCost())
         with pytest.raises(SignInRefused):
-            verify_password(op.password_hash, PASSWORD + "x")
+            verify_password(op.password_hash, PASSWORD + "x", cost=PasswordCost())
     [event] = _events(sessions, Action.OPERATOR_CREATE)
     assert event.actor == f"operator:{getpass.getuser()}"
     assert PASSWORD not in (event.detail or "")
@@ -132,7 +133,8 @@ def test_disable_and_resets_end_sessions_and_are_audited(
         op = s.scalar(select(Operator).where(Operator.login == "ana"))
         assert op is not None
         assert op.totp_secret is None and op.totp_enrolled_at is None
-        verify_password(op.password_hash, new)
+        verify_password(op.password_hash, new, cost=PasswordCost())
+        assert op.password_hash.startswith("$argon2id$v=19$m=8,t=1,p=1$")
         assert op.disabled_at is not None
         for sid in (first, second, third):
             row = s.get(OperatorSession, sid)

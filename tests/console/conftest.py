@@ -20,6 +20,7 @@ from fastapi import FastAPI
 
 from tests.gateway.conftest import World, world  # noqa: F401 (fixture)
 from vigie.console.app import create_app
+from vigie.console.auth import PasswordCost
 from vigie.console.operators import add_operator
 
 PASSWORD = "correct horse battery staple"
@@ -77,6 +78,7 @@ class Desk:
                 password=PASSWORD,
                 language=language,
                 actor="operator:test",
+                cost=PasswordCost.of(self.world.settings),
             )
 
     def client(self, **kwargs: Any) -> Client:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from vigie.console.auth import verify_password
+from tests.demo_run import DAYS, PEOPLE, DemoRun
+from vigie.console.auth import PasswordCost, verify_password
 from vigie.console.operators import get_operator
 from vigie.demo.steps import DemoFailure, claim
 from vigie.demo.story import Demo, DemoOptions
@@ -25,37 +26,47 @@ def test_claim_raises_with_its_message() -> None:
         claim(False, "the attack was not contained")
 
 
-def test_demo_runs_every_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)  # `make demo` writes under a relative directory
-    console = Console(record=True, width=120)
-    outcome = Demo(DemoOptions(out=Path("demo-output"), people=3000, days=3), console).run()
-    text = console.export_text()
-    assert "Demo complete" in text
-    flat = " ".join(text.split())
+def _figure(pattern: str, text: str) -> int:
+    found = re.search(pattern, text)
+    assert found, pattern
+    return int(found.group(1).replace(",", ""))
+
+
+def test_demo_runs_every_step(demo_run: DemoRun) -> None:
+    """The session's ``vigie demo`` run (tests/demo_run.py). Each step's claims are checked
+    by the demo itself, which exits non-zero on the first that fails (containment within a
+    normal day + 500 people, nobody outside the scope, the leak attributed to the victim,
+    every stolen person found affected, notices sent: see the next test)."""
+    demo_run.check()
+    flat = " ".join(demo_run.stdout.split())
+    assert "Demo complete" in flat
     assert re.search(r"events and [1-9]\d* checkpoint\(s\) verified, consistent with", flat)
-    assert 0 < outcome.stolen <= outcome.normal_day + 500
-    assert outcome.stolen_outside_scope == 0
-    assert outcome.leak_attribution[0]["processor"] == outcome.victim
-    assert outcome.affected == outcome.stolen
-    assert sum(outcome.notices.values()) > 0
-    for path in outcome.outputs.values():
-        assert path.exists()
+    normal_day = _figure(r"normal day ([\d,]+) people", flat)
+    stolen = _figure(r"it obtained ([\d,]+) people", flat)
+    assert 0 < stolen <= normal_day + 500
+    assert re.search(r"\b0 outside its scope", flat)
+    out = demo_run.out
+    for made in ("leak/report.html", "mail", "audit-export", "data/vigie.db"):
+        assert (out / made).exists(), made
+    assert list((out / "mail").iterdir())  # the e-mail notices
     # It ends on the console: a demo DPO whose password and TOTP key work there.
-    operator = outcome.console_operator
-    assert operator is not None
-    assert operator.login in text and operator.password in text and operator.totp_secret in text
-    assert "http://127.0.0.1:8001/" in flat and "DEMO ONLY" in flat
-    engine = make_engine(f"sqlite:///{Path('demo-output/data/vigie.db').resolve()}")
+    login = re.search(r"DEMO ONLY: login (\S+) \(role dpo\)", flat)
+    password = re.search(r"password: (\S+)", flat)
+    totp = re.search(r"TOTP key: ([A-Z2-7]+)", flat)
+    assert login and password and totp
+    assert "http://127.0.0.1:8001/" in flat
+    engine = make_engine(f"sqlite:///{(out / 'data' / 'vigie.db').resolve()}")
     with make_session_factory(engine)() as session:
-        stored = get_operator(session, login=operator.login)
-        verify_password(stored.password_hash, operator.password)
-        assert stored.role == "dpo" and stored.totp_secret == operator.totp_secret
+        stored = get_operator(session, login=login.group(1))
+        verify_password(stored.password_hash, password.group(1), cost=PasswordCost())
+        assert stored.role == "dpo" and stored.totp_secret == totp.group(1)
     engine.dispose()
 
 
 def test_demo_fails_when_containment_is_broken(tmp_path: Path) -> None:
     console = Console(record=True, width=120)
-    demo = Demo(DemoOptions(out=tmp_path / "demo", people=3000, days=3, containment=False), console)
+    options = DemoOptions(out=tmp_path / "demo", people=PEOPLE, days=DAYS, containment=False)
+    demo = Demo(options, console)
     with pytest.raises(DemoFailure, match=r"not contained|contained too late"):
         demo.run()
 

@@ -3,32 +3,29 @@
 ``vigie demo`` runs every part of Vigie that touches people — synthesis, the gateway
 over real HTTP, detection and containment, leak triage and attribution, the authority
 pack, notices by e-mail, SMS and letter — in one process, with ``VIGIE_LOG_LEVEL=DEBUG``
-and ``VIGIE_LOG_FILE`` set. Its log (the file and standard error) is then searched for the
-given and family names (Latin and native scripts), e-mail address, phone number and file
-number of every person in the registry, every pseudonym any provider was given, and every
-value of the leaked file: none may appear.
+and ``VIGIE_LOG_FILE`` set (the session's shared run, ``tests/demo_run.py``). Its log (the
+file and standard error) is then searched for the given and family names (Latin and native
+scripts), e-mail address, phone number and file number of every person in the registry,
+every pseudonym any provider was given, and every value of the leaked file: none may
+appear.
 """
 
 from __future__ import annotations
 
 import csv
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
+from tests.demo_run import PEOPLE, DemoRun
 from vigie.fingerprint.pseudonyms import Pseudonymiser
 from vigie.secrets import load_secrets
 
 pytestmark = pytest.mark.slow
 
-PEOPLE = 1000  # the demo's smallest population: every step still runs
-DAYS = 3
 TOKEN = re.compile(r"[\w@.+'-]+")
 
 
@@ -80,20 +77,9 @@ def _hits(text: str, identifiers: set[str]) -> list[str]:
     return sorted(hits)
 
 
-def test_the_whole_demo_at_debug_logs_no_person(tmp_path: Path) -> None:
-    out = tmp_path / "demo"
-    log_file = tmp_path / "vigie.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")} | {
-        "VIGIE_LOG_LEVEL": "DEBUG",
-        "VIGIE_LOG_FILE": str(log_file),
-    }
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "vigie"), "demo", "--out", str(out),
-         "--people", str(PEOPLE), "--days", str(DAYS)],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    logged = log_file.read_text(encoding="utf-8")
+def test_the_whole_demo_at_debug_logs_no_person(demo_run: DemoRun) -> None:
+    demo_run.check()
+    logged = demo_run.log_file.read_text(encoding="utf-8")
     lines = [orjson.loads(line) for line in logged.splitlines()]
     assert lines and all({"ts", "level", "logger", "event"} <= set(x) for x in lines)
     assert any(x["level"] == "DEBUG" for x in lines)  # DEBUG was really on
@@ -101,10 +87,10 @@ def test_the_whole_demo_at_debug_logs_no_person(tmp_path: Path) -> None:
     assert access and all("route" in x and "status" in x for x in access)
     assert {x["route"] for x in access} >= {"/api/v1/subjects/{pseudonym}"}
 
-    identifiers = _identifiers(out)
+    identifiers = _identifiers(demo_run.out)
     assert len(identifiers) > 5 * PEOPLE  # names, contacts, refs, pseudonyms, leaked values
     assert _hits(logged, identifiers) == []
-    assert _hits(done.stderr, identifiers) == []
+    assert _hits(demo_run.stderr, identifiers) == []
     # the check itself finds a person when one is there
     someone = sorted(identifiers)[len(identifiers) // 2]
     assert _hits(logged + f'\n{{"event":"{someone}"}}', identifiers) == [someone]

@@ -3,16 +3,14 @@ app in-process (httpx's ASGI transport), and a real SMTP sink on loopback."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserType, Playwright, sync_playwright
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -165,72 +163,7 @@ def public(
         app.state.self_check.close()  # type: ignore[attr-defined]
 
 
-# --- browser tests: Debian's Chromium through pytest-playwright ------------------------
-
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-@pytest.fixture(scope="session")
-def base_url() -> None:
-    """No base URL: each test goes to its own server (and pytest-base-url's fixture, a
-    session fixture written as a method, warns under the pytest in use)."""
-    return None
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, object]) -> dict[str, object]:
-    """pytest-playwright's launch options, on the system's Chromium (no browser download).
-
-    Without /usr/bin/chromium the browser tests are skipped, unless
-    ``VIGIE_TEST_REQUIRE_BROWSER=1`` (CI), which makes that a failure.
-    """
-    if not CHROMIUM.exists():
-        if os.environ.get("VIGIE_TEST_REQUIRE_BROWSER") == "1":
-            pytest.fail(
-                f"browser tests required but {CHROMIUM} is missing (apt-get install chromium)"
-            )
-        pytest.skip(f"browser tests skipped: {CHROMIUM} is missing (apt-get install chromium)")
-    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": ["--no-sandbox"]}
-
-
-# pytest-playwright keeps Playwright (and the event loop its sync API leaves running in the
-# main thread) for the whole session; other tests then cannot start a loop of their own
-# (anyio.run: "Already running asyncio in this thread"), whichever xdist worker they land
-# on. Scoped to the module here, it stops when the browser tests do.
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    pw = sync_playwright().start()
-    yield pw
-    pw.stop()
-
-
-@pytest.fixture(scope="module")
-def browser_type(playwright: Playwright, browser_name: str) -> BrowserType:
-    return getattr(playwright, browser_name or "chromium")  # type: ignore[no-any-return]
-
-
-@pytest.fixture(scope="module")
-def launch_browser(
-    browser_type_launch_args: dict[str, Any], browser_type: BrowserType
-) -> Callable[..., Browser]:
-    def launch(**kwargs: Any) -> Browser:
-        return browser_type.launch(**{**browser_type_launch_args, **kwargs})
-
-    return launch
-
-
-@pytest.fixture(scope="module")
-def browser(launch_browser: Callable[..., Browser]) -> Iterator[Browser]:
-    launched = launch_browser()
-    yield launched
-    launched.close()
-
-
-@pytest.fixture(scope="module")
-def browser_context_args(playwright: Playwright) -> dict[str, Any]:
-    return {}
+# --- browser tests: the suite's harness (tests/browser.py) drives Debian's Chromium --------
 
 
 @pytest.fixture

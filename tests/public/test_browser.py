@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from email import message_from_bytes
 from email.policy import default
+from typing import Any
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page
 
+from tests.browser import serious_violations
+from tests.conftest import SQLITE_ONLY
 from tests.public.conftest import Public
 from vigie.breach import i18n
 from vigie.public import incident_pages
+
+# What a browser shows of the pages; the same answers are tested in process on both databases.
+pytestmark = SQLITE_ONLY
 
 GRACE = "grace.mensah@example.org"
 NOBODY = "nobody@example.org"
 
 
 @pytest.fixture
-def browser_context_args(browser_context_args: dict[str, object]) -> dict[str, object]:
+def context_args(context_args: dict[str, Any]) -> dict[str, Any]:
     """No JavaScript at all: every page must work without it."""
-    return {**browser_context_args, "java_script_enabled": False}
+    return {**context_args, "java_script_enabled": False}
 
 
 def _check(page: Page, served: str, code: str, lang: str = "en") -> None:
@@ -78,23 +84,10 @@ def test_arabic_and_dari_pages_run_right_to_left_with_codes_left_to_right(
     assert first < last
 
 
-SERIOUS = {"serious", "critical"}
-
-
-def _axe(page: Page) -> list[str]:
-    results = Axe().run(page)
-    assert results.response["testEngine"]["name"] == "axe-core"  # it did run in the page
-    return [
-        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
-        if v["impact"] in SERIOUS
-    ]
-
-
 @pytest.fixture
-def axe_page(browser: object, browser_context_args: dict[str, object]) -> object:
+def axe_page(chromium: Browser, context_args: dict[str, Any]) -> Iterator[Page]:
     """A page with scripts on (axe-core runs in the page), for the accessibility checks."""
-    context = browser.new_context(**{**browser_context_args, "java_script_enabled": True})  # type: ignore[attr-defined]
+    context = chromium.new_context(**{**context_args, "java_script_enabled": True})
     yield context.new_page()
     context.close()
 
@@ -109,16 +102,16 @@ def test_axe_finds_nothing_serious_on_any_page_in_any_language(
     for lang in i18n.LANGUAGES:
         for path in ("/", "/verify", "/self-check", f"/incidents/{public.incident_id}"):
             page.goto(f"{served}{path}?lang={lang}")
-            found[f"{path} {lang}"] = _axe(page)
+            found[f"{path} {lang}"] = serious_violations(page)
         _check(page, served, public.code(0), lang)
-        found[f"genuine {lang}"] = _axe(page)
+        found[f"genuine {lang}"] = serious_violations(page)
         _check(page, served, "7K3M-Q9PX", lang)
-        found[f"forged {lang}"] = _axe(page)
+        found[f"forged {lang}"] = serious_violations(page)
         page.goto(f"{served}/verify?lang={lang}")
         page.locator("form button[type=submit]").click()  # empty: the error summary
-        found[f"error {lang}"] = _axe(page)
+        found[f"error {lang}"] = serious_violations(page)
         page.goto(f"{served}/self-check?lang={lang}")
         page.locator("#contact").fill(NOBODY)
         page.locator("form button[type=submit]").click()
-        found[f"sent {lang}"] = _axe(page)
+        found[f"sent {lang}"] = serious_violations(page)
     assert {k: v for k, v in found.items() if v} == {}

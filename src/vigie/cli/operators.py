@@ -10,6 +10,7 @@ from rich.table import Table
 
 from vigie.cli.context import console, instance, print_json
 from vigie.cli.processors import operator as cli_actor
+from vigie.console.auth import PasswordCost
 from vigie.console.operators import (
     LANGUAGES,
     add_operator,
@@ -65,6 +66,7 @@ def add(
             password=password,
             language=language,
             actor=cli_actor(),
+            cost=PasswordCost.of(inst.settings),
         )
     console.print(
         f"Operator {login} ({role.value}) created; they set up their second factor at "
@@ -113,8 +115,15 @@ def reset_password_(
 ) -> None:
     """Give an operator a new password; their open sessions end."""
     password = _password(password_stdin)
-    with instance(ctx).session() as session:
-        reset_password(session, login=login, password=password, actor=cli_actor())
+    inst = instance(ctx)
+    with inst.session() as session:
+        reset_password(
+            session,
+            login=login,
+            password=password,
+            actor=cli_actor(),
+            cost=PasswordCost.of(inst.settings),
+        )
     console.print(f"Password of {login} reset.", highlight=False)
 
 

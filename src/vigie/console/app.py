@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from vigie import __version__
 from vigie.audit.checkpoints import Checkpointer
+from vigie.console.auth import PasswordCost
 from vigie.console.csp import ConsolePolicy
 from vigie.console.guard import SignInNeeded, guard
 from vigie.console.i18n import negotiate
@@ -62,6 +63,7 @@ def create_app(
         throttle=SignInThrottle.of(settings),
         renderer=Renderer(),
         checkpointer=Checkpointer.from_settings(settings, sessions, secrets),
+        password_cost=PasswordCost.of(settings),
     )
     app = Listener(
         limits=RequestLimits.from_settings(

@@ -8,6 +8,8 @@ whether the login exists: the page shows one message for all.
 from __future__ import annotations
 
 import secrets as _random
+from dataclasses import dataclass
+from functools import cache
 
 import pyotp
 import segno
@@ -15,14 +17,46 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from vigie.errors import InvalidInput, Unauthenticated
+from vigie.settings import Settings
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 256
 ISSUER = "Vigie"
-_hasher = PasswordHasher()  # argon2-cffi's defaults: Argon2id, RFC 9106 low-memory profile
-# A hash of nothing anyone knows, checked when the login is unknown, so that an unknown
-# login costs the same time as a wrong password.
-_DECOY = _hasher.hash(_random.token_urlsafe(32))
+
+
+@dataclass(frozen=True)
+class PasswordCost:
+    """Argon2id's parameters for new passwords (``VIGIE_CONSOLE_PASSWORD_*``).
+
+    The defaults are argon2-cffi's, RFC 9106's low-memory profile; a stored hash carries
+    its own parameters, so a change applies to passwords set afterwards.
+    """
+
+    time_cost: int = 3
+    memory_kib: int = 65_536
+    parallelism: int = 4
+
+    @classmethod
+    def of(cls, settings: Settings) -> PasswordCost:
+        return cls(
+            time_cost=settings.console_password_time_cost,
+            memory_kib=settings.console_password_memory_kib,
+            parallelism=settings.console_password_parallelism,
+        )
+
+
+@cache
+def _hasher(cost: PasswordCost) -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=cost.time_cost, memory_cost=cost.memory_kib, parallelism=cost.parallelism
+    )
+
+
+@cache
+def _decoy(cost: PasswordCost) -> str:
+    """A hash of nothing anyone knows, at ``cost``, checked when the login is unknown, so
+    that an unknown login costs the same time as a wrong password."""
+    return _hasher(cost).hash(_random.token_urlsafe(32))
 
 
 class SignInRefused(Unauthenticated):
@@ -37,18 +71,19 @@ def check_new_password(password: str) -> None:
         raise InvalidInput(f"the password must have at most {MAX_PASSWORD} characters")
 
 
-def hash_password(password: str) -> str:
-    """The Argon2id hash of a new password (checked first)."""
+def hash_password(password: str, *, cost: PasswordCost) -> str:
+    """The Argon2id hash of a new password (checked first), at ``cost``."""
     check_new_password(password)
-    return _hasher.hash(password)
+    return _hasher(cost).hash(password)
 
 
-def verify_password(stored: str | None, password: str) -> None:
-    """Raise :class:`SignInRefused` unless ``password`` matches ``stored`` (None: no account)."""
+def verify_password(stored: str | None, password: str, *, cost: PasswordCost) -> None:
+    """Raise :class:`SignInRefused` unless ``password`` matches ``stored`` (None: no account,
+    checked against a decoy hashed at ``cost``, the cost of the instance's passwords)."""
     if len(password) > MAX_PASSWORD:
         raise SignInRefused("sign-in refused")
     try:
-        _hasher.verify(stored or _DECOY, password)
+        _hasher(cost).verify(stored or _decoy(cost), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         raise SignInRefused("sign-in refused") from None
     if stored is None:

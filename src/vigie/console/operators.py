@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from vigie.audit import trail
 from vigie.audit.actions import Action
-from vigie.console.auth import hash_password, new_totp_secret
+from vigie.console.auth import PasswordCost, hash_password, new_totp_secret
 from vigie.console.models import Operator, OperatorSession
 from vigie.console.roles import Role
 from vigie.errors import InvalidInput, NotFound
@@ -64,8 +64,10 @@ def add_operator(
     actor: str,
     language: str = "fr",
     now: datetime | None = None,
+    cost: PasswordCost = PasswordCost(),  # noqa: B008 (frozen)
 ) -> Operator:
-    """Create operator ``login`` (audited). The second factor is enrolled at first sign-in."""
+    """Create operator ``login`` (audited), its password hashed at ``cost`` (pass
+    ``PasswordCost.of(settings)``). The second factor is enrolled at first sign-in."""
     check_login(login)
     parsed = Role.parse(role)
     if language not in LANGUAGES:
@@ -75,7 +77,7 @@ def add_operator(
     operator = Operator(
         login=login,
         role=parsed.value,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password, cost=cost),
         language=language,
         created_at=now or utcnow(),
     )
@@ -125,10 +127,17 @@ def disable_operator(session: Session, *, login: str, actor: str) -> None:
     trail.append(session, action=Action.OPERATOR_DISABLE, actor=actor, detail={"login": login})
 
 
-def reset_password(session: Session, *, login: str, password: str, actor: str) -> None:
-    """Give ``login`` a new password (audited); its sessions end."""
+def reset_password(
+    session: Session,
+    *,
+    login: str,
+    password: str,
+    actor: str,
+    cost: PasswordCost = PasswordCost(),  # noqa: B008 (frozen)
+) -> None:
+    """Give ``login`` a new password, hashed at ``cost`` (audited); its sessions end."""
     operator = get_operator(session, login=login)
-    operator.password_hash = hash_password(password)
+    operator.password_hash = hash_password(password, cost=cost)
     end_sessions(session, operator_id=operator.id, now=utcnow())
     trail.append(
         session,

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit.checkpoints import Checkpointer
+from vigie.console.auth import PasswordCost
 from vigie.console.render import Renderer
 from vigie.console.sessions import CookieSigner, SessionPolicy
 from vigie.console.throttle import SignInThrottle
@@ -27,6 +28,7 @@ class Console:
     throttle: SignInThrottle
     renderer: Renderer
     checkpointer: Checkpointer
+    password_cost: PasswordCost
 
     def anchored(self) -> None:
         """After a change was committed: sign a checkpoint if one is due (at the console's

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigie.console.auth import PasswordCost
 from vigie.console.operators import add_operator, pending_secret
 
 LOGIN = "dpo-demo"
@@ -26,7 +27,9 @@ class DemoOperator:
     totp_secret: str
 
 
-def demo_operator(sessions: sessionmaker[Session], *, actor: str) -> DemoOperator:
+def demo_operator(
+    sessions: sessionmaker[Session], *, actor: str, cost: PasswordCost
+) -> DemoOperator:
     """Create the demo's DPO (audited like any operator) with a TOTP key ready to enrol.
 
     The key is the one the console's enrolment page shows at first sign-in (as a QR code
@@ -35,7 +38,13 @@ def demo_operator(sessions: sessionmaker[Session], *, actor: str) -> DemoOperato
     password = secrets.token_urlsafe(12)
     with sessions.begin() as session:
         operator = add_operator(
-            session, login=LOGIN, role="dpo", password=password, language="fr", actor=actor
+            session,
+            login=LOGIN,
+            role="dpo",
+            password=password,
+            language="fr",
+            actor=actor,
+            cost=cost,
         )
         secret = pending_secret(session, operator=operator)
     return DemoOperator(login=LOGIN, password=password, totp_secret=secret)

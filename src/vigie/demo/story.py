@@ -47,6 +47,7 @@ from vigie.audit.verify import verify_trail
 from vigie.breach.assessment import assess_incident, overrule_incident
 from vigie.breach.authority import prepare_pack, write_pack
 from vigie.breach.from_leak import open_from_leak
+from vigie.console.auth import PasswordCost
 from vigie.demo.haul import RecordingTransport, write_dump
 from vigie.demo.mailsink import MailSink
 from vigie.demo.operator import CONSOLE_URL, DemoOperator, demo_operator
@@ -507,7 +508,9 @@ class Demo:
         return lines
 
     def step_console(self) -> list[str]:
-        operator = demo_operator(self.w.sessions, actor=ACTOR)
+        operator = demo_operator(
+            self.w.sessions, actor=ACTOR, cost=PasswordCost.of(self.w.settings)
+        )
         self.outcome.console_operator = operator
         return [
             f"a demo operator for the console, DEMO ONLY: login {operator.login} (role dpo)",

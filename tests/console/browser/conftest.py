@@ -1,16 +1,9 @@
-"""Browser tests of the console: Debian's Chromium driven by Playwright, axe-core checks.
-
-(Playwright's pytest plugin is not used: its session-wide browser keeps an event loop
-running in the main thread for the rest of the run, which breaks the suite's in-process
-HTTP tests that share the worker; :func:`chromium` lives for one module instead.)
+"""Browser tests of the console: Debian's Chromium (the suite's harness, ``tests/browser.py``),
+axe-core checks.
 
 One console server per test session (uvicorn in a thread, on a free loopback port, over a
 SQLite instance of its own with a fixed, advanceable clock); each test gets a fresh
-browser context. Chromium is Debian's (``/usr/bin/chromium``, launched through
-``executable_path``): Playwright's own browser download fails on these machines.
-
-Without Chromium the tests are skipped and the run says why — unless
-``VIGIE_TEST_REQUIRE_BROWSER=1`` (CI), which turns the skip into a failure.
+browser context (``page``, from the harness).
 """
 
 from __future__ import annotations
@@ -31,12 +24,13 @@ import httpx
 import pyotp
 import pytest
 import uvicorn
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 
+from tests.conftest import CHEAP_PASSWORDS
 from tests.gateway.conftest import World
 from tests.gateway.serving import free_port
 from vigie.console.app import create_app
+from vigie.console.auth import PasswordCost
 from vigie.console.operators import add_operator
 from vigie.detection.alerts import raise_alert
 from vigie.detection.findings import Severity
@@ -46,71 +40,15 @@ from vigie.secrets import ensure_secrets, load_secrets
 from vigie.settings import Settings
 from vigie.store.engine import make_engine, make_session_factory
 
-CHROMIUM = Path(os.environ.get("VIGIE_TEST_CHROMIUM", "/usr/bin/chromium"))
-REQUIRE = os.environ.get("VIGIE_TEST_REQUIRE_BROWSER") == "1"
 PASSWORD = "correct horse battery staple"
 # Where screenshots go: a temporary directory, or docs/console to refresh the guide's
 # (VIGIE_TEST_SCREENSHOTS=docs/console).
 SCREENSHOTS = os.environ.get("VIGIE_TEST_SCREENSHOTS")
-VIEWPORT = {"width": 1366, "height": 768}
 HOSTILE = {
     "legal_name": "<script>alert(1)</script> Formations",
     "contact_email": '"onerror=alert(1) x="@evil.example',
     "security_officer": "Ahmed \u202egpj.exe",
 }
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if CHROMIUM.exists():
-        return
-    why = (
-        f"browser tests skipped: no {CHROMIUM} "
-        "(install Debian's chromium: apt-get install chromium)"
-    )
-    if REQUIRE:
-        return  # _browser_required fails each test instead
-    for item in items:
-        if "browser" in item.keywords:
-            item.add_marker(pytest.mark.skip(reason=why))
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Say it, last and loud, when the browser half did not run."""
-    if not CHROMIUM.exists() and not REQUIRE:
-        terminalreporter.write_line(
-            f"Browser tests SKIPPED: no {CHROMIUM}. Install Debian's chromium "
-            "(apt-get install chromium) to run them; .ci/run always does.",
-            yellow=True,
-            bold=True,
-        )
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _browser_required() -> None:
-    if REQUIRE and not CHROMIUM.exists():
-        pytest.fail(f"VIGIE_TEST_REQUIRE_BROWSER=1 but {CHROMIUM} is missing")
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    """Debian's Chromium, for this module's tests.
-
-    Module-scoped on purpose: Playwright's synchronous API keeps an event loop running in
-    the main thread while it is started, and the in-process HTTP tests elsewhere in the
-    suite (``anyio.run``) cannot run beside it in the same xdist worker.
-    """
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(chromium: Browser) -> Iterator[Page]:
-    """A fresh browser context (no cookie) and page, at 1366×768."""
-    context = chromium.new_context(viewport=VIEWPORT, locale="en-GB")
-    yield context.new_page()
-    context.close()
 
 
 @dataclass
@@ -149,7 +87,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Ite
     root = tmp_path_factory.mktemp("console-browser")
     db = root / "vigie.db"
     shutil.copy(sqlite_template, db)
-    settings = Settings(data_dir=root / "data", database_url=f"sqlite:///{db}")
+    settings = Settings(data_dir=root / "data", database_url=f"sqlite:///{db}", **CHEAP_PASSWORDS)
     settings.data_dir.mkdir()
     ensure_secrets(settings.resolved_secrets_dir)
     engine = make_engine(settings.resolved_database_url)
@@ -209,8 +147,9 @@ def _populate(world: World) -> None:
         )  # fmt: skip
         for login, role in (("dora", "dpo"), ("sam", "security"), ("audrey", "auditor")):
             add_operator(
-                s, login=login, role=role, password=PASSWORD, language="en", actor="operator:test"
-            )
+                s, login=login, role=role, password=PASSWORD, language="en",
+                actor="operator:test", cost=PasswordCost.of(world.settings),
+            )  # fmt: skip
 
 
 @pytest.fixture
@@ -222,13 +161,6 @@ def watched(page: Page) -> Iterator[Page]:
     yield page
     blocked = [p for p in problems if re.search(r"Content.Security.Policy|Refused", p)]
     assert not blocked, blocked
-
-
-def assert_accessible(page: Page) -> None:
-    """No serious or critical axe-core violation on ``page``."""
-    results = Axe().run(page)
-    bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
-    assert not bad, results.generate_report()
 
 
 @pytest.fixture(scope="session")

@@ -8,18 +8,17 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from tests.console.browser.conftest import PASSWORD, Site, assert_accessible
+from tests.browser import assert_accessible
+from tests.console.browser.conftest import PASSWORD, Site
 from vigie.audit.actions import Action
 from vigie.audit.models import AuditEvent
+from vigie.console.auth import PasswordCost
 from vigie.console.operators import add_operator
 from vigie.console.roles import Need
 from vigie.console.routes import OWN_SESSION, ROUTES
-
-pytestmark = pytest.mark.browser
 
 
 def _row(page: Page, name: str) -> list[str]:
@@ -153,8 +152,9 @@ def test_every_page_has_no_serious_accessibility_violation(
     watched.screenshot(path=str(shots / "login.png"))
     with site.world.sessions.begin() as s:
         add_operator(
-            s, login="newbie", role="auditor", password=PASSWORD, language="en", actor="operator:t"
-        )
+            s, login="newbie", role="auditor", password=PASSWORD, language="en",
+            actor="operator:t", cost=PasswordCost.of(site.world.settings),
+        )  # fmt: skip
     watched.get_by_label("Login").fill("newbie")
     watched.get_by_label("Password").fill(PASSWORD)
     watched.get_by_role("button", name="Continue").click()

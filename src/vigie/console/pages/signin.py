@@ -67,7 +67,11 @@ def _check_password(console: Console, login: str, password: str) -> str:
     with console.sessions.begin() as db:
         operator = db.scalar(select(Operator).where(Operator.login == login))
         usable = operator is not None and operator.disabled_at is None
-        verify_password(operator.password_hash if usable and operator else None, password)
+        verify_password(
+            operator.password_hash if usable and operator else None,
+            password,
+            cost=console.password_cost,
+        )
         assert operator is not None
         purge_sessions(db, policy=console.policy, now=now)
         token, _row = open_session(db, operator=operator, stage=PASSWORD_STAGE, now=now)
