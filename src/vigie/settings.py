@@ -268,6 +268,13 @@ class Settings(BaseSettings):
         description="Self-check messages one e-mail address or phone number may receive; "
         "requests past it are dropped silently (the page says the same).",
     )
+    public_report_link_minutes: int = Field(
+        30,
+        ge=1,
+        le=24 * 60,
+        description='How long the link to a disclosure report ("who saw my file?") works; '
+        "it opens once.",
+    )
     public_selfcheck_queue: int = Field(
         10_000,
         ge=1,

@@ -5,9 +5,12 @@ render. It serves nothing else: no processor API, no console, no OpenAPI of inte
 ``/openapi.json`` describes the JSON endpoints under ``/json`` only.
 
 - ``/``, ``/verify`` (GET form, POST result), ``/self-check`` (GET form, POST "sent"),
+  ``/my-file`` (GET form, POST "sent": who saw my file?), ``/report/TOKEN`` (GET a
+  button, POST the report: the one-time link sent to the contact on file),
   ``/incidents/ID`` (a published incident's public notice): pages that work without
   JavaScript, in the reader's language (``?lang=``, cookie);
-- ``/json/verify``, ``/json/self-check``: the same for programs (a bank's fraud team);
+- ``/json/verify``, ``/json/self-check``, ``/json/disclosure-report``: the same for
+  programs (a bank's fraud team);
 - ``/static/public.css``: the one style sheet.
 """
 
@@ -31,8 +34,10 @@ from vigie.http.probes import Probes
 from vigie.http.problems import PROBLEM_JSON
 from vigie.ops.readiness import store_checks
 from vigie.public.limiter import Limiter
+from vigie.public.report_views import ReportViews
 from vigie.public.schemas import (
     Problem,
+    ReportRequestBody,
     SelfCheckAccepted,
     SelfCheckRequest,
     VerifyAnswer,
@@ -54,6 +59,8 @@ The public service of a controller after a personal-data breach.
   channels it was sent — nothing about the person. Every wrong code answers alike.
 * `POST /json/self-check`: "was I affected?". The answer is never in the response: if the
   contact is on file, a message is sent to it.
+* `POST /json/disclosure-report`: "who saw my file?". Never in the response either: if the
+  contact is on file, a one-time link to the person's disclosure report is sent to it.
 
 Rate-limited per client address and overall (`429` with `Retry-After`); `503` when the
 limiter cannot count. Errors are RFC 9457 `application/problem+json`.
@@ -123,6 +130,7 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
     )
+    reports = ReportViews(views)
     app.state.self_check = worker
     app.state.limiter = limiter
 
@@ -167,6 +175,30 @@ def create_app(
     ) -> Response:
         return views.self_check_page(request, contact=contact, lang=lang)
 
+    @app.get("/my-file", include_in_schema=False)
+    def report_form(request: Request) -> Response:
+        return reports.form(request)
+
+    @app.post("/my-file", include_in_schema=False)
+    def report_request_page(
+        request: Request,
+        contact: Annotated[str, Form(max_length=300)] = "",
+        lang: Annotated[str, Form(max_length=8)] = "",
+    ) -> Response:
+        return reports.request_page(request, contact=contact, lang=lang)
+
+    @app.get("/report/{token}", include_in_schema=False)
+    def report_link(request: Request, token: Annotated[str, Path(max_length=64)]) -> Response:
+        return reports.link_page(request, token)
+
+    @app.post("/report/{token}", include_in_schema=False)
+    def report_page(
+        request: Request,
+        token: Annotated[str, Path(max_length=64)],
+        lang: Annotated[str, Form(max_length=8)] = "",
+    ) -> Response:
+        return reports.report_page(request, token, lang=lang)
+
     @app.post(
         "/json/verify",
         response_model=VerifyAnswer,
@@ -189,6 +221,18 @@ def create_app(
         """Always the same `202` for a well-formed contact, in the same time: if the contact
         is on file, a message is sent to it saying whether its person was affected."""
         return views.self_check_json(request, contact=body.contact)
+
+    @app.post(
+        "/json/disclosure-report",
+        response_model=SelfCheckAccepted,
+        status_code=202,
+        summary="Who saw my file? (a one-time link sent to the contact on file)",
+        responses=_problems(400, *_COMMON),
+    )
+    def report_json(request: Request, body: Annotated[ReportRequestBody, Body()]) -> Response:
+        """Always the same `202` for a well-formed contact, in the same time: if the contact
+        is on file, a one-time link to the person's disclosure report is sent to it."""
+        return reports.request_json(request, contact=body.contact, lang=body.lang)
 
     @app.get("/static/public.css", include_in_schema=False)
     def stylesheet() -> Response:

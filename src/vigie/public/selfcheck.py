@@ -60,7 +60,8 @@ class Answer:
     capped: bool
 
 
-def _people(session: Session, contact: Contact) -> list[Subject]:
+def people_with(session: Session, contact: Contact) -> list[Subject]:
+    """The people of the registry whose contact on file is ``contact`` (at most 20)."""
     cond: ColumnElement[bool]
     if contact.channel == "email":
         cond = Subject.email.in_({contact.value, contact.value.lower()})
@@ -175,7 +176,7 @@ def answer(
     now: Callable[[], datetime],
 ) -> Answer:
     """Look ``contact`` up and send each person found their answer; audit it. Commits."""
-    people = _people(session, contact)
+    people = people_with(session, contact)
     tag = contact_tag(contact_key(secrets), contact)
     sent: list[int] = []
     incidents: set[int] = set()

@@ -38,7 +38,11 @@ INVALID = ProblemKind(400, "invalid-request", "Invalid request")
 NOT_FOUND = ProblemKind(404, "not-found", "Not found")
 SENT_DETAIL = "If this contact is in our records, a message has been sent to it."
 HTML = "text/html; charset=utf-8"
-PAGES = frozenset({"/", "/verify", "/self-check"})
+PAGES = frozenset({"/", "/verify", "/self-check", "/my-file"})
+LINK_NOT_VALID = (
+    "This link is not valid: it was already used, it expired, or it was mistyped. "
+    "You can ask for a new one."
+)
 
 
 @dataclass
@@ -214,15 +218,29 @@ class Views:
                 example=pages.ltr(EXAMPLE_CODE),
                 error=gettext("Enter the verification code."),
             )
-        if request.url.path == "/self-check":
+        if request.url.path in ("/self-check", "/my-file"):
+            template, title = (
+                ("selfcheck.html.j2", "Was my data affected?")
+                if request.url.path == "/self-check"
+                else ("report_request.html.j2", "Who saw my file?")
+            )
             return self._html(
                 request,
-                "selfcheck.html.j2",
-                "Was my data affected?",
+                template,
+                title,
                 lang=lang,
                 status=400,
                 error_field="contact",
                 error=gettext("Enter an e-mail address or a phone number."),
+            )
+        if request.url.path.startswith("/report/"):
+            return self._html(
+                request,
+                "error.html.j2",
+                "This link does not work",
+                lang=lang,
+                status=404,
+                message=gettext(LINK_NOT_VALID),
             )
         errors = [".".join(str(p) for p in e.get("loc", ())) for e in exc.errors()[:5]]
         kind = ProblemKind(422, "validation", "Request does not match the schema")
