@@ -275,12 +275,6 @@ class Settings(BaseSettings):
         description='How long the link to a disclosure report ("who saw my file?") works; '
         "it opens once.",
     )
-    public_selfcheck_queue: int = Field(
-        10_000,
-        ge=1,
-        description="Self-checks waiting to be looked up and sent, per worker; past it the "
-        "service answers 503 to everyone alike.",
-    )
     notice_outbox_dir: Path | None = Field(
         None,
         description="Where the default SMS provider writes its outbox and letters are "

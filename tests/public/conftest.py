@@ -82,9 +82,7 @@ class Public:
         return _SyncClient(transport)
 
     def drain(self) -> None:
-        """Wait until every queued self-check is answered, and run the queued jobs (as
-        ``vigie worker`` would)."""
-        self.app.state.self_check.drain()  # type: ignore[attr-defined]
+        """Answer every queued self-check and report request, as ``vigie worker`` would."""
         worker = Worker(settings=self.settings, secrets=self.secrets, engine=self.engine)
         try:
             worker.run(once=True)
@@ -172,10 +170,7 @@ def public(
     world = Public(
         settings, sessions, secrets, engine, incident_id, subject_ids, sink, limiter, app
     )
-    try:
-        yield world
-    finally:
-        app.state.self_check.close()  # type: ignore[attr-defined]
+    yield world
 
 
 # --- who saw my file: disclosures in the trail ------------------------------------------

@@ -18,6 +18,7 @@ from vigie.audit.canonical import decode_subjects
 from vigie.audit.models import AuditEvent
 from vigie.audit.proofs import check_inclusion
 from vigie.cli.app import app as cli
+from vigie.cli.context import Instance
 from vigie.jobs.models import Job
 from vigie.public.disclosures import disclosure_report, line_proof
 from vigie.public.models import ReportRequest
@@ -160,18 +161,12 @@ def test_requests_and_deliveries_are_audited_and_listed(
     assert sorted(d["people"] for d in asked) == [0, 1]
     assert decode_subjects(bytes(delivered.subjects)) == [public.subject_ids[1]]
     assert json.loads(delivered.detail or "{}")["lines"] == 2
-    result = CliRunner().invoke(cli, ["requests", "list", "--json"], env=_env(public))
+    instance = Instance(settings=public.settings, _engine=public.engine)
+    result = CliRunner().invoke(cli, ["requests", "list", "--json"], obj=instance)
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.output)
     assert row["ref"] == "CIR-2025-000002" and row["opened_at"] and row["channel"] == "email"
     assert GRACE not in result.output
-
-
-def _env(public: Public) -> dict[str, str]:
-    return {
-        "VIGIE_DATA_DIR": str(public.settings.data_dir),
-        "VIGIE_DATABASE_URL": public.settings.resolved_database_url,
-    }
 
 
 def test_report_links_share_the_daily_cap_per_contact(public: Public) -> None:

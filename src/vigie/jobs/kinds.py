@@ -38,6 +38,11 @@ KINDS: Mapping[str, Kind] = MappingProxyType(
                 "Verify the whole audit trail (`vigie audit verify`), progress in events.",
             ),
             Kind(
+                public.SELF_CHECK,
+                public.run_self_check,
+                'Answer "was I affected?" at the contact on file (public service).',
+            ),
+            Kind(
                 public.REPORT,
                 public.run_report,
                 "Send a disclosure report's one-time link to the contact on file (public service).",

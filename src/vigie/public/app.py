@@ -16,8 +16,6 @@ render. It serves nothing else: no processor API, no console, no OpenAPI of inte
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Form, Path, Request
@@ -27,7 +25,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from vigie import __version__
-from vigie.breach.channels import Channel
 from vigie.http.limits import RequestLimits
 from vigie.http.listener import Listener
 from vigie.http.probes import Probes
@@ -43,12 +40,9 @@ from vigie.public.schemas import (
     VerifyAnswer,
     VerifyRequest,
 )
-from vigie.public.selfcheck import Composer, channels_from_settings
 from vigie.public.views import Views
-from vigie.public.worker import SelfCheckWorker
 from vigie.secrets import InstanceSecrets, load_secrets
 from vigie.settings import Settings
-from vigie.store.base import utcnow
 from vigie.store.engine import make_engine, make_session_factory
 
 DESCRIPTION = """\
@@ -93,31 +87,18 @@ def create_app(
     engine: Engine | None = None,
     secrets: InstanceSecrets | None = None,
     limiter: Limiter | None = None,
-    channels: Callable[[], Mapping[str, Channel]] | None = None,
-    clock: Callable[[], datetime] = utcnow,
 ) -> FastAPI:
     """The public listener of the instance described by ``settings``.
 
-    ``channels`` builds the self-check's channels (default: SMTP e-mail and the SMS
-    outbox of the settings); ``engine``, ``secrets``, ``limiter`` default to the
-    instance's own. Tests and benchmarks may pass theirs.
+    ``engine``, ``secrets``, ``limiter`` default to the instance's own; tests and
+    benchmarks may pass theirs. Self-checks and report requests are queued as jobs
+    (:mod:`vigie.public.tasks`): a ``vigie worker`` answers them.
     """
     engine = engine or make_engine(settings.resolved_database_url)
     secrets = secrets or load_secrets(settings.resolved_secrets_dir)
     limiter = limiter or Limiter.from_settings(settings)
     sessions = make_session_factory(engine)
-    worker = SelfCheckWorker(
-        sessions=sessions,
-        composer=Composer(settings, secrets),
-        channels=channels or (lambda: channels_from_settings(settings)),
-        limiter=limiter,
-        secrets=secrets,
-        now=clock,
-        capacity=settings.public_selfcheck_queue,
-    )
-    views = Views(
-        settings=settings, sessions=sessions, secrets=secrets, limiter=limiter, worker=worker
-    )
+    views = Views(settings=settings, sessions=sessions, secrets=secrets, limiter=limiter)
 
     app = Listener(
         limits=RequestLimits.from_settings(settings, max_body_bytes=settings.public_max_body_bytes),
@@ -131,7 +112,6 @@ def create_app(
         openapi_url="/openapi.json",
     )
     reports = ReportViews(views)
-    app.state.self_check = worker
     app.state.limiter = limiter
 
     @app.exception_handler(StarletteHTTPException)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -20,7 +19,6 @@ from vigie.breach import i18n
 from vigie.breach.labels import FIELD_LABELS, label_ids
 from vigie.errors import InvalidInput
 from vigie.public import incident_pages, languages, pages, tasks
-from vigie.public.contacts import parse_contact
 from vigie.public.disclosures import DisclosureReport
 from vigie.public.limiter import LimiterDown, RateLimited
 from vigie.public.report_links import LinkNotValid, Opened, check_link, open_report
@@ -88,17 +86,7 @@ class ReportViews:
         return v._html(request, "report_request.html.j2", TITLE, lang=v._lang(request))
 
     def _request(self, request: Request, contact: str, lang: str | None) -> None:
-        """Count, parse, queue: the same work for every contact. Raises to refuse."""
-        v = self.views
-        v._count(ENDPOINT, request)
-        parsed = parse_contact(contact)
-        try:
-            with v.sessions.begin() as session:
-                tasks.submit(
-                    session, kind=tasks.REPORT, contact=parsed, lang=lang, secrets=v.secrets
-                )
-        except SQLAlchemyError as exc:
-            raise LimiterDown("the queue cannot be written") from exc
+        self.views.queue(request, endpoint=ENDPOINT, kind=tasks.REPORT, contact=contact, lang=lang)
 
     def request_page(self, request: Request, *, contact: str, lang: str) -> Response:
         v = self.views

@@ -45,6 +45,29 @@ def _close(channels: Mapping[str, Channel]) -> None:
         channel.close()
 
 
+def run_self_check(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Answer "was I affected?" at the contact on file of each person who has it."""
+    from vigie.public.caps import per_contact
+    from vigie.public.selfcheck import Composer, answer
+
+    contact = open_contact(ctx.secrets, str(params["contact"]))
+    channels = _channels(ctx)
+    try:
+        with ctx.sessions() as session:
+            done = answer(
+                session,
+                contact=contact,
+                composer=Composer(ctx.settings, ctx.secrets),
+                channels=channels,
+                secrets=ctx.secrets,
+                cap=per_contact(ctx.settings),
+                now=utcnow,
+            )
+    finally:
+        _close(channels)
+    return {"people": done.people, "sent": done.sent, "capped": done.capped}
+
+
 def run_report(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """Send each person whose contact on file is the one asked a link to their report."""
     from vigie.public.report_links import send_report_links

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,11 +22,10 @@ from vigie.breach.notices import NoticeRenderer
 from vigie.breach.notify import context_for
 from vigie.errors import InvalidInput, NotFound
 from vigie.http.problems import PROBLEM_JSON, ProblemKind, problem_body
-from vigie.public import incident_pages, languages, pages
+from vigie.public import incident_pages, languages, pages, tasks
 from vigie.public.contacts import parse_contact
 from vigie.public.limiter import Limiter, LimiterDown, RateLimited
 from vigie.public.verify import GenuineNotice, NotGenuine, verify_notice
-from vigie.public.worker import Busy, SelfCheckWorker
 from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 
@@ -53,7 +53,6 @@ class Views:
     sessions: sessionmaker[Session]
     secrets: InstanceSecrets
     limiter: Limiter
-    worker: SelfCheckWorker
     _renderers: dict[int, NoticeRenderer] = field(default_factory=dict)
 
     @property
@@ -339,10 +338,23 @@ class Views:
             request, "selfcheck.html.j2", "Was my data affected?", lang=self._lang(request)
         )
 
+    def queue(
+        self, request: Request, *, endpoint: str, kind: str, contact: str, lang: str | None
+    ) -> None:
+        """Count, parse, queue a job of ``kind``: the same work for every contact. Raises
+        to refuse (:class:`LimiterDown` too when the queue cannot be written)."""
+        self._count(endpoint, request)
+        parsed = parse_contact(contact)
+        try:
+            with self.sessions.begin() as session:
+                tasks.submit(session, kind=kind, contact=parsed, lang=lang, secrets=self.secrets)
+        except SQLAlchemyError as exc:
+            raise LimiterDown("the queue cannot be written") from exc
+
     def _self_check(self, request: Request, contact: str) -> None:
-        """Count, parse, queue: the same work for every contact. Raises to refuse."""
-        self._count("self-check", request)
-        self.worker.submit(parse_contact(contact))
+        self.queue(
+            request, endpoint="self-check", kind=tasks.SELF_CHECK, contact=contact, lang=None
+        )
 
     def self_check_page(self, request: Request, *, contact: str, lang: str) -> Response:
         lang = self._lang(request, lang)
@@ -361,8 +373,6 @@ class Views:
             )
         except (RateLimited, LimiterDown) as exc:
             return self._refused_page(request, exc, lang)
-        except Busy:
-            return self._refused_page(request, LimiterDown("busy"), lang)
         return self._html(request, "selfcheck_sent.html.j2", "Request received", lang=lang)
 
     def self_check_json(self, request: Request, *, contact: str) -> Response:
@@ -370,7 +380,7 @@ class Views:
             self._self_check(request, contact)
         except InvalidInput:
             return self._problem(INVALID, "not an e-mail address nor a phone number", request)
-        except (RateLimited, LimiterDown, Busy) as exc:
+        except (RateLimited, LimiterDown) as exc:
             return self._refused_json(request, exc)
         body = {"status": "accepted", "detail": SENT_DETAIL}
         return Response(orjson.dumps(body), status_code=202, media_type="application/json")
