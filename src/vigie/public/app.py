@@ -43,7 +43,7 @@ from vigie.public.schemas import (
 from vigie.public.views import Views
 from vigie.secrets import InstanceSecrets, load_secrets
 from vigie.settings import Settings
-from vigie.store.engine import make_engine, make_session_factory
+from vigie.store.engine import is_sqlite, make_engine, make_read_engine, make_session_factory
 
 DESCRIPTION = """\
 The public service of a controller after a personal-data breach.
@@ -98,7 +98,19 @@ def create_app(
     secrets = secrets or load_secrets(settings.resolved_secrets_dir)
     limiter = limiter or Limiter.from_settings(settings)
     sessions = make_session_factory(engine)
-    views = Views(settings=settings, sessions=sessions, secrets=secrets, limiter=limiter)
+    # Code checks only read: on SQLite they take no write lock (queued requests do).
+    reader = (
+        make_read_engine(engine.url.render_as_string(hide_password=False))
+        if is_sqlite(engine)
+        else engine
+    )
+    views = Views(
+        settings=settings,
+        sessions=sessions,
+        readers=make_session_factory(reader),
+        secrets=secrets,
+        limiter=limiter,
+    )
 
     app = Listener(
         limits=RequestLimits.from_settings(settings, max_body_bytes=settings.public_max_body_bytes),

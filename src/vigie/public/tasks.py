@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from vigie.breach.channels import Channel
 from vigie.jobs.context import JobContext
-from vigie.jobs.queue import enqueue
+from vigie.jobs.queue import push
 from vigie.public.contacts import Contact, open_contact, seal_contact
 from vigie.public.selfcheck import ACTOR
 from vigie.secrets import InstanceSecrets
@@ -31,7 +31,7 @@ def submit(
 ) -> None:
     """Queue a request of ``kind`` for ``contact`` (the caller commits)."""
     params = {"contact": seal_contact(secrets, contact), "lang": lang or ""}
-    enqueue(session, kind=kind, params=params, actor=ACTOR)
+    push(session, kind=kind, params=params, actor=ACTOR)
 
 
 def _channels(ctx: JobContext) -> Mapping[str, Channel]:

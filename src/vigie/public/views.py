@@ -51,6 +51,7 @@ class Views:
 
     settings: Settings
     sessions: sessionmaker[Session]
+    readers: sessionmaker[Session]  # for look-ups only: no write lock on SQLite
     secrets: InstanceSecrets
     limiter: Limiter
     _renderers: dict[int, NoticeRenderer] = field(default_factory=dict)
@@ -253,7 +254,7 @@ class Views:
     # --- verify a notice ----------------------------------------------------------------
 
     def _verify(self, *, code: str, incident: int | None) -> list[GenuineNotice]:
-        with self.sessions() as session:
+        with self.readers() as session:
             try:
                 return verify_notice(session, self.secrets, code=code, incident_id=incident)
             except NotGenuine:
