@@ -10,9 +10,11 @@ p90, p99, mean, two-sample Kolmogorov-Smirnov), the pages byte for byte, and the
 server's count says the answers did go out, off the request path.
 
 Then the throughput (``wrk -t1 -c8``, 10 s per run after a 2 s warm-up, one worker,
-limits on): ``POST /json/verify`` (genuine and unknown codes), ``POST /json/self-check``
-(contacts nobody has: the request path only; answers past the queue are 503s, counted),
-against ``GET /static/public.css`` served by the same stack (the ceiling).
+limits on): ``POST /json/verify`` (unknown and malformed codes), ``POST /json/self-check``
+and ``POST /json/disclosure-report`` (contacts nobody has: each request queues a job),
+against ``GET /static/public.css`` served by the same stack (the ceiling); first with the
+job worker ``vigie serve`` starts alongside (it answers the queued requests meanwhile),
+then the self-check again with ``--no-worker`` (the request path alone).
 
 Usage: ``python -m benchmarks public`` (``BENCH_PUBLIC_PARTS=timing`` or ``throughput``
 for one part).
@@ -157,53 +159,71 @@ def _wrk(url: str, script: Path | None, seconds: int = 10) -> tuple[float, float
     return rps, pct("50"), pct("99"), int(bad.group(1)) if bad else 0
 
 
+def _serve_and_measure(
+    env: dict[str, str], port: int, runs: dict[str, tuple[str, Path | None]], worker: str
+) -> dict[str, tuple[float, float, float, int]]:
+    vigie = Path(sys.executable).with_name("vigie")
+    server = subprocess.Popen(
+        [str(vigie), "serve", "--only", "public", "--public-port", str(port),
+         "--log-level", "warning", *([worker] if worker else [])],
+        env=env, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    results = {}
+    try:
+        for _ in range(600):
+            try:
+                httpx.get(base + "/", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        for name, (url, script) in runs.items():
+            _wrk(url, script, seconds=2)  # warm-up
+            results[name] = _wrk(url, script)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    return results
+
+
 def throughput() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed (Debian: apt-get install wrk)")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         settings = _instance(root)
-        port = _free_port()
         env = dict(os.environ)
         env.update(
             VIGIE_DATA_DIR=str(settings.data_dir), VIGIE_SMTP_PORT=str(_free_port()),
             VIGIE_PUBLIC_RATE_PER_ADDRESS="100000000/minute",
             VIGIE_PUBLIC_RATE_GLOBAL="100000000/minute",
         )  # fmt: skip
-        vigie = Path(sys.executable).with_name("vigie")
-        server = subprocess.Popen(
-            [str(vigie), "serve", "--only", "public", "--public-port", str(port),
-             "--log-level", "warning"], env=env, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
         verify = root / "verify.lua"
         codes = ", ".join(f'\'{{"code":"{c}"}}\'' for c in ("ZZZZ-ZZZZ", "7K3M-Q9PX", "hello"))
         verify.write_text(WRK_POST % codes)
         selfcheck = root / "selfcheck.lua"
         contacts = ", ".join(f'\'{{"contact":"nobody{i}@example.org"}}\'' for i in range(50))
         selfcheck.write_text(WRK_POST % contacts)
-        try:
-            for _ in range(600):
-                try:
-                    httpx.get(base + "/", timeout=1)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.2)
+        report = root / "report.lua"
+        report.write_text(WRK_POST % contacts)
+        results = {}
+        # As `vigie serve` runs it (a job worker alongside, answering the queued requests),
+        # then the request path alone (`--no-worker`: the queue only grows).
+        for worker in ("", "--no-worker"):
+            port = _free_port()
+            base = f"http://127.0.0.1:{port}"
             runs = {
                 "GET /static/public.css": (base + "/static/public.css", None),
                 "POST /json/verify": (base + "/json/verify", verify),
                 "POST /json/self-check": (base + "/json/self-check", selfcheck),
+                "POST /json/disclosure-report": (base + "/json/disclosure-report", report),
             }
-            results = {}
-            for name, (url, script) in runs.items():
-                _wrk(url, script, seconds=2)  # warm-up
-                results[name] = _wrk(url, script)
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
+            if worker:
+                runs = {f"{k} (no worker)": v for k, v in runs.items() if "json/s" in k}
+            results.update(_serve_and_measure(env, port, runs, worker))
     ceiling = results["GET /static/public.css"][0]
     for name, (rps, p50, p99, bad) in results.items():
-        print(f"{name:<24} {rps:8,.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  "
+        print(f"{name:<42} {rps:8,.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  "
               f"non-2xx {bad:,}  ({rps / ceiling:.2f}x the static file)")  # fmt: skip
 
 

@@ -38,3 +38,20 @@ def test_production_accepts_real_values() -> None:
     s = Settings(environment="production", data_dir=Path("/srv/vigie"), smtp_password="s3cr3t-Xq")
     assert s.smtp_password is not None
     assert "s3cr3t" not in repr(s)
+
+
+def test_derived_keys_are_kept_and_equal_a_fresh_derivation(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    from vigie.secrets import ensure_secrets, load_secrets
+
+    ensure_secrets(tmp_path)
+    secrets = load_secrets(tmp_path)
+    first = secrets.derive("notice-code-tag")
+    fresh = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"notice-code-tag")
+    assert first == fresh.derive(secrets.master.reveal())
+    assert secrets.derive("notice-code-tag") is first  # derived once
+    assert secrets.derive("notice-code-tag", 16) == first[:16]  # HKDF: a shorter key, a prefix
+    assert secrets.derive("another purpose") != first
+    assert "notice-code-tag" not in repr(secrets) and repr(first) not in repr(secrets)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -52,12 +52,22 @@ class InstanceSecrets:
 
     master: Secret
     signing_key: Ed25519PrivateKey
+    _derived: dict[tuple[str, int], bytes] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def derive(self, purpose: str, length: int = 32) -> bytes:
-        """A key for one purpose (e.g. ``"pseudonym:7"``), derived from the master key."""
-        return HKDF(
-            algorithm=hashes.SHA256(), length=length, salt=None, info=purpose.encode()
-        ).derive(self.master.reveal())
+        """A key for one purpose (e.g. ``"pseudonym:7"``), derived from the master key.
+
+        Derived once per purpose and kept with the secrets (request paths derive the same
+        few keys on every request: an HKDF each time was a measurable share of them)."""
+        key = (purpose, length)
+        found = self._derived.get(key)
+        if found is None:
+            found = self._derived[key] = HKDF(
+                algorithm=hashes.SHA256(), length=length, salt=None, info=purpose.encode()
+            ).derive(self.master.reveal())
+        return found
 
     @property
     def verify_key(self) -> Ed25519PublicKey:

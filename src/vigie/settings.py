@@ -284,11 +284,12 @@ class Settings(BaseSettings):
         description="Self-check messages one e-mail address or phone number may receive; "
         "requests past it are dropped silently (the page says the same).",
     )
-    public_selfcheck_queue: int = Field(
-        10_000,
+    public_report_link_minutes: int = Field(
+        30,
         ge=1,
-        description="Self-checks waiting to be looked up and sent, per worker; past it the "
-        "service answers 503 to everyone alike.",
+        le=24 * 60,
+        description='How long the link to a disclosure report ("who saw my file?") works; '
+        "it opens once.",
     )
     notice_outbox_dir: Path | None = Field(
         None,

@@ -47,7 +47,7 @@ def test_missing_glyph_is_an_error_not_tofu(prepared_fonts: PreparedFonts) -> No
         letters.render_pdf(html, languages=("fr", "en"), prepared=prepared_fonts)
 
 
-@pytest.mark.parametrize("lang", ["ar", "he", "zh", "ps", "uk"])
+@pytest.mark.parametrize("lang", ["ar", "he", "zh", "ps", "uk", "ti", "bn"])
 def test_letter_renders_and_keeps_values_readable(
     lang: str, prepared_fonts: PreparedFonts, tmp_path: Path
 ) -> None:

@@ -78,7 +78,8 @@ def test_sources_use_exactly_the_catalogued_messages() -> None:
     ("tag", "expected"),
     [("fr", ("fr",)), ("fa-AF", ("prs",)), ("prs", ("prs",)), ("ps-AF", ("ps",)),
      ("zh-Hans", ("zh",)), ("pt-BR", ("pt",)), ("uk-UA", ("uk",)), ("he", ("he",)),
-     ("iw", ("he",)), ("sw", ("fr", "en")), ("ti", ("fr", "en")), (None, ("fr", "en")),
+     ("iw", ("he",)), ("sw", ("fr", "en")), ("am", ("fr", "en")), (None, ("fr", "en")),
+     ("ti", ("ti",)), ("ti-ER", ("ti",)), ("bn-BD", ("bn",)),
      ("EN_gb", ("en",)), ("ar-SY", ("ar",))],
 )  # fmt: skip
 def test_language_resolution(tag: str | None, expected: tuple[str, ...]) -> None:

@@ -46,6 +46,23 @@ def test_params_hold_ids_and_paths_only(sessions: sessionmaker[Session]) -> None
         )
 
 
+def test_a_pushed_job_is_claimed_like_an_enqueued_one(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as s, pytest.raises(InvalidInput, match="person"):
+        queue.push(s, kind="test.steps", params={"person": {"a": 1}}, actor="x")
+    with sessions.begin() as s:
+        queue.push(s, kind="test.steps", params={"n": 3}, actor="operator:test")
+    with sessions.begin() as s:
+        job = queue.claim(s, worker_id="w1")
+        assert job is not None
+        assert (job.kind, job.params, job.state, job.attempts) == (
+            "test.steps",
+            {"n": 3},
+            "running",
+            1,
+        )
+        assert job.created_at is not None
+
+
 def test_progress_is_written_and_only_by_the_claiming_worker(
     sessions: sessionmaker[Session],
 ) -> None:

@@ -6,14 +6,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.anchoring import sign
 from tests.breach.conftest import (  # noqa: F401 - fixtures shared with the breach tests
     PEOPLE,
     Sink,
@@ -22,13 +24,18 @@ from tests.breach.conftest import (  # noqa: F401 - fixtures shared with the bre
     smtp_sink,
     subject_ids,
 )
+from vigie.audit import trail
+from vigie.audit.actions import Action
 from vigie.audit.anchors import Bound
 from vigie.breach import channels as ch
 from vigie.breach import incidents
 from vigie.breach.assessment import assess_incident
 from vigie.breach.clock import FixedClock
 from vigie.breach.codes import code_key, make_code
+from vigie.breach.models import Incident
 from vigie.breach.notify import context_for, send_notices
+from vigie.jobs.worker import Worker
+from vigie.processors.models import Contract, Processor
 from vigie.public.app import create_app
 from vigie.public.limiter import Limiter
 from vigie.registry.models import Subject
@@ -73,8 +80,12 @@ class Public:
         return _SyncClient(transport)
 
     def drain(self) -> None:
-        """Wait until every queued self-check is answered."""
-        self.app.state.self_check.drain()  # type: ignore[attr-defined]
+        """Answer every queued self-check and report request, as ``vigie worker`` would."""
+        worker = Worker(settings=self.settings, secrets=self.secrets, engine=self.engine)
+        try:
+            worker.run(once=True)
+        finally:
+            worker.close()
 
 
 def in_own_loop(work: Callable[[], Awaitable[T]]) -> T:
@@ -157,10 +168,108 @@ def public(
     world = Public(
         settings, sessions, secrets, engine, incident_id, subject_ids, sink, limiter, app
     )
-    try:
-        yield world
-    finally:
-        app.state.self_check.close()  # type: ignore[attr-defined]
+    yield world
+
+
+# --- who saw my file: disclosures in the trail ------------------------------------------
+
+DAY1 = datetime(2026, 2, 3, 9, 30, tzinfo=UTC)
+DAY2 = datetime(2026, 2, 5, 16, 0, tzinfo=UTC)
+
+
+def _processor(public: Public, name: str, purpose: str) -> int:
+    with public.sessions.begin() as s:
+        p = Processor(
+            name=name,
+            legal_name=f"{name.title()} SAS (fictitious)",
+            siren="732100003",
+            contact_email=f"dpo@{name}.example",
+            security_officer="RSSI",
+        )
+        s.add(p)
+        s.flush()
+        s.add(
+            Contract(
+                processor_id=p.id,
+                name="main",
+                purpose=purpose,
+                legal_basis="GDPR Art. 6(1)(e)",
+                reference=f"REF-{name}",
+                valid_from=date(2025, 1, 1),
+                valid_to=None,
+                read_fields=["given_name", "family_name", "email", "nationality"],
+                masks={},
+                write_fields=[],
+                budget_per_day=100,
+                budget_per_30_days=1000,
+                expected_per_day=None,
+                rate_per_minute=60,
+                extra={},
+            )
+        )
+        return p.id
+
+
+@pytest.fixture
+def disclosed(public: Public) -> dict[str, int]:
+    """Grace read twice on one day by one processor, listed by another two days later."""
+    lingua = _processor(public, "lingua", "language-training")
+    civic = _processor(public, "civic", "civic-training")
+    grace, other = public.subject_ids[1], public.subject_ids[2]
+    with public.sessions.begin() as s:
+        for at in (DAY1, DAY1 + timedelta(hours=2)):
+            trail.append(
+                s,
+                action=Action.SUBJECT_READ,
+                actor="processor:lingua/key:1",
+                processor_id=lingua,
+                purpose="language-training",
+                subject_ids=[grace],
+                fields=["email", "family_name", "given_name"],
+                at=at,
+            )
+        trail.append(
+            s,
+            action=Action.SUBJECT_LIST,
+            actor="processor:civic/key:2",
+            processor_id=civic,
+            purpose="civic-training",
+            subject_ids=[grace, other],
+            fields=["given_name", "nationality"],
+            at=DAY2,
+        )
+        trail.append(  # a refused read discloses nothing
+            s,
+            action=Action.SUBJECT_READ,
+            actor="processor:civic/key:2",
+            processor_id=civic,
+            purpose="civic-training",
+            subject_ids=[grace],
+            fields=["email"],
+            outcome="denied",
+            at=DAY2,
+        )
+        s.execute(
+            update(Incident).where(Incident.id == public.incident_id).values(processor_id=civic)
+        )
+    sign(public.sessions, public.secrets)
+    return {"lingua": lingua, "civic": civic}
+
+
+def trail_days(public: Public, subject_id: int) -> set[tuple[date, int]]:
+    """(day, processor) of every disclosure of the person, read from the events themselves."""
+    from vigie.audit.canonical import decode_subjects
+    from vigie.audit.models import AuditEvent
+
+    out = set()
+    with public.sessions() as s:
+        for e in s.scalars(select(AuditEvent).where(AuditEvent.processor_id.is_not(None))):
+            if e.outcome != "ok" or e.action not in ("subject:read", "subject:list"):
+                continue
+            if subject_id in decode_subjects(bytes(e.subjects)) and e.processor_id is not None:
+                day = datetime.fromtimestamp(e.at_us / 1e6, tz=UTC).date()
+                out.add((day, e.processor_id))
+    return out
 
 
 # --- browser tests: the suite's harness (tests/browser.py) drives Debian's Chromium --------

@@ -15,7 +15,7 @@ def test_api_routes_are_not_on_the_public_listener(public: Public) -> None:
             assert c.get(path).status_code == 404, path
         assert c.get("/").status_code == 200
         spec = c.get("/openapi.json").json()
-    assert sorted(spec["paths"]) == ["/json/self-check", "/json/verify"]
+    assert sorted(spec["paths"]) == ["/json/disclosure-report", "/json/self-check", "/json/verify"]
 
 
 def test_public_routes_are_not_on_the_api_listener(public: Public) -> None:
@@ -26,11 +26,11 @@ def test_public_routes_are_not_on_the_api_listener(public: Public) -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as c:
             return (await c.get(path)).status_code
 
-    for path in ("/", "/verify", "/self-check", "/openapi.json", "/static/public.css"):
+    for path in ("/", "/verify", "/self-check", "/my-file", "/openapi.json", "/static/public.css"):
         assert in_own_loop(lambda p=path: get(p)) == 404, path
 
 
-@pytest.mark.parametrize("path", ["/", "/verify", "/self-check"])
+@pytest.mark.parametrize("path", ["/", "/verify", "/self-check", "/my-file"])
 def test_pages_carry_a_strict_policy_and_no_script(public: Public, path: str) -> None:
     with public.client() as c:
         r = c.get(path)

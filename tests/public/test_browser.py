@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from email import message_from_bytes
 from email.policy import default
 from typing import Any
@@ -12,7 +13,7 @@ from playwright.sync_api import Browser, Page
 
 from tests.browser import serious_violations
 from tests.conftest import SQLITE_ONLY
-from tests.public.conftest import Public
+from tests.public.conftest import Public, trail_days
 from vigie.breach import i18n
 from vigie.public import incident_pages
 
@@ -64,6 +65,41 @@ def test_the_self_check_looks_the_same_and_sends_the_right_message(
     assert public.code(1) in mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
 
+def test_the_disclosure_report_arrives_at_the_contact_on_file_and_matches_the_trail(
+    page: Page, served: str, public: Public, disclosed: dict[str, int]
+) -> None:
+    page.goto(f"{served}/my-file?lang=en")
+    page.get_by_label("E-mail address or phone number").fill(GRACE)
+    page.locator("form button[type=submit]").click()
+    known = page.content()
+    page.goto(f"{served}/my-file?lang=en")
+    page.get_by_label("E-mail address or phone number").fill(NOBODY)
+    page.locator("form button[type=submit]").click()
+    assert page.content() == known
+    public.drain()
+    ((_, rcpt, data),) = public.sink.messages
+    assert rcpt == [GRACE]
+    mail = message_from_bytes(data, policy=default)
+    text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    path = text[text.index("/report/") :].split()[0]
+    page.goto(f"{served}{path}")
+    page.get_by_role("button", name="Show my report").click()
+    assert page.locator("h1").inner_text() == "Your disclosure report"
+    rows = page.locator("tr.line")
+    shown = set()
+    for i in range(rows.count()):
+        cells = rows.nth(i).locator("td")
+        shown.add((cells.nth(0).inner_text(), cells.nth(1).inner_text()))
+    assert shown == {
+        ("February 3, 2026", "Lingua SAS (fictitious)"),
+        ("February 5, 2026", "Civic SAS (fictitious)"),
+    }
+    assert trail_days(public, public.subject_ids[1]) == {
+        (date(2026, 2, 3), disclosed["lingua"]),
+        (date(2026, 2, 5), disclosed["civic"]),
+    }
+
+
 @pytest.mark.parametrize("lang", ["ar", "prs"])
 def test_arabic_and_dari_pages_run_right_to_left_with_codes_left_to_right(
     page: Page, served: str, public: Public, lang: str
@@ -100,7 +136,7 @@ def test_axe_finds_nothing_serious_on_any_page_in_any_language(
         incident_pages.publish(s, incident_id=public.incident_id, actor="operator:test")
     found: dict[str, list[str]] = {}
     for lang in i18n.LANGUAGES:
-        for path in ("/", "/verify", "/self-check", f"/incidents/{public.incident_id}"):
+        for path in ("/", "/verify", "/self-check", "/my-file", f"/incidents/{public.incident_id}"):
             page.goto(f"{served}{path}?lang={lang}")
             found[f"{path} {lang}"] = serious_violations(page)
         _check(page, served, public.code(0), lang)
@@ -114,4 +150,29 @@ def test_axe_finds_nothing_serious_on_any_page_in_any_language(
         page.locator("#contact").fill(NOBODY)
         page.locator("form button[type=submit]").click()
         found[f"sent {lang}"] = serious_violations(page)
+    assert {k: v for k, v in found.items() if v} == {}
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_axe_finds_nothing_serious_on_the_disclosure_report(
+    axe_page: Page, served: str, public: Public, disclosed: dict[str, int], lang: str
+) -> None:
+    page = axe_page
+    with public.sessions.begin() as s:
+        incident_pages.publish(s, incident_id=public.incident_id, actor="operator:test")
+    page.goto(f"{served}/my-file?lang={lang}")
+    page.locator("#contact").fill(GRACE)
+    page.locator("form button[type=submit]").click()
+    found = {"sent": serious_violations(page)}
+    public.drain()
+    ((_, _, data),) = public.sink.messages
+    text = message_from_bytes(data, policy=default).get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    path = text[text.index("/report/") :].split()[0]
+    page.goto(f"{served}{path}")
+    found["link"] = serious_violations(page)
+    page.locator("form button[type=submit]").click()
+    assert page.locator("tr.line").count() == 2
+    found["report"] = serious_violations(page)
+    page.goto(f"{served}{path}")
+    found["spent"] = serious_violations(page)
     assert {k: v for k, v in found.items() if v} == {}

@@ -26,7 +26,7 @@ CHECKS = [
 def test_schemathesis_finds_no_server_error(public: Public) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", public.app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 2
+    assert len(operations) == 3
     for operation in operations:
 
         @settings(
@@ -42,7 +42,18 @@ def test_schemathesis_finds_no_server_error(public: Public) -> None:
     public.drain()
 
 
-@pytest.mark.parametrize("path", ["/json/verify", "/json/self-check", "/verify", "/self-check"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/json/verify",
+        "/json/self-check",
+        "/json/disclosure-report",
+        "/verify",
+        "/self-check",
+        "/my-file",
+        "/report/abc",
+    ],
+)
 def test_malformed_bodies_get_a_clean_4xx(public: Public, path: str) -> None:
     with public.client() as c:
         cases = [
@@ -65,7 +76,9 @@ def test_malformed_bodies_get_a_clean_4xx(public: Public, path: str) -> None:
     assert cases[2].status_code == 413 and cases[4].status_code == 413
 
 
-@pytest.mark.parametrize(("path", "field"), [("/verify", "code"), ("/self-check", "contact")])
+@pytest.mark.parametrize(
+    ("path", "field"), [("/verify", "code"), ("/self-check", "contact"), ("/my-file", "contact")]
+)
 def test_an_oversized_form_field_gets_the_form_again(public: Public, path: str, field: str) -> None:
     with public.client() as c:
         r = c.post(path, data={field: "7" * 400, "lang": "en"})

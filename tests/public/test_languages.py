@@ -9,7 +9,7 @@ from tests.public.conftest import Public
 from vigie.breach import i18n
 from vigie.public import languages
 
-PAGES = ["/", "/verify", "/self-check"]
+PAGES = ["/", "/verify", "/self-check", "/my-file"]
 
 
 @pytest.mark.parametrize("lang", i18n.LANGUAGES)

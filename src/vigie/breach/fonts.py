@@ -13,7 +13,8 @@ maps; a missing glyph is an error naming the character and the language, never t
 
 Fonts (Debian packages; see docs/breach.md):
 ``fonts-dejavu-core`` (Latin, Cyrillic, Hebrew), ``fonts-sil-scheherazade`` (Arabic,
-Dari, Pashto), ``fonts-noto-cjk`` (Chinese). ``python -m vigie.breach.fonts`` reports
+Dari, Pashto), ``fonts-noto-cjk`` (Chinese), ``fonts-sil-abyssinica`` (Tigrinya, in
+Ethiopic script), ``fonts-lohit-beng-bengali`` (Bengali). ``python -m vigie.breach.fonts`` reports
 what is installed.
 """
 
@@ -41,11 +42,15 @@ STACKS: dict[str, tuple[str, ...]] = {
     "prs": ("Scheherazade", "DejaVu Sans"),
     "ps": ("Scheherazade", "DejaVu Sans"),
     "zh": ("Noto Sans CJK SC", "DejaVu Sans"),
+    "ti": ("Abyssinica SIL", "DejaVu Sans"),
+    "bn": ("Lohit Bengali", "DejaVu Sans"),
 }
 PACKAGES = {
     "DejaVu Sans": "fonts-dejavu-core",
     "Scheherazade": "fonts-sil-scheherazade",
     "Noto Sans CJK SC": "fonts-noto-cjk",
+    "Abyssinica SIL": "fonts-sil-abyssinica",
+    "Lohit Bengali": "fonts-lohit-beng-bengali",
 }
 
 
@@ -133,6 +138,8 @@ FACE_NAMES = {
     "DejaVu Sans": "Vigie Sans",
     "Scheherazade": "Vigie Arabic",
     "Noto Sans CJK SC": "Vigie CJK",
+    "Abyssinica SIL": "Vigie Ethiopic",
+    "Lohit Bengali": "Vigie Bengali",
 }
 EXTRA_RANGES = {"DejaVu Sans": ((0x370, 0x52F), (0x590, 0x5FF))}
 

@@ -25,7 +25,7 @@ from babel.support import Translations
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "notices"
 LANGUAGES: tuple[str, ...] = (
-    "fr", "en", "uk", "ru", "ar", "prs", "ps", "zh", "he", "es", "pt", "tr",
+    "fr", "en", "uk", "ru", "ar", "prs", "ps", "zh", "he", "es", "pt", "tr", "ti", "bn",
 )  # fmt: skip
 FALLBACK: tuple[str, ...] = ("fr", "en")
 RTL = frozenset({"ar", "prs", "ps", "he"})
@@ -36,7 +36,7 @@ ALIASES = {
 }  # fmt: skip
 # Babel locale of each catalogue (dates, list separators).
 BABEL_LOCALES = {"prs": "fa_AF"}
-LIST_SEPARATORS = {"ar": "، ", "prs": "، ", "ps": "، ", "zh": "、"}
+LIST_SEPARATORS = {"ar": "، ", "prs": "، ", "ps": "، ", "zh": "、", "ti": "፣ "}
 
 
 def catalogue_language(tag: str | None) -> str | None:

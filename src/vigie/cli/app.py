@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "incident",
     "demo",
     "jobs",
+    "requests",
     "requirements",
     "siem",
     "backup",

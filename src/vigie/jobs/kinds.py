@@ -9,6 +9,7 @@ from typing import Any
 
 from vigie.jobs import tasks
 from vigie.jobs.context import JobContext
+from vigie.public import tasks as public
 
 Run = Callable[[JobContext, dict[str, Any]], dict[str, Any]]
 
@@ -35,6 +36,16 @@ KINDS: Mapping[str, Kind] = MappingProxyType(
                 tasks.AUDIT_VERIFY,
                 tasks.run_audit_verification,
                 "Verify the whole audit trail (`vigie audit verify`), progress in events.",
+            ),
+            Kind(
+                public.SELF_CHECK,
+                public.run_self_check,
+                'Answer "was I affected?" at the contact on file (public service).',
+            ),
+            Kind(
+                public.REPORT,
+                public.run_report,
+                "Send a disclosure report's one-time link to the contact on file (public service).",
             ),
         )
     }

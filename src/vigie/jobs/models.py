@@ -1,8 +1,10 @@
 """Table of vigie.jobs: the queue of background work, one row per job.
 
-A job carries ids and paths only (``params``), never a personal value; its ``result``
-holds ids, paths and counts, and ``error`` a message Vigie wrote (or only the exception's
-class name: a library's message may quote a leaked value). See :mod:`vigie.jobs.queue`.
+A job carries ids and paths only (``params``), never a personal value in clear (the
+public service's jobs carry the contact sealed: :func:`vigie.public.contacts.seal_contact`);
+its ``result`` holds ids, paths and counts, and ``error`` a message Vigie wrote (or only
+the exception's class name: a library's message may quote a leaked value). See
+:mod:`vigie.jobs.queue`.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from vigie.errors import InvalidInput, NotFound
@@ -43,6 +43,37 @@ def _plain(value: Any) -> bool:
     return isinstance(value, _Scalar)
 
 
+def _check(params: dict[str, Any]) -> None:
+    for name, value in params.items():
+        if not _plain(value):
+            raise InvalidInput(
+                f"job parameter {name!r}: only ids, paths and flags (or lists of them)"
+            )
+
+
+def push(
+    session: Session,
+    *,
+    kind: str,
+    params: dict[str, Any],
+    actor: str,
+    now: datetime | None = None,
+) -> None:
+    """Queue a job as :func:`enqueue` does, with one ``INSERT`` and no ORM object: for a
+    request path that queues on every request (the public service) and needs no id."""
+    _check(params)
+    session.execute(
+        insert(Job).values(
+            kind=kind,
+            params=params,
+            actor=actor,
+            state=JobState.QUEUED.value,
+            created_at=now or utcnow(),
+            attempts=0,
+        )
+    )
+
+
 def enqueue(
     session: Session,
     *,
@@ -52,11 +83,7 @@ def enqueue(
     now: datetime | None = None,
 ) -> Job:
     """Queue a job of ``kind``; ``params`` are ids, paths and flags only (flat JSON)."""
-    for name, value in params.items():
-        if not _plain(value):
-            raise InvalidInput(
-                f"job parameter {name!r}: only ids, paths and flags (or lists of them)"
-            )
+    _check(params)
     job = Job(
         kind=kind, params=params, actor=actor, state=JobState.QUEUED, created_at=now or utcnow()
     )

@@ -5,16 +5,17 @@ render. It serves nothing else: no processor API, no console, no OpenAPI of inte
 ``/openapi.json`` describes the JSON endpoints under ``/json`` only.
 
 - ``/``, ``/verify`` (GET form, POST result), ``/self-check`` (GET form, POST "sent"),
+  ``/my-file`` (GET form, POST "sent": who saw my file?), ``/report/TOKEN`` (GET a
+  button, POST the report: the one-time link sent to the contact on file),
   ``/incidents/ID`` (a published incident's public notice): pages that work without
   JavaScript, in the reader's language (``?lang=``, cookie);
-- ``/json/verify``, ``/json/self-check``: the same for programs (a bank's fraud team);
+- ``/json/verify``, ``/json/self-check``, ``/json/disclosure-report``: the same for
+  programs (a bank's fraud team);
 - ``/static/public.css``: the one style sheet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Form, Path, Request
@@ -24,27 +25,25 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from vigie import __version__
-from vigie.breach.channels import Channel
 from vigie.http.limits import RequestLimits
 from vigie.http.listener import Listener
 from vigie.http.probes import Probes
 from vigie.http.problems import PROBLEM_JSON
 from vigie.ops.readiness import store_checks
 from vigie.public.limiter import Limiter
+from vigie.public.report_views import ReportViews
 from vigie.public.schemas import (
     Problem,
+    ReportRequestBody,
     SelfCheckAccepted,
     SelfCheckRequest,
     VerifyAnswer,
     VerifyRequest,
 )
-from vigie.public.selfcheck import Composer, channels_from_settings
 from vigie.public.views import Views
-from vigie.public.worker import SelfCheckWorker
 from vigie.secrets import InstanceSecrets, load_secrets
 from vigie.settings import Settings
-from vigie.store.base import utcnow
-from vigie.store.engine import make_engine, make_session_factory
+from vigie.store.engine import is_sqlite, make_engine, make_read_engine, make_session_factory
 
 DESCRIPTION = """\
 The public service of a controller after a personal-data breach.
@@ -54,6 +53,8 @@ The public service of a controller after a personal-data breach.
   channels it was sent — nothing about the person. Every wrong code answers alike.
 * `POST /json/self-check`: "was I affected?". The answer is never in the response: if the
   contact is on file, a message is sent to it.
+* `POST /json/disclosure-report`: "who saw my file?". Never in the response either: if the
+  contact is on file, a one-time link to the person's disclosure report is sent to it.
 
 Rate-limited per client address and overall (`429` with `Retry-After`); `503` when the
 limiter cannot count. Errors are RFC 9457 `application/problem+json`.
@@ -86,30 +87,29 @@ def create_app(
     engine: Engine | None = None,
     secrets: InstanceSecrets | None = None,
     limiter: Limiter | None = None,
-    channels: Callable[[], Mapping[str, Channel]] | None = None,
-    clock: Callable[[], datetime] = utcnow,
 ) -> FastAPI:
     """The public listener of the instance described by ``settings``.
 
-    ``channels`` builds the self-check's channels (default: SMTP e-mail and the SMS
-    outbox of the settings); ``engine``, ``secrets``, ``limiter`` default to the
-    instance's own. Tests and benchmarks may pass theirs.
+    ``engine``, ``secrets``, ``limiter`` default to the instance's own; tests and
+    benchmarks may pass theirs. Self-checks and report requests are queued as jobs
+    (:mod:`vigie.public.tasks`): a ``vigie worker`` answers them.
     """
     engine = engine or make_engine(settings.resolved_database_url)
     secrets = secrets or load_secrets(settings.resolved_secrets_dir)
     limiter = limiter or Limiter.from_settings(settings)
     sessions = make_session_factory(engine)
-    worker = SelfCheckWorker(
-        sessions=sessions,
-        composer=Composer(settings, secrets),
-        channels=channels or (lambda: channels_from_settings(settings)),
-        limiter=limiter,
-        secrets=secrets,
-        now=clock,
-        capacity=settings.public_selfcheck_queue,
+    # Code checks only read: on SQLite they take no write lock (queued requests do).
+    reader = (
+        make_read_engine(engine.url.render_as_string(hide_password=False))
+        if is_sqlite(engine)
+        else engine
     )
     views = Views(
-        settings=settings, sessions=sessions, secrets=secrets, limiter=limiter, worker=worker
+        settings=settings,
+        sessions=sessions,
+        readers=make_session_factory(reader),
+        secrets=secrets,
+        limiter=limiter,
     )
 
     app = Listener(
@@ -123,7 +123,7 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
     )
-    app.state.self_check = worker
+    reports = ReportViews(views)
     app.state.limiter = limiter
 
     @app.exception_handler(StarletteHTTPException)
@@ -167,6 +167,30 @@ def create_app(
     ) -> Response:
         return views.self_check_page(request, contact=contact, lang=lang)
 
+    @app.get("/my-file", include_in_schema=False)
+    def report_form(request: Request) -> Response:
+        return reports.form(request)
+
+    @app.post("/my-file", include_in_schema=False)
+    def report_request_page(
+        request: Request,
+        contact: Annotated[str, Form(max_length=300)] = "",
+        lang: Annotated[str, Form(max_length=8)] = "",
+    ) -> Response:
+        return reports.request_page(request, contact=contact, lang=lang)
+
+    @app.get("/report/{token}", include_in_schema=False)
+    def report_link(request: Request, token: Annotated[str, Path(max_length=64)]) -> Response:
+        return reports.link_page(request, token)
+
+    @app.post("/report/{token}", include_in_schema=False)
+    def report_page(
+        request: Request,
+        token: Annotated[str, Path(max_length=64)],
+        lang: Annotated[str, Form(max_length=8)] = "",
+    ) -> Response:
+        return reports.report_page(request, token, lang=lang)
+
     @app.post(
         "/json/verify",
         response_model=VerifyAnswer,
@@ -189,6 +213,18 @@ def create_app(
         """Always the same `202` for a well-formed contact, in the same time: if the contact
         is on file, a message is sent to it saying whether its person was affected."""
         return views.self_check_json(request, contact=body.contact)
+
+    @app.post(
+        "/json/disclosure-report",
+        response_model=SelfCheckAccepted,
+        status_code=202,
+        summary="Who saw my file? (a one-time link sent to the contact on file)",
+        responses=_problems(400, *_COMMON),
+    )
+    def report_json(request: Request, body: Annotated[ReportRequestBody, Body()]) -> Response:
+        """Always the same `202` for a well-formed contact, in the same time: if the contact
+        is on file, a one-time link to the person's disclosure report is sent to it."""
+        return reports.request_json(request, contact=body.contact, lang=body.lang)
 
     @app.get("/static/public.css", include_in_schema=False)
     def stylesheet() -> Response:

@@ -2,20 +2,25 @@
 
 The registry keeps e-mail addresses as given and phone numbers in E.164; a typed
 contact is brought to the same form so the look-up finds it. A contact is never logged
-nor stored: the rate limiter and ``public_messages`` know it only by
-:func:`contact_tag`, a keyed hash.
+nor stored in clear: the rate limiter and ``public_messages`` know it only by
+:func:`contact_tag`, a keyed hash, and a queued request carries it sealed
+(:func:`seal_contact`, AES-GCM under a key derived from the instance secret).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import os
 import re
 from dataclasses import dataclass
 
 import phonenumbers
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from vigie.errors import InvalidInput
+from vigie.errors import IntegrityError, InvalidInput
 from vigie.secrets import InstanceSecrets
 
 MAX_LENGTH = 254
@@ -62,3 +67,27 @@ def contact_tag(key: bytes, contact: Contact) -> str:
     """A keyed hash of ``contact``: what the limiter and the message log know of it."""
     data = f"{contact.channel}:{contact.value.lower()}".encode()
     return hmac.new(key, data, hashlib.sha256).hexdigest()[:32]
+
+
+_SEAL_AAD = b"vigie public contact v1"
+
+
+def seal_contact(secrets: InstanceSecrets, contact: Contact) -> str:
+    """``contact`` encrypted for a queued job's parameters (URL-safe text)."""
+    nonce = os.urandom(12)
+    plain = f"{contact.channel}:{contact.value}".encode()
+    sealed = AESGCM(secrets.derive("public-contact-seal")).encrypt(nonce, plain, _SEAL_AAD)
+    return base64.urlsafe_b64encode(nonce + sealed).decode()
+
+
+def open_contact(secrets: InstanceSecrets, sealed: str) -> Contact:
+    """The contact :func:`seal_contact` sealed; :class:`IntegrityError` if it was altered."""
+    try:
+        data = base64.urlsafe_b64decode(sealed.encode())
+        plain = AESGCM(secrets.derive("public-contact-seal")).decrypt(
+            data[:12], data[12:], _SEAL_AAD
+        )
+    except (InvalidTag, ValueError) as exc:
+        raise IntegrityError("a queued contact does not decrypt") from exc
+    channel, _, value = plain.decode().partition(":")
+    return Contact(channel, value)

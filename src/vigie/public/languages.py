@@ -38,6 +38,8 @@ AUTONYMS = {
     "es": "Español",
     "pt": "Português",
     "tr": "Türkçe",
+    "ti": "ትግርኛ",
+    "bn": "বাংলা",
 }
 # The BCP 47 tag to put in ``lang`` (Dari has its own ISO 639-3 code, ``prs``).
 HTML_LANG = {"prs": "fa-AF"}

@@ -1,11 +1,12 @@
 """Rate limits of the public service, on the ``limits`` library; failing closed.
 
-Three kinds of limit, each a ``limits`` rate string from the settings:
+Two kinds of limit, each a ``limits`` rate string from the settings:
 
 - per client address (``public_rate_per_address``): each endpoint counted apart;
-- for the whole service (``public_rate_global``): each endpoint counted apart;
-- per contact (``public_messages_per_contact``): self-check messages to one e-mail
-  address or phone number, checked off the request path, keyed by a hash of the contact.
+- for the whole service (``public_rate_global``): each endpoint counted apart.
+
+(Messages to one contact are capped in the store, off the request path:
+:mod:`vigie.public.caps`.)
 
 :meth:`Limiter.hit` raises :class:`RateLimited` past a limit and :class:`LimiterDown`
 when the store does not answer: nothing is served that could not be counted.
@@ -38,14 +39,11 @@ class LimiterDown(VigieError):
 class Limiter:
     """The public service's limits over one ``limits`` storage."""
 
-    def __init__(
-        self, *, storage_uri: str, per_address: str, overall: str, per_contact: str
-    ) -> None:
+    def __init__(self, *, storage_uri: str, per_address: str, overall: str) -> None:
         self._storage = storage_from_string(storage_uri, wrap_exceptions=True)
         self._limiter = MovingWindowRateLimiter(self._storage)
         self.per_address = parse(per_address)
         self.overall = parse(overall)
-        self.per_contact = parse(per_contact)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limiter:
@@ -54,7 +52,6 @@ class Limiter:
             storage_uri=settings.public_limits_storage,
             per_address=settings.public_rate_per_address,
             overall=settings.public_rate_global,
-            per_contact=settings.public_messages_per_contact,
         )
 
     def hit(self, item: RateLimitItem, *keys: str) -> None:
@@ -72,10 +69,6 @@ class Limiter:
         """Count a request to ``endpoint`` from ``address``: overall, then for the address."""
         self.hit(self.overall, "global", endpoint)
         self.hit(self.per_address, "address", endpoint, address)
-
-    def message(self, contact_tag: str) -> None:
-        """Count a message to the contact of ``contact_tag``; raise past its daily cap."""
-        self.hit(self.per_contact, "contact", contact_tag)
 
     def reset(self) -> None:
         """Forget every count (tests, benchmarks)."""

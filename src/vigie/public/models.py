@@ -1,10 +1,15 @@
-"""Tables of vigie.public: the messages the self-check sent.
+"""Tables of vigie.public: the messages the self-check sent, the disclosure reports asked.
 
 - ``public_messages``: one row per message a self-check sent to a contact on file: to
   whom (the person's id and a keyed hash of the contact, never the contact), for which
   incident (none for "you were not affected"), the look-up tag of the verification code
   it carries, and when. It caps the messages per contact per day and lets the public
   verification confirm the codes these messages carry.
+- ``public_report_requests``: one row per link to a disclosure report ("who saw my
+  file?") sent to a contact on file: whose report (the person's id), where it was sent
+  (channel and contact tag, never the contact), in which language, the SHA-256 of the
+  link's secret (never the secret), until when the link works, and when it was sent and
+  opened. A link opens once; ``vigie requests list`` shows the rows to the DPO.
 """
 
 from __future__ import annotations
@@ -34,3 +39,22 @@ class PublicMessage(Base):
         Index("ix_public_messages_code_tag", "code_tag"),
         Index("ix_public_messages_contact", "contact_tag", "sent_at"),
     )
+
+
+class ReportRequest(Base):
+    """A link to person ``subject_id``'s disclosure report, sent to their contact on file."""
+
+    __tablename__ = "public_report_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(8))  # email | sms
+    contact_tag: Mapped[str] = mapped_column(String(32))
+    lang: Mapped[str] = mapped_column(String(8))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_public_report_requests_contact", "contact_tag", "requested_at"),)

@@ -39,6 +39,15 @@ class SelfCheckRequest(BaseModel):
     contact: str = Field(min_length=1, max_length=254, examples=["someone@example.org"])
 
 
+class ReportRequestBody(BaseModel):
+    """An e-mail address or a phone number, and the language the report is wanted in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contact: str = Field(min_length=1, max_length=254, examples=["someone@example.org"])
+    lang: str | None = Field(None, min_length=2, max_length=8, examples=["prs"])
+
+
 class SelfCheckAccepted(BaseModel):
     """The same answer for every contact: the answer itself goes to the contact, if on file."""
 

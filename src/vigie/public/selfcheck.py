@@ -1,11 +1,11 @@
 """Answering "was I affected?" at the contact on file, never on screen.
 
-:func:`answer` runs off the request path (:mod:`vigie.public.worker`). It finds the people
+:func:`answer` runs off the request path, as a job (:mod:`vigie.public.tasks`). It finds the people
 of the registry whose e-mail address or phone number is the contact; for each, it sends
 to that contact, through the notice channels, the notice of every incident that exposed
 them (which fields, what to do, the verification code), or one message saying they were
 affected by none. A contact nobody has gets nothing. Messages to one contact are capped
-per day (the limiter's per-contact limit); past it the request is dropped. Each answer is
+per day (:mod:`vigie.public.caps`); past it the request is dropped. Each answer is
 one ``public:self-check`` audit event: the people's ids and counts, never the contact.
 """
 
@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from limits import RateLimitItem
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
@@ -28,9 +29,9 @@ from vigie.breach.codes import code_key, code_tag, make_code, tag_key
 from vigie.breach.models import IncidentExposure
 from vigie.breach.notices import NoticeRenderer, Recipient
 from vigie.breach.notify import context_for
-from vigie.public import pages
+from vigie.public import caps, pages
 from vigie.public.contacts import Contact, contact_key, contact_tag
-from vigie.public.limiter import Limiter, RateLimited
+from vigie.public.limiter import RateLimited
 from vigie.public.models import PublicMessage
 from vigie.registry.models import Subject
 from vigie.secrets import InstanceSecrets
@@ -60,7 +61,8 @@ class Answer:
     capped: bool
 
 
-def _people(session: Session, contact: Contact) -> list[Subject]:
+def people_with(session: Session, contact: Contact) -> list[Subject]:
+    """The people of the registry whose contact on file is ``contact`` (at most 20)."""
     cond: ColumnElement[bool]
     if contact.channel == "email":
         cond = Subject.email.in_({contact.value, contact.value.lower()})
@@ -170,12 +172,12 @@ def answer(
     contact: Contact,
     composer: Composer,
     channels: Mapping[str, Channel],
-    limiter: Limiter,
     secrets: InstanceSecrets,
+    cap: RateLimitItem,
     now: Callable[[], datetime],
 ) -> Answer:
     """Look ``contact`` up and send each person found their answer; audit it. Commits."""
-    people = _people(session, contact)
+    people = people_with(session, contact)
     tag = contact_tag(contact_key(secrets), contact)
     sent: list[int] = []
     incidents: set[int] = set()
@@ -184,7 +186,7 @@ def answer(
     for person in people:
         for incident_id, code, message in composer.notices(session, person, contact.channel):
             try:
-                limiter.message(tag)
+                caps.check(session, tag=tag, cap=cap, now=now())
             except RateLimited:
                 capped = True
                 break

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, union_all
 from sqlalchemy.orm import Session
 
 from vigie.breach.codes import code_tag, tag_key
@@ -50,13 +51,13 @@ def verify_notice(
     messages = select(
         PublicMessage.incident_id, PublicMessage.channel, PublicMessage.sent_at
     ).where(PublicMessage.code_tag == tag, PublicMessage.incident_id.is_not(None))
-    for rows in (session.execute(deliveries), session.execute(messages)):
-        for incident, channel, at in rows:
-            if incident is None or (incident_id is not None and incident != incident_id):
-                continue
-            day = at.date()
-            known = sent[incident].get(channel)
-            sent[incident][channel] = min(day, known) if known else day
+    rows: list[Any] = list(session.execute(union_all(deliveries, messages)))
+    for incident, channel, at in rows:
+        if incident is None or (incident_id is not None and incident != incident_id):
+            continue
+        day = at.date()
+        known = sent[incident].get(channel)
+        sent[incident][channel] = min(day, known) if known else day
     if not sent:
         raise NotGenuine("this code does not match a notice sent by the controller")
     return [

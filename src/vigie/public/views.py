@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,11 +22,10 @@ from vigie.breach.notices import NoticeRenderer
 from vigie.breach.notify import context_for
 from vigie.errors import InvalidInput, NotFound
 from vigie.http.problems import PROBLEM_JSON, ProblemKind, problem_body
-from vigie.public import incident_pages, languages, pages
+from vigie.public import incident_pages, languages, pages, tasks
 from vigie.public.contacts import parse_contact
 from vigie.public.limiter import Limiter, LimiterDown, RateLimited
 from vigie.public.verify import GenuineNotice, NotGenuine, verify_notice
-from vigie.public.worker import Busy, SelfCheckWorker
 from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 
@@ -38,7 +38,11 @@ INVALID = ProblemKind(400, "invalid-request", "Invalid request")
 NOT_FOUND = ProblemKind(404, "not-found", "Not found")
 SENT_DETAIL = "If this contact is in our records, a message has been sent to it."
 HTML = "text/html; charset=utf-8"
-PAGES = frozenset({"/", "/verify", "/self-check"})
+PAGES = frozenset({"/", "/verify", "/self-check", "/my-file"})
+LINK_NOT_VALID = (
+    "This link is not valid: it was already used, it expired, or it was mistyped. "
+    "You can ask for a new one."
+)
 
 
 @dataclass
@@ -47,9 +51,9 @@ class Views:
 
     settings: Settings
     sessions: sessionmaker[Session]
+    readers: sessionmaker[Session]  # for look-ups only: no write lock on SQLite
     secrets: InstanceSecrets
     limiter: Limiter
-    worker: SelfCheckWorker
     _renderers: dict[int, NoticeRenderer] = field(default_factory=dict)
 
     @property
@@ -214,15 +218,29 @@ class Views:
                 example=pages.ltr(EXAMPLE_CODE),
                 error=gettext("Enter the verification code."),
             )
-        if request.url.path == "/self-check":
+        if request.url.path in ("/self-check", "/my-file"):
+            template, title = (
+                ("selfcheck.html.j2", "Was my data affected?")
+                if request.url.path == "/self-check"
+                else ("report_request.html.j2", "Who saw my file?")
+            )
             return self._html(
                 request,
-                "selfcheck.html.j2",
-                "Was my data affected?",
+                template,
+                title,
                 lang=lang,
                 status=400,
                 error_field="contact",
                 error=gettext("Enter an e-mail address or a phone number."),
+            )
+        if request.url.path.startswith("/report/"):
+            return self._html(
+                request,
+                "error.html.j2",
+                "This link does not work",
+                lang=lang,
+                status=404,
+                message=gettext(LINK_NOT_VALID),
             )
         errors = [".".join(str(p) for p in e.get("loc", ())) for e in exc.errors()[:5]]
         kind = ProblemKind(422, "validation", "Request does not match the schema")
@@ -236,7 +254,7 @@ class Views:
     # --- verify a notice ----------------------------------------------------------------
 
     def _verify(self, *, code: str, incident: int | None) -> list[GenuineNotice]:
-        with self.sessions() as session:
+        with self.readers() as session:
             try:
                 return verify_notice(session, self.secrets, code=code, incident_id=incident)
             except NotGenuine:
@@ -321,10 +339,23 @@ class Views:
             request, "selfcheck.html.j2", "Was my data affected?", lang=self._lang(request)
         )
 
+    def queue(
+        self, request: Request, *, endpoint: str, kind: str, contact: str, lang: str | None
+    ) -> None:
+        """Count, parse, queue a job of ``kind``: the same work for every contact. Raises
+        to refuse (:class:`LimiterDown` too when the queue cannot be written)."""
+        self._count(endpoint, request)
+        parsed = parse_contact(contact)
+        try:
+            with self.sessions.begin() as session:
+                tasks.submit(session, kind=kind, contact=parsed, lang=lang, secrets=self.secrets)
+        except SQLAlchemyError as exc:
+            raise LimiterDown("the queue cannot be written") from exc
+
     def _self_check(self, request: Request, contact: str) -> None:
-        """Count, parse, queue: the same work for every contact. Raises to refuse."""
-        self._count("self-check", request)
-        self.worker.submit(parse_contact(contact))
+        self.queue(
+            request, endpoint="self-check", kind=tasks.SELF_CHECK, contact=contact, lang=None
+        )
 
     def self_check_page(self, request: Request, *, contact: str, lang: str) -> Response:
         lang = self._lang(request, lang)
@@ -343,8 +374,6 @@ class Views:
             )
         except (RateLimited, LimiterDown) as exc:
             return self._refused_page(request, exc, lang)
-        except Busy:
-            return self._refused_page(request, LimiterDown("busy"), lang)
         return self._html(request, "selfcheck_sent.html.j2", "Request received", lang=lang)
 
     def self_check_json(self, request: Request, *, contact: str) -> Response:
@@ -352,7 +381,7 @@ class Views:
             self._self_check(request, contact)
         except InvalidInput:
             return self._problem(INVALID, "not an e-mail address nor a phone number", request)
-        except (RateLimited, LimiterDown, Busy) as exc:
+        except (RateLimited, LimiterDown) as exc:
             return self._refused_json(request, exc)
         body = {"status": "accepted", "detail": SENT_DETAIL}
         return Response(orjson.dumps(body), status_code=202, media_type="application/json")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 02:10:54.746810
+Create Date: 2026-12-07 03:47:22.733255
 """
 
 from __future__ import annotations
@@ -678,6 +678,32 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inspections")),
     )
     op.create_table(
+        "public_report_requests",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("subject_id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=8), nullable=False),
+        sa.Column("contact_tag", sa.String(length=32), nullable=False),
+        sa.Column("lang", sa.String(length=8), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("requested_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("opened_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["subject_id"],
+            ["subjects.id"],
+            name=op.f("fk_public_report_requests_subject_id_subjects"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_public_report_requests")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_public_report_requests_token_hash")),
+    )
+    with op.batch_alter_table("public_report_requests", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_public_report_requests_contact", ["contact_tag", "requested_at"], unique=False
+        )
+
+    op.create_table(
         "requirement_actions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("processor_id", sa.Integer(), nullable=False),
@@ -1010,6 +1036,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_requirement_actions")
 
     op.drop_table("requirement_actions")
+    with op.batch_alter_table("public_report_requests", schema=None) as batch_op:
+        batch_op.drop_index("ix_public_report_requests_contact")
+
+    op.drop_table("public_report_requests")
     op.drop_table("inspections")
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.drop_index("ix_incidents_processor_status")

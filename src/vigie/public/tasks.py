@@ -1,0 +1,90 @@
+"""The public service's background work, on the job queue (:mod:`vigie.jobs`).
+
+A self-check or a disclosure-report request is one job: the page only queues it (one
+insert, the same for every contact) and answers at once; a ``vigie worker`` looks the
+contact up and sends. Queued in the store, a request survives a restart of the listener
+or of the worker. The job's parameters carry the contact sealed
+(:func:`vigie.public.contacts.seal_contact`), never in clear; its result holds counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from vigie.breach.channels import Channel
+from vigie.jobs.context import JobContext
+from vigie.jobs.queue import push
+from vigie.public.contacts import Contact, open_contact, seal_contact
+from vigie.public.selfcheck import ACTOR
+from vigie.secrets import InstanceSecrets
+from vigie.store.base import utcnow
+
+SELF_CHECK = "public.self-check"
+REPORT = "public.report"
+
+
+def submit(
+    session: Session, *, kind: str, contact: Contact, lang: str | None, secrets: InstanceSecrets
+) -> None:
+    """Queue a request of ``kind`` for ``contact`` (the caller commits)."""
+    params = {"contact": seal_contact(secrets, contact), "lang": lang or ""}
+    push(session, kind=kind, params=params, actor=ACTOR)
+
+
+def _channels(ctx: JobContext) -> Mapping[str, Channel]:
+    from vigie.public.selfcheck import channels_from_settings
+
+    return channels_from_settings(ctx.settings)
+
+
+def _close(channels: Mapping[str, Channel]) -> None:
+    for channel in channels.values():
+        channel.close()
+
+
+def run_self_check(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Answer "was I affected?" at the contact on file of each person who has it."""
+    from vigie.public.caps import per_contact
+    from vigie.public.selfcheck import Composer, answer
+
+    contact = open_contact(ctx.secrets, str(params["contact"]))
+    channels = _channels(ctx)
+    try:
+        with ctx.sessions() as session:
+            done = answer(
+                session,
+                contact=contact,
+                composer=Composer(ctx.settings, ctx.secrets),
+                channels=channels,
+                secrets=ctx.secrets,
+                cap=per_contact(ctx.settings),
+                now=utcnow,
+            )
+    finally:
+        _close(channels)
+    return {"people": done.people, "sent": done.sent, "capped": done.capped}
+
+
+def run_report(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Send each person whose contact on file is the one asked a link to their report."""
+    from vigie.public.report_links import send_report_links
+
+    contact = open_contact(ctx.secrets, str(params["contact"]))
+    channels = _channels(ctx)
+    try:
+        with ctx.sessions() as session:
+            sent = send_report_links(
+                session,
+                contact=contact,
+                lang=str(params.get("lang") or "") or None,
+                settings=ctx.settings,
+                channels=channels,
+                secrets=ctx.secrets,
+                now=utcnow,
+            )
+    finally:
+        _close(channels)
+    return {"people": sent.people, "sent": sent.sent, "capped": sent.capped}
