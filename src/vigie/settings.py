@@ -190,6 +190,13 @@ class Settings(BaseSettings):
     alert_webhook_url: str | None = Field(
         None, description="URL that receives each alert as JSON. Unset: no webhook."
     )
+    webhook_rotation_overlap_hours: float = Field(
+        168.0,
+        ge=0,
+        description="After `vigie secrets rotate webhook`, how long the previous webhook "
+        "secrets stay valid beside the new ones (outgoing bodies carry both signatures, the "
+        "old inbound token is still accepted), so receivers can switch without a gap.",
+    )
     detection_eval_every_people: int = Field(
         25,
         ge=1,

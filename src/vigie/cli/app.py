@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "siem",
     "backup",
     "retention",
+    "secrets",
 )
 
 

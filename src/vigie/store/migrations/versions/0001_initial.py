@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 02:10:54.746810
+Create Date: 2026-12-07 04:52:40.101028
 """
 
 from __future__ import annotations
@@ -678,6 +678,27 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inspections")),
     )
     op.create_table(
+        "pseudonym_rotations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("processor_id", sa.Integer(), nullable=False),
+        sa.Column("from_version", sa.Integer(), nullable=False),
+        sa.Column("to_version", sa.Integer(), nullable=False),
+        sa.Column("rotated_us", sa.BigInteger(), nullable=False),
+        sa.Column("fetched_us", sa.BigInteger(), nullable=True),
+        sa.Column("fetched_key_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["processor_id"],
+            ["processors.id"],
+            name=op.f("fk_pseudonym_rotations_processor_id_processors"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pseudonym_rotations")),
+        sa.UniqueConstraint("processor_id", "to_version", name="uq_pseudonym_rotations_version"),
+    )
+    with op.batch_alter_table("pseudonym_rotations", schema=None) as batch_op:
+        batch_op.create_index("ix_pseudonym_rotations_processor", ["processor_id"], unique=False)
+
+    op.create_table(
         "requirement_actions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("processor_id", sa.Integer(), nullable=False),
@@ -1010,6 +1031,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_requirement_actions")
 
     op.drop_table("requirement_actions")
+    with op.batch_alter_table("pseudonym_rotations", schema=None) as batch_op:
+        batch_op.drop_index("ix_pseudonym_rotations_processor")
+
+    op.drop_table("pseudonym_rotations")
     op.drop_table("inspections")
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.drop_index("ix_incidents_processor_status")
