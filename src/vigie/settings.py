@@ -116,6 +116,12 @@ class Settings(BaseSettings):
         "(RFC 5424; `?ca=/path/ca.pem` to trust a CA of your own) or `file:///PATH` (JSON "
         "lines). Unset: no SIEM export.",
     )
+    siem_webhook_url: str | None = Field(
+        None,
+        description="Also POST the same OCSF events, a batch per request, to this URL "
+        "(`https://…`), signed like the alert webhook (`X-Vigie-Signature: sha256=HMAC`, "
+        "key from `vigie siem webhook-secret`), at least once. Unset: no SIEM webhook.",
+    )
     console_max_body_bytes: int = Field(
         65_536, ge=1024, description="Largest request body the console accepts (413 above)."
     )
