@@ -183,6 +183,30 @@ class Settings(BaseSettings):
     jobs_max_attempts: int = Field(
         3, ge=1, description="Runs a job gets when its workers keep dying before it is failed."
     )
+    schedule_retention_seconds: float = Field(
+        86_400.0,
+        ge=0,
+        description="How often the workers run `vigie retention run` (the scheduler, "
+        "docs/jobs.md). 0: never (run it from cron instead).",
+    )
+    schedule_siem_push_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="How often the workers push the SIEM sinks (`vigie siem push`) when "
+        "VIGIE_SIEM_URL or VIGIE_SIEM_WEBHOOK_URL is set. 0: never.",
+    )
+    schedule_checkpoints: bool = Field(
+        True,
+        description="Whether the workers also sign audit checkpoints every "
+        "VIGIE_AUDIT_CHECKPOINT_EVERY_SECONDS when due (`vigie serve` does it on a timer; "
+        "a host that runs only `vigie worker` needs this).",
+    )
+    schedule_requirements_seconds: float = Field(
+        86_400.0,
+        ge=0,
+        description="How often the workers run `vigie requirements enforce` (warnings, then "
+        "the overdue consequences, once each). 0: never.",
+    )
     smtp_host: str = Field("127.0.0.1", description="SMTP server for alert and notice e-mail.")
     smtp_port: int = Field(25, description="SMTP port.")
     smtp_user: str | None = Field(None, description="SMTP user, if the server wants one.")

@@ -30,8 +30,8 @@ def push_command(
     The audit trail is the outbox: a SIEM that is down loses nothing, the next push sends
     what it missed. Events carry their audit sequence number as `metadata.uid`: a push
     interrupted after sending may send a batch again, so receivers dedupe on it. Each sink
-    has its own cursor; one that is down does not hold back the other. Run it every
-    minute (a systemd timer or cron); exits 1 when a sink did not answer.
+    has its own cursor; one that is down does not hold back the other. The worker runs
+    it every VIGIE_SCHEDULE_SIEM_PUSH_SECONDS; exits 1 when a sink did not answer.
 
     Example: `VIGIE_SIEM_URL=syslog+tcp://siem.internal:6514 vigie siem push`
     """

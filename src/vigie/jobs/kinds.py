@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from vigie.jobs import tasks
+from vigie.jobs import periodic, tasks
 from vigie.jobs.context import JobContext
 
 Run = Callable[[JobContext, dict[str, Any]], dict[str, Any]]
@@ -35,6 +35,27 @@ KINDS: Mapping[str, Kind] = MappingProxyType(
                 tasks.AUDIT_VERIFY,
                 tasks.run_audit_verification,
                 "Verify the whole audit trail (`vigie audit verify`), progress in events.",
+            ),
+            Kind(
+                periodic.RETENTION_RUN,
+                periodic.run_retention,
+                "Purge what is past its retention period (`vigie retention run`); scheduled.",
+            ),
+            Kind(
+                periodic.SIEM_PUSH,
+                periodic.run_siem_push,
+                "Send the SIEM sinks the events they are owed (`vigie siem push`); scheduled.",
+            ),
+            Kind(
+                periodic.AUDIT_CHECKPOINT,
+                periodic.run_checkpoint,
+                "Sign an audit checkpoint if one is due; scheduled.",
+            ),
+            Kind(
+                periodic.REQUIREMENTS_ENFORCE,
+                periodic.run_requirements,
+                "Warn and apply overdue requirement consequences (`vigie requirements "
+                "enforce`); scheduled.",
             ),
         )
     }

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 04:52:40.101028
+Create Date: 2026-12-07 05:06:50.947744
 """
 
 from __future__ import annotations
@@ -137,6 +137,15 @@ def upgrade() -> None:
         sa.Column("disabled_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_console_operators")),
         sa.UniqueConstraint("login", name=op.f("uq_console_operators_login")),
+    )
+    op.create_table(
+        "job_schedules",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("next_due_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_job_id", sa.Integer(), nullable=True),
+        sa.Column("last_enqueued_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("enqueued_by", sa.String(length=100), nullable=True),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_job_schedules")),
     )
     op.create_table(
         "jobs",
@@ -1109,6 +1118,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_jobs_state_id")
 
     op.drop_table("jobs")
+    op.drop_table("job_schedules")
     op.drop_table("console_operators")
     op.drop_table("campaigns")
     op.drop_table("audit_tiles")
