@@ -4,6 +4,13 @@
   notice verification codes, encryption of stored leak files) with HKDF.
 - ``audit-signing.pem``: the Ed25519 private key that signs audit checkpoints;
   ``audit-signing.pub.pem`` is its public half, safe to hand to a regulator.
+- ``audit-keys.json`` (once the audit key was rotated): the history of the audit keys
+  (:mod:`vigie.audit.keyring`), so checkpoints signed by a retired key still verify.
+- ``key-versions.json`` (once a derived key was rotated): for each rotated purpose, its
+  versions after the first (number, random salt, time). Version 1 of a purpose is
+  ``HKDF(instance.key, info=purpose)``; version *n* is ``HKDF(instance.key, salt,
+  info=purpose#vn)``. The newest version is used for anything new; every version is kept,
+  so what an older one made (a notice code, a pseudonym in a leaked file) still checks.
 
 Secrets are wrapped in :class:`Secret`, which prints as ``'**********'`` so a key never
 reaches a log or a traceback by accident.
@@ -14,18 +21,24 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from vigie.audit.keyring import FILE as KEY_HISTORY
+from vigie.audit.keyring import KeyHistory
 from vigie.errors import ConfigError
 
 INSTANCE_KEY = "instance.key"
 SIGNING_KEY = "audit-signing.pem"
 SIGNING_PUB = "audit-signing.pub.pem"
+KEY_VERSIONS = "key-versions.json"
+VERSIONS_FORMAT = "vigie-key-versions/v1"
 
 
 class Secret:
@@ -47,27 +60,68 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class KeyVersion:
+    """One version of a derived key: its number, salt (none for version 1) and start."""
+
+    version: int
+    at_us: int = 0
+    salt: bytes = b""
+
+    def to_json(self) -> dict[str, object]:
+        return {"version": self.version, "at_us": self.at_us, "salt": self.salt.hex()}
+
+
+FIRST = KeyVersion(1)
+
+
+@dataclass(frozen=True)
 class InstanceSecrets:
     """The secrets of one Vigie instance, loaded from the secrets directory."""
 
     master: Secret
     signing_key: Ed25519PrivateKey
-    _derived: dict[tuple[str, int], bytes] = field(
+    versions: Mapping[str, tuple[KeyVersion, ...]] = field(default_factory=dict)
+    """Rotated purposes: their versions after the first, oldest first."""
+    history: KeyHistory | None = None
+    """The audit key history, when the audit key was ever rotated."""
+    _derived: dict[tuple[str, int, int], bytes] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
     def derive(self, purpose: str, length: int = 32) -> bytes:
-        """A key for one purpose (e.g. ``"pseudonym:7"``), derived from the master key.
+        """The current key for one purpose (e.g. ``"pseudonym:7"``), from the master key."""
+        return self.derive_version(purpose, self.current(purpose), length)
 
-        Derived once per purpose and kept with the secrets (request paths derive the same
+    def current(self, purpose: str) -> KeyVersion:
+        """The version of ``purpose``'s key in use for anything new."""
+        rotated = self.versions.get(purpose, ())
+        return rotated[-1] if rotated else FIRST
+
+    def all_versions(self, purpose: str) -> list[KeyVersion]:
+        """Every version of ``purpose``'s key, newest first."""
+        return [*reversed(self.versions.get(purpose, ())), FIRST]
+
+    def derive_version(self, purpose: str, version: KeyVersion, length: int = 32) -> bytes:
+        """The key of one version of ``purpose`` (see the module's docstring).
+
+        Derived once per version and kept with the secrets (request paths derive the same
         few keys on every request: an HKDF each time was a measurable share of them)."""
-        key = (purpose, length)
-        found = self._derived.get(key)
+        cached = (purpose, version.version, length)
+        found = self._derived.get(cached)
         if found is None:
-            found = self._derived[key] = HKDF(
-                algorithm=hashes.SHA256(), length=length, salt=None, info=purpose.encode()
+            if version.version == 1:
+                salt, info = None, purpose
+            else:
+                salt, info = version.salt, f"{purpose}#v{version.version}"
+            found = self._derived[cached] = HKDF(
+                algorithm=hashes.SHA256(), length=length, salt=salt, info=info.encode()
             ).derive(self.master.reveal())
         return found
+
+    @property
+    def audit_keys(self) -> KeyHistory:
+        """Every audit key with its period: what verification checks checkpoints against."""
+        return self.history or KeyHistory.single(self.verify_key)
 
     @property
     def verify_key(self) -> Ed25519PublicKey:
@@ -123,4 +177,76 @@ def load_secrets(directory: Path) -> InstanceSecrets:
     key = serialization.load_pem_private_key((directory / SIGNING_KEY).read_bytes(), None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ConfigError(f"{paths[1]} is not an Ed25519 key")
-    return InstanceSecrets(master=Secret(master), signing_key=key)
+    history = None
+    if (directory / KEY_HISTORY).exists():
+        history = KeyHistory.load(directory, key.public_key())
+    return InstanceSecrets(
+        master=Secret(master),
+        signing_key=key,
+        versions=read_versions(directory),
+        history=history,
+    )
+
+
+def read_versions(directory: Path) -> dict[str, tuple[KeyVersion, ...]]:
+    """The rotated purposes recorded in ``directory`` (none if never rotated)."""
+    path = directory / KEY_VERSIONS
+    if not path.exists():
+        return {}
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        raise ConfigError(f"instance secret {path} is readable by others; chmod 600 it")
+    try:
+        data = orjson.loads(path.read_bytes())
+        if data["format"] != VERSIONS_FORMAT:
+            raise ValueError(f"unknown format {data['format']!r}")
+        out = {
+            purpose: tuple(
+                KeyVersion(int(v["version"]), int(v["at_us"]), bytes.fromhex(v["salt"]))
+                for v in versions
+            )
+            for purpose, versions in data["purposes"].items()
+        }
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{path} is not a key-versions file: {exc}") from None
+    for purpose, versions in out.items():
+        if [v.version for v in versions] != list(range(2, len(versions) + 2)):
+            raise ConfigError(f"{path}: the versions of {purpose!r} are not 2, 3, ...")
+    return out
+
+
+def add_versions(directory: Path, purposes: list[str], *, at_us: int) -> dict[str, KeyVersion]:
+    """Start a new version of each purpose's key now; return them.
+
+    The file is replaced atomically (written beside it, then renamed), so a crash leaves
+    either the old versions or the new ones, never half a file.
+    """
+    versions = {p: list(v) for p, v in read_versions(directory).items()}
+    added: dict[str, KeyVersion] = {}
+    for purpose in purposes:
+        kept = versions.setdefault(purpose, [])
+        number = kept[-1].version + 1 if kept else 2
+        added[purpose] = KeyVersion(number, at_us, secrets.token_bytes(32))
+        kept.append(added[purpose])
+    write_versions(directory, versions)
+    return added
+
+
+def write_versions(directory: Path, versions: Mapping[str, list[KeyVersion]]) -> None:
+    """Replace ``key-versions.json`` (mode 0600) with ``versions``."""
+    document = {
+        "format": VERSIONS_FORMAT,
+        "purposes": {p: [v.to_json() for v in vs] for p, vs in sorted(versions.items()) if vs},
+    }
+    replace_file(directory / KEY_VERSIONS, orjson.dumps(document, option=orjson.OPT_INDENT_2))
+
+
+def replace_file(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path`` atomically (a new file renamed over it), with ``mode``."""
+    tmp = path.with_name(path.name + ".new")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

@@ -116,6 +116,12 @@ class Settings(BaseSettings):
         "(RFC 5424; `?ca=/path/ca.pem` to trust a CA of your own) or `file:///PATH` (JSON "
         "lines). Unset: no SIEM export.",
     )
+    siem_webhook_url: str | None = Field(
+        None,
+        description="Also POST the same OCSF events, a batch per request, to this URL "
+        "(`https://…`), signed like the alert webhook (`X-Vigie-Signature: sha256=HMAC`, "
+        "key from `vigie siem webhook-secret`), at least once. Unset: no SIEM webhook.",
+    )
     console_max_body_bytes: int = Field(
         65_536, ge=1024, description="Largest request body the console accepts (413 above)."
     )
@@ -193,6 +199,30 @@ class Settings(BaseSettings):
     jobs_max_attempts: int = Field(
         3, ge=1, description="Runs a job gets when its workers keep dying before it is failed."
     )
+    schedule_retention_seconds: float = Field(
+        86_400.0,
+        ge=0,
+        description="How often the workers run `vigie retention run` (the scheduler, "
+        "docs/jobs.md). 0: never (run it from cron instead).",
+    )
+    schedule_siem_push_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="How often the workers push the SIEM sinks (`vigie siem push`) when "
+        "VIGIE_SIEM_URL or VIGIE_SIEM_WEBHOOK_URL is set. 0: never.",
+    )
+    schedule_checkpoints: bool = Field(
+        True,
+        description="Whether the workers also sign audit checkpoints every "
+        "VIGIE_AUDIT_CHECKPOINT_EVERY_SECONDS when due (`vigie serve` does it on a timer; "
+        "a host that runs only `vigie worker` needs this).",
+    )
+    schedule_requirements_seconds: float = Field(
+        86_400.0,
+        ge=0,
+        description="How often the workers run `vigie requirements enforce` (warnings, then "
+        "the overdue consequences, once each). 0: never.",
+    )
     smtp_host: str = Field("127.0.0.1", description="SMTP server for alert and notice e-mail.")
     smtp_port: int = Field(25, description="SMTP port.")
     smtp_user: str | None = Field(None, description="SMTP user, if the server wants one.")
@@ -205,6 +235,13 @@ class Settings(BaseSettings):
     )
     alert_webhook_url: str | None = Field(
         None, description="URL that receives each alert as JSON. Unset: no webhook."
+    )
+    webhook_rotation_overlap_hours: float = Field(
+        168.0,
+        ge=0,
+        description="After `vigie secrets rotate webhook`, how long the previous webhook "
+        "secrets stay valid beside the new ones (outgoing bodies carry both signatures, the "
+        "old inbound token is still accepted), so receivers can switch without a gap.",
     )
     detection_eval_every_people: int = Field(
         25,

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from vigie.audit import merkle, offline
 from vigie.audit.checkpoints import fingerprint, message
 from vigie.audit.export import export_trail
+from vigie.audit.keyring import KeyHistory
 from vigie.audit.proofs import inclusion
 from vigie.secrets import InstanceSecrets
 
@@ -107,6 +108,9 @@ def resign(directory: Path) -> str:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
     )
+    # ...and a key history of its own key alone, consistent with the rest.
+    history = KeyHistory.single(forger.public_key()).to_json()
+    (directory / offline.KEY_HISTORY).write_bytes(history)
     return fingerprint(forger.public_key())
 
 

@@ -333,6 +333,7 @@ def test_openapi_documents_every_route_with_examples(world: World) -> None:
         "/hooks/canary",
         "/api/v1/attestations",
         "/api/v1/campaigns/{campaign_id}/acknowledgement",
+        "/api/v1/pseudonyms/rotation",
     }
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     for name in ("SubjectRecord", "SubjectPage", "Problem", "WriteReceipt"):

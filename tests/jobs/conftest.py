@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
+from tests.cli.conftest import cli
 from tests.jobs.job_kinds import KINDS
 from vigie.jobs.worker import Worker
 from vigie.secrets import InstanceSecrets
@@ -21,3 +22,6 @@ def worker(settings: Settings, secrets: InstanceSecrets, engine: Engine) -> Iter
     w = Worker(settings=settings, secrets=secrets, engine=engine, kinds={**REAL, **KINDS})
     yield w
     w.close()
+
+
+__all__ = ["cli", "worker"]

@@ -119,3 +119,9 @@ class Action(StrEnum):
     """This instance was restored from a backup (the backup's id); its trail verified."""
     RETENTION_PURGE = "retention:purge"
     """Data past its retention period was purged (counts per data kind only)."""
+    AUDIT_KEY_ROTATE = "audit:key-rotate"
+    """The audit signing key was rotated: both fingerprints, the time, both keys' signatures."""
+    SECRET_ROTATE = "secret:rotate"  # noqa: S105 (an event tag, not a secret)
+    """A derived secret got a new version (notice codes, webhooks, a processor's pseudonyms)."""
+    PSEUDONYM_MAPPING = "pseudonym:mapping"
+    """A processor fetched, once, the old → new pseudonym mapping of a rotation (a count)."""

@@ -70,16 +70,25 @@ def take(
     actor: str,
     now: datetime | None = None,
     due: Callable[[int, AuditCheckpoint | None], bool] | None = None,
+    succeeds: str | None = None,
 ) -> AuditCheckpoint | None:
     """Sign the current tree head in the caller's transaction and record it.
 
     ``due(size, last)`` is asked once the head is locked; if it says no, nothing is
     signed and None is returned. Raises :class:`IntegrityError` if the previous
-    checkpoint's stored frontier does not match its signed root.
+    checkpoint's stored frontier does not match its signed root, or if it was signed by
+    another key than ``signing_key`` (or ``succeeds``, the key a rotation retires now):
+    the audit key was rotated and this process still holds the retired one.
     """
     conn = session.connection()
     size, _ = lock_head(conn)
     last = latest(session)
+    ours = fingerprint(signing_key.public_key())
+    if last is not None and last.key_fingerprint not in (ours, succeeds):
+        raise IntegrityError(
+            f"checkpoint #{last.id} was signed by audit key {last.key_fingerprint[:16]}…, not "
+            "by this process's key: the key was rotated; restart this process to load it"
+        )
     if due is not None and not due(size, last):
         return None
     frontier: list[bytes] = []
@@ -106,7 +115,7 @@ def take(
         size=size,
         root=root,
         at_us=at_us,
-        key_fingerprint=fingerprint(signing_key.public_key()),
+        key_fingerprint=ours,
         signature=signing_key.sign(message(size, root, at_us)),
         frontier=b"".join(frontier),
     )

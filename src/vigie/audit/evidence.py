@@ -49,13 +49,13 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from numpy.typing import NDArray
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from vigie.audit.anchors import Bound, unanchored
 from vigie.audit.gather import Gathered, Pairs, decode
+from vigie.audit.keyring import AuditKeys
 from vigie.errors import IntegrityError
 
 Ints = NDArray[np.int64]
@@ -170,7 +170,7 @@ def check_processors(raw: Any, dialect: str, gathered: Gathered) -> int:
 def require_verified(
     db: Session | Engine,
     *,
-    public_key: Ed25519PublicKey,
+    public_key: AuditKeys,
     bound: Bound,
     purpose: str,
     now_us: int | None = None,

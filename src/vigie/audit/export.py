@@ -7,9 +7,12 @@ signatures end to end: removing, adding or changing any line fails the standalon
 verifier (:mod:`vigie.audit.offline`, copied as ``verify_trail.py``). Every earlier
 checkpoint is announced by an ``audit:checkpoint`` event inside the export; the fresh
 one's own announcement (event ``size + 1``) is recorded after it and is not exported,
-which is why the verifier lets the last checkpoint alone go unannounced. The verifier
-checks it against the signing key's fingerprint, which the recipient must learn
-independently (:mod:`vigie.audit.key`): the key inside the export does not vouch for it.
+which is why the verifier lets the last checkpoint alone go unannounced. The export
+carries the history of the audit keys (``audit-keys.json``, :mod:`vigie.audit.keyring`),
+so checkpoints signed before a key rotation verify with the key of their time. The
+verifier checks it against the signing key's fingerprint (the current one, or any earlier
+one), which the recipient must learn independently (:mod:`vigie.audit.key`): the key
+inside the export does not vouch for it.
 """
 
 from __future__ import annotations
@@ -34,7 +37,13 @@ from vigie.audit.verify import verify_trail
 from vigie.errors import InvalidInput
 from vigie.secrets import InstanceSecrets
 
-FILES = ("events.jsonl", "checkpoints.jsonl", "audit-signing.pub.pem", "verify_trail.py")
+FILES = (
+    "events.jsonl",
+    "checkpoints.jsonl",
+    "audit-signing.pub.pem",
+    offline.KEY_HISTORY,
+    "verify_trail.py",
+)
 
 
 @dataclass(frozen=True)
@@ -62,7 +71,7 @@ def export_trail(
     """Verify, checkpoint and write the trail into the new or empty directory ``out``."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InvalidInput(f"{out} exists and is not an empty directory")
-    verify_trail(engine, public_key=secrets.verify_key)
+    verify_trail(engine, public_key=secrets.audit_keys)
     with sessions.begin() as session:
         cp = take(session, signing_key=secrets.signing_key, actor=actor)
         assert cp is not None
@@ -92,6 +101,7 @@ def export_trail(
             )
             f.write(orjson.dumps(head.to_json()) + b"\n")
     (out / "audit-signing.pub.pem").write_text(AuditKey.of(secrets.verify_key).pem, "ascii")
+    (out / offline.KEY_HISTORY).write_bytes(secrets.audit_keys.to_json())
     shutil.copyfile(offline.__file__, out / "verify_trail.py")
     with sessions.begin() as session:
         append(

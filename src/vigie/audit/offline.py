@@ -22,7 +22,16 @@ either, the script refuses. A proof carries no key: ``--proof`` needs ``--key`` 
 checks it against ``--fingerprint`` if given).
 
 An export directory holds ``events.jsonl`` (one event per line), ``checkpoints.jsonl``
-(signed tree heads), ``audit-signing.pub.pem`` (the Ed25519 public key) and this script.
+(signed tree heads), ``audit-signing.pub.pem`` (the Ed25519 public key, the current one),
+``audit-keys.json`` (the history of the audit keys) and this script.
+
+The key history lists every audit key, oldest first, each with the period (microseconds,
+inclusive; ``null``: open) its checkpoints may bear, and every rotation, signed by both
+the retiring and the new key over
+``"vigie-audit-key-rotation/v1\n<old fingerprint>\n<new fingerprint>\n<time us>\n"``.
+So the expected key (``--fingerprint``) may be any key of the history: the signed
+rotations link it to the others. Each checkpoint must verify with the key whose period
+holds its time. An export without ``audit-keys.json`` (older Vigie) has one key.
 
 Format (strict: every line is one JSON object with exactly these fields, no other,
 no duplicate; "hex32" is 64 lower-case hex digits, "hex64" 128; "int" excludes booleans)::
@@ -40,7 +49,7 @@ no duplicate; "hex32" is 64 lower-case hex digits, "hex64" 128; "int" excludes b
 ``at`` is the ISO 8601 form of ``at_us`` (microseconds since the Unix epoch, UTC);
 ``detail`` is the event's JSON text as stored. The check:
 
-1. every checkpoint's Ed25519 signature, by the expected key, over
+1. every checkpoint's Ed25519 signature, by the key of its time, over
    ``"vigie-audit-checkpoint/v1\\n<size>\\n<root hex>\\n<time us>\\n"``;
 2. every event, in order: numbers 1, 2, 3...; ``prev_hash`` equal to the previous
    event's hash (zeros for the first); ``hash`` equal to
@@ -339,6 +348,110 @@ def check_signature(head: dict[str, Any], key: Ed25519PublicKey) -> None:
         raise Failure(f"checkpoint #{head['id']}: its readable time does not match at_us")
 
 
+# -- the key history ------------------------------------------------------------------------
+
+KEY_HISTORY = "audit-keys.json"
+ROTATION_HEADER = "vigie-audit-key-rotation/v1"
+HISTORY_KEY = Format({"fingerprint": "hex32", "public_key": "str", "from_us": "int|null",
+                      "until_us": "int|null"})  # fmt: skip
+HISTORY_ROTATION = Format({"old": "hex32", "new": "hex32", "at_us": "int",
+                           "old_signature": "hex64", "new_signature": "hex64"})  # fmt: skip
+
+
+def rotation_message(old: str, new: str, at_us: int) -> bytes:
+    """The bytes both keys sign when the audit key is rotated from ``old`` to ``new``."""
+    return f"{ROTATION_HEADER}\n{old}\n{new}\n{at_us}\n".encode()
+
+
+class KeyPeriod:
+    """One audit key and the times (microseconds, inclusive) its checkpoints may bear."""
+
+    def __init__(self, key: Ed25519PublicKey, from_us: int | None, until_us: int | None) -> None:
+        self.key = key
+        self.fingerprint = fingerprint(key)
+        self.from_us = from_us
+        self.until_us = until_us
+
+    def covers(self, at_us: int) -> bool:
+        """Whether a checkpoint signed at ``at_us`` falls in this key's period."""
+        return (self.from_us is None or at_us >= self.from_us) and (
+            self.until_us is None or at_us <= self.until_us
+        )
+
+
+def check_key_history(data: Any) -> list[KeyPeriod]:
+    """The periods of a key history (``audit-keys.json``), every rotation checked; or raise.
+
+    The history lists the keys oldest first, each valid from the rotation that brought it
+    to the rotation that retired it. Each rotation is signed by both keys over
+    ``"vigie-audit-key-rotation/v1\\n<old>\\n<new>\\n<time us>\\n"``: whoever trusts
+    either key can follow the chain to the other.
+    """
+    if type(data) is not dict or data.keys() != {"format", "keys", "rotations"}:
+        raise Failure(f"{KEY_HISTORY}: not a key history (format, keys, rotations)")
+    if data["format"] != "vigie-audit-keys/v1":
+        raise Failure(f"{KEY_HISTORY}: unknown format {data['format']!r}")
+    keys, rotations = data["keys"], data["rotations"]
+    if type(keys) is not list or type(rotations) is not list or not keys:
+        raise Failure(f"{KEY_HISTORY}: keys and rotations must be lists, keys not empty")
+    if len(rotations) != len(keys) - 1:
+        raise Failure(f"{KEY_HISTORY}: {len(keys)} keys need {len(keys) - 1} rotations")
+    periods = []
+    for i, entry in enumerate(keys):
+        where = f"{KEY_HISTORY}: key {i + 1}"
+        check_fields(entry, HISTORY_KEY, where)
+        try:
+            key = serialization.load_pem_public_key(entry["public_key"].encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            raise Failure(f"{where}: not a PEM public key") from None
+        if not isinstance(key, Ed25519PublicKey):
+            raise Failure(f"{where}: not an Ed25519 public key")
+        period = KeyPeriod(key, entry["from_us"], entry["until_us"])
+        if period.fingerprint != entry["fingerprint"]:
+            raise Failure(f"{where}: its fingerprint is not its key's")
+        periods.append(period)
+    if periods[0].from_us is not None or periods[-1].until_us is not None:
+        raise Failure(f"{KEY_HISTORY}: the first key has no start, the last no end")
+    for i, rotation in enumerate(rotations):
+        where = f"{KEY_HISTORY}: rotation {i + 1}"
+        check_fields(rotation, HISTORY_ROTATION, where)
+        old, new = periods[i], periods[i + 1]
+        at = rotation["at_us"]
+        if (rotation["old"], rotation["new"]) != (old.fingerprint, new.fingerprint):
+            raise Failure(f"{where}: does not name keys {i + 1} and {i + 2}")
+        if old.until_us != at or new.from_us != at:
+            raise Failure(f"{where}: the keys' periods do not meet at its time")
+        if old.from_us is not None and old.from_us > at:
+            raise Failure(f"{where}: goes back in time")
+        text = rotation_message(old.fingerprint, new.fingerprint, at)
+        for signer, field in ((old, "old_signature"), (new, "new_signature")):
+            try:
+                signer.key.verify(bytes.fromhex(rotation[field]), text)
+            except InvalidSignature:
+                raise Failure(f"{where}: {field} is not key {signer.fingerprint}'s") from None
+    return periods
+
+
+def load_key_history(path: Path) -> list[KeyPeriod]:
+    """The checked key history in file ``path``."""
+    return check_key_history(parse_json(path.read_text(encoding="utf-8"), path.name))
+
+
+def key_at(periods: list[KeyPeriod], head: dict[str, Any]) -> Ed25519PublicKey:
+    """The key that must have signed checkpoint ``head`` (by its time), its signature checked."""
+    candidates = [p for p in periods if p.covers(head["at_us"])]
+    if not candidates:
+        raise Failure(f"checkpoint #{head['id']}: signed at a time no audit key covers")
+    for period in candidates[:-1]:  # a rotation's own instant: either key
+        try:
+            check_signature(head, period.key)
+            return period.key
+        except Failure:
+            continue
+    check_signature(head, candidates[-1].key)
+    return candidates[-1].key
+
+
 # -- the export -----------------------------------------------------------------------------
 
 
@@ -354,20 +467,32 @@ def verify_export(directory: Path, *, key: Ed25519PublicKey) -> str:
         raise Failure(f"malformed export: {type(exc).__name__}: {exc}") from None
 
 
-def _verify_export(directory: Path, key: Ed25519PublicKey) -> str:
+def _export_keys(directory: Path, key: Ed25519PublicKey) -> list[KeyPeriod]:
+    """The export's key history (or its one key), which must hold the expected ``key``."""
     bundled = fingerprint(load_key(directory / BUNDLED_KEY))
-    if bundled != fingerprint(key):
+    if not (directory / KEY_HISTORY).exists():
+        periods = [KeyPeriod(load_key(directory / BUNDLED_KEY), None, None)]
+    else:
+        periods = load_key_history(directory / KEY_HISTORY)
+        if periods[-1].fingerprint != bundled:
+            raise Failure(f"{KEY_HISTORY}: its last key is not the export's {BUNDLED_KEY}")
+    if fingerprint(key) not in {p.fingerprint for p in periods}:
         raise Failure(
             f"the export carries key {bundled}, not the expected key {fingerprint(key)}: "
             "it was not signed by the controller's audit key"
         )
+    return periods
+
+
+def _verify_export(directory: Path, key: Ed25519PublicKey) -> str:
+    periods = _export_keys(directory, key)
     heads = _jsonl(directory / "checkpoints.jsonl", CHECKPOINT)
     if not heads:
         raise Failure("no checkpoint: nothing signs this export")
     by_size: dict[int, list[dict[str, Any]]] = {}
     prev_head: dict[str, Any] | None = None
     for head in heads:
-        check_signature(head, key)
+        key_at(periods, head)
         if prev_head is not None:
             check_order(prev_head, head)
         prev_head = head
@@ -432,8 +557,15 @@ def _verify_export(directory: Path, key: Ed25519PublicKey) -> str:
     return (
         f"OK {n} events, {len(heads)} checkpoints: {announced}; unanchored tail: none, "
         f"checkpoint #{last['id']} covers every event; root {_fold(frontier).hex()}; "
-        f"signed by key {fingerprint(key)}"
+        + _signed_by(periods)
     )
+
+
+def _signed_by(periods: list[KeyPeriod]) -> str:
+    if len(periods) == 1:
+        return f"signed by key {periods[0].fingerprint}"
+    chain = " -> ".join(p.fingerprint for p in periods)
+    return f"signed by {len(periods)} keys in turn, each rotation signed by both: {chain}"
 
 
 def _unanchored(last: dict[str, Any], n: int) -> str:
@@ -712,6 +844,19 @@ def verify_dossier(directory: Path, *, key: Ed25519PublicKey) -> str:
     )
 
 
+def export_key(directory: Path, *, key_file: Path | None, expected: str | None) -> Ed25519PublicKey:
+    """The expected key for an export: as :func:`expected_key`, or, when the export carries a
+    key history, the key of that history whose fingerprint is ``expected`` (a key retired
+    since the recipient learnt it still vouches for the whole chain)."""
+    if key_file is None and expected is not None and (directory / KEY_HISTORY).exists():
+        for period in load_key_history(directory / KEY_HISTORY):
+            if period.fingerprint == expected:
+                return period.key
+    return expected_key(
+        key_file=key_file, expected_fingerprint=expected, candidate=directory / BUNDLED_KEY
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Verify an exported Vigie audit trail against the controller's audit key, "
@@ -753,11 +898,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(verify_dossier(args.dossier, key=key))
         else:
-            key = expected_key(
-                key_file=args.key,
-                expected_fingerprint=expected,
-                candidate=args.directory / BUNDLED_KEY,
-            )
+            key = export_key(args.directory, key_file=args.key, expected=expected)
             print(verify_export(args.directory, key=key))
     except Failure as exc:
         print(f"FAILED: {exc}")

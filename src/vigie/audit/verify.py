@@ -41,6 +41,7 @@ from vigie.audit import anchors, evidence, merkle, seal_check
 from vigie.audit.canonical import FORMAT_VERSION, GENESIS
 from vigie.audit.checkpoints import fingerprint, message, split_frontier
 from vigie.audit.gather import Gathered, gather
+from vigie.audit.keyring import KeyHistory
 from vigie.audit.proofs import SignedHead
 from vigie.errors import IntegrityError
 from vigie.requirements.evidence import check_requirements
@@ -94,13 +95,16 @@ class _Checkpoint:
 def verify_trail(
     engine: Engine,
     *,
-    public_key: Ed25519PublicKey,
+    public_key: Ed25519PublicKey | KeyHistory,
     progress: Callable[[int], None] | None = None,
     held: Sequence[SignedHead] = (),
 ) -> Report:
     """Verify the trail in ``engine``'s database; raise ``IntegrityError`` at the first fault.
 
-    ``held`` are checkpoints kept outside the store: each must verify with ``public_key``,
+    ``public_key`` is the audit key, or the history of every audit key
+    (:class:`~vigie.audit.keyring.KeyHistory`, ``secrets.audit_keys``): each checkpoint
+    must verify with the key it names, signed within that key's period.
+    ``held`` are checkpoints kept outside the store: each must verify with the key of its time,
     the trail must have its root at its size, and the store must still hold it unchanged.
     ``progress(n)`` is called every few thousand events with the count so far.
     """
@@ -115,8 +119,9 @@ def verify_trail(
             "FROM audit_checkpoints ORDER BY id"
         )
         checkpoints = [_checkpoint_row(r) for r in cur.fetchall()]
-        _check_signatures(checkpoints, public_key)
-        pinned = _held(held, public_key)
+        keys = public_key if isinstance(public_key, KeyHistory) else KeyHistory.single(public_key)
+        _check_signatures(checkpoints, keys)
+        pinned = _held(held, keys)
         cur.execute("SELECT size, head_hash FROM audit_head WHERE id = 1")
         head = cur.fetchone()
         cur.close()
@@ -186,19 +191,25 @@ def verify_trail(
     )
 
 
-def _held(held: Sequence[SignedHead], public_key: Ed25519PublicKey) -> list[_Checkpoint]:
+def _held(held: Sequence[SignedHead], keys: KeyHistory) -> list[_Checkpoint]:
     """Held checkpoints, their signatures checked, as scan stops (root only)."""
     out = []
     for h in held:
-        try:
-            public_key.verify(h.signature, message(h.size, h.root, h.at_us))
-        except InvalidSignature:
+        signer = None
+        for key in keys.keys_at(h.at_us):
+            try:
+                key.verify(h.signature, message(h.size, h.root, h.at_us))
+            except InvalidSignature:
+                continue
+            signer = key
+            break
+        if signer is None:
             raise IntegrityError(
                 f"held checkpoint #{h.id}: signature does not verify with this instance's key "
                 "(altered, or from another instance)"
-            ) from None
+            )
         out.append(
-            _Checkpoint(h.id, h.size, h.root, h.at_us, fingerprint(public_key), h.signature, None)
+            _Checkpoint(h.id, h.size, h.root, h.at_us, fingerprint(signer), h.signature, None)
         )
     return out
 
@@ -247,16 +258,13 @@ def _snapshot_cursor(raw: Any, dialect: str) -> Any:
     return cur
 
 
-def _check_signatures(checkpoints: list[_Checkpoint], public_key: Ed25519PublicKey) -> None:
-    expected = fingerprint(public_key)
+def _check_signatures(checkpoints: list[_Checkpoint], keys: KeyHistory) -> None:
     prev: _Checkpoint | None = None
     for cp in checkpoints:
-        if cp.key_fingerprint != expected:
-            raise IntegrityError(
-                f"checkpoint #{cp.id}: signed by another key ({cp.key_fingerprint[:16]}…)"
-            )
+        name = f"checkpoint #{cp.id}"
+        key = keys.key_of(fingerprint=cp.key_fingerprint, at_us=cp.at_us, name=name)
         try:
-            public_key.verify(cp.signature, message(cp.size, cp.root, cp.at_us))
+            key.verify(cp.signature, message(cp.size, cp.root, cp.at_us))
         except InvalidSignature:
             raise IntegrityError(
                 f"checkpoint #{cp.id}: signature does not verify (size, root or time altered)"

@@ -1,7 +1,8 @@
 """Verification codes: a short code on each notice that tells it from a phishing copy.
 
 The code is an HMAC of (incident, person) under a key derived from the instance secret
-(``notice-code``), cut to 40 bits and written in Crockford's base 32 as ``XXXX-XXXX``:
+(``notice-code``, in its current version), cut to 40 bits and written in Crockford's
+base 32 as ``XXXX-XXXX``:
 eight characters without I, L, O or U, so it is easy to read out and type. Only the
 controller can compute it; :func:`verify_code` checks one in constant time and forgives
 case, spaces, dashes and the usual confusions (O→0, I/L→1).
@@ -20,9 +21,13 @@ CODE_BITS = 40
 _CONFUSIONS = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 
+PURPOSE = "notice-code"
+"""The purpose the code key derives from; rotated by ``vigie secrets rotate notice-codes``."""
+
+
 def code_key(secrets: InstanceSecrets) -> bytes:
-    """The key of the notice codes, derived from the instance secret."""
-    return secrets.derive("notice-code")
+    """The current key of the notice codes, derived from the instance secret."""
+    return secrets.derive(PURPOSE)
 
 
 def make_code(key: bytes, *, incident_id: int, subject_id: int) -> str:
@@ -42,9 +47,18 @@ def normalise(code: str) -> str:
 
 
 def verify_code(secrets: InstanceSecrets, *, incident_id: int, subject_id: int, code: str) -> None:
-    """Check a notice's code; raise :class:`Denied` when it is not the genuine one."""
-    expected = make_code(code_key(secrets), incident_id=incident_id, subject_id=subject_id)
-    if not hmac.compare_digest(normalise(code).encode(), expected.encode()):
+    """Check a notice's code; raise :class:`Denied` when it is not the genuine one.
+
+    Every version of the code key is tried (``vigie secrets rotate notice-codes`` starts a
+    new one; notices sent before keep theirs), each compared in constant time.
+    """
+    typed = normalise(code).encode()
+    found = False
+    for version in secrets.all_versions(PURPOSE):
+        key = secrets.derive_version(PURPOSE, version)
+        expected = make_code(key, incident_id=incident_id, subject_id=subject_id)
+        found |= hmac.compare_digest(typed, expected.encode())
+    if not found:
         raise Denied("this verification code does not match a notice sent by the controller")
 
 

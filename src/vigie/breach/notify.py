@@ -193,7 +193,7 @@ def send_notices(
             session, incident_id=incident_id, despite_assessment=despite_assessment
         )
         require_verified(
-            session, public_key=secrets.verify_key, bound=bound, purpose="notifying people"
+            session, public_key=secrets.audit_keys, bound=bound, purpose="notifying people"
         )
         total = incidents.exposure_count(session, incident_id=incident_id)
     with run_lock(lock_dir, incident_id), sessions() as session, _SentMarker(sessions) as marker:

@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "siem",
     "backup",
     "retention",
+    "secrets",
 )
 
 

@@ -112,7 +112,7 @@ def verify(
         task = bar.add_task("verifying", total=total)
         report = verify_trail(
             inst.engine,
-            public_key=inst.secrets.verify_key,
+            public_key=inst.secrets.audit_keys,
             progress=lambda n: bar.update(task, completed=n),
             held=heads,
         )
@@ -301,8 +301,9 @@ def export(
     """Write the trail as plain files a regulator can verify without Vigie.
 
     Verifies the trail first (a broken trail is not exported), signs a fresh checkpoint,
-    then writes `events.jsonl`, `checkpoints.jsonl`, `audit-signing.pub.pem` and
-    `verify_trail.py` (needs only Python and `cryptography`). Prints the signing key's
+    then writes `events.jsonl`, `checkpoints.jsonl`, `audit-signing.pub.pem`,
+    `audit-keys.json` (the key history) and `verify_trail.py` (needs only Python and
+    `cryptography`). Prints the signing key's
     fingerprint and the exact command a recipient runs:
     `python DIR/verify_trail.py DIR --fingerprint HEX`. The recipient must learn the
     fingerprint independently of the export (see `vigie audit key`).
@@ -349,7 +350,9 @@ def key(
     in every authority notification pack; give it to auditors and courts by another
     channel too.
     """
-    card = AuditKey.of(instance(ctx).secrets.verify_key)
+    secrets = instance(ctx).secrets
+    card = AuditKey.of(secrets.verify_key)
+    retired = secrets.audit_keys.fingerprints[:-1]  # after `vigie secrets rotate audit-signing`
     if as_json:
         print_json(
             {
@@ -357,6 +360,7 @@ def key(
                 "fingerprint": card.fingerprint,
                 "fingerprint_of": "SHA-256 of the raw 32-byte public key",
                 "public_key_pem": card.pem,
+                "retired_fingerprints": retired,
                 "where_to_publish": WHERE_TO_PUBLISH,
             }
         )
@@ -364,4 +368,6 @@ def key(
     console.print("audit signing key (Ed25519)")
     console.print(f"fingerprint {card.fingerprint}", highlight=False, soft_wrap=True)
     console.print(card.pem, highlight=False, end="", soft_wrap=True)
+    for old in retired:
+        console.print(f"retired key {old} (still verifies what it signed)", highlight=False)
     console.print(WHERE_TO_PUBLISH, highlight=False)

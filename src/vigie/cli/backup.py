@@ -106,7 +106,7 @@ def restore(
     if manifest.revision != "none":  # a store made without migrations has nothing to upgrade
         initialise(inst.settings, inst.engine)
     restored = load_secrets(inst.settings.resolved_secrets_dir)
-    report = verify_trail(inst.engine, public_key=restored.verify_key)
+    report = verify_trail(inst.engine, public_key=restored.audit_keys)
     with inst.session() as session:
         trail.append(
             session,

@@ -44,7 +44,7 @@ def trip_command(
             contact=contact,
             source=source,
             actor=operator(),
-            public_key=inst.secrets.verify_key,
+            public_key=inst.secrets.audit_keys,
             bound=Bound.of(inst.settings),
         )
     with inst.session() as session:

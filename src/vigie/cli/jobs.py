@@ -15,9 +15,10 @@ from vigie.jobs.models import JobState
 from vigie.jobs.queue import cancel, get_job, job_dict, list_jobs, queue_depth
 
 group = typer.Typer(
-    help="Background jobs (leak analyses, audit verifications) queued in the store and run "
-    "by `vigie worker` (one runs inside `vigie serve`). Queue one with `--background` on "
-    "`vigie leak analyze` or `vigie audit verify`. See docs/jobs.md.",
+    help="Background jobs (leak analyses, audit verifications, and the periodic jobs of "
+    "`vigie jobs schedule`) queued in the store and run by `vigie worker` (one runs inside "
+    "`vigie serve`). Queue one with `--background` on `vigie leak analyze` or "
+    "`vigie audit verify`. See docs/jobs.md.",
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
@@ -97,6 +98,45 @@ def list_command(
         )
     console.print(table)
     console.print(", ".join(f"{n} {s}" for s, n in depth.items()), highlight=False)
+
+
+@group.command("schedule")
+def schedule_command(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Show the periodic jobs the workers queue: each one's interval (from its setting; 0
+    is off), when it is next due, and the last job it queued with that job's state.
+
+    Of several workers, exactly one queues a due job (docs/jobs.md, the schedule).
+    """
+    from vigie.jobs.schedule import entries
+
+    inst = instance(ctx)
+    with inst.session() as session:
+        rows = [
+            {
+                "name": e.name,
+                "kind": e.kind,
+                "every_seconds": e.every_seconds,
+                "setting": e.setting,
+                "next_due_at": e.next_due_at.isoformat() if e.next_due_at else None,
+                "last_job_id": e.last_job_id,
+                "last_state": e.last_state,
+                "enqueued_by": e.enqueued_by,
+            }
+            for e in entries(session, settings=inst.settings)
+        ]
+    if as_json:
+        print_json({"schedule": rows})
+        return
+    table = Table("name", "kind", "every", "next due (UTC)", "last job", "setting")
+    for r in rows:
+        every = f"{r['every_seconds']:g} s" if r["every_seconds"] else "off"
+        due = str(r["next_due_at"] or "at the next worker poll")[:19].replace("T", " ")
+        last = f"#{r['last_job_id']} {r['last_state']}" if r["last_job_id"] else ""
+        table.add_row(str(r["name"]), Text(str(r["kind"])), every, due, last, str(r["setting"]))
+    console.print(table)
 
 
 @group.command("show")

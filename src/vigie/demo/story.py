@@ -485,7 +485,7 @@ class Demo:
             claim(contact is not None, "the canary has no e-mail contact")
             result = trip(
                 session, contact=str(contact), actor=ACTOR, source="mail gateway (demo)",
-                public_key=self.w.secrets.verify_key, bound=Bound.of(self.w.settings),
+                public_key=self.w.secrets.audit_keys, bound=Bound.of(self.w.settings),
                 now=utcnow(),
             )  # fmt: skip
         named = result.received_by or result.processors
@@ -535,7 +535,7 @@ class Demo:
         # Verify after the export, against the checkpoint it wrote, as its recipient would.
         jsonl = out / "checkpoints.jsonl"
         held = parse_held(jsonl.read_text(encoding="utf-8"), source=str(jsonl))[-1:]
-        verified = verify_trail(self.w.engine, public_key=self.w.secrets.verify_key, held=held)
+        verified = verify_trail(self.w.engine, public_key=self.w.secrets.audit_keys, held=held)
         claim(verified.events > exported.events, "the trail lost events after the export")
         claim(verified.checkpoints > 0, "no checkpoint anchors the trail")
         claim(held[0].id == exported.checkpoint_id, "the export's last checkpoint is not its own")

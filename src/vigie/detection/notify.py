@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 import smtplib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session
 from vigie.detection.alerts import alert_dict
 from vigie.detection.models import Alert
 from vigie.errors import VigieError
+from vigie.ops.webhooks import PURPOSES, active_keys
 from vigie.processors.models import Processor
 from vigie.secrets import InstanceSecrets, Secret
 from vigie.settings import Settings
@@ -116,10 +118,13 @@ class WebhookNotifier:
     url: str
     key: Secret = field(repr=False)
     transport: httpx.BaseTransport | None = field(default=None, repr=False)
+    previous: Secret | None = field(default=None, repr=False)
+    """The key before the last rotation, during the overlap (:mod:`vigie.ops.webhooks`)."""
 
     def send(self, alert: dict[str, Any]) -> None:
         body = json.dumps({"type": "vigie.alert", "alert": alert}, sort_keys=True).encode()
-        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self.key, body)}
+        keys = [self.key] if self.previous is None else [self.key, self.previous]
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign_all(keys, body)}
         try:
             with httpx.Client(timeout=TIMEOUT_S, transport=self.transport) as client:
                 response = client.post(self.url, content=body, headers=headers)
@@ -156,6 +161,25 @@ def sign(key: Secret, body: bytes) -> str:
     return "sha256=" + hmac.new(key.reveal(), body, hashlib.sha256).hexdigest()
 
 
+def sign_all(keys: Sequence[Secret], body: bytes) -> str:
+    """The ``X-Vigie-Signature`` value under each key, newest first, joined by ``", "``.
+
+    With one key it is :func:`sign`'s value; during a rotation's overlap a receiver that
+    knows either secret finds its signature among them.
+    """
+    return ", ".join(sign(key, body) for key in keys)
+
+
+def check_signature(keys: Sequence[Secret], body: bytes, header: str) -> bool:
+    """Whether ``header`` holds a signature of ``body`` under one of ``keys`` (as a receiver
+    checks it: each part compared in constant time)."""
+    found = False
+    for part in header.split(","):
+        for key in keys:
+            found |= hmac.compare_digest(part.strip().encode(), sign(key, body).encode())
+    return found
+
+
 def notifier_from_settings(settings: Settings, secrets: InstanceSecrets) -> Notifier:
     """The channels the settings configure, or a :class:`NullNotifier`."""
     channels: list[Notifier] = []
@@ -172,7 +196,19 @@ def notifier_from_settings(settings: Settings, secrets: InstanceSecrets) -> Noti
             )
         )
     if settings.alert_webhook_url:
-        channels.append(WebhookNotifier(url=settings.alert_webhook_url, key=webhook_key(secrets)))
+        keys = active_keys(
+            secrets,
+            PURPOSES["alert"],
+            now_us=time.time_ns() // 1000,
+            overlap_seconds=settings.webhook_rotation_overlap_hours * 3600,
+        )
+        channels.append(
+            WebhookNotifier(
+                url=settings.alert_webhook_url,
+                key=keys[0],
+                previous=keys[1] if len(keys) > 1 else None,
+            )
+        )
     if not channels:
         return NullNotifier()
     return channels[0] if len(channels) == 1 else FanoutNotifier(channels)

@@ -1,4 +1,4 @@
-"""Tables of vigie.fingerprint: the contact points of canaries.
+"""Tables of vigie.fingerprint: the contact points of canaries, the pseudonym rotations.
 
 A canary is a synthetic person flagged ``subjects.is_canary``; the e-mail addresses and
 phone numbers it has ever had (current and superseded versions) are listed here,
@@ -8,7 +8,7 @@ be traced back to the canary — and from it to the processors that received it.
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vigie.store.base import Base
@@ -27,4 +27,28 @@ class CanaryContact(Base):
     __table_args__ = (
         Index("ix_canary_contacts_value", "value"),
         Index("ix_canary_contacts_subject", "subject_id"),
+    )
+
+
+class PseudonymRotation(Base):
+    """A rotation of one processor's pseudonym key, and the one fetch of its mapping.
+
+    ``vigie secrets rotate pseudonyms --processor NAME`` records it; the processor fetches
+    the mapping old → new pseudonyms once (``GET /api/v1/pseudonyms/rotation``), which sets
+    ``fetched_us`` and ``fetched_key_id``: a second fetch is refused.
+    """
+
+    __tablename__ = "pseudonym_rotations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    processor_id: Mapped[int] = mapped_column(ForeignKey("processors.id", ondelete="CASCADE"))
+    from_version: Mapped[int] = mapped_column(Integer)
+    to_version: Mapped[int] = mapped_column(Integer)
+    rotated_us: Mapped[int] = mapped_column(BigInteger)
+    fetched_us: Mapped[int | None] = mapped_column(BigInteger)
+    fetched_key_id: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index("ix_pseudonym_rotations_processor", "processor_id"),
+        UniqueConstraint("processor_id", "to_version", name="uq_pseudonym_rotations_version"),
     )

@@ -26,7 +26,7 @@ from functools import lru_cache
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from vigie.errors import InvalidInput
-from vigie.secrets import InstanceSecrets
+from vigie.secrets import InstanceSecrets, KeyVersion
 
 _BLOCK = struct.Struct(">QII")  # subject_id, processor_id, zero tag
 PSEUDONYM_LENGTH = 26
@@ -72,16 +72,34 @@ def parse(pseudonym: str) -> bytes:
     return (n >> 2).to_bytes(16, "big")
 
 
-def _key(secrets: InstanceSecrets, processor_id: int) -> bytes:
-    return secrets.derive(f"pseudonym:{processor_id}")
+def purpose(processor_id: int) -> str:
+    """The purpose a processor's pseudonym key derives from (rotated per processor)."""
+    return f"pseudonym:{processor_id}"
 
 
 class Pseudonymiser:
-    """Pseudonyms for one processor; build once per request or batch (key derivation is cached)."""
+    """Pseudonyms for one processor; build once per request or batch (key derivation is cached).
 
-    def __init__(self, secrets: InstanceSecrets, processor_id: int) -> None:
+    ``version`` picks a version of the processor's key (see :mod:`vigie.secrets`); the
+    default, the current one, is the only one the gateway speaks. Older versions serve
+    the mapping a rotation hands out and the attribution of leaks made before it.
+    """
+
+    def __init__(
+        self, secrets: InstanceSecrets, processor_id: int, *, version: KeyVersion | None = None
+    ) -> None:
         self.processor_id = processor_id
-        self._cipher = _cipher(_key(secrets, processor_id))
+        chosen = version or secrets.current(purpose(processor_id))
+        self.version = chosen.version
+        self._cipher = _cipher(secrets.derive_version(purpose(processor_id), chosen))
+
+    @classmethod
+    def every_version(cls, secrets: InstanceSecrets, processor_id: int) -> list[Pseudonymiser]:
+        """One per version of the processor's key, newest first: what attribution tries."""
+        return [
+            cls(secrets, processor_id, version=v)
+            for v in secrets.all_versions(purpose(processor_id))
+        ]
 
     def encode(self, subject_id: int) -> str:
         """The pseudonym of ``subject_id`` for this processor."""
@@ -121,7 +139,8 @@ def identify(
     Raises :class:`MalformedPseudonym` if ``pseudonym`` is not spelt as one.
     """
     for pid in processor_ids:
-        subject_id = Pseudonymiser(secrets, pid).decode(pseudonym)
-        if subject_id is not None:
-            return pid, subject_id
+        for pseudonymiser in Pseudonymiser.every_version(secrets, pid):
+            subject_id = pseudonymiser.decode(pseudonym)
+            if subject_id is not None:
+                return pid, subject_id
     return None

@@ -16,14 +16,12 @@ processor ever received points at the controller's own side: one alert, no proce
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -33,6 +31,8 @@ from vigie.audit import index, trail
 from vigie.audit.actions import Action
 from vigie.audit.anchors import Bound
 from vigie.audit.evidence import require_verified
+from vigie.audit.keyring import AuditKeys
+from vigie.audit.models import to_us
 from vigie.detection.alerts import raise_alert
 from vigie.detection.canary import TRIP_DETECTOR
 from vigie.detection.findings import Severity
@@ -41,6 +41,7 @@ from vigie.detection.notify import Notifier, NullNotifier, deliver_pending
 from vigie.errors import IntegrityError, InvalidInput, NotFound
 from vigie.fingerprint.canaries import lookup_contact
 from vigie.gateway.problems import NOT_FOUND, UNAUTHENTICATED, UNAVAILABLE, VALIDATION, problem
+from vigie.ops.webhooks import PURPOSES, TOKEN_LENGTH, active_keys, token_matches
 from vigie.processors.models import Processor
 from vigie.secrets import InstanceSecrets
 from vigie.store.base import utcnow
@@ -84,7 +85,7 @@ def trip(
     *,
     contact: str,
     actor: str,
-    public_key: Ed25519PublicKey,
+    public_key: AuditKeys,
     bound: Bound,
     source: str | None = None,
     now: datetime | None = None,
@@ -194,7 +195,7 @@ def list_trips(session: Session, *, limit: int = 100) -> list[CanaryTrip]:
 
 def webhook_token(secrets: InstanceSecrets) -> str:
     """The bearer token the canary webhook accepts (derived from the instance secret)."""
-    return secrets.derive("canary-webhook", 24).hex()
+    return secrets.derive(PURPOSES["canary"], TOKEN_LENGTH).hex()
 
 
 class TripReport(BaseModel):
@@ -213,9 +214,13 @@ def make_router(
     bound: Bound,
     notifier: Notifier | None = None,
     clock: Callable[[], datetime] = utcnow,
+    overlap_seconds: float = 0.0,
 ) -> APIRouter:
-    """The ``POST /hooks/canary`` endpoint, for the gateway to mount (``include_router``)."""
-    expected = webhook_token(secrets)
+    """The ``POST /hooks/canary`` endpoint, for the gateway to mount (``include_router``).
+
+    It accepts the current token and, for ``overlap_seconds`` after a rotation, the
+    previous one (:mod:`vigie.ops.webhooks`).
+    """
     chosen = notifier or NullNotifier()
     router = APIRouter(prefix="/hooks", tags=["hooks"])
 
@@ -233,7 +238,14 @@ def make_router(
 
         Needs `Authorization: Bearer <token>` (`vigie canary webhook-secret`)."""
         scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), expected):
+        accepted = active_keys(
+            secrets,
+            PURPOSES["canary"],
+            now_us=to_us(clock()),
+            overlap_seconds=overlap_seconds,
+            length=TOKEN_LENGTH,
+        )
+        if scheme.lower() != "bearer" or not token_matches(token.strip(), accepted):
             return problem(UNAUTHENTICATED, "a valid canary webhook token is required")
         try:
             with sessions.begin() as session:
@@ -242,7 +254,7 @@ def make_router(
                     contact=report.contact,
                     source=report.source,
                     actor="system:canary-webhook",
-                    public_key=secrets.verify_key,
+                    public_key=secrets.audit_keys,
                     bound=bound,
                     now=clock(),
                 )

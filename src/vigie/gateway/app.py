@@ -26,6 +26,7 @@ from vigie import __version__
 from vigie.audit.anchors import Bound
 from vigie.detection.notify import Notifier
 from vigie.errors import InvalidInput, VigieError
+from vigie.fingerprint.api import make_router as pseudonyms_router
 from vigie.fingerprint.trips import make_router
 from vigie.gateway import disclose
 from vigie.gateway.cursor import MAX_CURSOR_LENGTH, CursorCodec
@@ -192,7 +193,13 @@ def create_app(
             bound=Bound.of(settings),
             notifier=canary_notifier,
             clock=clock,
+            overlap_seconds=settings.webhook_rotation_overlap_hours * 3600,
         )
+    )
+
+    # The one-time pseudonym mapping after a rotation (vigie.fingerprint.api).
+    app.include_router(
+        pseudonyms_router(sessions=make_session_factory(engine), secrets=secrets, clock=clock)
     )
 
     # Attestations and campaign acknowledgements (vigie.requirements.api).

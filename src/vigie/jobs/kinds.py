@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from vigie.jobs import tasks
+from vigie.jobs import periodic, tasks
 from vigie.jobs.context import JobContext
 from vigie.public import tasks as public
 
@@ -46,6 +46,27 @@ KINDS: Mapping[str, Kind] = MappingProxyType(
                 public.REPORT,
                 public.run_report,
                 "Send a disclosure report's one-time link to the contact on file (public service).",
+            ),
+            Kind(
+                periodic.RETENTION_RUN,
+                periodic.run_retention,
+                "Purge what is past its retention period (`vigie retention run`); scheduled.",
+            ),
+            Kind(
+                periodic.SIEM_PUSH,
+                periodic.run_siem_push,
+                "Send the SIEM sinks the events they are owed (`vigie siem push`); scheduled.",
+            ),
+            Kind(
+                periodic.AUDIT_CHECKPOINT,
+                periodic.run_checkpoint,
+                "Sign an audit checkpoint if one is due; scheduled.",
+            ),
+            Kind(
+                periodic.REQUIREMENTS_ENFORCE,
+                periodic.run_requirements,
+                "Warn and apply overdue requirement consequences (`vigie requirements "
+                "enforce`); scheduled.",
             ),
         )
     }

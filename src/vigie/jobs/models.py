@@ -1,4 +1,4 @@
-"""Table of vigie.jobs: the queue of background work, one row per job.
+"""Tables of vigie.jobs: the queue of background work (one row per job) and its schedule.
 
 A job carries ids and paths only (``params``), never a personal value in clear (the
 public service's jobs carry the contact sealed: :func:`vigie.public.contacts.seal_contact`);
@@ -68,3 +68,20 @@ class Job(Base):
         ),
         Index("ix_jobs_state_id", "state", "id"),
     )
+
+
+class JobSchedule(Base):
+    """When a periodic job is next due, and the job that last ran it (:mod:`vigie.jobs.schedule`).
+
+    The row is the lease: a worker enqueues a due job only by moving ``next_due_at``
+    forward with a compare-and-set on its old value, so of several workers that find it
+    due at once exactly one enqueues it.
+    """
+
+    __tablename__ = "job_schedules"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_job_id: Mapped[int | None] = mapped_column(Integer)
+    last_enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    enqueued_by: Mapped[str | None] = mapped_column(String(100))

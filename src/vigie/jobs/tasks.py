@@ -111,7 +111,7 @@ def run_audit_verification(ctx: JobContext, params: dict[str, Any]) -> dict[str,
     ctx.progress("verifying", 0, total)
     report = verify_trail(
         ctx.engine,
-        public_key=ctx.secrets.verify_key,
+        public_key=ctx.secrets.audit_keys,
         progress=lambda n: ctx.progress("verifying", n, max(n, total)),
     )
     now_us = time.time_ns() // 1000

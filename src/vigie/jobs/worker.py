@@ -1,7 +1,8 @@
 """The worker: claims queued jobs one at a time and runs them, with a live heartbeat.
 
 :meth:`Worker.run` loops until :meth:`Worker.stop` (``vigie worker`` calls it on SIGTERM
-or SIGINT): before each claim it recovers the jobs of dead workers
+or SIGINT): before each claim it queues the periodic jobs that are due
+(:mod:`vigie.jobs.schedule`; not with ``once``), recovers the jobs of dead workers
 (:func:`vigie.jobs.queue.reap`), then claims the oldest queued job and runs its kind's
 function. While the job runs a thread refreshes its heartbeat every
 ``jobs_heartbeat_seconds``; the job's progress reports refresh it too, and are where the
@@ -38,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from vigie.audit.checkpoints import AppendWatch, Checkpointer
 from vigie.errors import VigieError
-from vigie.jobs import queue
+from vigie.jobs import queue, schedule
 from vigie.jobs.context import Cancelled, Interrupted, JobContext
 from vigie.jobs.kinds import KINDS, Kind
 from vigie.jobs.models import Job
@@ -98,6 +99,8 @@ class Worker:
         ran = 0
         while not self.stopping.is_set():
             try:
+                if not once:
+                    self.enqueue_scheduled()
                 job = self.run_next()
             except SQLAlchemyError as exc:
                 if once:
@@ -111,6 +114,20 @@ class Worker:
             else:
                 ran += 1
         return ran
+
+    def enqueue_scheduled(self) -> list[Job]:
+        """Queue the periodic jobs that are due and whose lease this worker wins
+        (:mod:`vigie.jobs.schedule`); a plain read when none is due."""
+        with Session(self.reader) as peek:
+            if not schedule.anything_due(peek, settings=self.settings, kinds=self.kinds):
+                return []
+        with self.sessions.begin() as session:
+            queued = schedule.enqueue_due(
+                session, settings=self.settings, worker_id=self.worker_id, kinds=self.kinds
+            )
+        for job in queued:
+            log.info("job %s (%s): scheduled", job.id, job.kind)
+        return queued
 
     def run_next(self) -> Job | None:
         """Recover dead workers' jobs, then claim and run the oldest queued job, if any."""

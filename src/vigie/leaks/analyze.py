@@ -80,7 +80,7 @@ def analyze(
         raise InvalidInput(f"at most {MAX_FILES} files per analysis")
     step = progress or (lambda _stage: None)
     source = disclosures or ServedIndexDisclosures(
-        public_key=secrets.verify_key, bound=Bound.of(settings)
+        public_key=secrets.audit_keys, bound=Bound.of(settings)
     )
     timings: dict[str, float] = {}
     clock = time.perf_counter()

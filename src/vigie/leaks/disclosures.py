@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigie.audit.anchors import Bound
 from vigie.audit.evidence import require_verified
+from vigie.audit.keyring import AuditKeys
 from vigie.leaks.attribution import Disclosure
 from vigie.processors.models import Processor
 
@@ -58,7 +58,7 @@ class ServedIndexDisclosures:
     when the events after the last signed checkpoint exceed ``bound``.
     """
 
-    def __init__(self, *, public_key: Ed25519PublicKey, bound: Bound) -> None:
+    def __init__(self, *, public_key: AuditKeys, bound: Bound) -> None:
         self._public_key = public_key
         self._bound = bound
         self._verified = False

@@ -87,16 +87,21 @@ def decode_pseudonyms(
     hits: dict[str, list[int]] = {"pseudonym": [], "processor_id": [], "subject_id": []}
     if kept:
         joined = b"".join(blocks)
+        # Every version of each processor's key: a leak made before a rotation still names
+        # its processor (a pseudonym decodes under at most one key, but 2**-64).
         for pid in processor_ids:
-            dec = Pseudonymiser(secrets, pid)._cipher.decryptor()
-            plain = dec.update(joined) + dec.finalize()
-            # Pseudonymiser's block: subject_id (>Q), processor_id (>I), zero tag (>I).
-            arr = np.frombuffer(plain, dtype=np.dtype([("s", ">u8"), ("p", ">u4"), ("t", ">u4")]))
-            ok = np.nonzero((arr["p"] == pid) & (arr["t"] == 0))[0]
-            for i in ok:
-                hits["pseudonym"].append(kept[int(i)])  # type: ignore[arg-type]
-                hits["processor_id"].append(pid)
-                hits["subject_id"].append(int(arr["s"][i]))
+            for pseudonymiser in Pseudonymiser.every_version(secrets, pid):
+                dec = pseudonymiser._cipher.decryptor()
+                plain = dec.update(joined) + dec.finalize()
+                # Pseudonymiser's block: subject_id (>Q), processor_id (>I), zero tag (>I).
+                arr = np.frombuffer(
+                    plain, dtype=np.dtype([("s", ">u8"), ("p", ">u4"), ("t", ">u4")])
+                )
+                ok = np.nonzero((arr["p"] == pid) & (arr["t"] == 0))[0]
+                for i in ok:
+                    hits["pseudonym"].append(kept[int(i)])  # type: ignore[arg-type]
+                    hits["processor_id"].append(pid)
+                    hits["subject_id"].append(int(arr["s"][i]))
     con.register(
         "_hits",
         {k: np.array(v, dtype=object if k == "pseudonym" else np.int64) for k, v in hits.items()},

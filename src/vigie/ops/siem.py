@@ -17,6 +17,9 @@ Sinks (``VIGIE_SIEM_URL``):
   verifies the server against the system's CAs, or the CA file of ``?ca=/path/ca.pem``;
 - ``file:///path/events.jsonl``: OCSF JSON lines appended and fsync'ed (for a log
   shipper).
+
+and, beside it, ``VIGIE_SIEM_WEBHOOK_URL``: batches POSTed as signed JSON
+(:mod:`vigie.ops.siem_webhook`), with a cursor of its own.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import contextlib
 import os
 import socket
 import ssl
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,7 +44,10 @@ from vigie.audit.models import HEAD, AuditEvent
 from vigie.errors import ConfigError
 from vigie.ops import ocsf
 from vigie.ops.models import SiemCursor
+from vigie.ops.webhooks import PURPOSES, active_keys
 from vigie.processors.models import Processor
+from vigie.secrets import InstanceSecrets
+from vigie.settings import Settings
 from vigie.store.base import utcnow
 
 BATCH = 500
@@ -138,6 +145,27 @@ def sink_from_url(url: str) -> Sink:
     raise ConfigError(
         "VIGIE_SIEM_URL must be syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT or file:///PATH"
     )
+
+
+def sinks_from_settings(settings: Settings, secrets: InstanceSecrets) -> list[Sink]:
+    """Every sink the settings configure (``VIGIE_SIEM_URL``, ``VIGIE_SIEM_WEBHOOK_URL``)."""
+    from vigie.ops.siem_webhook import WebhookSink  # the webhook's HTTP client, only if used
+
+    sinks: list[Sink] = []
+    if settings.siem_url:
+        sinks.append(sink_from_url(settings.siem_url))
+    if settings.siem_webhook_url:
+        parts = urlsplit(settings.siem_webhook_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError("VIGIE_SIEM_WEBHOOK_URL must be an http:// or https:// URL")
+        keys = active_keys(
+            secrets,
+            PURPOSES["siem"],
+            now_us=time.time_ns() // 1000,
+            overlap_seconds=settings.webhook_rotation_overlap_hours * 3600,
+        )
+        sinks.append(WebhookSink(settings.siem_webhook_url, keys))
+    return sinks
 
 
 @dataclass

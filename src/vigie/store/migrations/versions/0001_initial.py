@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 03:47:22.733255
+Create Date: 2026-12-07 05:24:22.698374
 """
 
 from __future__ import annotations
@@ -137,6 +137,15 @@ def upgrade() -> None:
         sa.Column("disabled_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_console_operators")),
         sa.UniqueConstraint("login", name=op.f("uq_console_operators_login")),
+    )
+    op.create_table(
+        "job_schedules",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("next_due_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_job_id", sa.Integer(), nullable=True),
+        sa.Column("last_enqueued_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("enqueued_by", sa.String(length=100), nullable=True),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_job_schedules")),
     )
     op.create_table(
         "jobs",
@@ -678,6 +687,27 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inspections")),
     )
     op.create_table(
+        "pseudonym_rotations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("processor_id", sa.Integer(), nullable=False),
+        sa.Column("from_version", sa.Integer(), nullable=False),
+        sa.Column("to_version", sa.Integer(), nullable=False),
+        sa.Column("rotated_us", sa.BigInteger(), nullable=False),
+        sa.Column("fetched_us", sa.BigInteger(), nullable=True),
+        sa.Column("fetched_key_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["processor_id"],
+            ["processors.id"],
+            name=op.f("fk_pseudonym_rotations_processor_id_processors"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pseudonym_rotations")),
+        sa.UniqueConstraint("processor_id", "to_version", name="uq_pseudonym_rotations_version"),
+    )
+    with op.batch_alter_table("pseudonym_rotations", schema=None) as batch_op:
+        batch_op.create_index("ix_pseudonym_rotations_processor", ["processor_id"], unique=False)
+
+    op.create_table(
         "public_report_requests",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("subject_id", sa.Integer(), nullable=False),
@@ -1040,6 +1070,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_public_report_requests_contact")
 
     op.drop_table("public_report_requests")
+    with op.batch_alter_table("pseudonym_rotations", schema=None) as batch_op:
+        batch_op.drop_index("ix_pseudonym_rotations_processor")
+
+    op.drop_table("pseudonym_rotations")
     op.drop_table("inspections")
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.drop_index("ix_incidents_processor_status")
@@ -1114,6 +1148,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_jobs_state_id")
 
     op.drop_table("jobs")
+    op.drop_table("job_schedules")
     op.drop_table("console_operators")
     op.drop_table("campaigns")
     op.drop_table("audit_tiles")
