@@ -23,7 +23,15 @@ from vigie.audit.checkpoints import Checkpointer
 from vigie.console.csp import ConsolePolicy
 from vigie.console.guard import SignInNeeded, guard
 from vigie.console.i18n import negotiate
-from vigie.console.pages import alerts, audit, keys, overview, processors, signin
+from vigie.console.pages import (
+    alerts,
+    audit,
+    keys,
+    overview,
+    processors,
+    security_keys,
+    signin,
+)
 from vigie.console.pages.common import public_context
 from vigie.console.render import Renderer
 from vigie.console.sessions import CookieSigner, SessionPolicy
@@ -79,7 +87,7 @@ def create_app(
     app.state.console = console
     app.add_middleware(ConsolePolicy)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for page in (signin, overview, processors, keys, alerts, audit):
+    for page in (signin, security_keys, overview, processors, keys, alerts, audit):
         app.include_router(page.router)
     _errors(app, console)
     return app

@@ -13,7 +13,15 @@ ROUTES: dict[tuple[str, str], Need] = {
     ("POST", "/login"): Need.PUBLIC,
     ("GET", "/login/second-factor"): Need.SECOND_FACTOR,
     ("POST", "/login/second-factor"): Need.SECOND_FACTOR,
+    ("POST", "/login/security-key/options"): Need.SECOND_FACTOR,
+    ("POST", "/login/security-key"): Need.SECOND_FACTOR,
+    ("POST", "/login/security-key/enrol/options"): Need.SECOND_FACTOR,
+    ("POST", "/login/security-key/enrol"): Need.SECOND_FACTOR,
     ("POST", "/logout"): Need.SESSION,
+    ("GET", "/account/security-keys"): Need.ACCOUNT,
+    ("POST", "/account/security-keys/options"): Need.ACCOUNT,
+    ("POST", "/account/security-keys"): Need.ACCOUNT,
+    ("POST", "/account/security-keys/{key_id}/remove"): Need.ACCOUNT,
     ("GET", "/"): Need.READ,
     ("GET", "/processors"): Need.READ,
     ("GET", "/processors/{name}"): Need.READ,
@@ -27,5 +35,5 @@ ROUTES: dict[tuple[str, str], Need] = {
 }
 """(method, path template) → what the route needs."""
 
-OWN_SESSION = frozenset({Need.SECOND_FACTOR, Need.SESSION})
-"""Needs of routes that change only the caller's own session, not the instance."""
+OWN_SESSION = frozenset({Need.SECOND_FACTOR, Need.SESSION, Need.ACCOUNT})
+"""Needs of routes that change only the caller's own session or account, not the instance."""
