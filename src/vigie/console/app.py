@@ -31,10 +31,12 @@ from vigie.console.pages import (
     processors,
     security_keys,
     signin,
+    sso,
 )
 from vigie.console.pages.common import public_context
 from vigie.console.render import Renderer
 from vigie.console.sessions import CookieSigner, SessionPolicy
+from vigie.console.sso import Provider, SingleSignOn
 from vigie.console.state import Console
 from vigie.console.throttle import SignInThrottle, Throttled
 from vigie.errors import AuditFailure, Denied, InvalidInput, NotFound
@@ -70,6 +72,8 @@ def create_app(
         throttle=SignInThrottle.of(settings),
         renderer=Renderer(),
         checkpointer=Checkpointer.from_settings(settings, sessions, secrets),
+        sso_signer=CookieSigner(secrets, purpose="console-sso-cookie", max_length=600),
+        sso=SingleSignOn(provider) if (provider := Provider.of(settings)) else None,
     )
     app = Listener(
         limits=RequestLimits.from_settings(
@@ -87,7 +91,7 @@ def create_app(
     app.state.console = console
     app.add_middleware(ConsolePolicy)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for page in (signin, security_keys, overview, processors, keys, alerts, audit):
+    for page in (signin, sso, security_keys, overview, processors, keys, alerts, audit):
         app.include_router(page.router)
     _errors(app, console)
     return app

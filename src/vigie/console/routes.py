@@ -11,6 +11,8 @@ from vigie.console.roles import Need
 ROUTES: dict[tuple[str, str], Need] = {
     ("GET", "/login"): Need.PUBLIC,
     ("POST", "/login"): Need.PUBLIC,
+    ("GET", "/login/sso"): Need.PUBLIC,
+    ("GET", "/login/sso/callback"): Need.PUBLIC,
     ("GET", "/login/second-factor"): Need.SECOND_FACTOR,
     ("POST", "/login/second-factor"): Need.SECOND_FACTOR,
     ("POST", "/login/security-key/options"): Need.SECOND_FACTOR,

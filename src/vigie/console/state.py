@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from vigie.audit.checkpoints import Checkpointer
 from vigie.console.render import Renderer
 from vigie.console.sessions import CookieSigner, SessionPolicy
+from vigie.console.sso import SingleSignOn
 from vigie.console.throttle import SignInThrottle
 from vigie.settings import Settings
 
@@ -27,6 +28,8 @@ class Console:
     throttle: SignInThrottle
     renderer: Renderer
     checkpointer: Checkpointer
+    sso_signer: CookieSigner  # the pending single sign-on's cookie
+    sso: SingleSignOn | None = None  # None: single sign-on is off
 
     def anchored(self) -> None:
         """After a change was committed: sign a checkpoint if one is due (at the console's

@@ -54,9 +54,15 @@ def _with_cookie(console: Console, request: Request, token: str, to: str) -> Res
     return response
 
 
+def login_context(console: Console, lang: str, *, error: str | None = None) -> dict[str, object]:
+    """The sign-in page's values: the form, and single sign-on's button if configured."""
+    sso = console.sso.provider.label if console.sso else None
+    return public_context(lang, title="Sign in", error=error, sso=sso)
+
+
 @router.get("/login")
 def login_page(request: Request, console: ConsoleDep) -> Response:
-    return console.renderer.page("login.html", public_context(_lang(request), title="Sign in"))
+    return console.renderer.page("login.html", login_context(console, _lang(request)))
 
 
 def _check_password(console: Console, login: str, password: str) -> str:
@@ -83,13 +89,13 @@ async def login(
     try:
         console.throttle.check(login=login, address=address)
     except Throttled:
-        context = public_context(_lang(request), title="Sign in", error="too-many")
+        context = login_context(console, _lang(request), error="too-many")
         return console.renderer.page("login.html", context, status=429)
     try:
         token = await run_in_threadpool(_check_password, console, login, password)
     except SignInRefused:
         console.throttle.failed(login=login, address=address)
-        context = public_context(_lang(request), title="Sign in", error="refused")
+        context = login_context(console, _lang(request), error="refused")
         return console.renderer.page("login.html", context, status=401)
     return _with_cookie(console, request, token, "/login/second-factor")
 
