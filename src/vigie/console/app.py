@@ -29,6 +29,7 @@ from vigie.console.pages import (
     keys,
     overview,
     processors,
+    requirements,
     security_keys,
     signin,
     sso,
@@ -72,6 +73,7 @@ def create_app(
         throttle=SignInThrottle.of(settings),
         renderer=Renderer(),
         checkpointer=Checkpointer.from_settings(settings, sessions, secrets),
+        secrets=secrets,
         sso_signer=CookieSigner(secrets, purpose="console-sso-cookie", max_length=600),
         sso=SingleSignOn(provider) if (provider := Provider.of(settings)) else None,
     )
@@ -91,7 +93,17 @@ def create_app(
     app.state.console = console
     app.add_middleware(ConsolePolicy)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for page in (signin, sso, security_keys, overview, processors, keys, alerts, audit):
+    for page in (
+        signin,
+        sso,
+        security_keys,
+        overview,
+        processors,
+        keys,
+        alerts,
+        audit,
+        requirements,
+    ):
         app.include_router(page.router)
     _errors(app, console)
     return app

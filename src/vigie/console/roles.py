@@ -48,6 +48,8 @@ class Need(StrEnum):
     READ = "read"
     PROCESSORS = "processors"
     ALERTS = "alerts"
+    DOSSIER = "dossier"
+    """Build a processor's sanction dossier (the DPO's decision)."""
 
 
 GRANTS: dict[Need, frozenset[Role]] = {
@@ -55,6 +57,7 @@ GRANTS: dict[Need, frozenset[Role]] = {
     Need.READ: frozenset(Role),
     Need.PROCESSORS: frozenset({Role.DPO, Role.SECURITY}),
     Need.ALERTS: frozenset({Role.DPO, Role.SECURITY}),
+    Need.DOSSIER: frozenset({Role.DPO}),
 }
 
 

@@ -34,6 +34,11 @@ ROUTES: dict[tuple[str, str], Need] = {
     ("GET", "/alerts"): Need.READ,
     ("POST", "/alerts/{alert_id}/acknowledge"): Need.ALERTS,
     ("GET", "/audit"): Need.READ,
+    ("GET", "/requirements"): Need.READ,
+    ("GET", "/requirements/compliance.csv"): Need.READ,
+    ("GET", "/requirements/compliance.pdf"): Need.READ,
+    ("GET", "/processors/{name}/requirements"): Need.READ,
+    ("POST", "/processors/{name}/dossier"): Need.DOSSIER,
 }
 """(method, path template) → what the route needs."""
 

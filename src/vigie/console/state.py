@@ -13,6 +13,7 @@ from vigie.console.render import Renderer
 from vigie.console.sessions import CookieSigner, SessionPolicy
 from vigie.console.sso import SingleSignOn
 from vigie.console.throttle import SignInThrottle
+from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 
 
@@ -28,6 +29,7 @@ class Console:
     throttle: SignInThrottle
     renderer: Renderer
     checkpointer: Checkpointer
+    secrets: InstanceSecrets  # the audit key signs the dossier's manifest
     sso_signer: CookieSigner  # the pending single sign-on's cookie
     sso: SingleSignOn | None = None  # None: single sign-on is off
 
