@@ -55,7 +55,7 @@ def test_a_passkey_enrolled_at_first_sign_in_then_signs_in(
     _password(watched, url, "kim")
     watched.get_by_label("Name of the key (to tell your keys apart)").fill("Laptop passkey")
     assert_accessible(watched)
-    watched.get_by_role("button", name="Enrol a security key and sign in").click()
+    watched.get_by_role("button", name="Enrol this security key").click()
     watched.wait_for_url(url + "/")
     expect(watched.get_by_role("heading", level=1)).to_have_text("Overview")
 
