@@ -17,6 +17,8 @@ from tests.console.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, serv
 from vigie.console.app import create_app
 from vigie.console.operators import disable_operator
 
+EN = {"accept-language": "en"}  # the pages' words, in the tests' language
+
 
 @pytest.fixture
 def idp(desk: Desk) -> Iterator[Provider]:
@@ -50,14 +52,14 @@ def _round_trip(client: Client, *, tamper: dict[str, str] | None = None) -> http
     assert back.path == "/login/sso/callback"
     params = dict(back.params)
     params.update(tamper or {})
-    return client.get(back.path, params=params)
+    return client.get(back.path, params=params, headers=EN)
 
 
 def test_an_enabled_operator_signs_in_through_the_provider(desk: Desk, idp: Provider) -> None:
     sso = _sso_desk(desk, idp)
     desk.operator("alice", "dpo")
     client = sso.client()
-    assert "Sign in with <bdi>OFII Connect</bdi>" in client.get("/login").text
+    assert "Sign in with <bdi>OFII Connect</bdi>" in client.get("/login", headers=EN).text
     assert client.get("/").status_code == 303
     r = _round_trip(client)
     assert r.status_code == 200, r.text
@@ -101,7 +103,7 @@ def test_sign_in_is_refused(desk: Desk, idp: Provider, mischief: str) -> None:
     if mischief == "no cookie":  # another browser comes back with this one's code
         r = client.get("/login/sso")
         back = httpx.URL(httpx.get(r.headers["location"]).headers["location"])
-        r = sso.client().get(back.path, params=dict(back.params))
+        r = sso.client().get(back.path, params=dict(back.params), headers=EN)
     else:
         r = _round_trip(client, tamper=tamper)
     assert r.status_code == 401, r.text
@@ -132,5 +134,5 @@ def test_an_unreachable_provider_is_said_so(desk: Desk) -> None:
         issuer = gone.issuer
     sso = _sso_desk(desk, gone)
     assert issuer == gone.issuer
-    r = sso.client().get("/login/sso")
+    r = sso.client().get("/login/sso", headers=EN)
     assert r.status_code == 502 and "could not be reached" in r.text
