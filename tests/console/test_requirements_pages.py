@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from tests.anchoring import sign
 from tests.console.conftest import Desk
@@ -144,6 +144,24 @@ def test_an_incident_that_does_not_exist_builds_nothing(provided: Desk) -> None:
         "/processors/bad-test/dossier", data={"csrf": provided.csrf(dora), "incident": "99"}
     )
     assert r.status_code == 404
+    with provided.world.sessions() as s:
+        built = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == Action.DOSSIER_BUILD.value)
+        ).all()
+    assert built == []
+
+
+def test_a_trail_that_does_not_verify_builds_no_dossier(provided: Desk) -> None:
+    provided.operator("dora", "dpo")
+    dora = provided.sign_in("dora")
+    with provided.world.engine.begin() as conn:  # someone edits the trail behind its back
+        conn.execute(
+            text("UPDATE audit_events SET actor = 'operator:nobody' WHERE seq = 2")
+        )  # fmt: skip
+    r = dora.post(
+        "/processors/bad-test/dossier", data={"csrf": provided.csrf(dora), "incident": "1"}
+    )
+    assert r.status_code == 409 and "does not verify" in r.text
     with provided.world.sessions() as s:
         built = s.scalars(
             select(AuditEvent).where(AuditEvent.action == Action.DOSSIER_BUILD.value)

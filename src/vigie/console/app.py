@@ -2,7 +2,8 @@
 
 Started by ``vigie serve`` on its own port (``--console-port``, default 8001). Every
 route passes :func:`~vigie.console.guard.guard` first; errors become pages (sign-in
-needed → the sign-in page; refused → 403; not found → 404; bad input → 400).
+needed → the sign-in page; refused → 403; not found → 404; bad input → 400; evidence
+that does not verify → 409).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from vigie.console.sessions import CookieSigner, SessionPolicy
 from vigie.console.sso import Provider, SingleSignOn
 from vigie.console.state import Console
 from vigie.console.throttle import SignInThrottle, Throttled
-from vigie.errors import AuditFailure, Denied, InvalidInput, NotFound
+from vigie.errors import AuditFailure, Denied, IntegrityError, InvalidInput, NotFound
 from vigie.http.limits import RequestLimits
 from vigie.http.listener import Listener
 from vigie.http.probes import Probes
@@ -142,6 +143,11 @@ def _errors(app: Listener, console: Console) -> None:
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> Response:
         return _error_page(console, request, 404, str(exc))
+
+    @app.exception_handler(IntegrityError)
+    async def _unverified(request: Request, exc: IntegrityError) -> Response:
+        # An evidence gate refused (the trail does not verify, or is not anchored).
+        return _error_page(console, request, 409, str(exc))
 
     @app.exception_handler(InvalidInput)
     async def _invalid(request: Request, exc: InvalidInput) -> Response:
