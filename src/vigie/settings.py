@@ -156,6 +156,38 @@ class Settings(BaseSettings):
         "20/15 minutes",
         description="Failed console sign-ins allowed per client address (same notation).",
     )
+    console_url: str | None = Field(
+        None,
+        description="The console's address as operators' browsers see it (`https://HOST[:PORT]`): "
+        "the origin and relying-party id of security keys (WebAuthn) and the base of the single "
+        "sign-on callback. Unset: taken from each request's `Host` (development only; a security "
+        "key needs a host name, not an IP address).",
+    )
+    console_oidc_issuer: str | None = Field(
+        None,
+        description="OpenID Connect single sign-on: the identity provider's issuer URL (its "
+        "`/.well-known/openid-configuration` is read). Unset: no single sign-on.",
+    )
+    console_oidc_client_id: str | None = Field(
+        None, description="OpenID Connect: the console's client id at the identity provider."
+    )
+    console_oidc_client_secret: SecretStr | None = Field(
+        None, description="OpenID Connect: the console's client secret (never printed)."
+    )
+    console_oidc_login_claim: str = Field(
+        "preferred_username",
+        description="OpenID Connect: the ID token's claim holding the operator's login. The "
+        "operator must exist and be enabled in `vigie operators`; otherwise sign-in is refused.",
+    )
+    console_oidc_role_claim: str | None = Field(
+        None,
+        description="OpenID Connect: a claim (a string or a list) that must hold the operator's "
+        "role (`dpo`, `security`, `auditor`) for the sign-in to be accepted. Unset: the role "
+        "is the one in `vigie operators` alone.",
+    )
+    console_oidc_label: str = Field(
+        "single sign-on", description="OpenID Connect: the name shown on the sign-in button."
+    )
     leak_retention_days: int = Field(
         90, ge=1, description="Days before stored leak files and reports are purged."
     )
@@ -373,6 +405,16 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _oidc_is_whole(self) -> Settings:
+        parts = (self.console_oidc_client_id, self.console_oidc_client_secret)
+        if self.console_oidc_issuer and not all(parts):
+            raise ValueError(
+                "VIGIE_CONSOLE_OIDC_ISSUER needs VIGIE_CONSOLE_OIDC_CLIENT_ID and "
+                "VIGIE_CONSOLE_OIDC_CLIENT_SECRET"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:
         if self.environment != "production":
             return self
@@ -380,6 +422,10 @@ class Settings(BaseSettings):
             self.smtp_password.get_secret_value().lower() in PLACEHOLDERS
         ):
             raise ValueError("VIGIE_SMTP_PASSWORD is a placeholder; set the real password")
+        if self.console_oidc_client_secret is not None and (
+            self.console_oidc_client_secret.get_secret_value().lower() in PLACEHOLDERS
+        ):
+            raise ValueError("VIGIE_CONSOLE_OIDC_CLIENT_SECRET is a placeholder; set the real one")
         url = self.database_url or ""
         for placeholder in PLACEHOLDERS:
             if f":{placeholder}@" in url.lower():

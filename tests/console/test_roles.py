@@ -8,14 +8,18 @@ import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 
+from tests.anchoring import sign
 from tests.console.conftest import Desk
 from vigie.audit.models import AuditEvent
+from vigie.breach.clock import FixedClock
+from vigie.breach.incidents import open_incident
 from vigie.console.roles import GRANTS, Need, Role
 from vigie.console.routes import OWN_SESSION, ROUTES
 from vigie.detection.alerts import raise_alert
 from vigie.detection.findings import Severity
 
 PARAMS = {"name": "formalang", "alert_id": "1", "key_id": "1"}
+FORM = {"reason": "tried", "incident": "1"}  # what the state-changing forms ask
 SIGN_IN = frozenset({Need.PUBLIC, *OWN_SESSION})
 
 
@@ -52,7 +56,8 @@ def _events(desk: Desk) -> int:
 
 
 def _world(desk: Desk) -> None:
-    """A processor, its key (#1) and an alert (#1) for the routes' parameters."""
+    """A processor, its key (#1), an alert (#1) and an incident (#1) for the routes'
+    parameters and forms; the trail anchored (the dossier needs it)."""
     desk.world.processor("formalang")
     desk.world.key("formalang")
     pid = desk.world.processor_id("formalang")
@@ -62,6 +67,12 @@ def _world(desk: Desk) -> None:
             summary="test", evidence={}, now=desk.world.now,
         )  # fmt: skip
         assert str(alert.id) == PARAMS["alert_id"]
+        incident = open_incident(
+            s, title="test", source="manual", aware_at=desk.world.now, actor="operator:test",
+            processor_id=pid, clock=FixedClock(desk.world.now),
+        )  # fmt: skip
+        assert str(incident.id) == FORM["incident"]
+    sign(desk.world.sessions, desk.world.secrets)
 
 
 @pytest.mark.parametrize("role", list(Role))
@@ -76,10 +87,8 @@ def test_each_role_on_each_route(desk: Desk, role: Role) -> None:
             continue  # the sign-in steps and sign-out: tested in test_signin
         path = template.format(**PARAMS)
         before = _events(desk)
-        if method == "GET":
-            r = client.get(path)
-        else:
-            r = client.post(path, data={"csrf": token, "reason": f"tried by {role.value}"})
+        form = {"csrf": token, **FORM}
+        r = client.get(path) if method == "GET" else client.post(path, data=form)
         allowed = role in GRANTS[need]
         if allowed:
             assert r.status_code in (200, 303), (method, path, r.status_code, r.text[:300])
@@ -99,9 +108,7 @@ def test_the_auditor_changes_nothing_anywhere(desk: Desk) -> None:
     assert changing, "no state-changing route?"
     before = _events(desk)
     for method, template in changing:
-        r = client.request(
-            method, template.format(**PARAMS), data={"csrf": token, "reason": "audit"}
-        )
+        r = client.request(method, template.format(**PARAMS), data={"csrf": token, **FORM})
         assert r.status_code == 403, (method, template)
     assert _events(desk) == before
     page = client.get("/processors/formalang").text

@@ -183,7 +183,10 @@ class Gathered:
         p, c, s = procs[held], code[held], seq[held]
         order = np.lexsort((c, p))  # stable: the first of each group is its first event
         p, c, s = p[order], c[order], s[order]
-        starts = np.flatnonzero(np.concatenate(([True], (p[1:] != p[:-1]) | (c[1:] != c[:-1]))))
+        # (No event with people in this batch: no group, hence no first of one.)
+        starts = np.flatnonzero(
+            np.concatenate(([len(p) > 0], (p[1:] != p[:-1]) | (c[1:] != c[:-1])))
+        )
         for proc, cd, first in zip(
             p[starts].tolist(), c[starts].tolist(), s[starts].tolist(), strict=True
         ):

@@ -131,7 +131,8 @@ def reset_password_(
 def reset_2fa(
     ctx: typer.Context, login: str = typer.Argument(..., help="The operator's login.")
 ) -> None:
-    """Forget an operator's second factor: they enrol a new one at next sign-in."""
+    """Forget an operator's second factors (TOTP and security keys): they enrol again at next
+    sign-in."""
     with instance(ctx).session() as session:
         reset_second_factor(session, login=login, actor=cli_actor())
     console.print(

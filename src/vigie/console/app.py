@@ -2,7 +2,8 @@
 
 Started by ``vigie serve`` on its own port (``--console-port``, default 8001). Every
 route passes :func:`~vigie.console.guard.guard` first; errors become pages (sign-in
-needed → the sign-in page; refused → 403; not found → 404; bad input → 400).
+needed → the sign-in page; refused → 403; not found → 404; bad input → 400; evidence
+that does not verify → 409).
 """
 
 from __future__ import annotations
@@ -24,13 +25,24 @@ from vigie.console.auth import PasswordCost
 from vigie.console.csp import ConsolePolicy
 from vigie.console.guard import SignInNeeded, guard
 from vigie.console.i18n import negotiate
-from vigie.console.pages import alerts, audit, keys, overview, processors, signin
+from vigie.console.pages import (
+    alerts,
+    audit,
+    keys,
+    overview,
+    processors,
+    requirements,
+    security_keys,
+    signin,
+    sso,
+)
 from vigie.console.pages.common import public_context
 from vigie.console.render import Renderer
 from vigie.console.sessions import CookieSigner, SessionPolicy
+from vigie.console.sso import Provider, SingleSignOn
 from vigie.console.state import Console
 from vigie.console.throttle import SignInThrottle, Throttled
-from vigie.errors import AuditFailure, Denied, InvalidInput, NotFound
+from vigie.errors import AuditFailure, Denied, IntegrityError, InvalidInput, NotFound
 from vigie.http.limits import RequestLimits
 from vigie.http.listener import Listener
 from vigie.http.probes import Probes
@@ -64,6 +76,9 @@ def create_app(
         renderer=Renderer(),
         checkpointer=Checkpointer.from_settings(settings, sessions, secrets),
         password_cost=PasswordCost.of(settings),
+        secrets=secrets,
+        sso_signer=CookieSigner(secrets, purpose="console-sso-cookie", max_length=600),
+        sso=SingleSignOn(provider) if (provider := Provider.of(settings)) else None,
     )
     app = Listener(
         limits=RequestLimits.from_settings(
@@ -81,7 +96,17 @@ def create_app(
     app.state.console = console
     app.add_middleware(ConsolePolicy)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for page in (signin, overview, processors, keys, alerts, audit):
+    for page in (
+        signin,
+        sso,
+        security_keys,
+        overview,
+        processors,
+        keys,
+        alerts,
+        audit,
+        requirements,
+    ):
         app.include_router(page.router)
     _errors(app, console)
     return app
@@ -120,6 +145,11 @@ def _errors(app: Listener, console: Console) -> None:
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> Response:
         return _error_page(console, request, 404, str(exc))
+
+    @app.exception_handler(IntegrityError)
+    async def _unverified(request: Request, exc: IntegrityError) -> Response:
+        # An evidence gate refused (the trail does not verify, or is not anchored).
+        return _error_page(console, request, 409, str(exc))
 
     @app.exception_handler(InvalidInput)
     async def _invalid(request: Request, exc: InvalidInput) -> Response:

@@ -11,14 +11,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from vigie.audit import trail
 from vigie.audit.actions import Action
 from vigie.console.auth import PasswordCost, hash_password, new_totp_secret
-from vigie.console.models import Operator, OperatorSession
+from vigie.console.models import Operator, OperatorSession, SecurityKey
 from vigie.console.roles import Role
+from vigie.console.security_keys import forget_keys
 from vigie.errors import InvalidInput, NotFound
 from vigie.store.base import utcnow
 
@@ -33,7 +34,7 @@ class OperatorSummary:
     login: str
     role: str
     language: str
-    second_factor: str  # "totp" or "to enrol"
+    second_factor: str  # "totp", "security key", "totp, security key" or "to enrol"
     status: str  # "active" or "disabled"
     created_at: datetime
 
@@ -92,14 +93,25 @@ def add_operator(
     return operator
 
 
+def factors(operator: Operator, *, keys: int) -> list[str]:
+    """The operator's enrolled second factors (``totp``, ``security key``)."""
+    return (["totp"] if operator.totp_enrolled_at else []) + (["security key"] if keys else [])
+
+
 def list_operators(session: Session) -> list[OperatorSummary]:
     """Every operator, by login."""
+    keys: dict[int, int] = {
+        operator_id: count
+        for operator_id, count in session.execute(
+            select(SecurityKey.operator_id, func.count()).group_by(SecurityKey.operator_id)
+        )
+    }
     return [
         OperatorSummary(
             login=o.login,
             role=o.role,
             language=o.language,
-            second_factor="totp" if o.totp_enrolled_at else "to enrol",
+            second_factor=", ".join(factors(o, keys=keys.get(o.id, 0))) or "to enrol",
             status="disabled" if o.disabled_at else "active",
             created_at=o.created_at,
         )
@@ -148,23 +160,27 @@ def reset_password(
 
 
 def reset_second_factor(session: Session, *, login: str, actor: str) -> None:
-    """Forget ``login``'s TOTP secret (audited): it enrols again at next sign-in."""
+    """Forget ``login``'s TOTP secret and security keys (audited): it enrols again at
+    next sign-in."""
     operator = get_operator(session, login=login)
     operator.totp_secret = None
     operator.totp_enrolled_at = None
     operator.totp_last_step = None
+    keys = forget_keys(session, operator_id=operator.id)
     end_sessions(session, operator_id=operator.id, now=utcnow())
     trail.append(
         session,
         action=Action.OPERATOR_RESET,
         actor=actor,
-        detail={"login": login, "what": "second factor"},
+        detail={"login": login, "what": "second factor", "security_keys": keys},
     )
 
 
 def pending_secret(session: Session, *, operator: Operator) -> str:
     """The TOTP secret being enrolled (made on first call, kept until enrolment)."""
-    if operator.totp_enrolled_at is not None:
+    if operator.totp_enrolled_at is not None or session.scalar(
+        select(SecurityKey.id).where(SecurityKey.operator_id == operator.id).limit(1)
+    ):
         raise InvalidInput("the second factor is already enrolled")
     if operator.totp_secret is None:
         operator.totp_secret = new_totp_secret()

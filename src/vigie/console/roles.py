@@ -6,7 +6,8 @@
 
 Every console route declares what it needs (:class:`Need`) in the table of
 :mod:`vigie.console.routes`: nothing (the sign-in page), a session half-way through
-sign-in (the second factor), any session (sign-out), or a role's grant (``read``,
+sign-in (the second factor), any session (sign-out), a full session of any role (the
+operator's own security keys), or a role's grant (``read``,
 ``processors``, ``alerts``). The tests try every route of the app with every role.
 """
 
@@ -42,15 +43,21 @@ class Need(StrEnum):
     """A session whose password was right and whose second factor is due."""
     SESSION = "session"
     """Any session, of any role (sign-out: it changes only the operator's own session)."""
+    ACCOUNT = "account"
+    """A full session, of any role: the operator's own account (their security keys)."""
     READ = "read"
     PROCESSORS = "processors"
     ALERTS = "alerts"
+    DOSSIER = "dossier"
+    """Build a processor's sanction dossier (the DPO's decision)."""
 
 
 GRANTS: dict[Need, frozenset[Role]] = {
+    Need.ACCOUNT: frozenset(Role),
     Need.READ: frozenset(Role),
     Need.PROCESSORS: frozenset({Role.DPO, Role.SECURITY}),
     Need.ALERTS: frozenset({Role.DPO, Role.SECURITY}),
+    Need.DOSSIER: frozenset({Role.DPO}),
 }
 
 

@@ -11,9 +11,19 @@ from vigie.console.roles import Need
 ROUTES: dict[tuple[str, str], Need] = {
     ("GET", "/login"): Need.PUBLIC,
     ("POST", "/login"): Need.PUBLIC,
+    ("GET", "/login/sso"): Need.PUBLIC,
+    ("GET", "/login/sso/callback"): Need.PUBLIC,
     ("GET", "/login/second-factor"): Need.SECOND_FACTOR,
     ("POST", "/login/second-factor"): Need.SECOND_FACTOR,
+    ("POST", "/login/security-key/options"): Need.SECOND_FACTOR,
+    ("POST", "/login/security-key"): Need.SECOND_FACTOR,
+    ("POST", "/login/security-key/enrol/options"): Need.SECOND_FACTOR,
+    ("POST", "/login/security-key/enrol"): Need.SECOND_FACTOR,
     ("POST", "/logout"): Need.SESSION,
+    ("GET", "/account/security-keys"): Need.ACCOUNT,
+    ("POST", "/account/security-keys/options"): Need.ACCOUNT,
+    ("POST", "/account/security-keys"): Need.ACCOUNT,
+    ("POST", "/account/security-keys/{key_id}/remove"): Need.ACCOUNT,
     ("GET", "/"): Need.READ,
     ("GET", "/processors"): Need.READ,
     ("GET", "/processors/{name}"): Need.READ,
@@ -24,8 +34,13 @@ ROUTES: dict[tuple[str, str], Need] = {
     ("GET", "/alerts"): Need.READ,
     ("POST", "/alerts/{alert_id}/acknowledge"): Need.ALERTS,
     ("GET", "/audit"): Need.READ,
+    ("GET", "/requirements"): Need.READ,
+    ("GET", "/requirements/compliance.csv"): Need.READ,
+    ("GET", "/requirements/compliance.pdf"): Need.READ,
+    ("GET", "/processors/{name}/requirements"): Need.READ,
+    ("POST", "/processors/{name}/dossier"): Need.DOSSIER,
 }
 """(method, path template) → what the route needs."""
 
-OWN_SESSION = frozenset({Need.SECOND_FACTOR, Need.SESSION})
-"""Needs of routes that change only the caller's own session, not the instance."""
+OWN_SESSION = frozenset({Need.SECOND_FACTOR, Need.SESSION, Need.ACCOUNT})
+"""Needs of routes that change only the caller's own session or account, not the instance."""

@@ -54,10 +54,17 @@ class SessionPolicy:
 
 
 class CookieSigner:
-    """Signs session tokens for the cookie, and checks them."""
+    """Signs session tokens for the cookie, and checks them (one key per ``purpose``)."""
 
-    def __init__(self, secrets: InstanceSecrets) -> None:
-        self._key = secrets.derive("console-session-cookie")
+    def __init__(
+        self,
+        secrets: InstanceSecrets,
+        *,
+        purpose: str = "console-session-cookie",
+        max_length: int = 200,
+    ) -> None:
+        self._key = secrets.derive(purpose)
+        self._max_length = max_length
 
     def _mac(self, token: str) -> str:
         digest = hmac.new(self._key, token.encode(), hashlib.sha256).digest()
@@ -68,7 +75,7 @@ class CookieSigner:
 
     def unsign(self, value: str | None) -> str | None:
         """The token in cookie ``value``, or None if it is missing or not ours."""
-        if not value or value.count(".") != 1 or len(value) > 200:
+        if not value or value.count(".") != 1 or len(value) > self._max_length:
             return None
         token, mac = value.split(".")
         return token if hmac.compare_digest(mac, self._mac(token)) else None

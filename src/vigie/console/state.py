@@ -12,7 +12,9 @@ from vigie.audit.checkpoints import Checkpointer
 from vigie.console.auth import PasswordCost
 from vigie.console.render import Renderer
 from vigie.console.sessions import CookieSigner, SessionPolicy
+from vigie.console.sso import SingleSignOn
 from vigie.console.throttle import SignInThrottle
+from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 
 
@@ -29,6 +31,9 @@ class Console:
     renderer: Renderer
     checkpointer: Checkpointer
     password_cost: PasswordCost
+    secrets: InstanceSecrets  # the audit key signs the dossier's manifest
+    sso_signer: CookieSigner  # the pending single sign-on's cookie
+    sso: SingleSignOn | None = None  # None: single sign-on is off
 
     def anchored(self) -> None:
         """After a change was committed: sign a checkpoint if one is due (at the console's

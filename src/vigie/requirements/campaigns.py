@@ -101,6 +101,11 @@ def start_campaign(
     return Started(campaign.id, applied, len(providers))
 
 
+def list_campaigns(session: Session) -> list[Campaign]:
+    """Every campaign, newest first."""
+    return list(session.scalars(select(Campaign).order_by(Campaign.id.desc())))
+
+
 def _campaign(session: Session, campaign_id: int) -> Campaign:
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:

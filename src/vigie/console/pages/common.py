@@ -12,6 +12,7 @@ NAV = (
     ("/", N_("Overview")),
     ("/processors", N_("Processors")),
     ("/alerts", N_("Alerts")),
+    ("/requirements", N_("Requirements")),
     ("/audit", N_("Audit")),
 )
 
@@ -29,6 +30,7 @@ def context(visit: Visit, *, section: str, title: str, **values: Any) -> dict[st
         "nav": [(href, fmt.gettext(label), href == section) for href, label in NAV],
         "can_change_processors": Role(visit.role) in GRANTS[Need.PROCESSORS],
         "can_handle_alerts": Role(visit.role) in GRANTS[Need.ALERTS],
+        "can_build_dossier": Role(visit.role) in GRANTS[Need.DOSSIER],
         "error": None,
         **values,
     }
@@ -47,6 +49,7 @@ def public_context(lang: str, *, title: str, **values: Any) -> dict[str, Any]:
         "nav": [],
         "can_change_processors": False,
         "can_handle_alerts": False,
+        "can_build_dossier": False,
         "error": None,
         **values,
     }

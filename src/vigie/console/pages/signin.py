@@ -1,12 +1,15 @@
-"""Sign-in (password, then the TOTP code, enrolled at the first sign-in) and sign-out."""
+"""Sign-in (password, then the TOTP code or a security key, one of them enrolled at the
+first sign-in) and sign-out. The security key's steps are in :mod:`.security_keys`."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from markupsafe import Markup
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
@@ -22,6 +25,7 @@ from vigie.console.guard import ConsoleDep, VisitDep
 from vigie.console.i18n import negotiate
 from vigie.console.models import Operator, OperatorSession
 from vigie.console.pages.common import public_context
+from vigie.console.security_keys import count_keys
 from vigie.console.sessions import (
     COOKIE,
     FULL_STAGE,
@@ -46,20 +50,19 @@ def _client(request: Request) -> str:
 
 def _with_cookie(console: Console, request: Request, token: str, to: str) -> Response:
     response = RedirectResponse(to, status_code=303)
-    response.set_cookie(
-        COOKIE,
-        console.signer.sign(token),
-        httponly=True,
-        secure=request.url.scheme == "https",
-        samesite="strict",
-        path="/",
-    )
+    set_cookie(console, request, response, token)
     return response
+
+
+def login_context(console: Console, lang: str, *, error: str | None = None) -> dict[str, object]:
+    """The sign-in page's values: the form, and single sign-on's button if configured."""
+    sso = console.sso.provider.label if console.sso else None
+    return public_context(lang, title="Sign in", error=error, sso=sso)
 
 
 @router.get("/login")
 def login_page(request: Request, console: ConsoleDep) -> Response:
-    return console.renderer.page("login.html", public_context(_lang(request), title="Sign in"))
+    return console.renderer.page("login.html", login_context(console, _lang(request)))
 
 
 def _check_password(console: Console, login: str, password: str) -> str:
@@ -90,24 +93,34 @@ async def login(
     try:
         console.throttle.check(login=login, address=address)
     except Throttled:
-        context = public_context(_lang(request), title="Sign in", error="too-many")
+        context = login_context(console, _lang(request), error="too-many")
         return console.renderer.page("login.html", context, status=429)
     try:
         token = await run_in_threadpool(_check_password, console, login, password)
     except SignInRefused:
         console.throttle.failed(login=login, address=address)
-        context = public_context(_lang(request), title="Sign in", error="refused")
+        context = login_context(console, _lang(request), error="refused")
         return console.renderer.page("login.html", context, status=401)
     return _with_cookie(console, request, token, "/login/second-factor")
 
 
-def _second_factor_page(
+def second_factor_context(
     console: Console, visit_login: str, csrf: str, lang: str
 ) -> dict[str, object]:
+    """The second-factor page's values: the TOTP form, the security-key button, or the
+    enrolment of one of them (first sign-in)."""
     with console.sessions.begin() as db:
         operator = operators.get_operator(db, login=visit_login)
-        if operator.totp_enrolled_at is not None:
-            return public_context(lang, title="Second factor", csrf=csrf, enrol=None)
+        keys = count_keys(db, operator_id=operator.id)
+        if operator.totp_enrolled_at is not None or keys:
+            return public_context(
+                lang,
+                title="Second factor",
+                csrf=csrf,
+                enrol=None,
+                totp=operator.totp_enrolled_at is not None,
+                keys=bool(keys),
+            )
         secret = operators.pending_secret(db, operator=operator)
         uri = provisioning_uri(secret, login=operator.login)
         return public_context(
@@ -116,13 +129,27 @@ def _second_factor_page(
             csrf=csrf,
             # segno's SVG, built here from our own URI: markup of ours, not a value.
             enrol={"qr": Markup(qr_svg(uri)), "secret": secret},  # noqa: S704
+            totp=True,
+            keys=False,
         )
+
+
+def set_cookie(console: Console, request: Request, response: Response, token: str) -> None:
+    """Give the browser the signed cookie of session ``token``."""
+    response.set_cookie(
+        COOKIE,
+        console.signer.sign(token),
+        httponly=True,
+        secure=request.url.scheme == "https",
+        samesite="strict",
+        path="/",
+    )
 
 
 @router.get("/login/second-factor")
 async def second_factor_page(console: ConsoleDep, visit: VisitDep) -> Response:
     context = await run_in_threadpool(
-        _second_factor_page, console, visit.login, visit.csrf, visit.lang
+        second_factor_context, console, visit.login, visit.csrf, visit.lang
     )
     return console.renderer.page("second_factor.html", context)
 
@@ -133,7 +160,9 @@ def _check_code(console: Console, session_id: int, code: str) -> str:
         row = db.get(OperatorSession, session_id)
         assert row is not None
         operator = db.get(Operator, row.operator_id)
-        assert operator is not None and operator.totp_secret is not None
+        assert operator is not None
+        if operator.totp_secret is None:  # a security key only: no TOTP to check
+            raise SignInRefused("sign-in refused")
         step = totp_step(
             operator.totp_secret, code, at=now.timestamp(), last_step=operator.totp_last_step
         )
@@ -141,9 +170,14 @@ def _check_code(console: Console, session_id: int, code: str) -> str:
             operators.confirm_enrolment(db, operator=operator, step=step)
         else:
             operator.totp_last_step = step
-        revoke(row, now=now)
-        token, _full = open_session(db, operator=operator, stage=FULL_STAGE, now=now)
-        return token
+        return promote(db, row=row, operator=operator, now=now)
+
+
+def promote(db: Session, *, row: OperatorSession, operator: Operator, now: datetime) -> str:
+    """End the half-way session ``row`` and open a full one (a new token: no fixation)."""
+    revoke(row, now=now)
+    token, _full = open_session(db, operator=operator, stage=FULL_STAGE, now=now)
+    return token
 
 
 @router.post("/login/second-factor")
@@ -161,7 +195,7 @@ async def second_factor(
         if isinstance(exc, SignInRefused):
             console.throttle.failed(login=visit.login, address=address)
         context = await run_in_threadpool(
-            _second_factor_page, console, visit.login, visit.csrf, visit.lang
+            second_factor_context, console, visit.login, visit.csrf, visit.lang
         )
         context["error"] = "too-many" if isinstance(exc, Throttled) else "refused"
         status = 429 if isinstance(exc, Throttled) else 401

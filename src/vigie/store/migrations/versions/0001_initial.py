@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 05:24:22.698374
+Create Date: 2026-12-07 05:24:33.682737
 """
 
 from __future__ import annotations
@@ -437,12 +437,35 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_canary_trips")),
     )
     op.create_table(
+        "console_security_keys",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("operator_id", sa.Integer(), nullable=False),
+        sa.Column("credential_id", sa.String(length=1400), nullable=False),
+        sa.Column("public_key", sa.LargeBinary(), nullable=False),
+        sa.Column("sign_count", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("created_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["operator_id"],
+            ["console_operators.id"],
+            name=op.f("fk_console_security_keys_operator_id_console_operators"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_console_security_keys")),
+        sa.UniqueConstraint("credential_id", name=op.f("uq_console_security_keys_credential_id")),
+    )
+    with op.batch_alter_table("console_security_keys", schema=None) as batch_op:
+        batch_op.create_index("ix_console_security_keys_operator", ["operator_id"], unique=False)
+
+    op.create_table(
         "console_sessions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("operator_id", sa.Integer(), nullable=False),
         sa.Column("stage", sa.String(length=8), nullable=False),
         sa.Column("csrf", sa.String(length=64), nullable=False),
+        sa.Column("challenge", sa.String(length=128), nullable=True),
         sa.Column("created_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("last_seen_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
@@ -1105,6 +1128,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_console_sessions_operator")
 
     op.drop_table("console_sessions")
+    with op.batch_alter_table("console_security_keys", schema=None) as batch_op:
+        batch_op.drop_index("ix_console_security_keys_operator")
+
+    op.drop_table("console_security_keys")
     op.drop_table("canary_trips")
     with op.batch_alter_table("canary_contacts", schema=None) as batch_op:
         batch_op.drop_index("ix_canary_contacts_value")
