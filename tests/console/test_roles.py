@@ -9,13 +9,20 @@ from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 
 from tests.console.conftest import Desk
+from tests.console.incident_world import make_incident
 from vigie.audit.models import AuditEvent
+from vigie.breach.authority import prepare_pack
 from vigie.console.roles import GRANTS, Need, Role
 from vigie.console.routes import OWN_SESSION, ROUTES
 from vigie.detection.alerts import raise_alert
 from vigie.detection.findings import Severity
 
-PARAMS = {"name": "formalang", "alert_id": "1", "key_id": "1"}
+PARAMS = {
+    "name": "formalang", "alert_id": "1", "key_id": "1", "incident_id": "1", "phase": "1",
+    "fmt": "json",
+}  # fmt: skip
+FORM = {"reason": "tried", "notify_people": "yes", "measure": "tried", "channel": "email"}
+"""What every state-changing route is sent (each takes the fields it knows)."""
 SIGN_IN = frozenset({Need.PUBLIC, *OWN_SESSION})
 
 
@@ -52,7 +59,8 @@ def _events(desk: Desk) -> int:
 
 
 def _world(desk: Desk) -> None:
-    """A processor, its key (#1) and an alert (#1) for the routes' parameters."""
+    """A processor, its key (#1), an alert (#1) and an incident (#1, assessed, its
+    authority pack's phase 1 prepared) for the routes' parameters."""
     desk.world.processor("formalang")
     desk.world.key("formalang")
     pid = desk.world.processor_id("formalang")
@@ -62,6 +70,13 @@ def _world(desk: Desk) -> None:
             summary="test", evidence={}, now=desk.world.now,
         )  # fmt: skip
         assert str(alert.id) == PARAMS["alert_id"]
+    incident_id = make_incident(desk.world)
+    assert str(incident_id) == PARAMS["incident_id"]
+    with desk.world.sessions.begin() as s:
+        prepare_pack(
+            s, desk.world.settings, incident_id=incident_id, actor="operator:test",
+            audit_key=desk.world.secrets.verify_key,
+        )  # fmt: skip
 
 
 @pytest.mark.parametrize("role", list(Role))
@@ -76,10 +91,8 @@ def test_each_role_on_each_route(desk: Desk, role: Role) -> None:
             continue  # the sign-in steps and sign-out: tested in test_signin
         path = template.format(**PARAMS)
         before = _events(desk)
-        if method == "GET":
-            r = client.get(path)
-        else:
-            r = client.post(path, data={"csrf": token, "reason": f"tried by {role.value}"})
+        form = {"csrf": token, **FORM}
+        r = client.get(path) if method == "GET" else client.post(path, data=form)
         allowed = role in GRANTS[need]
         if allowed:
             assert r.status_code in (200, 303), (method, path, r.status_code, r.text[:300])
@@ -99,10 +112,10 @@ def test_the_auditor_changes_nothing_anywhere(desk: Desk) -> None:
     assert changing, "no state-changing route?"
     before = _events(desk)
     for method, template in changing:
-        r = client.request(
-            method, template.format(**PARAMS), data={"csrf": token, "reason": "audit"}
-        )
+        r = client.request(method, template.format(**PARAMS), data={"csrf": token, **FORM})
         assert r.status_code == 403, (method, template)
     assert _events(desk) == before
     page = client.get("/processors/formalang").text
     assert "/suspend" not in page and "/reinstate" not in page  # no form offered either
+    page = client.get("/incidents/1").text
+    assert 'method="post" action="/incidents' not in page

@@ -109,6 +109,8 @@ class Action(StrEnum):
     """An operator's password or second factor was reset (which one, never the value)."""
     OPERATOR_ENROL = "operator:enrol"
     """An operator enrolled their second factor (TOTP) at first sign-in."""
+    OPERATOR_LANGUAGE = "operator:language"
+    """An operator's console language was changed (the login and the new language)."""
     STORE_BACKUP = "store:backup"
     """A sealed backup of the instance was written (its id, file count and bytes)."""
     STORE_RESTORE = "store:restore"

@@ -23,13 +23,25 @@ from vigie.audit.checkpoints import Checkpointer
 from vigie.console.csp import ConsolePolicy
 from vigie.console.guard import SignInNeeded, guard
 from vigie.console.i18n import negotiate
-from vigie.console.pages import alerts, audit, keys, overview, processors, signin
+from vigie.console.pages import (
+    alerts,
+    audit,
+    authority,
+    campaign,
+    incidents,
+    keys,
+    overview,
+    preferences,
+    processors,
+    register,
+    signin,
+)
 from vigie.console.pages.common import public_context
 from vigie.console.render import Renderer
 from vigie.console.sessions import CookieSigner, SessionPolicy
 from vigie.console.state import Console
 from vigie.console.throttle import SignInThrottle, Throttled
-from vigie.errors import AuditFailure, Denied, InvalidInput, NotFound
+from vigie.errors import AuditFailure, Denied, IntegrityError, InvalidInput, NotFound
 from vigie.http.limits import RequestLimits
 from vigie.http.listener import Listener
 from vigie.http.probes import Probes
@@ -62,6 +74,7 @@ def create_app(
         throttle=SignInThrottle.of(settings),
         renderer=Renderer(),
         checkpointer=Checkpointer.from_settings(settings, sessions, secrets),
+        secrets=secrets,
     )
     app = Listener(
         limits=RequestLimits.from_settings(
@@ -79,7 +92,8 @@ def create_app(
     app.state.console = console
     app.add_middleware(ConsolePolicy)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for page in (signin, overview, processors, keys, alerts, audit):
+    for page in (signin, overview, processors, keys, alerts, audit, incidents, authority,
+                 campaign, register, preferences):  # fmt: skip
         app.include_router(page.router)
     _errors(app, console)
     return app
@@ -106,6 +120,11 @@ def _errors(app: Listener, console: Console) -> None:
         # Fail closed: the change was rolled back with its event.
         message = "the action could not be recorded in the audit trail, so nothing was done"
         return _error_page(console, request, 503, message)
+
+    @app.exception_handler(IntegrityError)
+    async def _unverified(request: Request, exc: IntegrityError) -> Response:
+        # The evidence gate refused: said in full, nothing done.
+        return _error_page(console, request, 409, str(exc))
 
     @app.exception_handler(Throttled)
     async def _throttled(request: Request, exc: Throttled) -> Response:

@@ -24,8 +24,21 @@ ROUTES: dict[tuple[str, str], Need] = {
     ("GET", "/alerts"): Need.READ,
     ("POST", "/alerts/{alert_id}/acknowledge"): Need.ALERTS,
     ("GET", "/audit"): Need.READ,
+    ("GET", "/incidents"): Need.READ,
+    ("GET", "/incidents/{incident_id}"): Need.READ,
+    ("POST", "/incidents/{incident_id}/overrule"): Need.INCIDENTS,
+    ("POST", "/incidents/{incident_id}/measures"): Need.CONTAINMENT,
+    ("POST", "/incidents/{incident_id}/authority-pack"): Need.INCIDENTS,
+    ("GET", "/incidents/{incident_id}/authority-pack/{phase}.{fmt}"): Need.READ,
+    ("POST", "/incidents/{incident_id}/notices"): Need.INCIDENTS,
+    ("POST", "/incidents/{incident_id}/publish"): Need.INCIDENTS,
+    ("POST", "/incidents/{incident_id}/withdraw"): Need.INCIDENTS,
+    ("GET", "/register"): Need.READ,
+    ("GET", "/register.csv"): Need.READ,
+    ("POST", "/preferences/language"): Need.OWN,
 }
 """(method, path template) → what the route needs."""
 
-OWN_SESSION = frozenset({Need.SECOND_FACTOR, Need.SESSION})
-"""Needs of routes that change only the caller's own session, not the instance."""
+OWN_SESSION = frozenset({Need.SECOND_FACTOR, Need.SESSION, Need.OWN})
+"""Needs of routes that change only the caller's own session or preferences, not the
+instance's data."""

@@ -1,4 +1,5 @@
-"""What the console's routes share: the database, the clock, the cookie signer, the renderer."""
+"""What the console's routes share: the database, the clock, the cookie signer, the renderer,
+the instance's secrets (the audit key the evidence gate verifies with)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit.checkpoints import Checkpointer
+from vigie.breach.clock import ReadClock
 from vigie.console.render import Renderer
 from vigie.console.sessions import CookieSigner, SessionPolicy
 from vigie.console.throttle import SignInThrottle
+from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 
 
@@ -27,6 +30,12 @@ class Console:
     throttle: SignInThrottle
     renderer: Renderer
     checkpointer: Checkpointer
+    secrets: InstanceSecrets
+
+    @property
+    def breach_clock(self) -> ReadClock:
+        """The console's clock as the breach package takes it (timeline entries)."""
+        return ReadClock(self.clock)
 
     def anchored(self) -> None:
         """After a change was committed: sign a checkpoint if one is due (at the console's

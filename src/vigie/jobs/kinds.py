@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from vigie.jobs import tasks
+from vigie.jobs import notices, tasks
 from vigie.jobs.context import JobContext
 
 Run = Callable[[JobContext, dict[str, Any]], dict[str, Any]]
@@ -35,6 +35,11 @@ KINDS: Mapping[str, Kind] = MappingProxyType(
                 tasks.AUDIT_VERIFY,
                 tasks.run_audit_verification,
                 "Verify the whole audit trail (`vigie audit verify`), progress in events.",
+            ),
+            Kind(
+                notices.NOTIFY,
+                notices.run_notice_campaign,
+                "Send an incident's notices (`vigie incident notify`), progress in people.",
             ),
         )
     }

@@ -12,8 +12,12 @@ NAV = (
     ("/", N_("Overview")),
     ("/processors", N_("Processors")),
     ("/alerts", N_("Alerts")),
+    ("/incidents", N_("Incidents")),
+    ("/register", N_("Register")),
     ("/audit", N_("Audit")),
 )
+LANGUAGE_NAMES = (("fr", "Français"), ("en", "English"))
+"""The console's languages, each named in itself (the language selector)."""
 
 
 def context(visit: Visit, *, section: str, title: str, **values: Any) -> dict[str, Any]:
@@ -29,6 +33,8 @@ def context(visit: Visit, *, section: str, title: str, **values: Any) -> dict[st
         "nav": [(href, fmt.gettext(label), href == section) for href, label in NAV],
         "can_change_processors": Role(visit.role) in GRANTS[Need.PROCESSORS],
         "can_handle_alerts": Role(visit.role) in GRANTS[Need.ALERTS],
+        "languages": LANGUAGE_NAMES,
+        "back": section,
         "error": None,
         **values,
     }
