@@ -183,7 +183,9 @@ class Gathered:
         p, c, s = procs[held], code[held], seq[held]
         order = np.lexsort((c, p))  # stable: the first of each group is its first event
         p, c, s = p[order], c[order], s[order]
-        starts = np.flatnonzero(np.concatenate(([True], (p[1:] != p[:-1]) | (c[1:] != c[:-1]))))
+        # A batch whose disclosures all held nobody (an empty page) has no group at all.
+        changes = (p[1:] != p[:-1]) | (c[1:] != c[:-1])
+        starts = np.flatnonzero(np.concatenate(([True], changes))) if len(p) else p[:0]
         for proc, cd, first in zip(
             p[starts].tolist(), c[starts].tolist(), s[starts].tolist(), strict=True
         ):
