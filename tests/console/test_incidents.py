@@ -14,7 +14,7 @@ from tests.console.conftest import Desk, csrf_of
 from tests.console.incident_world import make_incident
 from vigie.audit.actions import Action
 from vigie.audit.models import AuditEvent
-from vigie.breach.incidents import exposures_of, get_incident, timeline
+from vigie.breach.incidents import exposures_of, get_incident, open_incident, timeline
 from vigie.breach.models import AuthorityNotification, NoticeDelivery
 from vigie.jobs.models import Job
 from vigie.jobs.notices import NOTIFY
@@ -252,3 +252,41 @@ def test_language_is_the_operators_own_and_changes_from_the_page(desk: Desk) -> 
         data={"csrf": token, "language": "en", "back": "//evil.example/"},
     )
     assert away.headers["location"] == "/"
+
+
+def test_the_dpo_assesses_the_risk_from_the_page(desk: Desk) -> None:
+    incident_id = make_incident(desk.world, assess=False)
+    desk.operator("dora", "dpo")
+    client = desk.sign_in("dora")
+    page = client.get(f"/incidents/{incident_id}")
+    assert "Not assessed yet." in page.text
+    token = csrf_of(page.text)
+    r = client.post(
+        f"/incidents/{incident_id}/assess",
+        data={"csrf": token, "malicious": "yes", "recipients": "unknown"},
+    )
+    assert r.status_code == 303, r.text
+    assert ("risk", "operator:dora") in _decisions(desk, incident_id)
+    with desk.world.sessions() as s:
+        risk = get_incident(s, incident_id=incident_id).risk
+    assert risk is not None and risk["level"] == "high" and risk["notify_people"] is True
+    assert any("unknown number of unknown recipients" in f["reason"] for f in risk["factors"])
+    bad = client.post(
+        f"/incidents/{incident_id}/assess", data={"csrf": token, "recipients": "aliens"}
+    )
+    assert bad.status_code == 400
+
+
+def test_assessing_without_a_declared_population_is_refused_and_said(desk: Desk) -> None:
+    w = desk.world
+    with w.sessions.begin() as s:
+        incident_id = open_incident(
+            s, title="No context", source="manual", aware_at=w.now, actor="operator:test"
+        ).id
+    desk.operator("dora", "dpo")
+    client = desk.sign_in("dora")
+    token = desk.csrf(client, f"/incidents/{incident_id}")
+    r = client.post(f"/incidents/{incident_id}/assess", data={"csrf": token})
+    assert r.status_code == 409
+    assert "population" in _text(r.text)
+    assert ("risk", "operator:dora") not in _decisions(desk, incident_id)

@@ -26,6 +26,7 @@ ROUTES: dict[tuple[str, str], Need] = {
     ("GET", "/audit"): Need.READ,
     ("GET", "/incidents"): Need.READ,
     ("GET", "/incidents/{incident_id}"): Need.READ,
+    ("POST", "/incidents/{incident_id}/assess"): Need.INCIDENTS,
     ("POST", "/incidents/{incident_id}/overrule"): Need.INCIDENTS,
     ("POST", "/incidents/{incident_id}/measures"): Need.CONTAINMENT,
     ("POST", "/incidents/{incident_id}/authority-pack"): Need.INCIDENTS,

@@ -1,9 +1,10 @@
-"""Incidents: the list with each 72-hour clock, one incident's page, the DPO's override of
-the risk assessment, and containment measures.
+"""Incidents: the list with each 72-hour clock, one incident's page, the risk assessment,
+the DPO's override of it, and containment measures.
 
-The override calls :func:`vigie.breach.assessment.overrule_incident` and a measure
+Assessing calls :func:`vigie.breach.assessment.assess_incident`, the override
+:func:`vigie.breach.assessment.overrule_incident` and a measure
 :func:`vigie.breach.incidents.record_decision` (kind ``measure``), as ``vigie incident
-overrule`` and ``vigie incident record --measure`` do, with the operator as audit actor.
+assess``, ``overrule`` and ``record --measure`` do, with the operator as audit actor.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from vigie.breach import incidents
-from vigie.breach.assessment import overrule_incident
+from vigie.breach.assessment import assess_incident, overrule_incident
 from vigie.breach.clock import deadline, time_left
+from vigie.breach.risk import Recipients
 from vigie.breach.views import incident_row
 from vigie.console.guard import ConsoleDep, Visit, VisitDep
 from vigie.console.i18n import Formatter
@@ -25,11 +27,12 @@ from vigie.console.pages.common import context
 from vigie.console.pages.incident_view import MAX_REASON, incident_page
 from vigie.console.pages.overview import clock_text
 from vigie.console.state import Console
-from vigie.errors import InvalidInput
+from vigie.errors import ConfigError, InvalidInput
 
 router = APIRouter()
 STATUSES = ("open", "closed")
 Reason = Annotated[str, Form(max_length=MAX_REASON)]
+Flag = Annotated[str, Form(max_length=3)]
 
 
 def list_values(console: Console, fmt: Formatter, *, status: str) -> dict[str, Any]:
@@ -72,6 +75,45 @@ async def incident_list(
 @router.get("/incidents/{incident_id}")
 async def incident(console: ConsoleDep, visit: VisitDep, incident_id: int) -> Response:
     return await incident_page(console, visit, incident_id)
+
+
+def _assess(console: Console, visit: Visit, incident_id: int, facts: dict[str, Any]) -> None:
+    with console.sessions.begin() as db:
+        assess_incident(
+            db, incident_id=incident_id, actor=visit.actor, clock=console.breach_clock, **facts
+        )
+
+
+@router.post("/incidents/{incident_id}/assess")
+async def assess(
+    console: ConsoleDep,
+    visit: VisitDep,
+    incident_id: int,
+    malicious: Flag = "",
+    encrypted: Flag = "",
+    profiling: Flag = "",
+    recipients: Annotated[str, Form(max_length=8)] = "",
+    neutralised: Reason = "",
+    disproportionate: Reason = "",
+) -> Response:
+    if recipients and recipients not in {r.value for r in Recipients}:
+        raise InvalidInput(f"unknown recipients {recipients!r}")
+    facts = {
+        "malicious": malicious == "yes",
+        "encrypted": encrypted == "yes",
+        "profiling_possible": profiling == "yes",
+        "recipients": recipients or None,
+        "risk_neutralised": neutralised.strip() or None,
+        "disproportionate_effort": disproportionate.strip() or None,
+    }
+    try:
+        await run_in_threadpool(_assess, console, visit, incident_id, facts)
+    except ConfigError as exc:  # no population context declared: said as the CLI says it
+        return await incident_page(
+            console, visit, incident_id, status=409, error=str(exc), error_at="assess"
+        )
+    await run_in_threadpool(console.anchored)
+    return RedirectResponse(f"/incidents/{incident_id}#risk", status_code=303)
 
 
 def _overrule(console: Console, visit: Visit, incident_id: int, notify: bool, reason: str) -> None:
