@@ -103,6 +103,7 @@ def _job(job: Job, fmt: Formatter) -> dict[str, Any]:
 
 def _campaign(progress: CampaignProgress, jobs: list[Job], fmt: Formatter) -> dict[str, Any]:
     missed = progress.unreachable
+    more = max(0, progress.unreachable_count - len(missed))
     return {
         "people": fmt.number(progress.people),
         "started": progress.started,
@@ -118,10 +119,10 @@ def _campaign(progress: CampaignProgress, jobs: list[Job], fmt: Formatter) -> di
                     f"{c}: {fmt.gettext(s)}" for c, s in sorted(p.reasons.items())
                 ),
             }
-            for p in missed[:UNREACHABLE_SHOWN]
+            for p in missed
         ],
-        "unreachable_count": fmt.number(len(missed)),
-        "unreachable_more": fmt.number(max(0, len(missed) - UNREACHABLE_SHOWN)),
+        "unreachable_count": fmt.number(progress.unreachable_count),
+        "unreachable_more": fmt.number(more) if more else "",
         "jobs": [_job(j, fmt) for j in jobs[:JOBS_SHOWN]],
         "running": any(j.state not in FINAL for j in jobs),
     }
@@ -137,7 +138,7 @@ def incident_values(console: Console, fmt: Formatter, incident_id: int) -> dict[
         events = incidents.timeline(db, incident_id=incident.id)
         evidence = incidents.evidence_of(db, incident_id=incident.id)
         packs = pack_phases(db, incident_id=incident.id)
-        progress = campaign_progress(db, incident_id=incident.id)
+        progress = campaign_progress(db, incident_id=incident.id, shown=UNREACHABLE_SHOWN)
         jobs = campaign_jobs(db, incident_id=incident.id)
         published = incident.id in published_ids(db)
         left = time_left(incident.aware_at, now)
