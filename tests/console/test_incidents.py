@@ -156,6 +156,13 @@ def test_the_notice_campaign_is_queued_as_a_job_of_the_dpo(desk: Desk) -> None:
     page = client.get(f"/incidents/{incident_id}")
     assert f"Campaign job {job.id}: queued" in _text(page.text)
     assert 'hx-trigger="every 5s"' in page.text  # the page follows the running campaign
+    part = client.get(f"/incidents/{incident_id}?part=campaign")  # what htmx fetches
+    assert part.status_code == 200
+    assert part.text.lstrip().startswith('<section id="campaign"')
+    assert f"Campaign job {job.id}: queued" in _text(part.text) and "<html" not in part.text
+    clock = client.get(f"/incidents/{incident_id}?part=clock")
+    assert clock.text.lstrip().startswith('<dd id="clock"') and "42 h 00 min" in clock.text
+    assert client.get(f"/incidents/{incident_id}?part=timeline").status_code == 404
     again = client.post(f"/incidents/{incident_id}/notices", data={"csrf": token})
     assert again.status_code == 409 and "already queued" in again.text
 

@@ -9,9 +9,10 @@ the page with :func:`incident_page`, an error above it when an action was refuse
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -20,6 +21,7 @@ from vigie.breach.authority import pack_phases
 from vigie.breach.authority_render import render_markdown
 from vigie.breach.campaign import STATUSES, CampaignProgress, campaign_progress
 from vigie.breach.clock import deadline, time_left
+from vigie.breach.models import Incident
 from vigie.breach.phases import phases
 from vigie.breach.views import incident_row
 from vigie.console.guard import Visit
@@ -28,6 +30,7 @@ from vigie.console.pages.common import context
 from vigie.console.pages.overview import clock_text
 from vigie.console.roles import GRANTS, Need, Role
 from vigie.console.state import Console
+from vigie.errors import NotFound
 from vigie.jobs.models import FINAL, Job
 from vigie.jobs.notices import campaign_jobs
 from vigie.public.incident_pages import published_ids
@@ -128,6 +131,21 @@ def _campaign(progress: CampaignProgress, jobs: list[Job], fmt: Formatter) -> di
     }
 
 
+def _clock(incident: Incident, now: datetime, fmt: Formatter) -> dict[str, Any]:
+    left = time_left(incident.aware_at, now)
+    return {
+        "id": incident.id,
+        "deadline": fmt.when(deadline(incident.aware_at)),
+        "left": clock_text(fmt, left),
+        "overdue": left < timedelta(0),
+    }
+
+
+def _campaign_of(db: Session, incident_id: int, fmt: Formatter) -> dict[str, Any]:
+    progress = campaign_progress(db, incident_id=incident_id, shown=UNREACHABLE_SHOWN)
+    return _campaign(progress, campaign_jobs(db, incident_id=incident_id), fmt)
+
+
 def incident_values(console: Console, fmt: Formatter, incident_id: int) -> dict[str, Any]:
     """Everything the incident page shows, formatted for ``fmt``'s language."""
     now = console.clock()
@@ -138,12 +156,8 @@ def incident_values(console: Console, fmt: Formatter, incident_id: int) -> dict[
         events = incidents.timeline(db, incident_id=incident.id)
         evidence = incidents.evidence_of(db, incident_id=incident.id)
         packs = pack_phases(db, incident_id=incident.id)
-        progress = campaign_progress(db, incident_id=incident.id, shown=UNREACHABLE_SHOWN)
-        jobs = campaign_jobs(db, incident_id=incident.id)
-        published = incident.id in published_ids(db)
-        left = time_left(incident.aware_at, now)
         values = {
-            "id": incident.id,
+            **_clock(incident, now, fmt),
             "incident_title": incident.title,
             "status": fmt.gettext(incident.status),
             "open": incident.status == "open",
@@ -153,9 +167,6 @@ def incident_values(console: Console, fmt: Formatter, incident_id: int) -> dict[
             "aware_at": fmt.when(incident.aware_at),
             "opened_at": fmt.when(incident.opened_at),
             "closed_at": fmt.when(incident.closed_at) if incident.closed_at else None,
-            "deadline": fmt.when(deadline(incident.aware_at)),
-            "left": clock_text(fmt, left),
-            "overdue": left < timedelta(0),
             "delay_reason": incident.delay_reason or "",
             "people": fmt.number(summary.people),
             "by_field": [(name, fmt.number(n)) for name, n in summary.by_field.items()],
@@ -193,10 +204,26 @@ def incident_values(console: Console, fmt: Formatter, incident_id: int) -> dict[
                 for p in packs
             ],
             "preview": render_markdown(packs[-1].content) if packs else None,
-            "campaign": _campaign(progress, jobs, fmt),
-            "published": published,
+            "campaign": _campaign_of(db, incident.id, fmt),
+            "published": incident.id in published_ids(db),
         }
     return values
+
+
+PARTS = {
+    "clock": "partials/incident_clock.html",
+    "campaign": "partials/incident_campaign.html",
+}
+"""The parts of the page htmx refreshes: the clock (every minute), a running campaign."""
+
+
+def part_values(console: Console, fmt: Formatter, incident_id: int, part: str) -> dict[str, Any]:
+    """The values of one part of the page (:data:`PARTS`), and nothing more."""
+    with console.sessions() as db:
+        incident = incidents.get_incident(db, incident_id=incident_id)
+        if part == "clock":
+            return _clock(incident, console.clock(), fmt)
+        return {"id": incident.id, "campaign": _campaign_of(db, incident.id, fmt)}
 
 
 def permissions(visit: Visit) -> dict[str, bool]:
@@ -206,6 +233,15 @@ def permissions(visit: Visit) -> dict[str, bool]:
         "can_decide": role in GRANTS[Need.INCIDENTS],
         "can_contain": role in GRANTS[Need.CONTAINMENT],
     }
+
+
+async def incident_part(console: Console, visit: Visit, incident_id: int, part: str) -> Response:
+    """One part of the incident's page (:data:`PARTS`), as the whole page renders it."""
+    if part not in PARTS:
+        raise NotFound(f"no part {part!r} of an incident's page")
+    values = await run_in_threadpool(part_values, console, visit.fmt, incident_id, part)
+    page = context(visit, section="/incidents", title="Incident", **permissions(visit), **values)
+    return console.renderer.page(PARTS[part], page)
 
 
 async def incident_page(

@@ -24,7 +24,7 @@ from vigie.breach.views import incident_row
 from vigie.console.guard import ConsoleDep, Visit, VisitDep
 from vigie.console.i18n import Formatter
 from vigie.console.pages.common import context
-from vigie.console.pages.incident_view import MAX_REASON, incident_page
+from vigie.console.pages.incident_view import MAX_REASON, incident_page, incident_part
 from vigie.console.pages.overview import clock_text
 from vigie.console.state import Console
 from vigie.errors import ConfigError, InvalidInput
@@ -73,7 +73,14 @@ async def incident_list(
 
 
 @router.get("/incidents/{incident_id}")
-async def incident(console: ConsoleDep, visit: VisitDep, incident_id: int) -> Response:
+async def incident(
+    console: ConsoleDep,
+    visit: VisitDep,
+    incident_id: int,
+    part: Annotated[str, Query(max_length=16)] = "",
+) -> Response:
+    if part:  # htmx refreshing the clock or a running campaign
+        return await incident_part(console, visit, incident_id, part)
     return await incident_page(console, visit, incident_id)
 
 
