@@ -144,3 +144,24 @@ def test_unknown_incident(session: Session) -> None:
 def test_time_left_formats_overdue() -> None:
     aware = datetime(2026, 1, 1, tzinfo=UTC)
     assert format_time_left(aware, aware + timedelta(hours=77, minutes=3)) == "overdue by 5h 03m"
+
+
+def test_exposure_summary_counts_one_set_however_it_is_spelt(
+    session: Session, clock: FixedClock, subject_ids: list[int]
+) -> None:
+    from vigie.breach.models import IncidentExposure
+
+    inc = incidents.open_incident(
+        session, title="t", source="manual", aware_at=clock.now(), actor=ACTOR, clock=clock
+    )
+    spellings = (["email", "phone"], ["phone", "email"], ["email"])
+    for sid, fields in zip(subject_ids, spellings, strict=False):
+        session.add(
+            IncidentExposure(
+                incident_id=inc.id, subject_id=sid, fields=fields, recorded_at=clock.now()
+            )
+        )
+    session.flush()
+    summary = incidents.exposure_summary(session, incident_id=inc.id)
+    assert summary.people == 3
+    assert summary.by_field == {"email": 3, "phone": 2}

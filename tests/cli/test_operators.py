@@ -146,3 +146,19 @@ def test_disable_and_resets_end_sessions_and_are_audited(
     assert len(_events(sessions, Action.OPERATOR_DISABLE)) == 1
     assert run(["operators", "disable", "ana"]).exit_code == 1
     assert run(["operators", "disable", "nobody"]).exit_code == 1
+
+
+def test_set_language(run: Run, sessions: sessionmaker[Session]) -> None:
+    r = run(["operators", "add", "lea", "--role", "auditor", "--password-stdin"], PASSWORD + "\n")
+    assert r.exit_code == 0, r.output
+    r = run(["operators", "set-language", "lea", "en"])
+    assert r.exit_code == 0, r.output
+    with sessions() as s:
+        assert get_operator(s, login="lea").language == "en"
+    [event] = _events(sessions, Action.OPERATOR_LANGUAGE)
+    assert json.loads(event.detail or "{}") == {"login": "lea", "language": "en"}
+    bad = run(["operators", "set-language", "lea", "de"])
+    assert bad.exit_code == 1 and "unknown language" in bad.output
+    nobody = run(["operators", "set-language", "nobody", "fr"])
+    assert nobody.exit_code == 1
+    assert len(_events(sessions, Action.OPERATOR_LANGUAGE)) == 1

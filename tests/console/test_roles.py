@@ -10,16 +10,26 @@ from sqlalchemy import func, select
 
 from tests.anchoring import sign
 from tests.console.conftest import Desk
+from tests.console.incident_world import make_incident
 from vigie.audit.models import AuditEvent
-from vigie.breach.clock import FixedClock
-from vigie.breach.incidents import open_incident
+from vigie.breach.authority import prepare_pack
 from vigie.console.roles import GRANTS, Need, Role
 from vigie.console.routes import OWN_SESSION, ROUTES
 from vigie.detection.alerts import raise_alert
 from vigie.detection.findings import Severity
 
-PARAMS = {"name": "formalang", "alert_id": "1", "key_id": "1"}
-FORM = {"reason": "tried", "incident": "1"}  # what the state-changing forms ask
+PARAMS = {
+    "name": "formalang", "alert_id": "1", "key_id": "1", "incident_id": "1", "phase": "1",
+    "fmt": "json",
+}  # fmt: skip
+FORM = {
+    "reason": "tried",
+    "notify_people": "yes",
+    "measure": "tried",
+    "channel": "email",
+    "incident": "1",
+}
+"""What every state-changing route is sent (each takes the fields it knows)."""
 SIGN_IN = frozenset({Need.PUBLIC, *OWN_SESSION})
 
 
@@ -56,8 +66,9 @@ def _events(desk: Desk) -> int:
 
 
 def _world(desk: Desk) -> None:
-    """A processor, its key (#1), an alert (#1) and an incident (#1) for the routes'
-    parameters and forms; the trail anchored (the dossier needs it)."""
+    """A processor, its key (#1), an alert (#1) and an incident (#1, assessed, its
+    authority pack's phase 1 prepared) for the routes' parameters; the trail anchored
+    (the dossier needs it)."""
     desk.world.processor("formalang")
     desk.world.key("formalang")
     pid = desk.world.processor_id("formalang")
@@ -67,11 +78,13 @@ def _world(desk: Desk) -> None:
             summary="test", evidence={}, now=desk.world.now,
         )  # fmt: skip
         assert str(alert.id) == PARAMS["alert_id"]
-        incident = open_incident(
-            s, title="test", source="manual", aware_at=desk.world.now, actor="operator:test",
-            processor_id=pid, clock=FixedClock(desk.world.now),
+    incident_id = make_incident(desk.world)
+    assert str(incident_id) == PARAMS["incident_id"]
+    with desk.world.sessions.begin() as s:
+        prepare_pack(
+            s, desk.world.settings, incident_id=incident_id, actor="operator:test",
+            audit_key=desk.world.secrets.verify_key,
         )  # fmt: skip
-        assert str(incident.id) == FORM["incident"]
     sign(desk.world.sessions, desk.world.secrets)
 
 
@@ -113,3 +126,5 @@ def test_the_auditor_changes_nothing_anywhere(desk: Desk) -> None:
     assert _events(desk) == before
     page = client.get("/processors/formalang").text
     assert "/suspend" not in page and "/reinstate" not in page  # no form offered either
+    page = client.get("/incidents/1").text
+    assert 'method="post" action="/incidents' not in page

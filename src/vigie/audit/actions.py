@@ -115,6 +115,8 @@ class Action(StrEnum):
     """An operator enrolled a second factor: TOTP at first sign-in, or a security key."""
     OPERATOR_KEY_REMOVE = "operator:key-remove"
     """An operator removed one of their security keys (WebAuthn), by its name."""
+    OPERATOR_LANGUAGE = "operator:language"
+    """An operator's console language was changed (the login and the new language)."""
     STORE_BACKUP = "store:backup"
     """A sealed backup of the instance was written (its id, file count and bytes)."""
     STORE_RESTORE = "store:restore"

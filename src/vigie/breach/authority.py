@@ -30,6 +30,7 @@ from vigie.breach import incidents
 from vigie.breach.clock import Clock, SystemClock, deadline, format_time_left
 from vigie.breach.models import AuthorityNotification, Incident, NoticeDelivery
 from vigie.breach.risk import category_of
+from vigie.errors import NotFound
 from vigie.processors.models import ApiKey, Processor
 from vigie.settings import Settings
 
@@ -262,13 +263,7 @@ def prepare_pack(
     content = build_content(
         session, settings, incident_id=incident_id, now=now, audit_key=audit_key
     )
-    phases = list(
-        session.scalars(
-            select(AuthorityNotification)
-            .where(AuthorityNotification.incident_id == incident_id)
-            .order_by(AuthorityNotification.phase)
-        )
-    )
+    phases = pack_phases(session, incident_id=incident_id)
     if phases and not complementary:
         row = phases[-1]
         previous = phases[-2] if len(phases) > 1 else None
@@ -296,6 +291,24 @@ def prepare_pack(
         clock=clock,
     )
     return row
+
+
+def pack_phases(session: Session, *, incident_id: int) -> list[AuthorityNotification]:
+    """The phases of an incident's notification prepared so far, first to last."""
+    stmt = (
+        select(AuthorityNotification)
+        .where(AuthorityNotification.incident_id == incident_id)
+        .order_by(AuthorityNotification.phase)
+    )
+    return list(session.scalars(stmt))
+
+
+def get_phase(session: Session, *, incident_id: int, phase: int) -> AuthorityNotification:
+    """Phase ``phase`` of the incident's notification; :class:`NotFound` if not prepared."""
+    for row in pack_phases(session, incident_id=incident_id):
+        if row.phase == phase:
+            return row
+    raise NotFound(f"incident {incident_id} has no authority pack phase {phase}")
 
 
 def write_pack(row: AuthorityNotification, *, out_dir: Path, pdf: bool = True) -> dict[str, Path]:

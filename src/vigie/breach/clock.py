@@ -6,6 +6,7 @@ Code that needs "now" takes a :class:`Clock`: :class:`SystemClock` in production
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -39,6 +40,16 @@ class FixedClock:
     def advance(self, delta: timedelta) -> None:
         """Move the clock forward by ``delta``."""
         self.at = self.at + delta
+
+
+@dataclass(frozen=True)
+class ReadClock:
+    """A clock that asks ``read`` for the time (a listener's clock function, say)."""
+
+    read: Callable[[], datetime]
+
+    def now(self) -> datetime:
+        return self.read()
 
 
 def deadline(aware_at: datetime) -> datetime:

@@ -12,12 +12,13 @@ them): their ``incident:decide`` event seals the buckets it changed
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from vigie.audit import trail
@@ -418,12 +419,23 @@ class ExposureSummary:
 
 
 def exposure_summary(session: Session, *, incident_id: int) -> ExposureSummary:
-    """People exposed, and the count per field name."""
+    """People exposed, and the count per field name.
+
+    Counted by the database per distinct list of fields (a leak exposes a few patterns to
+    many people), so a million exposures cost one grouped scan, not a million JSON
+    documents decoded in Python. The lists are grouped as text (PostgreSQL's ``json`` has
+    no equality); two spellings of one set are two groups, each counted once.
+    """
     by_field: dict[str, int] = {}
     people = 0
-    stmt = select(IncidentExposure.fields).where(IncidentExposure.incident_id == incident_id)
-    for fields in session.scalars(stmt).yield_per(10_000):
-        people += 1
-        for name in fields:
-            by_field[name] = by_field.get(name, 0) + 1
+    as_text = cast(IncidentExposure.fields, Text)
+    stmt = (
+        select(as_text, func.count())
+        .where(IncidentExposure.incident_id == incident_id)
+        .group_by(as_text)
+    )
+    for text, count in session.execute(stmt):
+        people += int(count)
+        for name in json.loads(text):
+            by_field[name] = by_field.get(name, 0) + int(count)
     return ExposureSummary(people=people, by_field=dict(sorted(by_field.items())))

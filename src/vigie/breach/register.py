@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -80,13 +81,18 @@ def export(session: Session, *, out: Path) -> int:
         out.write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     elif out.suffix == ".csv":
         with out.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=COLUMNS)
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({k: _cell(v) for k, v in row.items()})
+            write_csv(rows, f)
     else:
         raise InvalidInput(f"{out}: the register is written as .csv or .json")
     return len(rows)
+
+
+def write_csv(rows: Sequence[dict[str, Any]], out: TextIO) -> None:
+    """Write register entries as CSV (a header, then one line per entry) to ``out``."""
+    writer = csv.DictWriter(out, fieldnames=COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(v) for k, v in row.items()})
 
 
 def _cell(value: Any) -> Any:

@@ -1,4 +1,4 @@
-"""`vigie operators`: the console's operators (add, list, disable, reset)."""
+"""`vigie operators`: the console's operators (add, list, disable, reset, set-language)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from vigie.console.operators import (
     list_operators,
     reset_password,
     reset_second_factor,
+    set_language,
 )
 from vigie.console.roles import Role
 from vigie.errors import InvalidInput
@@ -138,6 +139,19 @@ def reset_2fa(
     console.print(
         f"Second factor of {login} reset; they enrol again at next sign-in.", highlight=False
     )
+
+
+@group.command("set-language")
+def set_language_(
+    ctx: typer.Context,
+    login: str = typer.Argument(..., help="The operator's login."),
+    language: str = typer.Argument(..., help=f"Language of the console: {', '.join(LANGUAGES)}."),
+) -> None:
+    """Set the language of an operator's console (they may also change it in its pages);
+    their next page is in it."""
+    with instance(ctx).session() as session:
+        set_language(session, login=login, language=language, actor=cli_actor())
+    console.print(f"Console language of {login}: {language}.", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -28,9 +28,14 @@ from vigie.console.i18n import negotiate
 from vigie.console.pages import (
     alerts,
     audit,
+    authority,
+    campaign,
+    incidents,
     keys,
     overview,
+    preferences,
     processors,
+    register,
     requirements,
     security_keys,
     signin,
@@ -96,17 +101,8 @@ def create_app(
     app.state.console = console
     app.add_middleware(ConsolePolicy)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for page in (
-        signin,
-        sso,
-        security_keys,
-        overview,
-        processors,
-        keys,
-        alerts,
-        audit,
-        requirements,
-    ):
+    for page in (signin, sso, security_keys, overview, processors, keys, alerts, audit,
+                 requirements, incidents, authority, campaign, register, preferences):  # fmt: skip
         app.include_router(page.router)
     _errors(app, console)
     return app
@@ -134,6 +130,11 @@ def _errors(app: Listener, console: Console) -> None:
         message = "the action could not be recorded in the audit trail, so nothing was done"
         return _error_page(console, request, 503, message)
 
+    @app.exception_handler(IntegrityError)
+    async def _unverified(request: Request, exc: IntegrityError) -> Response:
+        # The evidence gate refused: said in full, nothing done.
+        return _error_page(console, request, 409, str(exc))
+
     @app.exception_handler(Throttled)
     async def _throttled(request: Request, exc: Throttled) -> Response:
         return _error_page(console, request, 429, str(exc))
@@ -145,11 +146,6 @@ def _errors(app: Listener, console: Console) -> None:
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> Response:
         return _error_page(console, request, 404, str(exc))
-
-    @app.exception_handler(IntegrityError)
-    async def _unverified(request: Request, exc: IntegrityError) -> Response:
-        # An evidence gate refused (the trail does not verify, or is not anchored).
-        return _error_page(console, request, 409, str(exc))
 
     @app.exception_handler(InvalidInput)
     async def _invalid(request: Request, exc: InvalidInput) -> Response:

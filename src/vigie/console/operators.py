@@ -1,4 +1,5 @@
-"""Operators of the console: create, list, disable, reset; every change audited.
+"""Operators of the console: create, list, disable, reset, set the language; every change
+audited.
 
 The CLI (``vigie operators``) and the console's sign-in pages call these. The actor of
 each audit event is whoever made the change (``operator:<login>``); the event's detail
@@ -71,8 +72,7 @@ def add_operator(
     ``PasswordCost.of(settings)``). The second factor is enrolled at first sign-in."""
     check_login(login)
     parsed = Role.parse(role)
-    if language not in LANGUAGES:
-        raise InvalidInput(f"unknown language {language!r} (one of: {', '.join(LANGUAGES)})")
+    check_language(language)
     if session.scalar(select(Operator.id).where(Operator.login == login)) is not None:
         raise InvalidInput(f"operator {login!r} already exists")
     operator = Operator(
@@ -96,6 +96,25 @@ def add_operator(
 def factors(operator: Operator, *, keys: int) -> list[str]:
     """The operator's enrolled second factors (``totp``, ``security key``)."""
     return (["totp"] if operator.totp_enrolled_at else []) + (["security key"] if keys else [])
+
+
+def check_language(language: str) -> str:
+    """``language`` if the console speaks it (:data:`LANGUAGES`)."""
+    if language not in LANGUAGES:
+        raise InvalidInput(f"unknown language {language!r} (one of: {', '.join(LANGUAGES)})")
+    return language
+
+
+def set_language(session: Session, *, login: str, language: str, actor: str) -> None:
+    """Set the language of ``login``'s console (audited); pages follow it at once."""
+    operator = get_operator(session, login=login)
+    operator.language = check_language(language)
+    trail.append(
+        session,
+        action=Action.OPERATOR_LANGUAGE,
+        actor=actor,
+        detail={"login": login, "language": language},
+    )
 
 
 def list_operators(session: Session) -> list[OperatorSummary]:

@@ -1,14 +1,17 @@
 """The operators' roles, and what each may do.
 
-- ``dpo``: everything.
-- ``security``: processors, keys, alerts, containment, leak analysis.
-- ``auditor``: reads (the audit trail, reports); changes nothing.
+- ``dpo``: everything (incidents' decisions: the override, the authority pack, notices,
+  the public page).
+- ``security``: processors, keys, alerts, containment (an incident's measures), leak
+  analysis.
+- ``auditor``: reads (the audit trail, reports, incidents, the register); changes nothing.
 
 Every console route declares what it needs (:class:`Need`) in the table of
 :mod:`vigie.console.routes`: nothing (the sign-in page), a session half-way through
-sign-in (the second factor), any session (sign-out), a full session of any role (the
-operator's own security keys), or a role's grant (``read``,
-``processors``, ``alerts``). The tests try every route of the app with every role.
+sign-in (the second factor), any session (sign-out), a full session changing only the
+operator's own account and preferences (``own``: security keys, language), or a role's
+grant (``read``, ``processors``, ``alerts``, ``dossier``, ``incidents``, ``containment``).
+The tests try every route of the app with every role.
 """
 
 from __future__ import annotations
@@ -43,21 +46,28 @@ class Need(StrEnum):
     """A session whose password was right and whose second factor is due."""
     SESSION = "session"
     """Any session, of any role (sign-out: it changes only the operator's own session)."""
-    ACCOUNT = "account"
-    """A full session, of any role: the operator's own account (their security keys)."""
+    OWN = "own"
+    """A full session, of any role, changing only the operator's own account and
+    preferences (security keys, language)."""
     READ = "read"
     PROCESSORS = "processors"
     ALERTS = "alerts"
+    INCIDENTS = "incidents"
+    """An incident's decisions: override, authority pack, notices, public page."""
+    CONTAINMENT = "containment"
+    """Containment measures recorded on an incident."""
     DOSSIER = "dossier"
     """Build a processor's sanction dossier (the DPO's decision)."""
 
 
 GRANTS: dict[Need, frozenset[Role]] = {
-    Need.ACCOUNT: frozenset(Role),
     Need.READ: frozenset(Role),
     Need.PROCESSORS: frozenset({Role.DPO, Role.SECURITY}),
     Need.ALERTS: frozenset({Role.DPO, Role.SECURITY}),
     Need.DOSSIER: frozenset({Role.DPO}),
+    Need.INCIDENTS: frozenset({Role.DPO}),
+    Need.CONTAINMENT: frozenset({Role.DPO, Role.SECURITY}),
+    Need.OWN: frozenset(Role),
 }
 
 

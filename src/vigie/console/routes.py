@@ -20,10 +20,10 @@ ROUTES: dict[tuple[str, str], Need] = {
     ("POST", "/login/security-key/enrol/options"): Need.SECOND_FACTOR,
     ("POST", "/login/security-key/enrol"): Need.SECOND_FACTOR,
     ("POST", "/logout"): Need.SESSION,
-    ("GET", "/account/security-keys"): Need.ACCOUNT,
-    ("POST", "/account/security-keys/options"): Need.ACCOUNT,
-    ("POST", "/account/security-keys"): Need.ACCOUNT,
-    ("POST", "/account/security-keys/{key_id}/remove"): Need.ACCOUNT,
+    ("GET", "/account/security-keys"): Need.OWN,
+    ("POST", "/account/security-keys/options"): Need.OWN,
+    ("POST", "/account/security-keys"): Need.OWN,
+    ("POST", "/account/security-keys/{key_id}/remove"): Need.OWN,
     ("GET", "/"): Need.READ,
     ("GET", "/processors"): Need.READ,
     ("GET", "/processors/{name}"): Need.READ,
@@ -39,8 +39,22 @@ ROUTES: dict[tuple[str, str], Need] = {
     ("GET", "/requirements/compliance.pdf"): Need.READ,
     ("GET", "/processors/{name}/requirements"): Need.READ,
     ("POST", "/processors/{name}/dossier"): Need.DOSSIER,
+    ("GET", "/incidents"): Need.READ,
+    ("GET", "/incidents/{incident_id}"): Need.READ,
+    ("POST", "/incidents/{incident_id}/assess"): Need.INCIDENTS,
+    ("POST", "/incidents/{incident_id}/overrule"): Need.INCIDENTS,
+    ("POST", "/incidents/{incident_id}/measures"): Need.CONTAINMENT,
+    ("POST", "/incidents/{incident_id}/authority-pack"): Need.INCIDENTS,
+    ("GET", "/incidents/{incident_id}/authority-pack/{phase}.{fmt}"): Need.READ,
+    ("POST", "/incidents/{incident_id}/notices"): Need.INCIDENTS,
+    ("POST", "/incidents/{incident_id}/publish"): Need.INCIDENTS,
+    ("POST", "/incidents/{incident_id}/withdraw"): Need.INCIDENTS,
+    ("GET", "/register"): Need.READ,
+    ("GET", "/register.csv"): Need.READ,
+    ("POST", "/preferences/language"): Need.OWN,
 }
 """(method, path template) → what the route needs."""
 
-OWN_SESSION = frozenset({Need.SECOND_FACTOR, Need.SESSION, Need.ACCOUNT})
-"""Needs of routes that change only the caller's own session or account, not the instance."""
+OWN_SESSION = frozenset({Need.SECOND_FACTOR, Need.SESSION, Need.OWN})
+"""Needs of routes that change only the caller's own session or preferences, not the
+instance's data."""

@@ -1,4 +1,5 @@
-"""What the console's routes share: the database, the clock, the cookie signer, the renderer."""
+"""What the console's routes share: the database, the clock, the cookie signer, the renderer,
+the instance's secrets (the audit key the evidence gate verifies with)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit.checkpoints import Checkpointer
+from vigie.breach.clock import ReadClock
 from vigie.console.auth import PasswordCost
 from vigie.console.render import Renderer
 from vigie.console.sessions import CookieSigner, SessionPolicy
@@ -34,6 +36,11 @@ class Console:
     secrets: InstanceSecrets  # the audit key signs the dossier's manifest
     sso_signer: CookieSigner  # the pending single sign-on's cookie
     sso: SingleSignOn | None = None  # None: single sign-on is off
+
+    @property
+    def breach_clock(self) -> ReadClock:
+        """The console's clock as the breach package takes it (timeline entries)."""
+        return ReadClock(self.clock)
 
     def anchored(self) -> None:
         """After a change was committed: sign a checkpoint if one is due (at the console's

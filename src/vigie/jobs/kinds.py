@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from vigie.jobs import periodic, tasks
+from vigie.jobs import notices, periodic, tasks
 from vigie.jobs.context import JobContext
 from vigie.public import tasks as public
 
@@ -67,6 +67,11 @@ KINDS: Mapping[str, Kind] = MappingProxyType(
                 periodic.run_requirements,
                 "Warn and apply overdue requirement consequences (`vigie requirements "
                 "enforce`); scheduled.",
+            ),
+            Kind(
+                notices.NOTIFY,
+                notices.run_notice_campaign,
+                "Send an incident's notices (`vigie incident notify`), progress in people.",
             ),
         )
     }

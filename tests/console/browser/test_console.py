@@ -93,9 +93,18 @@ def test_the_auditor_cannot_change_anything(site: Site, watched: Page) -> None:
     assert changing
     for method, template in changing:
         r = watched.request.fetch(
-            site.url + template.format(name="formalang", alert_id="1", key_id="1"),
+            site.url
+            + template.format(
+                name="formalang", alert_id="1", key_id="1", incident_id="1", phase="1", fmt="json"
+            ),
             method=method,
-            form={"csrf": token or "", "reason": "auditor tries"},
+            form={
+                "csrf": token or "",
+                "reason": "auditor tries",
+                "notify_people": "yes",
+                "measure": "auditor tries",
+                "channel": "email",
+            },
             headers={"Origin": site.url},
         )
         assert r.status == 403, (method, template)

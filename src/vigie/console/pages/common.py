@@ -12,9 +12,13 @@ NAV = (
     ("/", N_("Overview")),
     ("/processors", N_("Processors")),
     ("/alerts", N_("Alerts")),
+    ("/incidents", N_("Incidents")),
+    ("/register", N_("Register")),
     ("/requirements", N_("Requirements")),
     ("/audit", N_("Audit")),
 )
+LANGUAGE_NAMES = (("fr", "Français"), ("en", "English"))
+"""The console's languages, each named in itself (the language selector)."""
 
 
 def context(visit: Visit, *, section: str, title: str, **values: Any) -> dict[str, Any]:
@@ -31,6 +35,8 @@ def context(visit: Visit, *, section: str, title: str, **values: Any) -> dict[st
         "can_change_processors": Role(visit.role) in GRANTS[Need.PROCESSORS],
         "can_handle_alerts": Role(visit.role) in GRANTS[Need.ALERTS],
         "can_build_dossier": Role(visit.role) in GRANTS[Need.DOSSIER],
+        "languages": LANGUAGE_NAMES,
+        "back": section,
         "error": None,
         **values,
     }
