@@ -8,14 +8,27 @@ import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 
+from tests.anchoring import sign
 from tests.console.conftest import Desk
 from vigie.audit.models import AuditEvent
 from vigie.console.roles import GRANTS, Need, Role
 from vigie.console.routes import OWN_SESSION, ROUTES
 from vigie.detection.alerts import raise_alert
 from vigie.detection.findings import Severity
+from vigie.jobs.tasks import submit_audit_verification, submit_leak_analysis
+from vigie.leaks.analyze import analyze
+from vigie.leaks.vault import store_report
 
-PARAMS = {"name": "formalang", "alert_id": "1", "key_id": "1"}
+PARAMS = {
+    "name": "formalang",
+    "alert_id": "1",
+    "key_id": "1",
+    "job_id": "1",
+    "verification_id": "2",
+    "analysis_id": "1",
+}
+# Routes that take a file: what each role tries to send.
+FILES = {"/leaks": {"dump": ("tried.csv", b"nom;prenom\nZorglub;Kestrel\n", "text/csv")}}
 SIGN_IN = frozenset({Need.PUBLIC, *OWN_SESSION})
 
 
@@ -52,7 +65,8 @@ def _events(desk: Desk) -> int:
 
 
 def _world(desk: Desk) -> None:
-    """A processor, its key (#1) and an alert (#1) for the routes' parameters."""
+    """A processor, its key (#1), an alert (#1), a stored leak analysis (#1), a leak
+    analysis job (#1) and a verification job (#2) for the routes' parameters."""
     desk.world.processor("formalang")
     desk.world.key("formalang")
     pid = desk.world.processor_id("formalang")
@@ -62,6 +76,16 @@ def _world(desk: Desk) -> None:
             summary="test", evidence={}, now=desk.world.now,
         )  # fmt: skip
         assert str(alert.id) == PARAMS["alert_id"]
+    w = desk.world
+    dump = w.settings.data_dir / "tried.csv"
+    dump.write_bytes(FILES["/leaks"]["dump"][1])
+    sign(w.sessions, w.secrets)  # attribution needs an anchored trail
+    with w.sessions.begin() as s:
+        report = analyze(s, paths=[dump], secrets=w.secrets, settings=w.settings)
+        assert str(store_report(s, report=report, secrets=w.secrets, settings=w.settings,
+                                actor="operator:test")) == PARAMS["analysis_id"]  # fmt: skip
+        assert str(submit_leak_analysis(s, paths=[dump], actor="operator:test").id) == "1"
+        assert str(submit_audit_verification(s, actor="operator:test").id) == "2"
 
 
 @pytest.mark.parametrize("role", list(Role))
@@ -79,7 +103,11 @@ def test_each_role_on_each_route(desk: Desk, role: Role) -> None:
         if method == "GET":
             r = client.get(path)
         else:
-            r = client.post(path, data={"csrf": token, "reason": f"tried by {role.value}"})
+            r = client.post(
+                path,
+                data={"csrf": token, "reason": f"tried by {role.value}"},
+                files=FILES.get(template),
+            )
         allowed = role in GRANTS[need]
         if allowed:
             assert r.status_code in (200, 303), (method, path, r.status_code, r.text[:300])
@@ -100,7 +128,10 @@ def test_the_auditor_changes_nothing_anywhere(desk: Desk) -> None:
     before = _events(desk)
     for method, template in changing:
         r = client.request(
-            method, template.format(**PARAMS), data={"csrf": token, "reason": "audit"}
+            method,
+            template.format(**PARAMS),
+            data={"csrf": token, "reason": "audit"},
+            files=FILES.get(template),
         )
         assert r.status_code == 403, (method, template)
     assert _events(desk) == before

@@ -23,7 +23,7 @@ from vigie.audit.checkpoints import Checkpointer
 from vigie.console.csp import ConsolePolicy
 from vigie.console.guard import SignInNeeded, guard
 from vigie.console.i18n import negotiate
-from vigie.console.pages import alerts, audit, keys, overview, processors, signin
+from vigie.console.pages import alerts, audit, keys, leaks, overview, processors, signin
 from vigie.console.pages.common import public_context
 from vigie.console.render import Renderer
 from vigie.console.sessions import CookieSigner, SessionPolicy
@@ -33,6 +33,7 @@ from vigie.errors import AuditFailure, Denied, InvalidInput, NotFound
 from vigie.http.limits import RequestLimits
 from vigie.http.listener import Listener
 from vigie.http.probes import Probes
+from vigie.leaks.uploads import UploadTooLarge
 from vigie.ops.readiness import store_checks
 from vigie.secrets import InstanceSecrets, load_secrets
 from vigie.settings import Settings
@@ -40,6 +41,7 @@ from vigie.store.base import utcnow
 from vigie.store.engine import make_engine, make_session_factory
 
 STATIC = Path(__file__).parent / "static"
+UPLOAD_FORM_BYTES = 64 * 1024
 
 
 def create_app(
@@ -55,6 +57,7 @@ def create_app(
     sessions = make_session_factory(engine)
     console = Console(
         settings=settings,
+        engine=engine,
         sessions=sessions,
         clock=clock,
         signer=CookieSigner(secrets),
@@ -62,10 +65,14 @@ def create_app(
         throttle=SignInThrottle.of(settings),
         renderer=Renderer(),
         checkpointer=Checkpointer.from_settings(settings, sessions, secrets),
+        secrets=secrets,
     )
     app = Listener(
         limits=RequestLimits.from_settings(
-            settings, max_body_bytes=settings.console_max_body_bytes
+            settings,
+            max_body_bytes=settings.console_max_body_bytes,
+            # The upload's file, and its form's few fields around it.
+            bodies={"/leaks": settings.leak_upload_max_bytes + UPLOAD_FORM_BYTES},
         ),
         title="Vigie console",
         name="console",
@@ -79,7 +86,7 @@ def create_app(
     app.state.console = console
     app.add_middleware(ConsolePolicy)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for page in (signin, overview, processors, keys, alerts, audit):
+    for page in (signin, overview, processors, keys, alerts, leaks, audit):
         app.include_router(page.router)
     _errors(app, console)
     return app
@@ -118,6 +125,10 @@ def _errors(app: Listener, console: Console) -> None:
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> Response:
         return _error_page(console, request, 404, str(exc))
+
+    @app.exception_handler(UploadTooLarge)
+    async def _too_large(request: Request, exc: UploadTooLarge) -> Response:
+        return _error_page(console, request, 413, str(exc))
 
     @app.exception_handler(InvalidInput)
     async def _invalid(request: Request, exc: InvalidInput) -> Response:

@@ -7,7 +7,8 @@
 Every console route declares what it needs (:class:`Need`) in the table of
 :mod:`vigie.console.routes`: nothing (the sign-in page), a session half-way through
 sign-in (the second factor), any session (sign-out), or a role's grant (``read``,
-``processors``, ``alerts``). The tests try every route of the app with every role.
+``processors``, ``alerts``, ``leaks``, ``audit``). The tests try every route of the app
+with every role.
 """
 
 from __future__ import annotations
@@ -45,12 +46,18 @@ class Need(StrEnum):
     READ = "read"
     PROCESSORS = "processors"
     ALERTS = "alerts"
+    LEAKS = "leaks"
+    """Upload a leaked file for analysis; open an incident from an analysis."""
+    AUDIT = "audit"
+    """Run a verification of the trail; export it (both recorded in the trail)."""
 
 
 GRANTS: dict[Need, frozenset[Role]] = {
     Need.READ: frozenset(Role),
     Need.PROCESSORS: frozenset({Role.DPO, Role.SECURITY}),
     Need.ALERTS: frozenset({Role.DPO, Role.SECURITY}),
+    Need.LEAKS: frozenset({Role.DPO, Role.SECURITY}),
+    Need.AUDIT: frozenset({Role.DPO, Role.SECURITY}),
 }
 
 

@@ -1,4 +1,5 @@
-"""What the console's routes share: the database, the clock, the cookie signer, the renderer."""
+"""What the console's routes share: the database, the clock, the cookie signer, the renderer,
+the instance secrets (stored leak reports, uploads and audit exports need them)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit.checkpoints import Checkpointer
 from vigie.console.render import Renderer
 from vigie.console.sessions import CookieSigner, SessionPolicy
 from vigie.console.throttle import SignInThrottle
+from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 
 
@@ -20,6 +23,7 @@ class Console:
     """The console's collaborators, built once by :func:`vigie.console.app.create_app`."""
 
     settings: Settings
+    engine: Engine
     sessions: sessionmaker[Session]
     clock: Callable[[], datetime]
     signer: CookieSigner
@@ -27,6 +31,7 @@ class Console:
     throttle: SignInThrottle
     renderer: Renderer
     checkpointer: Checkpointer
+    secrets: InstanceSecrets
 
     def anchored(self) -> None:
         """After a change was committed: sign a checkpoint if one is due (at the console's

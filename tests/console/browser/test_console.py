@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from tests.console.browser.conftest import PASSWORD, Site, assert_accessible
+from tests.console.test_roles import PARAMS
 from vigie.audit.actions import Action
 from vigie.audit.models import AuditEvent
 from vigie.console.operators import add_operator
@@ -94,7 +95,7 @@ def test_the_auditor_cannot_change_anything(site: Site, watched: Page) -> None:
     assert changing
     for method, template in changing:
         r = watched.request.fetch(
-            site.url + template.format(name="formalang", alert_id="1", key_id="1"),
+            site.url + template.format(**PARAMS),
             method=method,
             form={"csrf": token or "", "reason": "auditor tries"},
             headers={"Origin": site.url},
