@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterator
 
@@ -48,6 +49,10 @@ def test_a_verification_runs_as_a_job_with_its_result_on_the_page(
     assert "finished" in done.text and "Events verified" in done.text
     assert "hx-trigger" not in done.text
     assert f'href="{page}"' in client.get("/audit").text  # listed on the audit page
+    # The audit health shows it: the overview's "last verification" is this job's result.
+    overview = client.get("/").text
+    assert re.search(rf'<dt>Last verification</dt>\s*<dd><a href="{page}">', overview)
+    assert '<span class="tag ok">passed</span>' in overview
 
 
 def test_the_proof_of_one_disclosure_by_event_or_by_processor_and_person(desk: Desk) -> None:

@@ -26,7 +26,7 @@ from vigie.audit.export import export_trail
 from vigie.audit.index import receipt
 from vigie.audit.key import AuditKey
 from vigie.audit.proofs import InclusionProof, check_inclusion, inclusion
-from vigie.console.figures import audit_health, checkpoints
+from vigie.console.figures import audit_health, checkpoints, last_verification
 from vigie.console.guard import ConsoleDep, Visit, VisitDep
 from vigie.console.i18n import N_, Formatter
 from vigie.console.pages.common import context
@@ -52,6 +52,7 @@ def _may(visit: Visit) -> bool:
 def audit_page_values(console: Console, fmt: Formatter) -> dict[str, Any]:
     with console.sessions() as db:
         health = audit_health(db)
+        verified = last_verification(db)
         rows = checkpoints(db)
         listed = [
             {
@@ -68,7 +69,7 @@ def audit_page_values(console: Console, fmt: Formatter) -> dict[str, Any]:
             for j in list_jobs(db, kind=AUDIT_VERIFY, limit=5)
         ]
     return {
-        "audit": audit_values(console, fmt, health),
+        "audit": audit_values(console, fmt, health, verified),
         "checkpoints": listed,
         "runs": runs,
         "fingerprint": AuditKey.of(console.secrets.verify_key).fingerprint,
