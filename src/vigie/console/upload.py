@@ -45,12 +45,12 @@ class Received:
 
 
 class _Reader:
-    """The parser's callbacks: small fields kept, the one file part streamed to ``open``."""
+    """The parser's callbacks: small fields kept, the one file part streamed to ``sink``."""
 
-    def __init__(self, *, token: str, file_field: str, open: Callable[[str], Upload]) -> None:
+    def __init__(self, *, token: str, file_field: str, sink: Callable[[str], Upload]) -> None:
         self.token = token
         self.file_field = file_field
-        self.open = open
+        self.sink = sink
         self.fields: dict[str, str] = {}
         self.upload: Upload | None = None
         self.stored: Path | None = None
@@ -93,7 +93,7 @@ class _Reader:
             raise InvalidInput("the form must carry one file, as its last field")
         # The token must have come first: no byte of the file is kept before it is checked.
         csrf.check_token(self.token, field=self.fields.get(csrf.FIELD), header=None)
-        self.upload = self.open(self.part.filename)
+        self.upload = self.sink(self.part.filename)
 
     def part_data(self, data: bytes, start: int, end: int) -> None:
         if self.upload is not None:
@@ -113,9 +113,10 @@ class _Reader:
 
 
 async def receive_file(
-    request: Request, *, token: str, file_field: str, open: Callable[[str], Upload]
+    request: Request, *, token: str, file_field: str, sink: Callable[[str], Upload]
 ) -> Received:
-    """Read the multipart body of ``request``: its fields, and its one file sealed by ``open``.
+    """Read the multipart body of ``request``: its fields, and its one file, handed to the
+    :class:`Upload` that ``sink`` starts for the file's name.
 
     Raises :class:`~vigie.console.csrf.Forged` when the file comes without the session's
     token before it, :class:`InvalidInput` for a body that is not one file form (no file,
@@ -125,7 +126,7 @@ async def receive_file(
     boundary = options.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
         raise InvalidInput("send the file as a form (multipart/form-data)")
-    reader = _Reader(token=token, file_field=file_field, open=open)
+    reader = _Reader(token=token, file_field=file_field, sink=sink)
     parser = MultipartParser(boundary, reader.callbacks())  # type: ignore[arg-type]
     try:
         async for chunk in request.stream():

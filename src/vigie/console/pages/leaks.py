@@ -13,6 +13,7 @@ in templates as escaped text.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -88,7 +89,7 @@ async def leaks(console: ConsoleDep, visit: VisitDep) -> Response:
     )
 
 
-def _submit(console: Console, visit: Visit, stored: Any) -> int:
+def _submit(console: Console, visit: Visit, stored: Path) -> int:
     try:
         with console.sessions.begin() as db:
             job = submit_leak_analysis(db, paths=[stored], actor=visit.actor, uploaded=True)
@@ -103,7 +104,7 @@ async def upload(request: Request, console: ConsoleDep, visit: VisitDep) -> Resp
     def start(filename: str) -> Upload:
         return Upload(console.settings, console.secrets, filename=filename)
 
-    received = await receive_file(request, token=visit.csrf, file_field=FILE_FIELD, open=start)
+    received = await receive_file(request, token=visit.csrf, file_field=FILE_FIELD, sink=start)
     job_id = await run_in_threadpool(_submit, console, visit, received.path)
     await run_in_threadpool(console.anchored)
     return RedirectResponse(f"/leaks/jobs/{job_id}", status_code=303)
