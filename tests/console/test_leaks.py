@@ -177,3 +177,18 @@ def test_an_auditor_reads_the_leaks_page_but_is_offered_no_upload(desk: Desk) ->
     page = client.get("/leaks")
     assert page.status_code == 200
     assert 'type="file"' not in page.text
+
+
+def test_an_upload_that_cannot_be_audited_queues_nothing_and_keeps_nothing(desk: Desk) -> None:
+    from tests.audit.test_trail import _refuse_event_inserts
+
+    desk.operator("dora", "dpo")
+    client = desk.sign_in("dora")
+    token = desk.csrf(client, "/leaks")
+    _refuse_event_inserts(desk.world.engine)
+    r = _upload(client, token, b"nom;prenom\nZorglub;Kestrel\n")
+    assert r.status_code == 503  # type: ignore[attr-defined]
+    assert "nothing was done" in r.text  # type: ignore[attr-defined]
+    assert not list(upload_dir(desk.world.settings).iterdir())
+    with desk.world.sessions() as s:
+        assert not queue.list_jobs(s)
