@@ -191,6 +191,12 @@ class Settings(BaseSettings):
     leak_retention_days: int = Field(
         90, ge=1, description="Days before stored leak files and reports are purged."
     )
+    leak_upload_max_bytes: int = Field(
+        1 << 30,
+        ge=1024,
+        description="Largest leaked file the console accepts for analysis (413 above). It is "
+        "encrypted as it arrives (DATA_DIR/leak-files) and deleted once analysed.",
+    )
     retention_delivery_days: int = Field(
         1_825,
         ge=1,

@@ -17,10 +17,13 @@ from vigie.console.roles import GRANTS, Need, Role
 from vigie.console.routes import OWN_SESSION, ROUTES
 from vigie.detection.alerts import raise_alert
 from vigie.detection.findings import Severity
+from vigie.jobs.tasks import submit_audit_verification, submit_leak_analysis
+from vigie.leaks.analyze import analyze
+from vigie.leaks.vault import store_report
 
 PARAMS = {
     "name": "formalang", "alert_id": "1", "key_id": "1", "incident_id": "1", "phase": "1",
-    "fmt": "json",
+    "fmt": "json", "job_id": "1", "verification_id": "2", "analysis_id": "1",
 }  # fmt: skip
 FORM = {
     "reason": "tried",
@@ -30,6 +33,8 @@ FORM = {
     "incident": "1",
 }
 """What every state-changing route is sent (each takes the fields it knows)."""
+# Routes that take a file: what each role tries to send.
+FILES = {"/leaks": {"dump": ("tried.csv", b"nom;prenom\nZorglub;Kestrel\n", "text/csv")}}
 SIGN_IN = frozenset({Need.PUBLIC, *OWN_SESSION})
 
 
@@ -66,9 +71,10 @@ def _events(desk: Desk) -> int:
 
 
 def _world(desk: Desk) -> None:
-    """A processor, its key (#1), an alert (#1) and an incident (#1, assessed, its
-    authority pack's phase 1 prepared) for the routes' parameters; the trail anchored
-    (the dossier needs it)."""
+    """A processor, its key (#1), an alert (#1), an incident (#1, assessed, its authority
+    pack's phase 1 prepared), a stored leak analysis (#1), a leak analysis job (#1) and a
+    verification job (#2) for the routes' parameters; the trail anchored (the dossier and
+    attribution need it)."""
     desk.world.processor("formalang")
     desk.world.key("formalang")
     pid = desk.world.processor_id("formalang")
@@ -85,7 +91,16 @@ def _world(desk: Desk) -> None:
             s, desk.world.settings, incident_id=incident_id, actor="operator:test",
             audit_key=desk.world.secrets.verify_key,
         )  # fmt: skip
-    sign(desk.world.sessions, desk.world.secrets)
+    w = desk.world
+    dump = w.settings.data_dir / "tried.csv"
+    dump.write_bytes(FILES["/leaks"]["dump"][1])
+    sign(w.sessions, w.secrets)  # attribution needs an anchored trail
+    with w.sessions.begin() as s:
+        report = analyze(s, paths=[dump], secrets=w.secrets, settings=w.settings)
+        assert str(store_report(s, report=report, secrets=w.secrets, settings=w.settings,
+                                actor="operator:test")) == PARAMS["analysis_id"]  # fmt: skip
+        assert str(submit_leak_analysis(s, paths=[dump], actor="operator:test").id) == "1"
+        assert str(submit_audit_verification(s, actor="operator:test").id) == "2"
 
 
 @pytest.mark.parametrize("role", list(Role))
@@ -101,7 +116,10 @@ def test_each_role_on_each_route(desk: Desk, role: Role) -> None:
         path = template.format(**PARAMS)
         before = _events(desk)
         form = {"csrf": token, **FORM}
-        r = client.get(path) if method == "GET" else client.post(path, data=form)
+        if method == "GET":
+            r = client.get(path)
+        else:
+            r = client.post(path, data=form, files=FILES.get(template))
         allowed = role in GRANTS[need]
         if allowed:
             assert r.status_code in (200, 303), (method, path, r.status_code, r.text[:300])
@@ -121,7 +139,10 @@ def test_the_auditor_changes_nothing_anywhere(desk: Desk) -> None:
     assert changing, "no state-changing route?"
     before = _events(desk)
     for method, template in changing:
-        r = client.request(method, template.format(**PARAMS), data={"csrf": token, **FORM})
+        r = client.request(
+            method, template.format(**PARAMS), data={"csrf": token, **FORM},
+            files=FILES.get(template),
+        )  # fmt: skip
         assert r.status_code == 403, (method, template)
     assert _events(desk) == before
     page = client.get("/processors/formalang").text

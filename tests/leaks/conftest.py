@@ -59,6 +59,11 @@ def _disclose(session: Session, rng: random.Random) -> None:
 
 @pytest.fixture
 def world(engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets) -> World:
+    return build_world(engine, sessions, secrets)
+
+
+def build_world(engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets) -> World:
+    """The registry, its processors and what each received (other suites use it too)."""
     synthesize(engine, people=PEOPLE, seed=20260115)
     with sessions.begin() as session:
         _disclose(session, random.Random(7))

@@ -68,3 +68,21 @@ def test_key_file_must_be_private_and_32_bytes(tmp_path: os.PathLike[str]) -> No
         BackupKey.from_key_file(path)
     with pytest.raises(ConfigError, match="12 characters"):
         BackupKey.from_passphrase("short", salt=b"0" * 16)
+
+
+def test_a_sealer_fed_in_pieces_writes_what_seal_writes_and_opens() -> None:
+    import io
+    import os
+
+    from vigie.ops.sealing import CHUNK, Sealer, open_sealed
+
+    key = os.urandom(32)
+    for size in (0, 5, CHUNK, CHUNK + 3, 3 * CHUNK):
+        data = os.urandom(size)
+        target = io.BytesIO()
+        sealer = Sealer(target, key=key, name="f")
+        for i in range(0, size, 1000):
+            sealer.write(data[i : i + 1000])
+        assert sealer.close() == size
+        target.seek(0)
+        assert b"".join(open_sealed(target, key=key, name="f")) == data

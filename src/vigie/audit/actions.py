@@ -63,6 +63,8 @@ class Action(StrEnum):
     """An operator analysed a leaked file (counts and verdict only)."""
     LEAK_PURGE = "leak:purge"
     """Stored leak files and reports were purged."""
+    JOB_SUBMIT = "job:submit"
+    """An operator queued a background job (its id, kind and number of files; no content)."""
     JOB_CANCEL = "job:cancel"
     """An operator cancelled a background job (its id and kind)."""
     INCIDENT_OPEN = "incident:open"

@@ -90,6 +90,14 @@ def recipients(session: Session, *, subject_ids: Collection[int]) -> list[Receip
     ]
 
 
+def receipt(session: Session, *, processor_id: int, subject_id: int) -> Receipt | None:
+    """What processor ``processor_id`` received of person ``subject_id`` (None: nothing)."""
+    for found in recipients(session, subject_ids=[subject_id]):
+        if found.processor_id == processor_id:
+            return found
+    return None
+
+
 def received_by(
     session: Session,
     *,

@@ -185,3 +185,13 @@ def _strip_attribution(attribution: Any) -> Any:
     if not isinstance(best, Mapping):
         return None
     return {k: v for k, v in best.items() if isinstance(v, str | int | float | bool | None)}
+
+
+def incidents_of_report(session: Session, *, report_ref: str) -> list[int]:
+    """Ids of the incidents a leak report (``report_ref``) was given to as evidence."""
+    from vigie.breach.models import IncidentEvidence
+
+    found = select(IncidentEvidence.incident_id).where(
+        IncidentEvidence.kind == "leak", IncidentEvidence.ref == report_ref
+    )
+    return sorted(set(session.scalars(found)))

@@ -32,6 +32,7 @@ from vigie.console.pages import (
     campaign,
     incidents,
     keys,
+    leaks,
     overview,
     preferences,
     processors,
@@ -51,6 +52,7 @@ from vigie.errors import AuditFailure, Denied, IntegrityError, InvalidInput, Not
 from vigie.http.limits import RequestLimits
 from vigie.http.listener import Listener
 from vigie.http.probes import Probes
+from vigie.leaks.uploads import UploadTooLarge
 from vigie.ops.readiness import store_checks
 from vigie.secrets import InstanceSecrets, load_secrets
 from vigie.settings import Settings
@@ -58,6 +60,7 @@ from vigie.store.base import utcnow
 from vigie.store.engine import make_engine, make_session_factory
 
 STATIC = Path(__file__).parent / "static"
+UPLOAD_FORM_BYTES = 64 * 1024
 
 
 def create_app(
@@ -73,6 +76,7 @@ def create_app(
     sessions = make_session_factory(engine)
     console = Console(
         settings=settings,
+        engine=engine,
         sessions=sessions,
         clock=clock,
         signer=CookieSigner(secrets),
@@ -87,7 +91,10 @@ def create_app(
     )
     app = Listener(
         limits=RequestLimits.from_settings(
-            settings, max_body_bytes=settings.console_max_body_bytes
+            settings,
+            max_body_bytes=settings.console_max_body_bytes,
+            # The upload's file, and its form's few fields around it.
+            bodies={"/leaks": settings.leak_upload_max_bytes + UPLOAD_FORM_BYTES},
         ),
         title="Vigie console",
         name="console",
@@ -101,7 +108,7 @@ def create_app(
     app.state.console = console
     app.add_middleware(ConsolePolicy)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for page in (signin, sso, security_keys, overview, processors, keys, alerts, audit,
+    for page in (signin, sso, security_keys, overview, processors, keys, alerts, leaks, audit,
                  requirements, incidents, authority, campaign, register, preferences):  # fmt: skip
         app.include_router(page.router)
     _errors(app, console)
@@ -146,6 +153,10 @@ def _errors(app: Listener, console: Console) -> None:
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> Response:
         return _error_page(console, request, 404, str(exc))
+
+    @app.exception_handler(UploadTooLarge)
+    async def _too_large(request: Request, exc: UploadTooLarge) -> Response:
+        return _error_page(console, request, 413, str(exc))
 
     @app.exception_handler(InvalidInput)
     async def _invalid(request: Request, exc: InvalidInput) -> Response:

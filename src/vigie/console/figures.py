@@ -2,7 +2,8 @@
 
 Nothing here scans the audit trail or the registry: the people disclosed come from the
 gateway's day buckets (:class:`~vigie.gateway.models.DayCount`), scope sizes from the
-stored counts (:mod:`vigie.processors.counts`), the trail's size from its head row.
+stored counts (:mod:`vigie.processors.counts`), the trail's size from its head row, the
+last verification from the result of the last ``audit.verify`` job.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from vigie.audit.models import AuditCheckpoint, AuditHead
 from vigie.detection.models import ActivityWindow
 from vigie.gateway.budget import WINDOW_DAYS
 from vigie.gateway.models import DayCount
+from vigie.jobs.models import Job, JobState
+from vigie.jobs.tasks import AUDIT_VERIFY
 from vigie.processors.models import Contract
 
 
@@ -101,6 +104,36 @@ def audit_health(session: Session) -> AuditHealth:
         checkpoint_id=last.id if last else None,
         checkpoint_size=int(last.size) if last else 0,
         checkpoint_at=last.at if last else None,
+    )
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The last verification of the whole trail run as a job: when, and its outcome."""
+
+    job_id: int
+    at: datetime | None
+    ok: bool
+    events: int
+    error: str
+
+
+def last_verification(session: Session) -> Verification | None:
+    """The last ``audit.verify`` job that ended (passed or failed), if any."""
+    job = session.scalar(
+        select(Job)
+        .where(Job.kind == AUDIT_VERIFY, Job.state.in_((JobState.DONE, JobState.FAILED)))
+        .order_by(Job.id.desc())
+        .limit(1)
+    )
+    if job is None:
+        return None
+    return Verification(
+        job_id=job.id,
+        at=job.finished_at,
+        ok=job.state == JobState.DONE,
+        events=int((job.result or {}).get("events", 0)),
+        error=job.error or "",
     )
 
 

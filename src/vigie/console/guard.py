@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from vigie.console import csrf
 from vigie.console.i18n import Formatter
 from vigie.console.roles import Need, check
-from vigie.console.routes import ROUTES
+from vigie.console.routes import ROUTES, STREAMED
 from vigie.console.sessions import COOKIE, FULL_STAGE, PASSWORD_STAGE, find_session
 from vigie.console.state import Console
 from vigie.errors import Denied, VigieError
@@ -60,13 +60,13 @@ def console_of(request: Request) -> Console:
     return console
 
 
-def _need(request: Request) -> Need:
+def _need(request: Request) -> tuple[Need, bool]:
     route = request.scope.get("route")
     path = getattr(route, "path", None)
     need = ROUTES.get((request.method, path)) if path else None
     if need is None:
         raise Denied("this route declares no need: refused")
-    return need
+    return need, (request.method, path) in STREAMED
 
 
 def _find(console: Console, token: str | None, need: Need) -> Visit:
@@ -92,7 +92,7 @@ def _find(console: Console, token: str | None, need: Need) -> Visit:
 
 async def guard(request: Request) -> None:
     """Let the request through, or raise: :class:`SignInNeeded`, ``Denied``, ``Forged``."""
-    need = _need(request)
+    need, streamed = _need(request)
     changes = request.method not in csrf.SAFE_METHODS
     if changes:
         csrf.check_origin(request.headers, host=request.headers.get("host", ""))
@@ -103,7 +103,7 @@ async def guard(request: Request) -> None:
     visit = await run_in_threadpool(_find, console, token, need)
     if need not in (Need.SECOND_FACTOR, Need.SESSION):
         check(visit.role, need)
-    if changes:
+    if changes and not streamed:  # a streamed body's token: vigie.console.upload
         form = await request.form()
         field = form.get(csrf.FIELD)
         csrf.check_token(

@@ -10,8 +10,8 @@ Every console route declares what it needs (:class:`Need`) in the table of
 :mod:`vigie.console.routes`: nothing (the sign-in page), a session half-way through
 sign-in (the second factor), any session (sign-out), a full session changing only the
 operator's own account and preferences (``own``: security keys, language), or a role's
-grant (``read``, ``processors``, ``alerts``, ``dossier``, ``incidents``, ``containment``).
-The tests try every route of the app with every role.
+grant (``read``, ``processors``, ``alerts``, ``leaks``, ``audit``, ``dossier``,
+``incidents``, ``containment``). The tests try every route of the app with every role.
 """
 
 from __future__ import annotations
@@ -52,6 +52,10 @@ class Need(StrEnum):
     READ = "read"
     PROCESSORS = "processors"
     ALERTS = "alerts"
+    LEAKS = "leaks"
+    """Upload a leaked file for analysis; open an incident from an analysis."""
+    AUDIT = "audit"
+    """Run a verification of the trail; export it (both recorded in the trail)."""
     INCIDENTS = "incidents"
     """An incident's decisions: override, authority pack, notices, public page."""
     CONTAINMENT = "containment"
@@ -64,6 +68,8 @@ GRANTS: dict[Need, frozenset[Role]] = {
     Need.READ: frozenset(Role),
     Need.PROCESSORS: frozenset({Role.DPO, Role.SECURITY}),
     Need.ALERTS: frozenset({Role.DPO, Role.SECURITY}),
+    Need.LEAKS: frozenset({Role.DPO, Role.SECURITY}),
+    Need.AUDIT: frozenset({Role.DPO, Role.SECURITY}),
     Need.DOSSIER: frozenset({Role.DPO}),
     Need.INCIDENTS: frozenset({Role.DPO}),
     Need.CONTAINMENT: frozenset({Role.DPO, Role.SECURITY}),

@@ -33,6 +33,11 @@ ROUTES: dict[tuple[str, str], Need] = {
     ("POST", "/processors/{name}/keys/{key_id}/revoke"): Need.PROCESSORS,
     ("GET", "/alerts"): Need.READ,
     ("POST", "/alerts/{alert_id}/acknowledge"): Need.ALERTS,
+    ("GET", "/leaks"): Need.READ,
+    ("POST", "/leaks"): Need.LEAKS,
+    ("GET", "/leaks/jobs/{job_id}"): Need.READ,
+    ("GET", "/leaks/{analysis_id}"): Need.READ,
+    ("POST", "/leaks/{analysis_id}/incident"): Need.LEAKS,
     ("GET", "/audit"): Need.READ,
     ("GET", "/requirements"): Need.READ,
     ("GET", "/requirements/compliance.csv"): Need.READ,
@@ -52,8 +57,17 @@ ROUTES: dict[tuple[str, str], Need] = {
     ("GET", "/register"): Need.READ,
     ("GET", "/register.csv"): Need.READ,
     ("POST", "/preferences/language"): Need.OWN,
+    ("POST", "/audit/verify"): Need.AUDIT,
+    ("GET", "/audit/verifications/{verification_id}"): Need.READ,
+    ("GET", "/audit/proof"): Need.READ,
+    ("POST", "/audit/export"): Need.AUDIT,
 }
 """(method, path template) → what the route needs."""
+
+STREAMED = frozenset({("POST", "/leaks")})
+"""Routes whose body is a file read as a stream (:mod:`vigie.console.upload`): the guard
+checks their origin, and their anti-forgery token is checked by the upload's reader
+before a byte of the file is kept."""
 
 OWN_SESSION = frozenset({Need.SECOND_FACTOR, Need.SESSION, Need.OWN})
 """Needs of routes that change only the caller's own session or preferences, not the

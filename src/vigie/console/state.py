@@ -1,5 +1,6 @@
 """What the console's routes share: the database, the clock, the cookie signer, the renderer,
-the instance's secrets (the audit key the evidence gate verifies with)."""
+the instance's secrets (the audit key the evidence gate verifies with; stored leak reports,
+uploads and audit exports need them)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit.checkpoints import Checkpointer
@@ -25,6 +27,7 @@ class Console:
     """The console's collaborators, built once by :func:`vigie.console.app.create_app`."""
 
     settings: Settings
+    engine: Engine
     sessions: sessionmaker[Session]
     clock: Callable[[], datetime]
     signer: CookieSigner

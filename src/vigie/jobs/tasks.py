@@ -8,14 +8,17 @@ same library call the CLI makes, with its progress fed into the job's.
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vigie.audit import trail
+from vigie.audit.actions import Action
 from vigie.errors import InvalidInput
-from vigie.jobs.context import JobContext
+from vigie.jobs.context import Cancelled, JobContext
 from vigie.jobs.models import Job
 from vigie.jobs.queue import enqueue
 
@@ -30,12 +33,15 @@ def submit_leak_analysis(
     paths: list[Path],
     actor: str,
     outputs: dict[str, Path | None] | None = None,
+    uploaded: bool = False,
 ) -> Job:
     """Queue the analysis of leaked files (``vigie leak analyze``) for a worker.
 
     ``outputs`` may name where to write the report (``json_out``, ``html_out``,
     ``affected_out``), as the CLI options do. Paths are stored absolute: the worker may
-    run from another directory.
+    run from another directory. ``uploaded``: the paths are sealed uploads
+    (:mod:`vigie.leaks.uploads`), opened by the worker and deleted when the job ends.
+    Audited (``job:submit``) in the caller's transaction.
     """
     if not paths:
         raise InvalidInput("give at least one leaked file")
@@ -43,12 +49,25 @@ def submit_leak_analysis(
     if missing:
         raise InvalidInput(f"no such file: {missing[0]}")
     params: dict[str, Any] = {"paths": [str(Path(p).resolve()) for p in paths]}
+    if uploaded:
+        params["uploaded"] = True
     for name, where in (outputs or {}).items():
         if name not in LEAK_OUTPUTS:
             raise InvalidInput(f"unknown leak report output {name!r}")
         if where is not None:
             params[name] = str(Path(where).resolve())
-    return enqueue(session, kind=LEAK_ANALYZE, params=params, actor=actor)
+    job = enqueue(session, kind=LEAK_ANALYZE, params=params, actor=actor)
+    _submitted(session, job, files=len(paths))
+    return job
+
+
+def _submitted(session: Session, job: Job, **counts: int) -> None:
+    trail.append(
+        session,
+        action=Action.JOB_SUBMIT,
+        actor=job.actor,
+        detail={"job_id": job.id, "kind": job.kind, **counts},
+    )
 
 
 def run_leak_analysis(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -58,23 +77,44 @@ def run_leak_analysis(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]
     ``ctx.reader`` so that SQLite stays writable for the minutes it takes.
     """
     from vigie.leaks.analyze import analyze
+    from vigie.leaks.uploads import discard, opened, purge_uploads
     from vigie.leaks.vault import purge, store_report
 
+    paths = [Path(p) for p in params["paths"]]
+    uploaded = bool(params.get("uploaded"))
     with ctx.sessions.begin() as session:
         purge(session, actor=ctx.actor)
-    with Session(ctx.reader) as session, session.begin():
-        report = analyze(
-            session,
-            paths=[Path(p) for p in params["paths"]],
-            secrets=ctx.secrets,
-            settings=ctx.settings,
-            progress=ctx.progress,
-        )
+    purge_uploads(ctx.settings)
+    try:
+        with ExitStack() as stack:
+            if uploaded:
+                ctx.progress("opening the uploaded file")
+                paths = [
+                    stack.enter_context(opened(p, settings=ctx.settings, secrets=ctx.secrets))
+                    for p in paths
+                ]
+            with Session(ctx.reader) as session, session.begin():
+                report = analyze(
+                    session,
+                    paths=paths,
+                    secrets=ctx.secrets,
+                    settings=ctx.settings,
+                    progress=ctx.progress,
+                )
+    except (Exception, Cancelled):
+        # Failed or cancelled: the upload goes (a worker's restart keeps it for the retry).
+        if uploaded:
+            for p in params["paths"]:
+                discard(Path(p), settings=ctx.settings)
+        raise
     ctx.progress("storing the report")
     with ctx.sessions.begin() as session:
         report.stored_id = store_report(
             session, report=report, secrets=ctx.secrets, settings=ctx.settings, actor=ctx.actor
         )
+    if uploaded:
+        for p in params["paths"]:
+            discard(Path(p), settings=ctx.settings)
     written = {}
     for name, write in (
         ("json_out", report.write_json),
@@ -96,8 +136,11 @@ def run_leak_analysis(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]
 
 
 def submit_audit_verification(session: Session, *, actor: str) -> Job:
-    """Queue a verification of the whole audit trail (``vigie audit verify``)."""
-    return enqueue(session, kind=AUDIT_VERIFY, params={}, actor=actor)
+    """Queue a verification of the whole audit trail (``vigie audit verify``); audited
+    (``job:submit``) in the caller's transaction."""
+    job = enqueue(session, kind=AUDIT_VERIFY, params={}, actor=actor)
+    _submitted(session, job)
+    return job
 
 
 def run_audit_verification(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""Encrypting backup files in a stream: AES-256-GCM in 1 MiB chunks (the STREAM construction).
+"""Encrypting files in a stream: AES-256-GCM in 1 MiB chunks (the STREAM construction).
+
+Used for backups (:mod:`vigie.ops.backup`) and for leaked files uploaded through the
+console (:mod:`vigie.leaks.uploads`).
+
 
 A sealed file is ``MAGIC | nonce prefix (7 bytes) | chunks``; chunk *i* is encrypted with
 the nonce ``prefix | i (4 bytes, big-endian) | last (1 byte)`` and the file's name as
@@ -75,6 +79,44 @@ class BackupKey:
         )
 
 
+class Sealer:
+    """Seal bytes pushed in pieces of any size (an upload as it arrives) into ``target``.
+
+    Holds at most one chunk: a full chunk is written only once a byte of the next one is
+    known (the last chunk's nonce says it is last). :meth:`close` writes the last chunk;
+    a sealer never closed leaves a file that does not open (truncated).
+    """
+
+    def __init__(self, target: BinaryIO, *, key: bytes, name: str) -> None:
+        self._aead = AESGCM(key)
+        self._target = target
+        self._name = name.encode()
+        self._prefix = os.urandom(7)
+        self._index = 0
+        self._pending = bytearray()
+        self.total = 0
+        target.write(MAGIC + self._prefix)
+
+    def write(self, data: bytes) -> None:
+        """Take ``data``; write every chunk that is known not to be the last."""
+        self._pending += data
+        self.total += len(data)
+        while len(self._pending) > CHUNK:
+            self._emit(bytes(self._pending[:CHUNK]), last=False)
+            del self._pending[:CHUNK]
+
+    def close(self) -> int:
+        """Write the last chunk (maybe empty); return the plain bytes sealed."""
+        self._emit(bytes(self._pending), last=True)
+        self._pending.clear()
+        return self.total
+
+    def _emit(self, chunk: bytes, *, last: bool) -> None:
+        nonce = _nonce(self._prefix, self._index, last)
+        self._target.write(self._aead.encrypt(nonce, chunk, self._name))
+        self._index += 1
+
+
 def seal(
     source: BinaryIO,
     target: BinaryIO,
@@ -84,22 +126,12 @@ def seal(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Encrypt ``source`` into ``target`` under ``key``, bound to ``name``; return plain bytes."""
-    aead = AESGCM(key)
-    prefix = os.urandom(7)
-    target.write(MAGIC + prefix)
-    total = 0
-    index = 0
-    chunk = source.read(CHUNK)
-    while True:
-        following = source.read(CHUNK) if len(chunk) == CHUNK else b""
-        last = not following
-        target.write(aead.encrypt(_nonce(prefix, index, last), chunk, name.encode()))
-        total += len(chunk)
+    sealer = Sealer(target, key=key, name=name)
+    while chunk := source.read(CHUNK):
+        sealer.write(chunk)
         if progress is not None:
             progress(len(chunk))
-        if last:
-            return total
-        chunk, index = following, index + 1
+    return sealer.close()
 
 
 def open_sealed(source: BinaryIO, *, key: bytes, name: str) -> Iterator[bytes]:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from tests.browser import assert_accessible
 from tests.console.browser.conftest import PASSWORD, Site
+from tests.console.test_roles import FORM, PARAMS
 from vigie.audit.actions import Action
 from vigie.audit.models import AuditEvent
 from vigie.console.auth import PasswordCost
@@ -93,18 +94,9 @@ def test_the_auditor_cannot_change_anything(site: Site, watched: Page) -> None:
     assert changing
     for method, template in changing:
         r = watched.request.fetch(
-            site.url
-            + template.format(
-                name="formalang", alert_id="1", key_id="1", incident_id="1", phase="1", fmt="json"
-            ),
+            site.url + template.format(**PARAMS),
             method=method,
-            form={
-                "csrf": token or "",
-                "reason": "auditor tries",
-                "notify_people": "yes",
-                "measure": "auditor tries",
-                "channel": "email",
-            },
+            form={"csrf": token or "", **FORM},
             headers={"Origin": site.url},
         )
         assert r.status == 403, (method, template)

@@ -12,6 +12,7 @@ NAV = (
     ("/", N_("Overview")),
     ("/processors", N_("Processors")),
     ("/alerts", N_("Alerts")),
+    ("/leaks", N_("Leaks")),
     ("/incidents", N_("Incidents")),
     ("/register", N_("Register")),
     ("/requirements", N_("Requirements")),

@@ -12,7 +12,13 @@ from starlette.responses import Response
 
 from vigie.breach.clock import deadline, time_left
 from vigie.breach.incidents import list_incidents
-from vigie.console.figures import AuditHealth, audit_health, usage
+from vigie.console.figures import (
+    AuditHealth,
+    Verification,
+    audit_health,
+    last_verification,
+    usage,
+)
 from vigie.console.guard import ConsoleDep, VisitDep
 from vigie.console.i18n import Formatter
 from vigie.console.pages.common import context
@@ -34,9 +40,20 @@ def clock_text(fmt: Formatter, left: timedelta) -> str:
     return fmt.gettext("overdue by {span}").format(span=span)
 
 
-def audit_values(console: Console, fmt: Formatter, health: AuditHealth) -> dict[str, Any]:
+def audit_values(
+    console: Console, fmt: Formatter, health: AuditHealth, verified: Verification | None
+) -> dict[str, Any]:
     now = console.clock()
     return {
+        "verified": None
+        if verified is None
+        else {
+            "job": verified.job_id,
+            "at": fmt.when(verified.at),
+            "ok": verified.ok,
+            "events": fmt.number(verified.events),
+            "error": verified.error,
+        },
         "events": fmt.number(health.events),
         "checkpoint": health.checkpoint_id,
         "checkpoint_at": fmt.when(health.checkpoint_at),
@@ -60,6 +77,7 @@ def overview_values(console: Console, fmt: Formatter) -> dict[str, Any]:
         names = {pid: name for name, pid in ids.items()}
         incidents = list_incidents(db, status="open")
         health = audit_health(db)
+        verified = last_verification(db)
     processors = []
     for s in summaries:
         u = read.get(ids[s.name])
@@ -100,7 +118,7 @@ def overview_values(console: Console, fmt: Formatter) -> dict[str, Any]:
             }
             for i in incidents
         ],
-        "audit": audit_values(console, fmt, health),
+        "audit": audit_values(console, fmt, health, verified),
     }
 
 
