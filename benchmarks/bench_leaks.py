@@ -52,8 +52,9 @@ SEED = 20260115
 HEADER = ["num_dossier", "Nom", "Prénom", "date_naiss", "tel", "courriel", "nationalite", "CP"]
 
 
-def _registry(base: Path) -> tuple[Settings, Path]:
-    data = base / f"registry-{PEOPLE}-{SEED}"
+def _registry(base: Path, people: int = PEOPLE) -> tuple[Settings, Path]:
+    """The registry of ``people`` synthetic people, built once under ``base``."""
+    data = base / f"registry-{people}-{SEED}"
     settings = Settings(data_dir=data)
     done = data / "ready"
     if not done.exists():
@@ -62,7 +63,7 @@ def _registry(base: Path) -> tuple[Settings, Path]:
         engine = make_engine(settings.resolved_database_url)
         upgrade(engine)
         started = time.perf_counter()
-        report = synthesize(engine, people=PEOPLE, seed=SEED)
+        report = synthesize(engine, people=people, seed=SEED)
         # Anchor what synth appended, as `vigie synth` does when it ends: the evidence
         # gate of attribution refuses an unanchored trail.
         with make_session_factory(engine).begin() as session:

@@ -30,6 +30,7 @@ def submit_leak_analysis(
     paths: list[Path],
     actor: str,
     outputs: dict[str, Path | None] | None = None,
+    explain: bool = False,
 ) -> Job:
     """Queue the analysis of leaked files (``vigie leak analyze``) for a worker.
 
@@ -43,6 +44,8 @@ def submit_leak_analysis(
     if missing:
         raise InvalidInput(f"no such file: {missing[0]}")
     params: dict[str, Any] = {"paths": [str(Path(p).resolve()) for p in paths]}
+    if explain:
+        params["explain"] = True  # why each row was linked, kept in the report
     for name, where in (outputs or {}).items():
         if name not in LEAK_OUTPUTS:
             raise InvalidInput(f"unknown leak report output {name!r}")
@@ -69,6 +72,7 @@ def run_leak_analysis(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]
             secrets=ctx.secrets,
             settings=ctx.settings,
             progress=ctx.progress,
+            explain=bool(params.get("explain")),
         )
     ctx.progress("storing the report")
     with ctx.sessions.begin() as session:

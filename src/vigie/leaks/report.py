@@ -7,6 +7,8 @@ neutralises cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -60,6 +62,9 @@ class LeakReport:
     registry_from_snapshot: bool = False
     # Per kind of column: what its values showed (vigie.leaks.evidence.FieldVerdict).
     field_evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Why each real person's row was linked, when asked for (vigie.leaks.explain): file,
+    # line, ref, score, confidence and the (field, bits) that made the score.
+    explanations: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def affected_subjects(self) -> int:
@@ -100,6 +105,7 @@ class LeakReport:
             ],
             # ref -> exposed fields, the form vigie.breach.from_leak reads.
             "exposures": {ref: lists[fields] for ref, fields, _rows in real},
+            "explanations": self.explanations[:people] if people is not None else self.explanations,
             "stored_id": self.stored_id,
         }
 
@@ -111,7 +117,8 @@ class LeakReport:
         return orjson.dumps(self.as_dict(), default=str, option=options)
 
     def write_json(self, path: Path) -> None:
-        path.write_bytes(self.to_json(indent=True) + b"\n")
+        with _replacing(path) as part:
+            part.write_bytes(self.to_json(indent=True) + b"\n")
 
     def write_affected_csv(self, path: Path) -> None:
         """One row per affected real person: ``ref`` (the person's), then one column
@@ -122,7 +129,7 @@ class LeakReport:
         cells = [
             ["yes" if n in fields else "" for n in names] for fields in self.affected.shape_fields
         ]
-        with path.open("w", newline="", encoding="utf-8") as f:
+        with _replacing(path) as part, part.open("w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(affected_csv_header(names))
             w.writerows(
@@ -140,7 +147,20 @@ class LeakReport:
         )
 
     def write_html(self, path: Path) -> None:
-        path.write_text(self.render_html(), encoding="utf-8")
+        with _replacing(path) as part:
+            part.write_text(self.render_html(), encoding="utf-8")
+
+
+@contextmanager
+def _replacing(path: Path) -> Iterator[Path]:
+    """A file beside ``path`` that replaces it once written whole: a report cut short
+    (an error, the memory bound, a full disk) never destroys the one already there."""
+    part = path.with_name(path.name + ".part")
+    try:
+        yield part
+        part.replace(path)
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def affected_csv_header(fields: list[str]) -> list[str]:
