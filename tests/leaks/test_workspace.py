@@ -59,3 +59,19 @@ def test_meter_reports_share_done_and_time_left() -> None:
     progress = [s for s in said[1:] if s.startswith("reading files: ")]
     assert progress, said
     assert any("% done, about" in s and "left" in s for s in progress), progress
+
+
+def test_an_error_raised_by_a_progress_report_stops_the_phase() -> None:
+    """A job cancelled while a phase runs: its progress report raises, from the meter's
+    thread; the phase raises it when it ends instead of losing it."""
+
+    class Cancelled(Exception):
+        pass
+
+    def report(message: str) -> None:
+        if ":" in message:  # the periodic reports, not the phase's announcement
+            raise Cancelled(message)
+
+    meter = Meter(report)
+    with pytest.raises(Cancelled), meter.phase("linking", lambda: 0.5):
+        time.sleep(1.5)

@@ -112,6 +112,8 @@ class Meter:
             query[1] = p
             return p, now - query[0]
 
+        raised: list[BaseException] = []
+
         def tick() -> None:
             while not stop.wait(TICK_SECONDS):
                 try:
@@ -122,7 +124,11 @@ class Meter:
                     continue
                 eta = left(done, elapsed)
                 scope = "" if fraction is not None else " of the current step"
-                self._report(f"{name}: {done:.0%}{scope} done" + (f", {eta}" if eta else ""))
+                try:
+                    self._report(f"{name}: {done:.0%}{scope} done" + (f", {eta}" if eta else ""))
+                except Exception as exc:  # e.g. a job cancelled: raised when the phase ends
+                    raised.append(exc)
+                    return
 
         thread = threading.Thread(target=tick, name=f"progress-{name}", daemon=True)
         thread.start()
@@ -131,3 +137,5 @@ class Meter:
         finally:
             stop.set()
             thread.join()
+        if raised:
+            raise raised[0]
