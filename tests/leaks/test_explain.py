@@ -40,11 +40,15 @@ def test_explain_a_link_field_by_field(
     rows, truth = _rows(world)
     path = write_csv(leak_dir / "x.csv", ["prenom", "nom", "courriel", "date_naissance"], rows)
     obj = Instance(settings=settings, _engine=engine)
-    out = leak_dir / "r.json"
+    out, html = leak_dir / "r.json", leak_dir / "r.html"
     result = runner.invoke(
-        app, ["leak", "analyze", str(path), "--explain", "--json", str(out)], obj=obj
+        app,
+        ["leak", "analyze", str(path), "--explain", "--json", str(out), "--html", str(html)],
+        obj=obj,
     )
     assert result.exit_code == 0, result.output
+    page = html.read_text()
+    assert "Why rows were linked (first 20)" in page and "email_n +24.0" in page
     report = json.loads(out.read_text())
     explanations = report["explanations"]
     assert {e["line"]: e["ref"] for e in explanations} == truth
