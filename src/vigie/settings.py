@@ -160,7 +160,7 @@ class Settings(BaseSettings):
         ge=256,
         description="Peak memory (MB) every process of leak triage keeps within "
         "(`vigie leak analyze`, `vigie leak prepare`, the worker's analyses): DuckDB gets "
-        "60 % of it and spills the rest of its work to disk (see docs/leaks.md).",
+        "half of it and spills the rest of its work to disk (see docs/leaks.md).",
     )
     leak_max_line_chars: int = Field(
         1_000_000,

@@ -10,7 +10,7 @@ import pytest
 from vigie.leaks.workspace import Meter, duckdb_limit_mb, left, workspace
 
 
-@pytest.mark.parametrize(("bound", "duckdb_mb"), [(4096, 2457), (1024, 614), (256, 153), (100, 96)])
+@pytest.mark.parametrize(("bound", "duckdb_mb"), [(4096, 2048), (1024, 512), (256, 128), (100, 96)])
 def test_duckdb_gets_its_share_of_the_bound(bound: int, duckdb_mb: int) -> None:
     assert duckdb_limit_mb(bound) == duckdb_mb
 
@@ -19,7 +19,7 @@ def test_workspace_sets_the_limit_and_a_private_spill_directory(tmp_path: Path) 
     with workspace(tmp_path, prefix="t-", limit_mb=1024) as (con, work):
         limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
         spill = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
-        assert limit.replace(" ", "") in {"614.0MiB", "585.5MiB", "614.0MB", "585.5MB"}, limit
+        assert limit.replace(" ", "") in {"512.0MiB", "488.2MiB", "512.0MB", "488.2MB"}, limit
         assert Path(spill) == work / "spill"
         assert work.stat().st_mode & 0o777 == 0o700
         # A grouping larger than the bound spills instead of failing.

@@ -4,7 +4,7 @@ Every process of triage (``vigie leak analyze``, ``vigie leak prepare``, the job
 analysis) opens its DuckDB here, so that all of them respect the setting
 ``leak_memory_limit_mb``:
 
-- DuckDB gets :func:`duckdb_limit_mb` of it as ``memory_limit`` (the rest is left to the
+- DuckDB gets :func:`duckdb_limit_mb` of it (half) as ``memory_limit`` (the rest is left to the
   Python interpreter, the file reader's 8 MiB chunks and the registry copy's batches),
   and a ``temp_directory`` in the process' private work directory (mode 0700) to spill
   to when a join or a grouping does not fit: DuckDB's larger-than-memory execution;
@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 
 Progress = Callable[[str], None]
-DUCKDB_SHARE = 0.6  # of the bound, for DuckDB's buffer manager
+DUCKDB_SHARE = 0.5  # of the bound, for DuckDB's buffer manager
 MIN_DUCKDB_MB = 96
 TICK_SECONDS = 1.0
 
