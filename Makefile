@@ -27,6 +27,7 @@ lint: $(STAMP)  ## ruff and mypy (strict on src/vigie).
 bench: $(STAMP)  ## Benchmarks: print figures and ratios; see docs/benchmarks.md.
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y wrk >/dev/null 2>&1; } \
 		|| echo "bench: wrk (the gateway benchmark's load tool) is missing: apt-get install wrk"
+	$(BIN)/python -m pip install --quiet -e ".[bench]"  # Splink, the leak linkage peer
 	$(BIN)/python -m benchmarks
 
 docs: $(STAMP)  ## Regenerate the CLI reference and build the site (strict: warnings fail).

@@ -52,8 +52,9 @@ SEED = 20260115
 HEADER = ["num_dossier", "Nom", "Prénom", "date_naiss", "tel", "courriel", "nationalite", "CP"]
 
 
-def _registry(base: Path) -> tuple[Settings, Path]:
-    data = base / f"registry-{PEOPLE}-{SEED}"
+def _registry(base: Path, people: int = PEOPLE) -> tuple[Settings, Path]:
+    """The registry of ``people`` synthetic people, built once under ``base``."""
+    data = base / f"registry-{people}-{SEED}"
     settings = Settings(data_dir=data)
     done = data / "ready"
     if not done.exists():
@@ -62,7 +63,7 @@ def _registry(base: Path) -> tuple[Settings, Path]:
         engine = make_engine(settings.resolved_database_url)
         upgrade(engine)
         started = time.perf_counter()
-        report = synthesize(engine, people=PEOPLE, seed=SEED)
+        report = synthesize(engine, people=people, seed=SEED)
         # Anchor what synth appended, as `vigie synth` does when it ends: the evidence
         # gate of attribution refuses an unanchored trail.
         with make_session_factory(engine).begin() as session:
@@ -91,18 +92,26 @@ def _phone(e164: str, style: int) -> str:
 
 
 def _write_files(
-    settings: Settings, work: Path
+    settings: Settings, work: Path, every: int = 1
 ) -> tuple[Path, Path, Path, dict[int, str], set[int]]:
-    """The messy dump, the clean dump, the clean registry e-mails; truth line -> ref."""
+    """The messy dump, the clean dump, the clean registry e-mails; truth line -> ref.
+
+    ``every``: one real person in that many (by id), for a dump of part of the registry.
+    """
     engine = make_engine(settings.resolved_database_url)
     with engine.connect() as conn:
         rows = conn.exec_driver_sql(
             "SELECT ref, family_name, given_name, birth_date, phone, email, nationality, "
-            "postal_code FROM subjects WHERE NOT is_canary ORDER BY id"
+            f"postal_code FROM subjects WHERE NOT is_canary AND id % {int(every)} = 0 ORDER BY id"
         ).fetchall()
     engine.dispose()
     rng = random.Random(SEED)
-    messy, clean, registry = work / "fuite_ofii.csv", work / "clean.csv", work / "registry.csv"
+    part = "" if every == 1 else f"-1in{every}"
+    messy, clean, registry = (
+        work / f"fuite_ofii{part}.csv",
+        work / f"clean{part}.csv",
+        work / f"registry{part}.csv",
+    )
     truth: dict[int, str] = {}
     partial: set[int] = set()
     kept_field: dict[int, str] = {}

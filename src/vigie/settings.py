@@ -215,6 +215,19 @@ class Settings(BaseSettings):
         description="Days a finished, failed or cancelled background job (with its result) is "
         "kept. Default 90 days, an operational choice (docs/retention.md).",
     )
+    leak_memory_limit_mb: int = Field(
+        4096,
+        ge=256,
+        description="Peak memory (MB) every process of leak triage keeps within "
+        "(`vigie leak analyze`, `vigie leak prepare`, the worker's analyses): DuckDB gets "
+        "half of it and spills the rest of its work to disk (see docs/leaks.md).",
+    )
+    leak_max_line_chars: int = Field(
+        1_000_000,
+        ge=1_000,
+        description="Longest line of a leaked CSV file triage reads; a longer line is cut "
+        "out, counted and sampled as rejected, never held whole.",
+    )
     leak_match_threshold: float = Field(
         0.99,
         gt=0.5,

@@ -255,6 +255,13 @@ def test_registry_snapshot_is_encrypted_reused_and_refreshed(
         import_file(session, path=leak_dir / "new.csv", actor="operator:test")
     third = analyze(engine, paths=[path], secrets=secrets, settings=settings)
     assert not third.registry_from_snapshot
+    # A snapshot changed on disk (one byte, in its first chunk) is rebuilt, never trusted.
+    damaged = bytearray((cache / "registry.enc").read_bytes())
+    assert len(damaged) > 1 << 20  # more than one 1 MiB chunk: the sealing is streamed
+    damaged[len(damaged) // 2] ^= 1
+    (cache / "registry.enc").write_bytes(bytes(damaged))
+    fourth = analyze(engine, paths=[path], secrets=secrets, settings=settings)
+    assert not fourth.registry_from_snapshot and fourth.affected_subjects == 30
 
 
 def test_attribution_refuses_an_index_that_does_not_verify(

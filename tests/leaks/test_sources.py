@@ -23,9 +23,11 @@ ROWS = [
 HEADER = ["Nom", "Prénom", "date_naiss", "tel", "courriel"]
 
 
-def _read(tmp_path: Path, path: Path) -> tuple[Reader, list[list[str | None]]]:
+def _read(
+    tmp_path: Path, path: Path, *, max_line: int = sources.MAX_LINE_CHARS
+) -> tuple[Reader, list[list[str | None]]]:
     con = duckdb.connect()
-    reader = Reader(con, tmp_path)
+    reader = Reader(con, tmp_path, max_line=max_line)
     found = reader.read(path)
     assert len(found) == 1
     src = found[0]
@@ -205,14 +207,13 @@ def test_giant_line_is_rejected_with_bounded_memory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Small limits so the test is fast; the logic is the same as for a 1 GB line.
-    monkeypatch.setattr(sources, "MAX_LINE_CHARS", 10_000)
     monkeypatch.setattr(sources, "CHUNK_BYTES", 4096)
     path = tmp_path / "long.csv"
     with path.open("w", encoding="utf-8") as f:
         f.write("nom;prenom\nDupont;Jean\n")
         f.write("x" * 100_000 + "\n")
         f.write("Martin;Léa\n")
-    reader, got = _read(tmp_path, path)
+    reader, got = _read(tmp_path, path, max_line=10_000)
     assert got == [["Dupont", "Jean"], ["Martin", "Léa"]]
     assert reader.rejected.count == 1
     assert "longer than" in reader.rejected.samples[0]["reason"]
@@ -230,11 +231,10 @@ def test_csv_injection_payloads_are_kept_as_text(tmp_path: Path) -> None:
 def test_a_file_that_is_one_giant_line_is_refused_clearly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sources, "MAX_LINE_CHARS", 10_000)
     monkeypatch.setattr(sources, "CHUNK_BYTES", 4096)
     path = tmp_path / "oneline.csv"
     path.write_text("a;" * 60_000, encoding="utf-8")
-    reader = Reader(duckdb.connect(), tmp_path)
+    reader = Reader(duckdb.connect(), tmp_path, max_line=10_000)
     with pytest.raises(InvalidInput, match="no columns found"):
         reader.read(path)
     assert reader.rejected.count == 1
@@ -250,7 +250,6 @@ def test_the_line_length_shortcut_never_misses_a_long_line(text: str, limit: int
 def test_chunk_size_changes_nothing_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Long lines, rejected rows, mojibake, CRLF and a last line without newline read the
     same — rows, line numbers, rejections — whatever the chunks the file is cut into."""
-    monkeypatch.setattr(sources, "MAX_LINE_CHARS", 1_000)
     lines = ["nom;prenom;ville"]
     for i in range(400):
         kind = i % 37
@@ -268,7 +267,7 @@ def test_chunk_size_changes_nothing_read(tmp_path: Path, monkeypatch: pytest.Mon
     for chunk in (300, 1_000, 4_096, 1 << 20):
         monkeypatch.setattr(sources, "CHUNK_BYTES", chunk)
         con = duckdb.connect()
-        reader = Reader(con, tmp_path)
+        reader = Reader(con, tmp_path, max_line=1_000)
         (src,) = reader.read(path)
         rows = con.execute(f"SELECT _line, c0, c1, c2 FROM {src.table} ORDER BY _line").fetchall()
         seen.append((rows, reader.rejected.count, reader.rejected.samples))

@@ -92,6 +92,14 @@ def analyze_command(
             "(`yes` or empty) per field exposed.",
         ),
     ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Keep, for every linked row, why it was linked (each field's weight), "
+            "for `vigie leak explain` and the JSON report.",
+        ),
+    ] = False,
     background: Annotated[
         bool,
         typer.Option(
@@ -118,7 +126,9 @@ def analyze_command(
 
         outputs = {"json_out": json_out, "html_out": html_out, "affected_out": affected_out}
         with inst.session() as session:
-            job = submit_leak_analysis(session, paths=files, actor=actor, outputs=outputs)
+            job = submit_leak_analysis(
+                session, paths=files, actor=actor, outputs=outputs, explain=explain
+            )
         console.print(f"Queued as job {job.id}: `vigie jobs show {job.id}` follows it.")
         return
     with (
@@ -132,6 +142,7 @@ def analyze_command(
             secrets=inst.secrets,
             settings=inst.settings,
             progress=lambda stage: status.update(stage),
+            explain=explain,
         )
         report.stored_id = store_report(
             session, report=report, secrets=inst.secrets, settings=inst.settings, actor=actor
@@ -190,18 +201,85 @@ def list_command(
     console.print(table)
 
 
+@group.command("explain")
+def explain_command(
+    ctx: typer.Context,
+    report_id: Annotated[int, typer.Argument(help="A stored analysis (`vigie leak list`).")],
+    row: Annotated[str, typer.Argument(help="The leaked row: `LINE` or `FILE:LINE`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Why a leaked row was linked to a person: each field's weight, as a waterfall.
+
+    Starts from the prior (a person drawn at random from the registry), adds each field
+    that agreed and subtracts each that disagreed (in bits), and ends on the odds of this
+    person against a random one and the confidence shared with the row's other
+    candidates. Needs an analysis made with `vigie leak analyze --explain`.
+    """
+    from vigie.errors import NotFound
+    from vigie.leaks.explain import find, waterfall
+    from vigie.leaks.vault import load_report
+
+    inst = instance(ctx)
+    with inst.session() as session:
+        report = load_report(session, analysis_id=report_id, secrets=inst.secrets)
+    try:
+        entry = find(report.get("explanations") or [], row)
+    except LookupError as exc:
+        raise NotFound(str(exc)) from None
+    steps = waterfall(entry, registry_size=int(report["registry_size"]))
+    if as_json:
+        print_json(
+            {
+                **entry,
+                "steps": [
+                    {
+                        "step": s.label,
+                        "bits": s.bits,
+                        "log2_odds": s.log2_odds,
+                        "probability": s.probability,
+                    }
+                    for s in steps
+                ],
+            }
+        )
+        return
+    table = Table(title=f"Why {entry['file']}:{entry['line']} is {entry['ref']}")
+    for name in ("step", "bits", "log2 odds after", "probability after"):
+        table.add_column(name)
+    for s in steps:
+        table.add_row(
+            Text(s.label), f"{s.bits:+.1f}", f"{s.log2_odds:+.1f}", f"{s.probability:.6f}"
+        )
+    console.print(table)
+    console.print(
+        f"Confidence {entry['confidence']:.6f} once shared with the row's other candidates "
+        f"(link threshold {report['match_threshold']}).",
+        highlight=False,
+    )
+
+
 @group.command("prepare")
 def prepare_command(ctx: typer.Context) -> None:
     """Build the encrypted registry snapshot triage uses, if it is missing or stale.
 
     Run it after `vigie synth`, an import or registry changes, so that the first
     `vigie leak analyze` of an incident does not spend minutes reading the registry.
+    It keeps within `leak_memory_limit_mb`, spilling to disk past it.
     """
     from vigie.leaks.snapshot import prepare
 
     inst = instance(ctx)
-    with inst.engine.connect() as conn, console.status("reading the registry", spinner="dots"):
-        people, rebuilt = prepare(conn, data_dir=inst.settings.data_dir, secrets=inst.secrets)
+    with (
+        inst.engine.connect() as conn,
+        console.status("reading the registry", spinner="dots") as status,
+    ):
+        people, rebuilt = prepare(
+            conn,
+            data_dir=inst.settings.data_dir,
+            secrets=inst.secrets,
+            limit_mb=inst.settings.leak_memory_limit_mb,
+            progress=status.update,
+        )
     state = "rebuilt" if rebuilt else "already up to date"
     console.print(f"Registry snapshot {state}: {people} people.")
 

@@ -34,6 +34,7 @@ def submit_leak_analysis(
     actor: str,
     outputs: dict[str, Path | None] | None = None,
     uploaded: bool = False,
+    explain: bool = False,
 ) -> Job:
     """Queue the analysis of leaked files (``vigie leak analyze``) for a worker.
 
@@ -51,6 +52,8 @@ def submit_leak_analysis(
     params: dict[str, Any] = {"paths": [str(Path(p).resolve()) for p in paths]}
     if uploaded:
         params["uploaded"] = True
+    if explain:
+        params["explain"] = True  # why each row was linked, kept in the report
     for name, where in (outputs or {}).items():
         if name not in LEAK_OUTPUTS:
             raise InvalidInput(f"unknown leak report output {name!r}")
@@ -100,6 +103,7 @@ def run_leak_analysis(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]
                     secrets=ctx.secrets,
                     settings=ctx.settings,
                     progress=ctx.progress,
+                    explain=bool(params.get("explain")),
                 )
     except (Exception, Cancelled):
         # Failed or cancelled: the upload goes (a worker's restart keeps it for the retry).

@@ -4,22 +4,19 @@
 workflow and ``vigie demo``. It reads the registry and the disclosure history; it writes
 nothing — :func:`vigie.leaks.vault.store_report` keeps the report (encrypted, audited).
 
-All the work happens in an in-memory DuckDB whose spill directory is a private temporary
-directory under the data directory (mode 0700), removed at the end with the UTF-8
-working copies of CSV files and the decrypted registry snapshot. Nothing of the content
-is logged.
+All the work happens in an in-memory DuckDB bounded by ``leak_memory_limit_mb``
+(:mod:`vigie.leaks.workspace`) whose spill directory is a private temporary directory
+under the data directory (mode 0700), removed at the end with the UTF-8 working copies
+of CSV files and the decrypted registry snapshot. Each phase reports its progress and
+the time it has left. Nothing of the content is logged.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import duckdb
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
@@ -29,32 +26,19 @@ from vigie.leaks.attribution import attribute
 from vigie.leaks.columns import Vocabulary, infer_columns
 from vigie.leaks.disclosures import DisclosureSource, ServedIndexDisclosures
 from vigie.leaks.evidence import evidence_fields, field_evidence
+from vigie.leaks.explain import explain_links
 from vigie.leaks.exposure import affected_people, category_totals, leak_window
 from vigie.leaks.linking import decode_pseudonyms, link
 from vigie.leaks.normalize import build_dump
 from vigie.leaks.report import LeakReport, verdict_for
 from vigie.leaks.snapshot import load_reference
 from vigie.leaks.sources import Reader
+from vigie.leaks.workspace import Meter, Progress, workspace
 from vigie.processors.models import Processor
 from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 
-Progress = Callable[[str], None]
 MAX_FILES = 100
-
-
-@contextmanager
-def _workspace(settings: Settings) -> Iterator[tuple[duckdb.DuckDBPyConnection, Path]]:
-    base = settings.data_dir / "leak-work"
-    base.mkdir(parents=True, exist_ok=True, mode=0o700)
-    work = Path(tempfile.mkdtemp(prefix="triage-", dir=base))
-    work.chmod(0o700)
-    con = duckdb.connect(":memory:", config={"temp_directory": str(work / "spill")})
-    try:
-        yield con, work
-    finally:
-        con.close()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def analyze(
@@ -66,13 +50,15 @@ def analyze(
     progress: Progress | None = None,
     disclosures: DisclosureSource | None = None,
     keep_links: bool = False,
+    explain: bool = False,
 ) -> LeakReport:
     """Triage leaked files against the registry; return the report (nothing is stored).
 
     ``disclosures`` defaults to the audit served index, which must verify first (else
     :class:`vigie.errors.IntegrityError`: attribution refused, nothing analysed);
     ``keep_links`` fills ``report.links`` with every linked row (file, line, ref,
-    confidence).
+    confidence); ``explain`` fills ``report.explanations`` with why each row was linked,
+    field by field (:mod:`vigie.leaks.explain`).
     """
     if not paths:
         raise InvalidInput("give at least one leaked file")
@@ -92,9 +78,11 @@ def analyze(
         clock = now
 
     if isinstance(db, Session):
-        return _run(db, paths, secrets, settings, step, source, timings, lap, keep_links)
+        return _run(db, paths, secrets, settings, step, source, timings, lap, keep_links, explain)
     with Session(db) as session, session.begin():
-        return _run(session, paths, secrets, settings, step, source, timings, lap, keep_links)
+        return _run(
+            session, paths, secrets, settings, step, source, timings, lap, keep_links, explain
+        )
 
 
 def _run(
@@ -107,43 +95,53 @@ def _run(
     timings: dict[str, float],
     lap: Callable[[str], None],
     keep_links: bool,
+    explain: bool,
 ) -> LeakReport:
     history = source.disclosures(session)  # first: unverified evidence refuses at once
-    with _workspace(settings) as (con, work):
-        reader = Reader(con, work)
-        step("reading files")
+    limit = settings.leak_memory_limit_mb
+    with workspace(settings.data_dir, prefix="triage-", limit_mb=limit) as (con, work):
+        meter = Meter(step, con)
+        reader = Reader(con, work, max_line=settings.leak_max_line_chars)
+        total = sum(Path(p).stat().st_size for p in paths if Path(p).is_file())
         sources = []
-        for path in paths:
-            sources.extend(reader.read(Path(path)))
+        with meter.phase("reading files", lambda: reader.bytes_read / max(total, 1)):
+            for path in paths:
+                sources.extend(reader.read(Path(path)))
         lap("read")
         step("loading the registry")
         conn: Connection = session.connection()
         registry_size, cached = load_reference(
-            con, conn, work=work, cache=settings.data_dir / "leak-cache", secrets=secrets
+            con,
+            conn,
+            work=work,
+            cache=settings.data_dir / "leak-cache",
+            secrets=secrets,
+            meter=meter,
         )
         lap("registry")
-        step("typing columns")
-        vocab = Vocabulary(con)
-        columns = infer_columns(con, sources, vocab)
+        with meter.phase("typing columns"):
+            vocab = Vocabulary(con)
+            columns = infer_columns(con, sources, vocab)
         lap("typing")
-        step("normalising")
-        present = build_dump(con, sources, columns)
+        with meter.phase("normalising"):
+            present = build_dump(con, sources, columns)
         lap("normalise")
-        step("linking")
-        processor_ids = [pid for (pid,) in session.execute(select(Processor.id))]
-        decode_pseudonyms(con, secrets, processor_ids)
-        link(con, registry_size=registry_size, threshold=settings.leak_match_threshold)
+        with meter.phase("linking"):
+            processor_ids = [pid for (pid,) in session.execute(select(Processor.id))]
+            decode_pseudonyms(con, secrets, processor_ids)
+            link(con, registry_size=registry_size, threshold=settings.leak_match_threshold)
         lap("link")
-        step("attributing")
         parsed = sum(s.rows for s in sources)
         counts = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE is_canary) FROM links"
         ).fetchall()[0]
         matched, canary_rows = (int(counts[0]), int(counts[1])) if counts else (0, 0)
         # A field is evidence through its values, not its header (vigie.leaks.evidence).
-        judged = field_evidence(con, present)
+        with meter.phase("judging each field by its values"):
+            judged = field_evidence(con, present)
         lap("evidence")
-        affected = affected_people(con, judged)
+        with meter.phase("attributing"):
+            affected = affected_people(con, judged)
         verdict = verdict_for(matched, parsed)
         hits = dict(
             con.execute(
@@ -183,6 +181,22 @@ def _run(
         lap("attribute")
         by_source = {i: s for i, s in enumerate(sources)}
         links = []
+        explanations = []
+        if explain:
+            with meter.phase("explaining each link"):
+                terms = explain_links(con, registry_size=registry_size)
+                explanations = [
+                    {"file": by_source[int(src)].name, "line": int(line), "ref": str(ref),
+                     "score": round(float(score), 3), "confidence": float(conf),
+                     "terms": terms.get(int(row_id), [])}
+                    for row_id, src, line, ref, score, conf in con.execute(
+                        """SELECT l.row_id, d.src, d.line, g.ref, l.score, l.confidence
+                           FROM links l JOIN dump d USING (row_id)
+                           JOIN (SELECT DISTINCT subject_id, ref FROM reg) g USING (subject_id)
+                           WHERE NOT l.is_canary ORDER BY d.src, d.line"""
+                    ).fetchall()
+                ]  # fmt: skip
+            lap("explain")
         if keep_links:
             links = [
                 (by_source[int(src)].name, int(line), str(ref), float(conf))
@@ -227,5 +241,6 @@ def _run(
             registry_size=registry_size,
             timings=timings,
             links=links,
+            explanations=explanations,
             registry_from_snapshot=cached,
         )

@@ -1,7 +1,8 @@
 """The encoding of a leaked text file, and repairing text decoded twice (mojibake).
 
 - :func:`detect_encoding`: a BOM, then strict UTF-8, then charset-normalizer; Western
-  8-bit text is read as cp1252 (a superset of latin-1 for printable text);
+  8-bit text is read as cp1252 (a superset of latin-1 for printable text); text no
+  encoding reads sensibly is refused, not guessed;
 - :func:`looks_binary`: NUL bytes or too many control characters;
 - :func:`repair_text`: UTF-8 read as cp1252/latin-1 (``Ã©``, ``â€™``) is repaired with
   ftfy, only when the text shows it (:func:`shows_mojibake`).
@@ -15,8 +16,11 @@ import re
 from charset_normalizer import from_bytes
 
 
-def detect_encoding(sample: bytes) -> str:
-    """The encoding of a text sample: BOM, then strict UTF-8, then charset-normalizer."""
+def detect_encoding(sample: bytes) -> str | None:
+    """The encoding of a text sample: BOM, then strict UTF-8, then charset-normalizer;
+    None when no encoding reads it sensibly (charset-normalizer finds every candidate
+    too chaotic): the reader stops rather than guess, since a wrong guess would make
+    real people look invented."""
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -28,7 +32,9 @@ def detect_encoding(sample: bytes) -> str:
         if exc.start >= len(sample) - 4:  # a character cut by the sample's end
             return "utf-8"
     best = from_bytes(sample[:200_000]).best()
-    name = best.encoding if best is not None else "cp1252"
+    if best is None:
+        return None
+    name = best.encoding
     if name in _NON_LATIN:
         return name
     try:

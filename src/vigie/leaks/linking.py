@@ -121,7 +121,8 @@ def decode_pseudonyms(
 class Term:
     """One field's part of the score.
 
-    ``column``: the dump column it reads (a file without it leaves the term out);
+    ``column``: the dump column it reads (a file without it leaves the term out), and
+    the field an explanation names (``label`` when two terms read one column);
     ``applies``: both sides hold the field; ``agree``: the bits it adds, NULL when the
     values disagree (then ``penalty`` bits are subtracted and the row conflicts).
     """
@@ -130,6 +131,11 @@ class Term:
     applies: str
     agree: str
     penalty: float
+    label: str = ""  # how an explanation names it (the column's, when empty)
+
+    @property
+    def name(self) -> str:
+        return self.label or self.column
 
 
 def _bits(freq: str, log_n: float) -> str:
@@ -159,7 +165,8 @@ def _terms(log_n: float) -> list[Term]:
         # The same name and birth date: a floor on the name and date terms together,
         # whoever else shares them (their candidates then share the confidence).
         Term("birth_date", f"d.birth_date = r.birth_date AND {same_name}",
-             f"greatest(0, {W_NAME_BIRTH} - {name} - {birth})", 0.0),
+             f"greatest(0, {W_NAME_BIRTH} - {name} - {birth})", 0.0,
+             "name and birth date together (floor)"),
         Term("birth_date", "d.birth_date IS NOT NULL AND r.birth_date IS NOT NULL",
              f"CASE WHEN d.birth_date = r.birth_date THEN {birth} END", P_BIRTH),
         Term("birth_year",
@@ -190,10 +197,9 @@ def _terms(log_n: float) -> list[Term]:
     ]  # fmt: skip
 
 
-def _score(con: duckdb.DuckDBPyConnection, pairs: str, terms: list[Term], *, create: bool) -> None:
-    """Score every version of every (row, person) pair of table ``pairs`` into ``scored``,
-    with ``conflicts`` the number of fields on which the row and the version disagree
-    (the terms that subtract)."""
+def term_select(pairs: str, terms: list[Term], *, versioned: bool = False) -> str:
+    """The SELECT of each term's bits ``t0..tN`` for every version of every (row, person)
+    of table ``pairs`` — only the version ``pairs.version`` when ``versioned``."""
     parts = (
         ",\n".join(
             f"CASE WHEN coalesce({t.applies}, false) THEN coalesce({t.agree}, -{t.penalty}) "
@@ -202,9 +208,6 @@ def _score(con: duckdb.DuckDBPyConnection, pairs: str, terms: list[Term], *, cre
         )
         or "0 AS t0"
     )
-    count = max(len(terms), 1)
-    score = " + ".join(f"t{i}" for i in range(count))
-    conflicts = " + ".join(f"CAST(t{i} < 0 AS INTEGER)" for i in range(count))
     columns = {t.column for t in terms}
     joins = ""
     if "pseudonym" in columns:
@@ -213,22 +216,34 @@ def _score(con: duckdb.DuckDBPyConnection, pairs: str, terms: list[Term], *, cre
     if "name_key" in columns:
         joins += """LEFT JOIN name_sim s ON s.row_id = c.row_id AND s.subject_id = r.subject_id
                 AND s.version = r.version"""
+    version = " AND r.version = c.version" if versioned else ""
+    return f"""
+            SELECT c.row_id, r.subject_id, r.version, r.valid_from, r.valid_to, r.is_canary,
+                   {parts}
+            FROM {pairs} c JOIN dump d USING (row_id)
+            JOIN reg r ON r.subject_id = c.subject_id{version}
+            {joins}"""
+
+
+def _score(con: duckdb.DuckDBPyConnection, pairs: str, terms: list[Term], *, create: bool) -> None:
+    """Score every version of every (row, person) pair of table ``pairs`` into ``scored``,
+    with ``conflicts`` the number of fields on which the row and the version disagree
+    (the terms that subtract)."""
+    count = max(len(terms), 1)
+    score = " + ".join(f"t{i}" for i in range(count))
+    conflicts = " + ".join(f"CAST(t{i} < 0 AS INTEGER)" for i in range(count))
     head = "CREATE OR REPLACE TABLE scored AS" if create else "INSERT INTO scored"
     con.execute(
         f"""
         {head}
         SELECT row_id, subject_id, version, valid_from, valid_to, is_canary,
                {score} AS score, {conflicts} AS conflicts
-        FROM (
-            SELECT c.row_id, r.subject_id, r.version, r.valid_from, r.valid_to, r.is_canary,
-                   {parts}
-            FROM {pairs} c JOIN dump d USING (row_id) JOIN reg r ON r.subject_id = c.subject_id
-            {joins})
+        FROM ({term_select(pairs, terms)})
         """
     )
 
 
-def _present_terms(con: duckdb.DuckDBPyConnection, log_n: float) -> list[Term]:
+def present_terms(con: duckdb.DuckDBPyConnection, log_n: float) -> list[Term]:
     """The scoring terms whose dump column holds a value in some row."""
     terms = _terms(log_n)
     columns = sorted({t.column for t in terms})
@@ -425,7 +440,7 @@ def link(con: duckdb.DuckDBPyConnection, *, registry_size: int, threshold: float
         "CREATE OR REPLACE TABLE name_sim "
         "(row_id BIGINT, subject_id BIGINT, version BIGINT, sim DOUBLE)"
     )
-    terms = _present_terms(con, log_n)
+    terms = present_terms(con, log_n)
     _identifier_round(con, terms, log_n, limit)
     _name_round(con, terms, log_n)
     _one_person_one_row(con, log_n, limit)

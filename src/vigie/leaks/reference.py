@@ -16,7 +16,7 @@ Name tokens are computed in Python once per *distinct* name, then joined back in
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import numpy as np
 from sqlalchemy import Connection
 
 from vigie.leaks.kinds import name_tokens
+from vigie.leaks.workspace import Meter
 from vigie.registry.models import VERSIONED_FIELDS
 
 _DATA_COLUMNS = VERSIONED_FIELDS  # every personal field but the stable ref
@@ -65,16 +66,30 @@ def _ingest(
     con.unregister("_batch")
 
 
-def _token_map(con: duckdb.DuckDBPyConnection, table: str, values: Iterable[str | None]) -> None:
-    """Table ``table(raw, toks)``: each distinct name and its folded tokens."""
-    raw = [v for v in values if v]
-    toks = [" ".join(name_tokens(v)) for v in raw]
+def _token_map(con: duckdb.DuckDBPyConnection, table: str, source: str) -> None:
+    """Table ``table(raw, toks)``: each distinct name of query ``source`` and its folded
+    tokens, computed in batches of :data:`BATCH` names (never all of them at once)."""
     con.execute(f"CREATE OR REPLACE TABLE {table} (raw VARCHAR, toks VARCHAR)")
-    if raw:
-        _ingest(con, table, ("raw", "toks"), list(zip(raw, toks, strict=True)))
+    cursor = con.cursor()  # its own result, read while the main connection inserts
+    try:
+        cursor.execute(source)
+        while batch := cursor.fetchmany(BATCH):
+            raw = [r[0] for r in batch if r[0]]
+            toks = [" ".join(name_tokens(v)) for v in raw]
+            if raw:
+                _ingest(con, table, ("raw", "toks"), list(zip(raw, toks, strict=True)))
+    finally:
+        cursor.close()
 
 
-def _copy_sqlite(conn: Connection, sql: str, width: int, target: Path) -> None:
+class Copied:
+    """Rows copied out of the database so far, for the progress of the copy."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+
+def _copy_sqlite(conn: Connection, sql: str, width: int, target: Path, copied: Copied) -> None:
     """Stream the rows as ``\x1f``-separated lines: one Python string per row, not per value.
 
     Registry values hold no separator, carriage return or newline, so the lines are built
@@ -82,12 +97,15 @@ def _copy_sqlite(conn: Connection, sql: str, width: int, target: Path) -> None:
     hold one, the copy starts again with those characters replaced by spaces in every
     value (twice as slow: 22 s instead of 10 s for 2.6 million versions).
     """
-    if not _stream_sqlite(conn, sql, width, target, clean=False):
+    if not _stream_sqlite(conn, sql, width, target, copied, clean=False):
         target.unlink()
-        _stream_sqlite(conn, sql, width, target, clean=True)
+        copied.rows = 0
+        _stream_sqlite(conn, sql, width, target, copied, clean=True)
 
 
-def _stream_sqlite(conn: Connection, sql: str, width: int, target: Path, *, clean: bool) -> bool:
+def _stream_sqlite(
+    conn: Connection, sql: str, width: int, target: Path, copied: Copied, *, clean: bool
+) -> bool:
     """Write the lines to ``target``; False (stopped) when a value breaks the line format."""
     value = "coalesce(CAST(c{i} AS TEXT), '')"
     if clean:
@@ -112,12 +130,13 @@ def _stream_sqlite(conn: Connection, sql: str, width: int, target: Path, *, clea
                     return False
                 out.write(text)
                 out.write("\n")
+                copied.rows += len(batch)
     finally:
         cursor.close()
     return True
 
 
-def _copy_postgresql(conn: Connection, sql: str, target: Path) -> None:
+def _copy_postgresql(conn: Connection, sql: str, target: Path, copied: Copied) -> None:
     """Stream the rows with ``COPY … TO STDOUT`` as CSV."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -128,21 +147,33 @@ def _copy_postgresql(conn: Connection, sql: str, target: Path) -> None:
         ):
             for data in copy:
                 out.write(data)
+                copied.rows += bytes(data).count(b"\n")
     finally:
         cursor.close()
 
 
 def _load_raw(
-    con: duckdb.DuckDBPyConnection, conn: Connection, names: Sequence[str], work: Path
+    con: duckdb.DuckDBPyConnection,
+    conn: Connection,
+    names: Sequence[str],
+    work: Path,
+    meter: Meter,
 ) -> None:
     sql = _select(conn.dialect.name)
     target = work / "registry.txt"
     columns = "{" + ", ".join(f"'{n}': '{_TYPES.get(n, 'VARCHAR')}'" for n in names) + "}"
+    expected = conn.exec_driver_sql(
+        "SELECT (SELECT count(*) FROM subjects) + (SELECT count(*) FROM subject_versions)"
+    ).scalar_one()
+    copied = Copied()
+    with meter.phase("reading the registry", lambda: copied.rows / max(int(expected), 1)):
+        if conn.dialect.name == "sqlite":
+            _copy_sqlite(conn, sql, len(names), target, copied)
+        elif conn.dialect.name == "postgresql":
+            _copy_postgresql(conn, sql, target, copied)
     if conn.dialect.name == "sqlite":
-        _copy_sqlite(conn, sql, len(names), target)
         options = "delim='\x1f', quote='', escape=''"
     elif conn.dialect.name == "postgresql":
-        _copy_postgresql(conn, sql, target)
         options = "delim=',', quote='\"', escape='\"'"
     else:  # any other database: row by row through the driver
         con.execute(
@@ -155,27 +186,41 @@ def _load_raw(
             _ingest(con, "reg_raw", names, [tuple(r) for r in batch])
         return
     try:
-        con.execute(
-            f"CREATE OR REPLACE TABLE reg_raw AS SELECT * FROM read_csv(?, header=false, "
-            f"auto_detect=false, columns={columns}, {options}, nullstr='', parallel=true)",
-            [str(target)],
-        )
+        with meter.phase("loading the registry copy"):
+            con.execute(
+                f"CREATE OR REPLACE TABLE reg_raw AS SELECT * FROM read_csv(?, header=false, "
+                f"auto_detect=false, columns={columns}, {options}, nullstr='', parallel=true)",
+                [str(target)],
+            )
     finally:
         target.unlink(missing_ok=True)
 
 
-def load_registry(con: duckdb.DuckDBPyConnection, conn: Connection, work: Path) -> int:
+def load_registry(
+    con: duckdb.DuckDBPyConnection, conn: Connection, work: Path, *, meter: Meter | None = None
+) -> int:
     """Build DuckDB table ``reg`` from the database; return the number of people.
 
     The rows stream through a file in ``work`` (a private directory), deleted at once.
     """
+    meter = meter or Meter(lambda _message: None)
     names = ("subject_id", "version", "valid_from", "valid_to", "is_canary", "ref", *_DATA_COLUMNS)
-    _load_raw(con, conn, names, work)
-    names_seen = con.execute(
-        "SELECT DISTINCT v FROM (SELECT unnest([given_name, family_name, given_name_native, "
-        "family_name_native]) AS v FROM reg_raw) WHERE v IS NOT NULL"
-    ).fetchall()
-    _token_map(con, "reg_tok", (r[0] for r in names_seen))
+    _load_raw(con, conn, names, work, meter)
+    with meter.phase("folding the registry's names"):
+        _token_map(
+            con,
+            "reg_tok",
+            "SELECT DISTINCT v FROM (SELECT unnest([given_name, family_name, given_name_native, "
+            "family_name_native]) AS v FROM reg_raw) WHERE v IS NOT NULL",
+        )
+    with meter.phase("building the registry tables"):
+        _build(con)
+    row = con.execute("SELECT count(DISTINCT subject_id) FROM reg").fetchall()[0]
+    return int(row[0]) if row else 0
+
+
+def _build(con: duckdb.DuckDBPyConnection) -> None:
+    """Tables ``reg`` (keys normalised, value frequencies) and ``reg_freq`` from ``reg_raw``."""
     con.execute(
         """
         CREATE OR REPLACE TABLE reg AS
@@ -240,5 +285,3 @@ def load_registry(con: duckdb.DuckDBPyConnection, conn: Connection, work: Path) 
             AND e.value = reg.name_key || '|' || CAST(reg.birth_date AS VARCHAR)
         """
     )
-    row = con.execute("SELECT count(DISTINCT subject_id) FROM reg").fetchall()[0]
-    return int(row[0]) if row else 0

@@ -5,9 +5,13 @@ After :func:`vigie.leaks.reference.load_registry` has built DuckDB tables ``reg`
 ``reg_freq``, they are written as a DuckDB database file (with the number of people) and
 AES-256-GCM encrypted under ``secrets.derive("leak-registry-snapshot")`` in
 ``DATA_DIR/leak-cache/registry.enc`` (mode 0700), with the registry's *fingerprint*
-bound as associated data. The next analysis reuses the snapshot when the fingerprint
-still matches — the number of people and of superseded versions, the highest id and the
-latest ``valid_from``/``valid_to`` — and rebuilds it otherwise. Any change made through
+bound as associated data. It is sealed and opened in a stream of 1 MiB chunks
+(:mod:`vigie.ops.sealing`, the backups' STREAM construction): neither the file nor its
+plaintext is ever held whole in memory, whatever the registry's size.
+
+The next analysis reuses the snapshot when the fingerprint still matches — the number
+of people and of superseded versions, the highest id and the latest
+``valid_from``/``valid_to`` — and rebuilds it otherwise. Any change made through
 Vigie (import, new version, deletion) changes the fingerprint.
 
 A reused snapshot is decrypted into the analysis' private work directory and attached
@@ -21,18 +25,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, text
 
+from vigie.errors import IntegrityError
 from vigie.leaks.reference import load_registry
+from vigie.leaks.workspace import Meter, workspace
+from vigie.ops.sealing import open_sealed, seal
 from vigie.secrets import InstanceSecrets
 
 _PURPOSE = "leak-registry-snapshot"
-SNAPSHOT_VERSION = 3  # bump when the snapshot's tables or format change
+SNAPSHOT_VERSION = 4  # bump when the snapshot's tables or format change
 _TABLES = ("reg", "reg_freq")
 _BLOB = "registry.enc"
 _ATTACHED = "registry_snapshot"
@@ -61,12 +67,24 @@ def fingerprint(conn: Connection) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    tmp.replace(path)
+def _private(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+
+
+def _seal_file(plain: Path, blob: Path, *, key: bytes, aad: str) -> None:
+    """Encrypt ``plain`` into ``blob`` chunk by chunk (replaced atomically), then drop it."""
+    tmp = blob.with_suffix(".tmp")
+    with plain.open("rb") as source, os.fdopen(_private(tmp), "wb") as target:
+        seal(source, target, key=key, name=aad)
+    tmp.replace(blob)
+    plain.unlink()
+
+
+def _open_file(blob: Path, plain: Path, *, key: bytes, aad: str) -> None:
+    """Decrypt ``blob`` into ``plain`` chunk by chunk; ``IntegrityError`` if it changed."""
+    with blob.open("rb") as source, os.fdopen(_private(plain), "wb") as target:
+        for chunk in open_sealed(source, key=key, name=aad):
+            target.write(chunk)
 
 
 def _attach(con: duckdb.DuckDBPyConnection, path: Path) -> int:
@@ -84,8 +102,8 @@ def _attach(con: duckdb.DuckDBPyConnection, path: Path) -> int:
         raise
 
 
-def _database_of(con: duckdb.DuckDBPyConnection, people: int, path: Path) -> bytes:
-    """Tables ``reg`` and ``reg_freq`` and the number of people, as a DuckDB file's bytes."""
+def _database_of(con: duckdb.DuckDBPyConnection, people: int, path: Path) -> None:
+    """Tables ``reg`` and ``reg_freq`` and the number of people, as a DuckDB file."""
     con.execute("ATTACH ? AS registry_fresh", [str(path)])
     try:
         for t in _TABLES:
@@ -93,10 +111,6 @@ def _database_of(con: duckdb.DuckDBPyConnection, people: int, path: Path) -> byt
         con.execute(f"CREATE TABLE registry_fresh.meta AS SELECT {int(people)} AS people")
     finally:
         con.execute("DETACH registry_fresh")
-    try:
-        return path.read_bytes()
-    finally:
-        path.unlink()
 
 
 def load_reference(
@@ -106,51 +120,49 @@ def load_reference(
     work: Path,
     cache: Path,
     secrets: InstanceSecrets,
+    meter: Meter | None = None,
 ) -> tuple[int, bool]:
     """Tables (or views over the snapshot) ``reg`` and ``reg_freq``; ``(people,
     from_snapshot)``."""
     cache.mkdir(parents=True, exist_ok=True, mode=0o700)
     cache.chmod(0o700)
     digest = fingerprint(conn)
-    aead = AESGCM(secrets.derive(_PURPOSE))
-    aad = f"registry:{digest}".encode()
+    key = secrets.derive(_PURPOSE)
+    aad = f"registry:{digest}"
     blob_path = cache / _BLOB
     if blob_path.exists():
         plain_path = work / "registry.duckdb"
         try:
-            blob = blob_path.read_bytes()
-            _write_private(plain_path, aead.decrypt(blob[:12], blob[12:], aad))
-            del blob
+            _open_file(blob_path, plain_path, key=key, aad=aad)
             return _attach(con, plain_path), True
-        except (InvalidTag, ValueError, duckdb.Error):
+        except (IntegrityError, ValueError, duckdb.Error):
             plain_path.unlink(missing_ok=True)  # stale (another fingerprint) or damaged
-    people = load_registry(con, conn, work)
-    plain = _database_of(con, people, work / "registry-new.duckdb")
-    nonce = os.urandom(12)
-    _write_private(blob_path, nonce + aead.encrypt(nonce, plain, aad))
+    people = load_registry(con, conn, work, meter=meter)
+    plain = work / "registry-new.duckdb"
+    _database_of(con, people, plain)
+    _seal_file(plain, blob_path, key=key, aad=aad)
     for old in ("reg.enc", "reg_freq.enc"):  # the Parquet snapshot of version 2
         (cache / old).unlink(missing_ok=True)
     return people, False
 
 
-def prepare(db: Connection, *, data_dir: Path, secrets: InstanceSecrets) -> tuple[int, bool]:
+def prepare(
+    db: Connection,
+    *,
+    data_dir: Path,
+    secrets: InstanceSecrets,
+    limit_mb: int,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[int, bool]:
     """Build the registry snapshot now if it is missing or stale: ``(people, rebuilt)``.
 
     Run it after loading or changing the registry (``vigie leak prepare``) so that the
-    first leak analysis does not pay for reading the whole registry.
+    first leak analysis does not pay for reading the whole registry. DuckDB stays within
+    ``limit_mb`` (setting ``leak_memory_limit_mb``, :mod:`vigie.leaks.workspace`).
     """
-    import shutil
-    import tempfile
-
-    base = data_dir / "leak-work"
-    base.mkdir(parents=True, exist_ok=True, mode=0o700)
-    work = Path(tempfile.mkdtemp(prefix="prepare-", dir=base))
-    con = duckdb.connect(":memory:", config={"temp_directory": str(work / "spill")})
-    try:
+    with workspace(data_dir, prefix="prepare-", limit_mb=limit_mb) as (con, work):
+        meter = Meter(progress or (lambda _message: None), con)
         people, cached = load_reference(
-            con, db, work=work, cache=data_dir / "leak-cache", secrets=secrets
+            con, db, work=work, cache=data_dir / "leak-cache", secrets=secrets, meter=meter
         )
-    finally:
-        con.close()
-        shutil.rmtree(work, ignore_errors=True)
     return people, not cached

@@ -40,6 +40,8 @@ from vigie.leaks.encodings import detect_encoding, looks_binary, repair_text
 
 MAX_LINE_CHARS = 1_000_000
 MAX_STRUCTURED_BYTES = 512 * 1024 * 1024  # JSON, SQL, XLSX are parsed in memory
+MAX_UNZIPPED_BYTES = 2 * 1024 * 1024 * 1024  # an XLSX's members, expanded
+MAX_ZIP_RATIO = 200  # expanded / compressed for one member past 1 MiB: a zip bomb
 SAMPLE_BYTES = 1 << 20
 CHUNK_BYTES = 8 << 20
 REJECT_SAMPLES = 20
@@ -120,11 +122,15 @@ def sniff_dialect(text: str) -> tuple[str, str]:
 class Reader:
     """Loads leaked files into one DuckDB connection; collects rejected rows."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, workdir: Path) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, workdir: Path, *, max_line: int = MAX_LINE_CHARS
+    ) -> None:
         self.con = con
         self.workdir = workdir
+        self.max_line = max_line
         self.rejected = Rejected()
         self.sources: list[Source] = []
+        self.bytes_read = 0  # of the files given so far, for the progress of reading
 
     def read(self, path: Path) -> list[Source]:
         """Read one file; raise ``InvalidInput`` when it cannot be read at all."""
@@ -139,7 +145,13 @@ class Reader:
             fmt, encoding = "xlsx", None
         else:
             encoding = detect_encoding(sample)
-            if looks_binary(sample, encoding):
+            if encoding is None and not looks_binary(sample, "cp1252"):
+                raise InvalidInput(
+                    f"{path.name}: no text encoding reads this file sensibly (neither UTF-8 "
+                    "nor any encoding the detector knows); nothing was read: convert it to "
+                    "UTF-8 and analyse it again"
+                )
+            if encoding is None or looks_binary(sample, encoding):
                 raise InvalidInput(
                     f"{path.name}: not a text, JSON, SQL or XLSX file (binary content)"
                 )
@@ -164,6 +176,8 @@ class Reader:
                 self._read_json(path, text, encoding)
             else:
                 self._read_jsonl(path, text, encoding)
+        if fmt != "csv":
+            self.bytes_read += size
         if len(self.sources) == before:
             raise InvalidInput(f"{path.name}: no table found in this {fmt} file")
         return self.sources[before:]
@@ -229,10 +243,11 @@ class Reader:
         with path.open("rb") as src, os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             while True:
                 chunk = src.read(CHUNK_BYTES)
+                self.bytes_read += len(chunk)
                 text = carry + decoder.decode(chunk, final=not chunk)
                 if "\r" in text:
                     text = text.replace("\r\n", "\n")
-                if not in_long and _lines_fit(text, MAX_LINE_CHARS):
+                if not in_long and _lines_fit(text, self.max_line):
                     # The usual case: whole lines pass as one block, never split.
                     if chunk:
                         cut = text.rfind("\n") + 1
@@ -255,25 +270,25 @@ class Reader:
                         in_long = False
                     kept = []
                     for i, part in enumerate(parts):
-                        if len(part) > MAX_LINE_CHARS:
+                        if len(part) > self.max_line:
                             cut_lines.append(line_no + i + 1)
                             self.rejected.add(
                                 file=path.name,
                                 line=line_no + i + 1,
-                                reason=f"line longer than {MAX_LINE_CHARS} characters",
+                                reason=f"line longer than {self.max_line} characters",
                                 excerpt=_excerpt(part),
                             )
                         else:
                             kept.append(part)
                     line_no += len(parts)
                     body = "\n".join(kept) + "\n" if kept else ""
-                if len(carry) > MAX_LINE_CHARS:
+                if len(carry) > self.max_line:
                     line_no += 1
                     cut_lines.append(line_no)
                     self.rejected.add(
                         file=path.name,
                         line=line_no,
-                        reason=f"line longer than {MAX_LINE_CHARS} characters",
+                        reason=f"line longer than {self.max_line} characters",
                         excerpt=_excerpt(carry),
                     )
                     carry, in_long = "", True
@@ -302,7 +317,7 @@ class Reader:
             FROM read_csv(?, delim=?, quote=?, escape=?, header=?, auto_detect=false,
                 columns={{{columns}}}, ignore_errors=true, store_rejects=true,
                 rejects_table='{rejects}', rejects_scan='{rejects}_scan',
-                strict_mode=true, max_line_size={MAX_LINE_CHARS * 4 + 16},
+                strict_mode=true, max_line_size={self.max_line * 4 + 16},
                 null_padding=false, parallel=true)""",
             [str(work), delimiter, quote, quote, has_header],
         )
@@ -430,6 +445,7 @@ class Reader:
 
         from openpyxl import load_workbook
 
+        _refuse_zip_bomb(path)
         try:
             book = load_workbook(path, read_only=True, data_only=True)
         except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
@@ -477,6 +493,37 @@ class Reader:
 
 
 _HEADER_HINT = re.compile(r"[@]|^\+?\d[\d\s./-]{5,}$")
+
+
+def _refuse_zip_bomb(path: Path) -> None:
+    """Raise ``InvalidInput`` before opening an archive whose members would expand past
+    :data:`MAX_UNZIPPED_BYTES`, or one member past :data:`MAX_ZIP_RATIO` times its size.
+
+    The sizes are those the archive declares; Python's ``zipfile`` stops a member at its
+    declared size (and fails its CRC), so a lying header cannot expand further.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InvalidInput(
+            f"{path.name}: not a readable XLSX workbook ({type(exc).__name__})"
+        ) from None
+    total = sum(m.file_size for m in members)
+    if total > MAX_UNZIPPED_BYTES:
+        raise InvalidInput(
+            f"{path.name}: its members would expand to {total} bytes, past the "
+            f"{MAX_UNZIPPED_BYTES} bytes triage opens (a zip bomb?); nothing was read"
+        )
+    for m in members:
+        if m.file_size > 1 << 20 and m.file_size > MAX_ZIP_RATIO * max(m.compress_size, 1):
+            raise InvalidInput(
+                f"{path.name}: member {m.filename[:80]!r} would expand {m.file_size} bytes "
+                f"from {m.compress_size} (more than {MAX_ZIP_RATIO}:1, a zip bomb?); "
+                "nothing was read"
+            )
 
 
 def looks_like_header(row: list[str]) -> bool:

@@ -2,7 +2,8 @@
 
 A stored report is AES-256-GCM encrypted under ``secrets.derive("leak-vault")`` with a
 random 96-bit nonce; the row id and creation time are bound as associated data, so a
-ciphertext moved to another row does not decrypt. Reports older than
+ciphertext moved to another row does not decrypt. The JSON is deflated (zlib) as it is
+produced, before encryption. Reports older than
 ``leak_retention_days`` are deleted by :func:`purge` (``vigie leak purge``), which every
 analysis also runs first. Both are audited with counts only.
 """
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -69,7 +71,7 @@ def store_report(
     session.add(row)
     session.flush()
     nonce = os.urandom(12)
-    plain = report.to_json()
+    plain = _compressed(report.json_chunks())
     row.nonce = nonce
     row.ciphertext = AESGCM(secrets.derive(_PURPOSE)).encrypt(nonce, plain, _aad(row))
     _audit(
@@ -102,8 +104,20 @@ def load_report(session: Session, *, analysis_id: int, secrets: InstanceSecrets)
         plain = AESGCM(secrets.derive(_PURPOSE)).decrypt(row.nonce, row.ciphertext, _aad(row))
     except InvalidTag as exc:
         raise IntegrityError(f"stored leak analysis {analysis_id} does not decrypt") from exc
+    if plain[:1] == b"x":  # zlib (reports stored since the memory bound); else plain JSON
+        plain = zlib.decompress(plain)
     data: dict[str, Any] = json.loads(plain)
     return data
+
+
+def _compressed(chunks: Iterable[bytes]) -> bytes:
+    """The report's JSON, deflated as it is produced: a report of millions of people is
+    mostly ``ref`` strings and repeated field lists, stored at a fraction of its size and
+    never held whole uncompressed."""
+    packer = zlib.compressobj(6)
+    out = [packer.compress(chunk) for chunk in chunks]
+    out.append(packer.flush())
+    return b"".join(out)
 
 
 def list_reports(session: Session) -> Sequence[StoredAnalysis]:

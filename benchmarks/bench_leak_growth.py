@@ -1,0 +1,68 @@
+"""How leak triage grows with the registry: 2.1 million people, 10 million, and beyond.
+
+For each size of ``BENCH_GROWTH_SIZES`` (default ``2100000,10000000``; 43,000,000 is the
+issue's target), builds the registry once with ``vigie.synth`` (SQLite, cached under
+``BENCH_LEAKS_DIR`` like the leaks benchmark's; minutes to hours, so never in
+``make test``) and a messy dump of one person in ten (``benchmarks/bench_leaks.py``'s
+generator), then runs in their own processes, under ``/usr/bin/time -v`` and the bound
+``VIGIE_LEAK_MEMORY_LIMIT_MB`` = ``BENCH_GROWTH_LIMIT_MB`` (default 4096):
+
+1. ``vigie leak prepare`` from scratch (the registry read into the encrypted snapshot);
+2. ``vigie leak analyze`` of the 10 % dump (warm).
+
+It prints wall, CPU and peak RSS for each, and the growth ratio of each between
+consecutive sizes against the ratio of sizes (linear growth: the same ratio).
+
+Usage: ``python -m benchmarks leak_growth``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from itertools import pairwise
+from pathlib import Path
+
+from benchmarks.bench_leak_memory import VIGIE, Measured, timed
+from benchmarks.bench_leaks import _registry, _write_files
+
+SIZES = [int(n) for n in os.environ.get("BENCH_GROWTH_SIZES", "2100000,10000000").split(",")]
+LIMIT_MB = int(os.environ.get("BENCH_GROWTH_LIMIT_MB", "4096"))
+EVERY = 10  # the dump holds one person in ten
+
+
+def main() -> None:
+    base = Path(os.environ.get("BENCH_LEAKS_DIR", Path.home() / ".cache" / "vigie-bench-leaks"))
+    base.mkdir(parents=True, exist_ok=True)
+    print(f"bound: VIGIE_LEAK_MEMORY_LIMIT_MB={LIMIT_MB}; load average {os.getloadavg()[0]:.1f}")
+    measured: list[tuple[int, Measured, Measured]] = []
+    for people in SIZES:
+        started = time.perf_counter()
+        settings, data = _registry(base, people)
+        files = data / "files"
+        files.mkdir(exist_ok=True)
+        dump = files / f"fuite_ofii-1in{EVERY}.csv"
+        if not dump.exists():
+            _write_files(settings, files, every=EVERY)
+        print(f"{people} people: registry and dump ready in {time.perf_counter() - started:.0f} s",
+              flush=True)  # fmt: skip
+        env = {
+            **os.environ,
+            "VIGIE_DATA_DIR": str(data),
+            "VIGIE_LEAK_MEMORY_LIMIT_MB": str(LIMIT_MB),
+            "COLUMNS": "200",
+        }
+        shutil.rmtree(data / "leak-cache", ignore_errors=True)
+        prepare = timed([str(VIGIE), "leak", "prepare"], env)
+        analyze = timed([str(VIGIE), "leak", "analyze", str(dump)], env)
+        measured.append((people, prepare, analyze))
+        for name, m in (("prepare", prepare), ("analyze 10 %", analyze)):
+            print(f"{people:>10} people  {name:<13} wall {m.wall:7.1f} s  cpu {m.cpu:7.1f} s  "
+                  f"peak RSS {m.peak_mb:6.0f} MB (bound {LIMIT_MB} MB)"
+                  f"{'' if m.status == 0 else f'  EXIT {m.status}'}", flush=True)  # fmt: skip
+    for (n0, p0, a0), (n1, p1, a1) in pairwise(measured):
+        print(f"{n0} -> {n1} people (x{n1 / n0:.2f}): prepare wall x{p1.wall / p0.wall:.2f} "
+              f"cpu x{p1.cpu / p0.cpu:.2f} RSS x{p1.peak_mb / p0.peak_mb:.2f}; analyze wall "
+              f"x{a1.wall / a0.wall:.2f} cpu x{a1.cpu / a0.cpu:.2f} "
+              f"RSS x{a1.peak_mb / a0.peak_mb:.2f}")  # fmt: skip
