@@ -19,6 +19,7 @@ from vigie.audit.export import export_trail
 from vigie.audit.keyring import KeyHistory
 from vigie.audit.models import AuditCheckpoint, AuditEvent, to_us
 from vigie.audit.verify import verify_trail
+from vigie.breach.authority import prepare_pack
 from vigie.breach.codes import code_key, make_code, verify_code
 from vigie.detection.notify import SIGNATURE_HEADER, WebhookNotifier, check_signature
 from vigie.errors import Denied, IntegrityError
@@ -27,11 +28,13 @@ from vigie.fingerprint.trips import webhook_token
 from vigie.leaks.linking import decode_pseudonyms
 from vigie.ops import rotation
 from vigie.ops.webhooks import PURPOSES, active_keys
+from vigie.requirements.dossier_pack import build_dossier
 from vigie.secrets import KEY_VERSIONS, SIGNING_KEY, load_secrets
 from vigie.store.base import utcnow
 
 from ..anchoring import sign
 from ..cli.conftest import Invoke
+from ..console.incident_world import make_incident
 from ..gateway.conftest import World
 
 SUBJECTS = "/api/v1/subjects"
@@ -297,3 +300,29 @@ def test_pseudonym_rotation_maps_old_to_new_once_and_attribution_still_works(
 def test_a_processor_never_rotated_has_no_mapping(world: World) -> None:
     _, token = _served(world)
     assert world.api().get(MAPPING, token=token).status_code == 404
+
+
+def test_the_evidence_gates_pass_after_an_audit_key_rotation(
+    world: World, cli: Invoke, tmp_path: Path
+) -> None:
+    """The authority pack and the sanction dossier verify the trail with the key history:
+    checkpoints signed before the rotation are the old key's, and still count."""
+    incident_id = make_incident(world)
+    assert cli(["secrets", "rotate", "audit-signing"]).exit_code == 0
+    after = _reloaded(world).secrets
+    with world.sessions.begin() as s:
+        pack = prepare_pack(
+            s, world.settings, incident_id=incident_id, actor="operator:test",
+            audit_key=after.verify_key, audit_keys=after.audit_keys,
+        )  # fmt: skip
+        assert pack.phase == 1
+        dossier = build_dossier(
+            s, world.settings, after, processor="lingua", incident_id=incident_id,
+            out_dir=tmp_path / "dossier", actor="operator:test", now=utcnow(), pdf=False,
+        )  # fmt: skip
+    assert dossier is not None
+    with world.sessions.begin() as s, pytest.raises(IntegrityError, match="another key"):
+        prepare_pack(
+            s, world.settings, incident_id=incident_id, actor="operator:test",
+            audit_key=after.verify_key,
+        )  # fmt: skip

@@ -26,6 +26,7 @@ from vigie.audit import index as served
 from vigie.audit.anchors import Bound
 from vigie.audit.evidence import require_verified
 from vigie.audit.key import AuditKey
+from vigie.audit.keyring import AuditKeys
 from vigie.breach import incidents
 from vigie.breach.clock import Clock, SystemClock, deadline, format_time_left
 from vigie.breach.models import AuthorityNotification, Incident, NoticeDelivery
@@ -244,19 +245,25 @@ def prepare_pack(
     incident_id: int,
     actor: str,
     audit_key: Ed25519PublicKey,
+    audit_keys: AuditKeys | None = None,
     complementary: bool = False,
     clock: Clock | None = None,
 ) -> AuthorityNotification:
     """Build and store a phase of the notification (the latest one, or a new one).
 
-    ``audit_key`` is the audit trail's public signing key. The processor's figures come
+    ``audit_key`` is the audit trail's public signing key (the pack names it), and
+    ``audit_keys`` every key it ever had (``secrets.audit_keys``: after a rotation, the
+    checkpoints signed before it verify with the old key). The processor's figures come
     from the served index, so the trail and the index must verify with it first, else
     :class:`vigie.errors.IntegrityError`; the pack states its fingerprint, so the
     authority can check later exports independently of them. The trail must also be
     anchored within the bound of ``settings`` (``audit_max_unanchored_*``).
     """
     require_verified(
-        session, public_key=audit_key, bound=Bound.of(settings), purpose="the authority pack"
+        session,
+        public_key=audit_keys or audit_key,
+        bound=Bound.of(settings),
+        purpose="the authority pack",
     )
     clock = clock or SystemClock()
     now = clock.now()

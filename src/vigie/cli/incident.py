@@ -431,6 +431,7 @@ def authority_pack(
             incident_id=incident_id,
             actor=ACTOR,
             audit_key=inst.secrets.verify_key,
+            audit_keys=inst.secrets.audit_keys,
             complementary=complementary,
         )
         paths = write_pack(row, out_dir=out, pdf=not no_pdf)

@@ -420,7 +420,8 @@ class Demo:
         out = self.w.out / "authority-pack"
         with self.w.sessions.begin() as session:
             row = prepare_pack(session, self.w.settings, incident_id=incident_id, actor=ACTOR,
-                               audit_key=self.w.secrets.verify_key)  # fmt: skip
+                               audit_key=self.w.secrets.verify_key,
+                               audit_keys=self.w.secrets.audit_keys)  # fmt: skip
             paths = write_pack(row, out_dir=out)
             content = row.content
         claim("pdf" in paths and paths["pdf"].exists(), "the authority pack has no PDF")

@@ -75,7 +75,7 @@ def build_dossier(
 ) -> Dossier:
     """Build and write the dossier of ``processor`` for incident ``incident_id``."""
     public_key = secrets.verify_key
-    require_verified(session, public_key=public_key, bound=Bound.of(settings),
+    require_verified(session, public_key=secrets.audit_keys, bound=Bound.of(settings),
                      purpose="the sanction dossier")  # fmt: skip
     proc = get_processor(session, name=processor)
     controller = {"name": settings.controller_legal_name, "dpo": settings.dpo_name,

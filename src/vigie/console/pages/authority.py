@@ -39,6 +39,7 @@ def _prepare(console: Console, visit: Visit, incident_id: int, complementary: bo
             incident_id=incident_id,
             actor=visit.actor,
             audit_key=console.secrets.verify_key,
+            audit_keys=console.secrets.audit_keys,
             complementary=complementary,
             clock=console.breach_clock,
         )
