@@ -182,14 +182,19 @@ def require_verified(
     the canary flag does not verify; when the events after the last signed checkpoint
     exceed ``bound``, or no checkpoint was ever signed (those events could have been
     removed or rewritten, the chain recomputed); and when the trail is empty (a wiped
-    store verifies as empty). Given a session, it verifies its database in a snapshot of
+    store verifies as empty). Events committed but still pending are integrated first
+    (:func:`vigie.audit.sequencer.integrate_all`), so the gate judges everything
+    committed; they then count in the unanchored tail until a checkpoint signs them.
+    Given a session, it verifies its database in a snapshot of
     its own: what the session has not committed is not part of the evidence. ``now_us``
     (default: the system clock) dates the tail. Returns the number of events checked.
     """
+    from vigie.audit.sequencer import integrate_all
     from vigie.audit.verify import verify_trail
 
     bind = db.get_bind() if isinstance(db, Session) else db
     engine = bind.engine if isinstance(bind, Connection) else bind
+    integrate_all(engine)  # a pending tail is integrated first, then verified with the rest
     try:
         report = verify_trail(engine, public_key=public_key)
     except IntegrityError as exc:

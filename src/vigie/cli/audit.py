@@ -19,6 +19,7 @@ from vigie.audit.export import export_trail
 from vigie.audit.key import WHERE_TO_PUBLISH, AuditKey
 from vigie.audit.models import HEAD, from_us
 from vigie.audit.seals import reseal
+from vigie.audit.sequencer import integrate_all
 from vigie.audit.verify import verify_trail
 from vigie.cli.context import console, err_console, instance, print_json
 from vigie.cli.processors import operator
@@ -94,6 +95,11 @@ def verify(
     the age of the oldest. Beyond the configured bound, or with no checkpoint at all, it
     says `UNANCHORED` instead of `OK` (and exits 1 with `--strict`): those events could be
     removed or rewritten without trace.
+
+    Finally reports the events committed by the gateway but not yet integrated into
+    the chain by the sequencer (they are not part of what verifies yet): when the
+    oldest has waited longer than `audit_max_pending_seconds`, it says `SEQUENCER
+    LAGGING` and exits 1 — the sequencer is failing.
     """
     inst = instance(ctx)
     if background:
@@ -125,6 +131,8 @@ def verify(
         if strict and not as_json:
             raise
         unanchored = str(exc)
+    max_pending = inst.settings.audit_max_pending_seconds
+    lagging = report.pending.age_seconds(now_us) > max_pending
     rate = report.events / report.seconds if report.seconds else 0.0
     if as_json:
         print_json(
@@ -142,6 +150,11 @@ def verify(
                     else from_us(report.tail.oldest_us).isoformat(),
                     "age_seconds": round(report.tail.age_seconds(now_us), 3),
                 },
+                "pending": {
+                    "events": report.pending.events,
+                    "age_seconds": round(report.pending.age_seconds(now_us), 3),
+                    "within_bound": not lagging,
+                },
                 "head_hash": report.head_hash.hex(),
                 "root": report.root.hex(),
                 "index_rows": report.index_rows,
@@ -154,7 +167,7 @@ def verify(
                 "seconds": round(report.seconds, 3),
             }
         )
-        if strict and unanchored is not None:
+        if lagging or (strict and unanchored is not None):
             raise typer.Exit(1)
         return
     done = f"{report.events} events and {report.checkpoints} checkpoints verify"
@@ -178,6 +191,20 @@ def verify(
     for h in heads:
         console.print(f"held checkpoint #{h.id} ({h.size} events) matches the trail")
     console.print(f"root {report.root.hex()}", highlight=False)
+    waited = report.pending.age_seconds(now_us)
+    if lagging:
+        console.print(
+            f"[bold red]SEQUENCER LAGGING[/] {report.pending.events} committed events wait to "
+            f"be integrated, the oldest for {waited:.1f} s (bound: {max_pending:g} s, "
+            "`audit_max_pending_seconds`): is a `vigie serve` running its sequencer?",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    console.print(
+        f"pending: {report.pending.events} committed events not yet integrated"
+        + (f" (oldest {waited:.1f} s)" if report.pending.events else ""),
+        highlight=False,
+    )
 
 
 @group.command("seal")
@@ -221,6 +248,7 @@ def checkpoint(
     (`vigie audit verify --checkpoint FILE`).
     """
     inst = instance(ctx)
+    integrate_all(inst.engine)  # sign what was committed, pending or not
     with inst.session() as session:
         cp = take(session, signing_key=inst.secrets.signing_key, actor=operator())
         assert cp is not None
