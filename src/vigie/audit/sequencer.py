@@ -113,8 +113,9 @@ def pending(session: Session) -> Pending:
 class SequencerService:
     """The sequencer of a serving process: integrates and signs while elected.
 
-    A daemon thread asks the :class:`Election` every ``poll`` seconds (a standby at least
-    every second); while elected, it integrates every pending batch, exports the backlog
+    A daemon thread runs a round every ``poll`` seconds while elected (re-checking its
+    seat once a second); a standby asks the :class:`Election` for the seat every
+    ``10 × poll`` seconds, at most one. A round integrates every pending batch, exports the backlog
     (``vigie_audit_pending_*``) and lets ``checkpointer`` sign a checkpoint when one is
     due. :meth:`stop` integrates what is left and signs a last checkpoint if it was
     elected, so a server stopped cleanly leaves no tail; then it gives the seat up. A
@@ -138,30 +139,40 @@ class SequencerService:
         """Set while this process holds the seat (as of the thread's last look)."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._looked = 0.0  # when the checkpointer last looked
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="vigie-sequencer", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        wait = self.poll
+        wait, elected, asked = self.poll, False, 0.0
         while not self._stop.wait(wait):
-            elected = self.election.hold()
-            metrics.SEQUENCER_ACTIVE.set(1 if elected else 0)
-            (self.elected.set if elected else self.elected.clear)()
+            now = time.monotonic()
+            if not elected or now - asked >= 1.0:  # the seat is re-checked once a second
+                elected, asked = self.election.hold(), now
+                metrics.SEQUENCER_ACTIVE.set(1 if elected else 0)
+                (self.elected.set if elected else self.elected.clear)()
             wait = self.poll if elected else max(self.poll, min(1.0, self.poll * 10))
             if elected:
                 self.round(self.checkpointer)
 
     def round(self, checkpointer: Checkpointer) -> int:
-        """Integrate everything pending, export the backlog, checkpoint if due."""
+        """Integrate everything pending, export the backlog, checkpoint if due.
+
+        An idle round costs one unlocked statement (the backlog), and the checkpointer's
+        cheap look at most once a second.
+        """
         try:
-            done = integrate_all(self.engine, limit=self.batch)
             with Session(self.engine) as session:
-                left = pending(session)
-            metrics.AUDIT_PENDING.set(left.events)
-            metrics.AUDIT_PENDING_AGE.set(left.age_seconds(time.time_ns() // 1000))
-            checkpointer.maybe_checkpoint()
+                waiting = pending(session)
+            done = integrate_all(self.engine, limit=self.batch) if waiting.events else 0
+            metrics.AUDIT_PENDING.set(waiting.events)  # as the round found it
+            metrics.AUDIT_PENDING_AGE.set(waiting.age_seconds(time.time_ns() // 1000))
+            now = time.monotonic()
+            if done or now - self._looked >= 1.0:
+                self._looked = now
+                checkpointer.maybe_checkpoint()
         except Exception as exc:  # a server keeps serving; verify shows the backlog
             log.error("audit sequencer round failed: %s", Code(type(exc).__name__))
             return 0
@@ -173,6 +184,7 @@ class SequencerService:
         if self._thread is not None:
             self._thread.join()
         if self.election.hold():
+            self._looked = 0.0
             self.round(dataclasses.replace(self.checkpointer, every_events=1))
         self.election.release()
         self.elected.clear()
