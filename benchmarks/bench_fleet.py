@@ -236,6 +236,9 @@ def _client(
             t0 = time.perf_counter()
             writer.write(b"GET " + path.encode() + b" HTTP/1.1\r\n" + head)
             status = await reader.readline()
+            if not status:  # the server closed the connection: this one is done
+                bad += 1
+                break
             length = 0
             while (line := await reader.readline()) not in (b"\r\n", b""):
                 if line.lower().startswith(b"content-length:"):

@@ -178,7 +178,7 @@ def create_app(
             bodies={ATTESTATIONS_PATH: settings.attestation_max_bytes + MULTIPART_OVERHEAD},
         ),
         name="api",
-        probes=Probes.of(settings, checks=store_checks(engine, secrets)),
+        probes=Probes.of(settings, checks=store_checks(engine, secrets, staged=staged)),
         title="Vigie processor API",
         version=__version__,
         description=API_DESCRIPTION,
