@@ -46,6 +46,7 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 STAGERS = int(os.environ.get("BENCH_STAGERS", "2"))
 EVENTS_PER_TX = [int(n) for n in os.environ.get("BENCH_EVENTS_PER_TX", "1,16").split(",")]
+BACKLOG = int(os.environ.get("BENCH_BACKLOG", "50000"))
 ROOT = Path(os.environ.get("BENCH_DIR", tempfile.gettempdir())) / "vigie-bench-fleet"
 HUGE = 2_000_000_000
 SAMPLE = 2_000  # people per processor the clients draw from
@@ -450,6 +451,44 @@ def append_rate(prep: Prepared, per_tx: int) -> tuple[float, float, int, float]:
     return staged / wall, (after - before) / wall, backlog, drain
 
 
+def integration_rate(prep: Prepared, n: int = BACKLOG) -> tuple[float, float, float]:
+    """Events/s staged in transactions of 1,000, then events/s one sequencer integrates
+    from that backlog (batches of ``vigie.audit.sequencer.BATCH``), in this process, and
+    the sequencer's own CPU per event (PostgreSQL's not included)."""
+    from vigie.audit.actions import Action
+    from vigie.audit.sequencer import integrate_all
+    from vigie.audit.trail import NewEvent, stage
+    from vigie.store.engine import make_engine, make_session_factory
+
+    engine = make_engine(_url())
+    sessions = make_session_factory(engine)
+    t0 = time.perf_counter()
+    for start in range(0, n, 1000):
+        with sessions.begin() as s:
+            stage(
+                s,
+                [
+                    NewEvent(
+                        action=Action.SUBJECT_READ,
+                        actor="processor:bench/key:1",
+                        processor_id=900,
+                        key_id=1,
+                        subject_ids=[50_000_000 + start + k],
+                        fields=["email", "given_name", "postal_code"],
+                        detail={"contracts": [900], "newly_counted": 1},
+                    )
+                    for k in range(min(1000, n - start))
+                ],
+            )
+    staged = n / (time.perf_counter() - t0)
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    done = integrate_all(engine)
+    integrated = done / (time.perf_counter() - t0)
+    cpu_us = (time.process_time() - cpu0) / done * 1e6
+    engine.dispose()
+    return staged, integrated, cpu_us
+
+
 _SEQUENCER = """
 import signal, threading
 from vigie.audit.sequencer import SequencerService
@@ -493,5 +532,10 @@ def main() -> None:
         staged, integrated, backlog, drain = append_rate(prep, per_tx)
         print(f"| {per_tx} | {STAGERS} | {staged:,.0f} | {integrated:,.0f} | {backlog:,} | "
               f"{drain:.1f} |", flush=True)  # fmt: skip
+    staged, integrated, cpu_us = integration_rate(prep)
+    print()
+    print(f"backlog of {BACKLOG:,} events: staged at {staged:,.0f} events/s (1,000 per "
+          f"transaction), integrated by one sequencer at {integrated:,.0f} events/s, "
+          f"{cpu_us:.0f} µs of the sequencer's CPU per event")  # fmt: skip
     load = os.getloadavg()
     print(f"load average at end: {load[0]:.1f}")

@@ -157,7 +157,7 @@ def stage(session: Session, events: Sequence[NewEvent]) -> None:
     encoded = _encode_all(session, events)
     try:
         conn = session.connection()
-        raw.Cursor(conn).many(_STAGE, encoded)
+        raw.Cursor(conn).copy(_STAGE, encoded)
         conn.info[APPENDED] = True
     except SQLAlchemyError as exc:
         _failed(session, exc)
@@ -190,7 +190,7 @@ def sequence_rows(
                     fields=row[8],
                 )
             )
-    cursor.many(_INSERT, rows)
+    cursor.copy(_INSERT, rows)
     cursor.run(_MOVE_HEAD, (size, prev))
     if disclosures:
         index.record(cursor, disclosures)
