@@ -5,8 +5,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -231,3 +234,36 @@ def test_a_killed_sequencer_is_replaced_and_nothing_is_lost_or_doubled(
     assert staged == count.value > 0  # each committed stage once on the chain
     assert len(received) == count.value  # each a different person: none doubled
     assert report.pending.events == 0 and report.checkpoints >= 1
+
+
+def test_the_sequence_command_integrates_in_a_process_of_its_own(
+    settings: Settings, engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets
+) -> None:
+    env = dict(os.environ)
+    env.update(
+        VIGIE_DATA_DIR=str(settings.data_dir),
+        VIGIE_DATABASE_URL=settings.resolved_database_url,
+        VIGIE_AUDIT_SEQUENCER_POLL_SECONDS="0.02",
+    )
+    vigie = Path(sys.executable).with_name("vigie")
+    proc = subprocess.Popen(
+        [str(vigie), "audit", "sequence"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        with sessions.begin() as s:
+            stage(s, [_read(1, n) for n in range(10)])
+        deadline = time.monotonic() + 120  # the process imports Vigie first
+        while time.monotonic() < deadline:
+            with sessions() as s:
+                if pending(s).events == 0:
+                    break
+            time.sleep(0.1)
+        with sessions() as s:
+            assert pending(s).events == 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "audit sequencer stopped" in err
+    report = verify_trail(engine, public_key=secrets.verify_key)
+    assert report.events == 10 + report.checkpoints and report.tail.events == 0

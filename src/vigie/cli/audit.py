@@ -4,6 +4,8 @@ show the signing key's fingerprint."""
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Annotated
@@ -14,12 +16,12 @@ from sqlalchemy import select
 
 from vigie.audit import proofs
 from vigie.audit.anchors import Bound, parse_held, require_anchored
-from vigie.audit.checkpoints import fingerprint, take
+from vigie.audit.checkpoints import Checkpointer, fingerprint, take
 from vigie.audit.export import export_trail
 from vigie.audit.key import WHERE_TO_PUBLISH, AuditKey
 from vigie.audit.models import HEAD, from_us
 from vigie.audit.seals import reseal
-from vigie.audit.sequencer import integrate_all
+from vigie.audit.sequencer import SequencerService, integrate_all
 from vigie.audit.verify import verify_trail
 from vigie.cli.context import console, err_console, instance, print_json
 from vigie.cli.processors import operator
@@ -361,6 +363,37 @@ def export(
         "see `vigie audit key`)",
         highlight=False,
     )
+
+
+@group.command("sequence")
+def sequence(ctx: typer.Context) -> None:
+    """Run the audit sequencer in the foreground, until SIGTERM or Ctrl-C.
+
+    On PostgreSQL, `vigie serve` commits each request's audit events unsequenced and a
+    sequencer chains them and signs the checkpoints; every `vigie serve` worker runs one,
+    and one of them is elected. This command runs one more, in a process of its own (on
+    any host): it stands by until it is elected, then integrates every
+    `audit_sequencer_poll_seconds` and takes over within a second if the elected one dies.
+    A process of its own does not share its CPU and interpreter with requests. On stop,
+    if elected, it integrates what is left and signs a last checkpoint.
+    """
+    inst = instance(ctx)
+    checkpointer = Checkpointer.from_settings(inst.settings, inst.sessions, inst.secrets)
+    service = SequencerService(
+        inst.engine, checkpointer, poll=inst.settings.audit_sequencer_poll_seconds
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    service.start()
+    err_console.print("audit sequencer started: standing by until elected")
+    while not stop.wait(0.5):
+        if service.elected.is_set():
+            err_console.print("audit sequencer elected: integrating")
+            break
+    stop.wait()
+    service.stop()
+    err_console.print("audit sequencer stopped")
 
 
 @group.command("key")
