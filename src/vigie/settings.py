@@ -60,6 +60,19 @@ class Settings(BaseSettings):
         "and the authority pack refuse to run, when the oldest event after the last signed "
         "checkpoint is older than this (default: 3 times the checkpoint interval).",
     )
+    audit_max_pending_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="`vigie audit verify` fails when an event committed by the gateway has "
+        "waited longer than this for the sequencer to put it on the chain (a failing "
+        "sequencer).",
+    )
+    audit_sequencer_poll_seconds: float = Field(
+        0.05,
+        gt=0,
+        description="How often the active sequencer looks for committed events to integrate; "
+        "a standby looks this often (at least every second) whether it can take over.",
+    )
     gateway_max_page_size: int = Field(
         100, ge=1, le=1000, description="Largest page the processor API serves."
     )

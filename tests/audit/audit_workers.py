@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from vigie.audit.actions import Action
 from vigie.audit.checkpoints import Checkpointer
-from vigie.audit.trail import NewEvent, append, append_many
+from vigie.audit.sequencer import SequencerService
+from vigie.audit.trail import NewEvent, append, append_many, stage
 from vigie.secrets import load_secrets
 from vigie.store.engine import make_engine, make_session_factory
 
@@ -79,3 +81,54 @@ def endless(url: str, ready: Any) -> None:
             )
         i += 1
         ready.set()
+
+
+def stager(url: str, worker: int, stop: Any, count: Any) -> None:
+    """Stage single disclosures until ``stop``, counting the committed ones in ``count``."""
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    i = 0
+    while not stop.is_set():
+        with sessions.begin() as s:
+            stage(
+                s,
+                [
+                    NewEvent(
+                        action=Action.SUBJECT_READ,
+                        actor=f"processor:s{worker}/key:{worker}",
+                        processor_id=worker,
+                        key_id=worker,
+                        subject_ids=[worker * 100_000 + i],
+                        fields=["name"],
+                    )
+                ],
+            )
+        with count.get_lock():
+            count.value += 1
+        i += 1
+    engine.dispose()
+
+
+def sequencer(url: str, secrets_dir: str, started: Any, elected: Any) -> None:
+    """Run a sequencer service until killed; set ``started`` once its thread has run a
+    few rounds, ``elected`` once it holds the seat."""
+    engine = make_engine(url)
+    service = SequencerService(
+        engine,
+        Checkpointer(
+            sessions=make_session_factory(engine),
+            signing_key=load_secrets(Path(secrets_dir)).signing_key,
+            every_events=50,
+            every_seconds=3600,
+        ),
+        poll=0.02,
+        batch=20,
+    )
+    service.start()
+    time.sleep(0.5)  # ten rounds of asking
+    started.set()
+    while not service.elected.wait(0.01):
+        pass
+    elected.set()
+    while True:
+        time.sleep(1)

@@ -88,3 +88,21 @@ def test_every_listener_checks_the_store_when_asked_ready(
         conn.execute(text("DROP TABLE audit_head"))  # the audit trail can no longer be written
     answer = anyio.run(ready)
     assert answer.status_code == 503 and "audit" in answer.json()["failed"]
+
+
+def test_a_staging_gateway_stays_ready_while_the_head_is_held(engine: Engine) -> None:
+    """A sequencer paused while it holds the head must not take every host out of rotation."""
+    if is_sqlite(engine):
+        pytest.skip("SQLite has one write lock, whatever the mode")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO audit_head (id, size, head_hash) VALUES (1, 0, :h)"),
+                     {"h": b"\0" * 32})  # fmt: skip
+    with engine.connect() as holder:
+        holder.begin()
+        holder.execute(text("SELECT size FROM audit_head WHERE id = 1 FOR UPDATE"))
+        audit_writable(engine, staged=True).run()  # at once: no head lock on its path
+        with pytest.raises(Exception, match="lock timeout"):
+            audit_writable(engine).run()  # a listener that locks the head waits, then fails
+        holder.rollback()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM audit_pending")).scalar_one() == 0

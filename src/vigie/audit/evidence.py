@@ -182,14 +182,26 @@ def require_verified(
     the canary flag does not verify; when the events after the last signed checkpoint
     exceed ``bound``, or no checkpoint was ever signed (those events could have been
     removed or rewritten, the chain recomputed); and when the trail is empty (a wiped
-    store verifies as empty). Given a session, it verifies its database in a snapshot of
+    store verifies as empty). Events committed but still pending are integrated first
+    (:mod:`vigie.audit.sequencer`): given an engine, in transactions of their own, so the
+    gate judges everything committed; given a session, in the session's transaction (a
+    transaction of its own would wait for the caller's locks), committed with the
+    caller's work, so this verification judges the trail as last committed. Integrated
+    events count in the unanchored tail until a checkpoint signs them.
+    Given a session, it verifies its database in a snapshot of
     its own: what the session has not committed is not part of the evidence. ``now_us``
     (default: the system clock) dates the tail. Returns the number of events checked.
     """
+    from vigie.audit.sequencer import BATCH, integrate, integrate_all
     from vigie.audit.verify import verify_trail
 
     bind = db.get_bind() if isinstance(db, Session) else db
     engine = bind.engine if isinstance(bind, Connection) else bind
+    if isinstance(db, Session):  # in the caller's transaction (another would wait for it)
+        while integrate(db) == BATCH:
+            pass
+    else:
+        integrate_all(engine)
     try:
         report = verify_trail(engine, public_key=public_key)
     except IntegrityError as exc:

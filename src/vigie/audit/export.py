@@ -32,6 +32,7 @@ from vigie.audit.checkpoints import take
 from vigie.audit.key import AuditKey
 from vigie.audit.models import CHECKPOINTS, EVENTS
 from vigie.audit.proofs import SignedHead, record
+from vigie.audit.sequencer import integrate_all
 from vigie.audit.trail import append
 from vigie.audit.verify import verify_trail
 from vigie.errors import InvalidInput
@@ -68,9 +69,10 @@ def export_trail(
     actor: str,
     progress: Callable[[int], None] | None = None,
 ) -> ExportReport:
-    """Verify, checkpoint and write the trail into the new or empty directory ``out``."""
+    """Integrate, verify, checkpoint and write the trail into the new or empty ``out``."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InvalidInput(f"{out} exists and is not an empty directory")
+    integrate_all(engine)  # what was committed is exported, not left pending
     verify_trail(engine, public_key=secrets.audit_keys)
     with sessions.begin() as session:
         cp = take(session, signing_key=secrets.signing_key, actor=actor)

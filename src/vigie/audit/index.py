@@ -158,7 +158,7 @@ def record(cursor: raw.Cursor, disclosures: Sequence[Disclosure]) -> None:
                 cur[0], cur[1], cur[3] = min(cur[0], d.at_us), max(cur[1], d.at_us), d.seq
     if not rows:
         return
-    cursor.many(_DISCLOSED, rows)
+    cursor.copy(_DISCLOSED, rows)
     cursor.many(
         _RECEIPTS[cursor.dialect.name], [(p, s, f, *times) for (p, s, f), times in receipts.items()]
     )

@@ -1,4 +1,4 @@
-"""Tables of vigie.audit: the event trail, its head, signed checkpoints, the served index.
+"""Tables of vigie.audit: the trail, its unsequenced tail, head, checkpoints, served index.
 
 Times are integer microseconds since the Unix epoch (UTC) so that the canonical encoding
 is the same on every database. Nothing here has a foreign key: the trail outlives the
@@ -56,6 +56,31 @@ class AuditEvent(Base):
     @property
     def at(self) -> datetime:
         return from_us(self.at_us)
+
+
+class AuditPending(Base):
+    """An event committed durably but not yet sequenced (:mod:`vigie.audit.sequencer`).
+
+    The gateway inserts here, taking no lock that another processor's request shares; the
+    sequencer moves each row into ``audit_events`` (assigning ``seq`` and the hashes) and
+    deletes it in the same transaction, so a row is integrated once or not at all. ``id``
+    only says which rows exist: the chain's order is the order of integration.
+    """
+
+    __tablename__ = "audit_pending"
+
+    id: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=True)
+    at_us: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(200))
+    processor_id: Mapped[int | None] = mapped_column(Integer)
+    key_id: Mapped[int | None] = mapped_column(Integer)
+    origin: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    purpose: Mapped[str | None] = mapped_column(String(100))
+    subjects: Mapped[bytes] = mapped_column(LargeBinary)
+    fields: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditHead(Base):
@@ -168,6 +193,7 @@ class AuditSealHead(Base):
 
 EVENTS = cast(Table, AuditEvent.__table__)
 HEAD = cast(Table, AuditHead.__table__)
+PENDING = cast(Table, AuditPending.__table__)
 CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
 TILES = cast(Table, AuditTile.__table__)
 RECEIPTS = cast(Table, AuditReceipt.__table__)

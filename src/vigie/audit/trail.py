@@ -1,16 +1,28 @@
-"""Appending to the audit trail, inside the caller's unit of work.
+"""Appending to the audit trail, inside the caller's unit of work: sequenced or staged.
 
-Every append locks the single chain-head row (PostgreSQL: ``SELECT ... FOR UPDATE``;
-SQLite: the engine opens every write transaction with ``BEGIN IMMEDIATE``), takes the
-next sequence numbers, hashes each event onto the chain, and updates the served index
-for disclosures — all in the caller's transaction. The caller commits: the disclosure
-and its event become durable together or not at all. If anything fails, the caller's
-transaction is rolled back and :class:`vigie.errors.AuditFailure` is raised (fail closed).
+Two ways in, one chain:
 
-``append`` never needs the instance secrets; checkpoints are signed separately
-(:mod:`vigie.audit.checkpoints`). It marks the connection (``APPENDED`` in its ``info``)
-so that a process can tell, after a commit, that it left events to anchor
-(:class:`vigie.audit.checkpoints.AppendWatch`).
+- :func:`append` (and :func:`append_many`) **sequence** at once: they lock the single
+  chain-head row (PostgreSQL: ``SELECT ... FOR UPDATE``; SQLite: the engine opens every
+  write transaction with ``BEGIN IMMEDIATE``), take the next sequence numbers, hash each
+  event onto the chain, and update the served index for disclosures — all in the
+  caller's transaction, and return the sequence numbers. Operators' actions, seals and
+  checkpoints use them: they need their ``seq`` (or the head) in the same transaction,
+  and they are rare.
+- :func:`stage` only **commits durably**: one insert into ``audit_pending``, which takes
+  no lock that another transaction shares. The gateway's requests on PostgreSQL use it,
+  so that no lock shared by all processors sits on the request path; the elected
+  sequencer (:mod:`vigie.audit.sequencer`) later moves the rows onto the chain through
+  :func:`sequence_rows`, the same code :func:`append_many` runs.
+
+Either way the caller commits: the disclosure and its event become durable together or
+not at all. If anything fails, the caller's transaction is rolled back and
+:class:`vigie.errors.AuditFailure` is raised (fail closed).
+
+Neither needs the instance secrets; checkpoints are signed separately
+(:mod:`vigie.audit.checkpoints`). Both mark the connection (``APPENDED`` in its
+``info``) so that a process can tell, after a commit, that it left events to sequence or
+anchor (:class:`vigie.audit.checkpoints.AppendWatch`).
 """
 
 from __future__ import annotations
@@ -19,7 +31,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -37,6 +49,7 @@ from vigie.store import raw
 ACTOR_KINDS = ("processor:", "operator:", "system:")
 DISCLOSURES = frozenset({Action.SUBJECT_READ, Action.SUBJECT_LIST})
 """Actions that disclose people to a processor and so feed the served index."""
+_DISCLOSING = frozenset(a.value for a in DISCLOSURES)
 APPENDED = "vigie.audit.appended"
 """Key set in a connection's ``info`` by an append, until its transaction ends."""
 
@@ -46,6 +59,10 @@ _INSERT = raw.Statement(
     "INSERT INTO audit_events (seq, at_us, actor, processor_id, key_id, origin, action, "
     "purpose, subjects, fields, outcome, detail, prev_hash, entry_hash) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_STAGE = raw.Statement(
+    "INSERT INTO audit_pending (at_us, actor, processor_id, key_id, origin, action, "
+    "purpose, subjects, fields, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _HEAD = "SELECT size, head_hash FROM audit_head WHERE id = 1"
 _LOCK_HEAD = {
@@ -116,45 +133,83 @@ def append_many(session: Session, events: Sequence[NewEvent]) -> list[int]:
     if not events:
         return []
     started = time.perf_counter()
+    encoded = _encode_all(session, events)
     try:
-        encoded = [_encode(e) for e in events]
+        conn = session.connection()
+        seqs = sequence_rows(raw.Cursor(conn), conn, encoded)
+        conn.info[APPENDED] = True
+    except SQLAlchemyError as exc:
+        _failed(session, exc)
+    metrics.AUDIT_APPEND.observe(time.perf_counter() - started)
+    return seqs
+
+
+def stage(session: Session, events: Sequence[NewEvent]) -> None:
+    """Commit ``events`` with the caller's transaction, unsequenced (``audit_pending``).
+
+    Takes no lock shared with other transactions: the sequencer gives them their place in
+    the chain after the commit. Raises :class:`AuditFailure` (after rolling the caller's
+    transaction back) if they cannot be written.
+    """
+    if not events:
+        return
+    started = time.perf_counter()
+    encoded = _encode_all(session, events)
+    try:
+        conn = session.connection()
+        raw.Cursor(conn).copy(_STAGE, encoded)
+        conn.info[APPENDED] = True
+    except SQLAlchemyError as exc:
+        _failed(session, exc)
+    metrics.AUDIT_APPEND.observe(time.perf_counter() - started)
+
+
+def sequence_rows(
+    cursor: raw.Cursor, conn: Connection, encoded: Sequence[tuple[Any, ...]]
+) -> list[int]:
+    """Chain encoded events (the columns after ``seq``) after the head; return their seqs.
+
+    Locks the head, inserts the events with their hashes, moves the head and feeds the
+    served index with the disclosures, in the caller's transaction.
+    """
+    size, prev = _lock(cursor, conn)
+    rows: list[tuple[Any, ...]] = []
+    disclosures: list[index.Disclosure] = []
+    for row in encoded:
+        size += 1
+        entry = canonical.entry_hash(prev, canonical.body(size, *row))
+        rows.append((size, *row, prev, entry))
+        prev = entry
+        if row[5] in _DISCLOSING and row[2] is not None and row[9] == "ok":
+            disclosures.append(
+                index.Disclosure(
+                    seq=size,
+                    at_us=row[0],
+                    processor_id=row[2],
+                    subject_ids=canonical.decode_subjects(row[7]),
+                    fields=row[8],
+                )
+            )
+    cursor.copy(_INSERT, rows)
+    cursor.run(_MOVE_HEAD, (size, prev))
+    if disclosures:
+        index.record(cursor, disclosures)
+    return [r[0] for r in rows]
+
+
+def _encode_all(session: Session, events: Sequence[NewEvent]) -> list[tuple[Any, ...]]:
+    try:
+        return [_encode(e) for e in events]
     except (ValueError, TypeError) as exc:
         session.rollback()
         metrics.AUDIT_APPEND_FAILURES.inc()
         raise AuditFailure(f"cannot record audit event: {exc}") from exc
-    try:
-        conn = session.connection()
-        cursor = raw.Cursor(conn)
-        size, prev = _lock(cursor, conn)
-        rows: list[tuple[Any, ...]] = []
-        disclosures: list[index.Disclosure] = []
-        for event, row in zip(events, encoded, strict=True):
-            size += 1
-            body = canonical.body(size, *row)
-            entry = canonical.entry_hash(prev, body)
-            rows.append((size, *row, prev, entry))
-            prev = entry
-            if event.action in DISCLOSURES and event.processor_id is not None and row[9] == "ok":
-                disclosures.append(
-                    index.Disclosure(
-                        seq=size,
-                        at_us=row[0],
-                        processor_id=event.processor_id,
-                        subject_ids=sorted(set(event.subject_ids)),
-                        fields=row[8],
-                    )
-                )
-        cursor.many(_INSERT, rows)
-        cursor.run(_MOVE_HEAD, (size, prev))
-        if disclosures:
-            index.record(cursor, disclosures)
-        conn.info[APPENDED] = True
-    except SQLAlchemyError as exc:
-        session.rollback()
-        metrics.AUDIT_APPEND_FAILURES.inc()
-        raise AuditFailure(f"cannot record audit event: {type(exc).__name__}") from exc
-    metrics.AUDIT_APPEND.observe(time.perf_counter() - started)
-    return [r[0] for r in rows]
+
+
+def _failed(session: Session, exc: SQLAlchemyError) -> NoReturn:
+    session.rollback()
+    metrics.AUDIT_APPEND_FAILURES.inc()
+    raise AuditFailure(f"cannot record audit event: {type(exc).__name__}") from exc
 
 
 def lock_head(conn: Connection) -> tuple[int, bytes]:

@@ -7,7 +7,9 @@ stack of subtree roots, fed by aligned chunks hashed level by level) and compare
 root with every checkpoint of that size, whose signature it checks too, and with every
 checkpoint the caller *holds* (kept outside the store). The checkpoint rows must match the
 ``audit:checkpoint`` events of the chain one for one (:mod:`vigie.audit.anchors`), and
-the :class:`Report` names the unanchored tail. In the same snapshot, the events the
+the :class:`Report` names the unanchored tail and the events committed but not yet
+integrated by the sequencer (:mod:`vigie.audit.sequencer`; they are not part of the
+tree this verifies). In the same snapshot, the events the
 evidence needs are read in one more, filtered pass (:mod:`vigie.audit.gather`), and the
 served index is recomputed from the disclosure events and compared row for row
 (:mod:`vigie.audit.evidence`), and so are the canary flag against the ``canary:plant``
@@ -29,7 +31,7 @@ import hashlib
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -43,6 +45,7 @@ from vigie.audit.checkpoints import fingerprint, message, split_frontier
 from vigie.audit.gather import Gathered, gather
 from vigie.audit.keyring import KeyHistory
 from vigie.audit.proofs import SignedHead
+from vigie.audit.sequencer import Pending
 from vigie.errors import IntegrityError
 from vigie.requirements.evidence import check_requirements
 
@@ -69,6 +72,7 @@ class Report:
     processors: int = 0  # processors, each named as its chained creation event says
     sealed: dict[str, seal_check.Sealed] | None = None  # sealed tables, bound bucket by bucket
     evidence_seconds: float = 0.0  # of ``seconds``: gathering and checking the evidence
+    pending: Pending = field(default_factory=lambda: Pending(0, None))  # not yet on the chain
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,8 @@ def verify_trail(
         pinned = _held(held, keys)
         cur.execute("SELECT size, head_hash FROM audit_head WHERE id = 1")
         head = cur.fetchone()
+        cur.execute("SELECT COUNT(*), MIN(at_us) FROM audit_pending")
+        waiting = cur.fetchone()
         cur.close()
         scan = _Scan(checkpoints + pinned, progress)
         if engine.dialect.name == "sqlite":
@@ -188,6 +194,7 @@ def verify_trail(
         processors=processors,
         sealed=sealed,
         evidence_seconds=evidence_seconds,
+        pending=Pending(int(waiting[0]), None if waiting[1] is None else int(waiting[1])),
     )
 
 

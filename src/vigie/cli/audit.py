@@ -4,6 +4,8 @@ show the signing key's fingerprint."""
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Annotated
@@ -14,11 +16,12 @@ from sqlalchemy import select
 
 from vigie.audit import proofs
 from vigie.audit.anchors import Bound, parse_held, require_anchored
-from vigie.audit.checkpoints import fingerprint, take
+from vigie.audit.checkpoints import Checkpointer, fingerprint, take
 from vigie.audit.export import export_trail
 from vigie.audit.key import WHERE_TO_PUBLISH, AuditKey
 from vigie.audit.models import HEAD, from_us
 from vigie.audit.seals import reseal
+from vigie.audit.sequencer import SequencerService, integrate_all
 from vigie.audit.verify import verify_trail
 from vigie.cli.context import console, err_console, instance, print_json
 from vigie.cli.processors import operator
@@ -94,6 +97,11 @@ def verify(
     the age of the oldest. Beyond the configured bound, or with no checkpoint at all, it
     says `UNANCHORED` instead of `OK` (and exits 1 with `--strict`): those events could be
     removed or rewritten without trace.
+
+    Finally reports the events committed by the gateway but not yet integrated into
+    the chain by the sequencer (they are not part of what verifies yet): when the
+    oldest has waited longer than `audit_max_pending_seconds`, it says `SEQUENCER
+    LAGGING` and exits 1 — the sequencer is failing.
     """
     inst = instance(ctx)
     if background:
@@ -125,6 +133,8 @@ def verify(
         if strict and not as_json:
             raise
         unanchored = str(exc)
+    max_pending = inst.settings.audit_max_pending_seconds
+    lagging = report.pending.age_seconds(now_us) > max_pending
     rate = report.events / report.seconds if report.seconds else 0.0
     if as_json:
         print_json(
@@ -142,6 +152,11 @@ def verify(
                     else from_us(report.tail.oldest_us).isoformat(),
                     "age_seconds": round(report.tail.age_seconds(now_us), 3),
                 },
+                "pending": {
+                    "events": report.pending.events,
+                    "age_seconds": round(report.pending.age_seconds(now_us), 3),
+                    "within_bound": not lagging,
+                },
                 "head_hash": report.head_hash.hex(),
                 "root": report.root.hex(),
                 "index_rows": report.index_rows,
@@ -154,7 +169,7 @@ def verify(
                 "seconds": round(report.seconds, 3),
             }
         )
-        if strict and unanchored is not None:
+        if lagging or (strict and unanchored is not None):
             raise typer.Exit(1)
         return
     done = f"{report.events} events and {report.checkpoints} checkpoints verify"
@@ -178,6 +193,20 @@ def verify(
     for h in heads:
         console.print(f"held checkpoint #{h.id} ({h.size} events) matches the trail")
     console.print(f"root {report.root.hex()}", highlight=False)
+    waited = report.pending.age_seconds(now_us)
+    if lagging:
+        console.print(
+            f"[bold red]SEQUENCER LAGGING[/] {report.pending.events} committed events wait to "
+            f"be integrated, the oldest for {waited:.1f} s (bound: {max_pending:g} s, "
+            "`audit_max_pending_seconds`): is a `vigie serve` running its sequencer?",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    console.print(
+        f"pending: {report.pending.events} committed events not yet integrated"
+        + (f" (oldest {waited:.1f} s)" if report.pending.events else ""),
+        highlight=False,
+    )
 
 
 @group.command("seal")
@@ -221,6 +250,7 @@ def checkpoint(
     (`vigie audit verify --checkpoint FILE`).
     """
     inst = instance(ctx)
+    integrate_all(inst.engine)  # sign what was committed, pending or not
     with inst.session() as session:
         cp = take(session, signing_key=inst.secrets.signing_key, actor=operator())
         assert cp is not None
@@ -334,6 +364,37 @@ def export(
         "see `vigie audit key`)",
         highlight=False,
     )
+
+
+@group.command("sequence")
+def sequence(ctx: typer.Context) -> None:
+    """Run the audit sequencer in the foreground, until SIGTERM or Ctrl-C.
+
+    On PostgreSQL, `vigie serve` commits each request's audit events unsequenced and a
+    sequencer chains them and signs the checkpoints; every `vigie serve` worker runs one,
+    and one of them is elected. This command runs one more, in a process of its own (on
+    any host): it stands by until it is elected, then integrates every
+    `audit_sequencer_poll_seconds` and takes over within a second if the elected one dies.
+    A process of its own does not share its CPU and interpreter with requests. On stop,
+    if elected, it integrates what is left and signs a last checkpoint.
+    """
+    inst = instance(ctx)
+    checkpointer = Checkpointer.from_settings(inst.settings, inst.sessions, inst.secrets)
+    service = SequencerService(
+        inst.engine, checkpointer, poll=inst.settings.audit_sequencer_poll_seconds
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    service.start()
+    err_console.print("audit sequencer started: standing by until elected")
+    while not stop.wait(0.5):
+        if service.elected.is_set():
+            err_console.print("audit sequencer elected: integrating")
+            break
+    stop.wait()
+    service.stop()
+    err_console.print("audit sequencer stopped")
 
 
 @group.command("key")

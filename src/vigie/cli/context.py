@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit.checkpoints import AppendWatch, Checkpointer
 from vigie.audit.models import AuditCheckpoint
+from vigie.audit.sequencer import integrate_all
 from vigie.secrets import InstanceSecrets, load_secrets
 from vigie.settings import Settings
 from vigie.store.engine import make_engine, make_session_factory
@@ -78,6 +79,7 @@ class Instance:
         watch.close()
         if not watch.appended:
             return None
+        integrate_all(self.engine)  # anything it staged is chained before it is anchored
         checkpointer = Checkpointer(
             sessions=self.sessions, signing_key=self.secrets.signing_key, every_events=1
         )

@@ -139,13 +139,17 @@ def create_app(
     clock: Callable[[], datetime] = utcnow,
     after_commit: Sequence[Callable[[], None]] = (),
     canary_notifier: Notifier | None = None,
+    staged: bool = False,
 ) -> FastAPI:
     """The processor API for the instance described by ``settings``.
 
     ``observers`` see every request inside its unit of work (see
     :mod:`vigie.gateway.observe`); ``after_commit`` hooks run after each committed request
     (e.g. the audit checkpointer). ``engine``, ``secrets`` and ``clock`` default to the
-    instance's own; tests and benchmarks may pass theirs.
+    instance's own; tests and benchmarks may pass theirs. ``staged``: commit each
+    request's audit events unsequenced, for a sequencer to chain (see
+    :attr:`vigie.gateway.disclose.Gate.staged`); someone must run one
+    (:class:`vigie.audit.sequencer.SequencerService`).
     """
     engine = engine or make_engine(settings.resolved_database_url)
     secrets = secrets or load_secrets(settings.resolved_secrets_dir)
@@ -154,6 +158,7 @@ def create_app(
         cursors=CursorCodec(secrets, ttl_seconds=settings.gateway_cursor_ttl_seconds),
         max_page_size=settings.gateway_max_page_size,
         observers=tuple(observers),
+        staged=staged,
     )
     uow = UnitOfWork(
         make_session_factory(engine),
@@ -174,7 +179,7 @@ def create_app(
             bodies={ATTESTATIONS_PATH: settings.attestation_max_bytes + MULTIPART_OVERHEAD},
         ),
         name="api",
-        probes=Probes.of(settings, checks=store_checks(engine, secrets)),
+        probes=Probes.of(settings, checks=store_checks(engine, secrets, staged=staged)),
         title="Vigie processor API",
         version=__version__,
         description=API_DESCRIPTION,
@@ -368,7 +373,14 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
 
 
 def app_from_environment() -> FastAPI:
-    """The app for ``vigie serve`` workers: settings from ``VIGIE_*``, default observers."""
+    """The app for ``vigie serve`` workers: settings from ``VIGIE_*``, default observers.
+
+    On PostgreSQL the requests stage their audit events and each worker runs a
+    :class:`~vigie.audit.sequencer.SequencerService` (one of them is elected and
+    integrates and signs); on SQLite, whose writes are serialised anyway, each request
+    chains its events in its own transaction and the checkpoint timer signs.
+    """
+    from vigie.audit.sequencer import SequencerService
     from vigie.detection.notify import notifier_from_settings
     from vigie.gateway.wiring import (
         CheckpointTimer,
@@ -382,13 +394,19 @@ def app_from_environment() -> FastAPI:
     engine = make_engine(settings.resolved_database_url)
     secrets = load_secrets(settings.resolved_secrets_dir)
     notifier = notifier_from_settings(settings, secrets)  # alerts and canary trips alike
+    staged = not is_sqlite(engine)
     app = create_app(
         settings,
         engine=engine,
         secrets=secrets,
         observers=default_observers(settings, engine, notifier=notifier),
-        after_commit=default_after_commit(settings, engine, secrets=secrets),
+        after_commit=() if staged else default_after_commit(settings, engine, secrets=secrets),
         canary_notifier=notifier,
+        staged=staged,
     )
+    checkpointer = default_checkpointer(settings, engine, secrets=secrets)
+    if staged:
+        service = SequencerService(engine, checkpointer, poll=settings.audit_sequencer_poll_seconds)
+        return run_during(app, service)
     # The time rule on an idle server, and a last checkpoint when the worker stops.
-    return run_during(app, CheckpointTimer(default_checkpointer(settings, engine, secrets=secrets)))
+    return run_during(app, CheckpointTimer(checkpointer))

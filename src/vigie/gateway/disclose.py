@@ -49,6 +49,11 @@ class Gate:
     cursors: CursorCodec
     max_page_size: int
     observers: Sequence[AccessObserver] = ()
+    staged: bool = False
+    """Stage the audit events (:func:`vigie.audit.trail.stage`) for the sequencer instead
+    of chaining them in the request: no lock shared by all processors on the request path
+    (PostgreSQL's ``vigie serve``). Events are durable at commit either way; staged ones
+    have no sequence number yet (``audit_seq`` is None)."""
     _pseudonymisers: dict[int, Pseudonymiser] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -157,24 +162,27 @@ def _record(
     fields: Sequence[str],
     detail: Mapping[str, Any],
     **access: Any,
-) -> int:
+) -> int | None:
     """Audit a disclosure, then show it to the observers; both before the response leaves.
 
     ``access`` holds the request's extra :class:`Access` fields (status, cursor position…).
-    Returns the audit sequence number.
+    Returns the audit sequence number (None when staged).
     """
-    seq = trail.append(
+    seq = _audit(
         session,
-        action=action,
-        actor=caller.actor,
-        processor_id=caller.processor_id,
-        key_id=caller.key_id,
-        origin=caller.origin,
-        purpose=purpose,
-        subject_ids=subject_ids,
-        fields=fields,
-        detail=detail,
-        at=now,
+        gate,
+        trail.NewEvent(
+            action=action,
+            actor=caller.actor,
+            processor_id=caller.processor_id,
+            key_id=caller.key_id,
+            origin=caller.origin,
+            purpose=purpose,
+            subject_ids=subject_ids,
+            fields=fields,
+            detail=detail,
+            at=now,
+        ),
     )
     seen = Access(
         at=now,
@@ -190,6 +198,14 @@ def _record(
     for observer in gate.observers:
         observer.observe(session, seen)
     return seq
+
+
+def _audit(session: Session, gate: Gate, event: trail.NewEvent) -> int | None:
+    """Chain ``event`` now, or stage it for the sequencer (``gate.staged``)."""
+    if gate.staged:
+        trail.stage(session, [event])
+        return None
+    return trail.append_many(session, [event])[0]
 
 
 def _resolve(
@@ -405,16 +421,19 @@ def record_denial(
     detail: dict[str, Any] = {"status": kind.status, "problem": kind.slug, "request": attempt.kind}
     if isinstance(error, Denied):
         detail["reason"] = str(error)[:200]
-    seq = trail.append(
+    seq = _audit(
         session,
-        action=Action.ACCESS_DENIED,
-        actor=attempt.actor,
-        processor_id=attempt.processor_id,
-        key_id=attempt.key_id,
-        origin=attempt.origin,
-        outcome="denied",
-        detail=detail,
-        at=now,
+        gate,
+        trail.NewEvent(
+            action=Action.ACCESS_DENIED,
+            actor=attempt.actor,
+            processor_id=attempt.processor_id,
+            key_id=attempt.key_id,
+            origin=attempt.origin,
+            outcome="denied",
+            detail=detail,
+            at=now,
+        ),
     )
     if attempt.processor_id is None or attempt.key_id is None:
         return

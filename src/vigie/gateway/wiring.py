@@ -1,5 +1,6 @@
 """What ``vigie serve`` plugs into the gateway: the detection pipeline, after-commit hooks,
-and the audit checkpoint timer (the time rule on an idle server, a last one at shutdown).
+and the audit checkpoint timer (the time rule on an idle server, a last one at shutdown)
+or, on PostgreSQL, the audit sequencer (:mod:`vigie.audit.sequencer`) run beside it.
 
 Kept apart from :mod:`vigie.gateway.app` so that the app factory stays free of other
 domains: tests build the app with the observers they choose; the server uses these.
@@ -13,7 +14,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -127,7 +128,15 @@ class CheckpointTimer:
             log.error("audit checkpoint failed: %s", Code(type(exc).__name__))
 
 
-def run_during(app: FastAPI, timer: CheckpointTimer) -> FastAPI:
+class Background(Protocol):
+    """Work a server runs beside its requests: the checkpoint timer, the audit sequencer."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def run_during(app: FastAPI, timer: Background) -> FastAPI:
     """Run ``timer`` for as long as ``app`` is served (its lifespan); return ``app``."""
     inner = app.router.lifespan_context
 

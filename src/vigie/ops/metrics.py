@@ -111,6 +111,30 @@ UNANCHORED = Gauge(
     "Events after the latest signed checkpoint (the backlog the next checkpoint anchors).",
     multiprocess_mode="mostrecent",
 )
+AUDIT_INTEGRATED = Counter(
+    "vigie_audit_integrated_events",
+    "Committed events the sequencer moved onto the chain (from audit_pending).",
+)
+AUDIT_INTEGRATE = Histogram(
+    "vigie_audit_integrate_seconds",
+    "Time the sequencer took to integrate one batch of pending events.",
+    buckets=APPEND_BUCKETS,
+)
+AUDIT_PENDING = Gauge(
+    "vigie_audit_pending_events",
+    "Committed events not yet on the chain, as the active sequencer last saw them.",
+    multiprocess_mode="mostrecent",
+)
+AUDIT_PENDING_AGE = Gauge(
+    "vigie_audit_pending_age_seconds",
+    "How long the oldest pending event has waited for the sequencer (0: none waits).",
+    multiprocess_mode="mostrecent",
+)
+SEQUENCER_ACTIVE = Gauge(
+    "vigie_audit_sequencer_active",
+    "1 in the process whose sequencer holds the election, 0 elsewhere.",
+    multiprocess_mode="max",
+)
 
 # --- notices to the people concerned ---------------------------------------------------------
 NOTICE_DELIVERIES = Counter(

@@ -3,11 +3,14 @@
 Each check raises when its condition does not hold (:class:`vigie.http.probes.ReadyCheck`):
 
 - ``store``: the database answers a ``SELECT 1`` (on the driver, outside any transaction);
-- ``audit``: a write transaction can lock the audit trail's head — what every disclosure
-  must do before it is answered — and is rolled back at once. PostgreSQL waits at most
-  ``LOCK_TIMEOUT`` for a writer; SQLite does not wait: its one write lock held by another
-  writer means the file is being written, which passes. A read-only replica or file, a
-  missing table, a database that refuses the lock fail it;
+- ``audit``: a write transaction can do what the listener's requests do to the audit
+  trail before they are answered, and is rolled back at once: lock the trail's head, or
+  for a gateway that stages its events (PostgreSQL ``vigie serve``,
+  :mod:`vigie.audit.sequencer`) insert into ``audit_pending`` — so that a sequencer
+  paused while it holds the head does not take every gateway host out of rotation.
+  PostgreSQL waits at most ``LOCK_TIMEOUT`` for a writer; SQLite does not wait: its one
+  write lock held by another writer means the file is being written, which passes. A
+  read-only replica or file, a missing table, a database that refuses the lock fail it;
 - ``secrets``: the instance secrets are loaded (the master key has its 32 bytes and the
   checkpoint signing key signs).
 """
@@ -41,8 +44,18 @@ def store_answers(engine: Engine) -> ReadyCheck:
     return ReadyCheck("store", run)
 
 
-def audit_writable(engine: Engine) -> ReadyCheck:
-    """The audit trail's head can be locked for writing (then released untouched)."""
+_PROBE_PENDING = (
+    "INSERT INTO audit_pending (at_us, actor, action, subjects, fields, outcome) "
+    "VALUES (0, 'system:ready', 'ready:probe', '', '', 'probe')"
+)
+
+
+def audit_writable(engine: Engine, *, staged: bool = False) -> ReadyCheck:
+    """The audit trail can be written as the requests write it (then rolled back).
+
+    ``staged``: the requests stage their events, so the probe inserts a pending row
+    instead of locking the head (see the module docstring).
+    """
 
     def run() -> None:
         if is_sqlite(engine):
@@ -52,7 +65,10 @@ def audit_writable(engine: Engine) -> ReadyCheck:
             transaction = conn.begin()
             try:
                 conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-                lock_head(conn)
+                if staged:
+                    conn.exec_driver_sql(_PROBE_PENDING)
+                else:
+                    lock_head(conn)
             finally:
                 transaction.rollback()
 
@@ -99,6 +115,8 @@ def secrets_loaded(secrets: InstanceSecrets) -> ReadyCheck:
     return ReadyCheck("secrets", run)
 
 
-def store_checks(engine: Engine, secrets: InstanceSecrets) -> list[ReadyCheck]:
+def store_checks(
+    engine: Engine, secrets: InstanceSecrets, *, staged: bool = False
+) -> list[ReadyCheck]:
     """The checks of a listener that discloses or records: store, audit, secrets."""
-    return [store_answers(engine), audit_writable(engine), secrets_loaded(secrets)]
+    return [store_answers(engine), audit_writable(engine, staged=staged), secrets_loaded(secrets)]

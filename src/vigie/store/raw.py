@@ -176,6 +176,22 @@ class Cursor:
         except self._error as exc:
             raise self._wrap(bound.sql, values, exc) from exc
 
+    def copy(self, statement: Statement, rows: Sequence[Sequence[Any]]) -> None:
+        """Like :meth:`many` for a plain ``INSERT INTO t (columns) VALUES (...)``; on
+        PostgreSQL, many rows go through ``COPY`` (about a third of the cost per row of
+        psycopg's pipelined ``executemany``)."""
+        if self.dialect.name != "postgresql" or len(rows) < 2:
+            self.many(statement, rows)
+            return
+        bound = statement.bound(self.dialect)
+        head = statement.sql[: statement.sql.index(" VALUES ")].removeprefix("INSERT INTO ")
+        try:
+            with self._cursor.copy(f"COPY {head} FROM STDIN") as out:
+                for row in rows:
+                    out.write_row(bound.bind(row))
+        except self._error as exc:
+            raise self._wrap(f"COPY {head}", (), exc) from exc
+
     def _wrap(self, sql: str, params: Any, exc: Exception) -> StatementError:
         return DBAPIError.instance(
             sql, params, exc, self._error, hide_parameters=True, dialect=self.dialect

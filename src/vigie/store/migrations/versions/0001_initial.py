@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 05:24:33.682737
+Create Date: 2026-12-07 05:40:00.188385
 """
 
 from __future__ import annotations
@@ -71,6 +71,27 @@ def upgrade() -> None:
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("head_hash", sa.LargeBinary(length=32), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_head")),
+    )
+    op.create_table(
+        "audit_pending",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("at_us", sa.BigInteger(), nullable=False),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.Column("processor_id", sa.Integer(), nullable=True),
+        sa.Column("key_id", sa.Integer(), nullable=True),
+        sa.Column("origin", sa.String(length=64), nullable=True),
+        sa.Column("action", sa.String(length=40), nullable=False),
+        sa.Column("purpose", sa.String(length=100), nullable=True),
+        sa.Column("subjects", sa.LargeBinary(), nullable=False),
+        sa.Column("fields", sa.Text(), nullable=False),
+        sa.Column("outcome", sa.String(length=40), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_pending")),
     )
     op.create_table(
         "audit_processor_fields",
@@ -1182,6 +1203,7 @@ def downgrade() -> None:
     op.drop_table("audit_seal_heads")
     op.drop_table("audit_receipts")
     op.drop_table("audit_processor_fields")
+    op.drop_table("audit_pending")
     op.drop_table("audit_head")
     op.drop_table("audit_events")
     op.drop_table("audit_disclosures")

@@ -1,0 +1,191 @@
+"""The sequencer: moves committed, unsequenced events onto the chain, in batches.
+
+The gateway commits each request's events durably in ``audit_pending``
+(:func:`vigie.audit.trail.stage`) without taking a lock that other processors share.
+:func:`integrate` then takes a batch of those rows, in one transaction: it locks the
+chain head, chains the rows after it (sequence numbers, previous and entry hashes, the
+served index — :func:`vigie.audit.trail.sequence_rows`, the code every append runs) and
+deletes them from ``audit_pending``. A row is therefore on the chain exactly once or
+still pending: a sequencer killed midway leaves its transaction rolled back, and two
+sequencers running at once (a lease lapsed) are serialised by the head lock, the second
+seeing only what the first left.
+
+Exactly one sequencer is meant to run per instance (:mod:`vigie.audit.election`); it is
+also the one that signs checkpoints. Everything that reads the trail as evidence —
+``vigie audit verify --integrate``, proofs, exports, the gate of attribution and dating
+(:func:`vigie.audit.evidence.require_verified`) — calls :func:`integrate_all` first, so a
+pending tail is integrated before it is relied on (or refused with the trail).
+
+:func:`pending` tells how many rows wait and since when; ``vigie audit verify`` reports
+a row left pending past ``audit_max_pending_seconds`` as a failing sequencer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from vigie.audit import trail
+from vigie.audit.checkpoints import Checkpointer
+from vigie.audit.election import Election
+from vigie.errors import AuditFailure
+from vigie.ops import metrics
+from vigie.ops.logs import Code
+from vigie.store import raw
+
+log = logging.getLogger(__name__)
+
+BATCH = 5_000
+"""Most pending rows integrated in one transaction."""
+
+_COLUMNS = (
+    "at_us, actor, processor_id, key_id, origin, action, purpose, subjects, fields, outcome, detail"
+)
+_TAKE = raw.Statement(f"SELECT id, {_COLUMNS} FROM audit_pending ORDER BY id LIMIT ?")
+_DROP = raw.Statement("DELETE FROM audit_pending WHERE id IN ({list})")
+_PENDING = raw.Statement("SELECT COUNT(*), MIN(at_us) FROM audit_pending")
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Committed events not yet on the chain: how many, and the oldest one's time."""
+
+    events: int
+    oldest_us: int | None
+
+    def age_seconds(self, now_us: int) -> float:
+        """How long the oldest pending event has waited (0 when none waits)."""
+        return 0.0 if self.oldest_us is None else max(0, now_us - self.oldest_us) / 1_000_000
+
+
+def integrate(session: Session, *, limit: int = BATCH) -> int:
+    """Chain up to ``limit`` pending events in the caller's transaction; return how many.
+
+    Locks the chain head first, so the rows read are exactly those no other integrator
+    has taken. Raises :class:`AuditFailure` (after rolling back) if it cannot.
+    """
+    started = time.perf_counter()
+    try:
+        conn = session.connection()
+        cursor = raw.Cursor(conn)
+        trail.lock_head(conn)
+        rows = cursor.all(_TAKE, (limit,))
+        if not rows:
+            return 0
+        ids = [r[0] for r in rows]
+        trail.sequence_rows(cursor, conn, [tuple(r[1:]) for r in rows])
+        for i in range(0, len(ids), 1000):
+            chunk = ids[i : i + 1000]
+            cursor.run(_DROP.sized(len(chunk)), chunk)
+    except SQLAlchemyError as exc:
+        session.rollback()
+        raise AuditFailure(f"cannot integrate pending audit events: {type(exc).__name__}") from exc
+    metrics.AUDIT_INTEGRATED.inc(len(rows))
+    metrics.AUDIT_INTEGRATE.observe(time.perf_counter() - started)
+    return len(rows)
+
+
+def integrate_all(engine: Engine, *, limit: int = BATCH) -> int:
+    """Integrate every event pending now, batch after batch; return how many."""
+    done = 0
+    while True:
+        with Session(engine) as session, session.begin():
+            n = integrate(session, limit=limit)
+        done += n
+        if n < limit:
+            return done
+
+
+def pending(session: Session) -> Pending:
+    """How many committed events wait for the sequencer, and the oldest one's time."""
+    row = raw.cursor(session).one(_PENDING)
+    assert row is not None
+    return Pending(events=int(row[0]), oldest_us=None if row[1] is None else int(row[1]))
+
+
+class SequencerService:
+    """The sequencer of a serving process: integrates and signs while elected.
+
+    A daemon thread runs a round every ``poll`` seconds while elected (re-checking its
+    seat once a second); a standby asks the :class:`Election` for the seat every
+    ``10 × poll`` seconds, at most one. A round integrates every pending batch, exports the backlog
+    (``vigie_audit_pending_*``) and lets ``checkpointer`` sign a checkpoint when one is
+    due. :meth:`stop` integrates what is left and signs a last checkpoint if it was
+    elected, so a server stopped cleanly leaves no tail; then it gives the seat up. A
+    failed round is logged and retried (the backlog's age shows it).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        checkpointer: Checkpointer,
+        *,
+        poll: float = 0.05,
+        batch: int = BATCH,
+    ) -> None:
+        self.engine = engine
+        self.checkpointer = checkpointer
+        self.poll = poll
+        self.batch = batch
+        self.election = Election(engine)
+        self.elected = threading.Event()
+        """Set while this process holds the seat (as of the thread's last look)."""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._looked = 0.0  # when the checkpointer last looked
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="vigie-sequencer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        wait, elected, asked = self.poll, False, 0.0
+        while not self._stop.wait(wait):
+            now = time.monotonic()
+            if not elected or now - asked >= 1.0:  # the seat is re-checked once a second
+                elected, asked = self.election.hold(), now
+                metrics.SEQUENCER_ACTIVE.set(1 if elected else 0)
+                (self.elected.set if elected else self.elected.clear)()
+            wait = self.poll if elected else max(self.poll, min(1.0, self.poll * 10))
+            if elected:
+                self.round(self.checkpointer)
+
+    def round(self, checkpointer: Checkpointer) -> int:
+        """Integrate everything pending, export the backlog, checkpoint if due.
+
+        An idle round costs one unlocked statement (the backlog), and the checkpointer's
+        cheap look at most once a second.
+        """
+        try:
+            with Session(self.engine) as session:
+                waiting = pending(session)
+            done = integrate_all(self.engine, limit=self.batch) if waiting.events else 0
+            metrics.AUDIT_PENDING.set(waiting.events)  # as the round found it
+            metrics.AUDIT_PENDING_AGE.set(waiting.age_seconds(time.time_ns() // 1000))
+            now = time.monotonic()
+            if done or now - self._looked >= 1.0:
+                self._looked = now
+                checkpointer.maybe_checkpoint()
+        except Exception as exc:  # a server keeps serving; verify shows the backlog
+            log.error("audit sequencer round failed: %s", Code(type(exc).__name__))
+            return 0
+        return done
+
+    def stop(self) -> None:
+        """Stop the thread; if elected, integrate and anchor what is left; stand down."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self.election.hold():
+            self._looked = 0.0
+            self.round(dataclasses.replace(self.checkpointer, every_events=1))
+        self.election.release()
+        self.elected.clear()
+        metrics.SEQUENCER_ACTIVE.set(0)

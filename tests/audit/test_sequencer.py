@@ -1,0 +1,269 @@
+"""Durable before sequenced: staged events reach the chain once, through one sequencer."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner, Result
+
+from tests.audit import audit_workers  # importable by spawned children
+from vigie.audit.actions import Action
+from vigie.audit.anchors import Bound
+from vigie.audit.checkpoints import Checkpointer
+from vigie.audit.election import Election
+from vigie.audit.evidence import require_verified
+from vigie.audit.index import received_by
+from vigie.audit.models import AuditEvent, AuditPending
+from vigie.audit.sequencer import SequencerService, integrate, integrate_all, pending
+from vigie.audit.trail import NewEvent, append, stage
+from vigie.audit.verify import verify_trail
+from vigie.cli.app import app
+from vigie.cli.context import Instance
+from vigie.errors import IntegrityError
+from vigie.secrets import InstanceSecrets
+from vigie.settings import Settings
+from vigie.store.engine import make_engine
+
+SPAWN = multiprocessing.get_context("spawn")
+
+
+def _read(processor_id: int, subject_id: int, *, at: datetime | None = None) -> NewEvent:
+    return NewEvent(
+        action=Action.SUBJECT_READ,
+        actor=f"processor:p{processor_id}/key:1",
+        processor_id=processor_id,
+        key_id=1,
+        subject_ids=[subject_id],
+        fields=["email", "name"],
+        at=at,
+    )
+
+
+def _count(session: Session, table: type[AuditEvent] | type[AuditPending]) -> int:
+    return session.scalar(select(func.count()).select_from(table)) or 0
+
+
+def test_staged_events_wait_then_join_the_chain_once(
+    engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets
+) -> None:
+    with sessions.begin() as s:
+        stage(s, [_read(1, 10), _read(2, 20)])
+    with sessions.begin() as s:
+        append(s, action=Action.OPERATOR_CREATE, actor="operator:cli", detail={"login": "a"})
+        stage(s, [_read(1, 11)])
+    with sessions() as s:
+        assert _count(s, AuditEvent) == 1  # only the sequenced append is on the chain
+        assert pending(s).events == 3
+        assert received_by(s, processor_id=1) == set()  # the index follows the chain
+    assert verify_trail(engine, public_key=secrets.verify_key).pending.events == 3
+
+    with sessions.begin() as s:
+        assert integrate(s, limit=2) == 2
+    assert integrate_all(engine) == 1
+    assert integrate_all(engine) == 0
+    with sessions() as s:
+        seqs = list(s.scalars(select(AuditEvent.seq).order_by(AuditEvent.seq)))
+        assert seqs == [1, 2, 3, 4]
+        assert _count(s, AuditPending) == 0
+        assert received_by(s, processor_id=1) == {10, 11}
+        assert received_by(s, processor_id=2) == {20}
+    report = verify_trail(engine, public_key=secrets.verify_key)
+    assert report.events == 4 and report.pending.events == 0 and report.index_rows > 0
+
+
+def test_a_rolled_back_stage_leaves_nothing(sessions: sessionmaker[Session]) -> None:
+    with pytest.raises(RuntimeError), sessions.begin() as s:
+        stage(s, [_read(1, 10)])
+        raise RuntimeError("the request failed after auditing")
+    with sessions() as s:
+        assert pending(s).events == 0
+
+
+def test_the_evidence_gate_integrates_a_pending_tail_first(
+    engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets
+) -> None:
+    with sessions.begin() as s:
+        stage(s, [_read(1, 10)])
+    integrate_all(engine)
+    Checkpointer(sessions=sessions, signing_key=secrets.signing_key).maybe_checkpoint()
+    with sessions.begin() as s:  # committed after the checkpoint: integrated, not anchored
+        stage(s, [_read(1, 11)])
+    bound = Bound(max_events=10, max_seconds=3600)
+    require_verified(engine, public_key=secrets.verify_key, bound=bound, purpose="attribution")
+    with sessions() as s:
+        assert pending(s).events == 0
+        assert received_by(s, processor_id=1) == {10, 11}
+    with pytest.raises(IntegrityError, match="UNANCHORED"):
+        require_verified(
+            engine,
+            public_key=secrets.verify_key,
+            bound=Bound(max_events=0, max_seconds=3600),
+            purpose="attribution",
+        )
+
+
+def test_verify_fails_when_the_sequencer_lags(
+    settings: Settings, engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    old = datetime.now(UTC) - timedelta(seconds=settings.audit_max_pending_seconds + 30)
+    with sessions.begin() as s:
+        stage(s, [_read(1, 10, at=old)])
+    runner = CliRunner()
+
+    def verify(*args: str) -> Result:
+        obj = Instance(settings=settings, _engine=engine)
+        return runner.invoke(app, ["audit", "verify", *args], obj=obj)
+
+    lagging = verify()
+    assert lagging.exit_code == 1, lagging.output
+    assert "SEQUENCER LAGGING" in lagging.output
+    as_json = verify("--json")
+    assert as_json.exit_code == 1 and '"within_bound": false' in as_json.output
+    with sessions.begin() as s:  # the sequencer catches up: verify passes again
+        integrate(s)
+    ok = verify()
+    assert ok.exit_code == 0, ok.output
+    assert "pending: 0 committed events" in ok.output
+
+
+def test_one_sequencer_is_elected_per_database(settings: Settings, engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        assert Election(engine).hold() and Election(engine).hold()  # one writer anyway
+        return
+    other = make_engine(settings.resolved_database_url)
+    first, second = Election(engine), Election(other)
+    try:
+        assert first.hold()
+        assert not second.hold()
+        assert first.hold()  # still held
+        first.release()
+        assert second.hold()
+        assert not first.hold()
+    finally:
+        first.release()
+        second.release()
+        other.dispose()
+
+
+def test_the_service_integrates_and_signs_then_stops_clean(
+    engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets
+) -> None:
+    checkpointer = Checkpointer(sessions=sessions, signing_key=secrets.signing_key)
+    service = SequencerService(engine, checkpointer, poll=0.01)
+    service.start()
+    try:
+        assert service.elected.wait(10)
+        with sessions.begin() as s:
+            stage(s, [_read(1, n) for n in range(30)])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with sessions() as s:
+                if pending(s).events == 0:
+                    break
+            time.sleep(0.01)
+        with sessions.begin() as s:
+            stage(s, [_read(2, 5)])
+    finally:
+        service.stop()  # integrates the last one and anchors everything
+    report = verify_trail(engine, public_key=secrets.verify_key)
+    assert report.pending.events == 0
+    assert report.events == 31 + report.checkpoints
+    assert report.tail.events == 0  # the last checkpoint covers everything
+
+
+def test_a_killed_sequencer_is_replaced_and_nothing_is_lost_or_doubled(
+    settings: Settings, engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the election is between processes sharing PostgreSQL")
+    url, keys = settings.resolved_database_url, str(settings.resolved_secrets_dir)
+    stop, count = SPAWN.Event(), SPAWN.Value("q", 0)
+    stagers = [
+        SPAWN.Process(target=audit_workers.stager, args=(url, w, stop, count)) for w in (1, 2)
+    ]
+    started, elected = [SPAWN.Event(), SPAWN.Event()], [SPAWN.Event(), SPAWN.Event()]
+    sequencers = [
+        SPAWN.Process(target=audit_workers.sequencer, args=(url, keys, started[i], elected[i]))
+        for i in (0, 1)
+    ]
+    for p in stagers:
+        p.start()
+    sequencers[0].start()
+    try:
+        assert elected[0].wait(60)
+        sequencers[1].start()
+        assert started[1].wait(60)  # the standby is up and asking
+        time.sleep(1)  # the active one integrates meanwhile
+        assert not elected[1].is_set()
+        with sessions() as s:
+            before = _count(s, AuditEvent)
+        assert before > 0
+        assert sequencers[0].pid is not None
+        os.kill(sequencers[0].pid, signal.SIGKILL)
+        killed = time.monotonic()
+        assert elected[1].wait(30)
+        takeover = time.monotonic() - killed
+        assert takeover < 5, f"takeover took {takeover:.1f} s"
+        time.sleep(2)  # the new one integrates under load
+        with sessions() as s:
+            assert _count(s, AuditEvent) > before
+    finally:
+        stop.set()
+        for p in stagers:
+            p.join(30)
+        for p in sequencers:
+            if p.is_alive():
+                assert p.pid is not None
+                os.kill(p.pid, signal.SIGKILL)
+            p.join(30)
+    integrate_all(engine)
+    report = verify_trail(engine, public_key=secrets.verify_key)
+    with sessions() as s:
+        staged = s.scalar(select(func.count()).where(AuditEvent.actor.like("processor:s%")))
+        received = received_by(s, processor_id=1) | received_by(s, processor_id=2)
+    assert staged == count.value > 0  # each committed stage once on the chain
+    assert len(received) == count.value  # each a different person: none doubled
+    assert report.pending.events == 0 and report.checkpoints >= 1
+
+
+def test_the_sequence_command_integrates_in_a_process_of_its_own(
+    settings: Settings, engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets
+) -> None:
+    env = dict(os.environ)
+    env.update(
+        VIGIE_DATA_DIR=str(settings.data_dir),
+        VIGIE_DATABASE_URL=settings.resolved_database_url,
+        VIGIE_AUDIT_SEQUENCER_POLL_SECONDS="0.02",
+    )
+    vigie = Path(sys.executable).with_name("vigie")
+    proc = subprocess.Popen(
+        [str(vigie), "audit", "sequence"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        with sessions.begin() as s:
+            stage(s, [_read(1, n) for n in range(10)])
+        deadline = time.monotonic() + 120  # the process imports Vigie first
+        while time.monotonic() < deadline:
+            with sessions() as s:
+                if pending(s).events == 0:
+                    break
+            time.sleep(0.1)
+        with sessions() as s:
+            assert pending(s).events == 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "audit sequencer stopped" in err
+    report = verify_trail(engine, public_key=secrets.verify_key)
+    assert report.events == 10 + report.checkpoints and report.tail.events == 0
