@@ -84,6 +84,7 @@ def test_the_export_is_a_zip_a_regulator_can_check(desk: Desk) -> None:
     assert r.headers["content-type"] == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(r.content)).namelist()
     assert sorted(names) == [
+        "audit-export/audit-keys.json",
         "audit-export/audit-signing.pub.pem",
         "audit-export/checkpoints.jsonl",
         "audit-export/events.jsonl",

@@ -120,7 +120,7 @@ def test_schemathesis_finds_no_server_error(world: World) -> None:
     app = world.app()
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 7  # the six processor operations and the canary hook
+    assert len(operations) == 8  # the seven processor operations and the canary hook
     for operation in operations:
 
         @settings(

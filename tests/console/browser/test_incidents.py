@@ -11,7 +11,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from tests.console.browser.conftest import PASSWORD, Site, assert_accessible
+from tests.browser import assert_accessible
+from tests.console.browser.conftest import PASSWORD, Site
 from tests.console.incident_world import make_incident
 from vigie.breach.incidents import timeline
 from vigie.console.operators import add_operator

@@ -16,11 +16,13 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from tests.anchoring import sign
-from tests.console.browser.conftest import Site, assert_accessible
+from tests.browser import assert_accessible
+from tests.console.browser.conftest import Site
 from vigie.audit.actions import Action
 from vigie.audit.models import AuditEvent
 from vigie.jobs.kinds import KINDS
 from vigie.jobs.worker import Worker
+from vigie.store.engine import make_engine
 
 pytestmark = pytest.mark.browser
 
@@ -31,16 +33,20 @@ RTL = "Ahmed \u202egpj.exe"
 
 @pytest.fixture(scope="module")
 def worker(site: Site) -> Iterator[Worker]:
-    """A worker running beside the console, as `vigie serve` runs one."""
+    """A worker running beside the console, as `vigie serve` runs one: with an engine of its
+    own, as in its own process (the worker's watch on its engine's commits must not be
+    installed while the console's thread runs transactions on that engine)."""
     w = site.world
     site.world.settings.jobs_poll_seconds = 0.2
-    worker = Worker(settings=w.settings, secrets=w.secrets, engine=w.engine, kinds=dict(KINDS))
+    engine = make_engine(w.settings.resolved_database_url)
+    worker = Worker(settings=w.settings, secrets=w.secrets, engine=engine, kinds=dict(KINDS))
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     yield worker
     worker.stop()
     thread.join(timeout=60)
     worker.close()
+    engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.console.browser.conftest import PASSWORD, Site, assert_accessible
+from tests.browser import assert_accessible
+from tests.console.browser.conftest import PASSWORD, Site
 from vigie.console.operators import add_operator
 
 pytestmark = pytest.mark.browser
@@ -21,6 +22,9 @@ PAGES = (
     "/processors/lingua",
     "/processors/hostile",
     "/alerts",
+    "/leaks",
+    "/incidents",
+    "/register",
     "/audit",
     "/requirements",
     "/processors/formalang/requirements",

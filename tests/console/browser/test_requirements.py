@@ -13,7 +13,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.anchoring import sign
-from tests.console.browser.conftest import PASSWORD, Site, assert_accessible
+from tests.browser import assert_accessible
+from tests.console.browser.conftest import PASSWORD, Site
 from tests.console.browser.test_phone import PHONE, _fits
 from tests.requirements.conftest import PROCESSORS_YAML, REQUIREMENTS_TEMPLATE, STATEMENT_PUB
 from vigie.breach.clock import FixedClock

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.console.browser.conftest import PASSWORD, Site, assert_accessible
+from tests.browser import assert_accessible
+from tests.console.browser.conftest import PASSWORD, Site
 from vigie.console.operators import add_operator
 
 pytestmark = pytest.mark.browser

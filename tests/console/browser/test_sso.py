@@ -11,7 +11,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from pydantic import SecretStr
 
-from tests.console.browser.conftest import PASSWORD, Site, _serving, assert_accessible
+from tests.browser import assert_accessible
+from tests.console.browser.conftest import PASSWORD, Site, _serving
 from tests.console.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, serving
 from vigie.console.app import create_app
 from vigie.console.operators import add_operator
