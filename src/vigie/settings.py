@@ -228,6 +228,13 @@ class Settings(BaseSettings):
         description="Days a finished, failed or cancelled background job (with its result) is "
         "kept. Default 90 days, an operational choice (docs/retention.md).",
     )
+    retention_public_requests_days: int = Field(
+        365,
+        ge=1,
+        description="Days the public service keeps what it sent to a contact on file: the "
+        "self-check messages (their codes verify until then) and the disclosure report links. "
+        "Default 1 year (docs/retention.md).",
+    )
     leak_memory_limit_mb: int = Field(
         4096,
         ge=256,

@@ -10,9 +10,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.cli.conftest import Invoke
+from tests.gateway.conftest import subject_values
 from vigie.audit.models import AuditEvent
 from vigie.detection.models import Alert
 from vigie.jobs.models import Job
+from vigie.public.models import PublicMessage, ReportRequest
+from vigie.registry.models import Subject
 from vigie.requirements.attestations import attestations_dir
 from vigie.settings import Settings
 from vigie.store.base import utcnow
@@ -29,6 +32,13 @@ def _seed(sessions: sessionmaker[Session]) -> None:
         for state, finished in (("done", old), ("failed", old), ("done", recent), ("queued", None)):
             s.add(Job(kind="audit.verify", params={}, state=state, actor="operator:t",
                       created_at=old, finished_at=finished))  # fmt: skip
+        s.add(Subject(id=1, valid_from=old, **subject_values(1)))
+        s.flush()
+        for at in (old, recent):
+            s.add(PublicMessage(subject_id=1, channel="email", contact_tag="t", sent_at=at))
+            s.add(ReportRequest(subject_id=1, channel="email", contact_tag="t", lang="fr",
+                                token_hash=f"{at.timestamp():064.0f}", requested_at=at,
+                                expires_at=at + timedelta(minutes=30)))  # fmt: skip
 
 
 def test_dry_run_counts_and_run_purges_only_what_is_due(
@@ -41,7 +51,8 @@ def test_dry_run_counts_and_run_purges_only_what_is_due(
     assert dry.exit_code == 0, dry.output
     counts = json.loads(dry.stdout)["counts"]
     assert counts == {"leak_files": 0, "notice_deliveries": 0, "alert_evidence": 1,
-                      "finished_jobs": 2, "unreferenced_evidence_files": 0}  # fmt: skip
+                      "finished_jobs": 2, "self_check_messages": 1, "report_requests": 1,
+                      "unreferenced_evidence_files": 0}  # fmt: skip
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Job)) == 4
 
@@ -50,6 +61,8 @@ def test_dry_run_counts_and_run_purges_only_what_is_due(
     assert json.loads(done.stdout)["counts"] == counts
     with sessions() as s:
         assert sorted(j.state for j in s.scalars(select(Job))) == ["done", "queued"]
+        for model in (PublicMessage, ReportRequest):  # the recent one stays
+            assert s.scalar(select(func.count()).select_from(model)) == 1
         evidence = [a.evidence for a in s.scalars(select(Alert).order_by(Alert.id))]
         assert evidence[1:] == [{"keys": [1]}, {"keys": [1]}]
         assert list(evidence[0]) == ["evidence_purged_at"]

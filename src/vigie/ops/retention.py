@@ -11,6 +11,9 @@ Each kind has a period in the settings (justified in docs/retention.md):
   ``alert:raise`` event stay);
 - ``finished_jobs``: done, failed or cancelled jobs finished more than
   ``retention_jobs_days`` ago;
+- ``self_check_messages`` and ``report_requests``: what the public service sent to a
+  contact on file (the person's id, the contact's keyed tag), sent or asked more than
+  ``retention_public_requests_days`` ago;
 - ``unreferenced_evidence_files``: attestation evidence files no attestation refers to
   (left by a transaction that failed after writing its file), written more than a day ago.
 
@@ -34,12 +37,20 @@ from vigie.detection.models import Alert
 from vigie.jobs.models import FINAL, Job
 from vigie.leaks import vault
 from vigie.leaks.models import StoredAnalysis
+from vigie.public.models import PublicMessage, ReportRequest
 from vigie.requirements.attestations import attestations_dir, unreferenced_documents
 from vigie.settings import Settings
 from vigie.store.base import utcnow
 
 PURGED = "evidence_purged_at"  # what an alert's evidence becomes
-KINDS = ("leak_files", "notice_deliveries", "alert_evidence", "finished_jobs")
+KINDS = (
+    "leak_files",
+    "notice_deliveries",
+    "alert_evidence",
+    "finished_jobs",
+    "self_check_messages",
+    "report_requests",
+)
 FILE_KINDS = ("unreferenced_evidence_files",)
 DEBRIS_GRACE = timedelta(days=1)  # far longer than any transaction that writes a file
 
@@ -60,6 +71,7 @@ def _due(settings: Settings, now: datetime) -> dict[str, Any]:
     deliveries = now - timedelta(days=settings.retention_delivery_days)
     evidence = now - timedelta(days=settings.retention_alert_evidence_days)
     jobs = now - timedelta(days=settings.retention_jobs_days)
+    public = now - timedelta(days=settings.retention_public_requests_days)
     return {
         "leak_files": StoredAnalysis.purge_after <= now,
         "notice_deliveries": NoticeDelivery.attempt_at < deliveries,
@@ -67,6 +79,8 @@ def _due(settings: Settings, now: datetime) -> dict[str, Any]:
         & Alert.incident_id.is_(None)
         & cast(Alert.evidence, String).not_like(f'%"{PURGED}"%'),
         "finished_jobs": Job.state.in_([s.value for s in FINAL]) & (Job.finished_at < jobs),
+        "self_check_messages": PublicMessage.sent_at < public,
+        "report_requests": ReportRequest.requested_at < public,
     }
 
 
@@ -75,6 +89,8 @@ _MODELS: dict[str, Any] = {
     "notice_deliveries": NoticeDelivery,
     "alert_evidence": Alert,
     "finished_jobs": Job,
+    "self_check_messages": PublicMessage,
+    "report_requests": ReportRequest,
 }
 
 
@@ -105,6 +121,8 @@ def run_retention(
         update(Alert).where(due["alert_evidence"]).values(evidence={PURGED: now.isoformat()})
     )
     session.execute(delete(Job).where(due["finished_jobs"]))
+    session.execute(delete(PublicMessage).where(due["self_check_messages"]))
+    session.execute(delete(ReportRequest).where(due["report_requests"]))
     for path in debris:
         path.unlink(missing_ok=True)
     trail.append(
