@@ -5,6 +5,7 @@ axe-core on every page, screenshots at 1366×768."""
 from __future__ import annotations
 
 import csv
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -20,9 +21,12 @@ from tests.browser import assert_accessible
 from tests.console.browser.conftest import Site
 from vigie.audit.actions import Action
 from vigie.audit.models import AuditEvent
+from vigie.breach.incidents import timeline
 from vigie.jobs.kinds import KINDS
 from vigie.jobs.worker import Worker
+from vigie.registry.population import declare_population, load_population
 from vigie.store.engine import make_engine
+from vigie.synth.load import POPULATION
 
 pytestmark = pytest.mark.browser
 
@@ -127,6 +131,25 @@ def test_upload_a_leak_watch_it_run_read_the_report_open_the_incident(
         incident = s.get(Incident, incident_id)
         assert incident is not None and incident.source == "leak"
     assert [e.actor for e in _events(site, Action.LEAK_ANALYZE)][-1] == "operator:dora"
+
+    # The same DPO, on the incident's page: assess the risk (the registry's population
+    # declared, as `vigie subjects population` does), then the authority pack.
+    with site.world.sessions.begin() as s:
+        declare_population(s, context=load_population(POPULATION), actor="operator:test")
+    expect(watched.get_by_role("heading", level=1)).to_have_text("Incident")
+    watched.get_by_label("Taken with malicious intent (e.g. offered for sale)").check()
+    watched.locator("#assess button[type=submit]").click()
+    expect(watched.get_by_text("Not assessed yet.")).to_have_count(0)
+    watched.get_by_role("button", name="Prepare the authority pack").click()
+    expect(watched.locator("pre.pack")).to_contain_text("Personal data breach notification")
+    with watched.expect_download() as download:
+        watched.get_by_role("link", name=re.compile("^JSON")).first.click()
+    pack = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert pack["people"]["approximate_number"] > 0
+    with site.world.sessions() as s:
+        done = {(e.kind, e.actor) for e in timeline(s, incident_id=incident_id)}
+    assert {("risk", "operator:dora"), ("authority_pack", "operator:dora")} <= done, done
+    assert_accessible(watched)
 
 
 def test_verify_the_trail_and_prove_one_event(
