@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -108,11 +109,14 @@ def pg_ddl() -> str:
     return ";\n".join(statements) + ";"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
-    """URL of a fresh, migrated database of each kind."""
-    if request.param == "sqlite":
-        path = tmp_path / "vigie.db"
+@contextmanager
+def fresh_database(
+    kind: str, directory: Path, sqlite_template: Path, ddl: Callable[[], str]
+) -> Iterator[str]:
+    """URL of a fresh, migrated database of ``kind`` (``sqlite`` in ``directory``, or a
+    PostgreSQL schema built from ``ddl()`` and dropped afterwards)."""
+    if kind == "sqlite":
+        path = directory / "vigie.db"
         shutil.copy(sqlite_template, path)
         yield f"sqlite:///{path}"
         return
@@ -125,12 +129,20 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
     with admin.begin() as conn:  # one round trip; a test schema need not survive a crash
         conn.exec_driver_sql(
             f'SET LOCAL synchronous_commit = off; CREATE SCHEMA "{schema}"; '
-            f'SET LOCAL search_path = "{schema}"; {request.getfixturevalue("pg_ddl")}'
+            f'SET LOCAL search_path = "{schema}"; {ddl()}'
         )
     yield f"{PG_URL}?options=-csearch_path%3D{schema}"
     with admin.begin() as conn:
         conn.exec_driver_sql(f'SET LOCAL synchronous_commit = off; DROP SCHEMA "{schema}" CASCADE')
     admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+    """URL of a fresh, migrated database of each kind."""
+    ddl = lambda: request.getfixturevalue("pg_ddl")  # noqa: E731 - only for PostgreSQL
+    with fresh_database(request.param, tmp_path, sqlite_template, ddl) as url:
+        yield url
 
 
 @pytest.fixture

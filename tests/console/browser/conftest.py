@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import Page
 
-from tests.conftest import CHEAP_PASSWORDS
+from tests.conftest import CHEAP_PASSWORDS, fresh_database
 from tests.gateway.conftest import World
 from tests.gateway.serving import free_port
 from vigie.console.app import create_app
@@ -82,12 +81,19 @@ class Site:
         page.wait_for_url(self.url + "/")
 
 
-@pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Site]:
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[Site]:
+    """The console and the processor API served on one instance, once per database kind."""
     root = tmp_path_factory.mktemp("console-browser")
-    db = root / "vigie.db"
-    shutil.copy(sqlite_template, db)
-    settings = Settings(data_dir=root / "data", database_url=f"sqlite:///{db}", **CHEAP_PASSWORDS)
+    ddl = lambda: request.getfixturevalue("pg_ddl")  # noqa: E731 - only for PostgreSQL
+    with fresh_database(request.param, root, sqlite_template, ddl) as url:
+        yield from _site(root, url)
+
+
+def _site(root: Path, database_url: str) -> Iterator[Site]:
+    settings = Settings(data_dir=root / "data", database_url=database_url, **CHEAP_PASSWORDS)
     settings.data_dir.mkdir()
     ensure_secrets(settings.resolved_secrets_dir)
     engine = make_engine(settings.resolved_database_url)
