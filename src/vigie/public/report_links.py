@@ -34,7 +34,7 @@ from vigie.public.contacts import Contact, contact_key, contact_tag
 from vigie.public.disclosures import DisclosureReport, disclosure_report, prove_lines
 from vigie.public.limiter import RateLimited
 from vigie.public.models import ReportRequest
-from vigie.public.selfcheck import ACTOR, people_with
+from vigie.public.selfcheck import ACTOR, Answer, people_with
 from vigie.registry.models import Subject
 from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
@@ -56,15 +56,6 @@ class ReportLinkMessage(Outgoing):
     @property
     def key(self) -> str:
         return f"report-{self.request_id}"
-
-
-@dataclass(frozen=True)
-class Sent:
-    """What one report request did (counts only)."""
-
-    people: int
-    sent: int
-    capped: bool
 
 
 def token_hash(token: str) -> str:
@@ -120,7 +111,7 @@ def send_report_links(
     channels: Mapping[str, Channel],
     secrets: InstanceSecrets,
     now: Callable[[], datetime],
-) -> Sent:
+) -> Answer:
     """Send each person whose contact on file is ``contact`` a link to their report.
 
     The report is in ``lang`` when the person chose one on the page, else in their
@@ -185,7 +176,7 @@ def send_report_links(
         detail={"channel": contact.channel, "people": len(people), "requests": sent},
     )
     session.commit()
-    return Sent(people=len(people), sent=len(sent), capped=capped)
+    return Answer(people=len(people), sent=len(sent), capped=capped)
 
 
 def _valid(session: Session, token: str, at: datetime, *, lock: bool) -> ReportRequest:

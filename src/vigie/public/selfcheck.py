@@ -54,7 +54,8 @@ class SelfCheckMessage(Outgoing):
 
 @dataclass(frozen=True)
 class Answer:
-    """What one self-check did (counts and ids only)."""
+    """What one self-check or report request did (counts only): the people with that
+    contact on file, the messages sent, and whether the daily cap stopped one."""
 
     people: int
     sent: int
