@@ -235,6 +235,13 @@ class Settings(BaseSettings):
         "self-check messages (their codes verify until then) and the disclosure report links. "
         "Default 1 year (docs/retention.md).",
     )
+    retention_audit_days: int = Field(
+        1_825,
+        ge=1,
+        description="Days a disclosure event of the audit trail keeps the people it names; "
+        "then it is pruned in place (its leaf, hence every proof, stays). Default 5 years "
+        "(docs/retention.md).",
+    )
     leak_memory_limit_mb: int = Field(
         4096,
         ge=256,

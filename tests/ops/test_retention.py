@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.cli.conftest import Invoke
 from tests.gateway.conftest import subject_values
+from vigie.audit import trail
+from vigie.audit.actions import Action
 from vigie.audit.models import AuditEvent
 from vigie.detection.models import Alert
 from vigie.jobs.models import Job
@@ -52,7 +54,7 @@ def test_dry_run_counts_and_run_purges_only_what_is_due(
     counts = json.loads(dry.stdout)["counts"]
     assert counts == {"leak_files": 0, "notice_deliveries": 0, "alert_evidence": 1,
                       "finished_jobs": 2, "self_check_messages": 1, "report_requests": 1,
-                      "unreferenced_evidence_files": 0}  # fmt: skip
+                      "unreferenced_evidence_files": 0, "audit_events": 0}  # fmt: skip
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Job)) == 4
 
@@ -89,3 +91,27 @@ def test_evidence_files_no_attestation_refers_to_go_after_a_day(
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["counts"]["unreferenced_evidence_files"] == 1
     assert not debris.exists() and fresh.exists()  # a fresh file may belong to an open transaction
+
+
+def test_old_disclosures_are_pruned_and_the_trail_still_verifies(
+    cli: Invoke, sessions: sessionmaker[Session]
+) -> None:
+    """Past VIGIE_RETENTION_AUDIT_DAYS a disclosure loses its people; `vigie audit verify`
+    still passes, and the run's `retention:purge` counts them."""
+    old = utcnow() - timedelta(days=1_900)
+    with sessions.begin() as s:
+        for i in range(3):
+            trail.append(s, action=Action.SUBJECT_READ, actor="processor:p/key:1",
+                         processor_id=1, key_id=1, subject_ids=[10 + i], fields=["name"],
+                         at=old)  # fmt: skip
+    assert cli(["audit", "checkpoint"]).exit_code == 0
+    done = cli(["retention", "run", "--json"])
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.stdout)
+    assert result["counts"]["audit_events"] == 3 and result["audit"]["through"] == 3
+    verified = cli(["audit", "verify", "--json"])
+    assert verified.exit_code == 0, verified.output
+    assert json.loads(verified.stdout)["pruned"] == 3
+    with sessions() as s:
+        purge = s.scalars(select(AuditEvent).where(AuditEvent.action == "retention:purge")).one()
+        assert json.loads(purge.detail or "{}")["counts"]["audit_events"] == 3

@@ -107,6 +107,8 @@ class Action(StrEnum):
     """Rows of sealed tables that no seal covered were sealed as they are (older instances)."""
     AUDIT_EXPORT = "audit:export"
     """The trail was exported for independent verification."""
+    AUDIT_PRUNE = "audit:prune"
+    """Disclosures past the audit retention lost their people; the tree keeps every leaf."""
     OPERATOR_CREATE = "operator:create"
     """An operator account of the console was created (login and role, no secret)."""
     OPERATOR_DISABLE = "operator:disable"

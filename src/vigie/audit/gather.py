@@ -10,7 +10,8 @@ snapshot the chain was verified in, and keeps:
   event, person, and a code for the event's field set — 40 bytes per pair, nothing kept
   per event; the people's delta-varints are decoded a whole batch at once;
 - the few other events, whole: ``canary:plant``, ``processor:create``, ``audit:checkpoint``,
-  and (in :attr:`Gathered.others`, for the sealed tables and the providers' requirements)
+  and (in :attr:`Gathered.others`, for the sealed tables, the providers' requirements and
+  the audit trail's own pruning)
   every event of :data:`WITH_DETAIL`.
 
 The database filters the events and names each one's kind (:data:`KIND`), so the Python
@@ -57,6 +58,8 @@ WITH_DETAIL = (
     Action.REQUIREMENT_VERSION,
     Action.ATTESTATION_SUBMIT,
     Action.INSPECTION_RECORD,
+    # announce the horizon of the pruned disclosures (vigie.audit.pruning)
+    Action.AUDIT_PRUNE,
 )
 """Events kept in :attr:`Gathered.others` (seq, action, processor, detail), by action."""
 _OTHER = 8  # kinds from here on: WITH_DETAIL actions (not otherwise kept whole)

@@ -74,7 +74,14 @@ no duplicate; "hex32" is 64 lower-case hex digits, "hex64" 128; "int" excludes b
    announcement is the next event, written after the export. So a checkpoint line
    deleted, replaced by another genuine one, or added fails, naming the checkpoint.
    These events are checked once every root has verified, so they are the signed
-   trail's own record.
+   trail's own record;
+6. pruned disclosures (the audit trail's retention). A ``subject:read`` or
+   ``subject:list`` event whose ``outcome`` is ``"pruned"`` has had its people and
+   ``detail`` removed (``subjects`` ``[]``, ``detail`` null): its contents no longer
+   hash to ``hash``, so only its link and its leaf are checked, the leaf being bound by
+   every checkpoint root over it. It must lie at or below the horizon (``through``, an
+   int in its ``detail``) of an ``audit:prune`` event exported after it; any other event
+   marked pruned, or one beyond every horizon, fails.
 
 It prints ``OK <n> events, <k> checkpoints: ...; unanchored tail: none, ...; root <hex>;
 signed by key <fingerprint>`` and exits 0; or prints ``FAILED:`` and the first problem
@@ -502,6 +509,8 @@ def _verify_export(directory: Path, key: Ed25519PublicKey) -> str:
         if bytes.fromhex(head["root"]) != _fold([]):
             raise Failure(f"checkpoint #{head['id']}: root does not match the empty trail")
     announcements: list[tuple[int, str | None]] = []
+    horizons: list[tuple[int, int]] = []  # (seq, through) of the audit:prune events
+    pruned, last_pruned = 0, 0
     frontier: list[bytes] = []
     prev = GENESIS
     n = 0
@@ -518,7 +527,11 @@ def _verify_export(directory: Path, key: Ed25519PublicKey) -> str:
                     )
                 if bytes.fromhex(event["prev_hash"]) != prev:
                     raise Failure(f"event {seq}: prev_hash does not link to event {seq - 1}")
-                h = event_hash(event)
+                if event["outcome"] == PRUNED:
+                    h = _pruned_leaf(event)
+                    pruned, last_pruned = pruned + 1, seq
+                else:
+                    h = event_hash(event)
                 if h.hex() != event["hash"]:
                     raise Failure(f"event {seq}: contents do not match its hash (altered)")
                 if event["at"] != _iso(event["at_us"]):
@@ -527,6 +540,8 @@ def _verify_export(directory: Path, key: Ed25519PublicKey) -> str:
                 raise Failure(f"{where} is malformed: {exc}") from None
             if event["action"] == ANNOUNCEMENT_ACTION:
                 announcements.append((seq, event["detail"]))
+            elif event["action"] == PRUNE_ACTION:
+                horizons.append((seq, _horizon(event["detail"])))
             n = seq
             i, x = n - 1, h
             while i & 1:
@@ -549,6 +564,11 @@ def _verify_export(directory: Path, key: Ed25519PublicKey) -> str:
     if n != last_size:
         raise Failure(_unanchored(last, n))
     check_sequence(heads, announcements, exported=n)
+    if pruned and not any(h >= last_pruned and seq > h for seq, h in horizons):
+        raise Failure(
+            f"event {last_pruned}: pruned, but no audit:prune event announces a horizon "
+            "that reaches it (its people were removed outside retention)"
+        )
     before = len(heads) - 1
     announced = (
         f"#{last['id']} is the export's own (announced by event {n + 1}, after the export)"
@@ -557,8 +577,39 @@ def _verify_export(directory: Path, key: Ed25519PublicKey) -> str:
     return (
         f"OK {n} events, {len(heads)} checkpoints: {announced}; unanchored tail: none, "
         f"checkpoint #{last['id']} covers every event; root {_fold(frontier).hex()}; "
+        + (
+            f"{pruned} disclosures pruned past retention (leaves kept, up to event {last_pruned}); "
+            if pruned
+            else ""
+        )
         + _signed_by(periods)
     )
+
+
+# -- pruned disclosures -------------------------------------------------------------------
+
+PRUNED = "pruned"
+PRUNE_ACTION = "audit:prune"
+DISCLOSING = ("subject:read", "subject:list")
+
+
+def _pruned_leaf(event: dict[str, Any]) -> bytes:
+    """The leaf of a pruned disclosure (its stored hash), once its shape is checked."""
+    if event["action"] not in DISCLOSING or event["subjects"] or event["detail"] is not None:
+        raise Failure(
+            f"event {event['seq']}: marked pruned, but only a disclosure's people and detail "
+            "are ever pruned (the event was altered)"
+        )
+    return bytes.fromhex(event["hash"])
+
+
+def _horizon(detail: str | None) -> int:
+    """The horizon (``through``) an ``audit:prune`` event announces; 0 if none."""
+    try:
+        value = json.loads(detail or "{}").get("through", 0)
+    except (ValueError, AttributeError):
+        return 0
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _signed_by(periods: list[KeyPeriod]) -> str:

@@ -40,11 +40,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine
 
 from vigie.audit import anchors, evidence, merkle, seal_check
+from vigie.audit.actions import Action
 from vigie.audit.canonical import FORMAT_VERSION, GENESIS
 from vigie.audit.checkpoints import fingerprint, message, split_frontier
 from vigie.audit.gather import Gathered, gather
 from vigie.audit.keyring import KeyHistory
 from vigie.audit.proofs import SignedHead
+from vigie.audit.pruning import PRUNED, horizon_of
 from vigie.audit.sequencer import Pending
 from vigie.errors import IntegrityError
 from vigie.requirements.evidence import check_requirements
@@ -54,6 +56,7 @@ EVENT_COLUMNS = (
     "subjects, fields, outcome, detail, prev_hash, entry_hash"
 )
 BATCH = 20_000
+_DISCLOSING = frozenset(("subject:read", "subject:list"))
 CHUNK = 1024  # leaves hashed level by level at a time (a power of two)
 
 
@@ -73,6 +76,7 @@ class Report:
     sealed: dict[str, seal_check.Sealed] | None = None  # sealed tables, bound bucket by bucket
     evidence_seconds: float = 0.0  # of ``seconds``: gathering and checking the evidence
     pending: Pending = field(default_factory=lambda: Pending(0, None))  # not yet on the chain
+    pruned: int = 0  # disclosure events past retention: their people gone, their leaves kept
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,7 @@ def verify_trail(
         gathered = gather(raw, engine.dialect.name)  # one pass over the events evidence needs
         announced, tail = _anchoring(raw, engine.dialect.name, n, checkpoints, gathered)
         try:  # the evidence, in the same snapshot; the trail's own faults come first
+            _check_pruned(scan, gathered, checkpoints)
             index_rows = evidence.check_index(raw, engine.dialect.name, gathered)
             canaries = evidence.check_canaries(raw, engine.dialect.name, gathered)
             processors = evidence.check_processors(raw, engine.dialect.name, gathered)
@@ -195,6 +200,7 @@ def verify_trail(
         sealed=sealed,
         evidence_seconds=evidence_seconds,
         pending=Pending(int(waiting[0]), None if waiting[1] is None else int(waiting[1])),
+        pruned=scan.pruned,
     )
 
 
@@ -317,6 +323,8 @@ class _Scan:
         self.expected = 1
         self.prev = GENESIS
         self.progress = progress
+        self.pruned = 0
+        self.last_pruned = 0
         if 0 in self.by_size:
             _check_root(self.by_size.pop(0), [])
 
@@ -338,6 +346,8 @@ class _Scan:
                 f"event {seq}: its prev_hash does not link to event {seq - 1}"
                 " (an event was altered, removed or reordered here)"
             )
+        if row[10] == PRUNED:
+            return self._pruned(row)
         try:
             body = orjson.dumps((FORMAT_VERSION, *row[:8], *row[9:12])) + b"\n" + bytes(row[8])
         except (TypeError, ValueError):
@@ -348,6 +358,40 @@ class _Scan:
                 f"event {seq}: its contents do not match its hash (the event was altered)"
             )
         return h
+
+    def _pruned(self, row: Any) -> bytes:
+        """A pruned disclosure: only its link and its leaf are left to check; the leaf is
+        bound by the checkpoint roots, its place by an ``audit:prune`` (see _check_pruned)."""
+        seq = row[0]
+        if row[6] not in _DISCLOSING or bytes(row[8]) or row[11] is not None:
+            raise IntegrityError(
+                f"event {seq}: marked pruned, but only a disclosure's people and detail are "
+                "ever pruned (the event was altered)"
+            )
+        self.pruned += 1
+        self.last_pruned = seq
+        return bytes(row[13])
+
+
+def _check_pruned(scan: _Scan, gathered: Gathered, checkpoints: list[_Checkpoint]) -> None:
+    """Every pruned event lies at or below the horizon of an ``audit:prune`` chained after
+    it, and under a signed checkpoint (whose root the scan recomputed over its leaf)."""
+    if not scan.pruned:
+        return
+    horizons = [
+        (seq, horizon_of(detail))
+        for seq, action, _, detail in gathered.others
+        if action == Action.AUDIT_PRUNE.value
+    ]
+    if not any(h >= scan.last_pruned and seq > h for seq, h in horizons):
+        raise IntegrityError(
+            f"event {scan.last_pruned}: pruned, but no audit:prune event announces a horizon "
+            "that reaches it (its people were removed outside retention)"
+        )
+    if not any(cp.size >= scan.last_pruned for cp in checkpoints):
+        raise IntegrityError(
+            f"event {scan.last_pruned}: pruned, but no signed checkpoint covers its leaf"
+        )
 
 
 def _scan_generic(cur: Any, scan: _Scan) -> None:

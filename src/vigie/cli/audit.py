@@ -160,6 +160,7 @@ def verify(
                 "head_hash": report.head_hash.hex(),
                 "root": report.root.hex(),
                 "index_rows": report.index_rows,
+                "pruned": report.pruned,
                 "canaries": report.canaries,
                 "processors": report.processors,
                 "sealed": {
@@ -181,6 +182,11 @@ def verify(
         console.print(f"[bold red]UNANCHORED[/] {done} as a chain {timing}, but:", highlight=False)
         console.print(unanchored.removeprefix("UNANCHORED: "), style="red", highlight=False)
     console.print(f"served index: {report.index_rows} rows, each what the events say")
+    if report.pruned:
+        console.print(
+            f"pruned: {report.pruned} disclosures past retention (people removed), each "
+            "leaf under a signed root and within an `audit:prune` horizon"
+        )
     console.print(f"canaries: {report.canaries}, each planted by a `canary:plant` event")
     console.print(
         f"processors: {report.processors}, each named as its `processor:create` event says"

@@ -27,18 +27,29 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="Count what is due; purge nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
 ) -> None:
-    """Purge stored leak files, notice delivery records, unattached alerts' evidence and
-    finished jobs past their periods; record `retention:purge` (counts only) in the trail.
+    """Purge stored leak files, notice delivery records, unattached alerts' evidence,
+    finished jobs and the public service's messages past their periods, and prune the
+    people out of audit disclosures past VIGIE_RETENTION_AUDIT_DAYS; record
+    `retention:purge` (counts only) in the trail.
 
-    Never deletes an audit event. Run it daily (deploy/systemd/vigie-retention.timer).
+    Never deletes an audit event: a pruned disclosure keeps its leaf, so every proof and
+    checkpoint stays valid (`audit:prune`). Nothing of the trail is pruned while an
+    incident is open. The workers run it daily (VIGIE_SCHEDULE_RETENTION_SECONDS).
     """
     inst = instance(ctx)
     with inst.session() as session:
         purge = run_retention(session, settings=inst.settings, actor=operator(), dry_run=dry_run)
     if as_json:
-        print_json({"dry_run": purge.dry_run, "counts": purge.counts})
+        audit = None if purge.audit is None else purge.audit.to_json()
+        print_json({"dry_run": purge.dry_run, "counts": purge.counts, "audit": audit})
         return
     verb = "would purge" if purge.dry_run else "purged"
     for kind, count in purge.counts.items():
         console.print(f"{verb} {count:>8,} {kind.replace('_', ' ')}")
-    console.print("audit events are never purged")
+    if purge.audit is not None and purge.audit.held:
+        console.print(f"audit trail: nothing pruned, held by {purge.audit.held}")
+    elif purge.audit is not None and purge.audit.events:
+        console.print(
+            f"audit trail: disclosures up to event {purge.audit.through:,} "
+            f"{'would lose' if purge.dry_run else 'lost'} their people; every leaf is kept"
+        )

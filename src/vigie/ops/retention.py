@@ -17,7 +17,11 @@ Each kind has a period in the settings (justified in docs/retention.md):
 - ``unreferenced_evidence_files``: attestation evidence files no attestation refers to
   (left by a transaction that failed after writing its file), written more than a day ago.
 
-The audit trail is never purged: its events are the proof every other purge refers to.
+- ``audit_events``: disclosure events older than ``retention_audit_days`` lose the people
+  they name, in place, keeping their leaves so that every proof stays valid
+  (:mod:`vigie.audit.pruning`, which appends ``audit:prune``); held while an incident is
+  open. No audit event is ever deleted: they are the proof every other purge refers to.
+
 A run records ``retention:purge`` with the counts only (never an id of a person).
 """
 
@@ -32,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from vigie.audit import trail
 from vigie.audit.actions import Action
+from vigie.audit.pruning import Pruned, prune
 from vigie.breach.models import NoticeDelivery
 from vigie.detection.models import Alert
 from vigie.jobs.models import FINAL, Job
@@ -52,6 +57,7 @@ KINDS = (
     "report_requests",
 )
 FILE_KINDS = ("unreferenced_evidence_files",)
+AUDIT_KINDS = ("audit_events",)
 DEBRIS_GRACE = timedelta(days=1)  # far longer than any transaction that writes a file
 
 
@@ -61,6 +67,8 @@ class Purge:
 
     counts: dict[str, int]
     dry_run: bool
+    audit: Pruned | None = None
+    """The audit trail's own prune (its count is ``counts["audit_events"]``)."""
 
     @property
     def total(self) -> int:
@@ -113,8 +121,12 @@ def run_retention(
         session, attestations_dir(settings.data_dir), before=now - DEBRIS_GRACE
     )
     counts["unreferenced_evidence_files"] = len(debris)
+    audit = prune(
+        session, days=settings.retention_audit_days, actor=actor, now=now, dry_run=dry_run
+    )
+    counts["audit_events"] = audit.events
     if dry_run:
-        return Purge(counts=counts, dry_run=True)
+        return Purge(counts=counts, dry_run=True, audit=audit)
     vault.purge(session, actor=actor, now=now)
     session.execute(delete(NoticeDelivery).where(due["notice_deliveries"]))
     session.execute(
@@ -129,6 +141,6 @@ def run_retention(
         session,
         action=Action.RETENTION_PURGE,
         actor=actor,
-        detail={"counts": counts, "audit_events": 0},
+        detail={"counts": counts, "audit_held": audit.held},
     )
-    return Purge(counts=counts, dry_run=False)
+    return Purge(counts=counts, dry_run=False, audit=audit)
