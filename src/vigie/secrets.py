@@ -11,6 +11,9 @@
   ``HKDF(instance.key, info=purpose)``; version *n* is ``HKDF(instance.key, salt,
   info=purpose#vn)``. The newest version is used for anything new; every version is kept,
   so what an older one made (a notice code, a pseudonym in a leaked file) still checks.
+- ``generation`` (once anything was rotated): rewritten after each rotation commits;
+  processes that follow rotations (``load_secrets(..., reload_seconds=N)``) reload the
+  directory when it changes, so ``vigie serve`` and ``vigie worker`` need no restart.
 
 Secrets are wrapped in :class:`Secret`, which prints as ``'**********'`` so a key never
 reaches a log or a traceback by accident.
@@ -18,9 +21,12 @@ reaches a log or a traceback by accident.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import stat
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,10 +40,14 @@ from vigie.audit.keyring import FILE as KEY_HISTORY
 from vigie.audit.keyring import KeyHistory
 from vigie.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 INSTANCE_KEY = "instance.key"
 SIGNING_KEY = "audit-signing.pem"
 SIGNING_PUB = "audit-signing.pub.pem"
 KEY_VERSIONS = "key-versions.json"
+GENERATION = "generation"
+"""Rewritten by every rotation once committed: running processes reload on a new one."""
 VERSIONS_FORMAT = "vigie-key-versions/v1"
 
 
@@ -75,58 +85,158 @@ FIRST = KeyVersion(1)
 
 
 @dataclass(frozen=True)
-class InstanceSecrets:
-    """The secrets of one Vigie instance, loaded from the secrets directory."""
+class _Loaded:
+    """One consistent set of the instance's secrets (what one load of the directory read)."""
 
     master: Secret
     signing_key: Ed25519PrivateKey
-    versions: Mapping[str, tuple[KeyVersion, ...]] = field(default_factory=dict)
-    """Rotated purposes: their versions after the first, oldest first."""
-    history: KeyHistory | None = None
-    """The audit key history, when the audit key was ever rotated."""
-    _derived: dict[tuple[str, int, int], bytes] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    versions: Mapping[str, tuple[KeyVersion, ...]]
+    history: KeyHistory | None
+    derived: dict[tuple[str, int, int], bytes] = field(default_factory=dict, repr=False)
+
+
+class InstanceSecrets:
+    """The secrets of one Vigie instance, loaded from the secrets directory.
+
+    A long-running process (``vigie serve``, ``vigie worker``) loads them with
+    ``load_secrets(directory, reload_seconds=N)``: then, at most every N seconds, the
+    first use looks at the :data:`GENERATION` file that ``vigie secrets rotate`` rewrites
+    after its change is committed (one ``stat``), and on a new generation reloads the
+    whole directory and swaps it in at once, so every holder of this object uses the new
+    keys from its next call, without a restart. A reload that fails (a file half
+    replaced, refused) keeps the keys in use and is tried again next time.
+    """
+
+    def __init__(
+        self,
+        master: Secret,
+        signing_key: Ed25519PrivateKey,
+        versions: Mapping[str, tuple[KeyVersion, ...]] | None = None,
+        history: KeyHistory | None = None,
+    ) -> None:
+        self._loaded = _Loaded(master, signing_key, dict(versions or {}), history)
+        self._directory: Path | None = None
+        self._every = 0.0
+        self._next_look = 0.0
+        self._generation: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return "InstanceSecrets('**********')"
+
+    def watch(self, directory: Path, *, every_seconds: float) -> InstanceSecrets:
+        """Reload from ``directory`` on each new generation, looking every ``every_seconds``."""
+        self._directory, self._every = directory, every_seconds
+        self._generation = _generation(directory)
+        self._next_look = time.monotonic() + every_seconds
+        return self
+
+    def _now(self) -> _Loaded:
+        if self._directory is not None and time.monotonic() >= self._next_look:
+            self.reload_if_rotated()
+        return self._loaded
+
+    def reload_if_rotated(self) -> bool:
+        """Reload now if a rotation published a new generation; whether it did."""
+        directory = self._directory
+        if directory is None:
+            return False
+        with self._lock:
+            self._next_look = time.monotonic() + self._every
+            seen = _generation(directory)
+            if seen == self._generation:
+                return False
+            try:
+                fresh = load_secrets(directory)
+            except (ConfigError, OSError, ValueError) as exc:
+                log.warning("secrets reload failed, keeping the keys in use: %s", exc)
+                return False
+            self._loaded, self._generation = fresh._loaded, seen
+        log.info("secrets reloaded after a rotation")
+        return True
+
+    @property
+    def master(self) -> Secret:
+        return self._now().master
+
+    @property
+    def signing_key(self) -> Ed25519PrivateKey:
+        """The audit checkpoint key in use now."""
+        return self._now().signing_key
+
+    @property
+    def versions(self) -> Mapping[str, tuple[KeyVersion, ...]]:
+        """Rotated purposes: their versions after the first, oldest first."""
+        return self._now().versions
+
+    @property
+    def history(self) -> KeyHistory | None:
+        """The audit key history, when the audit key was ever rotated."""
+        return self._now().history
 
     def derive(self, purpose: str, length: int = 32) -> bytes:
         """The current key for one purpose (e.g. ``"pseudonym:7"``), from the master key."""
-        return self.derive_version(purpose, self.current(purpose), length)
+        loaded = self._now()
+        return _derive(loaded, purpose, _current(loaded, purpose), length)
 
     def current(self, purpose: str) -> KeyVersion:
         """The version of ``purpose``'s key in use for anything new."""
-        rotated = self.versions.get(purpose, ())
-        return rotated[-1] if rotated else FIRST
+        return _current(self._now(), purpose)
 
     def all_versions(self, purpose: str) -> list[KeyVersion]:
         """Every version of ``purpose``'s key, newest first."""
-        return [*reversed(self.versions.get(purpose, ())), FIRST]
+        return [*reversed(self._now().versions.get(purpose, ())), FIRST]
 
     def derive_version(self, purpose: str, version: KeyVersion, length: int = 32) -> bytes:
         """The key of one version of ``purpose`` (see the module's docstring).
 
         Derived once per version and kept with the secrets (request paths derive the same
         few keys on every request: an HKDF each time was a measurable share of them)."""
-        cached = (purpose, version.version, length)
-        found = self._derived.get(cached)
-        if found is None:
-            if version.version == 1:
-                salt, info = None, purpose
-            else:
-                salt, info = version.salt, f"{purpose}#v{version.version}"
-            found = self._derived[cached] = HKDF(
-                algorithm=hashes.SHA256(), length=length, salt=salt, info=info.encode()
-            ).derive(self.master.reveal())
-        return found
+        return _derive(self._now(), purpose, version, length)
 
     @property
     def audit_keys(self) -> KeyHistory:
         """Every audit key with its period: what verification checks checkpoints against."""
-        return self.history or KeyHistory.single(self.verify_key)
+        loaded = self._now()
+        return loaded.history or KeyHistory.single(loaded.signing_key.public_key())
 
     @property
     def verify_key(self) -> Ed25519PublicKey:
         """The public half of the audit signing key."""
         return self.signing_key.public_key()
+
+
+def _current(loaded: _Loaded, purpose: str) -> KeyVersion:
+    rotated = loaded.versions.get(purpose, ())
+    return rotated[-1] if rotated else FIRST
+
+
+def _derive(loaded: _Loaded, purpose: str, version: KeyVersion, length: int) -> bytes:
+    cached = (purpose, version.version, length)
+    found = loaded.derived.get(cached)
+    if found is None:
+        if version.version == 1:
+            salt, info = None, purpose
+        else:
+            salt, info = version.salt, f"{purpose}#v{version.version}"
+        found = loaded.derived[cached] = HKDF(
+            algorithm=hashes.SHA256(), length=length, salt=salt, info=info.encode()
+        ).derive(loaded.master.reveal())
+    return found
+
+
+def _generation(directory: Path) -> tuple[int, int] | None:
+    """What identifies the last published rotation (None: never rotated)."""
+    try:
+        st = (directory / GENERATION).stat()
+    except FileNotFoundError:
+        return None
+    return st.st_mtime_ns, st.st_ino
+
+
+def publish_generation(directory: Path) -> None:
+    """Tell running processes that the secrets changed (after the change is committed)."""
+    replace_file(directory / GENERATION, f"{time.time_ns()}\n".encode())
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -163,8 +273,11 @@ def ensure_secrets(directory: Path) -> list[str]:
     return created
 
 
-def load_secrets(directory: Path) -> InstanceSecrets:
-    """Load the instance secrets; refuse missing or world-readable files."""
+def load_secrets(directory: Path, *, reload_seconds: float = 0.0) -> InstanceSecrets:
+    """Load the instance secrets; refuse missing or world-readable files.
+
+    ``reload_seconds`` > 0: follow rotations without a restart (see :class:`InstanceSecrets`).
+    """
     paths = [directory / INSTANCE_KEY, directory / SIGNING_KEY]
     for path in paths:
         if not path.exists():
@@ -180,12 +293,13 @@ def load_secrets(directory: Path) -> InstanceSecrets:
     history = None
     if (directory / KEY_HISTORY).exists():
         history = KeyHistory.load(directory, key.public_key())
-    return InstanceSecrets(
+    loaded = InstanceSecrets(
         master=Secret(master),
         signing_key=key,
         versions=read_versions(directory),
         history=history,
     )
+    return loaded.watch(directory, every_seconds=reload_seconds) if reload_seconds > 0 else loaded
 
 
 def read_versions(directory: Path) -> dict[str, tuple[KeyVersion, ...]]:

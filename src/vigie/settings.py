@@ -277,6 +277,13 @@ class Settings(BaseSettings):
     jobs_max_attempts: int = Field(
         3, ge=1, description="Runs a job gets when its workers keep dying before it is failed."
     )
+    secrets_reload_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="How often a running process (`vigie serve`, `vigie worker`) looks whether "
+        "`vigie secrets rotate` published new keys, and loads them: no restart needed. "
+        "0: never (restart after a rotation).",
+    )
     schedule_retention_seconds: float = Field(
         86_400.0,
         ge=0,

@@ -87,7 +87,8 @@ def take(
     if last is not None and last.key_fingerprint not in (ours, succeeds):
         raise IntegrityError(
             f"checkpoint #{last.id} was signed by audit key {last.key_fingerprint[:16]}…, not "
-            "by this process's key: the key was rotated; restart this process to load it"
+            "by this process's key: the key was rotated and this process has not loaded the "
+            "new one yet (it does within VIGIE_SECRETS_RELOAD_SECONDS, or at restart)"
         )
     if due is not None and not due(size, last):
         return None
@@ -151,6 +152,9 @@ class Checkpointer:
     every_events: int = 10_000
     every_seconds: float = 300.0
     actor: str = "system:audit"
+    secrets: InstanceSecrets | None = None
+    """When given, its key is read at each checkpoint (``signing_key`` is then only the
+    first one): a rotation reaches a running process without a restart."""
 
     @classmethod
     def from_settings(
@@ -162,6 +166,7 @@ class Checkpointer:
             signing_key=secrets.signing_key,
             every_events=settings.audit_checkpoint_every_events,
             every_seconds=settings.audit_checkpoint_every_seconds,
+            secrets=secrets,
         )
 
     def due(self, size: int, last: AuditCheckpoint | None, now_us: int) -> bool:
@@ -183,17 +188,28 @@ class Checkpointer:
             _observe(size, last)
             if not self.due(size, last, now_us):
                 return None
+        try:
+            taken = self._take(now, now_us)
+        except IntegrityError:
+            # Signed by a newer key than ours: a rotation committed a moment ago. Look for
+            # its generation now rather than at the next interval, and try once more.
+            if self.secrets is None or not self.secrets.reload_if_rotated():
+                raise
+            taken = self._take(now, now_us)
+        if taken is not None:
+            _observe(taken.size + 1, taken)
+        return taken
+
+    def _take(self, now: datetime | None, now_us: int) -> AuditCheckpoint | None:
+        key = self.signing_key if self.secrets is None else self.secrets.signing_key
         with self.sessions.begin() as session:
-            taken = take(
+            return take(
                 session,
-                signing_key=self.signing_key,
+                signing_key=key,
                 actor=self.actor,
                 now=now,
                 due=lambda size, last: self.due(size, last, now_us),
             )
-        if taken is not None:
-            _observe(taken.size + 1, taken)
-        return taken
 
 
 def _observe(size: int, last: AuditCheckpoint | None) -> None:

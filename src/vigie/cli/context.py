@@ -57,7 +57,11 @@ class Instance:
 
     @cached_property
     def secrets(self) -> InstanceSecrets:
-        return load_secrets(self.settings.resolved_secrets_dir)
+        # A long-running command (`vigie worker`) follows rotations; a short one never looks.
+        return load_secrets(
+            self.settings.resolved_secrets_dir,
+            reload_seconds=self.settings.secrets_reload_seconds,
+        )
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -56,7 +56,8 @@ def rotate_command(
       old → new mapping once (`GET /api/v1/pseudonyms/rotation`); leaks with old
       pseudonyms are still attributed.
 
-    Restart `vigie serve` and `vigie worker` afterwards: they load the secrets at start.
+    Running `vigie serve` and `vigie worker` processes load the new keys within
+    VIGIE_SECRETS_RELOAD_SECONDS (2 s): no restart.
     """
     from vigie.ops import rotation
 

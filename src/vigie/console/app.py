@@ -72,7 +72,9 @@ def create_app(
 ) -> Listener:
     """The console of the instance described by ``settings``."""
     engine = engine or make_engine(settings.resolved_database_url)
-    secrets = secrets or load_secrets(settings.resolved_secrets_dir)
+    secrets = secrets or load_secrets(
+        settings.resolved_secrets_dir, reload_seconds=settings.secrets_reload_seconds
+    )
     sessions = make_session_factory(engine)
     console = Console(
         settings=settings,

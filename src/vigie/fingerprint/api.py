@@ -53,8 +53,8 @@ _DESCRIPTIONS = {
     401: "Missing, malformed or unknown API key.",
     403: "Key or processor refused, or the mapping was already fetched (it is given once).",
     404: "Your pseudonyms were never rotated.",
-    503: "The gateway does not hold the new key yet (restart pending), or the audit trail "
-    "could not record the fetch; nothing was handed out, retry later.",
+    503: "The gateway does not hold the new key yet (it loads it within seconds), or the "
+    "audit trail could not record the fetch; nothing was handed out, retry later.",
 }
 
 

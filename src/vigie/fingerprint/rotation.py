@@ -83,7 +83,7 @@ def fetch_mapping(
 
     Raises :class:`NotFound` if its key was never rotated, :class:`MappingFetched` if every
     rotation's mapping was already fetched, :class:`ConfigError` if this process does not
-    hold the new key yet (it must be restarted after a rotation).
+    hold the new key yet (it loads it within ``secrets_reload_seconds`` of the rotation).
     """
     rows = list(
         session.scalars(
@@ -100,7 +100,7 @@ def fetch_mapping(
         raise MappingFetched("the mapping of your last pseudonym rotation was already fetched")
     current = secrets.current(purpose(processor_id))
     if current.version != pending[-1].to_version:
-        raise ConfigError("this server does not hold the new pseudonym key yet; restart it")
+        raise ConfigError("this server does not hold the new pseudonym key yet; retry shortly")
     old_version = next(
         v
         for v in secrets.all_versions(purpose(processor_id))

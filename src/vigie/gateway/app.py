@@ -152,7 +152,9 @@ def create_app(
     (:class:`vigie.audit.sequencer.SequencerService`).
     """
     engine = engine or make_engine(settings.resolved_database_url)
-    secrets = secrets or load_secrets(settings.resolved_secrets_dir)
+    secrets = secrets or load_secrets(
+        settings.resolved_secrets_dir, reload_seconds=settings.secrets_reload_seconds
+    )
     gate = Gate(
         secrets=secrets,
         cursors=CursorCodec(secrets, ttl_seconds=settings.gateway_cursor_ttl_seconds),
@@ -392,7 +394,9 @@ def app_from_environment() -> FastAPI:
 
     settings = Settings()
     engine = make_engine(settings.resolved_database_url)
-    secrets = load_secrets(settings.resolved_secrets_dir)
+    secrets = load_secrets(
+        settings.resolved_secrets_dir, reload_seconds=settings.secrets_reload_seconds
+    )
     notifier = notifier_from_settings(settings, secrets)  # alerts and canary trips alike
     staged = not is_sqlite(engine)
     app = create_app(

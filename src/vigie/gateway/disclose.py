@@ -26,6 +26,7 @@ from vigie.audit import trail
 from vigie.audit.actions import Action
 from vigie.errors import Denied, InvalidInput, NotFound, VigieError
 from vigie.fingerprint.pseudonyms import MalformedPseudonym, Pseudonymiser
+from vigie.fingerprint.pseudonyms import purpose as pseudonym_purpose
 from vigie.gateway import budget, scope
 from vigie.gateway.caller import identify
 from vigie.gateway.cursor import CursorCodec
@@ -54,15 +55,18 @@ class Gate:
     of chaining them in the request: no lock shared by all processors on the request path
     (PostgreSQL's ``vigie serve``). Events are durable at commit either way; staged ones
     have no sequence number yet (``audit_seq`` is None)."""
-    _pseudonymisers: dict[int, Pseudonymiser] = field(
+    _pseudonymisers: dict[tuple[int, int], Pseudonymiser] = field(
         default_factory=dict, repr=False, compare=False
     )
 
     def pseudonymiser(self, processor_id: int) -> Pseudonymiser:
-        """The processor's pseudonymiser (its key is derived once per worker)."""
-        found = self._pseudonymisers.get(processor_id)
+        """The processor's pseudonymiser for its current key (derived once per version and
+        worker; a rotation's new version is picked up as the secrets reload it)."""
+        version = self.secrets.current(pseudonym_purpose(processor_id))
+        found = self._pseudonymisers.get((processor_id, version.version))
         if found is None:
-            found = self._pseudonymisers[processor_id] = Pseudonymiser(self.secrets, processor_id)
+            found = Pseudonymiser(self.secrets, processor_id, version=version)
+            self._pseudonymisers[(processor_id, version.version)] = found
         return found
 
 

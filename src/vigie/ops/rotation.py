@@ -17,9 +17,11 @@
 Each is audited in the same transaction as the change, and fails closed: the secrets
 files are written before the commit and put back as they were if anything fails, so
 there is never a new key without its audit event, nor an audit event without its key.
-Processes that loaded the secrets before (``vigie serve``, ``vigie worker``) keep the
-old keys until restarted: a server holding a retired audit key refuses to sign (see
-:func:`vigie.audit.checkpoints.take`).
+Once committed, each rotation rewrites the ``generation`` file of the secrets directory
+(:func:`vigie.secrets.publish_generation`): running processes (``vigie serve``, ``vigie
+worker``) look at it every ``secrets_reload_seconds`` and reload the keys, without a
+restart. Until then a server holding a retired audit key refuses to sign (see
+:func:`vigie.audit.checkpoints.take`) and looks again at once.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from vigie.secrets import (
     SIGNING_PUB,
     InstanceSecrets,
     add_versions,
+    publish_generation,
     replace_file,
 )
 from vigie.store.base import utcnow
@@ -138,6 +141,7 @@ def rotate_audit_key(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         replace_file(directory / SIGNING_PUB, pub, 0o644)
+    publish_generation(directory)
     return Rotated(
         "audit-signing",
         {
@@ -177,6 +181,7 @@ def _rotate_versions(
                 detail={"kind": kind, "versions": versions},
                 at=at,
             )
+    publish_generation(directory)
     return versions
 
 

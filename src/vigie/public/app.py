@@ -95,7 +95,9 @@ def create_app(
     (:mod:`vigie.public.tasks`): a ``vigie worker`` answers them.
     """
     engine = engine or make_engine(settings.resolved_database_url)
-    secrets = secrets or load_secrets(settings.resolved_secrets_dir)
+    secrets = secrets or load_secrets(
+        settings.resolved_secrets_dir, reload_seconds=settings.secrets_reload_seconds
+    )
     limiter = limiter or Limiter.from_settings(settings)
     sessions = make_session_factory(engine)
     # Code checks only read: on SQLite they take no write lock (queued requests do).
