@@ -2,13 +2,18 @@
 
 - ``instance.key``: 32 random bytes from which per-purpose keys are derived (pseudonyms,
   notice verification codes, encryption of stored leak files) with HKDF.
+- ``instance-keys.json`` (once ``instance.key`` was rotated): the retired instance keys,
+  each AES-256-GCM wrapped under the current one, with their *epoch* (0 for the first
+  key, then 1, 2...). A derived key's version names the epoch it derives from, so what an
+  older instance key made still checks; rotating ``instance.key`` re-wraps them all
+  under the new key (:func:`vigie.ops.rotation.rotate_instance_key`).
 - ``audit-signing.pem``: the Ed25519 private key that signs audit checkpoints;
   ``audit-signing.pub.pem`` is its public half, safe to hand to a regulator.
 - ``audit-keys.json`` (once the audit key was rotated): the history of the audit keys
   (:mod:`vigie.audit.keyring`), so checkpoints signed by a retired key still verify.
 - ``key-versions.json`` (once a derived key was rotated): for each rotated purpose, its
-  versions after the first (number, random salt, time). Version 1 of a purpose is
-  ``HKDF(instance.key, info=purpose)``; version *n* is ``HKDF(instance.key, salt,
+  versions after the first (number, random salt, time, epoch). Version 1 of a purpose is
+  ``HKDF(key of epoch 0, info=purpose)``; version *n* is ``HKDF(key of its epoch, salt,
   info=purpose#vn)``. The newest version is used for anything new; every version is kept,
   so what an older one made (a notice code, a pseudonym in a leaked file) still checks.
 - ``generation`` (once anything was rotated): rewritten after each rotation commits;
@@ -32,8 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from vigie.audit.keyring import FILE as KEY_HISTORY
@@ -46,6 +53,8 @@ INSTANCE_KEY = "instance.key"
 SIGNING_KEY = "audit-signing.pem"
 SIGNING_PUB = "audit-signing.pub.pem"
 KEY_VERSIONS = "key-versions.json"
+INSTANCE_KEYS = "instance-keys.json"
+INSTANCE_KEYS_FORMAT = "vigie-instance-keys/v1"
 GENERATION = "generation"
 """Rewritten by every rotation once committed: running processes reload on a new one."""
 VERSIONS_FORMAT = "vigie-key-versions/v1"
@@ -76,9 +85,16 @@ class KeyVersion:
     version: int
     at_us: int = 0
     salt: bytes = b""
+    epoch: int = 0
+    """The instance key it derives from (0: the first; see ``instance-keys.json``)."""
 
     def to_json(self) -> dict[str, object]:
-        return {"version": self.version, "at_us": self.at_us, "salt": self.salt.hex()}
+        out: dict[str, object] = {
+            "version": self.version, "at_us": self.at_us, "salt": self.salt.hex()
+        }  # fmt: skip
+        if self.epoch:
+            out["epoch"] = self.epoch
+        return out
 
 
 FIRST = KeyVersion(1)
@@ -92,7 +108,17 @@ class _Loaded:
     signing_key: Ed25519PrivateKey
     versions: Mapping[str, tuple[KeyVersion, ...]]
     history: KeyHistory | None
+    epoch: int = 0
+    retired: Mapping[int, Secret] = field(default_factory=dict)
     derived: dict[tuple[str, int, int], bytes] = field(default_factory=dict, repr=False)
+
+    def master_of(self, epoch: int) -> Secret:
+        if epoch == self.epoch:
+            return self.master
+        found = self.retired.get(epoch)
+        if found is None:
+            raise ConfigError(f"no instance key of epoch {epoch} (instance-keys.json)")
+        return found
 
 
 class InstanceSecrets:
@@ -113,8 +139,13 @@ class InstanceSecrets:
         signing_key: Ed25519PrivateKey,
         versions: Mapping[str, tuple[KeyVersion, ...]] | None = None,
         history: KeyHistory | None = None,
+        *,
+        epoch: int = 0,
+        retired: Mapping[int, Secret] | None = None,
     ) -> None:
-        self._loaded = _Loaded(master, signing_key, dict(versions or {}), history)
+        self._loaded = _Loaded(
+            master, signing_key, dict(versions or {}), history, epoch, dict(retired or {})
+        )
         self._directory: Path | None = None
         self._every = 0.0
         self._next_look = 0.0
@@ -157,7 +188,18 @@ class InstanceSecrets:
 
     @property
     def master(self) -> Secret:
+        """The current instance key (what new derived versions come from)."""
         return self._now().master
+
+    @property
+    def epoch(self) -> int:
+        """The current instance key's epoch (0 until ``instance.key`` is first rotated)."""
+        return self._now().epoch
+
+    @property
+    def retired(self) -> Mapping[int, Secret]:
+        """The retired instance keys, by epoch (unwrapped from ``instance-keys.json``)."""
+        return self._now().retired
 
     @property
     def signing_key(self) -> Ed25519PrivateKey:
@@ -221,7 +263,7 @@ def _derive(loaded: _Loaded, purpose: str, version: KeyVersion, length: int) -> 
             salt, info = version.salt, f"{purpose}#v{version.version}"
         found = loaded.derived[cached] = HKDF(
             algorithm=hashes.SHA256(), length=length, salt=salt, info=info.encode()
-        ).derive(loaded.master.reveal())
+        ).derive(loaded.master_of(version.epoch).reveal())
     return found
 
 
@@ -293,11 +335,14 @@ def load_secrets(directory: Path, *, reload_seconds: float = 0.0) -> InstanceSec
     history = None
     if (directory / KEY_HISTORY).exists():
         history = KeyHistory.load(directory, key.public_key())
+    epoch, retired = read_retired(directory, master)
     loaded = InstanceSecrets(
         master=Secret(master),
         signing_key=key,
         versions=read_versions(directory),
         history=history,
+        epoch=epoch,
+        retired=retired,
     )
     return loaded.watch(directory, every_seconds=reload_seconds) if reload_seconds > 0 else loaded
 
@@ -315,7 +360,12 @@ def read_versions(directory: Path) -> dict[str, tuple[KeyVersion, ...]]:
             raise ValueError(f"unknown format {data['format']!r}")
         out = {
             purpose: tuple(
-                KeyVersion(int(v["version"]), int(v["at_us"]), bytes.fromhex(v["salt"]))
+                KeyVersion(
+                    int(v["version"]),
+                    int(v["at_us"]),
+                    bytes.fromhex(v["salt"]),
+                    int(v.get("epoch", 0)),
+                )
                 for v in versions
             )
             for purpose, versions in data["purposes"].items()
@@ -328,18 +378,23 @@ def read_versions(directory: Path) -> dict[str, tuple[KeyVersion, ...]]:
     return out
 
 
-def add_versions(directory: Path, purposes: list[str], *, at_us: int) -> dict[str, KeyVersion]:
-    """Start a new version of each purpose's key now; return them.
+def add_versions(
+    directory: Path, purposes: list[str], *, at_us: int, epoch: int | None = None
+) -> dict[str, KeyVersion]:
+    """Start a new version of each purpose's key now, from the instance key of ``epoch``
+    (default: the current one); return them.
 
     The file is replaced atomically (written beside it, then renamed), so a crash leaves
     either the old versions or the new ones, never half a file.
     """
     versions = {p: list(v) for p, v in read_versions(directory).items()}
+    if epoch is None:
+        epoch = _current_epoch(directory)
     added: dict[str, KeyVersion] = {}
     for purpose in purposes:
         kept = versions.setdefault(purpose, [])
         number = kept[-1].version + 1 if kept else 2
-        added[purpose] = KeyVersion(number, at_us, secrets.token_bytes(32))
+        added[purpose] = KeyVersion(number, at_us, secrets.token_bytes(32), epoch)
         kept.append(added[purpose])
     write_versions(directory, versions)
     return added
@@ -364,3 +419,73 @@ def replace_file(path: Path, data: bytes, mode: int = 0o600) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+# -- retired instance keys (instance-keys.json) --------------------------------------------
+
+
+def _wrapping(master: bytes) -> AESGCM:
+    key = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"vigie instance-key wrap"
+    ).derive(master)
+    return AESGCM(key)
+
+
+def _aad(epoch: int) -> bytes:
+    return f"{INSTANCE_KEYS_FORMAT}/epoch {epoch}".encode()
+
+
+def wrap_retired(master: bytes, retired: Mapping[int, Secret], *, epoch: int) -> bytes:
+    """``instance-keys.json`` for a current key ``master`` of ``epoch``: every retired key
+    wrapped under it (AES-256-GCM, its epoch bound as associated data)."""
+    wrapping = _wrapping(master)
+    entries = []
+    for number, key in sorted(retired.items()):
+        nonce = os.urandom(12)
+        wrapped = wrapping.encrypt(nonce, key.reveal(), _aad(number))
+        entries.append({"epoch": number, "nonce": nonce.hex(), "wrapped": wrapped.hex()})
+    document = {"format": INSTANCE_KEYS_FORMAT, "epoch": epoch, "retired": entries}
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2)
+
+
+def read_retired(directory: Path, master: bytes) -> tuple[int, dict[int, Secret]]:
+    """The current epoch and the retired instance keys, unwrapped with ``master``."""
+    path = directory / INSTANCE_KEYS
+    if not path.exists():
+        return 0, {}
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        raise ConfigError(f"instance secret {path} is readable by others; chmod 600 it")
+    wrapping = _wrapping(master)
+    try:
+        data = orjson.loads(path.read_bytes())
+        if data["format"] != INSTANCE_KEYS_FORMAT:
+            raise ValueError(f"unknown format {data['format']!r}")
+        epoch = int(data["epoch"])
+        retired = {
+            int(e["epoch"]): Secret(
+                wrapping.decrypt(
+                    bytes.fromhex(e["nonce"]), bytes.fromhex(e["wrapped"]), _aad(int(e["epoch"]))
+                )
+            )
+            for e in data["retired"]
+        }
+    except InvalidTag:
+        raise ConfigError(
+            f"{path} does not unwrap with {INSTANCE_KEY}: the two files are not of the same "
+            "rotation (restore them together)"
+        ) from None
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{path} is not an instance-keys file: {exc}") from None
+    if sorted(retired) != list(range(epoch)):
+        raise ConfigError(f"{path}: the retired epochs are not 0..{epoch - 1}")
+    return epoch, retired
+
+
+def _current_epoch(directory: Path) -> int:
+    path = directory / INSTANCE_KEYS
+    if not path.exists():
+        return 0
+    try:
+        return int(orjson.loads(path.read_bytes())["epoch"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{path} is not an instance-keys file: {exc}") from None

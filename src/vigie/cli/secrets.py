@@ -26,6 +26,7 @@ class Kind(StrEnum):
     NOTICE_CODES = "notice-codes"
     WEBHOOK = "webhook"
     PSEUDONYMS = "pseudonyms"
+    INSTANCE_KEY = "instance-key"
 
 
 def register(app: typer.Typer) -> None:
@@ -38,7 +39,9 @@ def rotate_command(
     ctx: typer.Context,
     kind: Annotated[
         Kind,
-        typer.Argument(help="Which secret: audit-signing, notice-codes, webhook, pseudonyms."),
+        typer.Argument(
+            help="Which secret: audit-signing, notice-codes, webhook, pseudonyms, instance-key."
+        ),
     ],
     processor: str | None = typer.Option(
         None, "--processor", help="The processor whose pseudonyms to rotate (pseudonyms only)."
@@ -55,6 +58,10 @@ def rotate_command(
     - `pseudonyms --processor NAME`: new pseudonyms for one processor, which fetches the
       old → new mapping once (`GET /api/v1/pseudonyms/rotation`); leaks with old
       pseudonyms are still attributed.
+    - `instance-key`: a new instance.key; the retired ones are re-wrapped under it, so
+      every key derived so far still derives; stored leak reports are re-encrypted and
+      notice codes, webhooks and queued contacts move to keys from the new one. Back up
+      `secrets/` afterwards; old backups keep the old key (docs/operations.md).
 
     Running `vigie serve` and `vigie worker` processes load the new keys within
     VIGIE_SECRETS_RELOAD_SECONDS (2 s): no restart.
@@ -71,6 +78,10 @@ def rotate_command(
         )
     elif kind is Kind.NOTICE_CODES:
         done = rotation.rotate_notice_codes(inst.sessions, directory=directory, actor=operator())
+    elif kind is Kind.INSTANCE_KEY:
+        done = rotation.rotate_instance_key(
+            inst.sessions, directory=directory, secrets=inst.secrets, actor=operator()
+        )
     elif kind is Kind.WEBHOOK:
         done = rotation.rotate_webhooks(
             inst.sessions, directory=directory, actor=operator(),
@@ -94,4 +105,13 @@ def rotate_command(
             "old one still vouches for exports, which carry the key history.",
             highlight=False,
         )
-    console.print("Restart `vigie serve` and `vigie worker` to load the new keys.", highlight=False)
+    if kind is Kind.INSTANCE_KEY:
+        console.print(
+            "Back up `secrets/` now (`vigie backup`): backups made before hold the old key.",
+            highlight=False,
+        )
+    console.print(
+        "Running `vigie serve` and `vigie worker` load the new keys within "
+        "VIGIE_SECRETS_RELOAD_SECONDS.",
+        highlight=False,
+    )

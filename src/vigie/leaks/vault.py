@@ -3,7 +3,9 @@
 A stored report is AES-256-GCM encrypted under ``secrets.derive("leak-vault")`` with a
 random 96-bit nonce; the row id and creation time are bound as associated data, so a
 ciphertext moved to another row does not decrypt. The JSON is deflated (zlib) as it is
-produced, before encryption. Reports older than
+produced, before encryption. A report is opened with any version of the key (newest
+first), and :func:`rewrap` re-encrypts every stored report under a new version (the
+rotation of ``instance.key``). Reports older than
 ``leak_retention_days`` are deleted by :func:`purge` (``vigie leak purge``), which every
 analysis also runs first. Both are audited with counts only.
 """
@@ -31,6 +33,7 @@ from vigie.settings import Settings
 from vigie.store.base import utcnow
 
 _PURPOSE = "leak-vault"
+PURPOSE = _PURPOSE
 
 
 def _aad(row: StoredAnalysis) -> bytes:
@@ -100,14 +103,36 @@ def load_report(session: Session, *, analysis_id: int, secrets: InstanceSecrets)
     row = session.get(StoredAnalysis, analysis_id)
     if row is None:
         raise NotFound(f"no stored leak analysis {analysis_id} (purged or never stored)")
-    try:
-        plain = AESGCM(secrets.derive(_PURPOSE)).decrypt(row.nonce, row.ciphertext, _aad(row))
-    except InvalidTag as exc:
-        raise IntegrityError(f"stored leak analysis {analysis_id} does not decrypt") from exc
+    plain = _open(row, secrets)
     if plain[:1] == b"x":  # zlib (reports stored since the memory bound); else plain JSON
         plain = zlib.decompress(plain)
     data: dict[str, Any] = json.loads(plain)
     return data
+
+
+def _open(row: StoredAnalysis, secrets: InstanceSecrets) -> bytes:
+    """The stored plain bytes of ``row``, under whichever version of the key sealed it."""
+    for version in secrets.all_versions(_PURPOSE):
+        key = secrets.derive_version(_PURPOSE, version)
+        try:
+            return AESGCM(key).decrypt(row.nonce, row.ciphertext, _aad(row))
+        except InvalidTag:
+            continue
+    raise IntegrityError(f"stored leak analysis {row.id} does not decrypt")
+
+
+def rewrap(session: Session, *, old: InstanceSecrets, new: InstanceSecrets) -> int:
+    """Re-encrypt every stored report opened with ``old`` under ``new``'s current key, with
+    a fresh nonce, in the caller's transaction; return how many."""
+    key = AESGCM(new.derive(_PURPOSE))
+    count = 0
+    for row in session.scalars(select(StoredAnalysis).order_by(StoredAnalysis.id)):
+        plain = _open(row, old)
+        row.nonce = os.urandom(12)
+        row.ciphertext = key.encrypt(row.nonce, plain, _aad(row))
+        count += 1
+    session.flush()
+    return count
 
 
 def _compressed(chunks: Iterable[bytes]) -> bytes:

@@ -13,6 +13,13 @@
 - ``pseudonyms``: a new version of one processor's pseudonym key, and the one-time
   mapping old → new it is owed (:mod:`vigie.fingerprint.rotation`); attribution tries
   every version, so leaks made with old pseudonyms still name it.
+- ``instance-key``: a new ``instance.key``, the root every derived key comes from. The
+  retired instance keys are re-wrapped under the new one (``instance-keys.json``), so
+  every existing version of every derived key still derives (pseudonyms processors hold,
+  lookup tags, codes sent). What can move off the old key does, in the same
+  transaction: new versions, from the new key, of :data:`REWRAPPED` (the stored leak
+  reports, re-encrypted now; notice codes; webhooks, with their overlap; the seal of
+  queued contacts, still opened under the old version too).
 
 Each is audited in the same transaction as the change, and fails closed: the secrets
 files are written before the commit and put back as they were if anything fails, so
@@ -48,20 +55,29 @@ from vigie.breach.codes import PURPOSE as NOTICE_CODE
 from vigie.errors import NotFound
 from vigie.fingerprint.pseudonyms import purpose as pseudonym_purpose
 from vigie.fingerprint.rotation import record_rotation
+from vigie.leaks.vault import PURPOSE as LEAK_VAULT
+from vigie.leaks.vault import rewrap
 from vigie.ops.webhooks import PURPOSES as WEBHOOKS
 from vigie.processors.models import Processor
+from vigie.public.contacts import SEAL_PURPOSE as CONTACT_SEAL
 from vigie.secrets import (
+    INSTANCE_KEY,
+    INSTANCE_KEYS,
     KEY_VERSIONS,
     SIGNING_KEY,
     SIGNING_PUB,
     InstanceSecrets,
     add_versions,
+    load_secrets,
     publish_generation,
     replace_file,
+    wrap_retired,
 )
 from vigie.store.base import utcnow
 
-KINDS = ("audit-signing", "notice-codes", "webhook", "pseudonyms")
+KINDS = ("audit-signing", "notice-codes", "webhook", "pseudonyms", "instance-key")
+REWRAPPED = (LEAK_VAULT, NOTICE_CODE, *WEBHOOKS.values(), CONTACT_SEAL)
+"""Purposes that get a new version from the new instance key when it is rotated."""
 
 
 @dataclass(frozen=True)
@@ -245,3 +261,44 @@ def rotate_pseudonyms(
         {"processor": processor, "from": versions[purpose] - 1, "to": versions[purpose],
          "rotation": rotation_id[0]},
     )  # fmt: skip
+
+
+def rotate_instance_key(
+    sessions: sessionmaker[Session],
+    *,
+    directory: Path,
+    secrets: InstanceSecrets,
+    actor: str,
+    now: datetime | None = None,
+) -> Rotated:
+    """A new ``instance.key``; every retired one re-wrapped under it (see the module)."""
+    at = now or utcnow()
+    epoch = secrets.epoch + 1
+    master = os.urandom(32)
+    retired = {**secrets.retired, secrets.epoch: secrets.master}
+    files = (INSTANCE_KEY, INSTANCE_KEYS, KEY_VERSIONS)
+    with _restored_on_failure(directory, files), sessions.begin() as session:
+        replace_file(directory / INSTANCE_KEYS, wrap_retired(master, retired, epoch=epoch))
+        replace_file(directory / INSTANCE_KEY, master)
+        added = add_versions(directory, list(REWRAPPED), at_us=to_us(at), epoch=epoch)
+        fresh = load_secrets(directory)
+        reports = rewrap(session, old=secrets, new=fresh)
+        versions = {p: v.version for p, v in added.items()}
+        append(
+            session,
+            action=Action.SECRET_ROTATE,
+            actor=actor,
+            detail={
+                "kind": "instance-key",
+                "epoch": epoch,
+                "retired": len(retired),
+                "versions": versions,
+                "reports_reencrypted": reports,
+            },
+            at=at,
+        )
+    publish_generation(directory)
+    return Rotated(
+        "instance-key",
+        {"epoch": epoch, "retired": len(retired), "versions": versions, "reports": reports},
+    )

@@ -70,13 +70,15 @@ def contact_tag(key: bytes, contact: Contact) -> str:
 
 
 _SEAL_AAD = b"vigie public contact v1"
+SEAL_PURPOSE = "public-contact-seal"
+"""The key that seals a contact in a queued job's parameters (rotated with instance.key)."""
 
 
 def seal_contact(secrets: InstanceSecrets, contact: Contact) -> str:
     """``contact`` encrypted for a queued job's parameters (URL-safe text)."""
     nonce = os.urandom(12)
     plain = f"{contact.channel}:{contact.value}".encode()
-    sealed = AESGCM(secrets.derive("public-contact-seal")).encrypt(nonce, plain, _SEAL_AAD)
+    sealed = AESGCM(secrets.derive(SEAL_PURPOSE)).encrypt(nonce, plain, _SEAL_AAD)
     return base64.urlsafe_b64encode(nonce + sealed).decode()
 
 
@@ -84,10 +86,17 @@ def open_contact(secrets: InstanceSecrets, sealed: str) -> Contact:
     """The contact :func:`seal_contact` sealed; :class:`IntegrityError` if it was altered."""
     try:
         data = base64.urlsafe_b64decode(sealed.encode())
-        plain = AESGCM(secrets.derive("public-contact-seal")).decrypt(
-            data[:12], data[12:], _SEAL_AAD
-        )
-    except (InvalidTag, ValueError) as exc:
+    except ValueError as exc:
         raise IntegrityError("a queued contact does not decrypt") from exc
+    for version in secrets.all_versions(SEAL_PURPOSE):  # newest first: a rotation adds one
+        try:
+            plain = AESGCM(secrets.derive_version(SEAL_PURPOSE, version)).decrypt(
+                data[:12], data[12:], _SEAL_AAD
+            )
+            break
+        except (InvalidTag, ValueError):
+            continue
+    else:
+        raise IntegrityError("a queued contact does not decrypt")
     channel, _, value = plain.decode().partition(":")
     return Contact(channel, value)
