@@ -218,3 +218,42 @@ def test_the_offline_verifier_passes_an_export_after_pruning(
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert bad.returncode == 1 and f"event {aged['recent']}: pruned" in bad.stdout
+
+
+def test_what_is_left_of_a_pruned_event_is_still_bound(
+    engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets, aged: dict[str, int]
+) -> None:
+    """A pruned event's own hash no longer binds its processor or fields: its audit:prune's
+    digest does, so changing them fails verification."""
+    _prune(sessions)
+    verify_trail(engine, public_key=secrets.audit_keys)
+    with sessions.begin() as s:
+        s.execute(update(AuditEvent).where(AuditEvent.seq == aged["old_2"]).values(fields="name"))
+    with pytest.raises(IntegrityError, match="no longer as it recorded them"):
+        verify_trail(engine, public_key=secrets.audit_keys)
+
+
+def test_the_offline_verifier_binds_what_is_left_of_pruned_events(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    secrets: InstanceSecrets,
+    aged: dict[str, int],
+    tmp_path: Path,
+) -> None:
+    _prune(sessions)
+    out = tmp_path / "export"
+    export_trail(engine, sessions, out=out, secrets=secrets, actor="operator:dpo")
+    pem = tmp_path / "key.pem"
+    pem.write_text((out / "audit-signing.pub.pem").read_text())
+    lines = (out / "events.jsonl").read_text().splitlines()
+    i = aged["old_1"] - 1
+    event = json.loads(lines[i])
+    assert event["outcome"] == PRUNED and event["subjects"] == []
+    event["processor_id"] = 2  # blame another processor for an old disclosure
+    lines[i] = json.dumps(event, separators=(",", ":"))
+    (out / "events.jsonl").write_text("\n".join(lines) + "\n")
+    bad = subprocess.run(
+        [sys.executable, "-I", str(out / "verify_trail.py"), str(out), "--key", str(pem)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 1 and "no longer as it recorded them" in bad.stdout, bad.stdout

@@ -81,7 +81,11 @@ no duplicate; "hex32" is 64 lower-case hex digits, "hex64" 128; "int" excludes b
    hash to ``hash``, so only its link and its leaf are checked, the leaf being bound by
    every checkpoint root over it. It must lie at or below the horizon (``through``, an
    int in its ``detail``) of an ``audit:prune`` event exported after it; any other event
-   marked pruned, or one beyond every horizon, fails.
+   marked pruned, or one beyond every horizon, fails. Each ``audit:prune`` covers the
+   range from the previous one's ``through`` (its ``after``) to its own, and its
+   ``digest`` is the SHA-256 (hex) of what is left of the events it pruned: for each, in
+   order, the compact JSON array ``[seq, at_us, actor, processor_id, key_id, origin,
+   action, purpose, fields]`` (``fields`` joined by ",") and a newline.
 
 It prints ``OK <n> events, <k> checkpoints: ...; unanchored tail: none, ...; root <hex>;
 signed by key <fingerprint>`` and exits 0; or prints ``FAILED:`` and the first problem
@@ -510,6 +514,8 @@ def _verify_export(directory: Path, key: Ed25519PublicKey) -> str:
             raise Failure(f"checkpoint #{head['id']}: root does not match the empty trail")
     announcements: list[tuple[int, str | None]] = []
     horizons: list[tuple[int, int]] = []  # (seq, through) of the audit:prune events
+    prunes: list[tuple[int, str | None]] = []  # (seq, detail) of the same
+    left: list[list[Any]] = []  # what is left of each pruned event, in order
     pruned, last_pruned = 0, 0
     frontier: list[bytes] = []
     prev = GENESIS
@@ -530,6 +536,7 @@ def _verify_export(directory: Path, key: Ed25519PublicKey) -> str:
                 if event["outcome"] == PRUNED:
                     h = _pruned_leaf(event)
                     pruned, last_pruned = pruned + 1, seq
+                    left.append(_kept(event))
                 else:
                     h = event_hash(event)
                 if h.hex() != event["hash"]:
@@ -542,6 +549,7 @@ def _verify_export(directory: Path, key: Ed25519PublicKey) -> str:
                 announcements.append((seq, event["detail"]))
             elif event["action"] == PRUNE_ACTION:
                 horizons.append((seq, _horizon(event["detail"])))
+                prunes.append((seq, event["detail"]))
             n = seq
             i, x = n - 1, h
             while i & 1:
@@ -569,6 +577,7 @@ def _verify_export(directory: Path, key: Ed25519PublicKey) -> str:
             f"event {last_pruned}: pruned, but no audit:prune event announces a horizon "
             "that reaches it (its people were removed outside retention)"
         )
+    check_prunes(prunes, left)
     before = len(heads) - 1
     announced = (
         f"#{last['id']} is the export's own (announced by event {n + 1}, after the export)"
@@ -601,6 +610,45 @@ def _pruned_leaf(event: dict[str, Any]) -> bytes:
             "are ever pruned (the event was altered)"
         )
     return bytes.fromhex(event["hash"])
+
+
+def _kept(event: dict[str, Any]) -> list[Any]:
+    """What a pruned event keeps, in the order its ``audit:prune`` digest reads it."""
+    return [
+        event["seq"], event["at_us"], event["actor"], event["processor_id"], event["key_id"],
+        event["origin"], event["action"], event["purpose"], ",".join(event["fields"]),
+    ]  # fmt: skip
+
+
+def _digest(rows: list[list[Any]]) -> str:
+    sha = hashlib.sha256()
+    for row in rows:
+        sha.update(json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+    return sha.hexdigest()
+
+
+def check_prunes(prunes: list[tuple[int, str | None]], left: list[list[Any]]) -> None:
+    """Raise unless each ``audit:prune`` starts where the previous ended and its digest is
+    that of what is left of the events it pruned."""
+    at = previous = 0
+    for seq, detail in prunes:
+        try:
+            data = json.loads(detail or "{}")
+        except ValueError:
+            data = {}
+        data = data if isinstance(data, dict) else {}
+        through = data.get("through")
+        if data.get("after") != previous or not isinstance(through, int) or through < previous:
+            raise Failure(f"event {seq} (audit:prune): its range does not follow the previous one")
+        end = at
+        while end < len(left) and left[end][0] <= through:
+            end += 1
+        if _digest(left[at:end]) != data.get("digest"):
+            raise Failure(
+                f"event {seq} (audit:prune): the events it pruned (up to event {through}) are "
+                "no longer as it recorded them (a pruned event was altered)"
+            )
+        at, previous = end, through
 
 
 def _horizon(detail: str | None) -> int:

@@ -10,9 +10,12 @@ kept event stay exactly what they were. A pruned event's contents can no longer 
 re-hashed; what still binds it is its leaf under a signed root, and so only events that a
 signed checkpoint covers are pruned.
 
-Every prune appends ``audit:prune`` with the horizon (``through``: the last event it may
-touch), the cut-off time, how many events it pruned and the checkpoint (id, size, root)
-that signs their leaves. Verification (:mod:`vigie.audit.verify`, and the offline
+Every prune appends ``audit:prune`` with the range it covers (``after``, the previous
+prune's horizon, to ``through``, the last event it may touch), the cut-off time, how many
+events it pruned, the :func:`digest` of what is left of them (number, time, actor,
+processor, key, origin, action, purpose, fields: no longer bound by their own hash, now
+bound by this chained event), and the checkpoint (id, size, root) that signs their
+leaves. Verification (:mod:`vigie.audit.verify`, and the offline
 verifier) accepts a pruned event only at or below the horizon of an ``audit:prune`` event
 chained after it, and only under a checkpoint whose root it recomputes: pruning anything
 else, or hiding a recent disclosure that way, fails verification.
@@ -34,6 +37,8 @@ so the index stays equal to what the kept events say, which verification checks.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,6 +59,7 @@ from vigie.audit.models import (
 from vigie.audit.trail import DISCLOSURES as DISCLOSING
 from vigie.audit.trail import append
 from vigie.breach.models import Incident
+from vigie.errors import IntegrityError
 
 PRUNED = "pruned"
 """The outcome of a pruned disclosure event."""
@@ -125,6 +131,12 @@ def prune(
     if dry_run or not due:
         return Pruned(events=due, through=through if due else 0)
     assert checkpoint is not None
+    after = _last_horizon(session)
+    left = digest(
+        session.execute(
+            select(*(EVENTS.c[name] for name in KEPT)).where(_due(through)).order_by(EVENTS.c.seq)
+        )
+    )
     session.execute(
         update(EVENTS)
         .where(_due(through))
@@ -137,7 +149,9 @@ def prune(
         action=Action.AUDIT_PRUNE,
         actor=actor,
         detail={
+            "after": after,
             "through": through,
+            "digest": left,
             "before_us": before_us,
             "events": due,
             "checkpoint": checkpoint.id,
@@ -191,6 +205,66 @@ def _follow_index(session: Session, through: int) -> None:
                 tuple_(PROCESSOR_FIELDS.c.processor_id, PROCESSOR_FIELDS.c.field).in_(gone)
             )
         )
+
+
+KEPT = ("seq", "at_us", "actor", "processor_id", "key_id", "origin", "action", "purpose",
+        "fields")  # fmt: skip
+"""What a pruned event keeps, in the order :func:`digest` reads it."""
+
+
+def digest(rows: Iterable[Sequence[Any]]) -> str:
+    """SHA-256 (hex) of the kept columns of pruned events (:data:`KEPT`), one compact JSON
+    array per event and line, in event order: what ``audit:prune`` binds them by."""
+    sha = hashlib.sha256()
+    for row in rows:
+        sha.update(orjson.dumps(list(row)) + b"\n")
+    return sha.hexdigest()
+
+
+def _last_horizon(session: Session) -> int:
+    last = session.scalar(
+        select(EVENTS.c.detail)
+        .where(EVENTS.c.action == Action.AUDIT_PRUNE.value)
+        .order_by(desc(EVENTS.c.seq))
+        .limit(1)
+    )
+    return horizon_of(last)
+
+
+def check_prunes(
+    announced: Sequence[tuple[int, str | None]], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Raise :class:`IntegrityError` unless the ``audit:prune`` events (seq, detail, in
+    order) follow one another (each starts where the last ended) and each one's digest is
+    that of the pruned events of its range (``rows``: their :data:`KEPT` columns, in order)."""
+    pending = list(rows)
+    at = 0
+    previous = 0
+    for seq, detail in announced:
+        data = _detail(detail)
+        after, through, said = data.get("after"), data.get("through"), data.get("digest")
+        if after != previous or not isinstance(through, int) or through < previous:
+            raise IntegrityError(
+                f"event {seq} (audit:prune): its range does not follow the previous prune's"
+            )
+        end = at
+        while end < len(pending) and pending[end][0] <= through:
+            end += 1
+        if digest(pending[at:end]) != said:
+            raise IntegrityError(
+                f"event {seq} (audit:prune): the events it pruned (up to event {through}) are "
+                "no longer as it recorded them (a pruned event's time, processor, key, "
+                "purpose or fields was altered)"
+            )
+        at, previous = end, through
+
+
+def _detail(detail: str | None) -> dict[str, Any]:
+    try:
+        data = orjson.loads(detail or "{}")
+    except orjson.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def horizon_of(detail: str | None) -> int:

@@ -46,7 +46,7 @@ from vigie.audit.checkpoints import fingerprint, message, split_frontier
 from vigie.audit.gather import Gathered, gather
 from vigie.audit.keyring import KeyHistory
 from vigie.audit.proofs import SignedHead
-from vigie.audit.pruning import PRUNED, horizon_of
+from vigie.audit.pruning import KEPT, PRUNED, check_prunes, horizon_of
 from vigie.audit.sequencer import Pending
 from vigie.errors import IntegrityError
 from vigie.requirements.evidence import check_requirements
@@ -154,7 +154,7 @@ def verify_trail(
         gathered = gather(raw, engine.dialect.name)  # one pass over the events evidence needs
         announced, tail = _anchoring(raw, engine.dialect.name, n, checkpoints, gathered)
         try:  # the evidence, in the same snapshot; the trail's own faults come first
-            _check_pruned(scan, gathered, checkpoints)
+            _check_pruned(scan, gathered, checkpoints, raw)
             index_rows = evidence.check_index(raw, engine.dialect.name, gathered)
             canaries = evidence.check_canaries(raw, engine.dialect.name, gathered)
             processors = evidence.check_processors(raw, engine.dialect.name, gathered)
@@ -373,16 +373,30 @@ class _Scan:
         return bytes(row[13])
 
 
-def _check_pruned(scan: _Scan, gathered: Gathered, checkpoints: list[_Checkpoint]) -> None:
+def _check_pruned(
+    scan: _Scan, gathered: Gathered, checkpoints: list[_Checkpoint], raw: Any
+) -> None:
     """Every pruned event lies at or below the horizon of an ``audit:prune`` chained after
-    it, and under a signed checkpoint (whose root the scan recomputed over its leaf)."""
-    if not scan.pruned:
-        return
-    horizons = [
-        (seq, horizon_of(detail))
+    it, and under a signed checkpoint (whose root the scan recomputed over its leaf); what
+    is left of the pruned events is what their ``audit:prune`` recorded."""
+    announced = [
+        (int(seq), detail)
         for seq, action, _, detail in gathered.others
         if action == Action.AUDIT_PRUNE.value
     ]
+    if announced or scan.pruned:
+        cur = raw.cursor()
+        try:
+            cur.execute(
+                f"SELECT {', '.join(KEPT)} FROM audit_events WHERE outcome = '{PRUNED}' "
+                "ORDER BY seq"
+            )
+            check_prunes(announced, cur.fetchall())
+        finally:
+            cur.close()
+    if not scan.pruned:
+        return
+    horizons = [(seq, horizon_of(detail)) for seq, detail in announced]
     if not any(h >= scan.last_pruned and seq > h for seq, h in horizons):
         raise IntegrityError(
             f"event {scan.last_pruned}: pruned, but no audit:prune event announces a horizon "
@@ -415,8 +429,11 @@ def _scan_generic(cur: Any, scan: _Scan) -> None:
 _SQLITE_FAST = (
     "SELECT CAST(x'00' || prev_hash || json_array(1, seq, at_us, actor, processor_id, "
     "key_id, origin, action, purpose, fields, outcome, detail) || x'0a' || subjects AS BLOB), "
-    "entry_hash FROM audit_events ORDER BY seq"
+    "entry_hash, CASE WHEN outcome = 'pruned' THEN action IN ('subject:read', 'subject:list') "
+    "AND length(subjects) = 0 AND detail IS NULL END FROM audit_events ORDER BY seq"
 )
+"""Each event's hash preimage, its stored hash, and for a pruned event whether it has the
+only shape pruning leaves (1), or not (0: re-checked row by row, which names it)."""
 
 
 def _scan_sqlite(raw: Any, scan: _Scan) -> None:
@@ -433,12 +450,21 @@ def _scan_sqlite(raw: Any, scan: _Scan) -> None:
         cur.execute(_SQLITE_FAST)
         sha = hashlib.sha256
         while rows := cur.fetchmany(BATCH):
-            blobs, stored = zip(*rows, strict=True)
+            blobs, stored, shapes = zip(*rows, strict=True)
             hashes = [sha(b).digest() for b in blobs]
             links = [b[1:33] for b in blobs]
+            pruned = [i for i, shape in enumerate(shapes) if shape is not None]
+            if any(not shapes[i] for i in pruned):
+                _recheck(raw, scan, len(rows))
+                continue
+            for i in pruned:  # its leaf is what binds it (see _Scan._pruned)
+                hashes[i] = bytes(stored[i])
             if list(stored) != hashes or links[0] != scan.prev or links[1:] != hashes[:-1]:
                 _recheck(raw, scan, len(rows))
                 continue
+            if pruned:
+                scan.pruned += len(pruned)
+                scan.last_pruned = scan.expected + pruned[-1]
             _advance(scan, hashes)
             if scan.progress is not None:
                 scan.progress(scan.expected - 1)
