@@ -21,7 +21,7 @@ from vigie.audit.pruning import PRUNED, Pruned, prune
 from vigie.audit.trail import append
 from vigie.audit.verify import verify_trail
 from vigie.breach.models import Incident
-from vigie.errors import IntegrityError
+from vigie.errors import IntegrityError, NotFound
 from vigie.secrets import InstanceSecrets
 from vigie.store.base import utcnow
 
@@ -124,6 +124,8 @@ def test_inclusion_proofs_of_kept_events_stay_valid(
         for name in ("old_op", "recent"):  # and new ones, against a checkpoint after it
             check_inclusion(inclusion(s, seq=aged[name]), public_key=secrets.verify_key)
         old_to_new = consistency(s, old_id=aged["cp_old"], new_id=cp.id)
+        with pytest.raises(NotFound, match="pruned past the audit retention"):
+            inclusion(s, seq=aged["old_1"])
     check_consistency(old_to_new, public_key=secrets.verify_key)
 
 

@@ -19,6 +19,7 @@ from vigie.audit import merkle, tiles
 from vigie.audit.canonical import decode_subjects
 from vigie.audit.checkpoints import latest, message
 from vigie.audit.models import EVENTS, AuditCheckpoint, AuditEvent, from_us
+from vigie.audit.pruning import PRUNED
 from vigie.errors import IntegrityError, NotFound
 
 
@@ -134,6 +135,11 @@ def inclusion(session: Session, *, seq: int, checkpoint_id: int | None = None) -
         raise NotFound(f"no event {seq}")
     if seq > cp.size:
         raise NotFound(f"event {seq} is newer than checkpoint #{cp.id} ({cp.size} events)")
+    if event.outcome == PRUNED:
+        raise NotFound(
+            f"event {seq} was pruned past the audit retention: the people it named are gone, "
+            "and its contents no longer hash to its leaf, so no proof can show them"
+        )
     path = merkle.inclusion_proof(seq - 1, cp.size, tiles.Subtrees(session.connection()))
     row = session.execute(select(EVENTS).where(EVENTS.c.seq == seq)).one()
     proof = InclusionProof(
