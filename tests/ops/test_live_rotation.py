@@ -16,7 +16,14 @@ from tests.gateway.serving import serving
 from vigie.audit.checkpoints import fingerprint
 from vigie.audit.models import AuditCheckpoint
 from vigie.audit.verify import verify_trail
+from vigie.detection.notify import (
+    SIGNATURE_HEADER,
+    WebhookNotifier,
+    check_signature,
+    notifier_from_settings,
+)
 from vigie.fingerprint.pseudonyms import Pseudonymiser
+from vigie.ops.webhooks import PURPOSES, active_keys
 from vigie.secrets import (
     KEY_VERSIONS,
     add_versions,
@@ -24,6 +31,7 @@ from vigie.secrets import (
     load_secrets,
     publish_generation,
 )
+from vigie.settings import Settings
 
 PURPOSE = "notice-code"
 
@@ -67,6 +75,32 @@ def test_a_short_lived_load_never_looks(tmp_path: Path) -> None:
     add_versions(tmp_path, [PURPOSE], at_us=1)
     publish_generation(tmp_path)
     assert fixed.current(PURPOSE).version == 1 and not fixed.reload_if_rotated()
+
+
+def test_the_alert_webhook_signs_with_the_keys_of_the_moment(tmp_path: Path) -> None:
+    """The notifier a server builds at start follows a webhook rotation published later."""
+    ensure_secrets(tmp_path)
+    live = load_secrets(tmp_path, reload_seconds=0.05)
+    settings = Settings(data_dir=tmp_path / "data", alert_webhook_url="https://siem.example/h")
+    received: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        return httpx.Response(204)
+
+    notifier = notifier_from_settings(settings, live)
+    assert isinstance(notifier, WebhookNotifier)
+    notifier.transport = httpx.MockTransport(handler)
+    old = active_keys(live, PURPOSES["alert"], now_us=1, overlap_seconds=0)
+    add_versions(tmp_path, list(PURPOSES.values()), at_us=time.time_ns() // 1000)
+    publish_generation(tmp_path)
+    time.sleep(0.06)
+    notifier.send({"id": 1})
+    header = received[-1].headers[SIGNATURE_HEADER]
+    new = active_keys(live, PURPOSES["alert"], now_us=time.time_ns() // 1000, overlap_seconds=0)
+    assert new[0].reveal() != old[0].reveal()
+    assert check_signature(new, received[-1].content, header)  # the new key, at once
+    assert check_signature(old, received[-1].content, header)  # and the old, in the overlap
 
 
 @pytest.mark.slow

@@ -120,10 +120,21 @@ class WebhookNotifier:
     transport: httpx.BaseTransport | None = field(default=None, repr=False)
     previous: Secret | None = field(default=None, repr=False)
     """The key before the last rotation, during the overlap (:mod:`vigie.ops.webhooks`)."""
+    secrets: InstanceSecrets | None = field(default=None, repr=False)
+    """When given, the keys are taken from it at each send (``key`` and ``previous`` are
+    then only the first ones): a rotation, and the end of its overlap, reach a running
+    server without a restart."""
+    overlap_seconds: float = 0.0
 
     def send(self, alert: dict[str, Any]) -> None:
         body = json.dumps({"type": "vigie.alert", "alert": alert}, sort_keys=True).encode()
-        keys = [self.key] if self.previous is None else [self.key, self.previous]
+        if self.secrets is not None:
+            keys = active_keys(
+                self.secrets, PURPOSES["alert"], now_us=time.time_ns() // 1000,
+                overlap_seconds=self.overlap_seconds,
+            )  # fmt: skip
+        else:
+            keys = [self.key] if self.previous is None else [self.key, self.previous]
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign_all(keys, body)}
         try:
             with httpx.Client(timeout=TIMEOUT_S, transport=self.transport) as client:
@@ -207,6 +218,8 @@ def notifier_from_settings(settings: Settings, secrets: InstanceSecrets) -> Noti
                 url=settings.alert_webhook_url,
                 key=keys[0],
                 previous=keys[1] if len(keys) > 1 else None,
+                secrets=secrets,
+                overlap_seconds=settings.webhook_rotation_overlap_hours * 3600,
             )
         )
     if not channels:
