@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -259,3 +261,23 @@ def test_the_offline_verifier_binds_what_is_left_of_pruned_events(
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert bad.returncode == 1 and "no longer as it recorded them" in bad.stdout, bad.stdout
+
+
+def test_two_runs_at_once_prune_once(
+    engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets, aged: dict[str, int]
+) -> None:
+    """A second run waits for the first (the chain head's lock), then finds nothing due;
+    the audit:prune ranges stay one after the other and the trail verifies."""
+    results: list[Pruned] = []
+    first = sessions()
+    first.begin()
+    results.append(prune(first, days=1_825, actor="system:a", now=NOW))
+    second = threading.Thread(target=lambda: results.append(_prune(sessions)))
+    second.start()
+    time.sleep(0.5)
+    assert second.is_alive()  # waiting for the head
+    first.commit()
+    first.close()
+    second.join(30)
+    assert [r.events for r in results] == [3, 0]
+    assert verify_trail(engine, public_key=secrets.audit_keys).pruned == 3

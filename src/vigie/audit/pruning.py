@@ -57,7 +57,7 @@ from vigie.audit.models import (
     to_us,
 )
 from vigie.audit.trail import DISCLOSURES as DISCLOSING
-from vigie.audit.trail import append
+from vigie.audit.trail import append, lock_head
 from vigie.breach.models import Incident
 from vigie.errors import IntegrityError
 
@@ -115,7 +115,14 @@ def prune(
     dry_run: bool = False,
 ) -> Pruned:
     """Prune the disclosure events older than ``days`` (see the module), in the caller's
-    transaction; append ``audit:prune`` when any was. Idempotent."""
+    transaction; append ``audit:prune`` when any was. Idempotent.
+
+    Locks the chain head first (unless ``dry_run``): two runs at once (a worker's and a
+    cron's) follow one another, the second finding nothing left, so the ``audit:prune``
+    ranges stay one after the other. Appends wait meanwhile (seconds for 200,000 events).
+    """
+    if not dry_run:
+        lock_head(session.connection())
     before_us = to_us(now - timedelta(days=days))
     through, checkpoint = _horizon(session, before_us)
     due = (
