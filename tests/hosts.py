@@ -31,7 +31,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -271,10 +271,16 @@ def _start_proxy(host: Host, upstream: str, delay_ms: float, port: int) -> None:
         raise RuntimeError(f"the delaying forwarder of host {host.index} did not start")
 
 
-def _start_server(
-    host: Host, *, data_dir: Path, url: str, args: tuple[str, ...], env: dict[str, str]
-) -> None:
+def serve_command(host: Host, args: tuple[str, ...] = ()) -> list[str]:
+    """``vigie serve`` of the processor API alone, on the host's address."""
     vigie = Path(sys.executable).with_name("vigie")
+    return [str(vigie), "serve", "--only", "api", "--host", host.address, "--port", str(PORT),
+            "--no-worker", "--log-level", "warning", *args]  # fmt: skip
+
+
+def _start_server(
+    host: Host, *, data_dir: Path, url: str, command: list[str], env: dict[str, str]
+) -> None:
     environment = dict(os.environ)
     environment.update(env)
     environment.update(
@@ -283,10 +289,8 @@ def _start_server(
     environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
     with host.log.open("wb") as sink:
         host.server = subprocess.Popen(
-            ["ip", "netns", "exec", host.ns, str(vigie), "serve", "--only", "api",
-             "--host", host.address, "--port", str(PORT), "--no-worker",
-             "--log-level", "warning", *args],
-            env=environment, stdout=subprocess.DEVNULL, stderr=sink,
+            ["ip", "netns", "exec", host.ns, *command],
+            cwd=_ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=sink,
         )  # fmt: skip
 
 
@@ -317,12 +321,15 @@ def fleet(
     logs: Path,
     delay_ms: float = 0.5,
     serve_args: tuple[str, ...] = (),
+    command: Callable[[Host], list[str]] | None = None,
     env: dict[str, str] | None = None,
     start_within: float = 240,
 ) -> Iterator[Fleet]:
     """Start ``n`` hosts serving the instance at ``data_dir`` / ``database_url`` (PostgreSQL
-    on this machine); yield the :class:`Fleet` once every host answers ``/health``; stop
-    and remove everything on exit, whatever happened."""
+    on this machine); yield the :class:`Fleet` once every host answers ``/api/v1/health``;
+    stop and remove everything on exit, whatever happened. Each host runs
+    :func:`serve_command` with ``serve_args``, or ``command(host)`` (another server on
+    ``host.address:PORT``, e.g. a benchmark's app)."""
     pg = make_url(database_url)
     if pg.get_backend_name() != "postgresql":
         raise ValueError("the fleet shares one PostgreSQL")
@@ -342,7 +349,8 @@ def fleet(
             port = 15432
             _start_proxy(host, upstream, 0.0 if netem else delay_ms, port)
             url = pg.set(host=host.gateway, port=port).render_as_string(hide_password=False)
-            _start_server(host, data_dir=data_dir, url=url, args=serve_args, env=env or {})
+            argv = command(host) if command else serve_command(host, serve_args)
+            _start_server(host, data_dir=data_dir, url=url, command=argv, env=env or {})
         _wait_healthy(hosts, start_within)
         yield Fleet(
             hosts,
