@@ -23,7 +23,9 @@ Servers (one uvicorn worker per host):
 Reported per run: answers/s, p50 and p99 latency, the servers' CPU per answer (user +
 system of every process in the hosts' namespaces, ``/proc``), the forwarders' CPU per
 answer (the simulated link's own cost), how busy the whole machine was (``/proc/stat``)
-and the backlog left pending at the end (vigie). The instance is rebuilt in schema
+and the backlog left pending at the end (vigie). With 2 vigie hosts (unless
+``BENCH_NEIGHBOURS=0``): a light processor's latency alone, beside a heavy processor,
+and beside two CPU burners (contention without a shared lock). The instance is rebuilt in schema
 ``vigie_bench_hosts`` (``BENCH_PEOPLE`` people, default 20,000).
 
 Usage: ``python -m benchmarks hosts`` (root, or ``CAP_NET_ADMIN``: it makes namespaces).
@@ -52,6 +54,7 @@ DELAY_MS = float(os.environ.get("BENCH_DELAY_MS", "0.5"))
 ROOT = Path(os.environ.get("BENCH_DIR", "/tmp")) / "vigie-bench-hosts"
 COLUMNS = "given_name, family_name, birth_date, email, postal_code"
 POOL = 8
+NEIGHBOURS = os.environ.get("BENCH_NEIGHBOURS", "1") == "1"
 
 
 # --- the bare app each host runs for the ceiling -------------------------------------------
@@ -112,10 +115,14 @@ def _uvicorn(app: str) -> Any:
 
 
 def _client(
-    work: list[tuple[str, list[str], list[str]]], seconds: float, go: Any, out: Any
+    group: int,
+    work: list[tuple[str, list[str], list[str], int]],
+    seconds: float,
+    go: Any,
+    out: Any,
 ) -> None:
-    """Connections for each ``(token, paths, base addresses)`` of ``work``: ``CLIENTS`` per
-    processor, spread over its hosts, for ``seconds`` once ``go`` is set."""
+    """For each ``(token, paths, base addresses, connections)`` of ``work``, that many
+    connections spread over the hosts, for ``seconds`` once ``go`` is set."""
     out.put("ready")
     go.wait()
     until = time.monotonic() + seconds
@@ -146,13 +153,13 @@ def _client(
     async def main() -> tuple[list[float], int]:
         tasks = [
             conn(addresses[i % len(addresses)], token, paths)
-            for token, paths, addresses in work
-            for i in range(CLIENTS)
+            for token, paths, addresses, connections in work
+            for i in range(connections)
         ]
         done = await asyncio.gather(*tasks)
         return [x for lat, _ in done for x in lat], sum(b for _, b in done)
 
-    out.put(asyncio.run(main()))
+    out.put((group, *asyncio.run(main())))
 
 
 def _own_cpu(pid: int) -> float:
@@ -183,14 +190,22 @@ class Run:
 
 
 def _load(
-    fleet: Any, work: list[tuple[str, list[str]]], seconds: float, measure: bool
-) -> Run | None:
+    fleet: Any,
+    work: list[tuple[str, list[str], int]],
+    seconds: float,
+    *,
+    groups: int = 4,
+) -> tuple[Run, list[list[float]]]:
+    """Run ``work`` (token, paths, connections) from ``min(len(work), groups)`` client
+    processes; the whole run's figures and each client process's latencies."""
     addresses = [f"{h.address}:8000" for h in fleet.hosts]
     ctx = multiprocessing.get_context("spawn")
-    groups = min(len(work), 4)
+    groups = min(len(work), groups)
     out, go = ctx.Queue(), ctx.Event()
-    share = [[(t, p, addresses) for t, p in work[g::groups]] for g in range(groups)]
-    procs = [ctx.Process(target=_client, args=(s, seconds, go, out)) for s in share]
+    share = [[(t, p, addresses, c) for t, p, c in work[g::groups]] for g in range(groups)]
+    procs = [
+        ctx.Process(target=_client, args=(g, s, seconds, go, out)) for g, s in enumerate(share)
+    ]
     for p in procs:
         p.start()
     for _ in procs:
@@ -204,19 +219,19 @@ def _load(
     (s0, l0), b0, t0 = cpu(), _busy(), time.perf_counter()
     go.set()
     lat: list[float] = []
+    per_group: list[list[float]] = [[] for _ in procs]
     bad = 0
     for _ in procs:
-        got, b = out.get(timeout=seconds + 300)
+        g, got, b = out.get(timeout=seconds + 300)
+        per_group[g] = got
         lat += got
         bad += b
     wall = time.perf_counter() - t0
     (s1, l1), b1 = cpu(), _busy()
     for p in procs:
         p.join(30)
-    if not measure:
-        return None
     n = max(len(lat), 1)
-    return Run(
+    run = Run(
         rps=len(lat) / wall,
         p50_ms=_pct(lat, 0.5) * 1000,
         p99_ms=_pct(lat, 0.99) * 1000,
@@ -225,6 +240,37 @@ def _load(
         busy=(b1[0] - b0[0]) / max(b1[1] - b0[1], 1),
         bad=bad,
     )
+    return run, per_group
+
+
+def _burn(seconds: float) -> None:
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        pass
+
+
+def neighbours(fleet: Any, prep: Any) -> None:
+    """Does one processor's heavy traffic slow another's beyond CPU contention? A light
+    processor (2 connections) alone, then beside a heavy one (16 connections), then
+    beside two CPU burners (contention without any shared lock or row)."""
+    light = [(prep.tokens[1], prep.paths[1], 2)]
+    heavy = (prep.tokens[0], prep.paths[0], CLIENTS)
+    _load(fleet, light, 2)  # warm-up
+    alone = _load(fleet, light, SECONDS)[1][0]
+    run, per = _load(fleet, [*light, heavy], SECONDS, groups=2)
+    ctx = multiprocessing.get_context("spawn")
+    burners = [ctx.Process(target=_burn, args=(SECONDS + 5,)) for _ in range(2)]
+    for b in burners:
+        b.start()
+    burnt = _load(fleet, light, SECONDS)[1][0]
+    for b in burners:
+        b.join()
+    print(f"\nneighbours on {len(fleet.hosts)} hosts: the light processor's p50 / p99 ms "
+          f"alone {_pct(alone, 0.5) * 1e3:.1f} / {_pct(alone, 0.99) * 1e3:.1f}; beside the "
+          f"heavy one ({len(per[1]) / SECONDS:,.0f} answers/s) {_pct(per[0], 0.5) * 1e3:.1f} / "
+          f"{_pct(per[0], 0.99) * 1e3:.1f}; beside two CPU burners "
+          f"{_pct(burnt, 0.5) * 1e3:.1f} / {_pct(burnt, 0.99) * 1e3:.1f} "
+          f"(machine busy {run.busy:.0%} with the heavy one)")  # fmt: skip
 
 
 def _pending() -> int:
@@ -271,16 +317,17 @@ def main() -> None:
             ) as f:
                 for processors in PROCESSORS:
                     work = [
-                        (prep.tokens[i], bare_paths if kind == "bare" else prep.paths[i])
+                        (prep.tokens[i], bare_paths if kind == "bare" else prep.paths[i], CLIENTS)
                         for i in range(processors)
                     ]
-                    _load(f, work, 2, measure=False)  # warm-up: pools, caches
-                    r = _load(f, work, SECONDS, measure=True)
-                    assert r is not None
+                    _load(f, work, 2)  # warm-up: pools, caches
+                    r, _ = _load(f, work, SECONDS)
                     table[kind, hosts, processors] = r
                     print(f"| {kind} | {hosts} | {processors} | {r.rps:,.0f} | {r.p50_ms:.1f} | "
                           f"{r.p99_ms:.1f} | {r.server_us:,.0f} | {r.link_us:,.0f} | "
                           f"{r.busy:.0%} | {r.bad} |", flush=True)  # fmt: skip
+                if kind == "vigie" and hosts == 2 and NEIGHBOURS:
+                    neighbours(f, prep)
             if kind == "vigie":
                 print(f"  after {hosts} host(s) stopped: {_pending()} audit entries pending")
     print()
@@ -292,5 +339,6 @@ def main() -> None:
             if v and b and base:
                 cells.append(f"{hosts} host(s): {v.rps / base.rps:.2f}x one host, "
                              f"{v.rps / b.rps:.2f}x bare")  # fmt: skip
-        print(f"{processors} processor(s): " + "; ".join(cells))
+        if cells:
+            print(f"{processors} processor(s): " + "; ".join(cells))
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
