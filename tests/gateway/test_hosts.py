@@ -132,6 +132,13 @@ class Load:
             t.start()
         return threads
 
+    def wait_answers(self, hosts: list[Host], within: float = 60) -> None:
+        """Until every host of ``hosts`` has answered (a busy machine starts slowly)."""
+        deadline = time.monotonic() + within
+        while not all(self.answered_after(h, 0) for h in hosts):
+            assert time.monotonic() < deadline, f"hosts silent: answers {self.answers.keys()}"
+            time.sleep(0.2)
+
     def answered_after(self, host: Host, since: float) -> int:
         with self.lock:
             return sum(t > since for t in self.answers.get(host.index, []))
@@ -169,8 +176,8 @@ def test_pausing_any_host_leaves_the_others_answering(
     try:
         plan = dict(zip(load.tokens, ([h] for h in hosts.hosts), strict=True))
         threads = load.start(plan)  # each processor on its own host
-        time.sleep(2)
-        assert all(load.answered_after(h, 0) for h in hosts.hosts), load.answers.keys()
+        load.wait_answers(hosts.hosts)
+        time.sleep(1)
         seq = hosts.sequencer_host()
         assert seq is not None, "no host was elected sequencer"
         # The sequencer's host first (it holds the election's lock), then another one.
@@ -208,7 +215,8 @@ def test_killing_the_sequencers_host_midway_loses_nothing(
     try:
         threads = load.start({n: hosts.hosts for n in names})  # every processor on every host
         threads += load.start({n: hosts.hosts[::-1] for n in names})
-        time.sleep(2)
+        load.wait_answers(hosts.hosts)
+        time.sleep(2)  # midway: budgets being spent, entries pending
         victim = hosts.sequencer_host()
         assert victim is not None, "no host was elected sequencer"
         victim.kill()
