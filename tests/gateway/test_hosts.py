@@ -79,6 +79,39 @@ def test_the_link_adds_its_delay_to_every_round_trip() -> None:
     assert min(direct) < min(slow)
 
 
+_PROBE = """
+import pytest
+from tests.hosts import require_netns
+try:
+    require_netns()
+except pytest.skip.Exception as e:
+    print("SKIP", e)
+except pytest.fail.Exception as e:
+    print("FAIL", e)
+else:
+    print("RAN")
+"""
+
+
+@pytest.mark.parametrize("required", [False, True])
+def test_without_namespaces_the_tests_skip_or_fail_as_asked(required: bool) -> None:
+    """Run as an unprivileged user (no CAP_NET_ADMIN): skipped with the reason, or failed
+    under VIGIE_TEST_REQUIRE_NETNS=1 (as in CI)."""
+    if os.geteuid() != 0 or not Path("/usr/bin/setpriv").exists():
+        pytest.skip("needs root and setpriv to drop to an unprivileged user")
+    env = {k: v for k, v in os.environ.items() if k != "VIGIE_TEST_REQUIRE_NETNS"}
+    if required:
+        env["VIGIE_TEST_REQUIRE_NETNS"] = "1"
+    done = subprocess.run(
+        ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+         sys.executable, "-c", _PROBE],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    out = done.stdout.strip()
+    assert out.startswith("FAIL" if required else "SKIP"), out + done.stderr
+    assert "network namespaces unavailable: `ip netns add` failed" in out
+
+
 @dataclass
 class Load:
     """Processors reading their people through the hosts until ``stop``."""
