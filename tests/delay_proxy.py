@@ -8,13 +8,15 @@ read, in order, so the link's latency is added to every round trip whatever the 
 on both ends of a link would).
 
 Usage: ``python -m tests.delay_proxy --listen HOST:PORT --upstream HOST:PORT
---delay-ms 0.5``; it prints ``ready`` on stdout once it listens, and runs until killed.
+--delay-ms 0.5``; it prints ``ready`` on stdout once it listens, and runs until killed
+or until its parent is gone.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import socket
 import sys
 import threading
@@ -80,7 +82,17 @@ def _connection(client: socket.socket, upstream: tuple[str, int], delay: float) 
     server.close()
 
 
+def _orphan_watch() -> None:
+    # The harness that started the forwarder may die without stopping it (kill -9):
+    # a forwarder must not outlive it.
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
+
+
 def _serve(listen: tuple[str, int], upstream: tuple[str, int], delay: float) -> None:
+    threading.Thread(target=_orphan_watch, daemon=True).start()
     with socket.create_server(listen, backlog=1024) as server:
         print("ready", flush=True)
         while True:

@@ -105,13 +105,12 @@ def netem_available() -> bool:
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _namespaces() -> list[str]:
@@ -120,8 +119,9 @@ def _namespaces() -> list[str]:
 
 
 def _ns_pids(ns: str) -> list[int]:
+    """The running processes of namespace ``ns`` (zombies waiting to be reaped left out)."""
     out = _ip("netns", "pids", ns, check=False).stdout
-    return [int(p) for p in out.split()]
+    return [pid for pid in map(int, out.split()) if _alive(pid)]
 
 
 def _signal_all(pids: list[int], sig: signal.Signals) -> None:

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -27,7 +28,17 @@ from sqlalchemy import func, make_url, select
 from tests.conftest import PG_URL, postgres_available
 from tests.gateway.conftest import World
 from tests.gateway.serving import free_port
-from tests.hosts import Fleet, Host, fleet, require_netns
+from tests.hosts import (
+    PORT,
+    Fleet,
+    Host,
+    _alive,
+    _namespaces,
+    _ns_pids,
+    fleet,
+    remove_stale,
+    require_netns,
+)
 from vigie.audit.canonical import decode_subjects
 from vigie.audit.models import AuditEvent, AuditPending
 from vigie.fingerprint.pseudonyms import Pseudonymiser
@@ -110,6 +121,58 @@ def test_without_namespaces_the_tests_skip_or_fail_as_asked(required: bool) -> N
     out = done.stdout.strip()
     assert out.startswith("FAIL" if required else "SKIP"), out + done.stderr
     assert "network namespaces unavailable: `ip netns add` failed" in out
+
+
+def _static_host(root: Path) -> Any:
+    """A host command serving ``root`` (which holds ``api/v1/health``) with http.server."""
+    health = root / "api" / "v1" / "health"
+    health.parent.mkdir(parents=True, exist_ok=True)
+    health.write_text("ok")
+
+    def command(host: Host) -> list[str]:
+        return [sys.executable, "-m", "http.server", "--bind", host.address, str(PORT),
+                "--directory", str(root)]  # fmt: skip
+
+    return command
+
+
+def test_the_hosts_are_removed_on_failure_and_after_a_killed_run(
+    tmp_path: Path, netns: None
+) -> None:
+    command = _static_host(tmp_path / "www")
+    with (
+        pytest.raises(RuntimeError, match="the test failed"),
+        fleet(
+            1, data_dir=tmp_path, database_url=PG_URL, logs=tmp_path / "logs", command=command
+        ) as f,  # fmt: skip
+    ):
+        [host] = f.hosts
+        assert host.pids() and httpx.get(f"{host.base_url}/api/v1/health").text == "ok"
+        raise RuntimeError("the test failed")
+    assert host.ns not in _namespaces()
+    assert host.proxy is not None and host.proxy.poll() is not None
+    # A run killed outright leaves its namespace; the next run removes it.
+    script = (
+        "import sys, time\nfrom pathlib import Path\nfrom tests.hosts import fleet\n"
+        "from tests.gateway.test_hosts import _static_host\n"
+        f"with fleet(1, data_dir=Path({str(tmp_path)!r}), database_url={PG_URL!r}, "
+        f"logs=Path({str(tmp_path / 'logs2')!r}), "
+        f"command=_static_host(Path({str(tmp_path / 'www')!r}))) as f:\n"
+        "    print(f.hosts[0].ns, flush=True)\n    time.sleep(600)\n"
+    )
+    run = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
+                           text=True)  # fmt: skip
+    assert run.stdout is not None
+    with run.stdout:
+        ns = run.stdout.readline().strip()
+    assert ns in _namespaces()
+    left = _ns_pids(ns)
+    run.kill()
+    run.wait()
+    assert ns in _namespaces() and left
+    remove_stale()
+    assert ns not in _namespaces()
+    assert not any(_alive(pid) for pid in left)
 
 
 @dataclass
