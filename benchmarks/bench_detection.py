@@ -17,10 +17,17 @@ Targets (issue 5): bulk, sweep, multikey contained within 500 people beyond a no
 day; drip and mimic never above the contract budget and detected before the 30-day
 budget is spent; probe contained within 200 failed look-ups; 0 people out of scope; no
 suspension in 30 days of legitimate traffic.
+
+Across hosts (issue 17): ``VIGIE_BENCH_DETECTION_HOSTS=N`` serves N gateway instances,
+each with its own engine (its own connections, as N hosts have), behind one loopback
+port that hands the requests to them in turn — one key's traffic is spread over every
+instance. ``VIGIE_BENCH_DETECTION_PG=1`` puts the instance on PostgreSQL (schema
+``vigie_bench_detection`` of ``BENCH_PG_URL``, rebuilt) instead of SQLite.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import tempfile
@@ -28,9 +35,10 @@ import time
 from collections import Counter, deque
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from vigie.detection.attack import AttackConfig, AttackReport, run_attack
 from vigie.detection.legit import Routine, run_day
@@ -79,12 +87,35 @@ def _alerts(sessions: object, *, since: datetime, until: datetime | None = None)
         return list(s.scalars(stmt.order_by(Alert.id)))
 
 
+def _round_robin(apps: list[Any]) -> Any:
+    """One ASGI app that hands each HTTP request to the next of ``apps`` in turn."""
+    turn = itertools.count()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await apps[next(turn) % len(apps)](scope, receive, send)
+
+    return app
+
+
+def _postgres_url() -> str:
+    """A fresh schema on the benchmark's PostgreSQL server."""
+    base = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS vigie_bench_detection CASCADE"))
+        conn.execute(text("CREATE SCHEMA vigie_bench_detection"))
+    admin.dispose()
+    return f"{base}?options=-csearch_path%3Dvigie_bench_detection"
+
+
 def main() -> None:
     people = int(os.environ.get("VIGIE_BENCH_DETECTION_PEOPLE", "20000"))
     legit_days = int(os.environ.get("VIGIE_BENCH_DETECTION_DAYS", "30"))
+    hosts = int(os.environ.get("VIGIE_BENCH_DETECTION_HOSTS", "1"))
     scale = people / FULL_SCALE
     tmp = Path(tempfile.mkdtemp(prefix="vigie-bench-detection-"))
-    settings = Settings(data_dir=tmp)
+    pg = os.environ.get("VIGIE_BENCH_DETECTION_PG") == "1"
+    settings = Settings(data_dir=tmp, **({"database_url": _postgres_url()} if pg else {}))
     ensure_secrets(settings.resolved_secrets_dir)
     secrets = load_secrets(settings.resolved_secrets_dir)
     engine = make_engine(settings.resolved_database_url)
@@ -142,15 +173,22 @@ def main() -> None:
         routines.append(routine)
 
     clock = DrivenClock(START)
-    app = create_app(
-        settings,
-        observers=[]
-        if os.environ.get("VIGIE_BENCH_DETECTION_OFF")
-        else [DetectionPipeline(sessions=sessions)],
-        engine=engine,
-        secrets=secrets,
-        clock=clock,
+    engines = [engine, *(make_engine(settings.resolved_database_url) for _ in range(hosts - 1))]
+    app = _round_robin(
+        [
+            create_app(
+                settings,
+                observers=[]
+                if os.environ.get("VIGIE_BENCH_DETECTION_OFF")
+                else [DetectionPipeline(sessions=make_session_factory(e))],
+                engine=e,
+                secrets=secrets,
+                clock=clock,
+            )
+            for e in engines
+        ]
     )
+    print(f"{hosts} gateway instance(s), each with its own engine, on {engine.dialect.name}")
     with serve(app) as url, httpx.Client(base_url=url, timeout=60) as client:
         # -- 1. legitimate traffic ------------------------------------------------------
         t0 = time.perf_counter()

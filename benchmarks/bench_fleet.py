@@ -52,8 +52,8 @@ HUGE = 2_000_000_000
 SAMPLE = 2_000  # people per processor the clients draw from
 
 
-def _url() -> str:
-    return f"{PG_URL}?options=-csearch_path%3D{SCHEMA}"
+def _url(schema: str = SCHEMA) -> str:
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"
 
 
 # --- the app factory uvicorn loads in each server process ---------------------------------
@@ -100,7 +100,9 @@ class Prepared:
     paths: list[list[str]]  # request paths per processor
 
 
-def prepare() -> Prepared:
+def prepare(*, schema: str = SCHEMA, processors: int = 4, root: Path = ROOT) -> Prepared:
+    """The instance in ``schema`` (rebuilt), with a key and request paths for each of the
+    first ``processors`` CIR providers (27 at most); its data directory under ``root``."""
     from sqlalchemy import create_engine, select, text
 
     from vigie.fingerprint.pseudonyms import Pseudonymiser
@@ -114,13 +116,13 @@ def prepare() -> Prepared:
 
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
     admin.dispose()
-    data_dir = ROOT / "data"
+    data_dir = root / "data"
     shutil.rmtree(data_dir, ignore_errors=True)
-    settings = Settings(data_dir=data_dir, database_url=_url())
-    engine = make_engine(_url())
+    settings = Settings(data_dir=data_dir, database_url=_url(schema))
+    engine = make_engine(_url(schema))
     initialise(settings, engine)
     started = time.perf_counter()
     synthesize(engine, people=PEOPLE, seed=7)
@@ -131,7 +133,7 @@ def prepare() -> Prepared:
     with sessions.begin() as s:
         for c in s.scalars(select(Contract)):
             c.budget_per_day = c.budget_per_30_days = c.rate_per_minute = HUGE
-        names = list(s.scalars(select(Processor.name).order_by(Processor.id)))[:4]
+        names = list(s.scalars(select(Processor.name).order_by(Processor.id)))[:processors]
         for name in names:
             proc = s.scalars(select(Processor).where(Processor.name == name)).one()
             tokens.append(issue_key(s, processor=name, actor="operator:bench").token)
