@@ -9,13 +9,15 @@ recomputed, without trace.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit.anchors import Bound
 from vigie.audit.checkpoints import take
-from vigie.audit.evidence import require_verified
+from vigie.audit.evidence import require_verified, still_verified, verify_ahead
 from vigie.errors import IntegrityError
 from vigie.secrets import InstanceSecrets
 
@@ -96,3 +98,48 @@ def test_an_empty_trail_is_refused(
     message = _refusal(sessions, secrets)
     assert message.startswith("UNANCHORED: the audit trail holds no event"), message
     assert "attribution refused" in message
+
+
+def test_verify_ahead_then_still_verified_while_the_trail_grows(
+    engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets
+) -> None:
+    with sessions.begin() as s:
+        fill(s, 5)
+    _sign(sessions, secrets)
+    verified = verify_ahead(engine, public_key=secrets.verify_key, bound=BOUND, purpose="the pack")
+    assert verified.size >= 5
+    with sessions.begin() as s:
+        still_verified(s, verified)  # unchanged
+        fill(s, 2)
+    with sessions.begin() as s:
+        still_verified(s, verified)  # grown on top of what was verified
+
+
+def test_still_verified_refuses_a_trail_changed_under_the_verification(
+    engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets
+) -> None:
+    with sessions.begin() as s:
+        fill(s, 5)
+    _sign(sessions, secrets)
+    verified = verify_ahead(engine, public_key=secrets.verify_key, bound=BOUND, purpose="the pack")
+    for changed in (
+        replace(verified, head_hash=b"\0" * 32),  # the verified head event was rewritten
+        replace(verified, size=verified.size + 3),  # the trail is shorter than verified
+    ):
+        with sessions.begin() as s, pytest.raises(IntegrityError) as info:
+            still_verified(s, changed)
+        assert "changed under the verification" in str(info.value)
+        assert str(info.value).endswith("the pack refused — run it again")
+    with sessions.begin() as s:
+        fill(s, 2)
+    with sessions.begin() as s, pytest.raises(IntegrityError):
+        still_verified(s, replace(verified, head_hash=b"\1" * 32))  # grown, but not on it
+
+
+def test_verify_ahead_refuses_as_the_gate_does(
+    engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets
+) -> None:
+    with sessions.begin() as s:
+        fill(s, 3)
+    with pytest.raises(IntegrityError, match="no signed checkpoint at all"):
+        verify_ahead(engine, public_key=secrets.verify_key, bound=BOUND, purpose="the pack")

@@ -7,7 +7,9 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterator
 
+import pytest
 from sqlalchemy import select
 
 from tests.console.conftest import Desk, csrf_of
@@ -16,8 +18,11 @@ from vigie.audit.actions import Action
 from vigie.audit.models import AuditEvent
 from vigie.breach.incidents import exposures_of, get_incident, open_incident, timeline
 from vigie.breach.models import AuthorityNotification, NoticeDelivery
+from vigie.jobs.authority import AUTHORITY_PACK
+from vigie.jobs.kinds import KINDS
 from vigie.jobs.models import Job
 from vigie.jobs.notices import NOTIFY
+from vigie.jobs.worker import Worker
 
 
 def _text(html: str) -> str:
@@ -102,29 +107,54 @@ def test_security_records_containment_but_not_decisions(desk: Desk) -> None:
     assert denied.status_code == 403
 
 
-def test_authority_pack_prepared_previewed_and_downloaded(desk: Desk) -> None:
+@pytest.fixture
+def worker(desk: Desk) -> Iterator[Worker]:
+    w = desk.world
+    worker = Worker(settings=w.settings, secrets=w.secrets, engine=w.engine, kinds=dict(KINDS))
+    yield worker
+    worker.close()
+
+
+def test_authority_pack_prepared_as_a_job_previewed_and_downloaded(
+    desk: Desk, worker: Worker
+) -> None:
     incident_id = make_incident(desk.world, people=4)
     desk.operator("dora", "dpo")
     client = desk.sign_in("dora")
-    token = desk.csrf(client, f"/incidents/{incident_id}")
-    r = client.post(f"/incidents/{incident_id}/authority-pack", data={"csrf": token})
-    assert r.status_code == 303, r.text
-    page = client.get(f"/incidents/{incident_id}")
-    assert "Personal data breach notification" in page.text  # the preview
+    page = f"/incidents/{incident_id}"
+    token = desk.csrf(client, page)
+    r = client.post(f"{page}/authority-pack", data={"csrf": token})
+    assert r.status_code == 303 and r.headers["location"] == f"{page}#authority", r.text
+    # Queued, not prepared in the request: the section polls itself, the form is gone.
+    waiting = client.get(page).text
+    assert "No pack prepared yet." in waiting and "waiting for a worker" in waiting
+    assert f'hx-get="{page}?part=authority"' in waiting
+    assert f'action="/incidents/{incident_id}/authority-pack"' not in waiting
+    again = client.post(f"{page}/authority-pack", data={"csrf": token})
+    assert again.status_code == 409 and "already queued" in again.text
+    with desk.world.sessions() as s:
+        [job] = s.scalars(select(Job).where(Job.kind == AUTHORITY_PACK))
+    assert job.actor == "operator:dora" and job.params["incident_id"] == incident_id
+    assert worker.run(once=True) == 1
+    part = client.get(page, params={"part": "authority"}, headers={"HX-Request": "true"})
+    assert part.text.lstrip().startswith('<section id="authority"') and "<html" not in part.text
+    assert "hx-trigger" not in part.text  # done: polling stops
+    assert "Personal data breach notification" in part.text  # the preview
+    assert f"{page}/authority-pack/1.pdf" in part.text
     assert ("authority_pack", "operator:dora") in _decisions(desk, incident_id)
-    got = client.get(f"/incidents/{incident_id}/authority-pack/1.json")
+    got = client.get(f"{page}/authority-pack/1.json")
     assert got.status_code == 200
     assert "attachment" in got.headers["content-disposition"]
     content = json.loads(got.text)
     assert content["people"]["approximate_number"] == 4
     assert content["phase"]["number"] == 1
-    md = client.get(f"/incidents/{incident_id}/authority-pack/1.md")
+    md = client.get(f"{page}/authority-pack/1.md")
     assert md.status_code == 200 and md.text.startswith("# Personal data breach")
-    assert client.get(f"/incidents/{incident_id}/authority-pack/2.json").status_code == 404
-    assert client.get(f"/incidents/{incident_id}/authority-pack/1.exe").status_code == 404
+    assert client.get(f"{page}/authority-pack/2.json").status_code == 404
+    assert client.get(f"{page}/authority-pack/1.exe").status_code == 404
 
 
-def test_the_evidence_gate_refuses_the_pack_and_says_why(desk: Desk) -> None:
+def test_the_evidence_gate_refuses_the_pack_and_says_why(desk: Desk, worker: Worker) -> None:
     incident_id = make_incident(desk.world)
     desk.operator("dora", "dpo")
     client = desk.sign_in("dora")
@@ -134,9 +164,11 @@ def test_the_evidence_gate_refuses_the_pack_and_says_why(desk: Desk) -> None:
         assert event is not None
         event.actor = "operator:someone-else"
     r = client.post(f"/incidents/{incident_id}/authority-pack", data={"csrf": token})
-    assert r.status_code == 409
-    assert "The authority pack was refused" in r.text
-    assert "does not verify" in r.text
+    assert r.status_code == 303
+    assert worker.run(once=True) == 1
+    page = client.get(f"/incidents/{incident_id}").text
+    assert "The authority pack was refused: the audit trail does not verify" in page
+    assert "No pack prepared yet." in page
     with desk.world.sessions() as s:
         assert s.scalars(select(AuthorityNotification)).first() is None
 

@@ -210,3 +210,30 @@ def test_reset_2fa_forgets_the_keys(desk: Desk) -> None:
     assert reset["security_keys"] == 1
     client, _csrf = _password(desk, "alice")
     assert 'class="secret"' in client.get("/login/second-factor").text  # enrols again
+
+
+def _enrol_button(html: str) -> dict[str, str]:
+    found = re.search(r'<button type="button" data-ceremony="create"([^>]*)>([^<]*)</button>', html)
+    assert found, "no enrolment button"
+    attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', found.group(1)))
+    return {**attrs, "text": found.group(2)}
+
+
+def test_both_pages_enrol_a_key_through_the_one_partial(desk: Desk) -> None:
+    desk.operator("kim", "dpo")
+    first, _csrf = _password(desk, "kim")
+    at_sign_in = first.get("/login/second-factor").text
+    desk.operator("sam", "auditor")
+    account = desk.sign_in("sam").get("/account/security-keys").text
+    for html, options, submit, status, text in (
+        (at_sign_in, "/login/security-key/enrol/options", "/login/security-key/enrol",
+         "enrol-status", "Enrol this security key"),
+        (account, "/account/security-keys/options", "/account/security-keys",
+         "add-status", "Add a security key"),
+    ):  # fmt: skip
+        button = _enrol_button(html)
+        assert (button["data-options"], button["data-submit"]) == (options, submit)
+        assert button["aria-describedby"] == status and button["text"] == text
+        assert f'<p id="{status}" role="status"></p>' in html
+        assert '<input id="key-name" name="name" maxlength="64" required>' in html
+        assert html.count('data-ceremony="create"') == 1

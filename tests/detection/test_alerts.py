@@ -7,12 +7,13 @@ from datetime import timedelta
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from vigie.audit.models import AuditEvent
 from vigie.breach.models import Incident, IncidentEvidence
 from vigie.detection.alerts import list_alerts, raise_alert
 from vigie.detection.findings import Severity
+from vigie.detection.models import Alert
 from vigie.errors import InvalidInput
 from vigie.processors import status
 from vigie.processors.models import ApiKey, Processor
@@ -132,7 +133,6 @@ def test_an_alert_needs_a_summary(world: World) -> None:
 
 def test_acknowledging_an_alert_is_audited_once_and_keeps_containment(world: World) -> None:
     from vigie.detection.alerts import acknowledge_alert
-    from vigie.detection.models import Alert
     from vigie.errors import NotFound
 
     alert_id = _raise(world, Severity.HIGH)
@@ -153,3 +153,86 @@ def test_acknowledging_an_alert_is_audited_once_and_keeps_containment(world: Wor
         acknowledge_alert(s, alert_id=9999, actor="operator:sam")
     with world.sessions.begin() as s, pytest.raises(InvalidInput, match="longer"):
         acknowledge_alert(s, alert_id=_raise(world, Severity.LOW), actor="op", note="x" * 501)
+
+
+def test_escalating_a_low_alert_opens_an_incident_by_hand(world: World) -> None:
+    from vigie.detection.alerts import escalate_alert
+
+    alert_id = _raise(world, Severity.LOW)
+    later = world.now + timedelta(hours=5)
+    with world.sessions.begin() as s:
+        alert = escalate_alert(
+            s, alert_id=alert_id, actor="operator:claire", reason=" looks  real ", now=later
+        )
+        incident_id = alert.incident_id
+    assert incident_id is not None
+    with world.sessions() as s:
+        incident = s.get(Incident, incident_id)
+        assert incident is not None and incident.source == "alert"
+        assert incident.processor_id == world.processor_id
+        # The operator's judgement is the awareness: the 72-hour clock starts then.
+        assert incident.aware_at == later
+        [evidence] = s.scalars(select(IncidentEvidence))
+        assert evidence.ref == f"alert:{alert_id}" and evidence.actor == "operator:claire"
+        assert evidence.detail["reason"] == "looks real"
+        [event] = s.scalars(select(AuditEvent).where(AuditEvent.action == "alert:escalate"))
+        assert event.actor == "operator:claire" and event.processor_id == world.processor_id
+        assert json.loads(event.detail or "{}") == {"alert_id": alert_id, "reason": "looks real"}
+        opened = s.scalars(select(AuditEvent).where(AuditEvent.action == "incident:open")).one()
+        assert opened.actor == "operator:claire"
+        stored = s.get(Alert, alert_id)
+        assert stored is not None and stored.incident_id == incident_id
+
+
+def test_escalating_joins_the_processors_open_incident(world: World) -> None:
+    from vigie.detection.alerts import escalate_alert
+
+    low = _raise(world, Severity.LOW)  # no incident open yet: it stays alone
+    _raise(world, Severity.MEDIUM)  # opens an incident on its own
+    orphan = _raise(world, Severity.LOW, processor_id=None, key_id=None)
+    with world.sessions() as s:
+        incident = s.scalars(select(Incident)).one()
+        assert s.scalar(select(Alert.incident_id).where(Alert.id == low)) is None
+    with world.sessions.begin() as s:
+        joined = escalate_alert(s, alert_id=low, actor="operator:claire", reason="same wave")
+        assert joined.incident_id == incident.id
+        # An alert naming no processor opens an incident of its own.
+        alone = escalate_alert(s, alert_id=orphan, actor="operator:claire", reason="odd")
+        assert alone.incident_id not in (None, incident.id)
+    with world.sessions() as s:
+        refs = set(s.scalars(select(IncidentEvidence.ref).where(
+            IncidentEvidence.incident_id == incident.id)))  # fmt: skip
+    assert f"alert:{low}" in refs
+
+
+def test_escalating_is_refused_without_reason_twice_or_for_nothing(world: World) -> None:
+    from vigie.detection.alerts import escalate_alert
+    from vigie.errors import NotFound
+
+    medium = _raise(world, Severity.MEDIUM)
+    low = _raise(world, Severity.LOW, processor_id=None, key_id=None)
+    with world.sessions.begin() as s, pytest.raises(InvalidInput, match="reason"):
+        escalate_alert(s, alert_id=low, actor="operator:claire", reason="  ")
+    with world.sessions.begin() as s, pytest.raises(InvalidInput, match="longer"):
+        escalate_alert(s, alert_id=low, actor="operator:claire", reason="x" * 501)
+    with world.sessions.begin() as s, pytest.raises(NotFound):
+        escalate_alert(s, alert_id=9999, actor="operator:claire", reason="r")
+    with world.sessions() as s:
+        already = s.scalar(select(Alert.incident_id).where(Alert.id == medium))
+    with world.sessions.begin() as s, pytest.raises(InvalidInput, match=f"incident {already}"):
+        escalate_alert(s, alert_id=medium, actor="operator:claire", reason="again")
+    with world.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Incident)) == 1
+        assert not list(s.scalars(select(AuditEvent).where(AuditEvent.action == "alert:escalate")))
+
+
+def test_escalating_fails_closed_when_the_trail_refuses(world: World) -> None:
+    from vigie.detection.alerts import escalate_alert
+    from vigie.errors import AuditFailure
+
+    low = _raise(world, Severity.LOW)
+    with world.sessions.begin() as s, pytest.raises(AuditFailure, match="actor"):
+        escalate_alert(s, alert_id=low, actor="mallory", reason="not an operator")
+    with world.sessions() as s:
+        assert s.scalar(select(Alert.incident_id).where(Alert.id == low)) is None
+        assert s.scalar(select(func.count()).select_from(Incident)) == 0

@@ -7,6 +7,7 @@ import json
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
+from vigie.audit.models import AuditEvent
 from vigie.audit.seals import reseal
 from vigie.cli.app import app
 from vigie.cli.context import Instance
@@ -112,3 +113,28 @@ def test_canary_trip(
     assert code == 0 and out.strip() == webhook_token(secrets)
     with world.sessions() as s:
         assert s.scalars(select(CanaryContact)).first() is not None
+
+
+def test_alerts_escalate(world: World, settings: Settings, engine: Engine) -> None:
+    with world.sessions.begin() as s:
+        alert_id = raise_alert(
+            s, detector="volume", severity=Severity.LOW, processor_id=world.processor_id,
+            key_id=world.key_ids[0], summary="low alert", evidence={"n": 1},
+        ).id  # fmt: skip
+    code, out = _invoke(settings, engine, "alerts", "escalate", str(alert_id))
+    assert code == 2 and "--reason" in out  # the reason is required
+    code, out = _invoke(settings, engine, "alerts", "escalate", str(alert_id), "--reason", " ")
+    assert code == 1 and "needs a reason" in out
+    code, out = _invoke(
+        settings, engine, "alerts", "escalate", str(alert_id), "--reason", "provider confirms"
+    )
+    assert code == 0 and f"Alert #{alert_id} escalated to incident " in out, out
+    code, out = _invoke(settings, engine, "alerts", "list", "--json")
+    [row] = json.loads(out)
+    assert row["incident_id"] is not None
+    with world.sessions() as s:
+        [event] = s.scalars(select(AuditEvent).where(AuditEvent.action == "alert:escalate"))
+    assert event.actor.startswith("operator:")
+    assert json.loads(event.detail or "{}")["reason"] == "provider confirms"
+    code, out = _invoke(settings, engine, "alerts", "escalate", str(alert_id), "--reason", "x")
+    assert code == 1 and f"already attached to incident {row['incident_id']}" in out

@@ -55,6 +55,8 @@ class Action(StrEnum):
     """A detector raised an alert, with its evidence."""
     ALERT_ACKNOWLEDGE = "alert:acknowledge"
     """An operator acknowledged an alert: seen and taken in hand (with an optional note)."""
+    ALERT_ESCALATE = "alert:escalate"
+    """An operator escalated an alert to an incident by hand, with a reason."""
     CANARY_PLANT = "canary:plant"
     """Canaries were planted in the registry (the event's people are the new canaries)."""
     CANARY_TRIP = "canary:trip"

@@ -45,12 +45,13 @@ import json
 import time
 from collections.abc import Callable, Generator, Sequence
 from contextlib import closing
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
 from vigie.audit.anchors import Bound, unanchored
@@ -174,6 +175,7 @@ def require_verified(
     bound: Bound,
     purpose: str,
     now_us: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Verify the trail and its served index, anchored, or refuse ``purpose``.
 
@@ -190,8 +192,70 @@ def require_verified(
     events count in the unanchored tail until a checkpoint signs them.
     Given a session, it verifies its database in a snapshot of
     its own: what the session has not committed is not part of the evidence. ``now_us``
-    (default: the system clock) dates the tail. Returns the number of events checked.
+    (default: the system clock) dates the tail; ``progress(n)`` is told the events
+    checked so far. Returns the number of events checked.
     """
+    return _gate(db, public_key=public_key, bound=bound, purpose=purpose, now_us=now_us,
+                 progress=progress).size  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What the gate verified ahead of a write (:func:`verify_ahead`): the trail's first
+    ``size`` events, the last of which has the hash ``head_hash``."""
+
+    size: int
+    head_hash: bytes
+    purpose: str
+
+
+def verify_ahead(
+    engine: Engine,
+    *,
+    public_key: AuditKeys,
+    bound: Bound,
+    purpose: str,
+    progress: Callable[[int], None] | None = None,
+) -> Verified:
+    """:func:`require_verified` on ``engine``, holding no lock, for a job that reports
+    progress while the trail is verified and writes afterwards in a short transaction
+    that calls :func:`still_verified` first. Raises as :func:`require_verified` does."""
+    return _gate(engine, public_key=public_key, bound=bound, purpose=purpose, progress=progress)
+
+
+def still_verified(session: Session, verified: Verified) -> None:
+    """In the caller's write transaction: lock the chain head and check that the trail
+    still ends with, or grew on top of, what ``verified`` covered — the verified head
+    event is still there with the same hash. Events appended since were chained on it by
+    Vigie's own append; a trail truncated, rolled back or whose verified head changed
+    raises :class:`IntegrityError` and nothing is written."""
+    from vigie.audit import trail
+
+    conn = session.connection()
+    size, head_hash = trail.lock_head(conn)
+    if size == verified.size:
+        same = head_hash == verified.head_hash
+    else:
+        stored = conn.execute(
+            text("SELECT entry_hash FROM audit_events WHERE seq = :seq"), {"seq": verified.size}
+        ).scalar()
+        same = size > verified.size and stored is not None and bytes(stored) == verified.head_hash
+    if not same:
+        raise IntegrityError(
+            f"the audit trail changed under the verification (it covered {verified.size} "
+            f"events, the trail now holds {size}); {verified.purpose} refused — run it again"
+        )
+
+
+def _gate(
+    db: Session | Engine,
+    *,
+    public_key: AuditKeys,
+    bound: Bound,
+    purpose: str,
+    now_us: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Verified:
     from vigie.audit.sequencer import BATCH, integrate, integrate_all
     from vigie.audit.verify import verify_trail
 
@@ -203,7 +267,7 @@ def require_verified(
     else:
         integrate_all(engine)
     try:
-        report = verify_trail(engine, public_key=public_key)
+        report = verify_trail(engine, public_key=public_key, progress=progress)
     except IntegrityError as exc:
         raise IntegrityError(
             f"the audit trail does not verify: {exc}; {purpose} refused — run `vigie audit verify`"
@@ -217,7 +281,7 @@ def require_verified(
             f"{reason}; {purpose} refused — find out why no checkpoint was taken, then sign "
             "one with `vigie audit checkpoint`"
         )
-    return report.events
+    return Verified(size=report.events, head_hash=report.head_hash, purpose=purpose)
 
 
 def _rows(

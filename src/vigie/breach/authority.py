@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from vigie.audit import index as served
 from vigie.audit.anchors import Bound
-from vigie.audit.evidence import require_verified
+from vigie.audit.evidence import Verified, require_verified, still_verified
 from vigie.audit.key import AuditKey
 from vigie.audit.keyring import AuditKeys
 from vigie.breach import incidents
@@ -248,6 +248,7 @@ def prepare_pack(
     audit_keys: AuditKeys | None = None,
     complementary: bool = False,
     clock: Clock | None = None,
+    verified: Verified | None = None,
 ) -> AuthorityNotification:
     """Build and store a phase of the notification (the latest one, or a new one).
 
@@ -258,13 +259,22 @@ def prepare_pack(
     :class:`vigie.errors.IntegrityError`; the pack states its fingerprint, so the
     authority can check later exports independently of them. The trail must also be
     anchored within the bound of ``settings`` (``audit_max_unanchored_*``).
+
+    ``verified``: the gate was passed just before, outside this transaction
+    (:func:`vigie.audit.evidence.verify_ahead`, the ``incident.authority-pack`` job that
+    reports its progress meanwhile); then the trail must still end with, or have grown on
+    top of, what was verified (:func:`~vigie.audit.evidence.still_verified`), checked
+    under the chain head's lock, instead of being verified a second time.
     """
-    require_verified(
-        session,
-        public_key=audit_keys or audit_key,
-        bound=Bound.of(settings),
-        purpose="the authority pack",
-    )
+    if verified is None:
+        require_verified(
+            session,
+            public_key=audit_keys or audit_key,
+            bound=Bound.of(settings),
+            purpose="the authority pack",
+        )
+    else:
+        still_verified(session, verified)
     clock = clock or SystemClock()
     now = clock.now()
     content = build_content(

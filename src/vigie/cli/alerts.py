@@ -10,7 +10,7 @@ from rich.table import Table
 
 from vigie.cli.context import console, instance, print_json
 from vigie.cli.processors import operator
-from vigie.detection.alerts import acknowledge_alert, alert_dict, list_alerts
+from vigie.detection.alerts import acknowledge_alert, alert_dict, escalate_alert, list_alerts
 from vigie.detection.findings import Severity
 from vigie.detection.notify import deliver_pending, notifier_from_settings, webhook_key
 from vigie.errors import InvalidInput
@@ -123,6 +123,25 @@ def acknowledge_command(
     with instance(ctx).session() as session:
         acknowledge_alert(session, alert_id=alert_id, actor=operator(), note=note)
     console.print(f"Alert #{alert_id} acknowledged.", highlight=False)
+
+
+@group.command("escalate")
+def escalate_command(
+    ctx: typer.Context,
+    alert_id: int = typer.Argument(..., help="The alert's id (see `vigie alerts list`)."),
+    reason: str = typer.Option(
+        ..., "--reason", help="Why this alert is a breach to handle (audited, required)."
+    ),
+) -> None:
+    """Escalate an alert to an incident by hand (a low alert opens none on its own).
+
+    The alert joins its processor's open incident, or opens one whose 72-hour clock
+    starts now. Refused for an alert already attached to an incident.
+    """
+    with instance(ctx).session() as session:
+        alert = escalate_alert(session, alert_id=alert_id, actor=operator(), reason=reason)
+        incident_id = alert.incident_id
+    console.print(f"Alert #{alert_id} escalated to incident {incident_id}.", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

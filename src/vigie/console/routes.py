@@ -33,6 +33,7 @@ ROUTES: dict[tuple[str, str], Need] = {
     ("POST", "/processors/{name}/keys/{key_id}/revoke"): Need.PROCESSORS,
     ("GET", "/alerts"): Need.READ,
     ("POST", "/alerts/{alert_id}/acknowledge"): Need.ALERTS,
+    ("POST", "/alerts/{alert_id}/escalate"): Need.ALERTS,
     ("GET", "/leaks"): Need.READ,
     ("POST", "/leaks"): Need.LEAKS,
     ("GET", "/leaks/jobs/{job_id}"): Need.READ,

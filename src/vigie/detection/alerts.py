@@ -11,7 +11,9 @@ pipeline, a canary trip, or another domain. In the caller's unit of work it
    (severity medium and above; a low alert only joins an incident already open).
 
 Notification (e-mail, webhook) happens after commit, see :mod:`~vigie.detection.notify`.
-An operator then acknowledges the alert (:func:`acknowledge_alert`, audited).
+An operator then acknowledges the alert (:func:`acknowledge_alert`, audited), or
+escalates it by hand (:func:`escalate_alert`, audited): a low alert opens no incident on
+its own, and an operator who judges it a breach attaches it to one.
 """
 
 from __future__ import annotations
@@ -42,11 +44,22 @@ _SUSPENDED = {
 
 
 def _incident(
-    session: Session, *, alert: Alert, actor: str, evidence: dict[str, Any]
+    session: Session,
+    *,
+    alert: Alert,
+    actor: str,
+    evidence: dict[str, Any],
+    by_hand: datetime | None = None,
 ) -> int | None:
-    if alert.processor_id is None:
+    """Join the processor's open incident, or open one (medium and above, or ``by_hand``:
+    an operator's escalation at that time, which starts the incident's clock)."""
+    if alert.processor_id is None and by_hand is None:
         return None
-    open_one = incidents.find_open_incident(session, processor_id=alert.processor_id)
+    open_one = (
+        incidents.find_open_incident(session, processor_id=alert.processor_id)
+        if alert.processor_id is not None
+        else None
+    )
     detail = {
         "alert_id": alert.id,
         "detector": alert.detector,
@@ -64,15 +77,20 @@ def _incident(
             actor=actor,
         )
         return open_one.id
-    if Severity(alert.severity) is Severity.LOW:
+    if Severity(alert.severity) is Severity.LOW and by_hand is None:
         return None
-    processor = session.get(Processor, alert.processor_id)
+    processor = session.get(Processor, alert.processor_id) if alert.processor_id else None
     name = processor.name if processor else f"processor {alert.processor_id}"
+    title = (
+        f"Suspected extraction through {name} ({alert.detector})"
+        if alert.processor_id is not None
+        else f"Alert #{alert.id} escalated ({alert.detector})"
+    )
     incident = incidents.open_incident(
         session,
-        title=f"Suspected extraction through {name} ({alert.detector})",
+        title=title,
         source="canary" if alert.detector == "canary-trip" else "alert",
-        aware_at=alert.raised_at,
+        aware_at=by_hand or alert.raised_at,
         actor=actor,
         processor_id=alert.processor_id,
         summary=alert.summary,
@@ -204,6 +222,60 @@ def acknowledge_alert(
         key_id=alert.key_id,
         detail=detail,
     )
+    session.refresh(alert)
+    return alert
+
+
+MAX_REASON = 500
+
+
+def escalate_alert(
+    session: Session, *, alert_id: int, actor: str, reason: str, now: datetime | None = None
+) -> Alert:
+    """Attach alert ``alert_id`` to an incident by hand (audited); return the alert.
+
+    The alert joins its processor's open incident, or opens one whose 72-hour clock
+    starts ``now`` (the operator's judgement that this is a breach is the awareness).
+    Refused without a reason, for an unknown alert, and for an alert already attached to
+    an incident (it names that incident). ``alert:escalate`` records the actor and the
+    reason; the incident's own events follow, in the caller's unit of work.
+    """
+    cleaned = " ".join(reason.split())
+    if not cleaned:
+        raise InvalidInput("escalating an alert needs a reason")
+    if len(cleaned) > MAX_REASON:
+        raise InvalidInput(f"the reason is longer than {MAX_REASON} characters")
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound(f"no alert #{alert_id}")
+    if alert.incident_id is not None:
+        raise InvalidInput(f"alert #{alert_id} is already attached to incident {alert.incident_id}")
+    at = now or utcnow()
+    trail.append(
+        session,
+        action=Action.ALERT_ESCALATE,
+        actor=actor,
+        processor_id=alert.processor_id,
+        key_id=alert.key_id,
+        detail={"alert_id": alert_id, "reason": cleaned},
+        at=at,
+    )
+    incident_id = _incident(
+        session,
+        alert=alert,
+        actor=actor,
+        evidence={"escalated_by": actor, "reason": cleaned},
+        by_hand=at,
+    )
+    # Compare-and-set: of two operators escalating at once, the second fails (and its
+    # unit of work, incident included, is rolled back).
+    done = session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id, Alert.incident_id.is_(None))
+        .values(incident_id=incident_id)
+    )
+    if not cast("CursorResult[Any]", done).rowcount:
+        raise InvalidInput(f"alert #{alert_id} is already attached to an incident")
     session.refresh(alert)
     return alert
 

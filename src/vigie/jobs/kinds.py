@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from vigie.jobs import notices, periodic, tasks
+from vigie.jobs import authority, notices, periodic, tasks
 from vigie.jobs.context import JobContext
 from vigie.public import tasks as public
 
@@ -72,6 +72,12 @@ KINDS: Mapping[str, Kind] = MappingProxyType(
                 notices.NOTIFY,
                 notices.run_notice_campaign,
                 "Send an incident's notices (`vigie incident notify`), progress in people.",
+            ),
+            Kind(
+                authority.AUTHORITY_PACK,
+                authority.run_authority_pack,
+                "Prepare an incident's authority pack (`vigie incident authority-pack`) behind "
+                "the evidence gate, progress in events verified.",
             ),
         )
     }

@@ -34,6 +34,8 @@ from vigie.console.operators import add_operator
 from vigie.detection.alerts import raise_alert
 from vigie.detection.findings import Severity
 from vigie.detection.models import ActivityWindow
+from vigie.jobs.kinds import KINDS
+from vigie.jobs.worker import Worker
 from vigie.processors.models import Processor
 from vigie.secrets import ensure_secrets, load_secrets
 from vigie.settings import Settings
@@ -156,6 +158,24 @@ def _populate(world: World) -> None:
                 s, login=login, role=role, password=PASSWORD, language="en",
                 actor="operator:test", cost=PasswordCost.of(world.settings),
             )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def worker(site: Site) -> Iterator[Worker]:
+    """A worker running beside the console, as `vigie serve` runs one: with an engine of its
+    own, as in its own process (the worker's watch on its engine's commits must not be
+    installed while the console's thread runs transactions on that engine)."""
+    w = site.world
+    site.world.settings.jobs_poll_seconds = 0.2
+    engine = make_engine(w.settings.resolved_database_url)
+    worker = Worker(settings=w.settings, secrets=w.secrets, engine=engine, kinds=dict(KINDS))
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    yield worker
+    worker.stop()
+    thread.join(timeout=60)
+    worker.close()
+    engine.dispose()
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ from vigie.console.auth import PasswordCost
 from vigie.console.operators import add_operator
 from vigie.console.roles import Need
 from vigie.console.routes import OWN_SESSION, ROUTES
+from vigie.detection.alerts import raise_alert
+from vigie.detection.findings import Severity
 
 
 def _row(page: Page, name: str) -> list[str]:
@@ -79,6 +81,39 @@ def test_a_suspension_without_a_reason_is_not_sent(site: Site, watched: Page) ->
     # The browser asks for the required field; nothing left the page.
     assert watched.url == site.url + "/processors/formalang"
     expect(watched.locator(".tag.ok").first).to_have_text("active")
+
+
+def test_security_escalates_a_low_alert_to_an_incident(site: Site, watched: Page) -> None:
+    with site.world.sessions.begin() as s:
+        alert_id = raise_alert(
+            s, detector="rare-hour", severity=Severity.LOW, processor_id=None, key_id=None,
+            summary="Reads at 3 a.m. from an unknown address", evidence={"requests": 4},
+            now=site.world.now,
+        ).id  # fmt: skip
+    site.sign_in(watched, "sam")
+    watched.get_by_role("link", name="Alerts").click()
+    alert = watched.locator(f"#alert-{alert_id}")
+    escalate = alert.get_by_role("button", name=f"Escalate alert #{alert_id} to an incident")
+    escalate.click()  # no reason: the browser asks for it, nothing is sent
+    assert watched.url == site.url + "/alerts"
+    alert.get_by_label("Why this is a breach to handle").fill("The provider confirms a theft")
+    escalate.click()
+    link = alert.get_by_role("link", name=re.compile(r"^Incident \d+$"))
+    expect(link).to_be_visible()
+    expect(escalate).to_have_count(0)  # attached: the link instead of the button
+    assert_accessible(watched)
+    with site.world.sessions() as s:
+        event = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == Action.ALERT_ESCALATE.value)
+        ).one()
+    assert event.actor == "operator:sam"
+    assert json.loads(event.detail or "{}") == {
+        "alert_id": alert_id,
+        "reason": "The provider confirms a theft",
+    }
+    link.click()
+    expect(watched.get_by_role("heading", level=1)).to_have_text("Incident")
+    expect(watched.get_by_text(f"Alert #{alert_id} escalated (rare-hour)").first).to_be_visible()
 
 
 def test_the_auditor_cannot_change_anything(site: Site, watched: Page) -> None:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -22,10 +20,8 @@ from tests.console.browser.conftest import Site
 from vigie.audit.actions import Action
 from vigie.audit.models import AuditEvent
 from vigie.breach.incidents import timeline
-from vigie.jobs.kinds import KINDS
 from vigie.jobs.worker import Worker
 from vigie.registry.population import declare_population, load_population
-from vigie.store.engine import make_engine
 from vigie.synth.load import POPULATION
 
 pytestmark = pytest.mark.browser
@@ -33,24 +29,6 @@ pytestmark = pytest.mark.browser
 SCRIPT = "<script>alert(1)</script>"
 ONERROR = '"onerror=alert(1) x="'
 RTL = "Ahmed \u202egpj.exe"
-
-
-@pytest.fixture(scope="module")
-def worker(site: Site) -> Iterator[Worker]:
-    """A worker running beside the console, as `vigie serve` runs one: with an engine of its
-    own, as in its own process (the worker's watch on its engine's commits must not be
-    installed while the console's thread runs transactions on that engine)."""
-    w = site.world
-    site.world.settings.jobs_poll_seconds = 0.2
-    engine = make_engine(w.settings.resolved_database_url)
-    worker = Worker(settings=w.settings, secrets=w.secrets, engine=engine, kinds=dict(KINDS))
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    yield worker
-    worker.stop()
-    thread.join(timeout=60)
-    worker.close()
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +119,11 @@ def test_upload_a_leak_watch_it_run_read_the_report_open_the_incident(
     watched.locator("#assess button[type=submit]").click()
     expect(watched.get_by_text("Not assessed yet.")).to_have_count(0)
     watched.get_by_role("button", name="Prepare the authority pack").click()
-    expect(watched.locator("pre.pack")).to_contain_text("Personal data breach notification")
+    # A job: the section shows its progress and htmx refreshes it until the pack is there.
+    expect(watched.locator("pre.pack")).to_contain_text(
+        "Personal data breach notification", timeout=120_000
+    )
+    expect(watched.locator("#authority[hx-get]")).to_have_count(0)  # polling stopped
     with watched.expect_download() as download:
         watched.get_by_role("link", name=re.compile("^JSON")).first.click()
     pack = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))

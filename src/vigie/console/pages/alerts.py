@@ -1,7 +1,9 @@
-"""Alerts: the list with filters, each alert's evidence, and acknowledging one.
+"""Alerts: the list with filters, each alert's evidence, acknowledging and escalating one.
 
 Acknowledging calls :func:`vigie.detection.alerts.acknowledge_alert`, as ``vigie alerts
-acknowledge`` does, with the operator as audit actor.
+acknowledge`` does; escalating to an incident calls
+:func:`vigie.detection.alerts.escalate_alert`, as ``vigie alerts escalate`` does; both
+with the operator as audit actor.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from vigie.console.guard import ConsoleDep, Visit, VisitDep
 from vigie.console.i18n import Formatter
 from vigie.console.pages.common import context
 from vigie.console.state import Console
-from vigie.detection.alerts import MAX_NOTE, acknowledge_alert, list_alerts
+from vigie.detection.alerts import (
+    MAX_NOTE,
+    MAX_REASON,
+    acknowledge_alert,
+    escalate_alert,
+    list_alerts,
+)
 from vigie.detection.findings import Severity
 from vigie.processors.directory import get_processor
 from vigie.processors.models import Processor
@@ -71,6 +79,7 @@ def alerts_values(
         "processors": sorted(names.values()),
         "periods": list(PERIODS),
         "max_note": MAX_NOTE,
+        "max_reason": MAX_REASON,
     }
 
 
@@ -104,5 +113,23 @@ async def acknowledge(
 ) -> Response:
     # An unknown or already acknowledged alert raises: the app answers 404 / 400.
     await run_in_threadpool(_acknowledge, console, visit, alert_id, note)
+    await run_in_threadpool(console.anchored)
+    return RedirectResponse(f"/alerts#alert-{alert_id}", status_code=303)
+
+
+def _escalate(console: Console, visit: Visit, alert_id: int, reason: str) -> None:
+    with console.sessions.begin() as db:
+        escalate_alert(db, alert_id=alert_id, actor=visit.actor, reason=reason, now=console.clock())
+
+
+@router.post("/alerts/{alert_id}/escalate")
+async def escalate(
+    console: ConsoleDep,
+    visit: VisitDep,
+    alert_id: int,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    # No reason, an unknown alert or one already attached to an incident raises: 400 / 404.
+    await run_in_threadpool(_escalate, console, visit, alert_id, reason)
     await run_in_threadpool(console.anchored)
     return RedirectResponse(f"/alerts#alert-{alert_id}", status_code=303)

@@ -1,10 +1,14 @@
 """The authority pack (GDPR Art. 33(3)): prepare a phase, preview it, download it.
 
-Preparing calls :func:`vigie.breach.authority.prepare_pack`, as ``vigie incident
-authority-pack`` does: behind the evidence gate (the audit trail and its served index
-must verify, anchored), so a refusal is shown in the incident's page as the gate words it
-and nothing is prepared. A download serves a prepared phase as stored (JSON, Markdown or
-the PDF the CLI writes).
+Preparing queues an ``incident.authority-pack`` job
+(:func:`vigie.jobs.authority.submit_authority_pack`): a worker verifies the audit trail
+and its served index (the evidence gate, minutes on a large trail), then calls
+:func:`vigie.breach.authority.prepare_pack`, as ``vigie incident authority-pack`` does.
+The incident's page shows the job's progress (htmx refreshes the section every second;
+without JavaScript, a reload shows the same), then the phase to preview and download — or
+the gate's refusal in its own words, and nothing prepared. A second pack of the same
+incident is refused (409) while one waits or runs. A download serves a prepared phase as
+stored (JSON, Markdown or the PDF the CLI writes).
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ from fastapi import APIRouter, Form
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from vigie.breach.authority import get_phase, prepare_pack
+from vigie.breach.authority import get_phase
 from vigie.breach.authority_render import render_html, render_markdown
 from vigie.console.guard import ConsoleDep, Visit, VisitDep
 from vigie.console.pages.incident_view import incident_page
 from vigie.console.state import Console
-from vigie.errors import IntegrityError, NotFound
+from vigie.errors import Denied, NotFound
+from vigie.jobs.authority import submit_authority_pack
 
 router = APIRouter()
 MEDIA = {
@@ -31,19 +36,11 @@ MEDIA = {
 }
 
 
-def _prepare(console: Console, visit: Visit, incident_id: int, complementary: bool) -> int:
+def _submit(console: Console, visit: Visit, incident_id: int, complementary: bool) -> None:
     with console.sessions.begin() as db:
-        row = prepare_pack(
-            db,
-            console.settings,
-            incident_id=incident_id,
-            actor=visit.actor,
-            audit_key=console.secrets.verify_key,
-            audit_keys=console.secrets.audit_keys,
-            complementary=complementary,
-            clock=console.breach_clock,
+        submit_authority_pack(
+            db, incident_id=incident_id, actor=visit.actor, complementary=complementary
         )
-        return row.phase
 
 
 @router.post("/incidents/{incident_id}/authority-pack")
@@ -54,11 +51,10 @@ async def prepare(
     complementary: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
     try:
-        await run_in_threadpool(_prepare, console, visit, incident_id, complementary == "yes")
-    except IntegrityError as exc:
-        message = visit.fmt.gettext("The authority pack was refused: {why}").format(why=exc)
+        await run_in_threadpool(_submit, console, visit, incident_id, complementary == "yes")
+    except Denied as exc:
         return await incident_page(
-            console, visit, incident_id, status=409, error=message, error_at="authority"
+            console, visit, incident_id, status=409, error=str(exc), error_at="authority"
         )
     await run_in_threadpool(console.anchored)
     return RedirectResponse(f"/incidents/{incident_id}#authority", status_code=303)

@@ -27,10 +27,12 @@ from vigie.breach.views import incident_row
 from vigie.console.guard import Visit
 from vigie.console.i18n import N_, Formatter
 from vigie.console.pages.common import context
+from vigie.console.pages.jobs import job_values
 from vigie.console.pages.overview import clock_text
 from vigie.console.roles import GRANTS, Need, Role
 from vigie.console.state import Console
 from vigie.errors import NotFound
+from vigie.jobs.authority import pack_jobs
 from vigie.jobs.models import FINAL, Job
 from vigie.jobs.notices import campaign_jobs
 from vigie.public.incident_pages import published_ids
@@ -44,6 +46,8 @@ PHASE_NAMES = (
 )  # fmt: skip
 STATUS_NAMES = (N_("sent"), N_("sending"), N_("failed"), N_("bounced"), N_("no_contact"))
 JOB_STATES = (N_("queued"), N_("running"), N_("done"), N_("cancelled"))
+PACK_PHASES = (N_("verifying the audit trail"), N_("preparing the pack"))
+"""The phases of an authority pack job (:data:`vigie.jobs.authority.VERIFYING`, ...)."""
 WORDS = (N_("Incident"), N_("Incidents"), N_("Breach register"), N_("open"), N_("closed"))
 """Titles and states that reach the pages as data."""
 
@@ -146,6 +150,31 @@ def _campaign_of(db: Session, incident_id: int, fmt: Formatter) -> dict[str, Any
     return _campaign(progress, campaign_jobs(db, incident_id=incident_id), fmt)
 
 
+def _authority_of(db: Session, incident_id: int, fmt: Formatter) -> dict[str, Any]:
+    """The pack's phases prepared so far, the latest's preview, and the latest pack job
+    (its progress while it waits or runs, the gate's refusal when it failed)."""
+    packs = pack_phases(db, incident_id=incident_id)
+    jobs = pack_jobs(db, incident_id=incident_id, limit=20)
+    job = None
+    if jobs:
+        latest = jobs[0]
+        job = job_values(latest, fmt, poll=f"/incidents/{incident_id}?part=authority")
+        job["phase"] = fmt.gettext(latest.phase) if latest.phase else ""
+    return {
+        "packs": [
+            {
+                "phase": p.phase,
+                "prepared": fmt.when(p.prepared_at),
+                "kind": p.content.get("phase", {}).get("kind", ""),
+            }
+            for p in packs
+        ],
+        "preview": render_markdown(packs[-1].content) if packs else None,
+        "job": job,
+        "running": job is not None and not job["final"],
+    }
+
+
 def incident_values(console: Console, fmt: Formatter, incident_id: int) -> dict[str, Any]:
     """Everything the incident page shows, formatted for ``fmt``'s language."""
     now = console.clock()
@@ -155,7 +184,6 @@ def incident_values(console: Console, fmt: Formatter, incident_id: int) -> dict[
         summary = incidents.exposure_summary(db, incident_id=incident.id)
         events = incidents.timeline(db, incident_id=incident.id)
         evidence = incidents.evidence_of(db, incident_id=incident.id)
-        packs = pack_phases(db, incident_id=incident.id)
         values = {
             **_clock(incident, now, fmt),
             "incident_title": incident.title,
@@ -195,15 +223,7 @@ def incident_values(console: Console, fmt: Formatter, incident_id: int) -> dict[
                 }
                 for p in phases(events)
             ],
-            "packs": [
-                {
-                    "phase": p.phase,
-                    "prepared": fmt.when(p.prepared_at),
-                    "kind": p.content.get("phase", {}).get("kind", ""),
-                }
-                for p in packs
-            ],
-            "preview": render_markdown(packs[-1].content) if packs else None,
+            "authority": _authority_of(db, incident.id, fmt),
             "campaign": _campaign_of(db, incident.id, fmt),
             "published": incident.id in published_ids(db),
         }
@@ -213,8 +233,10 @@ def incident_values(console: Console, fmt: Formatter, incident_id: int) -> dict[
 PARTS = {
     "clock": "partials/incident_clock.html",
     "campaign": "partials/incident_campaign.html",
+    "authority": "partials/incident_authority.html",
 }
-"""The parts of the page htmx refreshes: the clock (every minute), a running campaign."""
+"""The parts of the page htmx refreshes: the clock (every minute), a running campaign, an
+authority pack being prepared."""
 
 
 def part_values(console: Console, fmt: Formatter, incident_id: int, part: str) -> dict[str, Any]:
@@ -223,6 +245,8 @@ def part_values(console: Console, fmt: Formatter, incident_id: int, part: str) -
         incident = incidents.get_incident(db, incident_id=incident_id)
         if part == "clock":
             return _clock(incident, console.clock(), fmt)
+        if part == "authority":
+            return {"id": incident.id, "authority": _authority_of(db, incident.id, fmt)}
         return {"id": incident.id, "campaign": _campaign_of(db, incident.id, fmt)}
 
 

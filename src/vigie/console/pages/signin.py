@@ -25,7 +25,7 @@ from vigie.console.guard import ConsoleDep, VisitDep
 from vigie.console.i18n import negotiate
 from vigie.console.models import Operator, OperatorSession
 from vigie.console.pages.common import public_context
-from vigie.console.security_keys import count_keys
+from vigie.console.security_keys import MAX_NAME, count_keys
 from vigie.console.sessions import (
     COOKIE,
     FULL_STAGE,
@@ -131,6 +131,7 @@ def second_factor_context(
             enrol={"qr": Markup(qr_svg(uri)), "secret": secret},  # noqa: S704
             totp=True,
             keys=False,
+            max_name=MAX_NAME,
         )
 
 
