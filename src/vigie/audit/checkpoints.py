@@ -151,6 +151,9 @@ class Checkpointer:
     every_events: int = 10_000
     every_seconds: float = 300.0
     actor: str = "system:audit"
+    fence: Callable[[Connection], None] | None = None
+    """The elected sequencer's fence (:meth:`vigie.audit.election.Election.fence`), run
+    first in the signing transaction: a deposed sequencer signs nothing."""
 
     @classmethod
     def from_settings(
@@ -184,6 +187,8 @@ class Checkpointer:
             if not self.due(size, last, now_us):
                 return None
         with self.sessions.begin() as session:
+            if self.fence is not None:
+                self.fence(session.connection())
             taken = take(
                 session,
                 signing_key=self.signing_key,

@@ -34,11 +34,12 @@ from sqlalchemy.orm import Session
 
 from vigie.audit import trail
 from vigie.audit.checkpoints import Checkpointer
-from vigie.audit.election import Election
+from vigie.audit.election import LEASE_SECONDS, Election, Fenced, holder_name, sequencer_engine
 from vigie.errors import AuditFailure
 from vigie.ops import metrics
 from vigie.ops.logs import Code
 from vigie.store import raw
+from vigie.store.engine import make_session_factory
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +66,19 @@ class Pending:
         return 0.0 if self.oldest_us is None else max(0, now_us - self.oldest_us) / 1_000_000
 
 
-def integrate(session: Session, *, limit: int = BATCH) -> int:
+def integrate(session: Session, *, limit: int = BATCH, election: Election | None = None) -> int:
     """Chain up to ``limit`` pending events in the caller's transaction; return how many.
 
-    Locks the chain head first, so the rows read are exactly those no other integrator
+    The elected sequencer passes its ``election``: the transaction then starts with its
+    fence, and raises :class:`Fenced` (after rolling back) if the seat is no longer its own.
+    Then it locks the chain head, so the rows read are exactly those no other integrator
     has taken. Raises :class:`AuditFailure` (after rolling back) if it cannot.
     """
     started = time.perf_counter()
     try:
         conn = session.connection()
+        if election is not None:
+            election.fence(conn)
         cursor = raw.Cursor(conn)
         trail.lock_head(conn)
         rows = cursor.all(_TAKE, (limit,))
@@ -84,6 +89,9 @@ def integrate(session: Session, *, limit: int = BATCH) -> int:
         for i in range(0, len(ids), 1000):
             chunk = ids[i : i + 1000]
             cursor.run(_DROP.sized(len(chunk)), chunk)
+    except Fenced:
+        session.rollback()
+        raise
     except SQLAlchemyError as exc:
         session.rollback()
         raise AuditFailure(f"cannot integrate pending audit events: {type(exc).__name__}") from exc
@@ -92,12 +100,12 @@ def integrate(session: Session, *, limit: int = BATCH) -> int:
     return len(rows)
 
 
-def integrate_all(engine: Engine, *, limit: int = BATCH) -> int:
+def integrate_all(engine: Engine, *, limit: int = BATCH, election: Election | None = None) -> int:
     """Integrate every event pending now, batch after batch; return how many."""
     done = 0
     while True:
         with Session(engine) as session, session.begin():
-            n = integrate(session, limit=limit)
+            n = integrate(session, limit=limit, election=election)
         done += n
         if n < limit:
             return done
@@ -111,15 +119,18 @@ def pending(session: Session) -> Pending:
 
 
 class SequencerService:
-    """The sequencer of a serving process: integrates and signs while elected.
+    """The sequencer of a process: integrates and signs while elected.
 
-    A daemon thread runs a round every ``poll`` seconds while elected (re-checking its
-    seat once a second); a standby asks the :class:`Election` for the seat every
-    ``10 × poll`` seconds, at most one. A round integrates every pending batch, exports the backlog
-    (``vigie_audit_pending_*``) and lets ``checkpointer`` sign a checkpoint when one is
-    due. :meth:`stop` integrates what is left and signs a last checkpoint if it was
-    elected, so a server stopped cleanly leaves no tail; then it gives the seat up. A
-    failed round is logged and retried (the backlog's age shows it).
+    On PostgreSQL it works through an engine of its own beside ``engine``
+    (:func:`vigie.audit.election.sequencer_engine`: sessions a standby can end if this
+    process is paused inside a transaction). A daemon thread runs a round every ``poll``
+    seconds while elected, renewing its lease every third of ``lease_seconds``; a standby
+    asks for the seat every ``10 × poll`` seconds (at most one). A round integrates every
+    pending batch, each fenced, exports the backlog (``vigie_audit_pending_*``) and lets
+    the checkpointer sign a checkpoint when one is due, fenced too. A round that finds
+    itself fenced off stands down at once. :meth:`stop` integrates what is left and signs
+    a last checkpoint if it was elected, so a server stopped cleanly leaves no tail; then
+    it gives the seat up. A failed round is logged and retried (the backlog's age shows it).
     """
 
     def __init__(
@@ -129,12 +140,19 @@ class SequencerService:
         *,
         poll: float = 0.05,
         batch: int = BATCH,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
-        self.engine = engine
-        self.checkpointer = checkpointer
+        holder = holder_name()
+        self.engine = sequencer_engine(engine, holder=holder, lease_seconds=lease_seconds)
+        self._own_engine = self.engine is not engine
+        self.election = Election(self.engine, lease_seconds=lease_seconds, holder=holder)
+        self.checkpointer = dataclasses.replace(
+            checkpointer, sessions=make_session_factory(self.engine), fence=self.election.fence
+        )
         self.poll = poll
         self.batch = batch
-        self.election = Election(engine)
+        self.renew_every = lease_seconds / 3
+        self.standby_poll = max(poll, min(1.0, poll * 10, self.renew_every))
         self.elected = threading.Event()
         """Set while this process holds the seat (as of the thread's last look)."""
         self._stop = threading.Event()
@@ -146,16 +164,22 @@ class SequencerService:
         self._thread.start()
 
     def _run(self) -> None:
-        wait, elected, asked = self.poll, False, 0.0
+        wait, asked = self.poll, 0.0
         while not self._stop.wait(wait):
             now = time.monotonic()
-            if not elected or now - asked >= 1.0:  # the seat is re-checked once a second
-                elected, asked = self.election.hold(), now
-                metrics.SEQUENCER_ACTIVE.set(1 if elected else 0)
-                (self.elected.set if elected else self.elected.clear)()
-            wait = self.poll if elected else max(self.poll, min(1.0, self.poll * 10))
-            if elected:
+            if not self.elected.is_set() or now - asked >= self.renew_every:
+                self._seat(self.election.hold())
+                asked = now
+            if self.elected.is_set():
                 self.round(self.checkpointer)
+            wait = self.poll if self.elected.is_set() else self.standby_poll
+
+    def _seat(self, held: bool) -> None:
+        if held and not self.elected.is_set():
+            metrics.SEQUENCER_TAKEOVERS.inc()
+            metrics.SEQUENCER_EPOCH.set(self.election.epoch or 0)
+        (self.elected.set if held else self.elected.clear)()
+        metrics.SEQUENCER_ACTIVE.set(1 if held else 0)
 
     def round(self, checkpointer: Checkpointer) -> int:
         """Integrate everything pending, export the backlog, checkpoint if due.
@@ -166,13 +190,21 @@ class SequencerService:
         try:
             with Session(self.engine) as session:
                 waiting = pending(session)
-            done = integrate_all(self.engine, limit=self.batch) if waiting.events else 0
+            done = (
+                integrate_all(self.engine, limit=self.batch, election=self.election)
+                if waiting.events
+                else 0
+            )
             metrics.AUDIT_PENDING.set(waiting.events)  # as the round found it
             metrics.AUDIT_PENDING_AGE.set(waiting.age_seconds(time.time_ns() // 1000))
             now = time.monotonic()
             if done or now - self._looked >= 1.0:
                 self._looked = now
                 checkpointer.maybe_checkpoint()
+        except Fenced:
+            log.warning("audit sequencer fenced off: another process holds the seat")
+            self._seat(False)
+            return 0
         except Exception as exc:  # a server keeps serving; verify shows the backlog
             log.error("audit sequencer round failed: %s", Code(type(exc).__name__))
             return 0
@@ -187,5 +219,6 @@ class SequencerService:
             self._looked = 0.0
             self.round(dataclasses.replace(self.checkpointer, every_events=1))
         self.election.release()
-        self.elected.clear()
-        metrics.SEQUENCER_ACTIVE.set(0)
+        self._seat(False)
+        if self._own_engine:
+            self.engine.dispose()

@@ -135,6 +135,16 @@ SEQUENCER_ACTIVE = Gauge(
     "1 in the process whose sequencer holds the election, 0 elsewhere.",
     multiprocess_mode="max",
 )
+SEQUENCER_EPOCH = Gauge(
+    "vigie_audit_sequencer_epoch",
+    "Fencing token (epoch) of the sequencer lease this instance last took.",
+    multiprocess_mode="max",
+)
+SEQUENCER_TAKEOVERS = Counter(
+    "vigie_audit_sequencer_takeovers",
+    "Times a sequencer of this instance took the seat (a rise elsewhere than at start: a "
+    "sequencer died or was paused past its lease).",
+)
 
 # --- notices to the people concerned ---------------------------------------------------------
 NOTICE_DELIVERIES = Counter(
