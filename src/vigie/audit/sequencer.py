@@ -49,8 +49,12 @@ BATCH = 5_000
 _COLUMNS = (
     "at_us, actor, processor_id, key_id, origin, action, purpose, subjects, fields, outcome, detail"
 )
-_TAKE = raw.Statement(f"SELECT id, {_COLUMNS} FROM audit_pending ORDER BY id LIMIT ?")
-_DROP = raw.Statement("DELETE FROM audit_pending WHERE id IN ({list})")
+# Taken and deleted in one statement (the head lock keeps other integrators out); the
+# rows come back in no particular order and are sorted by id.
+_TAKE = raw.Statement(
+    "DELETE FROM audit_pending WHERE id IN (SELECT id FROM audit_pending ORDER BY id LIMIT ?) "
+    f"RETURNING id, {_COLUMNS}"
+)
 _PENDING = raw.Statement("SELECT COUNT(*), MIN(at_us) FROM audit_pending")
 
 
@@ -84,11 +88,8 @@ def integrate(session: Session, *, limit: int = BATCH, election: Election | None
         rows = cursor.all(_TAKE, (limit,))
         if not rows:
             return 0
-        ids = [r[0] for r in rows]
-        trail.sequence_rows(cursor, conn, [tuple(r[1:]) for r in rows])
-        for i in range(0, len(ids), 1000):
-            chunk = ids[i : i + 1000]
-            cursor.run(_DROP.sized(len(chunk)), chunk)
+        rows.sort()  # by id: the order they were staged in, as far as ids tell
+        trail.sequence_rows(cursor, conn, [r[1:] for r in rows])
     except Fenced:
         session.rollback()
         raise
