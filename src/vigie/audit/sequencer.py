@@ -23,9 +23,12 @@ a row left pending past ``audit_max_pending_seconds`` as a failing sequencer.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -71,6 +74,22 @@ class Pending:
         return 0.0 if self.oldest_us is None else max(0, now_us - self.oldest_us) / 1_000_000
 
 
+@contextmanager
+def _acyclic() -> Iterator[None]:
+    """Pause the cyclic garbage collector over a batch: the batch builds tens of thousands
+    of tuples and lists, all acyclic and freed by reference counting, which set off
+    collections that scan the whole heap for nothing (a third of the integrator's CPU per
+    event, measured). Collection resumes, and catches up, right after."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def integrate(session: Session, *, limit: int = BATCH, election: Election | None = None) -> int:
     """Chain up to ``limit`` pending events in the caller's transaction; return how many.
 
@@ -86,11 +105,13 @@ def integrate(session: Session, *, limit: int = BATCH, election: Election | None
             election.fence(conn)
         cursor = raw.Cursor(conn)
         trail.lock_head(conn)
-        rows = cursor.all(_TAKE, (limit,))
+        with _acyclic():
+            rows = cursor.all(_TAKE, (limit,))
         if not rows:
             return 0
         rows.sort()  # by id: the order they were staged in, as far as ids tell
-        trail.sequence_rows(cursor, conn, [r[1:] for r in rows])
+        with _acyclic():
+            trail.sequence_rows(cursor, conn, [r[1:] for r in rows])
         oldest_us = min(r[1] for r in rows)
     except Fenced:
         session.rollback()
