@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -237,6 +238,8 @@ def test_the_service_integrates_and_signs_then_stops_clean(
 ) -> None:
     checkpointer = Checkpointer(sessions=sessions, signing_key=secrets.signing_key)
     service = SequencerService(engine, checkpointer, poll=0.01)
+    batches = REGISTRY.get_sample_value("vigie_audit_integration_delay_seconds_count") or 0
+    takeovers = REGISTRY.get_sample_value("vigie_audit_sequencer_takeovers_total") or 0
     service.start()
     try:
         assert service.elected.wait(10)
@@ -250,6 +253,10 @@ def test_the_service_integrates_and_signs_then_stops_clean(
             time.sleep(0.01)
         with sessions.begin() as s:
             stage(s, [_read(2, 5)])
+        # the lag and the seat are exported
+        assert REGISTRY.get_sample_value("vigie_audit_integration_delay_seconds_count") > batches
+        assert REGISTRY.get_sample_value("vigie_audit_sequencer_takeovers_total") == takeovers + 1
+        assert REGISTRY.get_sample_value("vigie_audit_sequencer_active") == 1
     finally:
         service.stop()  # integrates the last one and anchors everything
     report = verify_trail(engine, public_key=secrets.verify_key)
