@@ -207,7 +207,7 @@ def sustained(rate: int) -> dict[str, float]:
         out.get(timeout=300)
     monitor = make_engine(_url())
     assert seq.pid is not None
-    ours = f"vigie-sequencer %:{seq.pid}"  # this run's sequencer only
+    ours = f"vigie-sequencer %:{seq.pid}:%"  # this run's sequencer only
     with monitor.connect() as conn:
         seq_backends = _backends(conn, ours)
         stager_backends = _backends(conn, STAGER_APP)

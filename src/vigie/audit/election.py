@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 from typing import Any
 
@@ -82,10 +83,11 @@ class Fenced(AuditFailure):
 
 
 def holder_name() -> str:
-    """Who holds the seat, for operators: ``host:pid`` (no personal data); it also names
-    the sequencer's sessions, whose ``application_name`` PostgreSQL cuts at 63 bytes."""
-    pid = str(os.getpid())
-    return f"{socket.gethostname()[: 62 - len(APP_PREFIX) - len(pid)]}:{pid}"
+    """Who holds the seat, for operators: ``host:pid:nonce`` (no personal data; the nonce
+    tells apart two containers with the same host name and pid). It also names the
+    sequencer's sessions, whose ``application_name`` PostgreSQL cuts at 63 bytes."""
+    tail = f":{os.getpid()}:{secrets.token_hex(3)}"
+    return socket.gethostname()[: 63 - len(APP_PREFIX) - len(tail)] + tail
 
 
 def sequencer_engine(engine: Engine, *, holder: str, lease_seconds: float) -> Engine:

@@ -104,7 +104,7 @@ class AuditSequencerLease(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     epoch: Mapped[int] = mapped_column(BigInteger)
-    holder: Mapped[str] = mapped_column(String(64))  # host:pid, for operators
+    holder: Mapped[str] = mapped_column(String(64))  # host:pid:nonce, for operators
     expires_us: Mapped[int] = mapped_column(BigInteger)
 
 
