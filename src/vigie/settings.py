@@ -73,6 +73,13 @@ class Settings(BaseSettings):
         description="How often the active sequencer looks for committed events to integrate; "
         "a standby looks this often (at least every second) whether it can take over.",
     )
+    audit_sequencer_lease_seconds: float = Field(
+        3.0,
+        gt=0,
+        description="How long the elected sequencer's lease lasts without renewal: a "
+        "sequencer that dies or is paused longer than this is replaced by a standby, and "
+        "fenced off when it resumes.",
+    )
     gateway_max_page_size: int = Field(
         100, ge=1, le=1000, description="Largest page the processor API serves."
     )

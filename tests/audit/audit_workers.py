@@ -109,9 +109,16 @@ def stager(url: str, worker: int, stop: Any, count: Any) -> None:
     engine.dispose()
 
 
-def sequencer(url: str, secrets_dir: str, started: Any, elected: Any) -> None:
+def sequencer(
+    url: str,
+    secrets_dir: str,
+    started: Any,
+    elected: Any,
+    deposed: Any = None,
+    lease_seconds: float = 3.0,
+) -> None:
     """Run a sequencer service until killed; set ``started`` once its thread has run a
-    few rounds, ``elected`` once it holds the seat."""
+    few rounds, ``elected`` once it holds the seat, ``deposed`` if it loses it after."""
     engine = make_engine(url)
     service = SequencerService(
         engine,
@@ -123,6 +130,7 @@ def sequencer(url: str, secrets_dir: str, started: Any, elected: Any) -> None:
         ),
         poll=0.02,
         batch=20,
+        lease_seconds=lease_seconds,
     )
     service.start()
     time.sleep(0.5)  # ten rounds of asking
@@ -131,4 +139,6 @@ def sequencer(url: str, secrets_dir: str, started: Any, elected: Any) -> None:
         pass
     elected.set()
     while True:
-        time.sleep(1)
+        time.sleep(0.05)
+        if deposed is not None and not service.elected.is_set():
+            deposed.set()

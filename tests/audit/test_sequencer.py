@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -12,7 +13,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner, Result
 
@@ -20,7 +23,7 @@ from tests.audit import audit_workers  # importable by spawned children
 from vigie.audit.actions import Action
 from vigie.audit.anchors import Bound
 from vigie.audit.checkpoints import Checkpointer
-from vigie.audit.election import Election
+from vigie.audit.election import Election, Fenced, sequencer_engine
 from vigie.audit.evidence import require_verified
 from vigie.audit.index import received_by
 from vigie.audit.models import AuditEvent, AuditPending
@@ -155,11 +158,88 @@ def test_one_sequencer_is_elected_per_database(settings: Settings, engine: Engin
         other.dispose()
 
 
+def test_a_deposed_sequencer_is_fenced_off(
+    settings: Settings, engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets
+) -> None:
+    if engine.dialect.name != "postgresql":
+        assert Election(engine).epoch is None  # one writer: the fence is a no-op
+        with sessions.begin() as s:
+            stage(s, [_read(1, 10)])
+            assert integrate(s, election=Election(engine)) == 1
+        return
+    other = make_engine(settings.resolved_database_url)
+    old, new = Election(engine, lease_seconds=2), Election(other, lease_seconds=30)
+    try:
+        assert old.hold() and old.epoch is not None
+        with sessions.begin() as s:
+            stage(s, [_read(1, 10), _read(1, 11)])
+        with sessions.begin() as s:
+            assert integrate(s, limit=1, election=old) == 1  # while it holds the seat
+        assert not new.hold()  # not expired yet
+        time.sleep(2.1)  # the old one is paused past its lease
+        assert new.hold() and new.epoch == old.epoch + 1
+        with pytest.raises(Fenced), sessions.begin() as s:
+            integrate(s, election=old)  # it resumes: its write fails on the fence
+        assert old.epoch is None and not old.hold()  # it stands by
+        signer = Checkpointer(sessions=sessions, signing_key=secrets.signing_key)
+        with pytest.raises(Fenced):
+            dataclasses.replace(signer, fence=Election(engine).fence).maybe_checkpoint()
+        with sessions() as s:
+            assert pending(s).events == 1 and _count(s, AuditEvent) == 1
+        with sessions.begin() as s:
+            assert integrate(s, election=new) == 1
+        assert dataclasses.replace(signer, fence=new.fence).maybe_checkpoint() is not None
+    finally:
+        new.release()
+        other.dispose()
+    report = verify_trail(engine, public_key=secrets.verify_key)
+    assert report.events == 3 and report.pending.events == 0
+
+
+def test_a_sequencer_paused_inside_its_transaction_is_ended_and_replaced(
+    engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the lease is shared through PostgreSQL")
+    stuck_engine = sequencer_engine(engine, holder="paused.example:1", lease_seconds=1)
+    standby_engine = sequencer_engine(engine, holder="standby.example:2", lease_seconds=30)
+    stuck = Election(stuck_engine, lease_seconds=1, holder="paused.example:1")
+    standby = Election(standby_engine, lease_seconds=30, holder="standby.example:2")
+    with sessions.begin() as s:
+        stage(s, [_read(1, n) for n in range(5)])
+    try:
+        assert stuck.hold()
+        paused = Session(stuck_engine)
+        paused.begin()
+        assert integrate(paused, election=stuck) == 5  # fenced, chained, not yet committed
+        time.sleep(1.1)  # the process stops here, holding the lease row and the chain head
+        started = time.monotonic()
+        assert standby.hold(), "the standby could not take over from a paused holder"
+        # ended by the standby, not by the backstop (10 leases idle in the transaction)
+        assert time.monotonic() - started < 5
+        with pytest.raises(SQLAlchemyError):  # it resumes: its session was ended
+            paused.commit()
+        paused.close()
+        with sessions() as s:
+            assert pending(s).events == 5 and _count(s, AuditEvent) == 0  # rolled back
+        assert integrate_all(engine, election=standby) == 5
+    finally:
+        standby.release()
+        stuck_engine.dispose()
+        standby_engine.dispose()
+    report = verify_trail(engine, public_key=secrets.verify_key)
+    with sessions() as s:
+        assert received_by(s, processor_id=1) == set(range(5))
+    assert report.events == 5 and report.pending.events == 0
+
+
 def test_the_service_integrates_and_signs_then_stops_clean(
     engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets
 ) -> None:
     checkpointer = Checkpointer(sessions=sessions, signing_key=secrets.signing_key)
     service = SequencerService(engine, checkpointer, poll=0.01)
+    batches = REGISTRY.get_sample_value("vigie_audit_integration_delay_seconds_count") or 0
+    takeovers = REGISTRY.get_sample_value("vigie_audit_sequencer_takeovers_total") or 0
     service.start()
     try:
         assert service.elected.wait(10)
@@ -173,6 +253,10 @@ def test_the_service_integrates_and_signs_then_stops_clean(
             time.sleep(0.01)
         with sessions.begin() as s:
             stage(s, [_read(2, 5)])
+        # the lag and the seat are exported
+        assert REGISTRY.get_sample_value("vigie_audit_integration_delay_seconds_count") > batches
+        assert REGISTRY.get_sample_value("vigie_audit_sequencer_takeovers_total") == takeovers + 1
+        assert REGISTRY.get_sample_value("vigie_audit_sequencer_active") == 1
     finally:
         service.stop()  # integrates the last one and anchors everything
     report = verify_trail(engine, public_key=secrets.verify_key)
@@ -193,7 +277,11 @@ def test_a_killed_sequencer_is_replaced_and_nothing_is_lost_or_doubled(
     ]
     started, elected = [SPAWN.Event(), SPAWN.Event()], [SPAWN.Event(), SPAWN.Event()]
     sequencers = [
-        SPAWN.Process(target=audit_workers.sequencer, args=(url, keys, started[i], elected[i]))
+        SPAWN.Process(
+            target=audit_workers.sequencer,
+            args=(url, keys, started[i], elected[i]),
+            kwargs={"lease_seconds": 2.0},
+        )
         for i in (0, 1)
     ]
     for p in stagers:
@@ -226,6 +314,72 @@ def test_a_killed_sequencer_is_replaced_and_nothing_is_lost_or_doubled(
                 assert p.pid is not None
                 os.kill(p.pid, signal.SIGKILL)
             p.join(30)
+    integrate_all(engine)
+    report = verify_trail(engine, public_key=secrets.verify_key)
+    with sessions() as s:
+        staged = s.scalar(select(func.count()).where(AuditEvent.actor.like("processor:s%")))
+        received = received_by(s, processor_id=1) | received_by(s, processor_id=2)
+    assert staged == count.value > 0  # each committed stage once on the chain
+    assert len(received) == count.value  # each a different person: none doubled
+    assert report.pending.events == 0 and report.checkpoints >= 1
+
+
+def test_a_paused_sequencer_is_replaced_and_fenced_off_when_it_resumes(
+    settings: Settings, engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the election is between processes sharing PostgreSQL")
+    url, keys = settings.resolved_database_url, str(settings.resolved_secrets_dir)
+    lease = 2.0
+    stop, count = SPAWN.Event(), SPAWN.Value("q", 0)
+    stagers = [
+        SPAWN.Process(target=audit_workers.stager, args=(url, w, stop, count)) for w in (1, 2)
+    ]
+    started, elected = [SPAWN.Event(), SPAWN.Event()], [SPAWN.Event(), SPAWN.Event()]
+    deposed = [SPAWN.Event(), SPAWN.Event()]
+    sequencers = [
+        SPAWN.Process(
+            target=audit_workers.sequencer,
+            args=(url, keys, started[i], elected[i], deposed[i]),
+            kwargs={"lease_seconds": lease},
+        )
+        for i in (0, 1)
+    ]
+    for p in stagers:
+        p.start()
+    sequencers[0].start()
+    try:
+        assert elected[0].wait(60)
+        sequencers[1].start()
+        assert started[1].wait(60)
+        time.sleep(1)
+        assert not elected[1].is_set()
+        assert sequencers[0].pid is not None
+        os.kill(sequencers[0].pid, signal.SIGSTOP)  # a GC pause, a frozen VM, a debugger
+        paused = time.monotonic()
+        assert elected[1].wait(30)
+        takeover = time.monotonic() - paused
+        assert takeover < lease + 4, f"takeover took {takeover:.1f} s"
+        time.sleep(1)  # the new one integrates under load
+        with sessions() as s:
+            during = _count(s, AuditEvent)
+        os.kill(sequencers[0].pid, signal.SIGCONT)  # the old one resumes, still "elected"
+        assert deposed[0].wait(30), "the resumed sequencer did not stand down"
+        time.sleep(2)  # both run: only the new one integrates
+        with sessions() as s:
+            assert _count(s, AuditEvent) > during
+            assert pending(s).age_seconds(time.time_ns() // 1000) < 5
+    finally:
+        stop.set()
+        for p in stagers:
+            p.join(30)
+        for p in sequencers:
+            if p.is_alive():
+                assert p.pid is not None
+                os.kill(p.pid, signal.SIGCONT)
+                os.kill(p.pid, signal.SIGKILL)
+            p.join(30)
+    print(f"takeover after SIGSTOP: {takeover:.2f} s (lease {lease} s)")
     integrate_all(engine)
     report = verify_trail(engine, public_key=secrets.verify_key)
     with sessions() as s:

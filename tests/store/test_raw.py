@@ -90,3 +90,17 @@ def test_in_lists_are_sized() -> None:
     assert _RATES.sized(3) is _RATES.sized(3)
     with pytest.raises(ValueError, match="at least one"):
         _RATES.sized(0)
+
+
+def test_array_literals_round_trip_on_postgresql(sessions: sessionmaker[Session]) -> None:
+    texts = ["email,given_name", 'a "quoted" name', "back\\slash", "{braces}", "", "NULL"]
+    ints = [0, -1, 2**62, 7]
+    with sessions() as s:
+        if s.get_bind().dialect.name != "postgresql":
+            pytest.skip("array literals are PostgreSQL's")
+        cur = raw.cursor(s)
+        got = cur.one(
+            raw.Statement("SELECT ?::text[], ?::bigint[]"),
+            (raw.text_array(texts), raw.int_array(ints)),
+        )
+    assert got == (texts, ints)

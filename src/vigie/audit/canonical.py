@@ -20,7 +20,7 @@ newline byte, so the split is unambiguous. The entry hash is the RFC 6962 leaf h
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -112,6 +112,24 @@ def body(
         ]
     )
     return head + b"\n" + subjects
+
+
+def chain(prev_hash: bytes, first_seq: int, rows: Iterable[Sequence[Any]]) -> list[bytes]:
+    """The entry hashes of events ``first_seq, first_seq + 1, ...`` chained after
+    ``prev_hash``: :func:`entry_hash` of :func:`body` for each, in one loop (the sequencer
+    chains thousands per batch). ``rows`` hold :func:`body`'s arguments after ``seq``."""
+    dumps, sha256 = orjson.dumps, hashlib.sha256
+    out: list[bytes] = []
+    seq = first_seq
+    for at, actor, pid, key, origin, action, purpose, subjects, fields, outcome, detail in rows:
+        head = dumps(
+            [FORMAT_VERSION, seq, at, actor, pid, key, origin, action, purpose, fields,
+             outcome, detail]
+        )  # fmt: skip
+        prev_hash = sha256(b"\x00" + prev_hash + head + b"\n" + subjects).digest()
+        out.append(prev_hash)
+        seq += 1
+    return out
 
 
 def entry_hash(prev_hash: bytes, event_body: bytes) -> bytes:

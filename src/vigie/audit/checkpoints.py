@@ -155,6 +155,9 @@ class Checkpointer:
     secrets: InstanceSecrets | None = None
     """When given, its key is read at each checkpoint (``signing_key`` is then only the
     first one): a rotation reaches a running process without a restart."""
+    fence: Callable[[Connection], None] | None = None
+    """The elected sequencer's fence (:meth:`vigie.audit.election.Election.fence`), run
+    first in the signing transaction: a deposed sequencer signs nothing."""
 
     @classmethod
     def from_settings(
@@ -203,6 +206,8 @@ class Checkpointer:
     def _take(self, now: datetime | None, now_us: int) -> AuditCheckpoint | None:
         key = self.signing_key if self.secrets is None else self.secrets.signing_key
         with self.sessions.begin() as session:
+            if self.fence is not None:
+                self.fence(session.connection())
             return take(
                 session,
                 signing_key=key,

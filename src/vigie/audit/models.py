@@ -93,6 +93,21 @@ class AuditHead(Base):
     head_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
+class AuditSequencerLease(Base):
+    """The single row (id 1) naming the elected sequencer (:mod:`vigie.audit.election`).
+
+    ``epoch`` is the fencing token, bumped at each takeover; ``expires_us`` is on the
+    database's clock. PostgreSQL only: on SQLite the serving process is the sequencer.
+    """
+
+    __tablename__ = "audit_sequencer_lease"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    holder: Mapped[str] = mapped_column(String(64))  # host:pid:nonce, for operators
+    expires_us: Mapped[int] = mapped_column(BigInteger)
+
+
 class AuditCheckpoint(Base):
     """A signed tree head: the first ``size`` events have Merkle root ``root``."""
 
@@ -194,6 +209,7 @@ class AuditSealHead(Base):
 EVENTS = cast(Table, AuditEvent.__table__)
 HEAD = cast(Table, AuditHead.__table__)
 PENDING = cast(Table, AuditPending.__table__)
+LEASE = cast(Table, AuditSequencerLease.__table__)
 CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
 TILES = cast(Table, AuditTile.__table__)
 RECEIPTS = cast(Table, AuditReceipt.__table__)

@@ -23,9 +23,12 @@ a row left pending past ``audit_max_pending_seconds`` as a failing sequencer.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -34,11 +37,12 @@ from sqlalchemy.orm import Session
 
 from vigie.audit import trail
 from vigie.audit.checkpoints import Checkpointer
-from vigie.audit.election import Election
+from vigie.audit.election import LEASE_SECONDS, Election, Fenced, holder_name, sequencer_engine
 from vigie.errors import AuditFailure
 from vigie.ops import metrics
 from vigie.ops.logs import Code
 from vigie.store import raw
+from vigie.store.engine import make_session_factory
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +52,14 @@ BATCH = 5_000
 _COLUMNS = (
     "at_us, actor, processor_id, key_id, origin, action, purpose, subjects, fields, outcome, detail"
 )
-_TAKE = raw.Statement(f"SELECT id, {_COLUMNS} FROM audit_pending ORDER BY id LIMIT ?")
-_DROP = raw.Statement("DELETE FROM audit_pending WHERE id IN ({list})")
+# Taken and deleted in one statement (the head lock keeps other integrators out); the
+# rows come back in no particular order and are sorted by id.
+_TAKE = raw.Statement(
+    "DELETE FROM audit_pending WHERE id IN (SELECT id FROM audit_pending ORDER BY id LIMIT ?) "
+    f"RETURNING id, {_COLUMNS}"
+)
 _PENDING = raw.Statement("SELECT COUNT(*), MIN(at_us) FROM audit_pending")
+_OLDEST = raw.Statement("SELECT at_us FROM audit_pending ORDER BY id LIMIT 1")  # the PK index
 
 
 @dataclass(frozen=True)
@@ -65,42 +74,73 @@ class Pending:
         return 0.0 if self.oldest_us is None else max(0, now_us - self.oldest_us) / 1_000_000
 
 
-def integrate(session: Session, *, limit: int = BATCH) -> int:
+@contextmanager
+def _acyclic() -> Iterator[None]:
+    """Pause the cyclic garbage collector over a batch: the batch builds tens of thousands
+    of tuples and lists, all acyclic and freed by reference counting, which set off
+    collections that scan the whole heap for nothing (a third of the integrator's CPU per
+    event, measured). Collection resumes, and catches up, right after."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def integrate(session: Session, *, limit: int = BATCH, election: Election | None = None) -> int:
     """Chain up to ``limit`` pending events in the caller's transaction; return how many.
 
-    Locks the chain head first, so the rows read are exactly those no other integrator
+    The elected sequencer passes its ``election``: the transaction then starts with its
+    fence, and raises :class:`Fenced` (after rolling back) if the seat is no longer its own.
+    Then it locks the chain head, so the rows read are exactly those no other integrator
     has taken. Raises :class:`AuditFailure` (after rolling back) if it cannot.
     """
     started = time.perf_counter()
     try:
         conn = session.connection()
+        if election is not None:
+            election.fence(conn)
         cursor = raw.Cursor(conn)
         trail.lock_head(conn)
-        rows = cursor.all(_TAKE, (limit,))
+        with _acyclic():
+            rows = cursor.all(_TAKE, (limit,))
         if not rows:
             return 0
-        ids = [r[0] for r in rows]
-        trail.sequence_rows(cursor, conn, [tuple(r[1:]) for r in rows])
-        for i in range(0, len(ids), 1000):
-            chunk = ids[i : i + 1000]
-            cursor.run(_DROP.sized(len(chunk)), chunk)
+        rows.sort()  # by id: the order they were staged in, as far as ids tell
+        with _acyclic():
+            trail.sequence_rows(cursor, conn, [r[1:] for r in rows])
+        oldest_us = min(r[1] for r in rows)
+    except Fenced:
+        session.rollback()
+        raise
     except SQLAlchemyError as exc:
         session.rollback()
         raise AuditFailure(f"cannot integrate pending audit events: {type(exc).__name__}") from exc
     metrics.AUDIT_INTEGRATED.inc(len(rows))
     metrics.AUDIT_INTEGRATE.observe(time.perf_counter() - started)
+    metrics.AUDIT_INTEGRATION_DELAY.observe(max(0, time.time_ns() // 1000 - oldest_us) / 1e6)
     return len(rows)
 
 
-def integrate_all(engine: Engine, *, limit: int = BATCH) -> int:
+def integrate_all(engine: Engine, *, limit: int = BATCH, election: Election | None = None) -> int:
     """Integrate every event pending now, batch after batch; return how many."""
     done = 0
     while True:
         with Session(engine) as session, session.begin():
-            n = integrate(session, limit=limit)
+            n = integrate(session, limit=limit, election=election)
         done += n
         if n < limit:
             return done
+
+
+def oldest_pending_us(session: Session) -> int | None:
+    """The time of the first pending event (None: nothing waits); one index probe, cheap
+    whatever the backlog, unlike :func:`pending`'s count."""
+    row = raw.cursor(session).one(_OLDEST)
+    return None if row is None else int(row[0])
 
 
 def pending(session: Session) -> Pending:
@@ -111,15 +151,18 @@ def pending(session: Session) -> Pending:
 
 
 class SequencerService:
-    """The sequencer of a serving process: integrates and signs while elected.
+    """The sequencer of a process: integrates and signs while elected.
 
-    A daemon thread runs a round every ``poll`` seconds while elected (re-checking its
-    seat once a second); a standby asks the :class:`Election` for the seat every
-    ``10 × poll`` seconds, at most one. A round integrates every pending batch, exports the backlog
-    (``vigie_audit_pending_*``) and lets ``checkpointer`` sign a checkpoint when one is
-    due. :meth:`stop` integrates what is left and signs a last checkpoint if it was
-    elected, so a server stopped cleanly leaves no tail; then it gives the seat up. A
-    failed round is logged and retried (the backlog's age shows it).
+    On PostgreSQL it works through an engine of its own beside ``engine``
+    (:func:`vigie.audit.election.sequencer_engine`: sessions a standby can end if this
+    process is paused inside a transaction). A daemon thread runs a round every ``poll``
+    seconds while elected, renewing its lease every third of ``lease_seconds``; a standby
+    asks for the seat every ``10 × poll`` seconds (at most one). A round integrates every
+    pending batch, each fenced, exports the backlog (``vigie_audit_pending_*``) and lets
+    the checkpointer sign a checkpoint when one is due, fenced too. A round that finds
+    itself fenced off stands down at once. :meth:`stop` integrates what is left and signs
+    a last checkpoint if it was elected, so a server stopped cleanly leaves no tail; then
+    it gives the seat up. A failed round is logged and retried (the backlog's age shows it).
     """
 
     def __init__(
@@ -129,12 +172,19 @@ class SequencerService:
         *,
         poll: float = 0.05,
         batch: int = BATCH,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
-        self.engine = engine
-        self.checkpointer = checkpointer
+        holder = holder_name()
+        self.engine = sequencer_engine(engine, holder=holder, lease_seconds=lease_seconds)
+        self._own_engine = self.engine is not engine
+        self.election = Election(self.engine, lease_seconds=lease_seconds, holder=holder)
+        self.checkpointer = dataclasses.replace(
+            checkpointer, sessions=make_session_factory(self.engine), fence=self.election.fence
+        )
         self.poll = poll
         self.batch = batch
-        self.election = Election(engine)
+        self.renew_every = lease_seconds / 3
+        self.standby_poll = max(poll, min(1.0, poll * 10, self.renew_every))
         self.elected = threading.Event()
         """Set while this process holds the seat (as of the thread's last look)."""
         self._stop = threading.Event()
@@ -146,33 +196,51 @@ class SequencerService:
         self._thread.start()
 
     def _run(self) -> None:
-        wait, elected, asked = self.poll, False, 0.0
+        wait, asked = self.poll, 0.0
         while not self._stop.wait(wait):
             now = time.monotonic()
-            if not elected or now - asked >= 1.0:  # the seat is re-checked once a second
-                elected, asked = self.election.hold(), now
-                metrics.SEQUENCER_ACTIVE.set(1 if elected else 0)
-                (self.elected.set if elected else self.elected.clear)()
-            wait = self.poll if elected else max(self.poll, min(1.0, self.poll * 10))
-            if elected:
+            if not self.elected.is_set() or now - asked >= self.renew_every:
+                self._seat(self.election.hold())
+                asked = now
+            if self.elected.is_set():
                 self.round(self.checkpointer)
+            wait = self.poll if self.elected.is_set() else self.standby_poll
+
+    def _seat(self, held: bool) -> None:
+        if held and not self.elected.is_set():
+            metrics.SEQUENCER_TAKEOVERS.inc()
+            metrics.SEQUENCER_EPOCH.set(self.election.epoch or 0)
+        (self.elected.set if held else self.elected.clear)()
+        metrics.SEQUENCER_ACTIVE.set(1 if held else 0)
 
     def round(self, checkpointer: Checkpointer) -> int:
         """Integrate everything pending, export the backlog, checkpoint if due.
 
-        An idle round costs one unlocked statement (the backlog), and the checkpointer's
-        cheap look at most once a second.
+        An idle round costs one unlocked index probe (the oldest pending event); the
+        backlog's count (a scan of ``audit_pending``) and the checkpointer's cheap look
+        come at most once a second.
         """
         try:
             with Session(self.engine) as session:
-                waiting = pending(session)
-            done = integrate_all(self.engine, limit=self.batch) if waiting.events else 0
-            metrics.AUDIT_PENDING.set(waiting.events)  # as the round found it
-            metrics.AUDIT_PENDING_AGE.set(waiting.age_seconds(time.time_ns() // 1000))
+                oldest = oldest_pending_us(session)
+            now_us = time.time_ns() // 1000
+            metrics.AUDIT_PENDING_AGE.set(0 if oldest is None else max(0, now_us - oldest) / 1e6)
+            done = (
+                0
+                if oldest is None
+                else integrate_all(self.engine, limit=self.batch, election=self.election)
+            )
             now = time.monotonic()
             if done or now - self._looked >= 1.0:
+                if now - self._looked >= 1.0:
+                    with Session(self.engine) as session:
+                        metrics.AUDIT_PENDING.set(pending(session).events)
                 self._looked = now
                 checkpointer.maybe_checkpoint()
+        except Fenced:
+            log.warning("audit sequencer fenced off: its lease expired or was taken over")
+            self._seat(False)
+            return 0
         except Exception as exc:  # a server keeps serving; verify shows the backlog
             log.error("audit sequencer round failed: %s", Code(type(exc).__name__))
             return 0
@@ -187,5 +255,6 @@ class SequencerService:
             self._looked = 0.0
             self.round(dataclasses.replace(self.checkpointer, every_events=1))
         self.election.release()
-        self.elected.clear()
-        metrics.SEQUENCER_ACTIVE.set(0)
+        self._seat(False)
+        if self._own_engine:
+            self.engine.dispose()

@@ -173,23 +173,22 @@ def sequence_rows(
     served index with the disclosures, in the caller's transaction.
     """
     size, prev = _lock(cursor, conn)
-    rows: list[tuple[Any, ...]] = []
-    disclosures: list[index.Disclosure] = []
-    for row in encoded:
-        size += 1
-        entry = canonical.entry_hash(prev, canonical.body(size, *row))
-        rows.append((size, *row, prev, entry))
-        prev = entry
-        if row[5] in _DISCLOSING and row[2] is not None and row[9] == "ok":
-            disclosures.append(
-                index.Disclosure(
-                    seq=size,
-                    at_us=row[0],
-                    processor_id=row[2],
-                    subject_ids=canonical.decode_subjects(row[7]),
-                    fields=row[8],
-                )
-            )
+    first = size + 1
+    hashes = canonical.chain(prev, first, encoded)
+    previous = [prev, *hashes[:-1]]
+    rows = [
+        (seq, *row, p, h)
+        for seq, row, p, h in zip(
+            range(first, first + len(encoded)), encoded, previous, hashes, strict=True
+        )
+    ]
+    size, prev = first + len(encoded) - 1, hashes[-1] if hashes else prev
+    decode = canonical.decode_subjects
+    disclosures = [
+        index.Disclosure(seq, row[0], row[2], decode(row[7]), row[8])
+        for seq, row in zip(range(first, size + 1), encoded, strict=True)
+        if row[5] in _DISCLOSING and row[2] is not None and row[9] == "ok"
+    ]
     cursor.copy(_INSERT, rows)
     cursor.run(_MOVE_HEAD, (size, prev))
     if disclosures:

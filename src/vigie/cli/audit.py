@@ -380,14 +380,19 @@ def sequence(ctx: typer.Context) -> None:
     sequencer chains them and signs the checkpoints; every `vigie serve` worker runs one,
     and one of them is elected. This command runs one more, in a process of its own (on
     any host): it stands by until it is elected, then integrates every
-    `audit_sequencer_poll_seconds` and takes over within a second if the elected one dies.
+    `audit_sequencer_poll_seconds` and takes over once the elected one's lease
+    (`audit_sequencer_lease_seconds`) lapses, if it dies or is paused; a paused one that
+    resumes is fenced off and stands by.
     A process of its own does not share its CPU and interpreter with requests. On stop,
     if elected, it integrates what is left and signs a last checkpoint.
     """
     inst = instance(ctx)
     checkpointer = Checkpointer.from_settings(inst.settings, inst.sessions, inst.secrets)
     service = SequencerService(
-        inst.engine, checkpointer, poll=inst.settings.audit_sequencer_poll_seconds
+        inst.engine,
+        checkpointer,
+        poll=inst.settings.audit_sequencer_poll_seconds,
+        lease_seconds=inst.settings.audit_sequencer_lease_seconds,
     )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -410,7 +410,12 @@ def app_from_environment() -> FastAPI:
     )
     checkpointer = default_checkpointer(settings, engine, secrets=secrets)
     if staged:
-        service = SequencerService(engine, checkpointer, poll=settings.audit_sequencer_poll_seconds)
+        service = SequencerService(
+            engine,
+            checkpointer,
+            poll=settings.audit_sequencer_poll_seconds,
+            lease_seconds=settings.audit_sequencer_lease_seconds,
+        )
         return run_during(app, service)
     # The time rule on an idle server, and a last checkpoint when the worker stops.
     return run_during(app, CheckpointTimer(checkpointer))

@@ -120,6 +120,12 @@ AUDIT_INTEGRATE = Histogram(
     "Time the sequencer took to integrate one batch of pending events.",
     buckets=APPEND_BUCKETS,
 )
+AUDIT_INTEGRATION_DELAY = Histogram(
+    "vigie_audit_integration_delay_seconds",
+    "Integration lag: from an event's commit (its time) to its integration, for the oldest "
+    "event of each batch the sequencer integrates (the worst of the batch).",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
 AUDIT_PENDING = Gauge(
     "vigie_audit_pending_events",
     "Committed events not yet on the chain, as the active sequencer last saw them.",
@@ -134,6 +140,16 @@ SEQUENCER_ACTIVE = Gauge(
     "vigie_audit_sequencer_active",
     "1 in the process whose sequencer holds the election, 0 elsewhere.",
     multiprocess_mode="max",
+)
+SEQUENCER_EPOCH = Gauge(
+    "vigie_audit_sequencer_epoch",
+    "Fencing token (epoch) of the sequencer lease this instance last took.",
+    multiprocess_mode="max",
+)
+SEQUENCER_TAKEOVERS = Counter(
+    "vigie_audit_sequencer_takeovers",
+    "Times a sequencer of this instance took the seat (a rise elsewhere than at start: a "
+    "sequencer died or was paused past its lease).",
 )
 
 # --- notices to the people concerned ---------------------------------------------------------

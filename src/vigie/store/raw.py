@@ -198,6 +198,24 @@ class Cursor:
         )
 
 
+def int_array(values: Iterable[int]) -> str:
+    """PostgreSQL's text form of an integer array (for ``?::bigint[]``): built by ``join``,
+    about twenty times cheaper per element than the driver's array dumper."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def text_array(values: Iterable[str]) -> str:
+    """PostgreSQL's text form of a text array (for ``?::text[]``), every element quoted."""
+    quoted: dict[str, str] = {}  # batches repeat a few values many times
+    out = []
+    for value in values:
+        q = quoted.get(value)
+        if q is None:
+            q = quoted[value] = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        out.append(q)
+    return "{" + ",".join(out) + "}"
+
+
 def cursor(session: Session) -> Cursor:
     """A driver cursor in ``session``'s current transaction (begun if need be)."""
     return Cursor(session.connection())

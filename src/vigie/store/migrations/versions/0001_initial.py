@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 05:40:00.188385
+Create Date: 2026-12-07 11:29:45.080378
 """
 
 from __future__ import annotations
@@ -122,6 +122,14 @@ def upgrade() -> None:
         sa.Column("digest", sa.LargeBinary(length=32), nullable=True),
         sa.PrimaryKeyConstraint("name", "bucket", name=op.f("pk_audit_seal_heads")),
         sqlite_with_rowid=False,
+    )
+    op.create_table(
+        "audit_sequencer_lease",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("epoch", sa.BigInteger(), nullable=False),
+        sa.Column("holder", sa.String(length=64), nullable=False),
+        sa.Column("expires_us", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_sequencer_lease")),
     )
     op.create_table(
         "audit_tiles",
@@ -1200,6 +1208,7 @@ def downgrade() -> None:
     op.drop_table("console_operators")
     op.drop_table("campaigns")
     op.drop_table("audit_tiles")
+    op.drop_table("audit_sequencer_lease")
     op.drop_table("audit_seal_heads")
     op.drop_table("audit_receipts")
     op.drop_table("audit_processor_fields")
