@@ -1,7 +1,8 @@
 """Who is calling: the key, its processor and the contracts in force, in one statement.
 
 Every request starts here. One indexed statement finds the key by its public prefix and
-joins its processor and the processor's contracts valid today; then
+joins its processor, the processor's contracts valid today and its request count (for
+the early, lock-free rate check of :func:`vigie.gateway.budget.early_rate`); then
 :func:`vigie.processors.keys.check_key` refuses exactly as
 :func:`~vigie.processors.keys.authenticate` does (same checks, same order, the secret
 compared in constant time).
@@ -40,10 +41,14 @@ class InForce:
 
 @dataclass(frozen=True)
 class Identified:
-    """A usable key, and its processor's contracts in force today (oldest first)."""
+    """A usable key, its processor's contracts in force today (oldest first), and the
+    processor's committed request count (``gateway_rates``: window start, requests; None
+    before its first request) for the lock-free early rate check."""
 
     key: KeyState
     contracts: tuple[InForce, ...]
+    rate_window: datetime | None = None
+    rate_requests: int | None = None
 
 
 # JSON columns are read as their text (CAST works on both databases) so that the parsed
@@ -53,13 +58,15 @@ _CALLER = raw.Statement(
     "k.suspended_at IS NOT NULL, CAST(k.allowed_cidrs AS TEXT), "
     "p.id, p.name, p.suspended_at IS NOT NULL, "
     "c.id, c.purpose, CAST(c.read_fields AS TEXT), CAST(c.masks AS TEXT), "
-    "CAST(c.write_fields AS TEXT), c.budget_per_day, c.budget_per_30_days, c.rate_per_minute "
+    "CAST(c.write_fields AS TEXT), c.budget_per_day, c.budget_per_30_days, c.rate_per_minute, "
+    "r.window_start, r.requests "
     "FROM api_keys k JOIN processors p ON p.id = k.processor_id "
+    "LEFT JOIN gateway_rates r ON r.processor_id = k.processor_id "
     "LEFT JOIN contracts c ON c.processor_id = k.processor_id "
     "AND c.valid_from <= ? AND (c.valid_to IS NULL OR c.valid_to >= ?) "
     "WHERE k.prefix = ? ORDER BY c.id",
     params=(Date(), Date()),
-    columns=(None, None, UTCDateTime()),
+    columns=(None, None, UTCDateTime(), *([None] * 14), UTCDateTime()),
 )
 
 
@@ -128,4 +135,11 @@ def identify(
         for row in rows
         if row[9] is not None
     )
-    return Identified(key=key, contracts=contracts)
+    first = rows[0]  # check_key refused an unknown key
+    requests = first[18]
+    return Identified(
+        key=key,
+        contracts=contracts,
+        rate_window=first[17],
+        rate_requests=None if requests is None else int(requests),
+    )

@@ -2,8 +2,9 @@
 
 Each function runs inside the caller's unit of work (:mod:`vigie.gateway.unit`: one
 transaction per request, or per group of requests committed together on SQLite) and
-does, in this order: resolve the people in scope, charge the budget ledger, project the
-allowed fields with their masks, append the audit event, let the observers (detectors)
+does, in this order: resolve the people in scope, project the allowed fields with their
+masks, count the request and charge the budget ledger (:func:`vigie.gateway.budget.settle`:
+the processor's lock, taken last), append the audit event, let the observers (detectors)
 look. Only when all of that succeeded does the caller commit and answer; any exception
 rolls everything back and nothing is disclosed. Denials are then recorded by
 :func:`record_denial` in a transaction of their own.
@@ -126,7 +127,10 @@ class Disclosure:
 def begin(
     session: Session, *, gate: Gate, token: str | None, attempt: Attempt, now: datetime
 ) -> Caller:
-    """Authenticate the key, load the contracts in force and count the request (rate)."""
+    """Authenticate the key, load the contracts in force, check the rate (without a lock).
+
+    The request is counted, exactly, by :func:`vigie.gateway.budget.settle` at its end.
+    """
     found = identify(session, token=token, client_ip=attempt.origin, now=now)
     key = found.key
     attempt.processor_id, attempt.key_id, attempt.actor = key.processor_id, key.key_id, key.actor
@@ -135,7 +139,9 @@ def begin(
         raise Denied("this processor has no contract in force")
     views = {c.id: c.view for c in found.contracts}
     total = union(views.values()).budget if len(views) > 1 else next(iter(views.values())).budget
-    budget.count_request(session, processor_id=key.processor_id, now=now, budget=total)
+    budget.early_rate(
+        budget=total, window_start=found.rate_window, requests=found.rate_requests, now=now
+    )
     return Caller(
         processor_id=key.processor_id,
         key_id=key.key_id,
@@ -247,16 +253,16 @@ def read_subject(
 ) -> Disclosure:
     """One person, by pseudonym: charged, projected, audited, observed."""
     person = _resolve(session, caller=caller, pseudonym=pseudonym, attempt=attempt, now=now)
-    charged = budget.charge(
+    view = caller.view(person.contract_ids)
+    record = view.project(person.row, pseudonym=pseudonym)
+    fields = sorted(record)
+    charged = budget.settle(
         session,
         processor_id=caller.processor_id,
         subject_ids=[person.subject_id],
         now=now,
         budget=caller.budget,
     )
-    view = caller.view(person.contract_ids)
-    record = view.project(person.row, pseudonym=pseudonym)
-    fields = sorted(record)
     seq = _record(
         session,
         gate,
@@ -306,7 +312,12 @@ def list_subjects(
         on=now.date(),
         fields=caller.columns,
     )
-    charged = budget.charge(
+    pseudonyms = caller.pseudonyms.encode_many(p.subject_id for p in people)
+    records = [
+        caller.view(p.contract_ids).project(p.row, pseudonym=pseudonym)
+        for p, pseudonym in zip(people, pseudonyms, strict=True)
+    ]
+    charged = budget.settle(
         session,
         processor_id=caller.processor_id,
         subject_ids=[p.subject_id for p in people],
@@ -314,12 +325,8 @@ def list_subjects(
         budget=caller.budget,
     )
     if len(charged.admitted) < len(people):
-        people, more = people[: len(charged.admitted)], True
-    pseudonyms = caller.pseudonyms.encode_many(p.subject_id for p in people)
-    records = [
-        caller.view(p.contract_ids).project(p.row, pseudonym=pseudonym)
-        for p, pseudonym in zip(people, pseudonyms, strict=True)
-    ]
+        kept = len(charged.admitted)
+        people, records, more = people[:kept], records[:kept], True
     contract_ids = sorted({c for p in people for c in p.contract_ids})
     fields = sorted({name for r in records for name in r})
     subject_ids = [p.subject_id for p in people]
@@ -388,6 +395,9 @@ def write_event(
     )
     session.add(event)
     session.flush()
+    budget.settle(
+        session, processor_id=caller.processor_id, subject_ids=(), now=now, budget=caller.budget
+    )
     fields = sorted(values)
     seq = _record(
         session,
