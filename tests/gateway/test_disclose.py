@@ -1,8 +1,11 @@
-"""Fail closed: observers stop requests inline, an unavailable audit trail stops disclosure."""
+"""Fail closed: observers refuse a caller before it reads, withhold an answer after the
+commit (detection is never inside the disclosure's transaction), and an unavailable audit
+trail stops disclosure."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -25,6 +28,9 @@ class Recorder:
 
     seen: list[Access] = field(default_factory=list)
 
+    def admit(self, session: Session, *, processor_id: int, key_id: int, at: datetime) -> None:
+        pass
+
     def observe(self, session: Session, access: Access) -> None:
         self.seen.append(access)
         if access.status >= 400:
@@ -42,8 +48,11 @@ class Recorder:
 
 @dataclass
 class Throttle:
-    def observe(self, session: Session, access: Access) -> None:
+    def admit(self, session: Session, *, processor_id: int, key_id: int, at: datetime) -> None:
         raise BudgetExceeded("throttled by detection", retry_after=120)
+
+    def observe(self, session: Session, access: Access) -> None:
+        pass
 
 
 def _actions(world: World) -> list[str]:
@@ -66,21 +75,44 @@ def test_observers_see_requests_and_can_stop_them(world: World) -> None:
     assert "given_name" in read.fields
 
     r = api.get(SUBJECTS, token=token)
+    # Shown after its commit, the page is refused by the observer: its answer is withheld.
     assert r.status_code == 403 and r.json()["detail"] == "lists are forbidden by a detector"
-    assert recorder.seen[-1].kind == "list" and recorder.seen[-1].status == 403
-    with world.sessions() as s:  # the refused page disclosed and counted nobody more
+    assert "given_name" not in r.text
+    assert recorder.seen[-1].kind == "list" and recorder.seen[-1].status == 200
+    with world.sessions() as s:  # committed first: the trail and the ledger over-state
         assert budget.usage(s, processor_id=world.processor_id("lingua"), on=world.now.date()) == (
-            1,
-            1,
+            2,
+            2,
         )
 
     assert api.get(f"{SUBJECTS}/{pseudo.encode(ids[2])}", token=token).status_code == 404
     miss = recorder.seen[-1]
     assert miss.not_found and miss.status == 404 and list(miss.subject_ids) == []
     actions = _actions(world)
-    assert actions.count("subject:list") == 0
-    assert actions.count("alert:raise") == 2
-    assert actions.count("access:denied") == 2
+    assert actions.count("subject:list") == 1
+    assert actions.count("alert:raise") == 1
+    assert actions.count("access:denied") == 1
+
+
+@dataclass
+class Broken:
+    """Detection that cannot run (its store is gone, say)."""
+
+    def admit(self, session: Session, *, processor_id: int, key_id: int, at: datetime) -> None:
+        pass
+
+    def observe(self, session: Session, access: Access) -> None:
+        raise RuntimeError("detection unavailable")
+
+
+def test_detection_failing_after_the_commit_withholds_the_answer(world: World) -> None:
+    ids = world.people(1)
+    world.assign(world.processor("lingua"), ids)
+    api = world.api(observers=[Broken()])
+    p = Pseudonymiser(world.secrets, world.processor_id("lingua")).encode(ids[0])
+    r = api.get(f"{SUBJECTS}/{p}", token=world.key("lingua"))
+    assert r.status_code == 503 and "nothing was sent" in r.json()["detail"]
+    assert "given_name" not in r.text
 
 
 def test_an_observer_can_throttle(world: World) -> None:

@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Date
 from sqlalchemy.orm import Session
@@ -196,13 +197,27 @@ def settle(
     """Count the request and charge its people: the last step before the audit event.
 
     Takes the processor's lock (its rate row) and charges the ledger right after, in one
-    statement on PostgreSQL; raises ``BudgetExceeded`` past the rate limit or if not even
+    statement on PostgreSQL, both sent in one round trip (no Python, no network wait
+    between them); raises ``BudgetExceeded`` past the rate limit or if not even
     the first person fits (see :func:`charge`). A write-back passes no people.
     """
-    count_request(session, processor_id=processor_id, now=now, budget=budget)
-    return charge(
-        session, processor_id=processor_id, subject_ids=subject_ids, now=now, budget=budget
+    cursor = raw.cursor(session)
+    if cursor.dialect.name != "postgresql":
+        count_request(session, processor_id=processor_id, now=now, budget=budget)
+        return charge(
+            session, processor_id=processor_id, subject_ids=subject_ids, now=now, budget=budget
+        )
+    # Both in one round trip: the charge starts once the count holds the processor's row.
+    on = now.date()
+    wanted = list(dict.fromkeys(subject_ids))
+    window = now.replace(second=0, microsecond=0)
+    since = on - timedelta(days=WINDOW_DAYS - 1)
+    params = (processor_id, wanted, on, since, budget.per_day, budget.per_30_days)
+    counted, charged = cursor.together(
+        [(_COUNT_REQUEST, (processor_id, window)), (_CHARGE_PG, params)]
     )
+    check_rate(budget=budget, requests_this_minute=int(counted[0][0]) - 1, now=now)
+    return _charged(charged[0], wanted, budget, now)
 
 
 def usage(session: Session, *, processor_id: int, on: date) -> tuple[int, int]:
@@ -303,6 +318,11 @@ def _charge_in_one(
     params = (processor_id, wanted, on, since, budget.per_day, budget.per_30_days)
     row = cursor.one(_CHARGE_PG, params)
     assert row is not None
+    return _charged(row, wanted, budget, now)
+
+
+def _charged(row: tuple[Any, ...], wanted: list[int], budget: Budget, now: datetime) -> Charge:
+    """The :class:`Charge` that :data:`_CHARGE_PG`'s row describes; raise if none fits."""
     admitted, fresh, used_today, used_30 = (int(v) for v in row[:4])
     if wanted and not admitted:
         check_budget(
