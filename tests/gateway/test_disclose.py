@@ -18,6 +18,7 @@ from vigie.errors import BudgetExceeded, Denied
 from vigie.fingerprint.pseudonyms import Pseudonymiser
 from vigie.gateway import budget
 from vigie.gateway.observe import Access
+from vigie.processors import status
 
 SUBJECTS = "/api/v1/subjects"
 
@@ -154,3 +155,30 @@ def test_no_audit_no_disclosure(world: World) -> None:
             0,
             0,
         )
+
+
+@dataclass
+class SuspendOnFirstRead:
+    """Contains the key on the first read it sees, as a detector's high alert does."""
+
+    def admit(self, session: Session, *, processor_id: int, key_id: int, at: datetime) -> None:
+        pass
+
+    def observe(self, session: Session, access: Access) -> None:
+        if access.status == 200:
+            status.suspend_key(
+                session, key_id=access.key_id, reason="test containment", actor="system:test"
+            )
+
+
+def test_a_suspension_decided_after_the_commit_applies_from_the_next_request(
+    world: World,
+) -> None:
+    ids = world.people(2)
+    world.assign(world.processor("lingua"), ids)
+    token = world.key("lingua")
+    api = world.api(observers=[SuspendOnFirstRead()], staged=world.engine.dialect.name != "sqlite")
+    pseudo = Pseudonymiser(world.secrets, world.processor_id("lingua"))
+    assert api.get(f"{SUBJECTS}/{pseudo.encode(ids[0])}", token=token).status_code == 200
+    refused = api.get(f"{SUBJECTS}/{pseudo.encode(ids[1])}", token=token)
+    assert refused.status_code == 403 and "given_name" not in refused.text

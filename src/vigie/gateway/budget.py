@@ -163,8 +163,12 @@ def count_request(
     Without a ``budget`` the request is only counted (used to record denied requests).
     Returns the number of requests in the current minute, this one included.
     """
+    return _count(raw.cursor(session), processor_id, now, budget)
+
+
+def _count(cursor: raw.Cursor, processor_id: int, now: datetime, budget: Budget | None) -> int:
     window = now.replace(second=0, microsecond=0)
-    row = raw.cursor(session).one(_COUNT_REQUEST, (processor_id, window))
+    row = cursor.one(_COUNT_REQUEST, (processor_id, window))
     assert row is not None
     requests = int(row[0])
     if budget is not None:
@@ -172,18 +176,15 @@ def count_request(
     return requests
 
 
-def early_rate(
-    *, budget: Budget, window_start: datetime | None, requests: int | None, now: datetime
-) -> None:
+def early_rate(*, budget: Budget, requests: int | None, now: datetime) -> None:
     """Refuse a request past the rate limit from the committed count, without a lock.
 
-    ``window_start`` and ``requests`` are the processor's ``gateway_rates`` row as read
-    with its key (None without one). Approximate by design (requests in flight are not
-    counted yet): the exact check is :func:`settle`'s.
+    ``requests`` is the processor's count in the current minute as read with its key
+    (None if none yet). Approximate by design (requests in flight are not counted yet):
+    the exact check is :func:`settle`'s.
     """
-    if requests is None or window_start != now.replace(second=0, microsecond=0):
-        return
-    check_rate(budget=budget, requests_this_minute=requests, now=now)
+    if requests is not None:
+        check_rate(budget=budget, requests_this_minute=requests, now=now)
 
 
 def settle(
@@ -203,10 +204,8 @@ def settle(
     """
     cursor = raw.cursor(session)
     if cursor.dialect.name != "postgresql":
-        count_request(session, processor_id=processor_id, now=now, budget=budget)
-        return charge(
-            session, processor_id=processor_id, subject_ids=subject_ids, now=now, budget=budget
-        )
+        _count(cursor, processor_id, now, budget)
+        return _charge(cursor, processor_id, subject_ids, now, budget)
     # Both in one round trip: the charge starts once the count holds the processor's row.
     on = now.date()
     wanted = list(dict.fromkeys(subject_ids))
@@ -245,10 +244,19 @@ def charge(
     the 30-day budget is). Call :func:`count_request` first in the same transaction
     (:func:`settle` does both).
     """
+    return _charge(raw.cursor(session), processor_id, subject_ids, now, budget)
+
+
+def _charge(
+    cursor: raw.Cursor,
+    processor_id: int,
+    subject_ids: Sequence[int],
+    now: datetime,
+    budget: Budget,
+) -> Charge:
     on = now.date()
     since = on - timedelta(days=WINDOW_DAYS - 1)
     wanted = list(dict.fromkeys(subject_ids))
-    cursor = raw.cursor(session)
     if cursor.dialect.name == "postgresql":
         return _charge_in_one(cursor, processor_id, wanted, on, since, budget, now)
     last_days: dict[int, date] = {}

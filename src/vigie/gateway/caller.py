@@ -42,12 +42,11 @@ class InForce:
 @dataclass(frozen=True)
 class Identified:
     """A usable key, its processor's contracts in force today (oldest first), and the
-    processor's committed request count (``gateway_rates``: window start, requests; None
-    before its first request) for the lock-free early rate check."""
+    processor's committed request count in the current minute (``gateway_rates``; None if
+    none yet) for the lock-free early rate check."""
 
     key: KeyState
     contracts: tuple[InForce, ...]
-    rate_window: datetime | None = None
     rate_requests: int | None = None
 
 
@@ -59,14 +58,14 @@ _CALLER = raw.Statement(
     "p.id, p.name, p.suspended_at IS NOT NULL, "
     "c.id, c.purpose, CAST(c.read_fields AS TEXT), CAST(c.masks AS TEXT), "
     "CAST(c.write_fields AS TEXT), c.budget_per_day, c.budget_per_30_days, c.rate_per_minute, "
-    "r.window_start, r.requests "
+    "CASE WHEN r.window_start = ? THEN r.requests END "
     "FROM api_keys k JOIN processors p ON p.id = k.processor_id "
     "LEFT JOIN gateway_rates r ON r.processor_id = k.processor_id "
     "LEFT JOIN contracts c ON c.processor_id = k.processor_id "
     "AND c.valid_from <= ? AND (c.valid_to IS NULL OR c.valid_to >= ?) "
     "WHERE k.prefix = ? ORDER BY c.id",
-    params=(Date(), Date()),
-    columns=(None, None, UTCDateTime(), *([None] * 14), UTCDateTime()),
+    params=(UTCDateTime(), Date(), Date()),
+    columns=(None, None, UTCDateTime()),
 )
 
 
@@ -102,7 +101,8 @@ def identify(
     """
     prefix, secret = split_token(token)
     on = now.date()
-    rows = raw.cursor(session).all(_CALLER, (on, on, prefix))
+    window = now.replace(second=0, microsecond=0)
+    rows = raw.cursor(session).all(_CALLER, (window, on, on, prefix))
     state = None
     if rows:
         first = rows[0]
@@ -135,11 +135,7 @@ def identify(
         for row in rows
         if row[9] is not None
     )
-    first = rows[0]  # check_key refused an unknown key
-    requests = first[18]
+    requests = rows[0][17]  # rows: check_key refused an unknown key
     return Identified(
-        key=key,
-        contracts=contracts,
-        rate_window=first[17],
-        rate_requests=None if requests is None else int(requests),
+        key=key, contracts=contracts, rate_requests=None if requests is None else int(requests)
     )

@@ -150,9 +150,7 @@ def begin(
         raise Denied("this processor has no contract in force")
     views = {c.id: c.view for c in found.contracts}
     total = union(views.values()).budget if len(views) > 1 else next(iter(views.values())).budget
-    budget.early_rate(
-        budget=total, window_start=found.rate_window, requests=found.rate_requests, now=now
-    )
+    budget.early_rate(budget=total, requests=found.rate_requests, now=now)
     return Caller(
         processor_id=key.processor_id,
         key_id=key.key_id,
