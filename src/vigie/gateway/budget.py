@@ -7,17 +7,18 @@ event: if the transaction rolls back, nothing was disclosed and nothing was coun
 Locking: the only lock a request takes is its own processor's ``gateway_rates`` row, never
 shared between processors. :func:`settle` takes it with one atomic counter update
 (``INSERT … ON CONFLICT DO UPDATE … RETURNING``, the rate count), then charges the ledger;
-on PostgreSQL the ledger's read-check-write is **one statement** (:data:`_CHARGE_PG`:
-the people's last days, the usage, the admitted prefix and both upserts), started once
-the row lock is held, so that it reads every earlier charge of the processor, committed
-before that lock was released. The lock is then held only for that statement, the audit
-insert and the commit: no request waits for another processor's, and no Python runs
+on PostgreSQL the ledger's read-check-write is **one statement** (:data:`_CHARGE_PG`: the
+people's last days, the usage, the admitted prefix and both upserts), sent with the count
+in one round trip and started once the row lock is held, so that it reads every earlier
+charge of the processor, committed before that lock was released. The lock is then held
+for that round trip, the audit event (built in Python from the charge's outcome, then
+inserted) and the commit: no request waits for another processor's, and no Python runs
 between the lock and the charge (the caller has resolved and projected everything
 before). Hence a budget is never exceeded by even one person, whatever the number of
 hosts, workers and clients, and one processor's requests commit one at a time: its
-ceiling is one over the time its row is held (about two round trips and a commit,
-measured in ``docs/benchmarks.md``). On SQLite transactions are exclusive from ``BEGIN
-IMMEDIATE``; the same rule runs in Python there.
+ceiling is one over the time its row is held (about 7 ms on the test machine, most of it
+the commit's WAL flush; see ``docs/benchmarks.md`` and ``docs/operations.md``). On SQLite
+transactions are exclusive from ``BEGIN IMMEDIATE``; the same rule runs in Python there.
 
 Before any work a request also checks the rate *without* a lock (:func:`early_rate`,
 from the count the caller's key statement already read): a processor past its limit is
