@@ -19,7 +19,11 @@ server's ``test`` database; schema ``vigie_bench_fleet``, dropped and rebuilt ea
    (``BENCH_EVENTS_PER_TX`` per transaction) while one sequencer process integrates;
    reported: events/s staged, events/s integrated, and the backlog left.
 
-Usage: ``python -m benchmarks fleet`` (``BENCH_SECONDS`` per run, default 10).
+Usage: ``python -m benchmarks fleet`` (``BENCH_SECONDS`` per run, default 10;
+``BENCH_RUNS`` chooses the runs, e.g. ``staged:1:1,staged:1:4`` (mode:hosts:processors);
+``BENCH_APPEND=0`` skips the audit-append part; ``BENCH_SCHEMA`` names the schema;
+``BENCH_SRC``: a ``src`` directory the servers import Vigie from first, to measure
+another version with the same script).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
-SCHEMA = "vigie_bench_fleet"
+SCHEMA = os.environ.get("BENCH_SCHEMA", "vigie_bench_fleet")
 PEOPLE = int(os.environ.get("BENCH_PEOPLE", "20000"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
@@ -168,7 +172,9 @@ def _start(prep: Prepared, port: int, mode: str) -> subprocess.Popen[bytes]:
         VIGIE_DATA_DIR=str(prep.data_dir),
         VIGIE_DATABASE_URL=_url(),
         BENCH_MODE=mode,
-        PYTHONPATH=str(Path(__file__).resolve().parents[1]),
+        PYTHONPATH=os.pathsep.join(
+            filter(None, [os.environ.get("BENCH_SRC"), str(Path(__file__).resolve().parents[1])])
+        ),
     )
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "--host", "127.0.0.1",
            "--port", str(port), "--log-level", "warning", "--no-access-log",
@@ -518,15 +524,22 @@ def main() -> None:
     print("| mode | hosts | processors | answers/s | p50 ms | p99 ms | server CPU µs/answer "
           "| integration delay p99 / max ms | non-200 |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")
-    for mode, hosts, processors in [
+    runs = [
         ("staged", 1, 1), ("staged", 1, 4), ("staged", 2, 1), ("staged", 2, 4),
         ("inline", 1, 4), ("inline", 2, 4),
-    ]:  # fmt: skip
+    ]  # fmt: skip
+    if os.environ.get("BENCH_RUNS"):  # e.g. "staged:1:1,staged:1:4"
+        runs = [(m, int(h), int(n)) for m, h, n in
+                (r.split(":") for r in os.environ["BENCH_RUNS"].split(","))]  # fmt: skip
+    for mode, hosts, processors in runs:
         r = measure(prep, hosts=hosts, processors=processors, mode=mode)
         delay = "—" if r.delay_p99_ms is None else f"{r.delay_p99_ms:.0f} / {r.delay_max_ms:.0f}"
         print(f"| {mode} | {hosts} | {processors} | {r.rps:,.0f} | {r.p50_ms:.1f} | "
               f"{r.p99_ms:.1f} | {r.cpu_us:,.0f} | {delay} | {r.bad} |", flush=True)  # fmt: skip
     print()
+    if os.environ.get("BENCH_APPEND", "1") == "0":
+        print(f"load average at end: {os.getloadavg()[0]:.1f}")
+        return
     print("| events per transaction | stagers | staged events/s | integrated events/s "
           "| backlog at end | drained in s |")  # fmt: skip
     print("|---|---|---|---|---|---|")

@@ -17,7 +17,10 @@ Request kinds: one person by identifier; a 100-person page at a random position 
 The registry is built once by ``vigie.synth.load.synthesize`` (``BENCH_PEOPLE``, default
 2,100,000) under ``BENCH_DIR`` (default: the temp directory) and reused by later runs.
 Usage: ``python -m benchmarks gateway`` (``BENCH_PEOPLE=200000`` for a quick run,
-``BENCH_SECONDS`` per measurement, default 10).
+``BENCH_SECONDS`` per measurement, default 10; ``BENCH_SERVERS`` among
+``vigie,datasette,bare,vigie2``; ``BENCH_SRC``: a ``src`` directory the servers import
+Vigie from first, to measure another version with the same script). Each run reports
+the server's CPU time per answer (``/proc``, HTTP included).
 """
 
 from __future__ import annotations
@@ -31,13 +34,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
+
+from benchmarks.bench_fleet import _cpu_seconds
 
 PEOPLE = int(os.environ.get("BENCH_PEOPLE", "2100000"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
@@ -233,7 +238,9 @@ def _start(kind: str, prep: Prepared, port: int, workers: int = 1) -> subprocess
         VIGIE_DATA_DIR=str(prep.data_dir),
         BENCH_DB=str(prep.db),
         BENCH_COLUMNS=", ".join(prep.columns),
-        PYTHONPATH=str(Path(__file__).resolve().parents[1]),
+        PYTHONPATH=os.pathsep.join(
+            filter(None, [os.environ.get("BENCH_SRC"), str(Path(__file__).resolve().parents[1])])
+        ),
     )
     py = sys.executable
     uvicorn = [py, "-m", "uvicorn", "--factory", "--host", "127.0.0.1", "--port", str(port),
@@ -275,6 +282,7 @@ class Run:
     p99_ms: float
     non_2xx: int
     socket_errors: int  # wrk's connect/read/write errors and timeouts (> 2 s)
+    cpu_us: float = 0.0  # the server's CPU (user + system, /proc) per answer, HTTP included
 
 
 def _wrk(port: int, paths: Path, token: str, seconds: int) -> Run:
@@ -319,7 +327,10 @@ def _measure(kind: str, prep: Prepared, workers: int = 1) -> dict[str, Run]:
             paths = prep.paths[f"{kind}-{request}"]
             token = prep.token if kind == "vigie" else ""
             _wrk(port, paths, token, 2)  # warm-up: caches, connection pools
-            results[request] = _wrk(port, paths, token, SECONDS)
+            cpu = _cpu_seconds(server.pid)
+            run = _wrk(port, paths, token, SECONDS)
+            used = _cpu_seconds(server.pid) - cpu
+            results[request] = replace(run, cpu_us=used / max(1.0, run.rps * SECONDS) * 1e6)
         return results
     finally:
         server.terminate()
@@ -438,19 +449,24 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed (Debian: apt-get install wrk)")
     print(f"registry: {PEOPLE:,} people; {CONNECTIONS} connections, {SECONDS} s per run")
+    print(f"load average at start: {os.getloadavg()[0]:.1f}")
     prep = prepare()
     table: dict[str, dict[str, Run]] = {}
+    chosen = os.environ.get("BENCH_SERVERS", "vigie,datasette,bare,vigie2").split(",")
     for label, kind, workers in (
         ("Vigie gateway (1 worker)", "vigie", 1),
         ("Datasette", "datasette", 1),
         ("bare ASGI + SQL + orjson", "bare", 1),
         ("Vigie gateway (2 workers)", "vigie", 2),
     ):
+        if (kind if workers == 1 else f"{kind}{workers}") not in chosen:
+            continue
         table[label] = _measure(kind, prep, workers)
         for request, run in table[label].items():
             print(
                 f"  {label:<28} {request:<5} {run.rps:9,.0f} req/s  p50 {run.p50_ms:8.2f} ms"
-                f"  p99 {run.p99_ms:8.2f} ms  non-2xx {run.non_2xx}"
+                f"  p99 {run.p99_ms:8.2f} ms  CPU {run.cpu_us:7.0f} µs/answer"
+                f"  non-2xx {run.non_2xx}"
                 f"  socket errors {run.socket_errors}"
             )
     for size in (1, PAGE):
@@ -463,6 +479,8 @@ def main() -> None:
     print("  cost of one trivial statement (mean µs):")
     for name, us in statement_overhead(prep).items():
         print(f"    {name:<40} {us:7.1f} µs")
+    if not {"vigie", "datasette", "bare"} <= set(chosen):
+        return
     vigie, peer, bare = (
         table["Vigie gateway (1 worker)"],
         table["Datasette"],

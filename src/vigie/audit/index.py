@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import select
@@ -148,9 +149,16 @@ _DISCLOSED_ARRAYS = raw.Statement(
 _DISCLOSED = raw.Statement(
     "INSERT INTO audit_disclosures (seq, subject_id, processor_id, at_us) VALUES (?, ?, ?, ?)"
 )
-_FIELDS = raw.Statement(
-    "INSERT INTO audit_processor_fields (processor_id, field) VALUES (?, ?) ON CONFLICT DO NOTHING"
-)
+
+
+@lru_cache(maxsize=64)
+def _fields_insert(n: int) -> raw.Statement:
+    """The (processor, field) pairs of a disclosure group in one statement (n rows)."""
+    rows = ", ".join(["(?, ?)"] * n)
+    return raw.Statement(
+        f"INSERT INTO audit_processor_fields (processor_id, field) VALUES {rows} "
+        "ON CONFLICT DO NOTHING"
+    )
 
 
 def record(cursor: raw.Cursor, disclosures: Sequence[Disclosure]) -> None:
@@ -183,4 +191,5 @@ def record(cursor: raw.Cursor, disclosures: Sequence[Disclosure]) -> None:
     else:
         cursor.many(_DISCLOSED, rows)
         cursor.many(_RECEIPTS[cursor.dialect.name], upserts)
-    cursor.many(_FIELDS, sorted(pairs))
+    if pairs:
+        cursor.run(_fields_insert(len(pairs)), [v for pair in sorted(pairs) for v in pair])

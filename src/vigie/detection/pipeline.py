@@ -1,11 +1,15 @@
 """The detection pipeline the gateway calls on every request (an ``AccessObserver``).
 
-For each request, inside the request's unit of work and before the response leaves:
+The gateway calls :meth:`DetectionPipeline.admit` before charging each request (the
+throttle check, one indexed read) and :meth:`DetectionPipeline.observe` once the request
+has committed, in a transaction of its own, before the answer leaves (never inside the
+disclosure's transaction, so never while its processor's lock is held). For each request:
 
 1. **Throttle check** (inline): a throttled key or processor gets
-   :class:`~vigie.errors.BudgetExceeded` with ``retry_after``. Requests the gateway
-   refuses anyway (it shows them to the observers after rolling back, with their 4xx
-   status) are only recorded: a failed look-up is answered 404 throttled or not.
+   :class:`~vigie.errors.BudgetExceeded` with ``retry_after`` (in ``admit``; ``observe``
+   checks again, and a throttle placed meanwhile withholds the answer). Requests the
+   gateway refuses anyway (shown with their 4xx status) are only recorded: a failed
+   look-up is answered 404 throttled or not.
 2. **Record** the request in the shared counters (:mod:`~vigie.detection.state`).
 3. **Inline detectors** (probing, new origin, many keys) decide on the fresh counts.
 4. **Streaming detectors** (volume, sweep, canary pattern, rare hour) need the baseline
@@ -17,9 +21,10 @@ For each request, inside the request's unit of work and before the response leav
    every worker's counts.
 5. Findings become alerts (:func:`~vigie.detection.alerts.raise_alert`), once per
    detector window, with their containment. The request that trips a rule is answered
-   (its containment commits with it); the next one meets the suspension or throttle.
+   (its containment commits before the answer leaves); the next one meets the
+   suspension or throttle.
 
-After the unit of work commits, new alerts are handed to the notifier.
+After detection's transaction commits, new alerts are handed to the notifier.
 """
 
 from __future__ import annotations
@@ -119,6 +124,10 @@ class DetectionPipeline:
         self.streaming = [d for d in chosen if not d.inline]
         self.notifier = notifier or NullNotifier()
         self.sessions = sessions
+
+    def admit(self, session: Session, *, processor_id: int, key_id: int, at: datetime) -> None:
+        """Raise ``BudgetExceeded`` if the key or its processor is throttled at ``at``."""
+        enforce_throttle(session, processor_id=processor_id, key_id=key_id, at=at)
 
     def observe(self, session: Session, access: Access) -> None:
         """Record ``access``; raise ``BudgetExceeded`` if its key or processor is throttled.

@@ -1,8 +1,9 @@
 """The processor API: a FastAPI app built by :func:`create_app` and started by ``vigie serve``.
 
 Routes only parse and render. Each request is one unit of work
-(:class:`~vigie.gateway.unit.UnitOfWork`): authenticate, count the request, call one
-function of :mod:`vigie.gateway.disclose`, commit, then answer. If anything fails, the
+(:class:`~vigie.gateway.unit.UnitOfWork`): authenticate, call one function of
+:mod:`vigie.gateway.disclose` (which counts the request and charges the budget last),
+commit, show the request to the detectors, then answer. If anything fails, the
 transaction is rolled back (nothing was disclosed or counted), the refusal is recorded in
 a transaction of its own, and the client gets an RFC 9457 problem. On SQLite the requests
 that arrive together are committed together (see :mod:`vigie.gateway.unit`).

@@ -1,7 +1,8 @@
 """Who is calling: the key, its processor and the contracts in force, in one statement.
 
 Every request starts here. One indexed statement finds the key by its public prefix and
-joins its processor and the processor's contracts valid today; then
+joins its processor, the processor's contracts valid today and its request count (for
+the early, lock-free rate check of :func:`vigie.gateway.budget.early_rate`); then
 :func:`vigie.processors.keys.check_key` refuses exactly as
 :func:`~vigie.processors.keys.authenticate` does (same checks, same order, the secret
 compared in constant time).
@@ -40,10 +41,13 @@ class InForce:
 
 @dataclass(frozen=True)
 class Identified:
-    """A usable key, and its processor's contracts in force today (oldest first)."""
+    """A usable key, its processor's contracts in force today (oldest first), and the
+    processor's committed request count in the current minute (``gateway_rates``; None if
+    none yet) for the lock-free early rate check."""
 
     key: KeyState
     contracts: tuple[InForce, ...]
+    rate_requests: int | None = None
 
 
 # JSON columns are read as their text (CAST works on both databases) so that the parsed
@@ -53,12 +57,14 @@ _CALLER = raw.Statement(
     "k.suspended_at IS NOT NULL, CAST(k.allowed_cidrs AS TEXT), "
     "p.id, p.name, p.suspended_at IS NOT NULL, "
     "c.id, c.purpose, CAST(c.read_fields AS TEXT), CAST(c.masks AS TEXT), "
-    "CAST(c.write_fields AS TEXT), c.budget_per_day, c.budget_per_30_days, c.rate_per_minute "
+    "CAST(c.write_fields AS TEXT), c.budget_per_day, c.budget_per_30_days, c.rate_per_minute, "
+    "CASE WHEN r.window_start = ? THEN r.requests END "
     "FROM api_keys k JOIN processors p ON p.id = k.processor_id "
+    "LEFT JOIN gateway_rates r ON r.processor_id = k.processor_id "
     "LEFT JOIN contracts c ON c.processor_id = k.processor_id "
     "AND c.valid_from <= ? AND (c.valid_to IS NULL OR c.valid_to >= ?) "
     "WHERE k.prefix = ? ORDER BY c.id",
-    params=(Date(), Date()),
+    params=(UTCDateTime(), Date(), Date()),
     columns=(None, None, UTCDateTime()),
 )
 
@@ -95,7 +101,8 @@ def identify(
     """
     prefix, secret = split_token(token)
     on = now.date()
-    rows = raw.cursor(session).all(_CALLER, (on, on, prefix))
+    window = now.replace(second=0, microsecond=0)
+    rows = raw.cursor(session).all(_CALLER, (window, on, on, prefix))
     state = None
     if rows:
         first = rows[0]
@@ -128,4 +135,7 @@ def identify(
         for row in rows
         if row[9] is not None
     )
-    return Identified(key=key, contracts=contracts)
+    requests = rows[0][17]  # rows: check_key refused an unknown key
+    return Identified(
+        key=key, contracts=contracts, rate_requests=None if requests is None else int(requests)
+    )

@@ -2,11 +2,21 @@
 
 Each function runs inside the caller's unit of work (:mod:`vigie.gateway.unit`: one
 transaction per request, or per group of requests committed together on SQLite) and
-does, in this order: resolve the people in scope, charge the budget ledger, project the
-allowed fields with their masks, append the audit event, let the observers (detectors)
-look. Only when all of that succeeded does the caller commit and answer; any exception
-rolls everything back and nothing is disclosed. Denials are then recorded by
-:func:`record_denial` in a transaction of their own.
+does, in this order: resolve the people in scope, project the allowed fields with their
+masks, count the request and charge the budget ledger (:func:`vigie.gateway.budget.settle`:
+the processor's lock, taken last), append the audit event. Only when all of that
+succeeded does the caller commit; any exception rolls everything back and nothing is
+disclosed. Denials are then recorded by :func:`record_denial` in a transaction of their
+own.
+
+Detection stays off the request's transaction (and so off its lock): the observers'
+:meth:`~vigie.gateway.observe.AccessObserver.admit` runs before the charge, after the
+look-up (a throttled key is refused there; a failed look-up is answered 404 throttled or
+not, and counted as one), and their ``observe`` runs after the commit, in a
+transaction of its own, before the answer leaves (:func:`show`): what it decides (an
+alert, a throttle, a suspension) applies from the next request, and if it fails or
+refuses, the answer is withheld (fail closed; the trail and the ledger then count a
+disclosure that was not sent: they may over-state, never under-state).
 
 Routes in :mod:`vigie.gateway.app` only parse and render; tests and benchmarks call these
 functions directly too.
@@ -125,12 +135,17 @@ class Disclosure:
     people: int = 0
     newly_counted: int = 0
     budget_used: float | None = None
+    access: Access | None = None
+    """What the observers are shown once the request has committed (:func:`show`)."""
 
 
 def begin(
     session: Session, *, gate: Gate, token: str | None, attempt: Attempt, now: datetime
 ) -> Caller:
-    """Authenticate the key, load the contracts in force and count the request (rate)."""
+    """Authenticate the key, load the contracts in force, check the rate (without a lock).
+
+    The request is counted, exactly, by :func:`vigie.gateway.budget.settle` at its end.
+    """
     found = identify(session, token=token, client_ip=attempt.origin, now=now)
     key = found.key
     attempt.processor_id, attempt.key_id, attempt.actor = key.processor_id, key.key_id, key.actor
@@ -139,7 +154,7 @@ def begin(
         raise Denied("this processor has no contract in force")
     views = {c.id: c.view for c in found.contracts}
     total = union(views.values()).budget if len(views) > 1 else next(iter(views.values())).budget
-    budget.count_request(session, processor_id=key.processor_id, now=now, budget=total)
+    budget.early_rate(budget=total, requests=found.rate_requests, now=now)
     return Caller(
         processor_id=key.processor_id,
         key_id=key.key_id,
@@ -150,6 +165,21 @@ def begin(
         budget=total,
         columns=frozenset().union(*(v.read_fields for v in views.values())) - {PSEUDONYM},
         pseudonyms=gate.pseudonymiser(key.processor_id),
+    )
+
+
+def _settle(
+    session: Session, gate: Gate, caller: Caller, subject_ids: Sequence[int], now: datetime
+) -> budget.Charge:
+    """Let the observers refuse the caller (a throttle), then count and charge: last."""
+    for observer in gate.observers:
+        observer.admit(session, processor_id=caller.processor_id, key_id=caller.key_id, at=now)
+    return budget.settle(
+        session,
+        processor_id=caller.processor_id,
+        subject_ids=subject_ids,
+        now=now,
+        budget=caller.budget,
     )
 
 
@@ -166,11 +196,11 @@ def _record(
     fields: Sequence[str],
     detail: Mapping[str, Any],
     **access: Any,
-) -> int | None:
-    """Audit a disclosure, then show it to the observers; both before the response leaves.
+) -> tuple[int | None, Access]:
+    """Audit a disclosure; return its sequence number (None when staged) and what the
+    observers will be shown after the commit.
 
     ``access`` holds the request's extra :class:`Access` fields (status, cursor position…).
-    Returns the audit sequence number (None when staged).
     """
     seq = _audit(
         session,
@@ -199,9 +229,7 @@ def _record(
         audit_seq=seq,
         **access,
     )
-    for observer in gate.observers:
-        observer.observe(session, seen)
-    return seq
+    return seq, seen
 
 
 def _audit(session: Session, gate: Gate, event: trail.NewEvent) -> int | None:
@@ -251,17 +279,11 @@ def read_subject(
 ) -> Disclosure:
     """One person, by pseudonym: charged, projected, audited, observed."""
     person = _resolve(session, caller=caller, pseudonym=pseudonym, attempt=attempt, now=now)
-    charged = budget.charge(
-        session,
-        processor_id=caller.processor_id,
-        subject_ids=[person.subject_id],
-        now=now,
-        budget=caller.budget,
-    )
     view = caller.view(person.contract_ids)
     record = view.project(person.row, pseudonym=pseudonym)
     fields = sorted(record)
-    seq = _record(
+    charged = _settle(session, gate, caller, [person.subject_id], now)
+    seq, seen = _record(
         session,
         gate,
         caller,
@@ -281,6 +303,7 @@ def read_subject(
         people=1,
         newly_counted=charged.newly_counted,
         budget_used=charged.used(caller.budget),
+        access=seen,
     )
 
 
@@ -310,24 +333,19 @@ def list_subjects(
         on=now.date(),
         fields=caller.columns,
     )
-    charged = budget.charge(
-        session,
-        processor_id=caller.processor_id,
-        subject_ids=[p.subject_id for p in people],
-        now=now,
-        budget=caller.budget,
-    )
-    if len(charged.admitted) < len(people):
-        people, more = people[: len(charged.admitted)], True
     pseudonyms = caller.pseudonyms.encode_many(p.subject_id for p in people)
     records = [
         caller.view(p.contract_ids).project(p.row, pseudonym=pseudonym)
         for p, pseudonym in zip(people, pseudonyms, strict=True)
     ]
+    charged = _settle(session, gate, caller, [p.subject_id for p in people], now)
+    if len(charged.admitted) < len(people):
+        kept = len(charged.admitted)
+        people, records, more = people[:kept], records[:kept], True
     contract_ids = sorted({c for p in people for c in p.contract_ids})
     fields = sorted({name for r in records for name in r})
     subject_ids = [p.subject_id for p in people]
-    seq = _record(
+    seq, seen = _record(
         session,
         gate,
         caller,
@@ -360,6 +378,7 @@ def list_subjects(
         people=len(records),
         newly_counted=charged.newly_counted,
         budget_used=charged.used(caller.budget),
+        access=seen,
     )
 
 
@@ -392,8 +411,9 @@ def write_event(
     )
     session.add(event)
     session.flush()
+    _settle(session, gate, caller, (), now)
     fields = sorted(values)
-    seq = _record(
+    seq, seen = _record(
         session,
         gate,
         caller,
@@ -407,20 +427,24 @@ def write_event(
         status=201,
     )
     body = {"event_id": event.id, PSEUDONYM: pseudonym, "recorded": values}
-    return Disclosure(body, audit_seq=seq)
+    return Disclosure(body, audit_seq=seq, access=seen)
 
 
 def record_denial(
     session: Session, *, gate: Gate, attempt: Attempt, error: VigieError, now: datetime
 ) -> None:
-    """Audit a refused request (``access:denied``), count it, and show it to the observers.
+    """Audit a refused request (``access:denied``), show it to the observers, count it.
 
-    Runs in its own transaction after the request's was rolled back. Each observer runs in
-    a savepoint: what it writes (an alert, a suspension) is kept even if it raises
-    ``Denied`` again, since the request is refused anyway.
+    Runs in its own transaction after the request's was rolled back. Staged, the request
+    is counted last, so the processor's rate row is held only for that statement and the
+    commit; chained in the request (``staged`` off), it is counted first, as a disclosure
+    is (rate row, then chain head: one lock order, no deadlock). Each observer runs in a
+    savepoint (:func:`show`): what it writes (an alert, a suspension) is kept even if it
+    raises ``Denied`` again, since the request is refused anyway, and one that fails is
+    logged and skipped.
     """
     kind = kind_of(error)
-    if attempt.processor_id is not None:
+    if attempt.processor_id is not None and not gate.staged:
         budget.count_request(session, processor_id=attempt.processor_id, now=now)
     detail: dict[str, Any] = {"status": kind.status, "problem": kind.slug, "request": attempt.kind}
     if isinstance(error, Denied):
@@ -439,28 +463,45 @@ def record_denial(
             at=now,
         ),
     )
-    if attempt.processor_id is None or attempt.key_id is None:
-        return
-    access = Access(
-        at=now,
-        processor_id=attempt.processor_id,
-        key_id=attempt.key_id,
-        origin=attempt.origin,
-        kind=attempt.kind,
-        status=kind.status,
-        not_found=attempt.not_found,
-        expired_assignment=attempt.expired_assignment,
-        page_size=attempt.page_size,
-        audit_seq=seq,
-    )
+    if attempt.processor_id is not None and attempt.key_id is not None:
+        access = Access(
+            at=now,
+            processor_id=attempt.processor_id,
+            key_id=attempt.key_id,
+            origin=attempt.origin,
+            kind=attempt.kind,
+            status=kind.status,
+            not_found=attempt.not_found,
+            expired_assignment=attempt.expired_assignment,
+            page_size=attempt.page_size,
+            audit_seq=seq,
+        )
+        show(session, gate=gate, access=access, strict=False)
+    if attempt.processor_id is not None and gate.staged:
+        budget.count_request(session, processor_id=attempt.processor_id, now=now)
+
+
+def show(session: Session, *, gate: Gate, access: Access, strict: bool = True) -> Denied | None:
+    """Show ``access`` to every observer, each in a savepoint; return the first refusal.
+
+    Runs after the request's own commit, in a transaction of its own (detection is never
+    inside a disclosure's transaction). An observer that raises ``Denied`` keeps what it
+    wrote (its alert, its containment) and its refusal is returned: the caller withholds
+    the answer. Any other failure rolls that observer's savepoint back and, if ``strict``,
+    propagates (the caller withholds the answer: fail closed); otherwise it is logged.
+    """
+    refusal: Denied | None = None
     for observer in gate.observers:
         savepoint = session.begin_nested()
         try:
             observer.observe(session, access)
-        except Denied:
-            pass  # the request is refused already; keep what the observer wrote
+        except Denied as exc:
+            refusal = refusal or exc
         except Exception:
             savepoint.rollback()
+            if strict:
+                raise
             log.exception("observer %s failed on a denied request", Code(type(observer).__name__))
             continue
         savepoint.commit()
+    return refusal

@@ -9,9 +9,10 @@ The ledger counts *distinct people* disclosed to each processor, across all its 
   is today's bucket and "distinct people over 30 days" is the sum of the last 30 buckets:
   two indexed reads, whatever the volume.
 - ``gateway_rates`` holds one row per processor: the current one-minute window and its
-  request count. Every request of a processor locks this row first, which serialises the
-  ledger update of that processor across workers (PostgreSQL ``SELECT … FOR UPDATE``;
-  SQLite transactions are already exclusive, ``BEGIN IMMEDIATE``).
+  request count. Every request of a processor updates this row **last** (one atomic
+  counter update, :func:`vigie.gateway.budget.settle`), which locks it until commit and
+  so serialises the ledger update of that processor, and of that processor only, across
+  hosts and workers (SQLite transactions are already exclusive, ``BEGIN IMMEDIATE``).
 """
 
 from __future__ import annotations

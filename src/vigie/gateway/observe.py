@@ -1,11 +1,16 @@
 """What the gateway tells the detectors about each request, and how detectors answer.
 
-The gateway builds one :class:`Access` per request once it knows what it would disclose,
-and hands it to every registered :class:`AccessObserver` inside the request's unit of
-work, *before* the response leaves. An observer that wants the request stopped (an
-inline hard rule, or a containment already decided) raises :class:`vigie.errors.Denied`
-(or :class:`vigie.errors.BudgetExceeded` to throttle); the gateway then discloses
-nothing. Statistical detectors record what they need and decide later (streaming).
+Two moments, neither inside a disclosure's lock:
+
+- :meth:`AccessObserver.admit`, inside the request's unit of work after its look-up and
+  before its charge (so before its processor's lock): an observer that wants the caller
+  stopped now (a throttle already in place) raises :class:`vigie.errors.BudgetExceeded`
+  (or ``Denied``); nothing is disclosed. A failed look-up is answered 404 before it.
+- :meth:`AccessObserver.observe`, once the request has committed, in a transaction of its
+  own, before the answer leaves (:func:`vigie.gateway.disclose.show`): the gateway builds
+  one :class:`Access` per request and every observer records it and decides (streaming).
+  What it decides (an alert, a throttle, a suspension) applies from the next request. If
+  it raises ``Denied`` or fails, the answer is withheld (fail closed).
 """
 
 from __future__ import annotations
@@ -41,5 +46,8 @@ class Access:
 class AccessObserver(Protocol):
     """Something that watches gateway requests (a detector pipeline)."""
 
+    def admit(self, session: Session, *, processor_id: int, key_id: int, at: datetime) -> None:
+        """Before the request's charge: raise ``Denied`` to refuse it."""
+
     def observe(self, session: Session, access: Access) -> None:
-        """Look at one request; raise ``Denied`` to stop it before the response leaves."""
+        """Look at one committed request; raise ``Denied`` to withhold its answer."""

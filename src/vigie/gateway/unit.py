@@ -1,7 +1,10 @@
 """One API request, one unit of work; on SQLite, the requests waiting together commit once.
 
-:meth:`UnitOfWork.run` runs a request as one transaction: authenticate, count the
-request, call one function of :mod:`vigie.gateway.disclose`, commit, then answer. If
+:meth:`UnitOfWork.run` runs a request as one transaction: authenticate, call one
+function of :mod:`vigie.gateway.disclose` (which counts the request and charges the
+budget last), commit, show the request to the detectors in a transaction of their own
+(:func:`vigie.gateway.disclose.show`; a refusal or a failure there withholds the
+answer), then answer. If
 anything fails, the transaction is rolled back (nothing was disclosed or counted), the
 refusal is recorded in a transaction of its own, and the client gets an RFC 9457 problem.
 
@@ -161,10 +164,14 @@ class UnitOfWork:
                     results.append(w.work(session, caller, attempt, w.now))
         except Exception:  # each request runs again alone and meets its own fate
             return None
+        withheld = self._observe([w.request for w in group], results)
         answers = []
-        for w, attempt, result in zip(group, attempts, results, strict=True):
-            meter.served(w.request, attempt, result)
+        for w, attempt, result, refused in zip(group, attempts, results, withheld, strict=True):
             self._after_commit()
+            if refused is not None:
+                answers.append(refused)
+                continue
+            meter.served(w.request, attempt, result)
             answers.append(_answer(result, w.status))
         return answers
 
@@ -192,9 +199,43 @@ class UnitOfWork:
         except Exception:
             log.exception("gateway request failed; rolled back, nothing disclosed")
             return problem(INTERNAL, "an internal error occurred; nothing was disclosed")
-        meter.served(request, attempt, result)
         self._after_commit()
+        refused = self._observe([request], [result])[0]
+        if refused is not None:
+            return refused
+        meter.served(request, attempt, result)
         return _answer(result, status)
+
+    def _observe(
+        self, requests: Sequence[Request], results: Sequence[Disclosure]
+    ) -> list[Response | None]:
+        """After the commit: show the requests to the observers, in one transaction of their
+        own; for each, the problem to answer instead if its answer is withheld, else None.
+
+        A refusal withholds that answer; a failure of detection withholds them all (fail
+        closed). What the observers decided stays committed either way.
+        """
+        if not self.gate.observers:
+            return [None] * len(results)
+        out: list[Response | None] = []
+        try:
+            with self._turn(), self.sessions.begin() as session:
+                for request, result in zip(requests, results, strict=True):
+                    access = result.access
+                    refusal = (
+                        None
+                        if access is None
+                        else disclose.show(session, gate=self.gate, access=access)
+                    )
+                    out.append(
+                        None if refusal is None else problem_for(refusal, instance=request.url.path)
+                    )
+        except Exception:
+            log.exception("detection failed after the commit; the answers were withheld")
+            return [
+                problem(UNAVAILABLE, "detection could not run; nothing was sent") for _ in results
+            ]
+        return out
 
     def _deny(self, request: Request, attempt: Attempt, exc: VigieError, now: datetime) -> Response:
         instance = request.url.path

@@ -128,14 +128,38 @@ class _Bound:
 class Cursor:
     """The driver cursor of a SQLAlchemy connection, running :class:`Statement` objects."""
 
-    __slots__ = ("_cursor", "_error", "dialect")
+    __slots__ = ("_cursor", "_driver", "_error", "dialect")
 
     def __init__(self, connection: Connection) -> None:
         self.dialect = connection.dialect
         driver = connection.connection.driver_connection
         assert driver is not None
+        self._driver = driver
         self._cursor = driver.cursor()
         self._error: type[Exception] = self.dialect.loaded_dbapi.Error
+
+    def together(
+        self, calls: Sequence[tuple[Statement, Sequence[Any]]]
+    ) -> list[list[tuple[Any, ...]]]:
+        """Each statement's rows, the statements sent in one round trip where the driver
+        can (psycopg's pipeline mode: the server runs them back to back); in order, one
+        after the other, elsewhere. If one fails, the error is raised as :meth:`all`'s."""
+        if self.dialect.name != "postgresql" or len(calls) < 2:
+            return [self.all(statement, params) for statement, params in calls]
+        bound = [(st.bound(self.dialect), params) for st, params in calls]
+        cursors = [self._driver.cursor() for _ in bound]
+        sql = ""
+        try:
+            with self._driver.pipeline():
+                for cur, (b, params) in zip(cursors, bound, strict=True):
+                    sql = b.sql
+                    cur.execute(b.sql, b.bind(params))
+            return [b.read(cur.fetchall()) for cur, (b, _) in zip(cursors, bound, strict=True)]
+        except self._error as exc:
+            raise self._wrap(sql, (), exc) from exc
+        finally:
+            for cur in cursors:
+                cur.close()
 
     def all(self, statement: Statement, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Every row the statement returns, converted by its column types."""
