@@ -54,7 +54,8 @@ The public service of a controller after a personal-data breach.
 * `POST /json/self-check`: "was I affected?". The answer is never in the response: if the
   contact is on file, a message is sent to it.
 * `POST /json/disclosure-report`: "who saw my file?". Never in the response either: if the
-  contact is on file, a one-time link to the person's disclosure report is sent to it.
+  contact is on file, a one-time link to the person's disclosure report is sent to it
+  (or, with `"delivery": "letter"`, the report is posted to the address on file).
 
 Rate-limited per client address and overall (`429` with `Retry-After`); `503` when the
 limiter cannot count. Errors are RFC 9457 `application/problem+json`.
@@ -176,8 +177,9 @@ def create_app(
         request: Request,
         contact: Annotated[str, Form(max_length=300)] = "",
         lang: Annotated[str, Form(max_length=8)] = "",
+        delivery: Annotated[str, Form(max_length=8)] = "link",
     ) -> Response:
-        return reports.request_page(request, contact=contact, lang=lang)
+        return reports.request_page(request, contact=contact, lang=lang, delivery=delivery)
 
     @app.get("/report/{token}", include_in_schema=False)
     def report_link(request: Request, token: Annotated[str, Path(max_length=64)]) -> Response:
@@ -224,7 +226,9 @@ def create_app(
     def report_json(request: Request, body: Annotated[ReportRequestBody, Body()]) -> Response:
         """Always the same `202` for a well-formed contact, in the same time: if the contact
         is on file, a one-time link to the person's disclosure report is sent to it."""
-        return reports.request_json(request, contact=body.contact, lang=body.lang)
+        return reports.request_json(
+            request, contact=body.contact, lang=body.lang, delivery=body.delivery
+        )
 
     @app.get("/static/public.css", include_in_schema=False)
     def stylesheet() -> Response:

@@ -27,10 +27,19 @@ REPORT = "public.report"
 
 
 def submit(
-    session: Session, *, kind: str, contact: Contact, lang: str | None, secrets: InstanceSecrets
+    session: Session,
+    *,
+    kind: str,
+    contact: Contact,
+    lang: str | None,
+    secrets: InstanceSecrets,
+    delivery: str = "link",
 ) -> None:
-    """Queue a request of ``kind`` for ``contact`` (the caller commits)."""
+    """Queue a request of ``kind`` for ``contact`` (the caller commits). A report request
+    with ``delivery="letter"`` is printed to the postal address on file."""
     params = {"contact": seal_contact(secrets, contact), "lang": lang or ""}
+    if delivery == "letter":
+        params["delivery"] = "letter"
     push(session, kind=kind, params=params, actor=ACTOR)
 
 
@@ -69,8 +78,13 @@ def run_self_check(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_report(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
-    """Send each person whose contact on file is the one asked a link to their report."""
+    """Send each person whose contact on file is the one asked a link to their report (or
+    print it as a letter to their postal address, when they asked for one)."""
+    from vigie.public.report_letters import ReportLetters
     from vigie.public.report_links import send_report_links
+
+    def letters() -> ReportLetters:
+        return ReportLetters.from_settings(ctx.settings)
 
     contact = open_contact(ctx.secrets, str(params["contact"]))
     channels = _channels(ctx)
@@ -84,6 +98,7 @@ def run_report(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
                 channels=channels,
                 secrets=ctx.secrets,
                 now=utcnow,
+                letters=letters if params.get("delivery") == "letter" else None,
             )
     finally:
         _close(channels)

@@ -340,7 +340,14 @@ class Views:
         )
 
     def queue(
-        self, request: Request, *, endpoint: str, kind: str, contact: str, lang: str | None
+        self,
+        request: Request,
+        *,
+        endpoint: str,
+        kind: str,
+        contact: str,
+        lang: str | None,
+        delivery: str = "link",
     ) -> None:
         """Count, parse, queue a job of ``kind``: the same work for every contact. Raises
         to refuse (:class:`LimiterDown` too when the queue cannot be written)."""
@@ -348,7 +355,14 @@ class Views:
         parsed = parse_contact(contact)
         try:
             with self.sessions.begin() as session:
-                tasks.submit(session, kind=kind, contact=parsed, lang=lang, secrets=self.secrets)
+                tasks.submit(
+                    session,
+                    kind=kind,
+                    contact=parsed,
+                    lang=lang,
+                    secrets=self.secrets,
+                    delivery=delivery,
+                )
         except SQLAlchemyError as exc:
             raise LimiterDown("the queue cannot be written") from exc
 
