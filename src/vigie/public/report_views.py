@@ -37,8 +37,10 @@ class ReportViews:
         v = self.views
         return v._html(request, "report_request.html.j2", TITLE, lang=v._lang(request))
 
-    def _request(self, request: Request, contact: str, lang: str | None, delivery: str) -> None:
-        self.views.queue(
+    async def _request(
+        self, request: Request, contact: str, lang: str | None, delivery: str
+    ) -> None:
+        await self.views.queue(
             request,
             endpoint=ENDPOINT,
             kind=tasks.REPORT,
@@ -47,13 +49,13 @@ class ReportViews:
             delivery="letter" if delivery == "letter" else "link",
         )
 
-    def request_page(
+    async def request_page(
         self, request: Request, *, contact: str, lang: str, delivery: str = "link"
     ) -> Response:
         v = self.views
         lang = v._lang(request, lang)
         try:
-            self._request(request, contact, lang, delivery)
+            await self._request(request, contact, lang, delivery)
         except InvalidInput:
             gettext = languages.translations(lang).gettext
             return v._html(
@@ -70,12 +72,13 @@ class ReportViews:
             return v._refused_page(request, exc, lang)
         return v._html(request, "report_request_sent.html.j2", "Request received", lang=lang)
 
-    def request_json(
+    async def request_json(
         self, request: Request, *, contact: str, lang: str | None, delivery: str = "link"
     ) -> Response:
         v = self.views
         try:
-            self._request(request, contact, lang if lang in i18n.LANGUAGES else None, delivery)
+            chosen = lang if lang in i18n.LANGUAGES else None
+            await self._request(request, contact, chosen, delivery)
         except InvalidInput:
             return v._problem(INVALID, "not an e-mail address nor a phone number", request)
         except (RateLimited, LimiterDown) as exc:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from vigie.breach.channels import Channel
 from vigie.jobs.context import JobContext
-from vigie.jobs.queue import push
+from vigie.jobs.queue import job_row, push_rows
 from vigie.public.contacts import Contact, open_contact, seal_contact
 from vigie.public.selfcheck import ACTOR
 from vigie.secrets import InstanceSecrets
@@ -24,6 +24,22 @@ from vigie.store.base import utcnow
 
 SELF_CHECK = "public.self-check"
 REPORT = "public.report"
+
+
+def job(
+    *,
+    kind: str,
+    contact: Contact,
+    lang: str | None,
+    secrets: InstanceSecrets,
+    delivery: str = "link",
+) -> dict[str, Any]:
+    """The queued job of a request of ``kind`` for ``contact`` (its row, contact sealed). A
+    report request with ``delivery="letter"`` is printed to the postal address on file."""
+    params = {"contact": seal_contact(secrets, contact), "lang": lang or ""}
+    if delivery == "letter":
+        params["delivery"] = "letter"
+    return job_row(kind=kind, params=params, actor=ACTOR)
 
 
 def submit(
@@ -35,12 +51,10 @@ def submit(
     secrets: InstanceSecrets,
     delivery: str = "link",
 ) -> None:
-    """Queue a request of ``kind`` for ``contact`` (the caller commits). A report request
-    with ``delivery="letter"`` is printed to the postal address on file."""
-    params = {"contact": seal_contact(secrets, contact), "lang": lang or ""}
-    if delivery == "letter":
-        params["delivery"] = "letter"
-    push(session, kind=kind, params=params, actor=ACTOR)
+    """Queue a request of ``kind`` for ``contact`` (the caller commits)."""
+    push_rows(
+        session, [job(kind=kind, contact=contact, lang=lang, secrets=secrets, delivery=delivery)]
+    )
 
 
 def _channels(ctx: JobContext) -> Mapping[str, Channel]:
