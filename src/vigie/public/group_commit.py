@@ -8,9 +8,11 @@ transaction and one ``INSERT`` (executemany) per batch. A request's answer waits
 batch's commit, so "accepted" still means "in the store" (the queue survives a restart),
 and when the commit fails every request of the batch is refused alike (fail closed).
 
-At most one batch is in flight; the write runs in a thread of its own, so the event loop
-keeps answering (a SQLite writer may wait for the lock). The batch is the same work for
-every contact: nothing here depends on who asked.
+Writes run in threads of their own, so the event loop keeps answering. A few batches
+may be in flight at once (``in_flight``): on SQLite a writer that finds the lock taken
+(by the job worker answering the queue) sleeps in SQLite's busy handler for up to tens
+of milliseconds, and one sleeping batch must not hold back every request behind it. The
+batch is the same work for every contact: nothing here depends on who asked.
 """
 
 from __future__ import annotations
@@ -26,28 +28,41 @@ Row = dict[str, Any]
 class GroupCommit:
     """Writes rows with ``write`` (one transaction per call), batching concurrent callers."""
 
-    def __init__(self, write: Callable[[Sequence[Row]], None], *, max_batch: int = 256) -> None:
+    def __init__(
+        self,
+        write: Callable[[Sequence[Row]], None],
+        *,
+        max_batch: int = 256,
+        in_flight: int = 4,
+    ) -> None:
         self._write = write
         self._max = max_batch
+        self._limit = in_flight
         self._pending: list[tuple[Row, asyncio.Future[None]]] = []
-        self._busy = False
+        self._flying = 0  # batches being written
+        self._scheduled = False  # a flush is due at the end of this turn of the loop
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="vigie-public-queue")
+        self._executor = ThreadPoolExecutor(in_flight, thread_name_prefix="vigie-public-queue")
 
     async def put(self, row: Row) -> None:
         """Write ``row`` with the next batch; return once it is committed (raise if not)."""
         loop = asyncio.get_running_loop()
-        if self._busy and self._loop not in (loop, None) and self._loop.is_closed():
-            self._busy, self._pending = False, []  # a loop ended mid-batch (tests: one per call)
+        if self._loop not in (loop, None) and self._loop.is_closed():
+            # a loop that ended mid-batch (tests run one loop per call)
+            self._pending, self._flying, self._scheduled = [], 0, False
         self._loop = loop
         done: asyncio.Future[None] = loop.create_future()
         self._pending.append((row, done))
-        if not self._busy:
-            self._busy = True
+        if not self._scheduled and self._flying < self._limit:
+            self._scheduled = True
             loop.call_soon(self._flush, loop)  # after the requests of this turn of the loop
         await done
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._scheduled = False
+        if not self._pending:
+            return
+        self._flying += 1
         batch, self._pending = self._pending[: self._max], self._pending[self._max :]
         written = loop.run_in_executor(self._executor, self._write, [row for row, _ in batch])
         written.add_done_callback(lambda w: self._done(loop, batch, w))
@@ -66,11 +81,10 @@ class GroupCommit:
                 done.set_exception(error)
             else:
                 done.set_result(None)
-        if self._pending:
+        self._flying -= 1
+        if self._pending and not self._scheduled:
             self._flush(loop)
-        else:
-            self._busy = False
 
     def close(self) -> None:
-        """Stop the writer thread (after the batch in flight)."""
+        """Stop the writer threads (after the batches in flight)."""
         self._executor.shutdown(wait=True)
