@@ -191,3 +191,22 @@ def test_letters_share_the_daily_cap_per_contact(
         _ask(public, GRACE, lang="en")
     public.drain()
     assert len(list(letters.glob("report-*.pdf"))) == 3  # public_messages_per_contact: 3/day
+
+
+def test_the_json_endpoint_asks_for_a_letter_too(
+    public: Public, disclosed: dict[str, int], letters: Path
+) -> None:
+    with public.client() as c:
+        known = c.post(
+            "/json/disclosure-report", json={"contact": GRACE, "lang": "uk", "delivery": "letter"}
+        )
+        unknown = c.post("/json/disclosure-report", json={"contact": NOBODY, "delivery": "letter"})
+        wrong = c.post("/json/disclosure-report", json={"contact": GRACE, "delivery": "pigeon"})
+    assert known.status_code == unknown.status_code == 202 and known.json() == unknown.json()
+    assert wrong.status_code == 422
+    public.drain()
+    assert public.sink.messages == []
+    assert "REF-lingua" in _text(_letter(letters))
+    with public.sessions() as s:
+        (row,) = s.scalars(select(ReportRequest))
+    assert row.lang == "uk" and row.channel == "letter"
