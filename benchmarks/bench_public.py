@@ -10,7 +10,9 @@ p90, p99, mean, two-sample Kolmogorov-Smirnov), the pages byte for byte, and the
 server's count says the answers did go out, off the request path.
 
 Then the throughput (``wrk -t1 -c8``, 10 s per run after a 2 s warm-up, one worker,
-limits on): ``POST /json/verify`` (unknown and malformed codes), ``POST /json/self-check``
+limits on), with the listener process's CPU time per request (from /proc: it holds on a
+shared machine, where requests/s depends on what else runs; its inverse is what one core
+would serve): ``POST /json/verify`` (unknown and malformed codes), ``POST /json/self-check``
 and ``POST /json/disclosure-report`` (contacts nobody has: each request queues a job),
 against ``GET /static/public.css`` served by the same stack (the ceiling); first with the
 job worker ``vigie serve`` starts alongside (it answers the queued requests meanwhile),
@@ -142,12 +144,46 @@ end
 """
 
 
-def _wrk(url: str, script: Path | None, seconds: int = 10) -> tuple[float, float, float, int]:
-    """(requests/s, p50 ms, p99 ms, non-2xx) of ``wrk -t1 -c8`` against ``url``."""
+Result = tuple[float, float, float, int, float]  # req/s, p50 ms, p99 ms, non-2xx, CPU µs/req
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes ``pids`` have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the listener's worker process, threads included)."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        children = Path(f"/proc/{current}/task/{current}/children")
+        if children.exists():
+            todo += [int(c) for c in children.read_text().split()]
+    return out
+
+
+def _wrk(
+    url: str, script: Path | None, seconds: int = 10, server: list[int] | None = None
+) -> Result:
+    """(requests/s, p50 ms, p99 ms, non-2xx, server CPU µs per request) of ``wrk -t1 -c8``
+    against ``url``. The CPU time per request (the listener's processes, from /proc) holds
+    on a shared machine where requests/s depends on what else runs."""
     args = ["wrk", "-t1", "-c8", f"-d{seconds}s", "--latency", url]
     if script is not None:
         args[1:1] = ["-s", str(script)]
+    before = _cpu_seconds(server or [])
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    used = _cpu_seconds(server or []) - before
+    count = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
 
     def pct(p: str) -> float:
@@ -156,12 +192,12 @@ def _wrk(url: str, script: Path | None, seconds: int = 10) -> tuple[float, float
         return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
 
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return rps, pct("50"), pct("99"), int(bad.group(1)) if bad else 0
+    return rps, pct("50"), pct("99"), int(bad.group(1)) if bad else 0, 1e6 * used / max(count, 1)
 
 
 def _serve_and_measure(
     env: dict[str, str], port: int, runs: dict[str, tuple[str, Path | None]], worker: str
-) -> dict[str, tuple[float, float, float, int]]:
+) -> dict[str, Result]:
     vigie = Path(sys.executable).with_name("vigie")
     server = subprocess.Popen(
         [str(vigie), "serve", "--only", "public", "--public-port", str(port),
@@ -177,9 +213,11 @@ def _serve_and_measure(
                 break
             except httpx.TransportError:
                 time.sleep(0.2)
+        listener = [p for p in _tree(server.pid) if p != server.pid]  # not the job worker's
+        listener = [p for p in listener if "worker" not in Path(f"/proc/{p}/cmdline").read_text()]
         for name, (url, script) in runs.items():
             _wrk(url, script, seconds=2)  # warm-up
-            results[name] = _wrk(url, script)
+            results[name] = _wrk(url, script, server=listener)
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -222,9 +260,12 @@ def throughput() -> None:
                 runs = {f"{k} (no worker)": v for k, v in runs.items() if "json/s" in k}
             results.update(_serve_and_measure(env, port, runs, worker))
     ceiling = results["GET /static/public.css"][0]
-    for name, (rps, p50, p99, bad) in results.items():
+    cpu_ceiling = results["GET /static/public.css"][4]
+    print(f"load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+    for name, (rps, p50, p99, bad, cpu) in results.items():
         print(f"{name:<42} {rps:8,.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  "
-              f"non-2xx {bad:,}  ({rps / ceiling:.2f}x the static file)")  # fmt: skip
+              f"non-2xx {bad:,}  ({rps / ceiling:.2f}x the static file)  "
+              f"CPU {cpu:5.0f} us/request ({cpu_ceiling / cpu:.2f}x)")  # fmt: skip
 
 
 def timing() -> None:

@@ -46,7 +46,7 @@ def test_a_real_code_and_a_forged_one(page: Page, served: str, public: Public) -
 
 def _self_check(page: Page, served: str, contact: str) -> str:
     page.goto(f"{served}/self-check?lang=en")
-    page.get_by_label("E-mail address or phone number").fill(contact)
+    page.get_by_label("E-mail address or phone number", exact=True).fill(contact)
     page.locator("form button[type=submit]").click()
     return page.content()
 
@@ -69,11 +69,11 @@ def test_the_disclosure_report_arrives_at_the_contact_on_file_and_matches_the_tr
     page: Page, served: str, public: Public, disclosed: dict[str, int]
 ) -> None:
     page.goto(f"{served}/my-file?lang=en")
-    page.get_by_label("E-mail address or phone number").fill(GRACE)
+    page.get_by_label("E-mail address or phone number", exact=True).fill(GRACE)
     page.locator("form button[type=submit]").click()
     known = page.content()
     page.goto(f"{served}/my-file?lang=en")
-    page.get_by_label("E-mail address or phone number").fill(NOBODY)
+    page.get_by_label("E-mail address or phone number", exact=True).fill(NOBODY)
     page.locator("form button[type=submit]").click()
     assert page.content() == known
     public.drain()

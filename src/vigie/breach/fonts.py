@@ -148,12 +148,15 @@ def _catalogue_chars(langs: tuple[str, ...]) -> set[str]:
     from babel.messages.pofile import read_po
 
     from vigie.breach import i18n
+    from vigie.public import languages as public_languages
 
     chars: set[str] = set()
     for lang in langs:
-        with i18n.po_path(lang).open("rb") as f:
-            for message in read_po(f):
-                chars.update(str(message.string or ""))
+        # The notices' catalogue and the public service's (its report letters).
+        for po in (i18n.po_path(lang), public_languages.po_path(lang)):
+            with po.open("rb") as f:
+                for message in read_po(f):
+                    chars.update(str(message.string or ""))
         for month in range(1, 13):
             chars.update(format_date(date(2026, month, 28), "long", locale=i18n.babel_locale(lang)))
         chars.update("0123456789")

@@ -74,6 +74,28 @@ def push(
     )
 
 
+def job_row(
+    *, kind: str, params: dict[str, Any], actor: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """The values of one queued job, for :func:`push_rows` (checked as :func:`push` does)."""
+    _check(params)
+    return {
+        "kind": kind,
+        "params": params,
+        "actor": actor,
+        "state": JobState.QUEUED.value,
+        "created_at": now or utcnow(),
+        "attempts": 0,
+    }
+
+
+def push_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Queue many jobs in one ``INSERT`` (executemany): the public service's group commit
+    of the requests that arrived together (:mod:`vigie.public.group_commit`)."""
+    if rows:
+        session.execute(insert(Job), list(rows))
+
+
 def enqueue(
     session: Session,
     *,

@@ -5,6 +5,13 @@ Two kinds of limit, each a ``limits`` rate string from the settings:
 - per client address (``public_rate_per_address``): each endpoint counted apart;
 - for the whole service (``public_rate_global``): each endpoint counted apart.
 
+Counted with the sliding window counter (two counters per key: this window and the one
+before, weighted by how much of it still overlaps): constant work per hit whatever the
+limit, where a moving window keeps and shifts one entry per hit in the window (at
+1,000 requests a second, tens of thousands of entries per key). It approximates the
+moving window (it takes the previous window's hits as evenly spread); the hits counted
+in one window never exceed the limit.
+
 (Messages to one contact are capped in the store, off the request path:
 :mod:`vigie.public.caps`.)
 
@@ -18,7 +25,7 @@ import time
 
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import SlidingWindowCounterRateLimiter
 
 from vigie.errors import Denied, VigieError
 from vigie.settings import Settings
@@ -41,7 +48,7 @@ class Limiter:
 
     def __init__(self, *, storage_uri: str, per_address: str, overall: str) -> None:
         self._storage = storage_from_string(storage_uri, wrap_exceptions=True)
-        self._limiter = MovingWindowRateLimiter(self._storage)
+        self._limiter = SlidingWindowCounterRateLimiter(self._storage)
         self.per_address = parse(per_address)
         self.overall = parse(overall)
 

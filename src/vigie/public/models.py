@@ -5,11 +5,13 @@
   incident (none for "you were not affected"), the look-up tag of the verification code
   it carries, and when. It caps the messages per contact per day and lets the public
   verification confirm the codes these messages carry.
-- ``public_report_requests``: one row per link to a disclosure report ("who saw my
-  file?") sent to a contact on file: whose report (the person's id), where it was sent
-  (channel and contact tag, never the contact), in which language, the SHA-256 of the
-  link's secret (never the secret), until when the link works, and when it was sent and
-  opened. A link opens once; ``vigie requests list`` shows the rows to the DPO.
+- ``public_report_requests``: one row per disclosure report ("who saw my file?") asked:
+  whose report (the person's id), how it went (``email`` or ``sms``: a link to the
+  contact on file; ``letter``: the report printed to the postal address on file), the
+  tag of the contact it was asked with (never the contact; none when the DPO printed it
+  on a request by post), in which language, for a link the SHA-256 of its secret (never
+  the secret) and until when it works, and when it was sent and opened (a letter is
+  opened when printed). A link opens once; ``vigie requests list`` shows the rows.
 """
 
 from __future__ import annotations
@@ -42,16 +44,16 @@ class PublicMessage(Base):
 
 
 class ReportRequest(Base):
-    """A link to person ``subject_id``'s disclosure report, sent to their contact on file."""
+    """Person ``subject_id``'s disclosure report, as a link to their contact on file or a letter."""
 
     __tablename__ = "public_report_requests"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
-    channel: Mapped[str] = mapped_column(String(8))  # email | sms
-    contact_tag: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(8))  # email | sms | letter
+    contact_tag: Mapped[str | None] = mapped_column(String(32))  # none: asked by post
     lang: Mapped[str] = mapped_column(String(8))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # links only
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

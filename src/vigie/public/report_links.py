@@ -34,6 +34,7 @@ from vigie.public.contacts import Contact, contact_key, contact_tag
 from vigie.public.disclosures import DisclosureReport, disclosure_report, prove_lines
 from vigie.public.limiter import RateLimited
 from vigie.public.models import ReportRequest
+from vigie.public.report_letters import ReportLetters, print_report
 from vigie.public.selfcheck import ACTOR, Answer, people_with
 from vigie.registry.models import Subject
 from vigie.secrets import InstanceSecrets
@@ -111,8 +112,11 @@ def send_report_links(
     channels: Mapping[str, Channel],
     secrets: InstanceSecrets,
     now: Callable[[], datetime],
+    letters: Callable[[], ReportLetters] | None = None,
 ) -> Answer:
-    """Send each person whose contact on file is ``contact`` a link to their report.
+    """Send each person whose contact on file is ``contact`` a link to their report, or,
+    when ``letters`` is given (the person asked for a letter), print the report as a
+    letter to their postal address on file (:mod:`vigie.public.report_letters`).
 
     The report is in ``lang`` when the person chose one on the page, else in their
     preferred language. Audited (``public:report-request``); commits.
@@ -129,10 +133,23 @@ def send_report_links(
         except RateLimited:
             capped = True
             break
-        token = random.token_urlsafe(32)
         language = (
             lang if lang in i18n.LANGUAGES else i18n.languages_for(person.preferred_language)[0]
         )
+        if letters is not None:
+            sent.append(
+                print_report(
+                    session,
+                    person=person,
+                    lang=language,
+                    settings=settings,
+                    outbox=letters(),
+                    now=now,
+                    contact_tag=tag,
+                )
+            )
+            continue
+        token = random.token_urlsafe(32)
         at = now()
         row = ReportRequest(
             subject_id=person.id,
@@ -173,14 +190,21 @@ def send_report_links(
         actor=ACTOR,
         subject_ids=[p.id for p in people],
         outcome="capped" if capped else "ok",
-        detail={"channel": contact.channel, "people": len(people), "requests": sent},
+        detail={
+            "channel": contact.channel,
+            "delivery": "letter" if letters is not None else "link",
+            "people": len(people),
+            "requests": sent,
+        },
     )
     session.commit()
     return Answer(people=len(people), sent=len(sent), capped=capped)
 
 
 def _valid(session: Session, token: str, at: datetime, *, lock: bool) -> ReportRequest:
-    query = select(ReportRequest).where(ReportRequest.token_hash == token_hash(token))
+    query = select(ReportRequest).where(
+        ReportRequest.token_hash == token_hash(token), ReportRequest.channel != "letter"
+    )
     row = session.scalar(query.with_for_update() if lock else query)
     if row is None or row.opened_at is not None or row.sent_at is None or row.expires_at <= at:
         raise LinkNotValid("this link is not valid (unknown, already used or expired)")
@@ -225,6 +249,14 @@ def open_report(session: Session, *, token: str, now: datetime) -> Opened:
     return Opened(row, report, checkpoints)
 
 
+def _state(r: ReportRequest) -> str:
+    if r.sent_at is None:
+        return "not sent"
+    if r.channel == "letter":
+        return "printed"
+    return "opened" if r.opened_at else "sent"
+
+
 def list_requests(session: Session, *, limit: int = 100) -> Sequence[dict[str, Any]]:
     """The newest report requests first, as the DPO sees them (the person's ``ref``)."""
     rows = session.execute(
@@ -245,9 +277,9 @@ def list_requests(session: Session, *, limit: int = 100) -> Sequence[dict[str, A
             "lang": r.lang,
             "requested_at": at(r.requested_at),
             "sent_at": at(r.sent_at),
-            "expires_at": at(r.expires_at),
+            "expires_at": None if r.token_hash is None else at(r.expires_at),
             "opened_at": at(r.opened_at),
-            "state": ("opened" if r.opened_at else "not sent" if r.sent_at is None else "sent"),
+            "state": _state(r),
         }
         for r, ref in rows
     ]

@@ -9,70 +9,22 @@ scanner following links does not spend the one opening; the report is shown by t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from vigie.breach import i18n
-from vigie.breach.labels import FIELD_LABELS, label_ids
 from vigie.errors import InvalidInput
-from vigie.public import incident_pages, languages, pages, tasks
-from vigie.public.disclosures import DisclosureReport
+from vigie.public import incident_pages, languages, tasks
 from vigie.public.limiter import LimiterDown, RateLimited
 from vigie.public.report_links import LinkNotValid, Opened, check_link, open_report
+from vigie.public.report_render import report_values
 from vigie.public.views import INVALID, LINK_NOT_VALID, SENT_DETAIL, Views
 from vigie.store.base import utcnow
 
 ENDPOINT = "disclosure-report"
 TITLE = "Who saw my file?"
-
-
-def _fields(names: tuple[str, ...], lang: str) -> str:
-    gettext = i18n.translations(lang).gettext
-    known = [n for n in names if n in FIELD_LABELS]
-    words = [gettext(label) for label in label_ids(known)]
-    words += [n for n in names if n not in FIELD_LABELS]
-    return i18n.LIST_SEPARATORS.get(lang, ", ").join(words)
-
-
-def report_values(
-    report: DisclosureReport, checkpoints: tuple[int | None, ...], lang: str, published: set[int]
-) -> dict[str, Any]:
-    """The report as plain, formatted values for ``report.html.j2``."""
-    gettext = languages.translations(lang).gettext
-    lines = []
-    for line, checkpoint in zip(report.lines, checkpoints, strict=True):
-        events = ", ".join(f"#{s}" for s in line.seqs)
-        proof = (
-            gettext("events %(events)s, checkpoint %(checkpoint)s")
-            % {"events": events, "checkpoint": f"#{checkpoint}"}
-            if checkpoint is not None
-            else gettext("events %(events)s (proof pending)") % {"events": events}
-        )
-        lines.append(
-            {
-                "day": pages.isolate(pages.long_date(line.day, lang)),
-                "processor": pages.isolate(line.processor),
-                "purposes": pages.ltr(", ".join(line.purposes)),
-                "contracts": pages.ltr(", ".join(line.contracts)) if line.contracts else "",
-                "fields": _fields(line.fields, lang),
-                "in_leak": line.in_leak,
-                "proof": pages.isolate(proof),
-                "seqs": ",".join(str(s) for s in line.seqs),
-            }
-        )
-    leaks = [
-        {
-            "id": e.incident_id,
-            "incident": pages.ltr(e.incident_id),
-            "fields": _fields(e.fields, lang),
-            "published": e.incident_id in published,
-        }
-        for e in report.leaks
-    ]
-    return {"lines": lines, "leaks": leaks, "truncated": report.truncated}
 
 
 @dataclass
@@ -85,14 +37,25 @@ class ReportViews:
         v = self.views
         return v._html(request, "report_request.html.j2", TITLE, lang=v._lang(request))
 
-    def _request(self, request: Request, contact: str, lang: str | None) -> None:
-        self.views.queue(request, endpoint=ENDPOINT, kind=tasks.REPORT, contact=contact, lang=lang)
+    async def _request(
+        self, request: Request, contact: str, lang: str | None, delivery: str
+    ) -> None:
+        await self.views.queue(
+            request,
+            endpoint=ENDPOINT,
+            kind=tasks.REPORT,
+            contact=contact,
+            lang=lang,
+            delivery="letter" if delivery == "letter" else "link",
+        )
 
-    def request_page(self, request: Request, *, contact: str, lang: str) -> Response:
+    async def request_page(
+        self, request: Request, *, contact: str, lang: str, delivery: str = "link"
+    ) -> Response:
         v = self.views
         lang = v._lang(request, lang)
         try:
-            self._request(request, contact, lang)
+            await self._request(request, contact, lang, delivery)
         except InvalidInput:
             gettext = languages.translations(lang).gettext
             return v._html(
@@ -103,15 +66,19 @@ class ReportViews:
                 status=400,
                 error_field="contact",
                 error=gettext("Enter an e-mail address or a phone number."),
+                delivery=delivery,
             )
         except (RateLimited, LimiterDown) as exc:
             return v._refused_page(request, exc, lang)
         return v._html(request, "report_request_sent.html.j2", "Request received", lang=lang)
 
-    def request_json(self, request: Request, *, contact: str, lang: str | None) -> Response:
+    async def request_json(
+        self, request: Request, *, contact: str, lang: str | None, delivery: str = "link"
+    ) -> Response:
         v = self.views
         try:
-            self._request(request, contact, lang if lang in i18n.LANGUAGES else None)
+            chosen = lang if lang in i18n.LANGUAGES else None
+            await self._request(request, contact, chosen, delivery)
         except InvalidInput:
             return v._problem(INVALID, "not an e-mail address nor a phone number", request)
         except (RateLimited, LimiterDown) as exc:

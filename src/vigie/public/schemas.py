@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,12 +41,14 @@ class SelfCheckRequest(BaseModel):
 
 
 class ReportRequestBody(BaseModel):
-    """An e-mail address or a phone number, and the language the report is wanted in."""
+    """An e-mail address or a phone number, the language the report is wanted in, and how:
+    a one-time link sent to the contact on file, or a letter to the postal address on file."""
 
     model_config = ConfigDict(extra="forbid")
 
     contact: str = Field(min_length=1, max_length=254, examples=["someone@example.org"])
     lang: str | None = Field(None, min_length=2, max_length=8, examples=["prs"])
+    delivery: Literal["link", "letter"] = Field("link", examples=["letter"])
 
 
 class SelfCheckAccepted(BaseModel):

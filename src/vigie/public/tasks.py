@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from vigie.breach.channels import Channel
 from vigie.jobs.context import JobContext
-from vigie.jobs.queue import push
+from vigie.jobs.queue import job_row, push_rows
 from vigie.public.contacts import Contact, open_contact, seal_contact
 from vigie.public.selfcheck import ACTOR
 from vigie.secrets import InstanceSecrets
@@ -26,12 +26,35 @@ SELF_CHECK = "public.self-check"
 REPORT = "public.report"
 
 
+def job(
+    *,
+    kind: str,
+    contact: Contact,
+    lang: str | None,
+    secrets: InstanceSecrets,
+    delivery: str = "link",
+) -> dict[str, Any]:
+    """The queued job of a request of ``kind`` for ``contact`` (its row, contact sealed). A
+    report request with ``delivery="letter"`` is printed to the postal address on file."""
+    params = {"contact": seal_contact(secrets, contact), "lang": lang or ""}
+    if delivery == "letter":
+        params["delivery"] = "letter"
+    return job_row(kind=kind, params=params, actor=ACTOR)
+
+
 def submit(
-    session: Session, *, kind: str, contact: Contact, lang: str | None, secrets: InstanceSecrets
+    session: Session,
+    *,
+    kind: str,
+    contact: Contact,
+    lang: str | None,
+    secrets: InstanceSecrets,
+    delivery: str = "link",
 ) -> None:
     """Queue a request of ``kind`` for ``contact`` (the caller commits)."""
-    params = {"contact": seal_contact(secrets, contact), "lang": lang or ""}
-    push(session, kind=kind, params=params, actor=ACTOR)
+    push_rows(
+        session, [job(kind=kind, contact=contact, lang=lang, secrets=secrets, delivery=delivery)]
+    )
 
 
 def _channels(ctx: JobContext) -> Mapping[str, Channel]:
@@ -69,8 +92,13 @@ def run_self_check(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_report(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
-    """Send each person whose contact on file is the one asked a link to their report."""
+    """Send each person whose contact on file is the one asked a link to their report (or
+    print it as a letter to their postal address, when they asked for one)."""
+    from vigie.public.report_letters import ReportLetters
     from vigie.public.report_links import send_report_links
+
+    def letters() -> ReportLetters:
+        return ReportLetters.from_settings(ctx.settings)
 
     contact = open_contact(ctx.secrets, str(params["contact"]))
     channels = _channels(ctx)
@@ -84,6 +112,7 @@ def run_report(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
                 channels=channels,
                 secrets=ctx.secrets,
                 now=utcnow,
+                letters=letters if params.get("delivery") == "letter" else None,
             )
     finally:
         _close(channels)

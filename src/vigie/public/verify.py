@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select, union_all
+from sqlalchemy import BindParameter, CompoundSelect, bindparam, select, union_all
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from vigie.breach.codes import code_tag, tag_key
@@ -24,6 +25,24 @@ from vigie.public.models import PublicMessage
 from vigie.secrets import InstanceSecrets
 
 CHANNELS = ("email", "sms", "letter")
+
+
+def _by_tag() -> CompoundSelect[Any]:
+    # Built once, on the tables (no ORM entity to compile per request): the look-up of
+    # every request, whatever the code, with the tag as its one parameter.
+    deliveries, messages = NoticeDelivery.__table__.c, PublicMessage.__table__.c
+    tag: BindParameter[str] = bindparam("tag")
+    return union_all(
+        select(deliveries.incident_id, deliveries.channel, deliveries.attempt_at).where(
+            deliveries.code_tag == tag, deliveries.status == "sent"
+        ),
+        select(messages.incident_id, messages.channel, messages.sent_at).where(
+            messages.code_tag == tag, messages.incident_id.is_not(None)
+        ),
+    )
+
+
+_BY_TAG = _by_tag()
 
 
 class NotGenuine(Denied):
@@ -40,18 +59,16 @@ class GenuineNotice:
 
 
 def verify_notice(
-    session: Session, secrets: InstanceSecrets, *, code: str, incident_id: int | None = None
+    session: Session | Connection,
+    secrets: InstanceSecrets,
+    *,
+    code: str,
+    incident_id: int | None = None,
 ) -> list[GenuineNotice]:
     """The notices that bear ``code`` (of incident ``incident_id`` when given); raise if none."""
     tag = code_tag(tag_key(secrets), code)
     sent: dict[int, dict[str, date]] = defaultdict(dict)
-    deliveries = select(
-        NoticeDelivery.incident_id, NoticeDelivery.channel, NoticeDelivery.attempt_at
-    ).where(NoticeDelivery.code_tag == tag, NoticeDelivery.status == "sent")
-    messages = select(
-        PublicMessage.incident_id, PublicMessage.channel, PublicMessage.sent_at
-    ).where(PublicMessage.code_tag == tag, PublicMessage.incident_id.is_not(None))
-    rows: list[Any] = list(session.execute(union_all(deliveries, messages)))
+    rows: list[Any] = list(session.execute(_BY_TAG, {"tag": tag}))
     for incident, channel, at in rows:
         if incident is None or (incident_id is not None and incident != incident_id):
             continue

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
@@ -24,6 +25,7 @@ from vigie.errors import InvalidInput, NotFound
 from vigie.http.problems import PROBLEM_JSON, ProblemKind, problem_body
 from vigie.public import incident_pages, languages, pages, tasks
 from vigie.public.contacts import parse_contact
+from vigie.public.group_commit import GroupCommit
 from vigie.public.limiter import Limiter, LimiterDown, RateLimited
 from vigie.public.verify import GenuineNotice, NotGenuine, verify_notice
 from vigie.secrets import InstanceSecrets
@@ -51,9 +53,10 @@ class Views:
 
     settings: Settings
     sessions: sessionmaker[Session]
-    readers: sessionmaker[Session]  # for look-ups only: no write lock on SQLite
+    reader: Engine  # for look-ups only: no write lock on SQLite
     secrets: InstanceSecrets
     limiter: Limiter
+    writer: GroupCommit  # the queued requests' group commit
     _renderers: dict[int, NoticeRenderer] = field(default_factory=dict)
 
     @property
@@ -254,9 +257,9 @@ class Views:
     # --- verify a notice ----------------------------------------------------------------
 
     def _verify(self, *, code: str, incident: int | None) -> list[GenuineNotice]:
-        with self.readers() as session:
+        with self.reader.connect() as connection:  # Core: no ORM session per request
             try:
-                return verify_notice(session, self.secrets, code=code, incident_id=incident)
+                return verify_notice(connection, self.secrets, code=code, incident_id=incident)
             except NotGenuine:
                 return []
 
@@ -339,28 +342,39 @@ class Views:
             request, "selfcheck.html.j2", "Was my data affected?", lang=self._lang(request)
         )
 
-    def queue(
-        self, request: Request, *, endpoint: str, kind: str, contact: str, lang: str | None
+    async def queue(
+        self,
+        request: Request,
+        *,
+        endpoint: str,
+        kind: str,
+        contact: str,
+        lang: str | None,
+        delivery: str = "link",
     ) -> None:
         """Count, parse, queue a job of ``kind``: the same work for every contact. Raises
-        to refuse (:class:`LimiterDown` too when the queue cannot be written)."""
+        to refuse (:class:`LimiterDown` too when the queue cannot be written). The job is
+        written with the requests that arrived meanwhile (:mod:`vigie.public.group_commit`);
+        this returns once it is committed."""
         self._count(endpoint, request)
         parsed = parse_contact(contact)
+        row = tasks.job(
+            kind=kind, contact=parsed, lang=lang, secrets=self.secrets, delivery=delivery
+        )
         try:
-            with self.sessions.begin() as session:
-                tasks.submit(session, kind=kind, contact=parsed, lang=lang, secrets=self.secrets)
+            await self.writer.put(row)
         except SQLAlchemyError as exc:
             raise LimiterDown("the queue cannot be written") from exc
 
-    def _self_check(self, request: Request, contact: str) -> None:
-        self.queue(
+    async def _self_check(self, request: Request, contact: str) -> None:
+        await self.queue(
             request, endpoint="self-check", kind=tasks.SELF_CHECK, contact=contact, lang=None
         )
 
-    def self_check_page(self, request: Request, *, contact: str, lang: str) -> Response:
+    async def self_check_page(self, request: Request, *, contact: str, lang: str) -> Response:
         lang = self._lang(request, lang)
         try:
-            self._self_check(request, contact)
+            await self._self_check(request, contact)
         except InvalidInput:
             gettext = languages.translations(lang).gettext
             return self._html(
@@ -376,9 +390,9 @@ class Views:
             return self._refused_page(request, exc, lang)
         return self._html(request, "selfcheck_sent.html.j2", "Request received", lang=lang)
 
-    def self_check_json(self, request: Request, *, contact: str) -> Response:
+    async def self_check_json(self, request: Request, *, contact: str) -> Response:
         try:
-            self._self_check(request, contact)
+            await self._self_check(request, contact)
         except InvalidInput:
             return self._problem(INVALID, "not an e-mail address nor a phone number", request)
         except (RateLimited, LimiterDown) as exc:

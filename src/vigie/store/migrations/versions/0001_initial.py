@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 11:29:45.080378
+Create Date: 2026-12-07 12:40:50.423164
 """
 
 from __future__ import annotations
@@ -764,9 +764,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("subject_id", sa.Integer(), nullable=False),
         sa.Column("channel", sa.String(length=8), nullable=False),
-        sa.Column("contact_tag", sa.String(length=32), nullable=False),
+        sa.Column("contact_tag", sa.String(length=32), nullable=True),
         sa.Column("lang", sa.String(length=8), nullable=False),
-        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=True),
         sa.Column("requested_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", vigie.store.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("sent_at", vigie.store.base.UTCDateTime(timezone=True), nullable=True),
