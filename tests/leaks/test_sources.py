@@ -86,6 +86,21 @@ def test_rows_that_do_not_parse_are_counted_and_sampled(tmp_path: Path) -> None:
     assert [r[0] for r in lines.fetchall()] == [2, 5]
 
 
+def test_a_line_missing_several_columns_is_one_rejected_row(tmp_path: Path) -> None:
+    # DuckDB records one error per missing column; the line is still one row (it was
+    # counted once per missing column: 4 times here).
+    head = "nom;prenom;courriel;date_naiss;tel;ville"
+    good = [f"Nom{i};Pre{i};p{i}@example.org;01/02/1990;0612345678;Lyon" for i in range(40)]
+    path = tmp_path / "one_bad.csv"
+    path.write_text("\n".join([head, *good[:20], "bad;line", *good[20:]]) + "\n")
+    reader, got = _read(tmp_path, path)
+    assert len(got) == 40
+    assert reader.rejected.count == 1
+    assert [(s["line"], s["reason"]) for s in reader.rejected.samples] == [(22, "missing columns")]
+    lines = reader.con.execute(f"SELECT _line FROM {reader.sources[0].table} ORDER BY 1")
+    assert [r[0] for r in lines.fetchall()] == [*range(2, 22), *range(23, 43)]
+
+
 def test_headerless_csv_is_typed_by_position(tmp_path: Path) -> None:
     path = tmp_path / "nohead.csv"
     path.write_text(_csv(ROWS, ";"), encoding="utf-8")

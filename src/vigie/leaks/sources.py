@@ -345,8 +345,11 @@ class Reader:
                         SELECT count(*) FROM _cut WHERE _cut.t <= {table}._line)"""
             )
             self.con.unregister("_cut")
+        # DuckDB records one error per faulty column (a line missing four columns is four
+        # errors): a line is one rejected row, whatever its number of errors.
         for line, error, excerpt in self.con.execute(
-            f"SELECT line, error_type, csv_line FROM {rejects} ORDER BY line"
+            f"""SELECT line, arg_min(error_type, column_idx), arg_min(csv_line, column_idx)
+                FROM {rejects} GROUP BY line ORDER BY line"""
         ).fetchall():
             at = int(line or 0)
             self.rejected.add(
