@@ -129,7 +129,12 @@ def _run(
         with meter.phase("linking"):
             processor_ids = [pid for (pid,) in session.execute(select(Processor.id))]
             decode_pseudonyms(con, secrets, processor_ids)
-            link(con, registry_size=registry_size, threshold=settings.leak_match_threshold)
+            link(
+                con,
+                registry_size=registry_size,
+                threshold=settings.leak_match_threshold,
+                term_frequency=settings.leak_term_frequency,
+            )
         lap("link")
         parsed = sum(s.rows for s in sources)
         counts = con.execute(
@@ -189,6 +194,7 @@ def _run(
                     registry_size=registry_size,
                     files=[s.name for s in sources],
                     affected=affected,
+                    term_frequency=settings.leak_term_frequency,
                 )
             lap("explain")
         if keep_links:

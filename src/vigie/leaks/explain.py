@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigie.leaks.affected import AffectedPeople
-from vigie.leaks.linking import present_terms, term_select
+from vigie.leaks.linking import Weights, present_terms, term_select
 
 EXPLAIN_BATCH = 100_000  # linked rows read from DuckDB at once
 
@@ -135,15 +135,17 @@ def explain_links(
     registry_size: int,
     files: Sequence[str],
     affected: AffectedPeople,
+    term_frequency: bool = True,
 ) -> Explanations:
     """Why each real person's row of table ``links`` was linked: the terms of the version
     of its person that scored best, in file and line order.
 
-    The terms are computed by DuckDB into a table (spilled if need be) and read
+    ``term_frequency`` must be what :func:`vigie.leaks.linking.link` was given. The terms
+    are computed by DuckDB into a table (spilled if need be) and read
     :data:`EXPLAIN_BATCH` rows at a time; only their non-zero bits are kept.
     """
-    log_n = float(np.log2(max(registry_size, 2)))
-    terms = present_terms(con, log_n)
+    weights = Weights.of(con, registry_size=registry_size, term_frequency=term_frequency)
+    terms = present_terms(con, weights)
     con.execute(
         """CREATE OR REPLACE TABLE link_versions AS
            SELECT l.row_id, l.subject_id, arg_max(s.version, s.score) AS version
