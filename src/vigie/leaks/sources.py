@@ -306,7 +306,17 @@ class Reader:
         header_row = [h.lstrip("\ufeff") for h in header_row]
         has_header = looks_like_header(header_row)
         width = len(header_row)
+        if width == 0 and cut_lines and not first_lines:
+            work.unlink(missing_ok=True)
+            lines = (
+                "its only line is" if cut_lines == [1] else f"all its {len(cut_lines)} lines are"
+            )
+            raise InvalidInput(
+                f"{path.name}: {lines} longer than {self.max_line} characters (setting "
+                "leak_max_line_chars), cut out unread: nothing is left to analyse"
+            )
         if width == 0:
+            work.unlink(missing_ok=True)
             raise InvalidInput(f"{path.name}: no columns found")
         headers = header_row if has_header else [f"column {i + 1}" for i in range(width)]
         table = f"src{len(self.sources)}"
