@@ -156,12 +156,16 @@ def _part_big(env: dict[str, str], files: Path, messy: Path) -> None:
             f.write(rows)
     size = path.stat().st_size
     print(f"gigabytes: {size / 2**30:.2f} GiB (the messy dump {messy.name} repeated)", flush=True)
-    m = timed([sys.executable, "-m", "benchmarks.bench_leak_bad_input", "read", str(path)], env)
+    said = files / "big.result"
+    m = timed([sys.executable, "-m", "benchmarks.bench_leak_bad_input", "read", str(path),
+               str(said)], env)  # fmt: skip
+    print(said.read_text().rstrip() if said.exists() else "  (the reader said nothing)")
     _show("reading into the bounded workspace", m)
+    said.unlink(missing_ok=True)
     path.unlink()
 
 
-def read_only(path: Path) -> None:
+def read_only(path: Path, result: Path) -> None:
     """The reading phase of triage alone, bounded as triage is (run as a child process)."""
     from vigie.leaks.sources import Reader
     from vigie.leaks.workspace import workspace
@@ -175,8 +179,8 @@ def read_only(path: Path) -> None:
         reader = Reader(con, work, max_line=settings.leak_max_line_chars)
         found = reader.read(path)
         rows = sum(s.rows for s in found)
-    print(f"  read {rows} rows ({reader.rejected.count} rejected) in "
-          f"{time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
+    result.write_text(f"  read {rows} rows ({reader.rejected.count} rejected) in "
+                      f"{time.perf_counter() - started:.1f} s\n")  # fmt: skip
 
 
 def main() -> None:
@@ -205,4 +209,4 @@ def main() -> None:
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["read"]:
-    read_only(Path(sys.argv[2]))
+    read_only(Path(sys.argv[2]), Path(sys.argv[3]))
