@@ -101,6 +101,31 @@ def test_a_line_missing_several_columns_is_one_rejected_row(tmp_path: Path) -> N
     assert [r[0] for r in lines.fetchall()] == [*range(2, 22), *range(23, 43)]
 
 
+def test_a_quote_never_closed_does_not_lose_the_rest_of_the_file_silently(
+    tmp_path: Path,
+) -> None:
+    # DuckDB's reader takes the rest of the file into the open quote and does not
+    # resume: the lines after it were lost without a count.
+    head = "nom;prenom;courriel"
+    good = [f"Nom{i};Pre{i};p{i}@example.org" for i in range(10)]
+    path = tmp_path / "quote.csv"
+    path.write_text("\n".join([head, *good[:4], 'x;"never closed;z', *good[4:]]) + "\n")
+    reader, got = _read(tmp_path, path)
+    assert got == [g.split(";") for g in good[:4]]
+    # Every line is a row read or a row rejected: 4 + 1 + the 6 after the quote.
+    assert len(got) + reader.rejected.count == 11
+    assert [s["line"] for s in reader.rejected.samples] == [6, 6]
+    assert "the 6 lines after it were not read" in reader.rejected.samples[1]["reason"]
+
+
+def test_rows_read_past_a_bad_quote_are_not_counted_as_lost(tmp_path: Path) -> None:
+    path = tmp_path / "ok.csv"
+    path.write_text('nom;prenom\n"a";"b"c"\nDupont;Jean\n"Martin";"L\nea"\n')
+    reader, got = _read(tmp_path, path)
+    assert got == [["Dupont", "Jean"], ["Martin", "L\nea"]]
+    assert reader.rejected.count == 1
+
+
 def test_headerless_csv_is_typed_by_position(tmp_path: Path) -> None:
     path = tmp_path / "nohead.csv"
     path.write_text(_csv(ROWS, ";"), encoding="utf-8")

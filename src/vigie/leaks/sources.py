@@ -56,8 +56,8 @@ class Rejected:
     count: int = 0
     samples: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, *, file: str, line: int, reason: str, excerpt: str = "") -> None:
-        self.count += 1
+    def add(self, *, file: str, line: int, reason: str, excerpt: str = "", count: int = 1) -> None:
+        self.count += count
         if len(self.samples) < REJECT_SAMPLES:
             self.samples.append(
                 {"file": file, "line": line, "reason": reason, "excerpt": excerpt[:EXCERPT_CHARS]}
@@ -355,6 +355,7 @@ class Reader:
                         SELECT count(*) FROM _cut WHERE _cut.t <= {table}._line)"""
             )
             self.con.unregister("_cut")
+        last_rejected = 0
         # DuckDB records one error per faulty column (a line missing four columns is four
         # errors): a line is one rejected row, whatever its number of errors.
         for line, error, excerpt in self.con.execute(
@@ -362,13 +363,29 @@ class Reader:
                 FROM {rejects} GROUP BY line ORDER BY line"""
         ).fetchall():
             at = int(line or 0)
+            last_rejected = at + bisect.bisect_right(shifts, at) if at else 0
             self.rejected.add(
                 file=path.name,
-                line=at + bisect.bisect_right(shifts, at) if at else 0,
+                line=last_rejected,
                 reason=str(error).lower(),
                 excerpt=_excerpt(str(excerpt or "")),
             )
         self.con.execute(f"DROP TABLE {rejects}; DROP TABLE {rejects}_scan")
+        # A quote opened and never closed takes the rest of the file into one value that
+        # DuckDB rejects, and its reader does not resume: the lines after the last rejected
+        # one, when no row was read past it, were not read. Count them, never drop them.
+        got = self.con.execute(f"SELECT max(_line) FROM {table}").fetchall()
+        last_row = int(got[0][0] or 0) if got else 0
+        if last_rejected > last_row:
+            lost = line_no - last_rejected - sum(1 for c in cut_lines if c > last_rejected)
+            if lost > 0:
+                self.rejected.add(
+                    file=path.name,
+                    line=last_rejected,
+                    reason=f"the reader did not resume after line {last_rejected} (a quote "
+                    f"never closed?): the {lost} lines after it were not read",
+                    count=lost,
+                )
         rows = self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
         work.unlink()
         self.sources.append(
