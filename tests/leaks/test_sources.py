@@ -124,6 +124,12 @@ def test_rows_read_past_a_bad_quote_are_not_counted_as_lost(tmp_path: Path) -> N
     reader, got = _read(tmp_path, path)
     assert got == [["Dupont", "Jean"], ["Martin", "L\nea"]]
     assert reader.rejected.count == 1
+    # A bad last line followed by blank lines: nothing was lost after it.
+    path = tmp_path / "blank.csv"
+    path.write_text("nom;prenom;x\n1;2;3\nbad\n\n\n")
+    reader, got = _read(tmp_path, path)
+    assert got == [["1", "2", "3"]]
+    assert reader.rejected.count == 1
 
 
 def test_headerless_csv_is_typed_by_position(tmp_path: Path) -> None:

@@ -355,14 +355,14 @@ class Reader:
                         SELECT count(*) FROM _cut WHERE _cut.t <= {table}._line)"""
             )
             self.con.unregister("_cut")
-        last_rejected = 0
+        last_at = last_rejected = 0
         # DuckDB records one error per faulty column (a line missing four columns is four
         # errors): a line is one rejected row, whatever its number of errors.
         for line, error, excerpt in self.con.execute(
             f"""SELECT line, arg_min(error_type, column_idx), arg_min(csv_line, column_idx)
                 FROM {rejects} GROUP BY line ORDER BY line"""
         ).fetchall():
-            at = int(line or 0)
+            at = last_at = int(line or 0)
             last_rejected = at + bisect.bisect_right(shifts, at) if at else 0
             self.rejected.add(
                 file=path.name,
@@ -377,7 +377,7 @@ class Reader:
         got = self.con.execute(f"SELECT max(_line) FROM {table}").fetchall()
         last_row = int(got[0][0] or 0) if got else 0
         if last_rejected > last_row:
-            lost = line_no - last_rejected - sum(1 for c in cut_lines if c > last_rejected)
+            lost = _lines_after(work, last_at)
             if lost > 0:
                 self.rejected.add(
                     file=path.name,
@@ -596,6 +596,17 @@ def _cell(value: Any) -> str | None:
     if isinstance(value, list | dict):
         return json.dumps(value, ensure_ascii=False, default=str)
     return str(value)
+
+
+def _lines_after(work: Path, line: int) -> int:
+    """Lines of the working copy ``work`` after line ``line`` that hold something (each is
+    at most ``max_line`` long: the long ones were cut out of it)."""
+    count = 0
+    with work.open(encoding="utf-8", newline="\n") as f:
+        for number, text in enumerate(f, start=1):
+            if number > line and text.strip():
+                count += 1
+    return count
 
 
 def _lines_fit(text: str, limit: int) -> bool:
