@@ -63,7 +63,7 @@ class Explanations(Sequence[dict[str, Any]]):
         self._files, self._refs, self._names = list(files), refs, list(names)
         self._file = np.asarray(file, dtype=np.int32)
         self._line = np.asarray(line, dtype=np.int64)
-        self._person = np.asarray(person, dtype=np.int64)
+        self._person = np.asarray(person, dtype=np.int32)
         self._score = np.asarray(score, dtype=np.float64)
         self._confidence = np.asarray(confidence, dtype=np.float64)
         self._start = np.asarray(start, dtype=np.int64)
@@ -161,15 +161,16 @@ def explain_links(
             FROM ({term_select("link_versions", terms, versioned=True)}) x
             JOIN links l USING (row_id) JOIN dump d USING (row_id)"""
     )
-    got = con.execute("SELECT count(*) FROM explained").fetchall()
-    n = int(got[0][0]) if got else 0
+    nonzero = " + ".join(f"CAST(t{i} <> 0 AS BIGINT)" for i in range(width)) if terms else "0"
+    got = con.execute(f"SELECT count(*), coalesce(sum({nonzero}), 0) FROM explained").fetchall()
+    n, nnz = (int(got[0][0]), int(got[0][1])) if got else (0, 0)
     ids = affected.subject_ids
     order = np.argsort(ids, kind="stable")
-    file, line, person = np.empty(n, np.int32), np.empty(n, np.int64), np.empty(n, np.int64)
+    file, line, person = np.empty(n, np.int32), np.empty(n, np.int64), np.empty(n, np.int32)
     score, confidence = np.empty(n, np.float64), np.empty(n, np.float64)
-    counts = np.zeros(n, np.int64)
-    term_parts: list[npt.NDArray[np.int16]] = []
-    bit_parts: list[npt.NDArray[np.float32]] = []
+    # Every array at its final size from the start: no pieces concatenated at the end.
+    start = np.zeros(n + 1, np.int64)
+    term, bits = np.empty(nnz, np.int16), np.empty(nnz, np.float32)
     for lo in range(0, n, EXPLAIN_BATCH):
         hi = min(lo + EXPLAIN_BATCH, n)
         b = con.execute(
@@ -183,15 +184,14 @@ def explain_links(
             raise RuntimeError("a linked person is missing from the affected people")
         person[lo:hi] = at
         matrix = np.column_stack(
-            [np.asarray(b[f"t{i}"], dtype=np.float32) for i in range(width)]
-        ) if terms else np.zeros((hi - lo, 0), np.float32)  # fmt: skip
-        rows, cols = np.nonzero(matrix)
-        counts[lo:hi] = np.bincount(rows, minlength=hi - lo)
-        term_parts.append(cols.astype(np.int16))
-        bit_parts.append(matrix[rows, cols])
+            [np.asarray(b[f"t{i}"], dtype=np.float64) for i in range(width)]
+        ) if terms else np.zeros((hi - lo, 0), np.float64)  # fmt: skip
+        rows, cols = np.nonzero(matrix)  # what SQL counted as non-zero, row by row
+        first = int(start[lo])
+        term[first : first + len(rows)] = cols
+        bits[first : first + len(rows)] = matrix[rows, cols]
+        start[lo + 1 : hi + 1] = first + np.cumsum(np.bincount(rows, minlength=hi - lo))
     con.execute("DROP TABLE explained")
-    start = np.zeros(n + 1, np.int64)
-    np.cumsum(counts, out=start[1:])
     return Explanations(
         files=files,
         refs=affected.refs,
@@ -202,8 +202,8 @@ def explain_links(
         score=score,
         confidence=confidence,
         start=start,
-        term=np.concatenate(term_parts) if term_parts else np.zeros(0, np.int16),
-        bits=np.concatenate(bit_parts) if bit_parts else np.zeros(0, np.float32),
+        term=term,
+        bits=bits,
     )
 
 
