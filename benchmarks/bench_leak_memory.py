@@ -8,7 +8,9 @@ its own process as a DPO would, with ``VIGIE_LEAK_MEMORY_LIMIT_MB`` set to
 
 1. ``vigie leak prepare`` from scratch (the registry read from SQLite into the encrypted
    snapshot);
-2. ``vigie leak analyze DUMP`` (warm: the snapshot reused), the report stored encrypted.
+2. ``vigie leak analyze DUMP`` (warm: the snapshot reused), the report stored encrypted;
+3. ``vigie leak analyze DUMP --explain --json FILE``: the same, with why each row was
+   linked (every linked row's terms, kept in the stored report and the JSON file).
 
 Each is timed by ``/usr/bin/time -v``: wall, CPU (user + system) and peak RSS, printed
 against the bound.
@@ -85,7 +87,12 @@ def main() -> None:
         shutil.rmtree(data / "leak-cache", ignore_errors=True)
         prepare = timed([str(VIGIE), "leak", "prepare"], env)
         analyze = timed([str(VIGIE), "leak", "analyze", str(messy)], env)
-        for name, m in (("prepare", prepare), ("analyze", analyze)):
+        report = data / "explained.json"
+        explained = timed(
+            [str(VIGIE), "leak", "analyze", str(messy), "--explain", "--json", str(report)], env
+        )
+        report.unlink(missing_ok=True)
+        for name, m in (("prepare", prepare), ("analyze", analyze), ("--explain", explained)):
             verdict = "within" if m.peak_mb <= LIMIT_MB else "OVER"
             print(
                 f"{people:>9} people  vigie leak {name:<8} wall {m.wall:7.1f} s  "

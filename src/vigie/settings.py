@@ -269,6 +269,13 @@ class Settings(BaseSettings):
         description="Confidence from which a leaked row is linked to a registry person "
         "(see docs/leaks.md).",
     )
+    leak_term_frequency: bool = Field(
+        True,
+        description="Weigh an agreeing name, family name, birth date or postal code by how "
+        "many registry people share the value (a common name less than a rare one, as "
+        "Splink's term-frequency adjustments); off, every value of a field weighs the same "
+        "(see docs/leaks.md).",
+    )
     jobs_poll_seconds: float = Field(
         2.0, gt=0, description="How often an idle worker looks for a queued job."
     )

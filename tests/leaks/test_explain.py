@@ -6,13 +6,17 @@ import json
 import math
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from vigie.cli.app import app
 from vigie.cli.context import Instance
-from vigie.leaks.explain import find, waterfall
+from vigie.leaks import explain as explain_module
+from vigie.leaks.analyze import analyze
+from vigie.leaks.explain import Explanations, find, waterfall
 from vigie.leaks.linking import P_BIRTH, W_EMAIL
+from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 
 from .helpers import World, write_csv
@@ -74,3 +78,35 @@ def test_explain_a_link_field_by_field(
     assert json.loads(as_json.output)["ref"] == truth[3]
     missing = runner.invoke(app, ["leak", "explain", str(report["stored_id"]), "999"], obj=obj)
     assert missing.exit_code != 0 and "was not linked" in missing.output
+
+
+def test_explanations_are_held_column_wise_and_read_in_batches(
+    world: World,
+    engine: Engine,
+    settings: Settings,
+    secrets: InstanceSecrets,
+    leak_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rows, truth = _rows(world)
+    a = write_csv(leak_dir / "a.csv", ["prenom", "nom", "courriel", "date_naissance"], rows[:12])
+    b = write_csv(leak_dir / "b.csv", ["prenom", "nom", "date_naissance"],
+                  [[g, f, d] for g, f, _e, d in rows[12:]])  # fmt: skip
+    whole = analyze(engine, paths=[a, b], secrets=secrets, settings=settings, explain=True)
+    monkeypatch.setattr(explain_module, "EXPLAIN_BATCH", 3)  # batches across both files
+    batched = analyze(engine, paths=[a, b], secrets=secrets, settings=settings, explain=True)
+    assert isinstance(batched.explanations, Explanations)
+    assert len(batched.explanations) == 20
+    # Items as they were when every explanation was a dict, whatever the batch size.
+    assert list(batched.explanations) == list(whole.explanations)
+    assert [(e["file"], e["line"], e["ref"]) for e in batched.explanations] == [
+        *(("a.csv", line, truth[line]) for line in range(2, 14)),
+        *(("b.csv", line - 12, truth[line]) for line in range(14, 22)),
+    ]
+    first, last = batched.explanations[0], batched.explanations[-1]
+    assert dict(first["terms"])["birth_date"] == -P_BIRTH  # the wrong birth date
+    assert "email_n" not in dict(last["terms"])  # b.csv has no e-mail column
+    assert math.isclose(sum(bits for _f, bits in last["terms"]), last["score"], abs_tol=0.01)
+    # A few arrays, not a dict per row: under 100 bytes a row here.
+    assert batched.explanations.nbytes < 100 * len(batched.explanations)
+    assert batched.as_dict(people=2)["explanations"] == [first, batched.explanations[1]]

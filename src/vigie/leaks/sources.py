@@ -56,8 +56,8 @@ class Rejected:
     count: int = 0
     samples: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, *, file: str, line: int, reason: str, excerpt: str = "") -> None:
-        self.count += 1
+    def add(self, *, file: str, line: int, reason: str, excerpt: str = "", count: int = 1) -> None:
+        self.count += count
         if len(self.samples) < REJECT_SAMPLES:
             self.samples.append(
                 {"file": file, "line": line, "reason": reason, "excerpt": excerpt[:EXCERPT_CHARS]}
@@ -306,7 +306,17 @@ class Reader:
         header_row = [h.lstrip("\ufeff") for h in header_row]
         has_header = looks_like_header(header_row)
         width = len(header_row)
+        if width == 0 and cut_lines and not first_lines:
+            work.unlink(missing_ok=True)
+            lines = (
+                "its only line is" if cut_lines == [1] else f"all its {len(cut_lines)} lines are"
+            )
+            raise InvalidInput(
+                f"{path.name}: {lines} longer than {self.max_line} characters (setting "
+                "leak_max_line_chars), cut out unread: nothing is left to analyse"
+            )
         if width == 0:
+            work.unlink(missing_ok=True)
             raise InvalidInput(f"{path.name}: no columns found")
         headers = header_row if has_header else [f"column {i + 1}" for i in range(width)]
         table = f"src{len(self.sources)}"
@@ -345,17 +355,37 @@ class Reader:
                         SELECT count(*) FROM _cut WHERE _cut.t <= {table}._line)"""
             )
             self.con.unregister("_cut")
+        last_at = last_rejected = 0
+        # DuckDB records one error per faulty column (a line missing four columns is four
+        # errors): a line is one rejected row, whatever its number of errors.
         for line, error, excerpt in self.con.execute(
-            f"SELECT line, error_type, csv_line FROM {rejects} ORDER BY line"
+            f"""SELECT line, arg_min(error_type, column_idx), arg_min(csv_line, column_idx)
+                FROM {rejects} GROUP BY line ORDER BY line"""
         ).fetchall():
-            at = int(line or 0)
+            at = last_at = int(line or 0)
+            last_rejected = at + bisect.bisect_right(shifts, at) if at else 0
             self.rejected.add(
                 file=path.name,
-                line=at + bisect.bisect_right(shifts, at) if at else 0,
+                line=last_rejected,
                 reason=str(error).lower(),
                 excerpt=_excerpt(str(excerpt or "")),
             )
         self.con.execute(f"DROP TABLE {rejects}; DROP TABLE {rejects}_scan")
+        # A quote opened and never closed takes the rest of the file into one value that
+        # DuckDB rejects, and its reader does not resume: the lines after the last rejected
+        # one, when no row was read past it, were not read. Count them, never drop them.
+        got = self.con.execute(f"SELECT max(_line) FROM {table}").fetchall()
+        last_row = int(got[0][0] or 0) if got else 0
+        if last_rejected > last_row:
+            lost = _lines_after(work, last_at)
+            if lost > 0:
+                self.rejected.add(
+                    file=path.name,
+                    line=last_rejected,
+                    reason=f"the reader did not resume after line {last_rejected} (a quote "
+                    f"never closed?): the {lost} lines after it were not read",
+                    count=lost,
+                )
         rows = self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
         work.unlink()
         self.sources.append(
@@ -566,6 +596,17 @@ def _cell(value: Any) -> str | None:
     if isinstance(value, list | dict):
         return json.dumps(value, ensure_ascii=False, default=str)
     return str(value)
+
+
+def _lines_after(work: Path, line: int) -> int:
+    """Lines of the working copy ``work`` after line ``line`` that hold something (each is
+    at most ``max_line`` long: the long ones were cut out of it)."""
+    count = 0
+    with work.open(encoding="utf-8", newline="\n") as f:
+        for number, text in enumerate(f, start=1):
+            if number > line and text.strip():
+                count += 1
+    return count
 
 
 def _lines_fit(text: str, limit: int) -> bool:

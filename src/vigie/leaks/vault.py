@@ -77,6 +77,7 @@ def store_report(
     plain = _compressed(report.json_chunks())
     row.nonce = nonce
     row.ciphertext = AESGCM(secrets.derive(_PURPOSE)).encrypt(nonce, plain, _aad(row))
+    del plain  # not beside the ciphertext while the database writes it (tens of MB)
     _audit(
         session,
         action=Action.LEAK_ANALYZE,
@@ -135,14 +136,16 @@ def rewrap(session: Session, *, old: InstanceSecrets, new: InstanceSecrets) -> i
     return count
 
 
-def _compressed(chunks: Iterable[bytes]) -> bytes:
+def _compressed(chunks: Iterable[bytes]) -> bytearray:
     """The report's JSON, deflated as it is produced: a report of millions of people is
     mostly ``ref`` strings and repeated field lists, stored at a fraction of its size and
     never held whole uncompressed."""
     packer = zlib.compressobj(6)
-    out = [packer.compress(chunk) for chunk in chunks]
-    out.append(packer.flush())
-    return b"".join(out)
+    out = bytearray()  # grown in place: never the pieces and their join at once
+    for chunk in chunks:
+        out += packer.compress(chunk)
+    out += packer.flush()
+    return out
 
 
 def list_reports(session: Session) -> Sequence[StoredAnalysis]:
