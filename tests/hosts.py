@@ -12,8 +12,9 @@ forwarder is what runs here. The processors' clients stay in the root namespace 
 talk to ``http://10.231.X.2:PORT``: a real network hop, no added delay.
 
 Every database connection of host ``X`` carries ``application_name = vgh-PID-X``
-(``PGAPPNAME``), so ``pg_stat_activity`` and ``pg_locks`` tell which host holds what —
-:meth:`Fleet.sequencer_host` finds the elected sequencer that way.
+(``PGAPPNAME``), so ``pg_stat_activity`` tells which host holds what.
+The sequencer's own connections are named after its lease holder (``host:pid:nonce``):
+:meth:`Fleet.sequencer_host` reads the lease and finds the host by the pid.
 
 Where network namespaces cannot be created (no root, no ``CAP_NET_ADMIN``) the tests
 skip with the reason; ``VIGIE_TEST_REQUIRE_NETNS=1`` (set by ``.ci/run``) makes that a
@@ -37,8 +38,6 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import create_engine, make_url, text
-
-from vigie.audit.election import LOCK_CLASS
 
 REQUIRE_NETNS = os.environ.get("VIGIE_TEST_REQUIRE_NETNS") == "1"
 SUBNET = "10.231"
@@ -208,22 +207,25 @@ class Fleet:
     owner: str = field(default_factory=lambda: f"{PREFIX}-{os.getpid()}-")
 
     def sequencer_host(self) -> Host | None:
-        """The host whose connection holds the sequencer's advisory lock, if any."""
+        """The host whose process holds the sequencer's seat (an unexpired lease), if any.
+
+        The lease names its holder ``host:pid:nonce``; every host shares this machine's
+        host name, so the pid tells which namespace it runs in."""
         engine = create_engine(self.database_url)
         try:
             with engine.connect() as conn:
-                name = conn.execute(
+                holder = conn.execute(
                     text(
-                        "SELECT a.application_name FROM pg_locks l "
-                        "JOIN pg_stat_activity a ON a.pid = l.pid "
-                        "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :cls "
-                        "AND a.application_name = ANY(:names)"
-                    ),
-                    {"cls": LOCK_CLASS, "names": [h.app_name for h in self.hosts]},
+                        "SELECT holder FROM audit_sequencer_lease WHERE id = 1 AND expires_us > "
+                        "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::bigint"
+                    )
                 ).scalar()
         finally:
             engine.dispose()
-        return next((h for h in self.hosts if h.app_name == name), None)
+        if holder is None:
+            return None
+        pid = int(str(holder).rsplit(":", 2)[-2])
+        return next((h for h in self.hosts if pid in h.pids()), None)
 
 
 def _free_blocks(n: int) -> list[int]:

@@ -105,6 +105,10 @@ def integrate(session: Session, *, limit: int = BATCH, election: Election | None
             election.fence(conn)
         cursor = raw.Cursor(conn)
         trail.lock_head(conn)
+        # An index probe first: the take is a write, refused on a read-only connection
+        # (SQLite's reader) even when nothing waits, and nothing waits on SQLite.
+        if cursor.one(_OLDEST) is None:
+            return 0
         with _acyclic():
             rows = cursor.all(_TAKE, (limit,))
         if not rows:
