@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -11,6 +10,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.gateway.serving import free_port
 from vigie.audit.seals import reseal
 from vigie.breach.clock import FixedClock
 from vigie.breach.fonts import PreparedFonts, prepare
@@ -150,12 +150,6 @@ class Sink:
     def count(self) -> int:
         with self.lock:
             return len(self.messages)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.gateway.serving import free_port
 from vigie.audit import trail
 from vigie.audit.actions import Action
 from vigie.audit.models import AuditEvent
@@ -89,12 +90,6 @@ def receiving(port: int, tls: ssl.SSLContext | None = None) -> Iterator[Receiver
         receiver.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _story(sessions: sessionmaker[Session], name: str) -> None:
     """A processor created and keyed by an operator, traffic, a suspension, an alert."""
     with sessions.begin() as s:
@@ -147,7 +142,7 @@ def test_a_siem_down_then_up_gets_every_event_once_in_order(
     sessions: sessionmaker[Session],
 ) -> None:
     _story(sessions, "lingua")
-    port = _free_port()
+    port = free_port()
     sink = SyslogSink("127.0.0.1", port)
     with pytest.raises(OSError):  # nobody listens: the SIEM is down
         push(sessions, sink)
@@ -255,7 +250,7 @@ def test_syslog_over_tls_checks_the_siems_certificate(
     cert, key = _certificate(tmp_path)
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server.load_cert_chain(cert, key)
-    port = _free_port()
+    port = free_port()
     untrusted = sink_from_url(f"syslog+tls://127.0.0.1:{port}")
     trusted = sink_from_url(f"syslog+tls://127.0.0.1:{port}?ca={cert}")
     with receiving(port, server) as receiver:

@@ -24,6 +24,7 @@ from tests.breach.conftest import (  # noqa: F401 - fixtures shared with the bre
     smtp_sink,
     subject_ids,
 )
+from tests.gateway.serving import free_port
 from vigie.audit import trail
 from vigie.audit.actions import Action
 from vigie.audit.anchors import Bound
@@ -278,15 +279,12 @@ def trail_days(public: Public, subject_id: int) -> set[tuple[date, int]]:
 @pytest.fixture
 def served(public: Public) -> Iterator[str]:
     """The public app on a real loopback HTTP server (uvicorn, in a thread); its base URL."""
-    import socket
     import threading
     import time
 
     import uvicorn
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     config = uvicorn.Config(
         public.app,
         host="127.0.0.1",
