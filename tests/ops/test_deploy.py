@@ -10,6 +10,7 @@ are checked for shape only, and those tests say they were skipped.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -28,6 +29,8 @@ RULES = PROM / "vigie-alerts.yaml"
 DASHBOARD = ROOT / "deploy" / "grafana" / "vigie-dashboard.json"
 SERIES = re.compile(r"\bvigie_[a-z0-9_]+")
 PROMTOOL = shutil.which("promtool")
+if PROMTOOL is None and os.environ.get("VIGIE_TEST_REQUIRE_PROMTOOL") == "1":
+    raise RuntimeError("promtool is required (VIGIE_TEST_REQUIRE_PROMTOOL=1) and not installed")
 needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed")
 
 
