@@ -226,6 +226,33 @@ def _children(pid: int) -> list[int]:
 # --- load ---------------------------------------------------------------------------------
 
 
+async def read_loop(
+    host: str, port: int, token: str, paths: list[str], until: float
+) -> tuple[list[float], int]:
+    """One keep-alive HTTP/1.1 connection reading random ``paths`` with ``token`` until
+    ``until`` (``time.monotonic()``): its latencies, and how many answers were not 200."""
+    reader, writer = await asyncio.open_connection(host, port)
+    lat: list[float] = []
+    bad = 0
+    head = f"Host: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+    while time.monotonic() < until:
+        t0 = time.perf_counter()
+        writer.write(b"GET " + random.choice(paths).encode() + b" HTTP/1.1\r\n" + head)
+        status = await reader.readline()
+        if not status:  # the server closed the connection: this one is done
+            bad += 1
+            break
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        await reader.readexactly(length)
+        lat.append(time.perf_counter() - t0)
+        bad += b" 200 " not in status
+    writer.close()
+    return lat, bad
+
+
 def _client(
     ports: list[int], token: str, paths: list[str], seconds: float, go: Any, out: Any
 ) -> None:
@@ -233,33 +260,15 @@ def _client(
     from when ``go`` is set (after every client has said it is ready)."""
     out.put("ready")
     go.wait()
-    until = time.time() + seconds
-
-    async def conn(port: int) -> tuple[list[float], int]:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        lat: list[float] = []
-        bad = 0
-        head = f"Host: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
-        while time.time() < until:
-            path = random.choice(paths)
-            t0 = time.perf_counter()
-            writer.write(b"GET " + path.encode() + b" HTTP/1.1\r\n" + head)
-            status = await reader.readline()
-            if not status:  # the server closed the connection: this one is done
-                bad += 1
-                break
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            await reader.readexactly(length)
-            lat.append(time.perf_counter() - t0)
-            bad += b" 200 " not in status
-        writer.close()
-        return lat, bad
+    until = time.monotonic() + seconds
 
     async def main() -> tuple[list[float], int]:
-        done = await asyncio.gather(*(conn(ports[i % len(ports)]) for i in range(CONNECTIONS)))
+        done = await asyncio.gather(
+            *(
+                read_loop("127.0.0.1", ports[i % len(ports)], token, paths, until)
+                for i in range(CONNECTIONS)
+            )
+        )
         return [x for lat, _ in done for x in lat], sum(b for _, b in done)
 
     out.put(asyncio.run(main()))

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_fleet import PEOPLE, PG_URL, _pct, _url, prepare
+from benchmarks.bench_fleet import PEOPLE, PG_URL, _pct, _url, prepare, read_loop
 
 SCHEMA = "vigie_bench_hosts"
 HOSTS = [int(n) for n in os.environ.get("BENCH_HOSTS", "1,2,4").split(",")]
@@ -129,26 +129,7 @@ def _client(
 
     async def conn(address: str, token: str, paths: list[str]) -> tuple[list[float], int]:
         host, port = address.split(":")
-        reader, writer = await asyncio.open_connection(host, int(port))
-        lat: list[float] = []
-        bad = 0
-        head = f"Host: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
-        while time.monotonic() < until:
-            t0 = time.perf_counter()
-            writer.write(b"GET " + random.choice(paths).encode() + b" HTTP/1.1\r\n" + head)
-            status = await reader.readline()
-            if not status:
-                bad += 1
-                break
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            await reader.readexactly(length)
-            lat.append(time.perf_counter() - t0)
-            bad += b" 200 " not in status
-        writer.close()
-        return lat, bad
+        return await read_loop(host, int(port), token, paths, until)
 
     async def main() -> tuple[list[float], int]:
         tasks = [
