@@ -261,16 +261,21 @@ def _make_link(host: Host, *, netem: bool, delay_ms: float) -> None:
 
 
 def _start_proxy(host: Host, upstream: str, delay_ms: float, port: int) -> None:
-    host.proxy = subprocess.Popen(
-        [sys.executable, "-m", "tests.delay_proxy", "--listen", f"{host.gateway}:{port}",
-         "--upstream", upstream, "--delay-ms", str(delay_ms)],
-        cwd=_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    log = host.log.with_suffix(".forwarder.log")
+    with log.open("wb") as sink:
+        host.proxy = subprocess.Popen(
+            [sys.executable, "-m", "tests.delay_proxy", "--listen", f"{host.gateway}:{port}",
+             "--upstream", upstream, "--delay-ms", str(delay_ms)],
+            cwd=_ROOT, stdout=subprocess.PIPE, stderr=sink,
+        )  # fmt: skip
     assert host.proxy.stdout is not None
     with host.proxy.stdout:
         line = host.proxy.stdout.readline()
     if line.strip() != b"ready":
-        raise RuntimeError(f"the delaying forwarder of host {host.index} did not start")
+        raise RuntimeError(
+            f"the delaying forwarder of host {host.index} did not start: "
+            + log.read_text(errors="replace")[-2000:]
+        )
 
 
 def serve_command(host: Host, args: tuple[str, ...] = ()) -> list[str]:

@@ -12,6 +12,7 @@ import orjson
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.gateway.serving import free_port
 from vigie.detection.notify import SIGNATURE_HEADER, check_signature
 from vigie.ops.siem import push, sinks_from_settings
 from vigie.ops.siem_webhook import WebhookSink
@@ -19,7 +20,7 @@ from vigie.ops.webhooks import PURPOSES
 from vigie.secrets import InstanceSecrets, Secret
 from vigie.settings import Settings
 
-from .test_siem import _cursor, _exported_seqs, _free_port, _story
+from .test_siem import _cursor, _exported_seqs, _story
 
 
 class Receiver:
@@ -72,7 +73,7 @@ def receiving(port: int, key: Secret) -> Iterator[Receiver]:
 def test_webhook_down_for_a_while_then_every_event_arrives_once(
     sessions: sessionmaker[Session], settings: Settings, secrets: InstanceSecrets
 ) -> None:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/siem"
     configured = settings.model_copy(update={"siem_webhook_url": url})
     [sink] = sinks_from_settings(configured, secrets)
@@ -108,7 +109,7 @@ def test_webhook_down_for_a_while_then_every_event_arrives_once(
 def test_webhook_refused_signature_keeps_the_events(
     sessions: sessionmaker[Session], secrets: InstanceSecrets
 ) -> None:
-    port = _free_port()
+    port = free_port()
     wrong = WebhookSink(f"http://127.0.0.1:{port}/siem", [Secret(b"not the key" * 3)])
     _story(sessions, "lingua")
     key = Secret(secrets.derive(PURPOSES["siem"]))
