@@ -28,6 +28,7 @@ import contextlib
 import fcntl
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -35,6 +36,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import httpx
 from sqlalchemy import create_engine, make_url, text
@@ -260,22 +262,48 @@ def _make_link(host: Host, *, netem: bool, delay_ms: float) -> None:
                         "netem", "delay", delay], check=True)  # fmt: skip
 
 
-def _start_proxy(host: Host, upstream: str, delay_ms: float, port: int) -> None:
+def _start_proxy(host: Host, upstream: str, delay_ms: float, *, within: float = 30) -> int:
+    """Start the host's forwarder on ``host.gateway``; return the port it listens on.
+
+    The forwarder binds a port the system chooses and says ``ready PORT`` once it
+    listens: no fixed port that a forwarder left from a killed run (its namespace gone,
+    its socket still bound to the address until it notices its parent is gone) could
+    still hold, and no sleep or poll. Waits ``within`` seconds at most for the line.
+    """
     log = host.log.with_suffix(".forwarder.log")
     with log.open("wb") as sink:
         host.proxy = subprocess.Popen(
-            [sys.executable, "-m", "tests.delay_proxy", "--listen", f"{host.gateway}:{port}",
+            [sys.executable, "-m", "tests.delay_proxy", "--listen", f"{host.gateway}:0",
              "--upstream", upstream, "--delay-ms", str(delay_ms)],
             cwd=_ROOT, stdout=subprocess.PIPE, stderr=sink,
         )  # fmt: skip
     assert host.proxy.stdout is not None
     with host.proxy.stdout:
-        line = host.proxy.stdout.readline()
-    if line.strip() != b"ready":
+        line = _readline(host.proxy.stdout, within).split()
+    if len(line) != 2 or line[0] != b"ready" or not line[1].isdigit():
+        host.proxy.kill()
+        host.proxy.wait()
         raise RuntimeError(
-            f"the delaying forwarder of host {host.index} did not start: "
-            + log.read_text(errors="replace")[-2000:]
+            f"the delaying forwarder of host {host.index} did not start within {within} s "
+            f"(said {b' '.join(line)!r}): " + log.read_text(errors="replace")[-2000:]
         )
+    return int(line[1])
+
+
+def _readline(stream: IO[bytes], within: float) -> bytes:
+    """One line of ``stream``, or what came of it after ``within`` seconds (b"": nothing)."""
+    fd = stream.fileno()
+    got = b""
+    deadline = time.monotonic() + within
+    while not got.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            break
+        chunk = os.read(fd, 256)
+        if not chunk:
+            break
+        got += chunk
+    return got
 
 
 def serve_command(host: Host, args: tuple[str, ...] = ()) -> list[str]:
@@ -353,8 +381,7 @@ def fleet(
                 hosts.append(host)
                 _make_link(host, netem=netem, delay_ms=delay_ms)
         for host in hosts:
-            port = 15432
-            _start_proxy(host, upstream, 0.0 if netem else delay_ms, port)
+            port = _start_proxy(host, upstream, 0.0 if netem else delay_ms)
             url = pg.set(host=host.gateway, port=port).render_as_string(hide_password=False)
             argv = command(host) if command else serve_command(host, serve_args)
             _start_server(host, data_dir=data_dir, url=url, command=argv, env=env or {})

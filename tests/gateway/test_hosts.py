@@ -8,6 +8,7 @@ makes that a failure.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import subprocess
@@ -16,6 +17,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,6 @@ from sqlalchemy import func, make_url, select
 
 from tests.conftest import PG_URL, postgres_available
 from tests.gateway.conftest import World
-from tests.gateway.serving import free_port
 from tests.hosts import (
     PORT,
     Fleet,
@@ -54,40 +55,74 @@ def netns() -> None:
     require_netns()
 
 
-def test_the_link_adds_its_delay_to_every_round_trip() -> None:
-    """The delaying forwarder adds at least its delay each way to every round trip."""
+@pytest.fixture
+def link() -> Iterator[int]:
+    """A delaying forwarder (0.5 ms each way) to the test PostgreSQL; yields its port."""
     if not postgres_available():
         pytest.skip("PostgreSQL unreachable")
     url = make_url(PG_URL)
-    port = free_port()
     proxy = subprocess.Popen(
-        [sys.executable, "-m", "tests.delay_proxy", "--listen", f"127.0.0.1:{port}",
+        [sys.executable, "-m", "tests.delay_proxy", "--listen", "127.0.0.1:0",
          "--upstream", f"{url.host}:{url.port or 5432}", "--delay-ms", "0.5"],
         cwd=ROOT, stdout=subprocess.PIPE,
     )  # fmt: skip
     try:
         assert proxy.stdout is not None
         with proxy.stdout:
-            assert proxy.stdout.readline().strip() == b"ready"
-
-        def round_trips(p: int) -> list[float]:
-            times = []
-            with psycopg.connect(
-                host="127.0.0.1", port=p, user=url.username, dbname=url.database
-            ) as conn:
-                for _ in range(20):
-                    t0 = time.perf_counter()
-                    conn.execute("SELECT 1").fetchone()
-                    times.append(time.perf_counter() - t0)
-            return times
-
-        slow = round_trips(port)
-        direct = round_trips(url.port or 5432)
+            ready, port = proxy.stdout.readline().split()
+        assert ready == b"ready"
+        yield int(port)
     finally:
         proxy.kill()
         proxy.wait()
+
+
+def _connect(port: int) -> psycopg.Connection[Any]:
+    url = make_url(PG_URL)
+    return psycopg.connect(host="127.0.0.1", port=port, user=url.username, dbname=url.database)
+
+
+def test_the_link_adds_its_delay_to_every_round_trip(link: int) -> None:
+    """The delaying forwarder adds at least its delay each way to every round trip."""
+
+    def round_trips(p: int) -> list[float]:
+        times = []
+        with _connect(p) as conn:
+            for _ in range(20):
+                t0 = time.perf_counter()
+                conn.execute("SELECT 1").fetchone()
+                times.append(time.perf_counter() - t0)
+        return times
+
+    slow = round_trips(link)
+    direct = round_trips(make_url(PG_URL).port or 5432)
     assert min(slow) >= 0.001  # 0.5 ms each way, whatever the machine's load
     assert min(direct) < min(slow)
+
+
+def test_the_link_carries_large_answers_many_connections_and_their_ends(link: int) -> None:
+    """Answers larger than the socket buffers arrive whole and in order, over several
+    connections at once, and connections closed at either end leave the link working."""
+
+    def read(i: int) -> None:
+        with _connect(link) as conn:
+            rows = conn.execute(
+                "SELECT n, repeat(md5(n::text), 2000) FROM generate_series(1, 200) n"
+            ).fetchall()
+            assert [n for n, _ in rows] == list(range(1, 201))
+            assert all(text == hashlib.md5(str(n).encode()).hexdigest() * 2000 for n, text in rows)
+
+    with ThreadPoolExecutor(4) as pool:
+        for done in [pool.submit(read, i) for i in range(4)]:
+            done.result()
+    with _connect(link) as conn:  # the server ends this one
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()
+        with _connect(link) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", pid)
+        with pytest.raises(psycopg.OperationalError):
+            conn.execute("SELECT 1")
+    with _connect(link) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
 _PROBE = """
