@@ -283,7 +283,9 @@ def main() -> None:
           "| link CPU µs/answer | machine busy | non-200 |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|")
     table: dict[tuple[str, int, int], Run] = {}
-    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "BENCH_MODE": "staged"}
+    checkout = Path(__file__).resolve().parents[1]
+    src = os.environ.get("BENCH_SRC") or str(checkout / "src")  # this checkout's Vigie
+    env = {"PYTHONPATH": os.pathsep.join([src, str(checkout)]), "BENCH_MODE": "staged"}
     for kind, app in (("vigie", "benchmarks.bench_fleet:fleet_app"),
                       ("bare", "benchmarks.bench_hosts:bare_app")):  # fmt: skip
         for hosts in HOSTS:
