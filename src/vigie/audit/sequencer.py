@@ -231,8 +231,7 @@ class SequencerService:
         second under load; a checkpoint due by count comes at most a second later.
         """
         try:
-            with Session(self.engine) as session:
-                oldest = oldest_pending_us(session)
+            oldest = self._oldest()
             now_us = time.time_ns() // 1000
             metrics.AUDIT_PENDING_AGE.set(0 if oldest is None else max(0, now_us - oldest) / 1e6)
             done = (
@@ -255,6 +254,18 @@ class SequencerService:
             log.error("audit sequencer round failed: %s", Code(type(exc).__name__))
             return 0
         return done
+
+    def _oldest(self) -> int | None:
+        """The oldest pending event's time, by one statement outside any transaction on
+        PostgreSQL (one round trip, where a session's ``BEGIN``, probe and ``ROLLBACK``
+        took three, 20 times a second); on SQLite in a session as before (a transaction
+        there begins by taking the write lock, which autocommit would not change here)."""
+        if self.engine.dialect.name != "postgresql":
+            with Session(self.engine) as session:
+                return oldest_pending_us(session)
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            row = raw.Cursor(conn).one(_OLDEST)
+        return None if row is None else int(row[0])
 
     def stop(self) -> None:
         """Stop the thread; if elected, integrate and anchor what is left; stand down."""
