@@ -15,7 +15,8 @@ from tests.browser import serious_violations
 from tests.conftest import SQLITE_ONLY
 from tests.public.conftest import Public, trail_days
 from vigie.breach import i18n
-from vigie.public import incident_pages
+from vigie.public import incident_pages, languages
+from vigie.settings import Settings
 
 # What a browser shows of the pages; the same answers are tested in process on both databases.
 pytestmark = SQLITE_ONLY
@@ -147,32 +148,95 @@ def test_axe_finds_nothing_serious_on_any_page_in_any_language(
         page.locator("form button[type=submit]").click()  # empty: the error summary
         found[f"error {lang}"] = serious_violations(page)
         page.goto(f"{served}/self-check?lang={lang}")
+        page.locator("form button[type=submit]").click()  # empty: the error summary
+        found[f"self-check error {lang}"] = serious_violations(page)
         page.locator("#contact").fill(NOBODY)
         page.locator("form button[type=submit]").click()
         found[f"sent {lang}"] = serious_violations(page)
+        page.goto(f"{served}/my-file?lang={lang}")
+        page.locator("#contact").fill(NOBODY)
+        page.locator("form button[type=submit]").click()
+        found[f"report requested {lang}"] = serious_violations(page)
+        page.goto(f"{served}/no-such-page?lang={lang}")
+        found[f"not found {lang}"] = serious_violations(page)
     assert {k: v for k, v in found.items() if v} == {}
 
 
-@pytest.mark.parametrize("lang", ["en", "ar"])
-def test_axe_finds_nothing_serious_on_the_disclosure_report(
-    axe_page: Page, served: str, public: Public, disclosed: dict[str, int], lang: str
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """A report link in every language for one person: above the daily cap per contact."""
+    return settings.model_copy(update={"public_messages_per_contact": "100/day"})
+
+
+def test_axe_finds_nothing_serious_on_the_disclosure_report_in_any_language(
+    axe_page: Page, served: str, public: Public, disclosed: dict[str, int]
 ) -> None:
     page = axe_page
     with public.sessions.begin() as s:
         incident_pages.publish(s, incident_id=public.incident_id, actor="operator:test")
-    page.goto(f"{served}/my-file?lang={lang}")
-    page.locator("#contact").fill(GRACE)
-    page.locator("form button[type=submit]").click()
-    found = {"sent": serious_violations(page)}
+    for lang in i18n.LANGUAGES:
+        page.goto(f"{served}/my-file?lang={lang}")
+        page.locator("#contact").fill(GRACE)
+        page.locator("form button[type=submit]").click()
     public.drain()
-    ((_, _, data),) = public.sink.messages
-    text = message_from_bytes(data, policy=default).get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    path = text[text.index("/report/") :].split()[0]
-    page.goto(f"{served}{path}")
-    found["link"] = serious_violations(page)
-    page.locator("form button[type=submit]").click()
-    assert page.locator("tr.line").count() == 2
-    found["report"] = serious_violations(page)
-    page.goto(f"{served}{path}")
-    found["spent"] = serious_violations(page)
+    assert len(public.sink.messages) == len(i18n.LANGUAGES)
+    found: dict[str, list[str]] = {}
+    for _, _, data in public.sink.messages:
+        text = message_from_bytes(data, policy=default).get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        path = text[text.index("/report/") :].split()[0]
+        page.goto(f"{served}{path}")
+        lang = page.locator("html").get_attribute("lang") or "?"
+        found[f"link {lang}"] = serious_violations(page)
+        page.locator("form button[type=submit]").click()
+        assert page.locator("tr.line").count() == 2
+        found[f"report {lang}"] = serious_violations(page)
+        page.goto(f"{served}{path}")
+        found[f"spent {lang}"] = serious_violations(page)
+    shown = {key.split()[1] for key in found}
+    assert shown == {languages.html_lang(lang) for lang in i18n.LANGUAGES}
     assert {k: v for k, v in found.items() if v} == {}
+
+
+PHONE = {"width": 360, "height": 640}  # a cheap phone's screen, in CSS pixels
+
+
+def test_a_person_reading_dari_on_a_phone_checks_asks_and_gets_the_answers_at_home(
+    chromium: Browser, served: str, public: Public, disclosed: dict[str, int]
+) -> None:
+    """The issue's "done means": the SMS in Dari, a phone, no JavaScript; verify the notice,
+    ask what was exposed and who saw the file; the answers reach the contact on file."""
+    context = chromium.new_context(viewport=PHONE, locale="fa-AF", java_script_enabled=False)
+    page = context.new_page()
+    gettext = languages.translations("prs").gettext
+
+    def fits() -> bool:  # nothing wider than the screen: no sideways scrolling
+        return bool(page.evaluate("document.documentElement.scrollWidth <= innerWidth"))
+
+    try:
+        _check(page, served, public.code(1), "prs")
+        assert page.locator("h1").inner_text() == gettext("This notice is genuine")
+        assert page.locator("html").get_attribute("lang") == "fa-AF" and fits()
+        page.goto(f"{served}/self-check")  # the language is kept (cookie)
+        page.locator("#contact").fill(GRACE)
+        page.locator("form button[type=submit]").click()
+        assert page.locator("h1").inner_text() == gettext("Request received") and fits()
+        page.goto(f"{served}/my-file")
+        page.locator("#contact").fill(GRACE)
+        page.locator("form button[type=submit]").click()
+        assert page.locator("h1").inner_text() == gettext("Request received")
+        public.drain()
+        assert [rcpt for _, rcpt, _ in public.sink.messages] == [[GRACE], [GRACE]]
+        texts = [
+            message_from_bytes(data, policy=default).get_body(("plain",)).get_content()  # type: ignore[union-attr]
+            for _, _, data in public.sink.messages
+        ]
+        (notice,) = [t for t in texts if "/report/" not in t]
+        assert public.code(1) in notice  # what was exposed, with the code that verifies
+        (link,) = [t for t in texts if "/report/" in t]
+        page.goto(served + link[link.index("/report/") :].split()[0])
+        page.locator("form button[type=submit]").click()
+        assert page.locator("h1").inner_text() == gettext("Your disclosure report")
+        assert page.locator("html").get_attribute("dir") == "rtl"
+        assert page.locator("tr.line").count() == 2 and fits()
+    finally:
+        context.close()

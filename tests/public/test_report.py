@@ -94,7 +94,7 @@ def test_the_link_opens_once_and_the_report_matches_the_trail(
         again = c.post(path, data={"lang": "en"})
     assert report.status_code == 200
     assert again.status_code == 404 and "This link does not work" in again.text
-    rows = re.findall(r'<tr class="line" data-seqs="([0-9,]+)">', report.text)
+    rows = re.findall(r'<tr class="line" data-seqs="([0-9,]+)"', report.text)
     assert len(rows) == 2
     grace = public.subject_ids[1]
     seen = set()

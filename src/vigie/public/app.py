@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
-from fastapi import Body, FastAPI, Form, Path, Request
+from fastapi import FastAPI, Form, Path, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -31,8 +31,8 @@ from vigie.http.limits import RequestLimits
 from vigie.http.listener import Listener
 from vigie.http.probes import Probes
 from vigie.http.problems import PROBLEM_JSON
-from vigie.jobs.queue import push_rows
 from vigie.ops.readiness import store_checks
+from vigie.public import json_body, tasks
 from vigie.public.group_commit import GroupCommit
 from vigie.public.limiter import Limiter
 from vigie.public.report_views import ReportViews
@@ -113,8 +113,8 @@ def create_app(
     )
 
     def write_jobs(rows: Sequence[dict[str, Any]]) -> None:
-        with sessions.begin() as session:
-            push_rows(session, rows)
+        with engine.begin() as connection:
+            tasks.write(connection, rows)
 
     views = Views(
         settings=settings,
@@ -147,6 +147,68 @@ def create_app(
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         return views.invalid_json(request, exc)
 
+    # The verification and the style sheet run on the event loop on SQLite: their work is
+    # short (one indexed read of a local file), and a thread hop per request was a fifth of
+    # their cost. On a database across a network the read goes to a thread: a stalled
+    # server must not stall every request of this worker, health probes included.
+    on_loop = is_sqlite(engine)
+
+    async def _verify(call: Callable[[], Response]) -> Response:
+        return call() if on_loop else await run_in_threadpool(call)
+
+    # Starlette tries the routes in the order they are added, each route passed by costing
+    # a regular-expression match (a dozen were a tenth of a self-check's time): the JSON
+    # endpoints first (programs call them, at the highest rates), then the style sheet
+    # (browsers keep it a day), then the pages.
+    @app.post(
+        "/json/verify",
+        response_model=VerifyAnswer,
+        summary="Is a notice genuine?",
+        responses=_problems(*_COMMON),
+        openapi_extra=json_body.documented(VerifyRequest),
+    )
+    async def verify_json(request: Request) -> Response:
+        """`genuine` and, when it is, the notices that bear this code. Every wrong code
+        (malformed, unknown, another incident) answers `{"genuine": false}` alike."""
+        body = await json_body.parse(request, VerifyRequest)
+        return await _verify(
+            lambda: views.verify_json(request, code=body.code, incident=body.incident)
+        )
+
+    @app.post(
+        "/json/self-check",
+        response_model=SelfCheckAccepted,
+        status_code=202,
+        summary="Was I affected? (answered at the contact on file)",
+        responses=_problems(400, *_COMMON),
+        openapi_extra=json_body.documented(SelfCheckRequest),
+    )
+    async def self_check_json(request: Request) -> Response:
+        """Always the same `202` for a well-formed contact, in the same time: if the contact
+        is on file, a message is sent to it saying whether its person was affected."""
+        body = await json_body.parse(request, SelfCheckRequest)
+        return await views.self_check_json(request, contact=body.contact)
+
+    @app.post(
+        "/json/disclosure-report",
+        response_model=SelfCheckAccepted,
+        status_code=202,
+        summary="Who saw my file? (a one-time link sent to the contact on file)",
+        responses=_problems(400, *_COMMON),
+        openapi_extra=json_body.documented(ReportRequestBody),
+    )
+    async def report_json(request: Request) -> Response:
+        """Always the same `202` for a well-formed contact, in the same time: if the contact
+        is on file, a one-time link to the person's disclosure report is sent to it."""
+        body = await json_body.parse(request, ReportRequestBody)
+        return await reports.request_json(
+            request, contact=body.contact, lang=body.lang, delivery=body.delivery
+        )
+
+    @app.get("/static/public.css", include_in_schema=False)
+    async def stylesheet() -> Response:
+        return views.stylesheet()
+
     @app.get("/", include_in_schema=False)
     def home(request: Request) -> Response:
         return views.home(request)
@@ -158,15 +220,6 @@ def create_app(
     @app.get("/verify", include_in_schema=False)
     def verify_form(request: Request) -> Response:
         return views.verify_form(request)
-
-    # The verification and the style sheet run on the event loop on SQLite: their work is
-    # short (one indexed read of a local file), and a thread hop per request was a fifth of
-    # their cost. On a database across a network the read goes to a thread: a stalled
-    # server must not stall every request of this worker, health probes included.
-    on_loop = is_sqlite(engine)
-
-    async def _verify(call: Callable[[], Response]) -> Response:
-        return call() if on_loop else await run_in_threadpool(call)
 
     @app.post("/verify", include_in_schema=False)
     async def verify_page(
@@ -215,51 +268,6 @@ def create_app(
         lang: Annotated[str, Form(max_length=8)] = "",
     ) -> Response:
         return reports.report_page(request, token, lang=lang)
-
-    @app.post(
-        "/json/verify",
-        response_model=VerifyAnswer,
-        summary="Is a notice genuine?",
-        responses=_problems(*_COMMON),
-    )
-    async def verify_json(request: Request, body: Annotated[VerifyRequest, Body()]) -> Response:
-        """`genuine` and, when it is, the notices that bear this code. Every wrong code
-        (malformed, unknown, another incident) answers `{"genuine": false}` alike."""
-        return await _verify(
-            lambda: views.verify_json(request, code=body.code, incident=body.incident)
-        )
-
-    @app.post(
-        "/json/self-check",
-        response_model=SelfCheckAccepted,
-        status_code=202,
-        summary="Was I affected? (answered at the contact on file)",
-        responses=_problems(400, *_COMMON),
-    )
-    async def self_check_json(
-        request: Request, body: Annotated[SelfCheckRequest, Body()]
-    ) -> Response:
-        """Always the same `202` for a well-formed contact, in the same time: if the contact
-        is on file, a message is sent to it saying whether its person was affected."""
-        return await views.self_check_json(request, contact=body.contact)
-
-    @app.post(
-        "/json/disclosure-report",
-        response_model=SelfCheckAccepted,
-        status_code=202,
-        summary="Who saw my file? (a one-time link sent to the contact on file)",
-        responses=_problems(400, *_COMMON),
-    )
-    async def report_json(request: Request, body: Annotated[ReportRequestBody, Body()]) -> Response:
-        """Always the same `202` for a well-formed contact, in the same time: if the contact
-        is on file, a one-time link to the person's disclosure report is sent to it."""
-        return await reports.request_json(
-            request, contact=body.contact, lang=body.lang, delivery=body.delivery
-        )
-
-    @app.get("/static/public.css", include_in_schema=False)
-    async def stylesheet() -> Response:
-        return views.stylesheet()
 
     return app
 

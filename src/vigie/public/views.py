@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from vigie.breach import i18n
+from vigie.breach.codes import code_tag, tag_key
 from vigie.breach.notices import NoticeRenderer
 from vigie.breach.notify import context_for
 from vigie.errors import InvalidInput, NotFound
@@ -27,7 +28,7 @@ from vigie.public import incident_pages, languages, pages, tasks
 from vigie.public.contacts import parse_contact
 from vigie.public.group_commit import GroupCommit
 from vigie.public.limiter import Limiter, LimiterDown, RateLimited
-from vigie.public.verify import GenuineNotice, NotGenuine, verify_notice
+from vigie.public.verify import GenuineNotice, NotGenuine, TagLookup, notices_of
 from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 
@@ -58,6 +59,7 @@ class Views:
     limiter: Limiter
     writer: GroupCommit  # the queued requests' group commit
     _renderers: dict[int, NoticeRenderer] = field(default_factory=dict)
+    _lookup: TagLookup | None = None
 
     @property
     def site(self) -> pages.Site:
@@ -257,11 +259,13 @@ class Views:
     # --- verify a notice ----------------------------------------------------------------
 
     def _verify(self, *, code: str, incident: int | None) -> list[GenuineNotice]:
-        with self.reader.connect() as connection:  # Core: no ORM session per request
-            try:
-                return verify_notice(connection, self.secrets, code=code, incident_id=incident)
-            except NotGenuine:
-                return []
+        if self._lookup is None:
+            self._lookup = TagLookup(self.reader)
+        rows = self._lookup.rows(code_tag(tag_key(self.secrets), code))
+        try:
+            return notices_of(rows, incident_id=incident)
+        except NotGenuine:
+            return []
 
     def verify_form(self, request: Request) -> Response:
         return self._html(
