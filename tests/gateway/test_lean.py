@@ -21,6 +21,7 @@ from tests.gateway.conftest import Api, World
 from vigie.fingerprint.pseudonyms import Pseudonymiser
 from vigie.gateway.cursor import MAX_CURSOR_LENGTH
 from vigie.gateway.lean import bearer_token, page_query
+from vigie.ops.logs import REQUEST_ID
 
 SUBJECTS = "/api/v1/subjects"
 COMPARED = ("content-type", "cache-control", "www-authenticate", "retry-after",
@@ -174,3 +175,30 @@ def test_page_query_takes_only_what_needs_no_coercion() -> None:
            b"limit=%201", b"limit=\xd9\xa3", b"limit=1&limit=1", b"cursor=&cursor=")  # fmt: skip
     for query in odd:
         assert page_query(query, max_page=100) is None, query
+
+
+class _SeesRequestId:
+    """An observer noting the request id its thread sees (logs written there carry it)."""
+
+    def __init__(self) -> None:
+        self.seen: list[str | None] = []
+
+    def admit(self, session: Any, *, processor_id: int, key_id: int, at: Any) -> None:
+        self.seen.append(REQUEST_ID.get())
+
+    def observe(self, session: Any, access: Any) -> None:
+        self.seen.append(REQUEST_ID.get())
+
+
+def test_a_request_run_alone_keeps_its_request_id_in_its_thread(world: World) -> None:
+    if world.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite runs requests in groups, on one writer thread")
+    ids = world.people(1)
+    world.assign(world.processor("lingua"), ids)
+    token = world.key("lingua")
+    observer = _SeesRequestId()
+    api = world.api(observers=[observer])
+    p = Pseudonymiser(world.secrets, world.processor_id("lingua")).encode(ids[0])
+    r = api.get(f"{SUBJECTS}/{p}", token=token, headers={"X-Request-ID": "cd" * 16})
+    assert r.status_code == 200
+    assert observer.seen == ["cd" * 16, "cd" * 16]

@@ -7,6 +7,11 @@ commit, show the request to the detectors, then answer. If anything fails, the
 transaction is rolled back (nothing was disclosed or counted), the refusal is recorded in
 a transaction of its own, and the client gets an RFC 9457 problem. On SQLite the requests
 that arrive together are committed together (see :mod:`vigie.gateway.unit`).
+
+The two hot routes (read one person, list a page) are answered by
+:mod:`vigie.gateway.lean` before FastAPI's routing and dependency solving, with the same
+work functions and unit of work; their FastAPI routes below describe them in the OpenAPI
+document and answer the requests the lean layer leaves to them.
 """
 
 from collections.abc import Callable, Sequence
