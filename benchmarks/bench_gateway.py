@@ -20,7 +20,10 @@ Usage: ``python -m benchmarks gateway`` (``BENCH_PEOPLE=200000`` for a quick run
 ``BENCH_SECONDS`` per measurement, default 10; ``BENCH_SERVERS`` among
 ``vigie,datasette,bare,vigie2``; ``BENCH_SRC``: a ``src`` directory the servers import
 Vigie from first, to measure another version with the same script). Each run reports
-the server's CPU time per answer (``/proc``, HTTP included).
+the server's CPU time per answer (``/proc``, HTTP included), and :func:`in_process` the
+same requests sent straight to the ASGI app (no HTTP, no server): CPU per answer, and
+the part spent on the event loop (routing, listener layer, response) apart from the
+unit of work's writer thread.
 """
 
 from __future__ import annotations
@@ -416,6 +419,60 @@ def breakdown(prep: Prepared, n: int = 300, *, page: int = 1) -> dict[str, float
     return {name: total / n * 1000 for name, total in phases.items()}
 
 
+def in_process(
+    prep: Prepared, request: str, n: int = 2000, clients: int = 8
+) -> tuple[float, float]:
+    """CPU µs per answer of the gateway app called over ASGI in this process, ``clients``
+    concurrent requests at a time (group commit on SQLite), and the event loop's share."""
+    import asyncio
+    import random
+
+    os.environ["VIGIE_DATA_DIR"] = str(prep.data_dir)
+    app = vigie_app()
+    paths = prep.paths[f"vigie-{request}"].read_text().split()
+    auth = (b"authorization", b"Bearer " + prep.token.encode())
+    failed = 0
+
+    async def one(target: str) -> None:
+        nonlocal failed
+        path, _, query = target.partition("?")
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
+            "query_string": query.encode(), "root_path": "", "headers": [auth],
+            "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8000),
+        }  # fmt: skip
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal failed
+            if message["type"] == "http.response.start" and message["status"] != 200:
+                failed += 1
+
+        await app(scope, receive, send)
+
+    async def client(k: int) -> None:
+        for _ in range(k):
+            await one(random.choice(paths))
+
+    async def run() -> tuple[float, float]:
+        await asyncio.gather(*(client(20) for _ in range(clients)))  # warm-up
+        per = n // clients
+        cpu, loop = time.process_time(), time.thread_time()
+        await asyncio.gather(*(client(per) for _ in range(clients)))
+        done = per * clients
+        return (
+            (time.process_time() - cpu) / done * 1e6,
+            (time.thread_time() - loop) / done * 1e6,
+        )
+
+    result = asyncio.run(run())
+    assert failed == 0, f"{failed} answers were not 200"
+    return result
+
+
 def statement_overhead(prep: Prepared, n: int = 3000) -> dict[str, float]:
     """Microseconds per trivial statement: ORM session, Core connection, raw sqlite3."""
     from sqlalchemy import text
@@ -476,6 +533,12 @@ def main() -> None:
         for name, ms in phases.items():
             print(f"    {name:<42} {ms:7.3f} ms")
         print(f"    {'total':<42} {sum(phases.values()):7.3f} ms")
+    for request, n in (("read", 2000), ("page", 300)):
+        cpu, loop = in_process(prep, request, n)
+        print(
+            f"  in process, 8 concurrent clients, {request}: CPU {cpu:6.0f} µs/answer, "
+            f"of which the event loop {loop:5.0f} µs (load average {os.getloadavg()[0]:.1f})"
+        )
     print("  cost of one trivial statement (mean µs):")
     for name, us in statement_overhead(prep).items():
         print(f"    {name:<40} {us:7.1f} µs")

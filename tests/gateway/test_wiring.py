@@ -67,3 +67,24 @@ async def test_server_anchors_its_tail_at_shutdown(
             assert (await client.get("/api/v1/openapi.json")).status_code == 200
         assert count(sessions) == 1  # not due: 1 event, a fresh checkpoint
     assert count(sessions) == 2
+
+
+def test_the_checkpointer_is_asked_after_a_tenth_of_its_event_interval(
+    settings: Settings,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    secrets: InstanceSecrets,
+) -> None:
+    from vigie.gateway.wiring import EveryFew, default_after_commit
+
+    [hook] = default_after_commit(settings, engine, secrets=secrets)
+    assert isinstance(hook, EveryFew)
+    assert hook.calls == min(1000, settings.audit_checkpoint_every_events // 10)
+    small = settings.model_copy(update={"audit_checkpoint_every_events": 20})
+    [hook] = default_after_commit(small, engine, secrets=secrets)
+    with sessions.begin() as s:
+        fill(s, 25)
+    assert count(sessions) == 0
+    hook()
+    hook()  # the second call of two: asked whatever the clock says
+    assert count(sessions) == 1

@@ -7,6 +7,11 @@ commit, show the request to the detectors, then answer. If anything fails, the
 transaction is rolled back (nothing was disclosed or counted), the refusal is recorded in
 a transaction of its own, and the client gets an RFC 9457 problem. On SQLite the requests
 that arrive together are committed together (see :mod:`vigie.gateway.unit`).
+
+The two hot routes (read one person, list a page) are answered by
+:mod:`vigie.gateway.lean` before FastAPI's routing and dependency solving, with the same
+work functions and unit of work; their FastAPI routes below describe them in the OpenAPI
+document and answer the requests the lean layer leaves to them.
 """
 
 from collections.abc import Callable, Sequence
@@ -33,6 +38,7 @@ from vigie.gateway import disclose
 from vigie.gateway.cursor import MAX_CURSOR_LENGTH, CursorCodec
 from vigie.gateway.disclose import Attempt, Caller, Disclosure, Gate
 from vigie.gateway.docs_page import add_docs
+from vigie.gateway.lean import lean_routes, list_work, read_work
 from vigie.gateway.observe import AccessObserver
 from vigie.gateway.problems import (
     METHOD_NOT_ALLOWED,
@@ -288,17 +294,7 @@ def create_app(
         contract allows. Each person newly disclosed today counts against your budgets; a
         page may end early when the budget is nearly spent (follow `next_cursor`)."""
 
-        def work(session: Session, caller: Caller, attempt: Attempt, now: datetime) -> Disclosure:
-            return disclose.list_subjects(
-                session,
-                gate=gate,
-                caller=caller,
-                limit=limit,
-                cursor=cursor,
-                attempt=attempt,
-                now=now,
-            )
-
+        work = list_work(gate, limit, cursor)
         return await uow.call(request, kind="list", token=_token(credentials), work=work)
 
     pseudonym_param = Path(
@@ -322,11 +318,7 @@ def create_app(
         """One person in your scope, with the fields your contract allows, masked as it
         says. Counts against your budgets unless already disclosed to you today."""
 
-        def work(session: Session, caller: Caller, attempt: Attempt, now: datetime) -> Disclosure:
-            return disclose.read_subject(
-                session, gate=gate, caller=caller, pseudonym=pseudonym, attempt=attempt, now=now
-            )
-
+        work = read_work(gate, pseudonym)
         return await uow.call(request, kind="read", token=_token(credentials), work=work)
 
     @app.post(
@@ -368,6 +360,9 @@ def create_app(
         token = _token(credentials)
         return await uow.call(request, kind="write", token=token, work=work, status=201)
 
+    # The two hot routes are answered before FastAPI's routing and dependency solving
+    # (vigie.gateway.lean); the routes above still describe them and serve the odd cases.
+    app.front = lean_routes(uow=uow, gate=gate, max_page=max_page, routes=app.routes)
     return app
 
 

@@ -76,9 +76,16 @@ class EveryFew:
 def default_after_commit(
     settings: Settings, engine: Engine, *, secrets: InstanceSecrets
 ) -> list[Callable[[], None]]:
-    """Hooks run after each committed request: the audit checkpointer (throttled)."""
+    """Hooks run after each committed request: the audit checkpointer (throttled).
+
+    It is asked at least once a second, and after a tenth of the checkpoint's event
+    interval (at most 1,000 requests, each adding at least one event): a checkpoint comes
+    at most a second or 10 % of its interval late. Its look costs two ORM queries, about
+    1 ms: asked every 100 requests, as before, it was 10–15 µs of every read.
+    """
     checkpointer = default_checkpointer(settings, engine, secrets=secrets)
-    return [EveryFew(checkpointer.maybe_checkpoint, calls=100, seconds=1.0)]
+    calls = max(1, min(1000, settings.audit_checkpoint_every_events // 10))
+    return [EveryFew(checkpointer.maybe_checkpoint, calls=calls, seconds=1.0)]
 
 
 def default_checkpointer(

@@ -3,11 +3,15 @@
 ``app.add_middleware`` would put it inside Starlette's ``ServerErrorMiddleware``: the 500
 that one sends for an unhandled error would then leave without the security headers, and
 a request past the limits would reach it. Built outermost, every byte that leaves has
-gone through it.
+gone through it. A listener may set :attr:`Listener.front`: a layer between that
+middleware and FastAPI that answers some requests itself (the processor API's hot
+routes, :mod:`vigie.gateway.lean`) and still gets the request ids, limits, access lines,
+metrics and security headers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -37,11 +41,16 @@ class Listener(FastAPI):
         self.limits = limits
         self.listener_name = name
         self.probes = probes or Probes()
+        self.front: Callable[[ASGIApp], ASGIApp] | None = None
+        """Wraps FastAPI's stack, inside the listener's middleware (set before serving)."""
         super().__init__(**kwargs)
 
     def build_middleware_stack(self) -> ASGIApp:
+        inner = super().build_middleware_stack()
+        if self.front is not None:
+            inner = self.front(inner)
         return ListenerMiddleware(
-            super().build_middleware_stack(),
+            inner,
             limits=self.limits,
             name=self.listener_name,
             probes=self.probes,
