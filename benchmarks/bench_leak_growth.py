@@ -13,15 +13,22 @@ generator), then runs in their own processes, under ``/usr/bin/time -v`` and the
 2. ``vigie leak analyze`` of the 10 % dump (warm).
 
 It prints wall, CPU and peak RSS for each, and the growth ratio of each between
-consecutive sizes against the ratio of sizes (linear growth: the same ratio).
+consecutive sizes against the ratio of sizes (linear growth: the same ratio). With
+``BENCH_GROWTH_PHASES=1`` it then runs both again through the same functions in a
+process of its own (``python -m benchmarks.bench_leak_growth prepare|analyze DUMP``)
+that prints how long each phase took, to find the phase that grows faster than the
+registry.
 
 Usage: ``python -m benchmarks leak_growth``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from itertools import pairwise
 from pathlib import Path
@@ -121,6 +128,11 @@ def main() -> None:
         prepare = timed([str(VIGIE), "leak", "prepare"], env)
         analyze = timed([str(VIGIE), "leak", "analyze", str(dump)], env)
         measured.append((people, prepare, analyze))
+        if os.environ.get("BENCH_GROWTH_PHASES") == "1":
+            shutil.rmtree(data / "leak-cache", ignore_errors=True)
+            for what in ("prepare", "analyze"):
+                print(f"{people:>10} people  {what} phases (s): {_phases(what, dump, env)}",
+                      flush=True)  # fmt: skip
         for name, m in (("prepare", prepare), ("analyze 10 %", analyze)):
             print(f"{people:>10} people  {name:<13} wall {m.wall:7.1f} s  cpu {m.cpu:7.1f} s  "
                   f"peak RSS {m.peak_mb:6.0f} MB (bound {LIMIT_MB} MB)"
@@ -130,3 +142,45 @@ def main() -> None:
               f"cpu x{p1.cpu / p0.cpu:.2f} RSS x{p1.peak_mb / p0.peak_mb:.2f}; analyze wall "
               f"x{a1.wall / a0.wall:.2f} cpu x{a1.cpu / a0.cpu:.2f} "
               f"RSS x{a1.peak_mb / a0.peak_mb:.2f}")  # fmt: skip
+
+
+def _phases(what: str, dump: Path, env: dict[str, str]) -> str:
+    """The phases of ``prepare`` or a warm ``analyze``, timed in their own process."""
+    args = [sys.executable, "-m", "benchmarks.bench_leak_growth", what, str(dump)]
+    run = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+    if run.returncode:
+        return f"failed: {run.stderr[-1000:]}"
+    return run.stdout.strip().splitlines()[-1]
+
+
+def _run_phases(what: str, dump: Path) -> None:
+    """Run ``what`` on the instance of ``VIGIE_DATA_DIR``; print its phases' seconds."""
+    from vigie.leaks.analyze import analyze
+    from vigie.leaks.snapshot import prepare
+
+    settings = Settings()
+    secrets = load_secrets(settings.resolved_secrets_dir)
+    engine = make_engine(settings.resolved_database_url)
+    stamps: list[tuple[str, float]] = []
+
+    def step(message: str) -> None:
+        if ":" not in message:  # a new phase, not its progress
+            stamps.append((message, time.perf_counter()))
+
+    started = time.perf_counter()
+    if what == "prepare":
+        with engine.connect() as conn:
+            prepare(conn, data_dir=settings.data_dir, secrets=secrets,
+                    limit_mb=settings.leak_memory_limit_mb, progress=step)  # fmt: skip
+        ends = [t for _n, t in stamps[1:]] + [time.perf_counter()]
+        out = {n: round(end - t, 1) for (n, t), end in zip(stamps, ends, strict=True)}
+    else:
+        report = analyze(engine, paths=[dump], secrets=secrets, settings=settings, progress=step)
+        out = dict(report.timings)
+    out["total"] = round(time.perf_counter() - started, 1)
+    engine.dispose()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    _run_phases(sys.argv[1], Path(sys.argv[2]))
