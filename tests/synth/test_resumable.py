@@ -44,7 +44,7 @@ def _rows(engine: Engine) -> dict[str, list[Any]]:
             cols = [c for c in table.columns if c.name != "counted_at"]  # type: ignore[attr-defined]
             out[name] = [tuple(r) for r in conn.execute(select(*cols).order_by(*key))]
         out["events"] = [
-            (r.action, {k: v for k, v in _detail(r.detail).items() if k != "seals"})
+            (r.action, _detail(r.detail))  # the seals included: the same digests
             for r in conn.execute(select(EVENTS.c.action, EVENTS.c.detail).order_by(EVENTS.c.seq))
         ]
     return out
