@@ -152,3 +152,23 @@ def _detail(detail: Any) -> dict[str, Any]:
 def _stop_at(done: int, at: int) -> None:
     if done >= at:
         raise Stop
+
+
+def test_processors_applied_beforehand_are_not_taken_for_a_started_build(engine, tmp_path):
+    import yaml
+
+    from vigie.processors.apply import apply_file
+    from vigie.store.engine import make_session_factory
+    from vigie.synth.load import PROVIDERS
+
+    # One provider applied by hand on the empty registry: the build still applies the
+    # shipped file (as the one-transaction build does), it does not resume from there.
+    spec = yaml.safe_load(PROVIDERS.read_text(encoding="utf-8"))
+    spec["processors"] = spec["processors"][:1]
+    one = tmp_path / "one.yaml"
+    one.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    with make_session_factory(engine).begin() as s:
+        apply_file(s, path=one, actor="operator:test")
+    report = _build(engine, people=200)
+    assert report.processors == 27
+    assert report.assignments == 3 * (200 + report.canaries)

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from sqlalchemy import Engine, Index, func, select, text
+from sqlalchemy import Engine, Index, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from vigie.audit.actions import Action
@@ -134,8 +134,11 @@ def _begin(
             f"the registry already holds {existing} people from a finished synth; synth "
             "builds a population into an empty registry (start from a fresh `vigie init`)"
         )
-    processors = session.scalar(select(func.count()).select_from(Processor)) or 0
-    if not existing and not processors:
+    # Phase 1 drops the secondary indexes: while they are all there, nothing was started
+    # (processors applied by hand beforehand included).
+    present = {ix["name"] for ix in inspect(session.connection()).get_indexes("subjects")}
+    started = not present & {str(ix.name) for ix in Subject.__table__.indexes}  # type: ignore[attr-defined]
+    if not existing and not started:
         sealing = Sealing(session)
         for seal in (REGISTRY, ASSIGNMENTS, CANARY_CONTACTS):
             sealing.check_all(seal)  # empty, and no seal says otherwise
