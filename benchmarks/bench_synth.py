@@ -16,6 +16,8 @@ Measured:
 
 Usage: ``python -m benchmarks synth`` (``BENCH_PEOPLE``, default 2,100,000;
 ``BENCH_SAMPLE``, default 20,000; ``BENCH_DIR``, default the temp directory).
+``BENCH_SYNTH_RESUMABLE=1``: instead, the one-transaction and the resumable build
+(:mod:`vigie.synth.resumable`) of the same people, alternated, twice each.
 """
 
 from __future__ import annotations
@@ -58,16 +60,17 @@ def _fresh(name: str) -> tuple[Settings, object]:
     return settings, make_engine(settings.resolved_database_url)
 
 
-def vigie() -> tuple[float, int]:
+def vigie(*, resumable: bool = False) -> tuple[float, int]:
     settings, engine = _fresh("vigie")
     wall, cpu, main_cpu = time.perf_counter(), _cpu(), time.thread_time()
     initialise(settings, engine)  # type: ignore[arg-type]
     init_s = time.perf_counter() - wall
-    report = synthesize(engine, people=PEOPLE, seed=2026)  # type: ignore[arg-type]
+    report = synthesize(engine, people=PEOPLE, seed=2026, resumable=resumable)  # type: ignore[arg-type]
     wall, cpu, main_cpu = time.perf_counter() - wall, _cpu() - cpu, time.thread_time() - main_cpu
     rows = PEOPLE + report.canaries + report.versions + report.assignments
     size = (settings.data_dir / "vigie.db").stat().st_size
-    print(f"vigie: init + synth of {PEOPLE:,} people (+{report.canaries:,} canaries, "
+    kind = "resumable synth" if resumable else "synth"
+    print(f"vigie: init + {kind} of {PEOPLE:,} people (+{report.canaries:,} canaries, "
           f"{report.versions:,} earlier versions, {report.assignments:,} assignments)")  # fmt: skip
     print(f"  wall {wall:.1f} s (init {init_s:.1f} s); CPU: process {cpu:.1f} s, "
           f"writer thread {main_cpu:.1f} s; database {size / 2**20:.0f} MiB")  # fmt: skip
@@ -138,6 +141,10 @@ def orm_per_row() -> float:
 def main() -> None:
     print(f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPU(s), "
           f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    if os.environ.get("BENCH_SYNTH_RESUMABLE") == "1":  # both builds, twice, alternated
+        for resumable in (False, True, False, True):
+            vigie(resumable=resumable)
+        return
     wall, _ = vigie()
     faker = faker_per_row()
     print(f"peer Faker per row (generation only, {SAMPLE:,} timed, extrapolated): "

@@ -35,3 +35,15 @@ def test_synth_json_without_canaries(cli: Invoke) -> None:
 def test_synth_rejects_zero_people() -> None:
     result = runner.invoke(app, ["synth", "--people", "0"])
     assert result.exit_code == 2
+
+
+def test_synth_resumable_builds_the_same_population(cli: Invoke) -> None:
+    result = cli(["synth", "-n", "300", "--seed", "4", "--resumable", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["people"] == 300 and data["canaries"] > 0
+    platform = next(p for p in data["processors"] if p["name"] == "platform-cir")
+    assert platform["scope"] == 300 + data["canaries"]
+    again = cli(["synth", "-n", "300", "--seed", "4", "--resumable"])
+    assert again.exit_code == 1  # a finished build is never resumed
+    assert "already holds" in again.output

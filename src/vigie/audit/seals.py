@@ -393,8 +393,11 @@ class Sealing:
         trail.lock_head(conn)
         cursor = raw.Cursor(conn)
         heads = _heads(cursor, seal, None)
-        digests, _ = scan(_dbapi(conn), conn.dialect.name, seal)
         checked = self._checked.setdefault(seal, {})
+        if adopt and not heads:  # nothing sealed: every bucket is adopted, no need to read
+            self._whole.add(seal)  # them twice (append reads them all)
+            return
+        digests, _ = scan(_dbapi(conn), conn.dialect.name, seal)
         for key in sorted(digests.keys() | heads.keys(), key=order):
             head = heads.get(key, (0, None))
             if digests.get(key) != head[1] and not (adopt and key not in heads):

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from vigie.cli.context import PREPARE_HINT, console, err_console, instance, print_json
@@ -34,6 +41,14 @@ def synth(
             help="Plant canaries in every scope (density: VIGIE_CANARY_DENSITY, default 0.3%).",
         ),
     ] = True,
+    resumable: Annotated[
+        bool,
+        typer.Option(
+            "--resumable",
+            help="Commit batch by batch; run the same command again to resume a build that "
+            "was stopped (for tens of millions of people).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Fill an empty registry with a realistic synthetic CIR population.
@@ -44,14 +59,16 @@ def synth(
     addresses, entry dates, reasons and statuses — some with earlier versions (moves,
     new phone), their assignments, and canaries. Deterministic for a seed; e-mail
     addresses use reserved example domains only. 2.1 million people load in about a
-    minute on SQLite (see docs/benchmarks.md).
+    minute on SQLite (see docs/benchmarks.md). With ``--resumable`` each batch of people
+    is committed as it is written, and the same command resumes a build that was
+    stopped; the same seed and size give the same registry either way.
     """
     from vigie.synth.load import synthesize
 
     inst = instance(ctx)
     density = inst.settings.canary_density if canaries else 0.0
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())  # fmt: skip
+               TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
     with Progress(*columns, console=err_console, transient=True, disable=as_json) as bar:
         task = bar.add_task("drawing and loading people", total=people)
 
@@ -62,7 +79,8 @@ def synth(
 
         report = synthesize(
             inst.engine, people=people, seed=seed, progress=advance,
-            canary_density=density, actor=operator(),
+            canary_density=density, actor=operator(), resumable=resumable,
+            phase=lambda name: bar.update(task, description=name),
         )  # fmt: skip
     with inst.session() as session:
         summary = population_summary(session)

@@ -122,7 +122,7 @@ class BulkWriter:
 
 
 @contextmanager
-def bulk_mode(conn: Connection) -> Iterator[None]:
+def bulk_mode(conn: Connection, *, spill: bool = False) -> Iterator[None]:
     """On SQLite, tune the connection for one big load; restore it on exit.
 
     Enter before the transaction begins (SQLite refuses these changes inside one):
@@ -137,7 +137,8 @@ def bulk_mode(conn: Connection) -> Iterator[None]:
     - ``foreign_keys=OFF``: the loader writes ids it allocated itself, consistent by
       construction, and per-row parent look-ups would double the cost;
     - a 512 MiB page cache, in-memory temporary sorts and two sorter threads (index
-      builds).
+      builds). ``spill``: temporary sorts in files instead, for builds whose index
+      sorts would take gigabytes of memory (tens of millions of people).
     """
     if conn.dialect.name != "sqlite":
         yield
@@ -148,7 +149,7 @@ def bulk_mode(conn: Connection) -> Iterator[None]:
         raw.execute("PRAGMA journal_mode=TRUNCATE")
     raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     for pragma in ("synchronous=OFF", "foreign_keys=OFF", f"cache_size=-{_BULK_CACHE_KIB}",
-                   "temp_store=MEMORY", "threads=2"):  # fmt: skip
+                   f"temp_store={'FILE' if spill else 'MEMORY'}", "threads=2"):  # fmt: skip
         raw.execute(f"PRAGMA {pragma}")
     try:
         yield

@@ -59,6 +59,8 @@ BATCH = 100_000
 MAX_PEOPLE = 50_000_000  # ids, file numbers and phone numbers stay unique below this
 CANARY_STREAM = 1 << 40  # ``start`` of the canaries' batch: its own random stream
 
+Job = tuple[int, int, bool]
+"""``(start, n, canary)``: one batch of people to draw."""
 Progress = Callable[[int, int], None]
 """Called as ``progress(people_loaded, people_total)`` after each batch."""
 
@@ -90,10 +92,25 @@ def synthesize(
     actor: str = "operator:cli",
     providers: Path = PROVIDERS,
     population: Path = POPULATION,
+    batch: int = BATCH,
+    resumable: bool = False,
+    phase: Callable[[str], None] | None = None,
 ) -> SynthReport:
-    """Build ``people`` synthetic people (plus canaries) and the CIR providers."""
+    """Build ``people`` synthetic people (plus canaries) and the CIR providers.
+
+    ``batch``: people drawn (and, if ``resumable``, committed) at a time; the people drawn
+    depend on it. ``resumable``: commit batch by batch and resume an interrupted build
+    instead of one transaction (:mod:`vigie.synth.resumable`, for tens of millions of
+    people); ``phase`` is then told each phase after the people are loaded.
+    """
     if not 1 <= people <= MAX_PEOPLE:
         raise InvalidInput(f"--people must be between 1 and {MAX_PEOPLE:,}")
+    if resumable:
+        from vigie.synth.resumable import build
+
+        return build(engine, people=people, seed=seed, progress=progress, phase=phase,
+                     canary_density=canary_density, actor=actor, providers=providers,
+                     population=population, batch=batch)  # fmt: skip
     started = time.perf_counter()
     context = load_population(population)
     with engine.connect() as conn, bulk_mode(conn), Session(bind=conn) as session, session.begin():
@@ -108,8 +125,8 @@ def synthesize(
             sealing.check_all(seal)  # empty, and no seal says otherwise
         apply_file(session, path=providers, actor=actor)
         session.flush()
-        plan = _CanaryPlan.make(people, seed, canary_density)
-        counts = _load(session, plan, people=people, seed=seed, progress=progress)
+        plan = CanaryPlan.make(people, seed, canary_density)
+        counts = _load(session, plan, people=people, seed=seed, progress=progress, batch=batch)
         recount_all(session)  # the stored scope sizes (vigie.processors.counts)
         processors = session.scalar(select(func.count()).select_from(Processor)) or 0
         detail = {"people": people, "canaries": plan.count, "seed": seed, **counts}
@@ -129,32 +146,23 @@ def synthesize(
 
 def _load(
     session: Session,
-    plan: _CanaryPlan,
+    plan: CanaryPlan,
     *,
     people: int,
     seed: int,
     progress: Progress | None,
+    batch: int,
 ) -> dict[str, int]:
     """Draw and write every batch; a worker thread prepares batch k+1 while k is written.
 
     (SQLite, PostgreSQL's COPY and numpy release the GIL for most of their work.)
     """
     writer = BulkWriter(session.connection())
-    jobs = [(start, min(BATCH, people - start), False) for start in range(0, people, BATCH)]
-    if plan.count:
-        jobs.append((CANARY_STREAM, plan.count, True))
+    jobs = plan.jobs(people, batch)
     total = people + plan.count
 
-    def prepare(job: tuple[int, int, bool]) -> list[Rows]:
-        start, n, canary = job
-        if canary:
-            batch = generate(n, seed=seed, start=start, ids=plan.ids, regions=plan.regions)
-        else:
-            batch = generate(n, seed=seed, start=start, ids=plan.real_ids[start : start + n])
-        prepared = _prepare(batch, canary=canary, sqlite=writer.sqlite)
-        for rows in prepared:
-            rows.tuples()  # build the row tuples here, not on the writing thread
-        return prepared
+    def prepare(job: Job) -> list[Rows]:
+        return job_rows(job, plan, seed=seed, sqlite=writer.sqlite)
 
     counts = {"versions": 0, "assignments": 0}
     tables = [Subject.__table__, SubjectVersion.__table__, Assignment.__table__,
@@ -190,6 +198,19 @@ def _load(
     return counts
 
 
+def job_rows(job: Job, plan: CanaryPlan, *, seed: int, sqlite: bool) -> list[Rows]:
+    """The rows of one batch, their tuples built (off the writing thread)."""
+    start, n, canary = job
+    if canary:
+        people = generate(n, seed=seed, start=start, ids=plan.ids, regions=plan.regions)
+    else:
+        people = generate(n, seed=seed, start=start, ids=plan.real_ids[start : start + n])
+    prepared = rows_of(people, canary=canary, sqlite=sqlite)
+    for rows in prepared:
+        rows.tuples()
+    return prepared
+
+
 def _assign(session: Session, *, sqlite: bool) -> int:
     """Assign everyone inside the database, no row crossing into Python: each person to
     every contract of a processor of their region, and of a processor without a region,
@@ -199,26 +220,35 @@ def _assign(session: Session, *, sqlite: bool) -> int:
     Rows go in in the order of the scope index (processor, subject, contract), so that
     index grows by appending instead of being sorted and built afterwards.
     """
+    total = 0
+    for regional in (True, False):
+        result = session.execute(text(assignment_insert(sqlite=sqlite, regional=regional)))
+        total += int(result.rowcount)  # type: ignore[attr-defined]
+    return total
+
+
+def assignment_insert(*, sqlite: bool, regional: bool, one_processor: bool = False) -> str:
+    """The ``INSERT … SELECT`` assigning people to the processors of their region
+    (``regional``) or to those without one; ``one_processor``: only processor ``:pid``."""
     start = (
         "max(coalesce(s.cir_signed_on, c.valid_from), c.valid_from)"
         if sqlite
         else "greatest(s.cir_signed_on, c.valid_from)"
     )
-    insert = (
+    join = "JOIN subjects s ON s.region = p.region" if regional else "CROSS JOIN subjects s"
+    where = [] if regional else ["p.region IS NULL"]
+    if one_processor:
+        where.append("p.id = :pid")
+    return (
         "INSERT INTO assignments (contract_id, processor_id, subject_id, starts_on, ends_on) "
         f"SELECT c.id, p.id, s.id, {start}, NULL "
-        "FROM processors p JOIN contracts c ON c.processor_id = p.id "
+        f"FROM processors p JOIN contracts c ON c.processor_id = p.id {join} "
+        f"{'WHERE ' + ' AND '.join(where) + ' ' if where else ''}ORDER BY p.id, s.id, c.id"
     )
-    total = 0
-    for join in ("JOIN subjects s ON s.region = p.region", "CROSS JOIN subjects s"):
-        where = "" if "region" in join else "WHERE p.region IS NULL "
-        result = session.execute(text(f"{insert}{join} {where}ORDER BY p.id, s.id, c.id"))
-        total += int(result.rowcount)  # type: ignore[attr-defined]
-    return total
 
 
 @dataclass(frozen=True)
-class _CanaryPlan:
+class CanaryPlan:
     """How many canaries per region, and which subject ids go to canaries."""
 
     count: int
@@ -227,7 +257,7 @@ class _CanaryPlan:
     real_ids: Any  # int64 array, ascending
 
     @classmethod
-    def make(cls, people: int, seed: int, density: float) -> _CanaryPlan:
+    def make(cls, people: int, seed: int, density: float) -> CanaryPlan:
         per_region: dict[str, int] = {}
         if density > 0:
             for code, share in REGION_SHARES.items():
@@ -243,12 +273,19 @@ class _CanaryPlan:
         real = np.setdiff1d(np.arange(1, people + count + 1, dtype=np.int64), ids)
         return cls(count, ids, regions, real)
 
+    def jobs(self, people: int, batch: int) -> list[Job]:
+        """The batches to draw, in order: the real people, then the canaries."""
+        out = [(start, min(batch, people - start), False) for start in range(0, people, batch)]
+        if self.count:
+            out.append((CANARY_STREAM, self.count, True))
+        return out
+
 
 def _values(columns: dict[str, Any], names: tuple[str, ...]) -> list[list[Any]]:
     return [iso_dates(columns[k]) if k in DATE_FIELDS else columns[k].tolist() for k in names]
 
 
-def _prepare(batch: PeopleBatch, *, canary: bool, sqlite: bool) -> list[Rows]:
+def rows_of(batch: PeopleBatch, *, canary: bool, sqlite: bool) -> list[Rows]:
     """Every row a batch adds: people, their earlier versions, canary contacts."""
     n = len(batch)
     prev = batch.previous
