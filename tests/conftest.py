@@ -53,6 +53,17 @@ CHEAP_PASSWORDS = {
 }
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests marked ``slow`` first, each kind in its collected order otherwise.
+
+    ``--dist loadgroup`` hands the groups out first (the largest first), then the other
+    tests in this order, a few at a time to whichever worker is nearly idle: started
+    first, the long tests overlap the short ones instead of leaving one worker finishing
+    the last of them alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def postgres_available() -> bool:
     """Whether the test PostgreSQL answers (checked once per run)."""
     if "ok" not in _pg_state:
