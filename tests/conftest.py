@@ -1,7 +1,9 @@
 """Shared fixtures: a real database per test, on SQLite and on PostgreSQL.
 
 The ``engine`` fixture (and everything built on it) runs each test twice: once on a
-fresh SQLite file, once in a fresh PostgreSQL schema — except a test marked
+fresh SQLite file (a copy of one migrated template), once in a PostgreSQL schema of its
+own, as empty as a fresh one (each worker reuses its schemas, emptied between tests:
+:mod:`tests.pg_schemas`) — except a test marked
 :data:`SQLITE_ONLY`, where the database plays no part in what is checked (what a browser
 shows of a page): anything touching SQL, locks or transactions runs on both. PostgreSQL is found at
 ``VIGIE_TEST_POSTGRES_URL`` (default: local trust auth, database ``test``). When it is
