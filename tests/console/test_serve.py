@@ -1,5 +1,12 @@
 """The console is a listener of its own: ``vigie serve`` starts it on its own port, and
-nothing of the console answers on the processor API's port, nor the reverse."""
+nothing of the console answers on the processor API's port, nor the reverse.
+
+The ``vigie serve`` tests run on SQLite only and without the job worker: which listener
+answers which route, and how the listeners stop with ``vigie serve``, owe nothing to the
+database or to the worker (``vigie serve`` on PostgreSQL is tested in
+tests/gateway/test_serve.py and tests/public/test_serve.py, the worker alongside in
+tests/jobs/test_spawn.py). Each run starts four Python processes on a 2-core machine.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import SQLITE_ONLY
 from tests.console.conftest import Desk
 from tests.gateway.conftest import World
 from tests.gateway.serving import free_port
@@ -42,7 +50,10 @@ def serving(settings: Settings, log: Path, *args: str, stop: str = "terminate") 
     vigie = Path(sys.executable).with_name("vigie")
     with log.open("wb") as sink:
         server = subprocess.Popen(
-            [str(vigie), "serve", *args], env=env, stdout=subprocess.DEVNULL, stderr=sink
+            [str(vigie), "serve", "--no-worker", *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
         )
     try:
         yield
@@ -77,6 +88,7 @@ def refused(url: str) -> bool:
 
 
 @pytest.mark.slow
+@SQLITE_ONLY
 @pytest.mark.parametrize("stop", ["terminate", "kill"])
 def test_serve_starts_both_listeners_each_with_its_own_routes(
     settings: Settings, tmp_path: Path, stop: str
@@ -96,6 +108,7 @@ def test_serve_starts_both_listeners_each_with_its_own_routes(
 
 
 @pytest.mark.slow
+@SQLITE_ONLY
 @pytest.mark.parametrize("only", ["console", "api"])
 def test_serve_only_starts_one_listener(settings: Settings, tmp_path: Path, only: str) -> None:
     api, console = free_port(), free_port()

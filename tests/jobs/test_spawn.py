@@ -1,4 +1,10 @@
-"""The worker process `vigie serve` runs alongside its listeners."""
+"""The worker process `vigie serve` runs alongside its listeners.
+
+`vigie serve` with its worker runs on SQLite only: that `vigie serve` starts the worker
+and the worker runs a queued job owe nothing to the database (several workers claiming
+jobs from one queue, on both databases, are tests/jobs/test_worker.py's; `vigie serve` on
+PostgreSQL, tests/gateway/test_serve.py's). It starts three Python processes.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from tests.conftest import SQLITE_ONLY
 from tests.gateway.serving import serving
 from vigie.cli.app import app
 from vigie.jobs import queue
@@ -50,6 +57,7 @@ def test_a_worker_whose_parent_is_gone_stops() -> None:
     assert stopped.is_set()
 
 
+@SQLITE_ONLY
 def test_vigie_serve_runs_a_worker_alongside_its_listener(
     settings: Settings, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
