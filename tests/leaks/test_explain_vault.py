@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.errors import IntegrityError
-from vigie.leaks import explain_vault
+from vigie.leaks import explain_vault, vault
 from vigie.leaks.analyze import analyze
 from vigie.leaks.explain_vault import explanation_of, load_explanation, rewrap_explanations
 from vigie.leaks.models import ExplanationBlock, StoredAnalysis
@@ -158,3 +160,31 @@ def test_an_analysis_without_explain_says_so(
                               actor="operator:test")  # fmt: skip
     with sessions() as session, pytest.raises(LookupError, match="made without --explain"):
         explanation_of(session, analysis_id=stored, row="2", secrets=secrets)
+
+
+def test_a_report_stored_with_its_explanations_inside_is_still_explained(
+    sessions: sessionmaker[Session], secrets: InstanceSecrets
+) -> None:
+    """Reports stored before the blocks carry their explanations in the report itself."""
+    entry = {"file": "x.csv", "line": 2, "ref": "REF-1", "score": 20.0, "confidence": 0.99,
+             "terms": [["email_n", 24.0], ["birth_date", -4.0]]}  # fmt: skip
+    plain = json.dumps(
+        {"registry_size": 1000, "match_threshold": 0.99, "explanations": [entry]}
+    ).encode()
+    now = utcnow()
+    with sessions.begin() as session:
+        row = StoredAnalysis(
+            created_at=now, purge_after=now + timedelta(days=90), actor="operator:test",
+            files=1, rows=1, matched_rows=1, affected_subjects=1, verdict="authentic",
+            nonce=os.urandom(12), ciphertext=b"",
+        )  # fmt: skip
+        session.add(row)
+        session.flush()
+        key = AESGCM(secrets.derive(vault.PURPOSE))
+        row.ciphertext = key.encrypt(row.nonce, plain, vault._aad(row))
+        stored = row.id
+    with sessions() as session:
+        got = explanation_of(session, analysis_id=stored, row="x.csv:2", secrets=secrets)
+        assert (got.entry, got.registry_size, got.match_threshold) == (entry, 1000, 0.99)
+        with pytest.raises(LookupError, match="was not linked"):
+            explanation_of(session, analysis_id=stored, row="3", secrets=secrets)
