@@ -284,8 +284,9 @@ def main() -> None:
             p, r = quality({ln for ln, f in kept.items() if f == name})
             print(f"        name + {name} only: precision {p:.4%}, recall {r:.4%}")
     if len(results) == 2:
-        ratio = results["splink"][0].wall / results["vigie"][0].wall
-        print(f"wall ratio splink / vigie: {ratio:.2f}x")
+        (splink, _), (vigie, _) = results["splink"], results["vigie"]
+        print(f"ratio splink / vigie: wall {splink.wall / vigie.wall:.2f}x, "
+              f"CPU {splink.cpu / vigie.cpu:.2f}x")  # fmt: skip
 
 
 if __name__ == "__main__":
