@@ -20,10 +20,17 @@ Each triage runs as a DPO runs it, ``vigie leak`` in its own process under
    phase of triage: decoding, the UTF-8 working copy, DuckDB's CSV reader), in a process
    of its own: peak RSS against the bound shows the reading streams. Linking tens of
    millions of rows is not run here.
+4. **jsonl**, **json**, **sql**: the same rows (the messy dump, values as found) as JSON
+   Lines, a JSON array and a mysqldump-style SQL dump (``INSERT`` of 500 tuples each),
+   repeated to ``BENCH_BAD_STRUCTURED_GB`` GB (default 1), each read into the bounded
+   workspace as in 3.: they are streamed, a record, line or tuple at a time (they were
+   parsed in memory, and refused past 512 MiB, before).
 
 Big files are written under the registry's directory and deleted after each part.
 
-Usage: ``python -m benchmarks leak_bad_input`` (``BENCH_BAD_PARTS=invented,line,big``).
+Usage: ``python -m benchmarks leak_bad_input``
+(``BENCH_BAD_PARTS=invented,line,big,jsonl,json,sql``; the default leaves out the last
+three).
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ PEOPLE = int(os.environ.get("BENCH_BAD_PEOPLE", "200000"))
 LIMIT_MB = int(os.environ.get("BENCH_BAD_LIMIT_MB", "1024"))
 LINE_GB = float(os.environ.get("BENCH_BAD_LINE_GB", "2"))
 BIG_GB = float(os.environ.get("BENCH_BAD_BIG_GB", "3"))
+STRUCTURED_GB = float(os.environ.get("BENCH_BAD_STRUCTURED_GB", "1"))
 PARTS = os.environ.get("BENCH_BAD_PARTS", "invented,line,big").split(",")
 INVENTED_PER_REAL = 9
 
@@ -165,6 +173,59 @@ def _part_big(env: dict[str, str], files: Path, messy: Path) -> None:
     path.unlink()
 
 
+def _structured(messy: Path, fmt: str) -> tuple[bytes, bytes, bytes]:
+    """The rows of ``messy`` as ``fmt``: (head, body to repeat, separator between
+    repetitions, the tail being "]" for JSON)."""
+    with messy.open(encoding="cp1252", newline="") as f:
+        rows = list(csv.reader(f, delimiter=";"))
+    header, records = rows[0], rows[1:]
+    if fmt == "jsonl":
+        body = "".join(json.dumps(dict(zip(header, r, strict=True)), ensure_ascii=False) + "\n"
+                       for r in records)  # fmt: skip
+        return b"", body.encode(), b""
+    if fmt == "json":
+        body = ",\n".join(json.dumps(dict(zip(header, r, strict=True)), ensure_ascii=False)
+                          for r in records)  # fmt: skip
+        return b"[\n", body.encode(), b",\n"
+
+    def quoted(v: str) -> str:
+        return "NULL" if v == "" else "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    names = ", ".join(f"`{h}`" for h in header)
+    head = ("-- MySQL dump\nCREATE TABLE `fuite` (\n"
+            + ",\n".join(f"  `{h}` varchar(255) DEFAULT NULL" for h in header)
+            + "\n) ENGINE=InnoDB;\nLOCK TABLES `fuite` WRITE;\n")  # fmt: skip
+    statements = []
+    for at in range(0, len(records), 500):
+        tuples = ",".join(
+            "(" + ",".join(quoted(v) for v in r) + ")" for r in records[at : at + 500]
+        )
+        statements.append(f"INSERT INTO `fuite` ({names}) VALUES {tuples};\n")
+    return head.encode(), "".join(statements).encode(), b""
+
+
+def _part_structured(env: dict[str, str], files: Path, messy: Path, fmt: str) -> None:
+    path = files / f"big.{fmt}"
+    head, body, sep = _structured(messy, fmt)
+    with path.open("wb") as f:
+        f.write(head)
+        f.write(body)
+        while f.tell() < STRUCTURED_GB * 2**30:
+            f.write(sep)
+            f.write(body)
+        if fmt == "json":
+            f.write(b"\n]\n")
+    size = path.stat().st_size
+    print(f"{fmt}: {size / 2**30:.2f} GiB ({messy.name}'s rows repeated)", flush=True)
+    said = files / "big.result"
+    m = timed([sys.executable, "-m", "benchmarks.bench_leak_bad_input", "read", str(path),
+               str(said)], env)  # fmt: skip
+    print(said.read_text().rstrip() if said.exists() else "  (the reader said nothing)")
+    _show(f"reading the {fmt} dump into the bounded workspace", m)
+    said.unlink(missing_ok=True)
+    path.unlink()
+
+
 def read_only(path: Path, result: Path) -> None:
     """The reading phase of triage alone, bounded as triage is (run as a child process)."""
     from vigie.leaks.sources import Reader
@@ -193,8 +254,8 @@ def main() -> None:
            "VIGIE_LEAK_MEMORY_LIMIT_MB": str(LIMIT_MB), "COLUMNS": "200"}  # fmt: skip
     print(f"{PEOPLE} people, bound {LIMIT_MB} MB, load average {os.getloadavg()[0]:.1f}",
           flush=True)  # fmt: skip
-    _show("vigie leak prepare", timed([str(VIGIE), "leak", "prepare"], env))
     if "invented" in PARTS:
+        _show("vigie leak prepare", timed([str(VIGIE), "leak", "prepare"], env))
         _part_invented(settings, env, files)
     if "line" in PARTS:
         _part_line(env, files)
@@ -205,6 +266,15 @@ def main() -> None:
 
             _write_files(settings, files)
         _part_big(env, files, messy)
+    for fmt in ("jsonl", "json", "sql"):
+        if fmt in PARTS:
+            found = sorted(files.glob("fuite_ofii*.csv"))
+            if not found:
+                from benchmarks.bench_leaks import _write_files
+
+                _write_files(settings, files)
+                found = [files / "fuite_ofii.csv"]
+            _part_structured(env, files, found[0], fmt)
     print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
 
 

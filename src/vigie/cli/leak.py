@@ -216,17 +216,19 @@ def explain_command(
     candidates. Needs an analysis made with `vigie leak analyze --explain`.
     """
     from vigie.errors import NotFound
-    from vigie.leaks.explain import find, waterfall
-    from vigie.leaks.vault import load_report
+    from vigie.leaks.explain import waterfall
+    from vigie.leaks.explain_vault import explanation_of
 
     inst = instance(ctx)
     with inst.session() as session:
-        report = load_report(session, analysis_id=report_id, secrets=inst.secrets)
-    try:
-        entry = find(report.get("explanations") or [], row)
-    except LookupError as exc:
-        raise NotFound(str(exc)) from None
-    steps = waterfall(entry, registry_size=int(report["registry_size"]))
+        try:
+            explained = explanation_of(
+                session, analysis_id=report_id, row=row, secrets=inst.secrets
+            )
+        except LookupError as exc:
+            raise NotFound(str(exc)) from None
+    entry = explained.entry
+    steps = waterfall(entry, registry_size=explained.registry_size)
     if as_json:
         print_json(
             {
@@ -253,7 +255,7 @@ def explain_command(
     console.print(table)
     console.print(
         f"Confidence {entry['confidence']:.6f} once shared with the row's other candidates "
-        f"(link threshold {report['match_threshold']}).",
+        f"(link threshold {explained.match_threshold}).",
         highlight=False,
     )
 

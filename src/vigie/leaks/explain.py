@@ -84,6 +84,11 @@ class Explanations(Sequence[dict[str, Any]]):
                    confidence=[], start=[0], term=[], bits=[])  # fmt: skip
 
     @property
+    def files(self) -> list[str]:
+        """The names of the files the rows are in (an item's ``file`` is one of them)."""
+        return list(self._files)
+
+    @property
     def nbytes(self) -> int:
         """The arrays' size in bytes (the names and refs are shared)."""
         return sum(

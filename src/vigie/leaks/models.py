@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, LargeBinary, String
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vigie.store.base import Base, UTCDateTime
@@ -29,5 +29,28 @@ class StoredAnalysis(Base):
     matched_rows: Mapped[int] = mapped_column(Integer)
     affected_subjects: Mapped[int] = mapped_column(Integer)
     verdict: Mapped[str] = mapped_column(String(16))
+    nonce: Mapped[bytes] = mapped_column(LargeBinary(12))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ExplanationBlock(Base):
+    """Why a run of linked rows of a stored analysis was linked, encrypted apart from the
+    report so that ``vigie leak explain`` opens one block, never the whole report
+    (:mod:`vigie.leaks.explain_vault`). Block ``seq`` 0 is the head (the files, the
+    registry size, the threshold); the others cover the linked rows from
+    (``first_file``, ``first_line``) to (``last_file``, ``last_line``) in file and line
+    order — row positions in the leaked file only, bound to the ciphertext as associated
+    data."""
+
+    __tablename__ = "leak_explanation_blocks"
+
+    analysis_id: Mapped[int] = mapped_column(
+        ForeignKey("leak_analyses.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_file: Mapped[int] = mapped_column(Integer)
+    first_line: Mapped[int] = mapped_column(BigInteger)
+    last_file: Mapped[int] = mapped_column(Integer)
+    last_line: Mapped[int] = mapped_column(BigInteger)
     nonce: Mapped[bytes] = mapped_column(LargeBinary(12))
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)

@@ -115,10 +115,12 @@ class LeakReport:
         """The JSON report as UTF-8 (orjson: two million people in seconds, not minutes)."""
         return b"".join(self.json_chunks(indent=indent))
 
-    def json_chunks(self, *, indent: bool = False) -> Iterator[bytes]:
+    def json_chunks(self, *, indent: bool = False, explanations: bool = True) -> Iterator[bytes]:
         """The JSON report in pieces: the summary, then the per-person lists
         :data:`PEOPLE_PER_CHUNK` people at a time, so that millions of affected people
-        never stand in memory as Python objects all at once."""
+        never stand in memory as Python objects all at once. ``explanations=False``
+        leaves them out (the stored report: they are stored apart,
+        :mod:`vigie.leaks.explain_vault`)."""
         options = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_PASSTHROUGH_DATETIME
         head = self.as_dict(people=0)
         for key in ("affected", "exposures", "explanations", "stored_id"):
@@ -144,7 +146,7 @@ class LeakReport:
                 first = False
             yield bytes([closing]) + sep
         yield b'"explanations": ['
-        explained = iter(self.explanations)
+        explained = iter(self.explanations if explanations else ())
         first = True
         while batch := list(islice(explained, PEOPLE_PER_CHUNK)):
             body = orjson.dumps(batch, default=str, option=options)

@@ -9,12 +9,16 @@ A dump is hostile input. Every reader here
   cut out of the working copy, counted and sampled as rejected;
 - counts and samples every row it cannot parse (:class:`Rejected`) instead of dropping it;
 - raises :class:`vigie.errors.InvalidInput` naming the file when it cannot be read at all
-  (binary junk, an unknown container, a structured file too large to parse in memory).
+  (binary junk, an unknown container, invalid JSON, a record too long to hold).
 
 Each readable table becomes a DuckDB table of VARCHAR columns ``c0..cN`` plus ``_line``
 (the row's line or record number), described by a :class:`Source`. CSV goes through a
 UTF-8 working copy in a private temporary directory (mode 0700) that DuckDB's parallel
-reader scans; it is deleted when the analysis ends.
+reader scans; it is deleted when the analysis ends. JSON, JSON Lines and SQL dumps are
+streamed whatever their size (:mod:`vigie.leaks.streams`): a JSON document through an
+incremental parser (:mod:`ijson`) a record at a time, JSON Lines line by line, a SQL dump
+statement by statement and tuple by tuple (:func:`vigie.leaks.sqldump.sql_rows`), their
+rows appended to DuckDB in bounded batches (:class:`vigie.leaks.loading.TableLoader`).
 """
 
 from __future__ import annotations
@@ -34,12 +38,16 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import orjson
 
 from vigie.errors import InvalidInput
 from vigie.leaks.encodings import detect_encoding, looks_binary, repair_text
+from vigie.leaks.loading import TableLoader
+from vigie.leaks.streams import Utf8Stream, bounded_lines, decoded_chunks
 
 MAX_LINE_CHARS = 1_000_000
-MAX_STRUCTURED_BYTES = 512 * 1024 * 1024  # JSON, SQL, XLSX are parsed in memory
+MAX_XLSX_BYTES = 512 * 1024 * 1024  # a workbook's shared strings are held in memory
+MAX_COLUMNS = 2_000  # distinct fields of a JSON dump; records adding more are rejected
 MAX_UNZIPPED_BYTES = 2 * 1024 * 1024 * 1024  # an XLSX's members, expanded
 MAX_ZIP_RATIO = 200  # expanded / compressed for one member past 1 MiB: a zip bomb
 SAMPLE_BYTES = 1 << 20
@@ -156,53 +164,24 @@ class Reader:
                     f"{path.name}: not a text, JSON, SQL or XLSX file (binary content)"
                 )
             fmt = sniff_format(path, sample, sample.decode(encoding, errors="replace"))
-        if fmt != "csv" and size > MAX_STRUCTURED_BYTES:
+        if fmt == "xlsx" and size > MAX_XLSX_BYTES:
             raise InvalidInput(
-                f"{path.name}: {fmt} file of {size} bytes is larger than "
-                f"{MAX_STRUCTURED_BYTES} bytes; convert it to CSV"
+                f"{path.name}: XLSX workbook of {size} bytes is larger than "
+                f"{MAX_XLSX_BYTES} bytes; export it to CSV"
             )
         before = len(self.sources)
-        if fmt == "csv":
-            assert encoding is not None
-            self._read_csv(path, encoding)
-        elif fmt == "xlsx":
+        if fmt == "xlsx":
             self._read_xlsx(path)
+            self.bytes_read += size
         else:
             assert encoding is not None
-            text = repair_text(path.read_bytes().decode(encoding, errors="replace"))
-            if fmt == "sql":
-                self._read_sql(path, text, encoding)
-            elif fmt == "json":
-                self._read_json(path, text, encoding)
-            else:
-                self._read_jsonl(path, text, encoding)
-        if fmt != "csv":
-            self.bytes_read += size
+            read = {"csv": self._read_csv, "sql": self._read_sql, "json": self._read_json}
+            read.get(fmt, self._read_jsonl)(path, encoding)
         if len(self.sources) == before:
             raise InvalidInput(f"{path.name}: no table found in this {fmt} file")
         return self.sources[before:]
 
     # -- loading ------------------------------------------------------------------------
-
-    def _add_columns(
-        self,
-        path: Path,
-        name: str,
-        fmt: str,
-        encoding: str | None,
-        headers: list[str],
-        columns: list[list[str | None]],
-        lines: list[int],
-    ) -> None:
-        table = f"src{len(self.sources)}"
-        data: dict[str, Any] = {
-            f"c{i}": np.array(col, dtype=object) for i, col in enumerate(columns)
-        }
-        data["_line"] = np.array(lines, dtype=np.int64)
-        self.con.register("_incoming", data)
-        self.con.execute(f"CREATE TABLE {table} AS SELECT * FROM _incoming")
-        self.con.unregister("_incoming")
-        self.sources.append(Source(str(path), name, fmt, encoding, table, headers, len(lines)))
 
     def _add_records(
         self,
@@ -214,8 +193,7 @@ class Reader:
         records: Iterable[tuple[int, list[Any]]],
     ) -> None:
         width = len(headers)
-        columns: list[list[str | None]] = [[] for _ in range(width)]
-        lines: list[int] = []
+        loader = TableLoader(self.con, f"src{len(self.sources)}", width)
         for line, values in records:
             if len(values) != width:
                 self.rejected.add(
@@ -225,11 +203,12 @@ class Reader:
                     excerpt=_excerpt(repr(values)),
                 )
                 continue
-            for i, value in enumerate(values):
-                columns[i].append(_cell(value))
-            lines.append(line)
-        if lines or headers:
-            self._add_columns(path, name, fmt, encoding, headers, columns, lines)
+            loader.add(line, [_cell(v) for v in values])
+        if loader.rows or headers:
+            loader.flush()
+            self.sources.append(
+                Source(str(path), name, fmt, encoding, loader.table, headers, loader.rows)
+            )
 
     # -- CSV ----------------------------------------------------------------------------
 
@@ -396,77 +375,140 @@ class Reader:
 
     # -- JSON ---------------------------------------------------------------------------
 
-    def _read_json(self, path: Path, text: str, encoding: str) -> None:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(
-                f"{path.name}: invalid JSON at line {exc.lineno}: {exc.msg}"
-            ) from None
-        if isinstance(data, dict):
-            lists = [v for v in data.values() if isinstance(v, list)]
-            data = max(lists, key=len) if lists else [data]
-        if not isinstance(data, list):
-            raise InvalidInput(f"{path.name}: JSON holds no list of records")
-        self._records_from_objects(path, "json", encoding, enumerate(data, start=1))
+    def _chunks(self, path: Path, encoding: str) -> Iterator[str]:
+        def counted(n: int) -> None:
+            self.bytes_read += n
 
-    def _read_jsonl(self, path: Path, text: str, encoding: str) -> None:
-        objects: list[tuple[int, Any]] = []
-        for line_no, line in enumerate(text.splitlines(), start=1):
+        return decoded_chunks(path, encoding, on_bytes=counted)
+
+    def _read_json(self, path: Path, encoding: str) -> None:
+        """A JSON document: an array of records, or an object whose longest array is (two
+        passes then: one to find it), or a single object; streamed by :mod:`ijson`."""
+        import ijson
+
+        prefix = "item"
+        if _first_char(path, encoding) == "{":
+            prefix = self._longest_array(path, encoding)
+        stream = _Guarded(self._chunks(path, encoding), limit=4 * self.max_line + 16)
+        records = _Records(self, path, "json", encoding)
+        number = 0
+        try:
+            for number, obj in enumerate(ijson.items(stream, prefix, use_float=True), start=1):
+                stream.since_mark = 0
+                records.add(number, obj)
+        except _TooLong:
+            records.loader.drop()
+            raise InvalidInput(
+                f"{path.name}: record {number + 1} is longer than {stream.limit} bytes "
+                "(setting leak_max_line_chars): nothing was read"
+            ) from None
+        except ijson.JSONError as exc:
+            records.loader.drop()
+            raise InvalidInput(
+                f"{path.name}: invalid JSON near line {stream.lines} (after record {number}): "
+                f"{_excerpt(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}"
+            ) from None
+        records.close()
+
+    def _longest_array(self, path: Path, encoding: str) -> str:
+        """The ijson prefix of the records of a JSON object: its longest array's items,
+        else the object itself (one record)."""
+        import ijson
+
+        stream = _Guarded(decoded_chunks(path, encoding), limit=4 * self.max_line + 16)
+        counts: dict[str, int] = {}
+        item_prefixes: dict[str, str] = {}
+        try:
+            for prefix, event, _value in ijson.parse(stream, use_float=True):
+                stream.since_mark = 0
+                if event == "start_array" and "." not in prefix and prefix:
+                    counts.setdefault(prefix, 0)
+                    item_prefixes[prefix + ".item"] = prefix
+                elif prefix in item_prefixes and event not in ("end_map", "end_array", "map_key"):
+                    counts[item_prefixes[prefix]] += 1
+        except _TooLong:
+            raise InvalidInput(
+                f"{path.name}: a value is longer than {stream.limit} bytes (setting "
+                "leak_max_line_chars): nothing was read"
+            ) from None
+        except ijson.JSONError as exc:
+            raise InvalidInput(
+                f"{path.name}: invalid JSON near line {stream.lines}: "
+                f"{_excerpt(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}"
+            ) from None
+        if not counts:
+            return ""
+        return max(counts, key=lambda k: counts[k]) + ".item"
+
+    def _read_jsonl(self, path: Path, encoding: str) -> None:
+        """JSON Lines, a line at a time; a line that does not parse is rejected."""
+        records = _Records(self, path, "jsonl", encoding)
+
+        def too_long(line: int, excerpt: str) -> None:
+            self.rejected.add(
+                file=path.name,
+                line=line,
+                reason=f"line longer than {self.max_line} characters",
+                excerpt=_excerpt(excerpt),
+            )
+
+        chunks = self._chunks(path, encoding)
+        for line_no, line in bounded_lines(chunks, max_line=self.max_line, on_long=too_long):
             if not line.strip():
                 continue
             try:
-                objects.append((line_no, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                self.rejected.add(
-                    file=path.name,
-                    line=line_no,
-                    reason=f"invalid JSON: {exc.msg}",
-                    excerpt=_excerpt(line),
-                )
-        self._records_from_objects(path, "jsonl", encoding, objects)
-
-    def _records_from_objects(
-        self, path: Path, fmt: str, encoding: str, objects: Iterable[tuple[int, Any]]
-    ) -> None:
-        headers: dict[str, None] = {}
-        flat: list[tuple[int, dict[str, Any]]] = []
-        for line, obj in objects:
-            if not isinstance(obj, dict):
-                self.rejected.add(
-                    file=path.name,
-                    line=line,
-                    reason="record is not an object",
-                    excerpt=_excerpt(json.dumps(obj, ensure_ascii=False, default=str)),
-                )
-                continue
-            row = _flatten(obj)
-            headers.update(dict.fromkeys(row))
-            flat.append((line, row))
-        names = list(headers)
-        self._add_records(
-            path,
-            path.name,
-            fmt,
-            encoding,
-            names,
-            ((line, [row.get(h) for h in names]) for line, row in flat),
-        )
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                try:  # what orjson refuses and Python reads (NaN, integers past 64 bits)
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    self.rejected.add(
+                        file=path.name,
+                        line=line_no,
+                        reason=f"invalid JSON: {exc.msg}",
+                        excerpt=_excerpt(line),
+                    )
+                    continue
+            records.add(line_no, obj)
+        records.close()
 
     # -- SQL ----------------------------------------------------------------------------
 
-    def _read_sql(self, path: Path, text: str, encoding: str) -> None:
-        from vigie.leaks.sqldump import parse_sql_dump
+    def _read_sql(self, path: Path, encoding: str) -> None:
+        """A SQL dump, statement by statement: a table per table with rows."""
+        from vigie.leaks.sqldump import sql_rows
 
-        for table in parse_sql_dump(
-            text,
+        tables: dict[str, tuple[TableLoader, list[str]]] = {}
+        for row in sql_rows(
+            self._chunks(path, encoding),
             on_reject=lambda line, reason, excerpt: self.rejected.add(
                 file=path.name, line=line, reason=reason, excerpt=_excerpt(excerpt)
             ),
+            max_statement=self.max_line,
         ):
-            self._add_records(
-                path, f"{path.name}:{table.name}", "sql", encoding, table.columns, table.rows
-            )
+            entry = tables.get(row.table)
+            if entry is None:
+                names = row.columns or [f"column {i + 1}" for i in range(len(row.values))]
+                table = f"src{len(self.sources) + len(tables)}"
+                entry = tables[row.table] = (TableLoader(self.con, table, len(names)), names)
+            loader, names = entry
+            if len(row.values) != len(names):
+                self.rejected.add(
+                    file=path.name,
+                    line=row.line,
+                    reason=f"{len(row.values)} values for {len(names)} columns",
+                    excerpt=_excerpt(repr(row.values)),
+                )
+                continue
+            loader.add(row.line, [None if v is None else repair_text(v) for v in row.values])
+        for name, (loader, names) in tables.items():
+            loader.flush()
+            self.sources.append(
+                Source(
+                    str(path), f"{path.name}:{name}", "sql", encoding, loader.table, names,
+                    loader.rows,
+                )
+            )  # fmt: skip
 
     # -- XLSX ---------------------------------------------------------------------------
 
@@ -617,3 +659,79 @@ def _lines_fit(text: str, limit: int) -> bool:
     return all(
         text.find("\n", at, at + block) != -1 for at in range(0, len(text) - block + 1, block)
     )
+
+
+def _first_char(path: Path, encoding: str) -> str:
+    """The first character of the file that is not blank (``""`` if none)."""
+    for chunk in decoded_chunks(path, encoding):
+        stripped = chunk.lstrip()
+        if stripped:
+            return stripped[0]
+    return ""
+
+
+class _TooLong(Exception):
+    """A JSON record (or value) past the reader's limit: it is never held whole."""
+
+
+class _Guarded(Utf8Stream):
+    """A :class:`Utf8Stream` that stops once ``limit`` bytes were read since the reader
+    last set ``since_mark`` to 0 (after each record): one record is never held past it."""
+
+    def __init__(self, chunks: Iterable[str], *, limit: int) -> None:
+        super().__init__(chunks)
+        self.limit = limit
+        self.since_mark = 0
+
+    def read(self, size: int = -1) -> bytes:
+        out = super().read(64 * 1024 if size < 0 else min(size, 64 * 1024))
+        self.since_mark += len(out)
+        if self.since_mark > self.limit + 64 * 1024:
+            raise _TooLong
+        return out
+
+
+class _Records:
+    """JSON records (objects, flattened one level) into one table, their fields becoming
+    columns as they appear; anything else is rejected."""
+
+    def __init__(self, reader: Reader, path: Path, fmt: str, encoding: str) -> None:
+        self.reader, self.path, self.fmt, self.encoding = reader, path, fmt, encoding
+        self.loader = TableLoader(reader.con, f"src{len(reader.sources)}")
+        self.index: dict[str, int] = {}
+
+    def add(self, line: int, obj: Any) -> None:
+        if not isinstance(obj, dict):
+            self._reject(line, "record is not an object", obj)
+            return
+        row = _flatten(obj)
+        new = [k for k in row if k not in self.index]
+        if new and len(self.index) + len(new) > MAX_COLUMNS:
+            self._reject(line, f"more than {MAX_COLUMNS} distinct fields", obj)
+            return
+        for key in new:
+            self.index[key] = len(self.index)
+        if new:
+            self.loader.widen(len(self.index))
+        values: list[str | None] = [None] * len(self.index)
+        for key, value in row.items():
+            cell = _cell(value)
+            values[self.index[key]] = None if cell is None else repair_text(cell)
+        self.loader.add(line, values)
+
+    def _reject(self, line: int, reason: str, obj: Any) -> None:
+        excerpt = json.dumps(obj, ensure_ascii=False, default=str)[:EXCERPT_CHARS]
+        self.reader.rejected.add(file=self.path.name, line=line, reason=reason,
+                                 excerpt=_excerpt(excerpt))  # fmt: skip
+
+    def close(self) -> None:
+        """The table, as a source, if any record was read."""
+        if not self.loader.rows:
+            self.loader.drop()
+            return
+        self.loader.flush()
+        headers = [repair_text(k) for k in self.index]
+        self.reader.sources.append(
+            Source(str(self.path), self.path.name, self.fmt, self.encoding, self.loader.table,
+                   headers, self.loader.rows)
+        )  # fmt: skip

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from vigie.audit.actions import Action
 from vigie.errors import AuditFailure, IntegrityError, NotFound
+from vigie.leaks.explain_vault import rewrap_explanations, store_explanations
 from vigie.leaks.models import StoredAnalysis
 from vigie.leaks.report import LeakReport
 from vigie.secrets import InstanceSecrets
@@ -74,10 +75,20 @@ def store_report(
     session.add(row)
     session.flush()
     nonce = os.urandom(12)
-    plain = _compressed(report.json_chunks())
+    # Why each row was linked is kept apart, in blocks `vigie leak explain` opens one at
+    # a time (vigie.leaks.explain_vault); the report keeps an empty list.
+    plain = _compressed(report.json_chunks(explanations=False))
     row.nonce = nonce
     row.ciphertext = AESGCM(secrets.derive(_PURPOSE)).encrypt(nonce, plain, _aad(row))
     del plain  # not beside the ciphertext while the database writes it (tens of MB)
+    store_explanations(
+        session,
+        analysis=row,
+        explanations=report.explanations,
+        registry_size=report.registry_size,
+        match_threshold=report.match_threshold,
+        secrets=secrets,
+    )
     _audit(
         session,
         action=Action.LEAK_ANALYZE,
@@ -124,7 +135,8 @@ def _open(row: StoredAnalysis, secrets: InstanceSecrets) -> bytes:
 
 def rewrap(session: Session, *, old: InstanceSecrets, new: InstanceSecrets) -> int:
     """Re-encrypt every stored report opened with ``old`` under ``new``'s current key, with
-    a fresh nonce, in the caller's transaction; return how many."""
+    a fresh nonce, in the caller's transaction (their explanation blocks too); return how
+    many reports."""
     key = AESGCM(new.derive(_PURPOSE))
     count = 0
     for row in session.scalars(select(StoredAnalysis).order_by(StoredAnalysis.id)):
@@ -133,6 +145,7 @@ def rewrap(session: Session, *, old: InstanceSecrets, new: InstanceSecrets) -> i
         row.ciphertext = key.encrypt(row.nonce, plain, _aad(row))
         count += 1
     session.flush()
+    rewrap_explanations(session, old=old, new=new)
     return count
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 12:40:50.423164
+Create Date: 2026-12-07 14:24:23.589767
 """
 
 from __future__ import annotations
@@ -739,6 +739,24 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inspections")),
     )
     op.create_table(
+        "leak_explanation_blocks",
+        sa.Column("analysis_id", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("first_file", sa.Integer(), nullable=False),
+        sa.Column("first_line", sa.BigInteger(), nullable=False),
+        sa.Column("last_file", sa.Integer(), nullable=False),
+        sa.Column("last_line", sa.BigInteger(), nullable=False),
+        sa.Column("nonce", sa.LargeBinary(length=12), nullable=False),
+        sa.Column("ciphertext", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["analysis_id"],
+            ["leak_analyses.id"],
+            name=op.f("fk_leak_explanation_blocks_analysis_id_leak_analyses"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("analysis_id", "seq", name=op.f("pk_leak_explanation_blocks")),
+    )
+    op.create_table(
         "pseudonym_rotations",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("processor_id", sa.Integer(), nullable=False),
@@ -1126,6 +1144,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_pseudonym_rotations_processor")
 
     op.drop_table("pseudonym_rotations")
+    op.drop_table("leak_explanation_blocks")
     op.drop_table("inspections")
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.drop_index("ix_incidents_processor_status")
