@@ -45,7 +45,7 @@ from collections import Counter
 from pathlib import Path
 
 from benchmarks.bench_leak_memory import VIGIE, Measured, timed
-from benchmarks.bench_leaks import HEADER, SEED, _phone, _registry
+from benchmarks.bench_leaks import HEADER, SEED, _phone, _registry, cache_dir
 from vigie.settings import Settings
 from vigie.store.engine import make_engine
 from vigie.synth.people import day_to_date, generate
@@ -245,8 +245,7 @@ def read_only(path: Path, result: Path) -> None:
 
 
 def main() -> None:
-    base = Path(os.environ.get("BENCH_LEAKS_DIR", Path.home() / ".cache" / "vigie-bench-leaks"))
-    base.mkdir(parents=True, exist_ok=True)
+    base = cache_dir()
     settings, data = _registry(base, PEOPLE)
     files = data / "files"
     files.mkdir(exist_ok=True)

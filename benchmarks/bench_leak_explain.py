@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.bench_leak_memory import VIGIE, Measured, timed
-from benchmarks.bench_leaks import _registry, _write_files
+from benchmarks.bench_leaks import _registry, _write_files, cache_dir
 from vigie.settings import Settings
 
 PEOPLE = int(os.environ.get("BENCH_EXPLAIN_PEOPLE", "200000"))
@@ -43,8 +43,7 @@ def _show(label: str, m: Measured) -> None:
 
 
 def main() -> None:
-    base = Path(os.environ.get("BENCH_LEAKS_DIR", Path.home() / ".cache" / "vigie-bench-leaks"))
-    base.mkdir(parents=True, exist_ok=True)
+    base = cache_dir()
     settings, data = _registry(base, PEOPLE)
     files = data / "files"
     files.mkdir(exist_ok=True)

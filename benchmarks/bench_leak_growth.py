@@ -34,7 +34,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from benchmarks.bench_leak_memory import VIGIE, Measured, timed
-from benchmarks.bench_leaks import SEED, _write_files
+from benchmarks.bench_leaks import SEED, _write_files, cache_dir
 from vigie.audit.checkpoints import take
 from vigie.secrets import ensure_secrets, load_secrets
 from vigie.settings import Settings
@@ -104,8 +104,7 @@ def _registry(base: Path, people: int) -> tuple[Settings, Path]:
 
 
 def main() -> None:
-    base = Path(os.environ.get("BENCH_LEAKS_DIR", Path.home() / ".cache" / "vigie-bench-leaks"))
-    base.mkdir(parents=True, exist_ok=True)
+    base = cache_dir()
     print(f"bound: VIGIE_LEAK_MEMORY_LIMIT_MB={LIMIT_MB}; load average {os.getloadavg()[0]:.1f}")
     measured: list[tuple[int, Measured, Measured]] = []
     for people in SIZES:

@@ -28,7 +28,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.bench_leaks import _registry, _write_files
+from benchmarks.bench_leaks import _registry, _write_files, cache_dir
 
 SIZES = [int(n) for n in os.environ.get("BENCH_MEMORY_SIZES", "100000,500000").split(",")]
 LIMIT_MB = int(os.environ.get("BENCH_MEMORY_LIMIT_MB", "1024"))
@@ -68,8 +68,7 @@ def timed(args: list[str], env: dict[str, str]) -> Measured:
 
 
 def main() -> None:
-    base = Path(os.environ.get("BENCH_LEAKS_DIR", Path.home() / ".cache" / "vigie-bench-leaks"))
-    base.mkdir(parents=True, exist_ok=True)
+    base = cache_dir()
     print(f"bound: VIGIE_LEAK_MEMORY_LIMIT_MB={LIMIT_MB}; load average {os.getloadavg()[0]:.1f}")
     for people in SIZES:
         settings, data = _registry(base, people)

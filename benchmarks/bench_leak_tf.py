@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
-from benchmarks.bench_leaks import _registry, _write_files
+from benchmarks.bench_leaks import _registry, _write_files, cache_dir
 from vigie.leaks.analyze import analyze
 from vigie.leaks.report import LeakReport
 from vigie.secrets import load_secrets
@@ -46,8 +45,7 @@ def quality(
 
 
 def main() -> None:
-    base = Path(os.environ.get("BENCH_LEAKS_DIR", Path.home() / ".cache" / "vigie-bench-leaks"))
-    base.mkdir(parents=True, exist_ok=True)
+    base = cache_dir()
     print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
     for people in SIZES:
         settings, data = _registry(base, people)

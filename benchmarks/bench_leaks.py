@@ -159,9 +159,15 @@ def _peer(clean: Path, registry: Path) -> tuple[float, int]:
     return time.perf_counter() - started, int(n)
 
 
-def main() -> None:
+def cache_dir() -> Path:
+    """Where the leak benchmarks build and keep their registries (``BENCH_LEAKS_DIR``)."""
     base = Path(os.environ.get("BENCH_LEAKS_DIR", Path.home() / ".cache" / "vigie-bench-leaks"))
     base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+def main() -> None:
+    base = cache_dir()
     settings, data = _registry(base)
     secrets = load_secrets(settings.resolved_secrets_dir)
     work = data / "files"

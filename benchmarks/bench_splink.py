@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_leak_memory import timed
-from benchmarks.bench_leaks import _registry, _write_files
+from benchmarks.bench_leaks import _registry, _write_files, cache_dir
 from vigie.leaks.workspace import duckdb_limit_mb
 
 PEOPLE = int(os.environ.get("BENCH_PEOPLE", "200000"))
@@ -245,8 +245,7 @@ def _read_links(out: Path) -> dict[int, str]:
 
 
 def main() -> None:
-    base = Path(os.environ.get("BENCH_LEAKS_DIR", Path.home() / ".cache" / "vigie-bench-leaks"))
-    base.mkdir(parents=True, exist_ok=True)
+    base = cache_dir()
     settings, data = _registry(base, PEOPLE)
     files = data / "files"
     files.mkdir(exist_ok=True)
