@@ -27,6 +27,7 @@ from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import parse_qsl
 
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.routing import BaseRoute
@@ -88,9 +89,8 @@ def bearer_token(scope: Scope) -> str | None:
             break
     else:
         return None
-    scheme, _, param = header.partition(" ")
-    credentials = param.strip()
-    if not (header and scheme and credentials) or scheme.lower() != "bearer":
+    scheme, credentials = get_authorization_scheme_param(header)
+    if not (scheme and credentials) or scheme.lower() != "bearer":
         return None
     return credentials
 
