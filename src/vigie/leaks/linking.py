@@ -453,7 +453,8 @@ def _best(
         best AS (
             SELECT row_id, arg_max({{'subject_id': subject_id, 'is_canary': is_canary,
                        'score': score, 'conflicts': conflicts}}, odds) AS b,
-                   max(odds) / (1 + sum(odds)) AS confidence
+                   -- fsum (compensated): the same total whatever order threads add in
+                   max(odds) / (1 + fsum(odds)) AS confidence
             FROM odds GROUP BY row_id)
         SELECT row_id, b.subject_id, b.is_canary, b.score, b.conflicts, confidence FROM best
         """
