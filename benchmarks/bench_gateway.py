@@ -392,19 +392,22 @@ def breakdown(prep: Prepared, n: int = 300, *, page: int = 1) -> dict[str, float
                     on=at.date(), fields=fields,
                 )  # fmt: skip
                 assert person is not None
-                people = [person]
+                subject_ids = [person.subject_id]
             else:
                 people, _ = scope.page_in_scope(
                     s, processor_id=pid, contract_ids=[contract.id], after=sid - 1,
                     limit=page, on=at.date(), fields=fields,
                 )  # fmt: skip
+                subject_ids = people.subject_ids
             t = tick("scope query", t)
-            subject_ids = [p.subject_id for p in people]
             budget.charge(s, processor_id=pid, subject_ids=subject_ids, now=at,
                           budget=view.budget)  # fmt: skip
             t = tick("budget ledger", t)
             names = gate.pseudonymiser(pid).encode_many(subject_ids)
-            records = [view.project(p.row, pseudonym=x) for p, x in zip(people, names, strict=True)]
+            if page == 1:
+                records = [view.project(person.row, pseudonym=names[0])]
+            else:
+                records = view.project_many(people.names, people.rows, pseudonyms=names)
             body = orjson.dumps(records)
             t = tick("projection, masks, pseudonyms, JSON", t)
             trail.append(
