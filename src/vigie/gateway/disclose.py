@@ -37,7 +37,7 @@ from vigie.audit.actions import Action
 from vigie.errors import Denied, InvalidInput, NotFound, VigieError
 from vigie.fingerprint.pseudonyms import MalformedPseudonym, Pseudonymiser
 from vigie.fingerprint.pseudonyms import purpose as pseudonym_purpose
-from vigie.gateway import budget, scope
+from vigie.gateway import audit_batch, budget, scope
 from vigie.gateway.caller import identify
 from vigie.gateway.cursor import CursorCodec
 from vigie.gateway.models import SubjectEvent
@@ -233,9 +233,13 @@ def _record(
 
 
 def _audit(session: Session, gate: Gate, event: trail.NewEvent) -> int | None:
-    """Chain ``event`` now, or stage it for the sequencer (``gate.staged``)."""
+    """Chain ``event`` now, stage it for the sequencer (``gate.staged``), or leave it to
+    the group commit's single append (:mod:`vigie.gateway.audit_batch`): None then, the
+    group gives the number."""
     if gate.staged:
         trail.stage(session, [event])
+        return None
+    if audit_batch.take(session, event):
         return None
     return trail.append_many(session, [event])[0]
 
