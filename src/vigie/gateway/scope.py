@@ -52,8 +52,15 @@ class ScopedPage(NamedTuple):
 
 
 def _names(fields: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(fields, frozenset):  # a caller's columns: the same few sets, every request
+        return _names_of(fields)
     wanted = set(fields)
     return tuple(name for name in SUBJECT_FIELDS if name in wanted)
+
+
+@lru_cache(maxsize=256)
+def _names_of(fields: frozenset[str]) -> tuple[str, ...]:
+    return tuple(name for name in SUBJECT_FIELDS if name in fields)
 
 
 _IN_FORCE = (
