@@ -19,7 +19,8 @@ The registry is built once by ``vigie.synth.load.synthesize`` (``BENCH_PEOPLE``,
 Usage: ``python -m benchmarks gateway`` (``BENCH_PEOPLE=200000`` for a quick run,
 ``BENCH_SECONDS`` per measurement, default 10; ``BENCH_SERVERS`` among
 ``vigie,datasette,bare,vigie2``; ``BENCH_SRC``: a ``src`` directory the servers import
-Vigie from first, to measure another version with the same script). Each run reports
+Vigie from, to measure another version with the same script; default: this checkout's
+``src``, as ``PYTHONPATH=$PWD/src`` gives the benchmark itself). Each run reports
 the server's CPU time per answer (``/proc``, HTTP included), and :func:`in_process` the
 same requests sent straight to the ASGI app (no HTTP, no server): CPU per answer, and
 the part spent on the event loop (routing, listener layer, response) apart from the
