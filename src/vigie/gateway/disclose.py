@@ -38,6 +38,7 @@ from vigie.errors import Denied, InvalidInput, NotFound, VigieError
 from vigie.fingerprint.pseudonyms import MalformedPseudonym, Pseudonymiser
 from vigie.fingerprint.pseudonyms import purpose as pseudonym_purpose
 from vigie.gateway import budget, scope
+from vigie.gateway.ahead import Ahead, Guess, Guesses
 from vigie.gateway.caller import identify
 from vigie.gateway.cursor import CursorCodec
 from vigie.gateway.models import SubjectEvent
@@ -65,6 +66,10 @@ class Gate:
     of chaining them in the request: no lock shared by all processors on the request path
     (PostgreSQL's ``vigie serve``). Events are durable at commit either way; staged ones
     have no sequence number yet (``audit_seq`` is None)."""
+    read_ahead: bool = False
+    """Send a read's scope query with its caller's statement, in one round trip, from
+    what the last read with the same key found (PostgreSQL; :mod:`vigie.gateway.ahead`)."""
+    guesses: Guesses = field(default_factory=Guesses, repr=False, compare=False)
     _pseudonymisers: dict[tuple[int, int], Pseudonymiser] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -108,6 +113,7 @@ class Caller:
     budget: Budget
     columns: frozenset[str]  # registry columns any current contract may read
     pseudonyms: Pseudonymiser
+    ahead: Ahead | None = None  # the person read ahead of the caller (:mod:`.ahead`)
     _unions: dict[tuple[int, ...], ContractView] = field(default_factory=dict, repr=False)
 
     def view(self, contract_ids: tuple[int, ...]) -> ContractView:
@@ -140,13 +146,32 @@ class Disclosure:
 
 
 def begin(
-    session: Session, *, gate: Gate, token: str | None, attempt: Attempt, now: datetime
+    session: Session,
+    *,
+    gate: Gate,
+    token: str | None,
+    attempt: Attempt,
+    now: datetime,
+    read_ahead: str | None = None,
 ) -> Caller:
     """Authenticate the key, load the contracts in force, check the rate (without a lock).
 
     The request is counted, exactly, by :func:`vigie.gateway.budget.settle` at its end.
+    ``read_ahead``: the pseudonym the request reads, whose scope query goes with the
+    caller's where the gate reads ahead (:mod:`vigie.gateway.ahead`).
     """
-    found = identify(session, token=token, client_ip=attempt.origin, now=now)
+    ahead = None
+    if read_ahead is not None and gate.read_ahead:
+        ahead = gate.guesses.read_ahead(
+            token=token, pseudonym=read_ahead, on=now.date(), pseudonymiser=gate.pseudonymiser
+        )
+    found = identify(
+        session,
+        token=token,
+        client_ip=attempt.origin,
+        now=now,
+        also=() if ahead is None else (ahead.call,),
+    )
     key = found.key
     attempt.processor_id, attempt.key_id, attempt.actor = key.processor_id, key.key_id, key.actor
     attempt.processor_name = key.processor_name
@@ -155,6 +180,15 @@ def begin(
     views = {c.id: c.view for c in found.contracts}
     total = union(views.values()).budget if len(views) > 1 else next(iter(views.values())).budget
     budget.early_rate(budget=total, requests=found.rate_requests, now=now)
+    columns = frozenset().union(*(v.read_fields for v in views.values())) - {PSEUDONYM}
+    confirmed = None
+    if read_ahead is not None and gate.read_ahead:
+        confirmed = gate.guesses.confirm(
+            ahead,
+            found.also[0] if found.also else None,
+            token=token,
+            found=Guess(key.processor_id, tuple(sorted(views)), columns),
+        )
     return Caller(
         processor_id=key.processor_id,
         key_id=key.key_id,
@@ -163,8 +197,9 @@ def begin(
         views=views,
         purposes={c.id: c.purpose for c in found.contracts},
         budget=total,
-        columns=frozenset().union(*(v.read_fields for v in views.values())) - {PSEUDONYM},
+        columns=columns,
         pseudonyms=gate.pseudonymiser(key.processor_id),
+        ahead=confirmed,
     )
 
 
@@ -249,6 +284,28 @@ def _resolve(
     the string alone, so it says nothing of anyone); like a miss, it is a failed look-up
     for the probing detector.
     """
+    ahead = caller.ahead
+    if ahead is not None and ahead.pseudonym == pseudonym:
+        subject_id: int | None = ahead.subject_id
+        person = ahead.person
+    else:
+        subject_id, person = _look_up(
+            session, caller=caller, pseudonym=pseudonym, attempt=attempt, now=now
+        )
+    if person is None:
+        attempt.not_found = True
+        if subject_id is not None:
+            attempt.expired_assignment = scope.was_assigned(
+                session, processor_id=caller.processor_id, subject_id=subject_id
+            )
+        raise NotFound("not in scope")
+    return person
+
+
+def _look_up(
+    session: Session, *, caller: Caller, pseudonym: str, attempt: Attempt, now: datetime
+) -> tuple[int | None, scope.ScopedPerson | None]:
+    """The subject id behind ``pseudonym`` (None if none) and the person if in scope."""
     try:
         subject_id = caller.pseudonyms.decode(pseudonym)
     except MalformedPseudonym:
@@ -264,14 +321,7 @@ def _resolve(
             on=now.date(),
             fields=caller.columns,
         )
-    if person is None:
-        attempt.not_found = True
-        if subject_id is not None:
-            attempt.expired_assignment = scope.was_assigned(
-                session, processor_id=caller.processor_id, subject_id=subject_id
-            )
-        raise NotFound("not in scope")
-    return person
+    return subject_id, person
 
 
 def read_subject(

@@ -167,16 +167,24 @@ class LeanRoutes:
                     scope["route"] = self.one_route
                     scope["path_params"] = {"pseudonym": pseudonym}
                     work = read_work(self.gate, pseudonym)
-                    await self._serve(scope, receive, send, "read", work)
+                    await self._serve(scope, receive, send, "read", work, pseudonym)
                     return
         await self.app(scope, receive, send)
 
     async def _serve(
-        self, scope: Scope, receive: Receive, send: Send, kind: str, work: Work
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        kind: str,
+        work: Work,
+        read_ahead: str | None = None,
     ) -> None:
         request = Request(scope, receive)
         try:
-            response = await self.uow.call(request, kind=kind, token=bearer_token(scope), work=work)
+            response = await self.uow.call(
+                request, kind=kind, token=bearer_token(scope), work=work, read_ahead=read_ahead
+            )
         except Exception:
             # The unit of work answers every failure itself; this is a defect. Nothing was
             # disclosed (an answer leaves only from a returned response).

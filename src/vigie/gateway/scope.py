@@ -114,11 +114,35 @@ def one_in_scope(
     """The person ``subject_id`` if a current assignment puts them in scope, else None."""
     if not contract_ids:
         return None
+    call, names = one_query(
+        processor_id=processor_id,
+        contract_ids=contract_ids,
+        subject_id=subject_id,
+        on=on,
+        fields=fields,
+    )
+    return one_from(raw.cursor(session).all(*call), names)
+
+
+def one_query(
+    *,
+    processor_id: int,
+    contract_ids: Collection[int],
+    subject_id: int,
+    on: date,
+    fields: Iterable[str],
+) -> tuple[raw.Call, tuple[str, ...]]:
+    """:func:`one_in_scope`'s statement (to send along with others) and the names of the
+    columns it reads; :func:`one_from` reads its rows. ``contract_ids`` must not be empty."""
     names = _names(fields)
     contracts = sorted(contract_ids)
     params = (processor_id, *contracts, on, on, subject_id)
-    stmt = _statement(names, "one", len(contracts))
-    people = _group(raw.cursor(session).all(stmt, params), names)
+    return (_statement(names, "one", len(contracts)), params), names
+
+
+def one_from(rows: Iterable[Any], names: tuple[str, ...]) -> ScopedPerson | None:
+    """The person that :func:`one_query`'s rows describe, or None."""
+    people = _group(rows, names)
     return people[0] if people else None
 
 
