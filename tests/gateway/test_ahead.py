@@ -35,18 +35,28 @@ def _key_id(world: World) -> int:
         return s.scalars(select(ApiKey.id)).one()
 
 
-def test_a_read_after_the_first_takes_three_round_trips_on_postgresql(reading: tuple) -> None:
+def test_reads_and_pages_after_the_first_take_three_round_trips_on_postgresql(
+    reading: tuple,
+) -> None:
     world, token, pseudo, ids = reading
     if world.engine.dialect.name != "postgresql":
         pytest.skip("round trips are PostgreSQL's")
     api = world.api(staged=True)
     with counting(world.engine) as first:
         assert api.get(f"{SUBJECTS}/{pseudo.encode(ids[0])}", token=token).status_code == 200
-    with counting(world.engine) as second:
+    with counting(world.engine) as read:
         answer = api.get(f"{SUBJECTS}/{pseudo.encode(ids[1])}", token=token)
     assert answer.status_code == 200
     assert answer.json()["given_name"]
-    assert (first.round_trips, second.round_trips) == (4, 3)
+    with counting(world.engine) as page:
+        one = api.get(f"{SUBJECTS}?limit=3", token=token).json()
+    with counting(world.engine) as next_page:
+        two = api.get(f"{SUBJECTS}?limit=3&cursor={one['next_cursor']}", token=token).json()
+    rounds = (first.round_trips, read.round_trips, page.round_trips, next_page.round_trips)
+    assert rounds == (4, 3, 3, 3)
+    pseudonyms = [p["pseudonym"] for p in one["data"] + two["data"]]
+    assert pseudonyms == [pseudo.encode(i) for i in ids[:4]]
+    assert two["next_cursor"] is None
 
 
 def test_a_key_revoked_after_a_read_is_refused_on_the_next(reading: tuple) -> None:
@@ -97,6 +107,8 @@ def test_a_contract_added_after_a_read_shapes_the_next_answer(reading: tuple) ->
     )
     world.assign(wider, ids[:1])
     assert "postal_code" in api.get(path, token=token).json()
+    page = api.get(f"{SUBJECTS}?limit=2", token=token).json()["data"]
+    assert ["postal_code" in p for p in page] == [True, False]
 
 
 def test_an_ended_contract_takes_its_people_out_of_scope_on_the_next_read(

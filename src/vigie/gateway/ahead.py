@@ -1,14 +1,14 @@
-"""A read's scope query sent with its caller's, in one round trip (PostgreSQL).
+"""A request's scope query sent with its caller's, in one round trip (PostgreSQL).
 
-A read (``GET /api/v1/subjects/{pseudonym}``) needs its caller — the key, its processor,
-the contracts in force (:mod:`vigie.gateway.caller`) — before its scope query
-(:mod:`vigie.gateway.scope`): the processor's pseudonymiser decodes the pseudonym, the
-contracts choose the assignments and the columns. One after the other, that is two
-round trips.
+A read (``GET /api/v1/subjects/{pseudonym}``) or a page (``GET /api/v1/subjects``) needs
+its caller — the key, its processor, the contracts in force (:mod:`vigie.gateway.caller`)
+— before its scope query (:mod:`vigie.gateway.scope`): the processor's pseudonymiser
+decodes the pseudonym or the page cursor, the contracts choose the assignments and the
+columns. One after the other, that is two round trips.
 
-:class:`Guesses` remembers, per key prefix (the token's public part), what the last read
-with that key found: the processor, the contracts in force and the columns they may
-read. With a guess, the scope query built from it goes in the caller's round trip
+:class:`Guesses` remembers, per key prefix (the token's public part), what the last
+request with that key found: the processor, the contracts in force and the columns they
+may read. With a guess, the scope query built from it goes in the caller's round trip
 (``identify(also=...)``, with the transaction's ``BEGIN``), and its rows are used only if
 the caller's statement, read in that same round trip, finds exactly that processor,
 those contracts and those columns; otherwise they are dropped and the scope query runs
@@ -17,19 +17,21 @@ again from what was read. Nothing about the key is taken from the guess: its sta
 the fresh statement as before, so a revocation or a suspension applies from the very
 next request, and a stale guess costs one round trip more, never another answer. The
 scope query runs before the key is checked; its rows are dropped, unread, if the key is
-refused.
+refused. A pseudonym or a cursor that does not decode is not read ahead: the request
+then meets the usual refusal, in the usual order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import datetime
 from typing import Any
 
 from vigie.errors import Unauthenticated
 from vigie.fingerprint.pseudonyms import MalformedPseudonym, Pseudonymiser
 from vigie.gateway import scope
+from vigie.gateway.cursor import CursorCodec, InvalidCursor
 from vigie.processors.keys import split_token
 from vigie.store import raw
 
@@ -47,23 +49,41 @@ class Guess:
 
 
 @dataclass(frozen=True)
+class One:
+    """A read of one person, by pseudonym."""
+
+    pseudonym: str
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of the people in scope (``limit`` already within the page bound)."""
+
+    limit: int
+    cursor: str | None
+
+
+Wanted = One | Page
+
+
+@dataclass(frozen=True)
 class ReadAhead:
     """A scope query built from a guess, to send with the caller's statement."""
 
     guess: Guess
-    pseudonym: str
-    subject_id: int
+    wanted: Wanted
     call: raw.Call
-    names: tuple[str, ...]
+    outcome: Callable[[list[tuple[Any, ...]]], Any]
 
 
 @dataclass(frozen=True)
 class Ahead:
-    """The scope of one person, read ahead and confirmed by the caller's own statement."""
+    """What the scope query read ahead found, confirmed by the caller's own statement:
+    for :class:`One`, ``(subject_id, person or None)``; for :class:`Page`, ``(after,
+    people, more)`` as :func:`vigie.gateway.scope.page_in_scope` returns them."""
 
-    pseudonym: str
-    subject_id: int
-    person: scope.ScopedPerson | None
+    wanted: Wanted
+    outcome: Any
 
 
 class Guesses:
@@ -76,30 +96,61 @@ class Guesses:
         self,
         *,
         token: str | None,
-        pseudonym: str,
-        on: date,
+        wanted: Wanted,
+        now: datetime,
         pseudonymiser: Callable[[int], Pseudonymiser],
+        cursors: CursorCodec,
     ) -> ReadAhead | None:
         """The scope query to send with the caller's, if this key was seen before and the
-        pseudonym decodes (else None: the read goes the usual way)."""
+        pseudonym or cursor decodes (else None: the request goes the usual way)."""
         prefix = _prefix(token)
         guess = None if prefix is None else self._by_prefix.get(prefix)
         if guess is None:
             return None
-        try:
-            subject_id = pseudonymiser(guess.processor_id).decode(pseudonym)
-        except MalformedPseudonym:
-            return None
-        if subject_id is None:
-            return None
-        call, names = scope.one_query(
-            processor_id=guess.processor_id,
-            contract_ids=guess.contract_ids,
-            subject_id=subject_id,
-            on=on,
-            fields=guess.columns,
+        pseudonyms = pseudonymiser(guess.processor_id)
+        pid, contracts, fields, on = (
+            guess.processor_id,
+            guess.contract_ids,
+            guess.columns,
+            now.date(),
         )
-        return ReadAhead(guess, pseudonym, subject_id, call, names)
+        if isinstance(wanted, One):
+            try:
+                subject_id = pseudonyms.decode(wanted.pseudonym)
+            except MalformedPseudonym:
+                return None
+            if subject_id is None:
+                return None
+            call, names = scope.one_query(
+                processor_id=pid,
+                contract_ids=contracts,
+                subject_id=subject_id,
+                on=on,
+                fields=fields,
+            )
+            return ReadAhead(
+                guess, wanted, call, lambda rows: (subject_id, scope.one_from(rows, names))
+            )
+        after = None
+        if wanted.cursor:
+            try:
+                after = cursors.decode(wanted.cursor, pseudonymiser=pseudonyms, now=now)
+            except InvalidCursor:
+                return None
+        call, names = scope.page_query(
+            processor_id=pid,
+            contract_ids=contracts,
+            after=after,
+            limit=wanted.limit,
+            on=on,
+            fields=fields,
+        )
+        return ReadAhead(
+            guess,
+            wanted,
+            call,
+            lambda rows: (after, *scope.page_from(rows, names, limit=wanted.limit)),
+        )
 
     def confirm(
         self,
@@ -109,10 +160,10 @@ class Guesses:
         token: str | None,
         found: Guess,
     ) -> Ahead | None:
-        """Remember what the caller's statement ``found``; the person read ahead if the
+        """Remember what the caller's statement ``found``; what was read ahead if the
         guess it was read with is exactly that, else None."""
         if ahead is not None and rows is not None and ahead.guess == found:
-            return Ahead(ahead.pseudonym, ahead.subject_id, scope.one_from(rows, ahead.names))
+            return Ahead(ahead.wanted, ahead.outcome(rows))
         prefix = _prefix(token)
         if prefix is not None and found.contract_ids:
             if len(self._by_prefix) >= MAX_GUESSES:

@@ -11,7 +11,9 @@ Nothing about a key, a processor or a contract is cached across requests: a key 
 or suspended, a processor suspended or a contract changed by ``vigie processors apply``
 takes effect on the very next request. Only pure functions of a row's *content* are
 cached (the :class:`~vigie.policy.view.ContractView` built from a contract's fields,
-masks and budget), so there is nothing to invalidate.
+masks and budget), so there is nothing to invalidate. On PostgreSQL a read's scope query
+may go along with this statement (``also``), built from a guess that this statement's own
+rows then confirm or discard (:mod:`vigie.gateway.ahead`).
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ from vigie.errors import Denied, InvalidInput, NotFound, VigieError
 from vigie.fingerprint.pseudonyms import MalformedPseudonym, Pseudonymiser
 from vigie.fingerprint.pseudonyms import purpose as pseudonym_purpose
 from vigie.gateway import budget, scope
-from vigie.gateway.ahead import Ahead, Guess, Guesses
+from vigie.gateway.ahead import Ahead, Guess, Guesses, One, Page, Wanted
 from vigie.gateway.caller import identify
 from vigie.gateway.cursor import CursorCodec
 from vigie.gateway.models import SubjectEvent
@@ -152,18 +152,22 @@ def begin(
     token: str | None,
     attempt: Attempt,
     now: datetime,
-    read_ahead: str | None = None,
+    read_ahead: Wanted | None = None,
 ) -> Caller:
     """Authenticate the key, load the contracts in force, check the rate (without a lock).
 
     The request is counted, exactly, by :func:`vigie.gateway.budget.settle` at its end.
-    ``read_ahead``: the pseudonym the request reads, whose scope query goes with the
-    caller's where the gate reads ahead (:mod:`vigie.gateway.ahead`).
+    ``read_ahead``: the person or the page the request reads, whose scope query goes
+    with the caller's where the gate reads ahead (:mod:`vigie.gateway.ahead`).
     """
     ahead = None
     if read_ahead is not None and gate.read_ahead:
         ahead = gate.guesses.read_ahead(
-            token=token, pseudonym=read_ahead, on=now.date(), pseudonymiser=gate.pseudonymiser
+            token=token,
+            wanted=read_ahead,
+            now=now,
+            pseudonymiser=gate.pseudonymiser,
+            cursors=gate.cursors,
         )
     found = identify(
         session,
@@ -285,9 +289,10 @@ def _resolve(
     for the probing detector.
     """
     ahead = caller.ahead
-    if ahead is not None and ahead.pseudonym == pseudonym:
-        subject_id: int | None = ahead.subject_id
-        person = ahead.person
+    subject_id: int | None
+    person: scope.ScopedPerson | None
+    if ahead is not None and ahead.wanted == One(pseudonym):
+        subject_id, person = ahead.outcome
     else:
         subject_id, person = _look_up(
             session, caller=caller, pseudonym=pseudonym, attempt=attempt, now=now
@@ -371,18 +376,25 @@ def list_subjects(
     attempt.page_size = limit
     if not 1 <= limit <= gate.max_page_size:
         raise InvalidInput(f"limit must be between 1 and {gate.max_page_size}")
-    after = None
-    if cursor:
-        after = gate.cursors.decode(cursor, pseudonymiser=caller.pseudonyms, now=now)
-    people, more = scope.page_in_scope(
-        session,
-        processor_id=caller.processor_id,
-        contract_ids=caller.views.keys(),
-        after=after,
-        limit=limit,
-        on=now.date(),
-        fields=caller.columns,
-    )
+    ahead = caller.ahead
+    after: int | None
+    people: list[scope.ScopedPerson]
+    more: bool
+    if ahead is not None and ahead.wanted == Page(limit, cursor):
+        after, people, more = ahead.outcome
+    else:
+        after = None
+        if cursor:
+            after = gate.cursors.decode(cursor, pseudonymiser=caller.pseudonyms, now=now)
+        people, more = scope.page_in_scope(
+            session,
+            processor_id=caller.processor_id,
+            contract_ids=caller.views.keys(),
+            after=after,
+            limit=limit,
+            on=now.date(),
+            fields=caller.columns,
+        )
     pseudonyms = caller.pseudonyms.encode_many(p.subject_id for p in people)
     records = [
         caller.view(p.contract_ids).project(p.row, pseudonym=pseudonym)

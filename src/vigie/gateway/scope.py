@@ -162,12 +162,40 @@ def page_in_scope(
     """
     if not contract_ids:
         return [], False
+    call, names = page_query(
+        processor_id=processor_id,
+        contract_ids=contract_ids,
+        after=after,
+        limit=limit,
+        on=on,
+        fields=fields,
+    )
+    return page_from(raw.cursor(session).all(*call), names, limit=limit)
+
+
+def page_query(
+    *,
+    processor_id: int,
+    contract_ids: Collection[int],
+    after: int | None,
+    limit: int,
+    on: date,
+    fields: Iterable[str],
+) -> tuple[raw.Call, tuple[str, ...]]:
+    """:func:`page_in_scope`'s statement and the names of its columns (as
+    :func:`one_query`); :func:`page_from` reads its rows."""
     names = _names(fields)
     contracts = sorted(contract_ids)
     in_force = (processor_id, *contracts, on, on)
     tail = (limit + 1,) if after is None else (after, limit + 1)
     stmt = _statement(names, "page" if after is None else "after", len(contracts))
-    rows = raw.cursor(session).all(stmt, (*in_force, *in_force, *tail))
+    return (stmt, (*in_force, *in_force, *tail)), names
+
+
+def page_from(
+    rows: Iterable[Any], names: tuple[str, ...], *, limit: int
+) -> tuple[list[ScopedPerson], bool]:
+    """The page that :func:`page_query`'s rows describe, and whether more follow."""
     people = _group(rows, names)
     return people[:limit], len(people) > limit
 

@@ -46,6 +46,7 @@ from starlette.responses import Response
 
 from vigie.errors import AuditFailure, VigieError
 from vigie.gateway import disclose, meter
+from vigie.gateway.ahead import Wanted
 from vigie.gateway.disclose import Attempt, Caller, Disclosure, Gate
 from vigie.gateway.problems import INTERNAL, UNAVAILABLE, problem, problem_for
 from vigie.gateway.serial import WriterQueue
@@ -112,7 +113,7 @@ class UnitOfWork:
         token: str | None,
         work: Work,
         status: int = 200,
-        read_ahead: str | None = None,
+        read_ahead: Wanted | None = None,
     ) -> Response:
         """Run the request: in the next group commit if ``grouped``, else in the thread pool
         (``read_ahead``: see :func:`vigie.gateway.disclose.begin`)."""
@@ -210,7 +211,7 @@ class UnitOfWork:
         work: Work,
         status: int = 200,
         now: datetime | None = None,
-        read_ahead: str | None = None,
+        read_ahead: Wanted | None = None,
     ) -> Response:
         """Run one request in a transaction of its own and answer it."""
         now = now or self.clock()
