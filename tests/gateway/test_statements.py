@@ -7,6 +7,8 @@ a millisecond on a 1 ms link, and statements are most of a read's cost on SQLite
 
 from __future__ import annotations
 
+import pytest
+
 from tests.gateway.conftest import World
 from tests.protocol import counting
 from vigie.fingerprint.pseudonyms import Pseudonymiser
@@ -50,3 +52,20 @@ def test_a_read_and_a_page_send_few_statements(world: World) -> None:
         assert len(sent.statements) <= CEILING[kind, request], "\n".join(sent.statements)
         if kind == "postgresql":
             assert sent.round_trips <= ROUND_TRIPS[request], "\n".join(sent.statements)
+
+
+def test_a_refused_read_takes_five_round_trips_on_postgresql(world: World) -> None:
+    """The request's (BEGIN + key + scope, whether the person was ever assigned for the
+    detectors, ROLLBACK) and its refusal's record (BEGIN + rate count, audit event +
+    COMMIT)."""
+    if world.engine.dialect.name != "postgresql":
+        pytest.skip("round trips are PostgreSQL's")
+    ids = world.people(2)
+    world.assign(world.processor("lingua"), ids[:1])
+    token = world.key("lingua")
+    pseudo = Pseudonymiser(world.secrets, world.processor_id("lingua"))
+    api = world.api(staged=True)
+    assert api.get(f"{SUBJECTS}/{pseudo.encode(ids[0])}", token=token).status_code == 200
+    with counting(world.engine) as sent:
+        assert api.get(f"{SUBJECTS}/{pseudo.encode(ids[1])}", token=token).status_code == 404
+    assert sent.round_trips <= 5, "\n".join(sent.statements)
