@@ -11,7 +11,9 @@ import pytest
 
 from tests.gateway.conftest import World
 from tests.protocol import counting
+from vigie.detection.notify import NullNotifier
 from vigie.fingerprint.pseudonyms import Pseudonymiser
+from vigie.gateway.wiring import default_observers
 
 SUBJECTS = "/api/v1/subjects"
 # The ceilings, per request kind and database. PostgreSQL (staged, as ``vigie serve``
@@ -69,3 +71,22 @@ def test_a_refused_read_takes_five_round_trips_on_postgresql(world: World) -> No
     with counting(world.engine) as sent:
         assert api.get(f"{SUBJECTS}/{pseudo.encode(ids[1])}", token=token).status_code == 404
     assert sent.round_trips <= 5, "\n".join(sent.statements)
+
+
+def test_a_read_with_the_detection_pipeline_on_postgresql(world: World) -> None:
+    """As ``vigie serve`` runs: the request's 3 round trips plus its throttle check, then
+    detection's transaction (BEGIN with the throttle check, then one round trip per
+    statement of :func:`vigie.detection.state.record` and the detectors, COMMIT)."""
+    if world.engine.dialect.name != "postgresql":
+        pytest.skip("round trips are PostgreSQL's")
+    ids = world.people(3)
+    world.assign(world.processor("lingua"), ids)
+    token = world.key("lingua")
+    pseudo = Pseudonymiser(world.secrets, world.processor_id("lingua"))
+    observers = default_observers(world.settings, world.engine, notifier=NullNotifier())
+    api = world.api(staged=True, observers=observers)
+    assert api.get(f"{SUBJECTS}/{pseudo.encode(ids[0])}", token=token).status_code == 200
+    for i in ids[1:]:
+        with counting(world.engine) as sent:
+            assert api.get(f"{SUBJECTS}/{pseudo.encode(i)}", token=token).status_code == 200
+        assert sent.round_trips <= 16, "\n".join(sent.statements)
