@@ -26,7 +26,10 @@ answer (the simulated link's own cost), how busy the whole machine was (``/proc/
 and the backlog left pending at the end (vigie). With 2 vigie hosts (unless
 ``BENCH_NEIGHBOURS=0``): a light processor's latency alone, beside a heavy processor,
 and beside two CPU burners (contention without a shared lock). The instance is rebuilt in schema
-``vigie_bench_hosts`` (``BENCH_PEOPLE`` people, default 20,000).
+``vigie_bench_hosts`` (``BENCH_PEOPLE`` people, default 20,000). ``BENCH_SERVERS`` picks
+the servers (default ``vigie,bare``); ``BENCH_BASELINE_SRC``, the ``src`` of another
+checkout, adds a **baseline** server (that checkout's Vigie) run over the same shapes just before
+vigie, for a before/after on the same instance and link.
 
 Usage: ``python -m benchmarks hosts`` (root, or ``CAP_NET_ADMIN``: it makes namespaces).
 """
@@ -55,6 +58,8 @@ ROOT = Path(os.environ.get("BENCH_DIR", "/tmp")) / "vigie-bench-hosts"
 COLUMNS = "given_name, family_name, birth_date, email, postal_code"
 POOL = 8
 NEIGHBOURS = os.environ.get("BENCH_NEIGHBOURS", "1") == "1"
+SERVERS = os.environ.get("BENCH_SERVERS", "baseline,vigie,bare").split(",")
+BASELINE_SRC = os.environ.get("BENCH_BASELINE_SRC", "")
 
 
 # --- the bare app each host runs for the ceiling -------------------------------------------
@@ -285,9 +290,12 @@ def main() -> None:
     table: dict[tuple[str, int, int], Run] = {}
     checkout = Path(__file__).resolve().parents[1]
     src = os.environ.get("BENCH_SRC") or str(checkout / "src")  # this checkout's Vigie
-    env = {"PYTHONPATH": os.pathsep.join([src, str(checkout)]), "BENCH_MODE": "staged"}
-    for kind, app in (("vigie", "benchmarks.bench_fleet:fleet_app"),
-                      ("bare", "benchmarks.bench_hosts:bare_app")):  # fmt: skip
+    servers = [("vigie", "benchmarks.bench_fleet:fleet_app", src)]
+    if BASELINE_SRC:  # another checkout's Vigie, run just before, for an A/B at equal load
+        servers.insert(0, ("baseline", "benchmarks.bench_fleet:fleet_app", BASELINE_SRC))
+    servers.append(("bare", "benchmarks.bench_hosts:bare_app", src))
+    for kind, app, source in [s for s in servers if s[0] in SERVERS]:
+        env = {"PYTHONPATH": os.pathsep.join([source, str(checkout)]), "BENCH_MODE": "staged"}
         for hosts in HOSTS:
             with fleet(
                 hosts,
@@ -311,7 +319,7 @@ def main() -> None:
                           f"{r.busy:.0%} | {r.bad} |", flush=True)  # fmt: skip
                 if kind == "vigie" and hosts == 2 and NEIGHBOURS:
                     neighbours(f, prep)
-            if kind == "vigie":
+            if kind != "bare":
                 print(f"  after {hosts} host(s) stopped: {_pending()} audit entries pending")
     print()
     for processors in PROCESSORS:

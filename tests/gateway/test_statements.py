@@ -1,23 +1,19 @@
-"""How many statements a request sends to the database, counted by the driver itself.
+"""How many statements a request sends to the database, and on PostgreSQL how many
+round trips, counted by the driver itself (:mod:`tests.protocol`).
 
-SQLite reports every statement it runs (``set_trace_callback``, BEGIN and COMMIT
-included); on PostgreSQL libpq's protocol trace shows every ``Execute`` and simple
-``Query`` message the client sends. A request that grows a statement fails here first:
-each one is a round trip on PostgreSQL and most of a read's cost on SQLite.
+A request that grows a statement or a round trip fails here first: each round trip is
+a millisecond on a 1 ms link, and statements are most of a read's cost on SQLite.
 """
 
 from __future__ import annotations
 
-import re
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-from sqlalchemy import event
+import pytest
 
 from tests.gateway.conftest import World
+from tests.protocol import counting
+from vigie.detection.notify import NullNotifier
 from vigie.fingerprint.pseudonyms import Pseudonymiser
+from vigie.gateway.wiring import default_observers
 
 SUBJECTS = "/api/v1/subjects"
 # The ceilings, per request kind and database. PostgreSQL (staged, as ``vigie serve``
@@ -33,44 +29,10 @@ CEILING = {
     ("sqlite", "read"): 14,
     ("sqlite", "page"): 24,
 }
-
-
-@contextmanager
-def _counting(world: World) -> Iterator[list[str]]:
-    """The statements the engine's connections send while the block runs."""
-    sent: list[str] = []
-    traces: list[Any] = []
-
-    def on_checkout(dbapi: Any, _record: Any, _proxy: Any) -> None:
-        if world.engine.dialect.name == "sqlite":
-            dbapi.set_trace_callback(sent.append)
-        else:
-            out = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed at check-in)
-            dbapi.pgconn.trace(out.fileno())
-            dbapi.pgconn.set_trace_flags(1)  # PQTRACE_SUPPRESS_TIMESTAMPS
-            traces.append((dbapi, out))
-
-    def on_checkin(dbapi: Any, _record: Any) -> None:
-        if world.engine.dialect.name == "sqlite":
-            dbapi.set_trace_callback(None)
-            return
-        for conn, out in [t for t in traces if t[0] is dbapi]:
-            conn.pgconn.untrace()
-            out.seek(0)
-            for line in out:
-                m = re.match(r"F\s+\d+\s+(Execute|Query)\b(.*)", line)
-                if m:
-                    sent.append(m.group(0))
-            out.close()
-            traces.remove((conn, out))
-
-    event.listen(world.engine, "checkout", on_checkout)
-    event.listen(world.engine, "checkin", on_checkin)
-    try:
-        yield sent
-    finally:
-        event.remove(world.engine, "checkout", on_checkout)
-        event.remove(world.engine, "checkin", on_checkin)
+# PostgreSQL's round trips once the key was seen (:mod:`vigie.store.pipeline`,
+# :mod:`vigie.gateway.ahead`): BEGIN + key + scope; the rate count + the charge; the
+# audit event + COMMIT.
+ROUND_TRIPS = {"read": 3, "page": 3}
 
 
 def test_a_read_and_a_page_send_few_statements(world: World) -> None:
@@ -86,7 +48,45 @@ def test_a_read_and_a_page_send_few_statements(world: World) -> None:
         ("read", f"{SUBJECTS}/{pseudo.encode(ids[1])}"),
         ("page", f"{SUBJECTS}?limit=5"),
     ):
-        with _counting(world) as sent:
+        with counting(world.engine) as sent:
             assert api.get(path, token=token).status_code == 200
-        assert sent, "the driver reported no statement"
-        assert len(sent) <= CEILING[kind, request], "\n".join(map(str, sent))
+        assert sent.statements, "the driver reported no statement"
+        assert len(sent.statements) <= CEILING[kind, request], "\n".join(sent.statements)
+        if kind == "postgresql":
+            assert sent.round_trips <= ROUND_TRIPS[request], "\n".join(sent.statements)
+
+
+def test_a_refused_read_takes_five_round_trips_on_postgresql(world: World) -> None:
+    """The request's (BEGIN + key + scope, whether the person was ever assigned for the
+    detectors, ROLLBACK) and its refusal's record (BEGIN + rate count, audit event +
+    COMMIT)."""
+    if world.engine.dialect.name != "postgresql":
+        pytest.skip("round trips are PostgreSQL's")
+    ids = world.people(2)
+    world.assign(world.processor("lingua"), ids[:1])
+    token = world.key("lingua")
+    pseudo = Pseudonymiser(world.secrets, world.processor_id("lingua"))
+    api = world.api(staged=True)
+    assert api.get(f"{SUBJECTS}/{pseudo.encode(ids[0])}", token=token).status_code == 200
+    with counting(world.engine) as sent:
+        assert api.get(f"{SUBJECTS}/{pseudo.encode(ids[1])}", token=token).status_code == 404
+    assert sent.round_trips <= 5, "\n".join(sent.statements)
+
+
+def test_a_read_with_the_detection_pipeline_on_postgresql(world: World) -> None:
+    """As ``vigie serve`` runs: the request's 3 round trips plus its throttle check, then
+    detection's transaction (BEGIN with the throttle check, then one round trip per
+    statement of :func:`vigie.detection.state.record` and the detectors, COMMIT)."""
+    if world.engine.dialect.name != "postgresql":
+        pytest.skip("round trips are PostgreSQL's")
+    ids = world.people(3)
+    world.assign(world.processor("lingua"), ids)
+    token = world.key("lingua")
+    pseudo = Pseudonymiser(world.secrets, world.processor_id("lingua"))
+    observers = default_observers(world.settings, world.engine, notifier=NullNotifier())
+    api = world.api(staged=True, observers=observers)
+    assert api.get(f"{SUBJECTS}/{pseudo.encode(ids[0])}", token=token).status_code == 200
+    for i in ids[1:]:
+        with counting(world.engine) as sent:
+            assert api.get(f"{SUBJECTS}/{pseudo.encode(i)}", token=token).status_code == 200
+        assert sent.round_trips <= 16, "\n".join(sent.statements)

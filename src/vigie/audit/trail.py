@@ -150,6 +150,12 @@ def stage(session: Session, events: Sequence[NewEvent]) -> None:
     Takes no lock shared with other transactions: the sequencer gives them their place in
     the chain after the commit. Raises :class:`AuditFailure` (after rolling the caller's
     transaction back) if they cannot be written.
+
+    On PostgreSQL one event (a gateway request's) is sent with the transaction's
+    ``COMMIT``, in one round trip (:meth:`vigie.store.raw.Cursor.with_commit`): nothing
+    in the transaction reads it back, and it is committed with the transaction or not at
+    all. If it cannot be written there, the commit raises :class:`AuditFailure` and the
+    transaction rolls back.
     """
     if not events:
         return
@@ -157,11 +163,21 @@ def stage(session: Session, events: Sequence[NewEvent]) -> None:
     encoded = _encode_all(session, events)
     try:
         conn = session.connection()
-        raw.cursor_of(conn).copy(_STAGE, encoded)
+        cursor = raw.cursor_of(conn)
+        if len(encoded) == 1:
+            cursor.with_commit(_STAGE, encoded[0], failure=_failed_at_commit)
+        else:
+            cursor.copy(_STAGE, encoded)
         conn.info[APPENDED] = True
     except SQLAlchemyError as exc:
         _failed(session, exc)
     metrics.AUDIT_APPEND.observe(time.perf_counter() - started)
+
+
+def _failed_at_commit(exc: Exception) -> AuditFailure:
+    """The error a staged event that could not be written with the commit raises."""
+    metrics.AUDIT_APPEND_FAILURES.inc()
+    return AuditFailure(f"cannot record audit event: {type(exc).__name__}")
 
 
 def sequence_rows(

@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vigie.detection.findings import Severity
@@ -31,6 +31,8 @@ from vigie.detection.models import Alert, KeyActivity, Throttle
 from vigie.errors import BudgetExceeded
 from vigie.processors import status
 from vigie.processors.models import ApiKey, Processor
+from vigie.store import raw
+from vigie.store.base import UTCDateTime
 
 DEFAULT_THROTTLE = timedelta(minutes=15)
 ESCALATION_WINDOW = timedelta(hours=24)
@@ -123,16 +125,20 @@ def contain(
     return Containment.SUSPEND_KEY if done else Containment.ALREADY
 
 
-_THROTTLED = select(func.max(Throttle.until)).where(
-    Throttle.processor_id == bindparam("pid"),
-    Throttle.until > bindparam("at", type_=Throttle.until.type),
-    (Throttle.key_id == bindparam("kid")) | Throttle.key_id.is_(None),
+# On the driver's cursor (every request checks it twice: before its charge and in its
+# detection transaction, whose first statement it is: through ``together`` that
+# transaction's BEGIN goes in the same round trip on PostgreSQL).
+_THROTTLED = raw.Statement(
+    f"SELECT MAX(until) FROM {Throttle.__tablename__} "
+    "WHERE processor_id = ? AND until > ? AND (key_id = ? OR key_id IS NULL)",
+    params=(None, UTCDateTime()),
+    columns=(UTCDateTime(),),
 )
 
 
 def enforce_throttle(session: Session, *, processor_id: int, key_id: int, at: datetime) -> None:
     """Raise :class:`BudgetExceeded` if the key or its processor is throttled at ``at``."""
-    until = session.scalar(_THROTTLED, {"pid": processor_id, "kid": key_id, "at": at})
+    ((until,),) = raw.cursor(session).together([(_THROTTLED, (processor_id, at, key_id))])[0]
     if until is not None:
         wait = max(1, int((until - at).total_seconds()) + 1)
         raise BudgetExceeded(

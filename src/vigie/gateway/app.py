@@ -168,6 +168,7 @@ def create_app(
         max_page_size=settings.gateway_max_page_size,
         observers=tuple(observers),
         staged=staged,
+        read_ahead=not is_sqlite(engine),
     )
     uow = UnitOfWork(
         make_session_factory(engine),

@@ -11,8 +11,9 @@ on PostgreSQL the ledger's read-check-write is **one statement** (:data:`_CHARGE
 people's last days, the usage, the admitted prefix and both upserts), sent with the count
 in one round trip and started once the row lock is held, so that it reads every earlier
 charge of the processor, committed before that lock was released. The lock is then held
-for that round trip, the audit event (built in Python from the charge's outcome, then
-inserted) and the commit: no request waits for another processor's, and no Python runs
+for that round trip, the audit event (built in Python from the charge's outcome) and one
+more round trip (the event's insert sent with the commit, :mod:`vigie.store.pipeline`):
+no request waits for another processor's, and no Python runs
 between the lock and the charge (the caller has resolved and projected everything
 before). Hence a budget is never exceeded by even one person, whatever the number of
 hosts, workers and clients, and one processor's requests commit one at a time: its
@@ -169,9 +170,10 @@ def count_request(
 
 def _count(cursor: raw.Cursor, processor_id: int, now: datetime, budget: Budget | None) -> int:
     window = now.replace(second=0, microsecond=0)
-    row = cursor.one(_COUNT_REQUEST, (processor_id, window))
-    assert row is not None
-    requests = int(row[0])
+    # Through ``together``: a denial's record opens its transaction with this count, and
+    # on PostgreSQL its BEGIN then goes in the same round trip.
+    (rows,) = cursor.together([(_COUNT_REQUEST, (processor_id, window))])
+    requests = int(rows[0][0])
     if budget is not None:
         check_rate(budget=budget, requests_this_minute=requests - 1, now=now)
     return requests

@@ -11,14 +11,18 @@ Nothing about a key, a processor or a contract is cached across requests: a key 
 or suspended, a processor suspended or a contract changed by ``vigie processors apply``
 takes effect on the very next request. Only pure functions of a row's *content* are
 cached (the :class:`~vigie.policy.view.ContractView` built from a contract's fields,
-masks and budget), so there is nothing to invalidate.
+masks and budget), so there is nothing to invalidate. On PostgreSQL a read's scope query
+may go along with this statement (``also``), built from a guess that this statement's own
+rows then confirm or discard (:mod:`vigie.gateway.ahead`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 import orjson
 from sqlalchemy import Date
@@ -48,6 +52,8 @@ class Identified:
     key: KeyState
     contracts: tuple[InForce, ...]
     rate_requests: int | None = None
+    also: tuple[list[tuple[Any, ...]], ...] = ()
+    """The rows of the statements sent along (``identify(also=...)``), in order."""
 
 
 # JSON columns are read as their text (CAST works on both databases) so that the parsed
@@ -92,17 +98,25 @@ def _view(
 
 
 def identify(
-    session: Session, *, token: str | None, client_ip: str | None, now: datetime
+    session: Session,
+    *,
+    token: str | None,
+    client_ip: str | None,
+    now: datetime,
+    also: Sequence[raw.Call] = (),
 ) -> Identified:
     """The caller behind ``token`` with its contracts in force on ``now``'s date.
 
     Raises ``Unauthenticated`` or ``Denied`` as :func:`~vigie.processors.keys.check_key`
     does; a usable key of a processor with no contract in force is returned with none.
+    ``also``: statements sent in the same round trip (and, on PostgreSQL, the
+    transaction's ``BEGIN`` with them); their rows are in :attr:`Identified.also`, read
+    whether the key is usable or not, and are the caller's to use or drop.
     """
     prefix, secret = split_token(token)
     on = now.date()
     window = now.replace(second=0, microsecond=0)
-    rows = raw.cursor(session).all(_CALLER, (window, on, on, prefix))
+    rows, *more = raw.cursor(session).together([(_CALLER, (window, on, on, prefix)), *also])
     state = None
     if rows:
         first = rows[0]
@@ -137,5 +151,8 @@ def identify(
     )
     requests = rows[0][17]  # rows: check_key refused an unknown key
     return Identified(
-        key=key, contracts=contracts, rate_requests=None if requests is None else int(requests)
+        key=key,
+        contracts=contracts,
+        rate_requests=None if requests is None else int(requests),
+        also=tuple(more),
     )

@@ -38,6 +38,7 @@ from vigie.errors import Denied, InvalidInput, NotFound, VigieError
 from vigie.fingerprint.pseudonyms import MalformedPseudonym, Pseudonymiser
 from vigie.fingerprint.pseudonyms import purpose as pseudonym_purpose
 from vigie.gateway import audit_batch, budget, scope
+from vigie.gateway.ahead import Ahead, Guess, Guesses, One, Page, Wanted
 from vigie.gateway.caller import identify
 from vigie.gateway.cursor import CursorCodec
 from vigie.gateway.models import SubjectEvent
@@ -65,6 +66,10 @@ class Gate:
     of chaining them in the request: no lock shared by all processors on the request path
     (PostgreSQL's ``vigie serve``). Events are durable at commit either way; staged ones
     have no sequence number yet (``audit_seq`` is None)."""
+    read_ahead: bool = False
+    """Send a read's scope query with its caller's statement, in one round trip, from
+    what the last read with the same key found (PostgreSQL; :mod:`vigie.gateway.ahead`)."""
+    guesses: Guesses = field(default_factory=Guesses, repr=False, compare=False)
     _pseudonymisers: dict[tuple[int, int], Pseudonymiser] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -108,6 +113,7 @@ class Caller:
     budget: Budget
     columns: frozenset[str]  # registry columns any current contract may read
     pseudonyms: Pseudonymiser
+    ahead: Ahead | None = None  # the person read ahead of the caller (:mod:`.ahead`)
     _unions: dict[tuple[int, ...], ContractView] = field(default_factory=dict, repr=False)
 
     def view(self, contract_ids: tuple[int, ...]) -> ContractView:
@@ -140,13 +146,36 @@ class Disclosure:
 
 
 def begin(
-    session: Session, *, gate: Gate, token: str | None, attempt: Attempt, now: datetime
+    session: Session,
+    *,
+    gate: Gate,
+    token: str | None,
+    attempt: Attempt,
+    now: datetime,
+    read_ahead: Wanted | None = None,
 ) -> Caller:
     """Authenticate the key, load the contracts in force, check the rate (without a lock).
 
     The request is counted, exactly, by :func:`vigie.gateway.budget.settle` at its end.
+    ``read_ahead``: the person or the page the request reads, whose scope query goes
+    with the caller's where the gate reads ahead (:mod:`vigie.gateway.ahead`).
     """
-    found = identify(session, token=token, client_ip=attempt.origin, now=now)
+    ahead = None
+    if read_ahead is not None and gate.read_ahead:
+        ahead = gate.guesses.read_ahead(
+            token=token,
+            wanted=read_ahead,
+            now=now,
+            pseudonymiser=gate.pseudonymiser,
+            cursors=gate.cursors,
+        )
+    found = identify(
+        session,
+        token=token,
+        client_ip=attempt.origin,
+        now=now,
+        also=() if ahead is None else (ahead.call,),
+    )
     key = found.key
     attempt.processor_id, attempt.key_id, attempt.actor = key.processor_id, key.key_id, key.actor
     attempt.processor_name = key.processor_name
@@ -155,6 +184,15 @@ def begin(
     views = {c.id: c.view for c in found.contracts}
     total = union(views.values()).budget if len(views) > 1 else next(iter(views.values())).budget
     budget.early_rate(budget=total, requests=found.rate_requests, now=now)
+    columns = frozenset().union(*(v.read_fields for v in views.values())) - {PSEUDONYM}
+    confirmed = None
+    if read_ahead is not None and gate.read_ahead:
+        confirmed = gate.guesses.confirm(
+            ahead,
+            found.also[0] if found.also else None,
+            token=token,
+            found=Guess(key.processor_id, tuple(sorted(views)), columns),
+        )
     return Caller(
         processor_id=key.processor_id,
         key_id=key.key_id,
@@ -163,8 +201,9 @@ def begin(
         views=views,
         purposes={c.id: c.purpose for c in found.contracts},
         budget=total,
-        columns=frozenset().union(*(v.read_fields for v in views.values())) - {PSEUDONYM},
+        columns=columns,
         pseudonyms=gate.pseudonymiser(key.processor_id),
+        ahead=confirmed,
     )
 
 
@@ -253,6 +292,29 @@ def _resolve(
     the string alone, so it says nothing of anyone); like a miss, it is a failed look-up
     for the probing detector.
     """
+    ahead = caller.ahead
+    subject_id: int | None
+    person: scope.ScopedPerson | None
+    if ahead is not None and ahead.wanted == One(pseudonym):
+        subject_id, person = ahead.outcome
+    else:
+        subject_id, person = _look_up(
+            session, caller=caller, pseudonym=pseudonym, attempt=attempt, now=now
+        )
+    if person is None:
+        attempt.not_found = True
+        if subject_id is not None:
+            attempt.expired_assignment = scope.was_assigned(
+                session, processor_id=caller.processor_id, subject_id=subject_id
+            )
+        raise NotFound("not in scope")
+    return person
+
+
+def _look_up(
+    session: Session, *, caller: Caller, pseudonym: str, attempt: Attempt, now: datetime
+) -> tuple[int | None, scope.ScopedPerson | None]:
+    """The subject id behind ``pseudonym`` (None if none) and the person if in scope."""
     try:
         subject_id = caller.pseudonyms.decode(pseudonym)
     except MalformedPseudonym:
@@ -268,14 +330,7 @@ def _resolve(
             on=now.date(),
             fields=caller.columns,
         )
-    if person is None:
-        attempt.not_found = True
-        if subject_id is not None:
-            attempt.expired_assignment = scope.was_assigned(
-                session, processor_id=caller.processor_id, subject_id=subject_id
-            )
-        raise NotFound("not in scope")
-    return person
+    return subject_id, person
 
 
 def read_subject(
@@ -325,18 +380,25 @@ def list_subjects(
     attempt.page_size = limit
     if not 1 <= limit <= gate.max_page_size:
         raise InvalidInput(f"limit must be between 1 and {gate.max_page_size}")
-    after = None
-    if cursor:
-        after = gate.cursors.decode(cursor, pseudonymiser=caller.pseudonyms, now=now)
-    page, more = scope.page_in_scope(
-        session,
-        processor_id=caller.processor_id,
-        contract_ids=caller.views.keys(),
-        after=after,
-        limit=limit,
-        on=now.date(),
-        fields=caller.columns,
-    )
+    ahead = caller.ahead
+    after: int | None
+    page: scope.ScopedPage
+    more: bool
+    if ahead is not None and ahead.wanted == Page(limit, cursor):
+        after, page, more = ahead.outcome
+    else:
+        after = None
+        if cursor:
+            after = gate.cursors.decode(cursor, pseudonymiser=caller.pseudonyms, now=now)
+        page, more = scope.page_in_scope(
+            session,
+            processor_id=caller.processor_id,
+            contract_ids=caller.views.keys(),
+            after=after,
+            limit=limit,
+            on=now.date(),
+            fields=caller.columns,
+        )
     records = _project_page(caller, page)
     charged = _settle(session, gate, caller, page.subject_ids, now)
     if len(charged.admitted) < len(page.subject_ids):
@@ -504,16 +566,24 @@ def record_denial(
 
 
 def show(session: Session, *, gate: Gate, access: Access, strict: bool = True) -> Denied | None:
-    """Show ``access`` to every observer, each in a savepoint; return the first refusal.
+    """Show ``access`` to every observer; return the first refusal.
 
     Runs after the request's own commit, in a transaction of its own (detection is never
     inside a disclosure's transaction). An observer that raises ``Denied`` keeps what it
     wrote (its alert, its containment) and its refusal is returned: the caller withholds
-    the answer. Any other failure rolls that observer's savepoint back and, if ``strict``,
-    propagates (the caller withholds the answer: fail closed); otherwise it is logged.
+    the answer. Any other failure, if ``strict``, propagates and the caller's transaction
+    rolls back whole (the caller withholds the answer: fail closed; no savepoint, which
+    would cost two round trips on PostgreSQL for nothing); otherwise each observer runs
+    in a savepoint, and a failing one's is rolled back and the failure logged.
     """
     refusal: Denied | None = None
     for observer in gate.observers:
+        if strict:  # a failure rolls the whole transaction back: no savepoint needed
+            try:
+                observer.observe(session, access)
+            except Denied as exc:
+                refusal = refusal or exc
+            continue
         savepoint = session.begin_nested()
         try:
             observer.observe(session, access)
@@ -521,8 +591,6 @@ def show(session: Session, *, gate: Gate, access: Access, strict: bool = True) -
             refusal = refusal or exc
         except Exception:
             savepoint.rollback()
-            if strict:
-                raise
             log.exception("observer %s failed on a denied request", Code(type(observer).__name__))
             continue
         savepoint.commit()

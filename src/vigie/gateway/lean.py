@@ -34,6 +34,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vigie.gateway import disclose
+from vigie.gateway.ahead import One, Page, Wanted
 from vigie.gateway.cursor import MAX_CURSOR_LENGTH
 from vigie.gateway.disclose import Attempt, Caller, Disclosure, Gate
 from vigie.gateway.problems import INTERNAL, problem
@@ -159,7 +160,7 @@ class LeanRoutes:
                 if query is not None:
                     scope["route"] = self.list_route
                     work = list_work(self.gate, *query)
-                    await self._serve(scope, receive, send, "list", work)
+                    await self._serve(scope, receive, send, "list", work, Page(*query))
                     return
             elif path.startswith(_PREFIX):
                 pseudonym = path[len(_PREFIX) :]
@@ -167,16 +168,24 @@ class LeanRoutes:
                     scope["route"] = self.one_route
                     scope["path_params"] = {"pseudonym": pseudonym}
                     work = read_work(self.gate, pseudonym)
-                    await self._serve(scope, receive, send, "read", work)
+                    await self._serve(scope, receive, send, "read", work, One(pseudonym))
                     return
         await self.app(scope, receive, send)
 
     async def _serve(
-        self, scope: Scope, receive: Receive, send: Send, kind: str, work: Work
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        kind: str,
+        work: Work,
+        read_ahead: Wanted | None = None,
     ) -> None:
         request = Request(scope, receive)
         try:
-            response = await self.uow.call(request, kind=kind, token=bearer_token(scope), work=work)
+            response = await self.uow.call(
+                request, kind=kind, token=bearer_token(scope), work=work, read_ahead=read_ahead
+            )
         except Exception:
             # The unit of work answers every failure itself; this is a defect. Nothing was
             # disclosed (an answer leaves only from a returned response).

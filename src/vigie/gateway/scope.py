@@ -137,11 +137,35 @@ def one_in_scope(
     """The person ``subject_id`` if a current assignment puts them in scope, else None."""
     if not contract_ids:
         return None
+    call, names = one_query(
+        processor_id=processor_id,
+        contract_ids=contract_ids,
+        subject_id=subject_id,
+        on=on,
+        fields=fields,
+    )
+    return one_from(raw.cursor(session).all(*call), names)
+
+
+def one_query(
+    *,
+    processor_id: int,
+    contract_ids: Collection[int],
+    subject_id: int,
+    on: date,
+    fields: Iterable[str],
+) -> tuple[raw.Call, tuple[str, ...]]:
+    """:func:`one_in_scope`'s statement (to send along with others) and the names of the
+    columns it reads; :func:`one_from` reads its rows. ``contract_ids`` must not be empty."""
     names = _names(fields)
     contracts = sorted(contract_ids)
     params = (processor_id, *contracts, on, on, subject_id)
-    stmt = _statement(names, "one", len(contracts))
-    found = _group(raw.cursor(session).all(stmt, params), names)
+    return (_statement(names, "one", len(contracts)), params), names
+
+
+def one_from(rows: Iterable[Any], names: tuple[str, ...]) -> ScopedPerson | None:
+    """The person that :func:`one_query`'s rows describe, or None."""
+    found = _group(rows, names)
     if not found.subject_ids:
         return None
     row = dict(zip(names, found.rows[0], strict=True))
@@ -162,14 +186,42 @@ def page_in_scope(
 
     People come in internal id order (an index walk on the covering scope index).
     """
-    names = _names(fields)
     if not contract_ids:
-        return ScopedPage(names, [], [], []), False
+        return ScopedPage(_names(fields), [], [], []), False
+    call, names = page_query(
+        processor_id=processor_id,
+        contract_ids=contract_ids,
+        after=after,
+        limit=limit,
+        on=on,
+        fields=fields,
+    )
+    return page_from(raw.cursor(session).all(*call), names, limit=limit)
+
+
+def page_query(
+    *,
+    processor_id: int,
+    contract_ids: Collection[int],
+    after: int | None,
+    limit: int,
+    on: date,
+    fields: Iterable[str],
+) -> tuple[raw.Call, tuple[str, ...]]:
+    """:func:`page_in_scope`'s statement and the names of its columns (as
+    :func:`one_query`); :func:`page_from` reads its rows."""
+    names = _names(fields)
     contracts = sorted(contract_ids)
     in_force = (processor_id, *contracts, on, on)
     tail = (limit + 1,) if after is None else (after, limit + 1)
     stmt = _statement(names, "page" if after is None else "after", len(contracts))
-    rows = raw.cursor(session).all(stmt, (*in_force, *in_force, *tail))
+    return (stmt, (*in_force, *in_force, *tail)), names
+
+
+def page_from(
+    rows: Iterable[Any], names: tuple[str, ...], *, limit: int
+) -> tuple[ScopedPage, bool]:
+    """The page that :func:`page_query`'s rows describe, and whether more follow."""
     page = _group(rows, names)
     return page.head(limit), len(page.subject_ids) > limit
 

@@ -47,6 +47,7 @@ from starlette.responses import Response
 
 from vigie.errors import AuditFailure, VigieError
 from vigie.gateway import audit_batch, disclose, meter
+from vigie.gateway.ahead import Wanted
 from vigie.gateway.disclose import Attempt, Caller, Disclosure, Gate
 from vigie.gateway.problems import INTERNAL, UNAVAILABLE, problem, problem_for
 from vigie.gateway.serial import WriterQueue
@@ -106,13 +107,27 @@ class UnitOfWork:
         )
 
     async def call(
-        self, request: Request, *, kind: str, token: str | None, work: Work, status: int = 200
+        self,
+        request: Request,
+        *,
+        kind: str,
+        token: str | None,
+        work: Work,
+        status: int = 200,
+        read_ahead: Wanted | None = None,
     ) -> Response:
-        """Run the request: in the next group commit if ``grouped``, else in the thread pool."""
+        """Run the request: in the next group commit if ``grouped``, else in the thread pool
+        (``read_ahead``: see :func:`vigie.gateway.disclose.begin`)."""
         loop = asyncio.get_running_loop()
         if self._threads is not None:
             run = functools.partial(
-                self.run, request, kind=kind, token=token, work=work, status=status
+                self.run,
+                request,
+                kind=kind,
+                token=token,
+                work=work,
+                status=status,
+                read_ahead=read_ahead,
             )
             context = contextvars.copy_context()
             return await loop.run_in_executor(self._threads, context.run, run)
@@ -199,6 +214,7 @@ class UnitOfWork:
         work: Work,
         status: int = 200,
         now: datetime | None = None,
+        read_ahead: Wanted | None = None,
     ) -> Response:
         """Run one request in a transaction of its own and answer it."""
         now = now or self.clock()
@@ -206,7 +222,12 @@ class UnitOfWork:
         try:
             with self._turn(), self.sessions.begin() as session:
                 caller = disclose.begin(
-                    session, gate=self.gate, token=token, attempt=attempt, now=now
+                    session,
+                    gate=self.gate,
+                    token=token,
+                    attempt=attempt,
+                    now=now,
+                    read_ahead=read_ahead,
                 )
                 result = work(session, caller, attempt, now)
         except VigieError as exc:

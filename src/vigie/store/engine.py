@@ -9,6 +9,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigie.store import pipeline
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 PING_AFTER_IDLE_SECONDS = 1.0
 """A pooled PostgreSQL connection idle longer than this is pinged before it is used."""
@@ -48,6 +50,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     engine = create_engine(url, **kwargs)
     if not kwargs.get("pool_pre_ping"):
         ping_when_idle(engine, after=PING_AFTER_IDLE_SECONDS)
+    pipeline.install(engine)
     return engine
 
 

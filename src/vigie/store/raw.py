@@ -30,8 +30,12 @@ from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
+from vigie.store import pipeline
+
 Kind = TypeEngine[Any] | None
 Processor = Callable[[Any], Any]
+Call = tuple["Statement", Sequence[Any]]
+"""A statement and its parameters, as :meth:`Cursor.together` takes them."""
 
 
 class Statement:
@@ -128,9 +132,10 @@ class _Bound:
 class Cursor:
     """The driver cursor of a SQLAlchemy connection, running :class:`Statement` objects."""
 
-    __slots__ = ("_cursor", "_driver", "_error", "dialect")
+    __slots__ = ("_connection", "_cursor", "_driver", "_error", "dialect")
 
     def __init__(self, connection: Connection) -> None:
+        self._connection = connection
         self.dialect = connection.dialect
         driver = connection.connection.driver_connection
         assert driver is not None
@@ -138,22 +143,29 @@ class Cursor:
         self._cursor = driver.cursor()
         self._error: type[Exception] = self.dialect.loaded_dbapi.Error
 
-    def together(
-        self, calls: Sequence[tuple[Statement, Sequence[Any]]]
-    ) -> list[list[tuple[Any, ...]]]:
+    def together(self, calls: Sequence[Call]) -> list[list[tuple[Any, ...]]]:
         """Each statement's rows, the statements sent in one round trip where the driver
         can (psycopg's pipeline mode: the server runs them back to back); in order, one
-        after the other, elsewhere. If one fails, the error is raised as :meth:`all`'s."""
-        if self.dialect.name != "postgresql" or len(calls) < 2:
+        after the other, elsewhere. If one fails, the error is raised as :meth:`all`'s.
+
+        On PostgreSQL, if they are the transaction's first statements, its ``BEGIN`` goes
+        in the same round trip (:func:`vigie.store.pipeline.open_in_pipeline`)."""
+        if self.dialect.name != "postgresql":
             return [self.all(statement, params) for statement, params in calls]
         bound = [(st.bound(self.dialect), params) for st, params in calls]
+        values = [b.bind(params) for b, params in bound]  # before any BEGIN is decided
+        begin = pipeline.open_in_pipeline(self._connection)
+        if len(calls) < 2 and not begin:
+            return [self.all(statement, params) for statement, params in calls]
         cursors = [self._driver.cursor() for _ in bound]
         sql = ""
         try:
             with self._driver.pipeline():
-                for cur, (b, params) in zip(cursors, bound, strict=True):
+                if begin:
+                    self._cursor.execute(b"BEGIN")
+                for cur, (b, _), params in zip(cursors, bound, values, strict=True):
                     sql = b.sql
-                    cur.execute(b.sql, b.bind(params))
+                    cur.execute(b.sql, params)
             return [b.read(cur.fetchall()) for cur, (b, _) in zip(cursors, bound, strict=True)]
         except self._error as exc:
             raise self._wrap(sql, (), exc) from exc
@@ -199,6 +211,21 @@ class Cursor:
                 self._cursor.executemany(bound.sql, values)
         except self._error as exc:
             raise self._wrap(bound.sql, values, exc) from exc
+
+    def with_commit(
+        self, statement: Statement, params: Sequence[Any], *, failure: pipeline.Failure
+    ) -> None:
+        """Execute a write that nothing later in the transaction reads back; on PostgreSQL
+        it is sent with the transaction's ``COMMIT``, in one round trip
+        (:func:`vigie.store.pipeline.send_with_commit`), and if it fails there the commit
+        raises ``failure(error)``. Elsewhere it runs at once (errors as :meth:`run`'s)."""
+        bound = statement.bound(self.dialect)
+        values = bound.bind(params)
+        if self.dialect.name == "postgresql" and pipeline.send_with_commit(
+            self._connection, bound.sql, values, failure=failure
+        ):
+            return
+        self.run(statement, params)
 
     def copy(self, statement: Statement, rows: Sequence[Sequence[Any]]) -> None:
         """Like :meth:`many` for a plain ``INSERT INTO t (columns) VALUES (...)``; on
@@ -251,6 +278,10 @@ def cursor_of(connection: Connection) -> Cursor:
     found: Cursor | None = connection.info.get(_CURSOR)
     if found is None:
         found = connection.info[_CURSOR] = Cursor(connection)
+    elif found._connection is not connection:
+        # Same driver connection, a new checkout: the pipeline's BEGIN / COMMIT hooks and
+        # the savepoint check must see this Connection's state, not a closed one's.
+        found._connection = connection
     return found
 
 
