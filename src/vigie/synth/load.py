@@ -170,7 +170,7 @@ def _load(
     # The scope index stays: assignments are inserted in its order (see _assign).
     keep = {"ix_assignments_scope"}
     with (
-        writer.without_indexes(tables, keep=keep) as build,  # type: ignore[arg-type]
+        writer.without_indexes(tables, keep=keep),  # type: ignore[arg-type]
         ThreadPoolExecutor(1) as worker,
     ):
         pending = worker.submit(prepare, jobs[0])
@@ -186,8 +186,9 @@ def _load(
             done += job[1]
             if progress:
                 progress(done, total)
-        build("ix_subjects_region")  # _assign walks the people of each region through it
+        session.execute(text(WALK_CREATE))
         counts["assignments"] = _assign(session, sqlite=writer.sqlite)
+        session.execute(text(WALK_DROP))
     if not writer.sqlite:  # COPY wrote explicit ids: move the id sequence past them
         session.execute(
             text(
@@ -206,6 +207,14 @@ def job_rows(job: Job, plan: CanaryPlan, *, seed: int, sqlite: bool) -> list[Row
     else:
         people = generate(n, seed=seed, start=start, ids=plan.real_ids[start : start + n])
     return rows_of(people, canary=canary, sqlite=sqlite)
+
+
+# While assigning, a build-time index walks the people of each region in id order with
+# what an assignment needs (the CIR signature): covering, so each processor's walk reads
+# it alone, not every person's row — at 43 million people the table is some 15 GB and
+# each region's two processors would otherwise each read nearly all of it.
+WALK_CREATE = "CREATE INDEX IF NOT EXISTS synth_walk ON subjects (region, id, cir_signed_on)"
+WALK_DROP = "DROP INDEX IF EXISTS synth_walk"
 
 
 def _assign(session: Session, *, sqlite: bool) -> int:
