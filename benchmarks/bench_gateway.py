@@ -19,11 +19,13 @@ The registry is built once by ``vigie.synth.load.synthesize`` (``BENCH_PEOPLE``,
 Usage: ``python -m benchmarks gateway`` (``BENCH_PEOPLE=200000`` for a quick run,
 ``BENCH_SECONDS`` per measurement, default 10; ``BENCH_SERVERS`` among
 ``vigie,datasette,bare,vigie2``; ``BENCH_SRC``: a ``src`` directory the servers import
-Vigie from first, to measure another version with the same script). Each run reports
+Vigie from, to measure another version with the same script; default: this checkout's
+``src``, as ``PYTHONPATH=$PWD/src`` gives the benchmark itself). Each run reports
 the server's CPU time per answer (``/proc``, HTTP included), and :func:`in_process` the
 same requests sent straight to the ASGI app (no HTTP, no server): CPU per answer, and
 the part spent on the event loop (routing, listener layer, response) apart from the
-unit of work's writer thread.
+unit of work's writer thread; :func:`group_cost` the writer thread's CPU per answer for
+groups of four requests committed together, whose low quantiles hold on a loaded machine.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ PROCESSOR = "lingua-idf"
 SAMPLE = 20_000
 PAGE = 100
 HUGE = 2_000_000_000
+_CHECKOUT = Path(__file__).resolve().parents[1]
 
 LUA = """
 local paths = {}
@@ -241,8 +244,10 @@ def _start(kind: str, prep: Prepared, port: int, workers: int = 1) -> subprocess
         VIGIE_DATA_DIR=str(prep.data_dir),
         BENCH_DB=str(prep.db),
         BENCH_COLUMNS=", ".join(prep.columns),
+        # The servers import Vigie from BENCH_SRC if given, else from this checkout's src
+        # (not from wherever the venv's editable install points: another worktree's).
         PYTHONPATH=os.pathsep.join(
-            filter(None, [os.environ.get("BENCH_SRC"), str(Path(__file__).resolve().parents[1])])
+            [os.environ.get("BENCH_SRC") or str(_CHECKOUT / "src"), str(_CHECKOUT)]
         ),
     )
     py = sys.executable
@@ -392,19 +397,22 @@ def breakdown(prep: Prepared, n: int = 300, *, page: int = 1) -> dict[str, float
                     on=at.date(), fields=fields,
                 )  # fmt: skip
                 assert person is not None
-                people = [person]
+                subject_ids = [person.subject_id]
             else:
                 people, _ = scope.page_in_scope(
                     s, processor_id=pid, contract_ids=[contract.id], after=sid - 1,
                     limit=page, on=at.date(), fields=fields,
                 )  # fmt: skip
+                subject_ids = people.subject_ids
             t = tick("scope query", t)
-            subject_ids = [p.subject_id for p in people]
             budget.charge(s, processor_id=pid, subject_ids=subject_ids, now=at,
                           budget=view.budget)  # fmt: skip
             t = tick("budget ledger", t)
             names = gate.pseudonymiser(pid).encode_many(subject_ids)
-            records = [view.project(p.row, pseudonym=x) for p, x in zip(people, names, strict=True)]
+            if page == 1:
+                records = [view.project(person.row, pseudonym=names[0])]
+            else:
+                records = view.project_many(people.names, people.rows, pseudonyms=names)
             body = orjson.dumps(records)
             t = tick("projection, masks, pseudonyms, JSON", t)
             trail.append(
@@ -473,6 +481,54 @@ def in_process(
     return result
 
 
+def group_cost(prep: Prepared, request: str, groups: int, size: int = 4) -> list[float]:
+    """CPU µs per answer of the writer thread's work for groups of ``size`` requests run
+    together (``UnitOfWork._together``: one transaction, one commit), sorted: the low
+    quantiles move little with the machine's load, unlike throughput."""
+    import random
+    from urllib.parse import parse_qsl
+
+    from starlette.requests import Request
+
+    from vigie.gateway.cursor import CursorCodec
+    from vigie.gateway.disclose import Gate
+    from vigie.gateway.lean import list_work, read_work
+    from vigie.gateway.unit import UnitOfWork, _Waiting
+    from vigie.secrets import load_secrets
+    from vigie.store.engine import make_engine, make_session_factory
+
+    engine = make_engine(f"sqlite:///{prep.db}")
+    secrets = load_secrets(prep.data_dir / "secrets")
+    gate = Gate(secrets=secrets, cursors=CursorCodec(secrets, ttl_seconds=3600), max_page_size=1000)
+    uow = UnitOfWork(make_session_factory(engine), gate, lambda: datetime.now(UTC), grouped=True)
+    paths = prep.paths[f"vigie-{request}"].read_text().split()
+
+    def waiting(target: str) -> Any:
+        path, _, query = target.partition("?")
+        scope = {
+            "type": "http", "method": "GET", "path": path, "query_string": query.encode(),
+            "headers": [], "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8000),
+            "scheme": "http", "root_path": "",
+        }  # fmt: skip
+        if request == "read":
+            work = read_work(gate, path.rsplit("/", 1)[1])
+        else:
+            q = dict(parse_qsl(query))
+            work = list_work(gate, int(q.get("limit", PAGE)), q.get("cursor"))
+        now = datetime.now(UTC)
+        return _Waiting(Request(scope), request, prep.token, work, 200, now, None)  # type: ignore[arg-type]
+
+    costs = []
+    for _ in range(groups):
+        group = [waiting(random.choice(paths)) for _ in range(size)]
+        started = time.thread_time()
+        answers = uow._together(group)
+        costs.append((time.thread_time() - started) / size * 1e6)
+        assert answers is not None and all(a.status_code == 200 for a in answers)
+    engine.dispose()
+    return sorted(costs)
+
+
 def statement_overhead(prep: Prepared, n: int = 3000) -> dict[str, float]:
     """Microseconds per trivial statement: ORM session, Core connection, raw sqlite3."""
     from sqlalchemy import text
@@ -538,6 +594,13 @@ def main() -> None:
         print(
             f"  in process, 8 concurrent clients, {request}: CPU {cpu:6.0f} µs/answer, "
             f"of which the event loop {loop:5.0f} µs (load average {os.getloadavg()[0]:.1f})"
+        )
+    for request, groups in (("read", 400), ("page", 80)):
+        costs = group_cost(prep, request, groups)
+        print(
+            f"  writer thread, groups of 4 {request}s run together: CPU per answer "
+            f"min {costs[0]:.0f} µs, p10 {costs[len(costs) // 10]:.0f}, "
+            f"median {costs[len(costs) // 2]:.0f} (load average {os.getloadavg()[0]:.1f})"
         )
     print("  cost of one trivial statement (mean µs):")
     for name, us in statement_overhead(prep).items():

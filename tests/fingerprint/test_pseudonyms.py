@@ -131,3 +131,19 @@ def test_malformed_spellings_raise_without_echoing_the_value(text: str) -> None:
         Pseudonymiser(_test_secrets(), 1).decode(text)
     assert isinstance(caught.value, InvalidInput)
     assert text not in str(caught.value) or text == ""
+
+
+def test_threads_decode_at_once_with_one_pseudonymiser() -> None:
+    """Each thread keeps its own deciphering context (a context is not shared)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from vigie.secrets import InstanceSecrets, Secret
+
+    s = InstanceSecrets(master=Secret(b"k" * 32), signing_key=Ed25519PrivateKey.generate())
+    p = Pseudonymiser(s, 5)
+    ids = list(range(1, 2001))
+    names = p.encode_many(ids)
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(p.decode, names)) == ids

@@ -135,3 +135,42 @@ def test_the_event_loop_stays_free_while_a_group_waits_for_the_database(world: W
     finally:
         holder.close()
     assert (health, waiting, read) == (200, True, 200)
+
+
+class _Seen:
+    """An observer keeping what it is shown (a detector that never objects)."""
+
+    def __init__(self) -> None:
+        self.accesses: list[Any] = []
+
+    def admit(self, session: Any, *, processor_id: int, key_id: int, at: Any) -> None:
+        return None
+
+    def observe(self, session: Any, access: Any) -> None:
+        self.accesses.append(access)
+
+
+def test_a_group_chains_its_events_together_each_with_its_own_number(world: World) -> None:
+    """The group's audit events are appended at its end (vigie.gateway.audit_batch): each
+    request still gets the number of its own event, and the trail and index verify."""
+    ids = world.people(6)
+    world.assign(world.processor("lingua"), ids)
+    token, seen = world.key("lingua"), _Seen()
+    app = world.app(observers=[seen])
+    pseudo = Pseudonymiser(world.secrets, world.processor_id("lingua"))
+    calls = [(f"{SUBJECTS}/{pseudo.encode(i)}", token) for i in ids]
+    calls.append((f"{SUBJECTS}?limit=3", token))
+    assert _together(app, calls) == [200] * 7
+    with world.sessions() as s:
+        events = {
+            seq: (action, set(decode_subjects(blob)))
+            for seq, action, blob in s.execute(
+                select(AuditEvent.seq, AuditEvent.action, AuditEvent.subjects)
+            )
+        }
+    assert len(seen.accesses) == 7
+    for access in seen.accesses:
+        action = "subject:list" if access.kind == "list" else "subject:read"
+        assert events[access.audit_seq] == (action, set(access.subject_ids))
+    assert len({a.audit_seq for a in seen.accesses}) == 7
+    verify_trail(world.engine, public_key=world.secrets.verify_key)

@@ -146,3 +146,24 @@ def test_union_shows_exactly_what_some_contract_shows(views: list[ContractView])
     for name in set(out) - {PSEUDONYM}:
         shown_by = [_expected(v, name) for v in views if name in v.read_fields]
         assert out[name] in shown_by
+
+
+@given(
+    contract_views(),
+    st.lists(st.sampled_from(SUBJECT_FIELDS), unique=True),
+    st.lists(st.dictionaries(st.sampled_from(SUBJECT_FIELDS), st.none()), max_size=5),
+)
+def test_projecting_a_page_is_projecting_each_row(
+    v: ContractView, names: list[str], holes: list[dict[str, None]]
+) -> None:
+    """Column by column (the gateway's pages) gives, row for row, what ``project`` gives,
+    whatever columns the rows carry (a read field they lack shows as None) and whatever
+    values are missing (None stays None through every mask)."""
+    rows = [{**ROW, **hole} for hole in holes]
+    tuples = [tuple(row[name] for name in names) for row in rows]
+    pseudonyms = [f"p{i}" for i in range(len(rows))]
+    page = v.project_many(names, tuples, pseudonyms=pseudonyms)
+    subset = [{name: row[name] for name in names} for row in rows]
+    assert page == [v.project(r, pseudonym=p) for r, p in zip(subset, pseudonyms, strict=True)]
+    for record, row in zip(page, subset, strict=True):  # the same keys in the same order
+        assert list(record) == list(v.project(row, pseudonym="x"))

@@ -79,6 +79,26 @@ def test_statements_share_the_sessions_transaction(sessions: sessionmaker[Sessio
         assert s.scalars(select(RateWindow)).all() == []
 
 
+def test_a_connections_cursor_serves_its_transactions_one_after_the_other(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The cursor is made once per driver connection and kept: after a failed statement,
+    a rollback or a commit, it still runs in the session's current transaction."""
+    a, b = _processors(sessions, 2)
+    with sessions() as s:
+        first = raw.cursor(s)
+        assert raw.cursor(s) is first
+        with pytest.raises(IntegrityError):
+            first.many(_INSERT_RATE, [(a, WHEN, 1), (a, WHEN, 2)])
+        s.rollback()
+        raw.cursor(s).run(_INSERT_RATE, (a, WHEN, 1))
+        s.commit()
+        raw.cursor(s).run(_INSERT_RATE, (b, WHEN, 2))
+        s.rollback()
+    with sessions() as s:
+        assert raw.cursor(s).all(_RATES.sized(2), (a, b, WHEN)) == [(a, WHEN, 1)]
+
+
 def test_driver_errors_are_sqlalchemy_errors(sessions: sessionmaker[Session]) -> None:
     (a,) = _processors(sessions, 1)
     with pytest.raises(IntegrityError), sessions.begin() as s:

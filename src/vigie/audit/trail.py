@@ -136,7 +136,7 @@ def append_many(session: Session, events: Sequence[NewEvent]) -> list[int]:
     encoded = _encode_all(session, events)
     try:
         conn = session.connection()
-        seqs = sequence_rows(raw.Cursor(conn), conn, encoded)
+        seqs = sequence_rows(raw.cursor_of(conn), conn, encoded)
         conn.info[APPENDED] = True
     except SQLAlchemyError as exc:
         _failed(session, exc)
@@ -157,7 +157,7 @@ def stage(session: Session, events: Sequence[NewEvent]) -> None:
     encoded = _encode_all(session, events)
     try:
         conn = session.connection()
-        raw.Cursor(conn).copy(_STAGE, encoded)
+        raw.cursor_of(conn).copy(_STAGE, encoded)
         conn.info[APPENDED] = True
     except SQLAlchemyError as exc:
         _failed(session, exc)

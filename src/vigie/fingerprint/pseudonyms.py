@@ -20,10 +20,12 @@ the spelling alone, knowable without any key, so it tells nothing about anyone.
 from __future__ import annotations
 
 import struct
+import threading
 from collections.abc import Iterable
 from functools import lru_cache
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+import numpy as np
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 
 from vigie.errors import InvalidInput
 from vigie.secrets import InstanceSecrets, KeyVersion
@@ -38,6 +40,12 @@ _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
 _SHIFTS = tuple(range(120, -1, -10))
 _VALUE = {c: i for i, c in enumerate(_ALPHABET)}
 _LAST = frozenset(c for c in _ALPHABET if _VALUE[c] & 3 == 0)  # the two pad bits are zero
+_AS_DIGITS = str.maketrans(_ALPHABET, "0123456789abcdefghijklmnopqrstuv")
+# The same, for a page of blocks at once (numpy): each block's 128 bits and two zero bits
+# cut into 26 groups of five, each group looked up in the alphabet.
+_BLOCKS = np.dtype([("subject_id", ">u8"), ("processor_id", ">u4"), ("tag", ">u4")])
+_ALPHABET_BYTES = np.frombuffer(_ALPHABET.encode("ascii"), dtype=np.uint8)
+_FIVE_BITS = np.array([16, 8, 4, 2, 1], dtype=np.uint8)
 SPELLING = "26 characters of a-z and 2-7, lower case, the last one of a, e, i, m, q, u, y, 4"
 
 
@@ -53,6 +61,17 @@ def _b32(block: bytes) -> str:
     return "".join([_PAIRS[(n >> s) & 1023] for s in _SHIFTS])
 
 
+def _b32_many(blocks: bytes) -> list[str]:
+    """:func:`_b32` of each 16-byte block of ``blocks``, in a few array operations."""
+    n = len(blocks) // 16
+    bits = np.zeros((n, PSEUDONYM_LENGTH * 5), dtype=np.uint8)
+    bits[:, :128] = np.unpackbits(np.frombuffer(blocks, dtype=np.uint8).reshape(n, 16), axis=1)
+    groups = bits.reshape(n, PSEUDONYM_LENGTH, 5) @ _FIVE_BITS
+    text = _ALPHABET_BYTES[groups].tobytes().decode("ascii")
+    size = PSEUDONYM_LENGTH
+    return [text[i : i + size] for i in range(0, n * size, size)]
+
+
 @lru_cache(maxsize=4096)
 def _cipher(key: bytes) -> Cipher[modes.ECB]:
     # ECB over a single block is a keyed pseudorandom permutation, which is what we want.
@@ -61,15 +80,15 @@ def _cipher(key: bytes) -> Cipher[modes.ECB]:
 
 def parse(pseudonym: str) -> bytes:
     """The 16-byte block ``pseudonym`` spells; :class:`MalformedPseudonym` unless canonical."""
-    if len(pseudonym) != PSEUDONYM_LENGTH or pseudonym[-1] not in _LAST:
+    # ``strip`` leaves nothing of a string made of the alphabet only (and something of any
+    # other); the alphabet then maps onto the digits of ``int``'s base 32: no Python loop.
+    if (
+        len(pseudonym) != PSEUDONYM_LENGTH
+        or pseudonym[-1] not in _LAST
+        or pseudonym.strip(_ALPHABET)
+    ):
         raise MalformedPseudonym
-    n = 0
-    try:
-        for c in pseudonym:
-            n = n << 5 | _VALUE[c]
-    except KeyError:
-        raise MalformedPseudonym from None
-    return (n >> 2).to_bytes(16, "big")
+    return (int(pseudonym.translate(_AS_DIGITS), 32) >> 2).to_bytes(16, "big")
 
 
 def purpose(processor_id: int) -> str:
@@ -92,6 +111,7 @@ class Pseudonymiser:
         chosen = version or secrets.current(purpose(processor_id))
         self.version = chosen.version
         self._cipher = _cipher(secrets.derive_version(purpose(processor_id), chosen))
+        self._contexts = threading.local()
 
     @classmethod
     def every_version(cls, secrets: InstanceSecrets, processor_id: int) -> list[Pseudonymiser]:
@@ -101,6 +121,15 @@ class Pseudonymiser:
             for v in secrets.all_versions(purpose(processor_id))
         ]
 
+    def _decryptor(self) -> CipherContext:
+        """This thread's decryption context, kept: ECB deciphers each block on its own, so
+        one context serves every pseudonym (never finalised); making one costs more than
+        deciphering. One per thread: a context is not to be shared between threads."""
+        found: CipherContext | None = getattr(self._contexts, "decryptor", None)
+        if found is None:
+            found = self._contexts.decryptor = self._cipher.decryptor()
+        return found
+
     def encode(self, subject_id: int) -> str:
         """The pseudonym of ``subject_id`` for this processor."""
         enc = self._cipher.encryptor()
@@ -109,14 +138,18 @@ class Pseudonymiser:
     def encode_many(self, subject_ids: Iterable[int]) -> list[str]:
         """The pseudonyms of ``subject_ids``, in order: one cipher pass for them all.
 
-        ECB encrypts each block on its own, so this is :meth:`encode` of each id.
+        ECB encrypts each block on its own, so this is :meth:`encode` of each id; the
+        blocks are packed and spelt as arrays (a page's hundred pseudonyms cost about a
+        fifth of spelling them one by one).
         """
-        blocks = b"".join(_BLOCK.pack(sid, self.processor_id, 0) for sid in subject_ids)
-        if not blocks:
+        ids = np.fromiter(subject_ids, dtype=np.uint64)
+        if not len(ids):
             return []
+        blocks = np.zeros(len(ids), dtype=_BLOCKS)
+        blocks["subject_id"] = ids
+        blocks["processor_id"] = self.processor_id
         enc = self._cipher.encryptor()
-        raw = enc.update(blocks) + enc.finalize()
-        return [_b32(raw[i : i + 16]) for i in range(0, len(raw), 16)]
+        return _b32_many(enc.update(blocks.tobytes()) + enc.finalize())
 
     def decode(self, pseudonym: str) -> int | None:
         """The subject id behind ``pseudonym`` if it is one of this processor's, else None.
@@ -124,8 +157,7 @@ class Pseudonymiser:
         Raises :class:`MalformedPseudonym` if ``pseudonym`` is not spelt as one (see
         :func:`parse`).
         """
-        dec = self._cipher.decryptor()
-        subject_id, processor_id, tag = _BLOCK.unpack(dec.update(parse(pseudonym)) + dec.finalize())
+        subject_id, processor_id, tag = _BLOCK.unpack(self._decryptor().update(parse(pseudonym)))
         if processor_id != self.processor_id or tag != 0:
             return None
         return int(subject_id)

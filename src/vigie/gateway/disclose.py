@@ -37,7 +37,7 @@ from vigie.audit.actions import Action
 from vigie.errors import Denied, InvalidInput, NotFound, VigieError
 from vigie.fingerprint.pseudonyms import MalformedPseudonym, Pseudonymiser
 from vigie.fingerprint.pseudonyms import purpose as pseudonym_purpose
-from vigie.gateway import budget, scope
+from vigie.gateway import audit_batch, budget, scope
 from vigie.gateway.caller import identify
 from vigie.gateway.cursor import CursorCodec
 from vigie.gateway.models import SubjectEvent
@@ -233,9 +233,13 @@ def _record(
 
 
 def _audit(session: Session, gate: Gate, event: trail.NewEvent) -> int | None:
-    """Chain ``event`` now, or stage it for the sequencer (``gate.staged``)."""
+    """Chain ``event`` now, stage it for the sequencer (``gate.staged``), or leave it to
+    the group commit's single append (:mod:`vigie.gateway.audit_batch`): None then, the
+    group gives the number."""
     if gate.staged:
         trail.stage(session, [event])
+        return None
+    if audit_batch.take(session, event):
         return None
     return trail.append_many(session, [event])[0]
 
@@ -324,7 +328,7 @@ def list_subjects(
     after = None
     if cursor:
         after = gate.cursors.decode(cursor, pseudonymiser=caller.pseudonyms, now=now)
-    people, more = scope.page_in_scope(
+    page, more = scope.page_in_scope(
         session,
         processor_id=caller.processor_id,
         contract_ids=caller.views.keys(),
@@ -333,18 +337,14 @@ def list_subjects(
         on=now.date(),
         fields=caller.columns,
     )
-    pseudonyms = caller.pseudonyms.encode_many(p.subject_id for p in people)
-    records = [
-        caller.view(p.contract_ids).project(p.row, pseudonym=pseudonym)
-        for p, pseudonym in zip(people, pseudonyms, strict=True)
-    ]
-    charged = _settle(session, gate, caller, [p.subject_id for p in people], now)
-    if len(charged.admitted) < len(people):
+    records = _project_page(caller, page)
+    charged = _settle(session, gate, caller, page.subject_ids, now)
+    if len(charged.admitted) < len(page.subject_ids):
         kept = len(charged.admitted)
-        people, records, more = people[:kept], records[:kept], True
-    contract_ids = sorted({c for p in people for c in p.contract_ids})
-    fields = sorted({name for r in records for name in r})
-    subject_ids = [p.subject_id for p in people]
+        page, records, more = page.head(kept), records[:kept], True
+    contract_ids = sorted(set().union(*page.contract_ids))
+    fields = sorted(set().union(*(caller.view(c).shown_fields for c in set(page.contract_ids))))
+    subject_ids = page.subject_ids
     seq, seen = _record(
         session,
         gate,
@@ -361,13 +361,13 @@ def list_subjects(
             "limit": limit,
             "newly_counted": charged.newly_counted,
         },
-        cursor_position=people[-1].subject_id if people else after,
+        cursor_position=subject_ids[-1] if subject_ids else after,
         page_size=limit,
     )
     next_cursor = None
-    if more and people:
+    if more and subject_ids:
         next_cursor = gate.cursors.encode(
-            pseudonymiser=caller.pseudonyms, after_subject_id=people[-1].subject_id, now=now
+            pseudonymiser=caller.pseudonyms, after_subject_id=subject_ids[-1], now=now
         )
     body = {"data": records, "next_cursor": next_cursor, "limit": limit}
     return Disclosure(
@@ -380,6 +380,28 @@ def list_subjects(
         budget_used=charged.used(caller.budget),
         access=seen,
     )
+
+
+def _project_page(caller: Caller, page: scope.ScopedPage) -> list[dict[str, Any]]:
+    """Each person of ``page`` through the union of the contracts covering them, in order.
+
+    A page's people are usually all covered by the same contracts: then the whole page is
+    projected at once; otherwise each set of contracts projects its own people.
+    """
+    pseudonyms = caller.pseudonyms.encode_many(page.subject_ids)
+    covers = set(page.contract_ids)
+    if len(covers) == 1:
+        view = caller.view(next(iter(covers)))
+        return view.project_many(page.names, page.rows, pseudonyms=pseudonyms)
+    records: list[dict[str, Any]] = [{} for _ in page.rows]
+    for contract_ids in covers:
+        at = [i for i, c in enumerate(page.contract_ids) if c == contract_ids]
+        projected = caller.view(contract_ids).project_many(
+            page.names, [page.rows[i] for i in at], pseudonyms=[pseudonyms[i] for i in at]
+        )
+        for i, record in zip(at, projected, strict=True):
+            records[i] = record
+    return records
 
 
 def write_event(

@@ -36,9 +36,31 @@ class ScopedPerson(NamedTuple):
     row: Mapping[str, Any]
 
 
+class ScopedPage(NamedTuple):
+    """A page of people in scope, column-ready for
+    :meth:`~vigie.policy.view.ContractView.project_many`: for each person (in id order) the
+    internal id, the contracts covering them and their readable columns (``names``)."""
+
+    names: tuple[str, ...]
+    subject_ids: list[int]
+    contract_ids: list[tuple[int, ...]]
+    rows: list[tuple[Any, ...]]
+
+    def head(self, n: int) -> ScopedPage:
+        """The first ``n`` people."""
+        return ScopedPage(self.names, self.subject_ids[:n], self.contract_ids[:n], self.rows[:n])
+
+
 def _names(fields: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(fields, frozenset):  # a caller's columns: the same few sets, every request
+        return _names_of(fields)
     wanted = set(fields)
     return tuple(name for name in SUBJECT_FIELDS if name in wanted)
+
+
+@lru_cache(maxsize=256)
+def _names_of(fields: frozenset[str]) -> tuple[str, ...]:
+    return tuple(name for name in SUBJECT_FIELDS if name in fields)
 
 
 _IN_FORCE = (
@@ -80,26 +102,27 @@ def _statement(names: tuple[str, ...], kind: str, contracts: int) -> raw.Stateme
     )
 
 
-def _group(rows: Iterable[Any], names: tuple[str, ...]) -> list[ScopedPerson]:
+def _group(rows: Iterable[Any], names: tuple[str, ...]) -> ScopedPage:
     """One person per subject id (rows come sorted by it), with all their contract ids."""
-    contracts: dict[int, list[int]] = {}
-    first: dict[int, Any] = {}
+    ids: list[int] = []
+    contracts: list[list[int]] = []
+    values: list[tuple[Any, ...]] = []
+    last = None
     for row in rows:
-        sid = int(row[0])
-        found = contracts.get(sid)
-        if found is None:
-            contracts[sid] = [int(row[1])]
-            first[sid] = row
-        else:
-            found.append(int(row[1]))
-    return [
-        ScopedPerson(
-            sid,
-            (cids[0],) if len(cids) == 1 else tuple(sorted(set(cids))),
-            dict(zip(names, first[sid][2:], strict=True)),
-        )
-        for sid, cids in contracts.items()
-    ]
+        sid = row[0]
+        if sid == last:
+            contracts[-1].append(int(row[1]))
+            continue
+        last = sid
+        ids.append(int(sid))
+        contracts.append([int(row[1])])
+        values.append(row[2:])
+    return ScopedPage(
+        names,
+        ids,
+        [(c[0],) if len(c) == 1 else tuple(sorted(set(c))) for c in contracts],
+        values,
+    )
 
 
 def one_in_scope(
@@ -118,8 +141,11 @@ def one_in_scope(
     contracts = sorted(contract_ids)
     params = (processor_id, *contracts, on, on, subject_id)
     stmt = _statement(names, "one", len(contracts))
-    people = _group(raw.cursor(session).all(stmt, params), names)
-    return people[0] if people else None
+    found = _group(raw.cursor(session).all(stmt, params), names)
+    if not found.subject_ids:
+        return None
+    row = dict(zip(names, found.rows[0], strict=True))
+    return ScopedPerson(found.subject_ids[0], found.contract_ids[0], row)
 
 
 def page_in_scope(
@@ -131,21 +157,21 @@ def page_in_scope(
     limit: int,
     on: date,
     fields: Iterable[str],
-) -> tuple[list[ScopedPerson], bool]:
+) -> tuple[ScopedPage, bool]:
     """Up to ``limit`` people in scope after internal id ``after``, and whether more follow.
 
     People come in internal id order (an index walk on the covering scope index).
     """
-    if not contract_ids:
-        return [], False
     names = _names(fields)
+    if not contract_ids:
+        return ScopedPage(names, [], [], []), False
     contracts = sorted(contract_ids)
     in_force = (processor_id, *contracts, on, on)
     tail = (limit + 1,) if after is None else (after, limit + 1)
     stmt = _statement(names, "page" if after is None else "after", len(contracts))
     rows = raw.cursor(session).all(stmt, (*in_force, *in_force, *tail))
-    people = _group(rows, names)
-    return people[:limit], len(people) > limit
+    page = _group(rows, names)
+    return page.head(limit), len(page.subject_ids) > limit
 
 
 _WAS_ASSIGNED = raw.Statement(

@@ -14,8 +14,9 @@ together** (group commit), in one dedicated writer thread: the event loop stays 
 accept connections and answer health checks while a group runs or waits for the lock,
 and the thread hand-over (about 100 µs) is paid once per group, not per request. They
 run one after the other in one transaction, each exactly as it would alone (the ledger
-and the audit chain see the earlier ones), and none is answered before that transaction
-commits. If any of them fails, the whole transaction is rolled back — nothing of any of
+sees the earlier ones; their audit events are chained together at the end of the group,
+in order, by :mod:`vigie.gateway.audit_batch`), and none is answered before that
+transaction commits. If any of them fails, the whole transaction is rolled back — nothing of any of
 them was disclosed, counted or recorded — and each is run again alone through
 :meth:`UnitOfWork.run`, so refusals, their records and their answers are the ones a lone
 request gets. One begin and one commit then serve several requests, which is most of a
@@ -45,7 +46,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
 from vigie.errors import AuditFailure, VigieError
-from vigie.gateway import disclose, meter
+from vigie.gateway import audit_batch, disclose, meter
 from vigie.gateway.disclose import Attempt, Caller, Disclosure, Gate
 from vigie.gateway.problems import INTERNAL, UNAVAILABLE, problem, problem_for
 from vigie.gateway.serial import WriterQueue
@@ -167,6 +168,7 @@ class UnitOfWork:
         attempts = []
         try:
             with self._turn(), self.sessions.begin() as session:
+                audit_batch.gather(session)  # the group's events chained at its end
                 for w in group:
                     attempt = Attempt(origin=_origin(w.request), kind=w.kind)
                     attempts.append(attempt)
@@ -174,6 +176,7 @@ class UnitOfWork:
                         session, gate=self.gate, token=w.token, attempt=attempt, now=w.now
                     )
                     results.append(w.work(session, caller, attempt, w.now))
+                results = audit_batch.settle(session, results)
         except Exception:  # each request runs again alone and meets its own fate
             return None
         withheld = self._observe([w.request for w in group], results)

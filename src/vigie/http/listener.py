@@ -15,11 +15,14 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp
 
 from vigie.http.limits import RequestLimits
 from vigie.http.middleware import ListenerMiddleware
 from vigie.http.probes import Probes
+
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 class Listener(FastAPI):
@@ -43,6 +46,11 @@ class Listener(FastAPI):
         self.probes = probes or Probes()
         self.front: Callable[[ASGIApp], ASGIApp] | None = None
         """Wraps FastAPI's stack, inside the listener's middleware (set before serving)."""
+        # FastAPI's own OpenTelemetry spans, metrics and error logs are off: a listener's
+        # metrics and access lines are Vigie's (vigie.http.middleware, free of personal
+        # data), a span would carry the request's path (a person's pseudonym), and asking
+        # on every request whether a provider is configured costs about 9 µs.
+        kwargs.setdefault("telemetry", NO_TELEMETRY)
         super().__init__(**kwargs)
 
     def build_middleware_stack(self) -> ASGIApp:

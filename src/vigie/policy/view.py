@@ -15,7 +15,7 @@ differently the more revealing form (no mask beats ``month`` beats ``year``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -60,6 +60,9 @@ class ContractView:
     budget: Budget
     _names: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _convert: tuple[tuple[str, Mask], ...] = field(init=False, repr=False, compare=False)
+    _plans: dict[tuple[str, ...], _Plan] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         unknown = self.read_fields - READABLE_FIELDS
@@ -116,6 +119,57 @@ class ContractView:
         for name, convert in self._convert:
             out[name] = convert(out[name])
         return out
+
+    def project_many(
+        self,
+        names: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        pseudonyms: Sequence[str],
+    ) -> list[dict[str, Any]]:
+        """:meth:`project` of each row, the rows given as tuples of the columns ``names``.
+
+        Column by column: each column this contract reads is picked once for the whole
+        page and each mask or date conversion mapped over its column, then one dict is
+        zipped per row (a page of a hundred people costs a fraction of a hundred
+        :meth:`project` calls). A read field missing from ``names`` shows as None, as
+        :meth:`project` shows a field missing from its row.
+        """
+        if not rows:
+            return []
+        names = tuple(names)
+        plan = self._plans.get(names)
+        if plan is None:
+            plan = self._plans[names] = _Plan.of(self, names)
+        table = list(zip(*rows, strict=True))
+        nothing = (None,) * len(rows)
+        columns: list[Sequence[Any]] = [nothing if i is None else table[i] for i in plan.positions]
+        for j, convert in plan.convert:
+            columns[j] = list(map(convert, columns[j]))
+        keys = plan.keys
+        return [
+            dict(zip(keys, values, strict=True))
+            for values in zip(pseudonyms, *columns, strict=True)
+        ]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How :meth:`ContractView.project_many` reads rows of given columns for one view."""
+
+    keys: tuple[str, ...]  # ``pseudonym``, then the read fields in registry order
+    positions: tuple[int | None, ...]  # each read field's column in the rows (None: absent)
+    convert: tuple[tuple[int, Mask], ...]  # (read field's index, its mask or conversion)
+
+    @classmethod
+    def of(cls, view: ContractView, names: tuple[str, ...]) -> _Plan:
+        where = {name: i for i, name in enumerate(names)}
+        index = {name: j for j, name in enumerate(view._names)}
+        return cls(
+            keys=(PSEUDONYM, *view._names),
+            positions=tuple(where.get(name) for name in view._names),
+            convert=tuple((index[name], convert) for name, convert in view._convert),
+        )
 
 
 def _iso(value: Any) -> Any:

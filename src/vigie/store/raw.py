@@ -240,6 +240,20 @@ def text_array(values: Iterable[str]) -> str:
     return "{" + ",".join(out) + "}"
 
 
+_CURSOR = "vigie.store.raw.cursor"
+
+
+def cursor_of(connection: Connection) -> Cursor:
+    """The :class:`Cursor` of ``connection``'s driver connection, made once per driver
+    connection (kept in its ``info``, which lives as long as that driver connection, pool
+    check-ins included; a pooled connection serves one thread at a time): building one
+    costs more than most hot statements."""
+    found: Cursor | None = connection.info.get(_CURSOR)
+    if found is None:
+        found = connection.info[_CURSOR] = Cursor(connection)
+    return found
+
+
 def cursor(session: Session) -> Cursor:
     """A driver cursor in ``session``'s current transaction (begun if need be)."""
-    return Cursor(session.connection())
+    return cursor_of(session.connection())
