@@ -269,6 +269,13 @@ class Settings(BaseSettings):
         description="Confidence from which a leaked row is linked to a registry person "
         "(see docs/leaks.md).",
     )
+    leak_fuzzy_date_cap: int = Field(
+        5_000,
+        ge=1,
+        description="The last fallback of linking compares a row's name with every registry "
+        "person born the same day, unless more people than this share that day: such rows "
+        "are counted in the report's warnings, not searched (see docs/leaks.md).",
+    )
     leak_term_frequency: bool = Field(
         True,
         description="Weigh an agreeing name, family name, birth date or postal code by how "

@@ -24,7 +24,16 @@ from vigie.audit.actions import Action
 from vigie.audit.anchors import Bound
 from vigie.audit.evidence import require_verified
 from vigie.audit.models import EVENTS
-from vigie.audit.seals import EXPOSURES, REGISTRY, canonical_rows, reseal
+from vigie.audit.seals import (
+    ASSIGNMENTS,
+    CANARY_CONTACTS,
+    EXPOSURES,
+    REGISTRY,
+    bucket_digest,
+    canonical_rows,
+    reseal,
+    scan,
+)
 from vigie.audit.verify import verify_trail
 from vigie.breach.incidents import open_incident, record_exposure
 from vigie.errors import IntegrityError
@@ -521,4 +530,46 @@ def test_a_writer_refuses_rows_no_seal_covers(
     assert str(info.value) == (
         f"{BUCKET0} holds rows that no seal covers (written behind Vigie's back, or before "
         "seals); nothing written — run `vigie audit verify`"
+    )
+
+
+AWKWARD = ['Zoë "Zo" O\'Brien', "back\\slash", "tab\tnew\nline\r\x01\x1f\x7f", "Ангелина",
+           "李小龙", "😀 \u2028\u2029\ufeff", ""]  # fmt: skip
+SUBJECT_SET = text(
+    "UPDATE subjects SET given_name = :v, family_name_native = :v, email = NULL WHERE id = :i"
+)
+VERSION_SET = text(
+    "UPDATE subject_versions SET city = :v "
+    "WHERE subject_id = (SELECT min(subject_id) FROM subject_versions) + :i"
+)
+
+
+def test_a_whole_table_scan_gives_each_bucket_the_digest_read_row_by_row(
+    population: Engine,
+) -> None:
+    """On SQLite a whole scan has SQLite write each canonical line (``json_array``); a
+    writer checking one bucket reads its rows into Python (:func:`canonical_rows`). Both
+    must give the same bytes, whatever the text, or a seal made one way fails the other."""
+    with population.begin() as conn:
+        for i, value in enumerate(AWKWARD, start=1):
+            values = {"v": value, "i": i}
+            conn.execute(SUBJECT_SET, values)
+            conn.execute(VERSION_SET, values)
+        dbapi = conn.connection.driver_connection
+        for seal in (REGISTRY, ASSIGNMENTS, CANARY_CONTACTS):
+            digests, rows = scan(dbapi, conn.dialect.name, seal)
+            assert rows and digests
+            assert digests == {k: bucket_digest(conn, seal, k) for k in digests}
+
+
+def test_a_value_json_cannot_hold_is_named_by_its_bucket(
+    population: Engine, secrets: InstanceSecrets
+) -> None:
+    if population.dialect.name != "sqlite":
+        pytest.skip("a blob in a text column: SQLite's flexible typing only")
+    with population.begin() as conn:
+        conn.execute(text("UPDATE subjects SET city = x'00ff' WHERE id = 5"))
+    assert _fails(population, secrets) == (
+        "registry: subjects, bucket 0 (person ids 0..1023): a row holds a value of the "
+        "wrong type (altered behind Vigie's back)"
     )

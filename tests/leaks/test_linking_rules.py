@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import defaultdict
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -118,3 +120,39 @@ def test_identifier_against_name_and_birth_date_is_not_settled(
     row = [pb.given_name, pb.family_name, pb.birth_date.strftime("%d/%m/%Y"), pa.email, ""]
     linked = triage(write_csv(leak_dir / "conflict.csv", [HEADERS_FR[f] for f in FIELDS], [row]))
     assert linked == {2: pb.ref}
+
+
+@pytest.mark.parametrize("cap", [5_000, 1])
+def test_a_row_whose_birth_date_is_too_common_is_counted_not_dropped_silently(
+    world: World,
+    engine: Engine,
+    settings: Settings,
+    secrets: InstanceSecrets,
+    leak_dir: Path,
+    cap: int,
+) -> None:
+    """A row that only the birth-date fallback could find (its family name misspelt, no
+    contact) is searched when its day is shared by at most ``leak_fuzzy_date_cap``
+    people; past the cap it is not, and the report says how many such rows there were."""
+    by_day: dict[date, list[int]] = defaultdict(list)
+    for sid in sorted(set(world.people) - world.canaries):
+        p = world.people[sid]
+        if len(p.family_name) >= 6 and p.family_name.isalpha():
+            by_day[p.birth_date].append(sid)
+    shared = [ids[0] for ids in by_day.values() if len(ids) >= 2]  # a day two people share
+    p = world.people[shared[0]]
+    misspelt = p.family_name[:-1] + ("x" if p.family_name[-1] != "x" else "y")
+    row = [p.given_name, misspelt, p.birth_date.strftime("%d/%m/%Y"), "", ""]
+    path = write_csv(leak_dir / "crowded.csv", [HEADERS_FR[f] for f in FIELDS], [row])
+    capped = settings.model_copy(update={"leak_fuzzy_date_cap": cap})
+    report = analyze(engine, paths=[path], secrets=secrets, settings=capped)
+    if cap == 1:
+        assert report.crowded_rows == 1 and report.matched_rows == 0
+        assert report.as_dict()["warnings"] == [
+            "1 rows with a name and a birth date matched nobody by name and were compared "
+            "with nobody born that day: more than 1 registry people share each of those dates "
+            "(setting leak_fuzzy_date_cap). They are left unlinked and may still be registry "
+            "people."
+        ]
+    else:
+        assert report.crowded_rows == 0 and report.as_dict()["warnings"] == []

@@ -160,6 +160,7 @@ def test_sqlite_connection_is_restored_after_the_bulk_load(engine):
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert raw.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert raw.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert raw.execute("PRAGMA mmap_size").fetchone()[0] == 0
 
 
 def test_an_interrupted_load_leaves_nothing_behind(engine, sessions):

@@ -35,10 +35,13 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import sqlite3
 from collections.abc import Callable, Collection, Iterable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -55,6 +58,7 @@ SHIFT = 10  # a bucket holds the rows of 2**SHIFT consecutive person ids
 BATCH = 20_000
 _FORMAT = b"vigie-seal-1\n"
 _EMPTY = hashlib.sha256(b"").digest()
+_first = itemgetter(0)
 
 
 @dataclass(frozen=True)
@@ -211,11 +215,17 @@ _SQLITE: dict[str | None, Callable[[Any], Any]] = {"json": json.loads}
 
 @dataclass(frozen=True)
 class _Reader:
-    """The SQL of one sealed table and how its rows are made canonical, on one dialect."""
+    """The SQL of one sealed table and how its rows are made canonical, on one dialect.
+
+    ``lines_sql`` (SQLite, a table without JSON columns or scope): every row's bucket and
+    canonical line, made by SQLite's ``json_array`` — the bytes ``orjson`` writes for the
+    same values (``tests/audit/test_seals.py`` holds the two to it), without a Python
+    object per value."""
 
     bucket_sql: str
     all_sql: str
     convert: tuple[tuple[int, Callable[[Any], Any]], ...]
+    lines_sql: str | None = None
 
     def rows(self, rows: list[Any]) -> list[Any]:
         if not self.convert:
@@ -236,11 +246,17 @@ def _reader(seal: Seal, part: Part, dialect: str) -> _Reader:
     scope = f"{seal.scope} = {mark} AND " if seal.scope else ""
     columns = ", ".join(part.columns)
     table = _SQLITE if dialect == "sqlite" else _PG
+    convert = tuple((i, table[k]) for i, k in enumerate(_kinds(part)) if k in table)
+    lines = dialect == "sqlite" and not convert and seal.scope is None
     return _Reader(
         bucket_sql=f"SELECT {columns} FROM {part.table} WHERE {scope}{part.subject} >= {mark} "
         f"AND {part.subject} < {mark} ORDER BY {part.order}",
         all_sql=f"SELECT {columns} FROM {part.table} ORDER BY {part.order}",
-        convert=tuple((i, table[k]) for i, k in enumerate(_kinds(part)) if k in table),
+        convert=convert,
+        lines_sql=f"SELECT {part.subject} >> {SHIFT}, json_array({columns}) || char(10) "
+        f"FROM {part.table} ORDER BY {part.order}"
+        if lines
+        else None,
     )
 
 
@@ -308,7 +324,45 @@ def _key_of(seal: Seal, part: Part) -> Callable[[Any], str]:
 
 def scan(dbapi: Any, dialect: str, seal: Seal) -> tuple[dict[str, bytes], int]:
     """The digest of every bucket that holds rows, and how many rows (one streamed pass
-    per table; a server-side cursor on PostgreSQL)."""
+    per table; a server-side cursor on PostgreSQL; on SQLite the canonical lines made in
+    SQL when every table has them)."""
+    readers = [_reader(seal, part, dialect) for part in seal.parts]
+    hashed = None
+    if all(r.lines_sql for r in readers):
+        # A value JSON cannot hold (a blob, written behind Vigie's back) stops SQLite: the
+        # row-by-row pass below then names the bucket.
+        with suppress(sqlite3.OperationalError):
+            hashed = _hash_lines(dbapi, seal, [str(r.lines_sql) for r in readers])
+    hashers, rows_seen = hashed or _hash_rows(dbapi, dialect, seal)
+    digests = {
+        k: _combine(seal, k, [_EMPTY if h is None else h.digest() for h in slot])
+        for k, slot in hashers.items()
+    }
+    return digests, rows_seen
+
+
+def _hash_lines(dbapi: Any, seal: Seal, queries: list[str]) -> tuple[dict[str, list[Any]], int]:
+    """Each bucket's hashes, from ``(bucket, line)`` rows in the seal's order."""
+    hashers: dict[str, list[Any]] = {}
+    rows_seen = 0
+    for i, sql in enumerate(queries):
+        cur = dbapi.cursor()
+        try:
+            cur.execute(sql)
+            while batch := cur.fetchmany(BATCH):
+                rows_seen += len(batch)
+                for k, group in itertools.groupby(batch, _first):
+                    slot = hashers.setdefault(str(k), [None] * len(seal.parts))
+                    if slot[i] is None:
+                        slot[i] = hashlib.sha256()
+                    slot[i].update("".join([line for _k, line in group]).encode())
+        finally:
+            cur.close()
+    return hashers, rows_seen
+
+
+def _hash_rows(dbapi: Any, dialect: str, seal: Seal) -> tuple[dict[str, list[Any]], int]:
+    """Each bucket's hashes, row by row through :func:`canonical_rows`."""
     hashers: dict[str, list[Any]] = {}
     rows_seen = 0
     for i, part in enumerate(seal.parts):
@@ -329,11 +383,7 @@ def scan(dbapi: Any, dialect: str, seal: Seal) -> tuple[dict[str, bytes], int]:
                         raise IntegrityError(_wrong_type(seal, part, k)) from None
         finally:
             cur.close()
-    digests = {
-        k: _combine(seal, k, [_EMPTY if h is None else h.digest() for h in slot])
-        for k, slot in hashers.items()
-    }
-    return digests, rows_seen
+    return hashers, rows_seen
 
 
 # --- writing ---------------------------------------------------------------------------

@@ -37,6 +37,8 @@ def _summary(report: LeakReport) -> None:
         ),
         highlight=False,
     )
+    for warning in report.warnings():
+        console.print(Text.assemble(("Not searched: ", "bold yellow"), warning), highlight=False)
     columns = Table(title="Columns", show_lines=False)
     for name in ("file", "header", "kind", "via", "fit", "values"):
         columns.add_column(name)

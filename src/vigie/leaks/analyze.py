@@ -129,11 +129,12 @@ def _run(
         with meter.phase("linking"):
             processor_ids = [pid for (pid,) in session.execute(select(Processor.id))]
             decode_pseudonyms(con, secrets, processor_ids)
-            link(
+            linked = link(
                 con,
                 registry_size=registry_size,
                 threshold=settings.leak_match_threshold,
                 term_frequency=settings.leak_term_frequency,
+                date_cap=settings.leak_fuzzy_date_cap,
             )
         lap("link")
         parsed = sum(s.rows for s in sources)
@@ -243,4 +244,6 @@ def _run(
             links=links,
             explanations=explanations,
             registry_from_snapshot=cached,
+            crowded_rows=linked.crowded_rows,
+            date_cap=settings.leak_fuzzy_date_cap,
         )

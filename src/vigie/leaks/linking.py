@@ -61,7 +61,7 @@ W_NAME_BIRTH = 28.0
 FUZZY_MIN = 85.0  # token_sort_ratio from which two names agree (with a 4-bit discount)
 FUZZY_DISCOUNT = 4.0
 RARE_NAME = 20  # a name key shared by at most this many people is a block on its own
-MAX_CANDIDATES_PER_DATE = 5_000
+MAX_CANDIDATES_PER_DATE = 5_000  # the default of setting ``leak_fuzzy_date_cap``
 
 
 def decode_pseudonyms(
@@ -394,8 +394,9 @@ def _may_be_close(a: str, b: str) -> str:
     return f"(200 * least({la}, {lb}) >= {FUZZY_MIN} * ({la} + {lb}) OR {_wildcard_may_fit(a, b)})"
 
 
-def _name_candidates(con: duckdb.DuckDBPyConnection) -> None:
-    """Table ``cand_names``: name-based candidates of the rows ``todo`` holds."""
+def _name_candidates(con: duckdb.DuckDBPyConnection, date_cap: int) -> int:
+    """Table ``cand_names``: name-based candidates of the rows ``todo`` holds. Returns
+    how many rows the birth-date fallback could not search (see :class:`Linked`)."""
     blocks = [
         "d.name_key = r.name_key AND d.birth_date = r.birth_date",
         "d.native_key = r.native_key AND d.birth_date = r.birth_date",
@@ -417,7 +418,12 @@ def _name_candidates(con: duckdb.DuckDBPyConnection) -> None:
         )
     )
     # Rows with a name and a birth date but still no candidate: block on the birth date,
-    # keep the pairs whose names are close.
+    # keep the pairs whose names are close — unless too many people share that date.
+    crowded = con.execute(
+        f"""SELECT count(*) FROM todo d ANTI JOIN cand_names USING (row_id)
+            JOIN reg_freq f ON f.kind = 'birth' AND f.value = CAST(d.birth_date AS VARCHAR)
+            WHERE f.n > {int(date_cap)}"""
+    ).fetchall()[0][0]
     con.execute(
         f"""CREATE OR REPLACE TABLE fuzzy_pairs AS
         SELECT d.row_id, r.subject_id, d.name_key AS a, r.name_key AS b,
@@ -425,7 +431,7 @@ def _name_candidates(con: duckdb.DuckDBPyConnection) -> None:
         FROM (SELECT * FROM todo ANTI JOIN cand_names USING (row_id)
               WHERE birth_date IS NOT NULL) d
         JOIN reg r ON d.birth_date = r.birth_date
-        WHERE r.birth_freq <= {MAX_CANDIDATES_PER_DATE}
+        WHERE r.birth_freq <= {int(date_cap)}
           AND ({_may_be_close("d.name_key", "r.name_key")}
                OR {_may_be_close("d.name_key", "r.native_key")})"""
     )
@@ -434,6 +440,7 @@ def _name_candidates(con: duckdb.DuckDBPyConnection) -> None:
         f"""INSERT INTO cand_names SELECT DISTINCT p.row_id, p.subject_id FROM fuzzy_pairs p
             JOIN fuzzy_values v USING (a, b, c) WHERE v.sim >= {FUZZY_MIN}"""
     )
+    return int(crowded)
 
 
 # -- deciding ----------------------------------------------------------------------------
@@ -471,15 +478,29 @@ def _per_subject(con: duckdb.DuckDBPyConnection, scored: str, table: str) -> Non
     )
 
 
+@dataclass(frozen=True)
+class Linked:
+    """What :func:`link` left undone, for the report to say.
+
+    ``crowded_rows``: rows that reached the last fallback (a name and a birth date, no
+    candidate from any block) but whose birth date more than ``date_cap`` registry
+    people share (setting ``leak_fuzzy_date_cap``), so they were compared with nobody —
+    in a registry of tens of millions the busiest dates pass the default cap. Such a row
+    may belong to a registry person and is left unlinked."""
+
+    crowded_rows: int
+
+
 def link(
     con: duckdb.DuckDBPyConnection,
     *,
     registry_size: int,
     threshold: float,
     term_frequency: bool = True,
-) -> None:
+    date_cap: int = MAX_CANDIDATES_PER_DATE,
+) -> Linked:
     """Tables ``scored`` (every candidate version) and ``links`` (best person per linked row);
-    ``term_frequency``: see :class:`Weights`."""
+    ``term_frequency``: see :class:`Weights`; ``date_cap``: see :class:`Linked`."""
     weights = Weights.of(con, registry_size=registry_size, term_frequency=term_frequency)
     log_n = weights.log_n
     limit = float(threshold)
@@ -489,7 +510,7 @@ def link(
     )
     terms = present_terms(con, weights)
     _identifier_round(con, terms, log_n, limit)
-    _name_round(con, terms, log_n)
+    crowded = _name_round(con, terms, log_n, date_cap)
     _one_person_one_row(con, log_n, limit)
     con.execute(
         f"""CREATE OR REPLACE TABLE links AS
@@ -501,6 +522,7 @@ def link(
             SELECT row_id, subject_id, is_canary, score, confidence FROM second
             WHERE confidence >= {limit}"""
     )
+    return Linked(crowded_rows=crowded)
 
 
 def _identifier_round(
@@ -518,14 +540,16 @@ def _identifier_round(
     )
 
 
-def _name_round(con: duckdb.DuckDBPyConnection, terms: list[Term], log_n: float) -> None:
+def _name_round(
+    con: duckdb.DuckDBPyConnection, terms: list[Term], log_n: float, date_cap: int
+) -> int:
     """Name candidates of the rows not settled, scored into ``scored``; table ``first``:
-    each such row's best person over all its candidates."""
+    each such row's best person over all its candidates. Returns the crowded rows."""
     con.execute(
         """CREATE OR REPLACE TABLE todo AS
            SELECT * FROM dump ANTI JOIN settled USING (row_id) WHERE name_key IS NOT NULL"""
     )
-    _name_candidates(con)
+    crowded = _name_candidates(con, date_cap)
     con.execute(
         "CREATE OR REPLACE TABLE cand_new AS SELECT * FROM cand_names EXCEPT SELECT * FROM cand"
     )
@@ -537,6 +561,7 @@ def _name_round(con: duckdb.DuckDBPyConnection, terms: list[Term], log_n: float)
     )
     _per_subject(con, "open_scored", "per_subject")
     _best(con, log_n, "per_subject", "first")
+    return crowded
 
 
 def _one_person_one_row(con: duckdb.DuckDBPyConnection, log_n: float, limit: float) -> None:

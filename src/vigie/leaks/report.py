@@ -67,10 +67,27 @@ class LeakReport:
     # line, ref, score, confidence and the (field, bits) that made the score; held
     # column-wise by vigie.leaks.explain.Explanations, built one at a time when written.
     explanations: Sequence[dict[str, Any]] = field(default_factory=list)
+    # Rows the last fallback could not search: their birth date is too common in the
+    # registry (vigie.leaks.linking.Linked); said, never silently dropped.
+    crowded_rows: int = 0
+    date_cap: int = 0  # the cap they passed (setting leak_fuzzy_date_cap)
 
     @property
     def affected_subjects(self) -> int:
         return self.affected.real_count
+
+    def warnings(self) -> list[str]:
+        """What the triage could not do, in plain sentences (JSON, HTML and CLI alike)."""
+        out = []
+        if self.crowded_rows:
+            out.append(
+                f"{self.crowded_rows:,} rows with a name and a birth date matched nobody by "
+                "name and were compared with nobody born that day: more than "
+                f"{self.date_cap:,} registry people share each of those dates "
+                "(setting leak_fuzzy_date_cap). "
+                "They are left unlinked and may still be registry people."
+            )
+        return out
 
     def field_totals(self) -> dict[str, int]:
         """Affected real people per exposed field, most exposed first."""
@@ -87,6 +104,8 @@ class LeakReport:
             "rows": self.rows,
             "rejected_rows": self.rejected_rows,
             "rejected_samples": self.rejected_samples,
+            "crowded_rows": self.crowded_rows,
+            "warnings": self.warnings(),
             "columns": self.columns,
             "field_evidence": self.field_evidence,
             "matched_rows": self.matched_rows,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from typing import Any
@@ -26,6 +26,7 @@ _DAY0 = date(1900, 1, 1)
 _DAYS = 73_050  # 1900-01-01 .. 2099-12-31
 _EPOCH_OFFSET = (date(1970, 1, 1) - _DAY0).days
 _BULK_CACHE_KIB = 512 * 1024  # page cache while bulk loading
+_BULK_MMAP_BYTES = 8 << 30  # reads through a memory map while bulk loading
 
 
 @cache
@@ -60,16 +61,15 @@ class Rows:
     table: Table
     columns: tuple[str, ...]
     values: list[list[Any]]
-    _tuples: list[tuple[Any, ...]] | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.values[0]) if self.values else 0
 
-    def tuples(self) -> list[tuple[Any, ...]]:
-        """The rows as tuples (built once; call it off the writing thread to save it time)."""
-        if self._tuples is None:
-            object.__setattr__(self, "_tuples", list(zip(*self.values, strict=True)))
-        return self._tuples  # type: ignore[return-value]
+    def tuples(self) -> Iterator[tuple[Any, ...]]:
+        """The rows as tuples, made as the writer takes them: ``zip`` then reuses one
+        tuple for every row instead of allocating a row's tuple each (a list of them cost
+        more CPU than the insert saved by building it on another thread)."""
+        return zip(*self.values, strict=True)
 
 
 class BulkWriter:
@@ -137,8 +137,13 @@ def bulk_mode(conn: Connection, *, spill: bool = False) -> Iterator[None]:
     - ``foreign_keys=OFF``: the loader writes ids it allocated itself, consistent by
       construction, and per-row parent look-ups would double the cost;
     - a 512 MiB page cache, in-memory temporary sorts and two sorter threads (index
-      builds). ``spill``: temporary sorts in files instead, for builds whose index
-      sorts would take gigabytes of memory (tens of millions of people).
+      builds);
+    - reads through a memory map of up to 8 GiB (the assignments, index builds and
+      seals read what the load wrote: 15-20 % less CPU for the seals' scans at a million
+      people than copying each page into the page cache).
+
+    ``spill``: temporary sorts in files instead, for builds whose index sorts would take
+    gigabytes of memory (tens of millions of people).
     """
     if conn.dialect.name != "sqlite":
         yield
@@ -149,11 +154,13 @@ def bulk_mode(conn: Connection, *, spill: bool = False) -> Iterator[None]:
         raw.execute("PRAGMA journal_mode=TRUNCATE")
     raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     for pragma in ("synchronous=OFF", "foreign_keys=OFF", f"cache_size=-{_BULK_CACHE_KIB}",
-                   f"temp_store={'FILE' if spill else 'MEMORY'}", "threads=2"):  # fmt: skip
+                   f"temp_store={'FILE' if spill else 'MEMORY'}", "threads=2",
+                   f"mmap_size={_BULK_MMAP_BYTES}"):  # fmt: skip
         raw.execute(f"PRAGMA {pragma}")
     try:
         yield
     finally:
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
-                       "cache_size=-2000", "temp_store=DEFAULT", "threads=0"):  # fmt: skip
+                       "cache_size=-2000", "temp_store=DEFAULT", "threads=0",
+                       "mmap_size=0"):  # fmt: skip
             raw.execute(f"PRAGMA {pragma}")

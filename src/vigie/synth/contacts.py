@@ -33,8 +33,8 @@ def affine(x: I64, a: int, b: int, m: int) -> I64:
 def phone_numbers(keys: I64) -> list[str]:
     """Distinct French mobile numbers in E.164, one per distinct key below 1.62e8."""
     k = affine(keys, 48_271_031, 12_345_677, _PHONE_SPACE)
-    prefixes = _MOBILE_PREFIXES[k // 1_000_000].tolist()
-    return [f"+33{p}{v:06d}" for p, v in zip(prefixes, (k % 1_000_000).tolist(), strict=True)]
+    national = _MOBILE_PREFIXES[k // 1_000_000] * 1_000_000 + k % 1_000_000  # 9 digits
+    return list(map("+33%d".__mod__, national.tolist()))
 
 
 def refs_of(ids: I64) -> list[str]:
@@ -51,7 +51,7 @@ def refs_of(ids: I64) -> list[str]:
             d = np.where(d > 9, d - 9, d)
         total = total + d
     check = (10 - total % 10) % 10
-    return [f"CIR{i:08d}{c}" for i, c in zip(ids.tolist(), check.tolist(), strict=True)]
+    return list(map("CIR%09d".__mod__, (ids * 10 + check).tolist()))
 
 
 def emails(gv: Obj, fv: Obj, pattern: I64, number: I64, domain: I64) -> list[str]:

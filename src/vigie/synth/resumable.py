@@ -10,7 +10,8 @@ Phases, each committed as it ends:
 1. the CIR providers applied and the secondary indexes dropped (one transaction);
 2. the real people, one transaction per batch (their superseded versions with them),
    then the canaries and their contacts (one transaction);
-3. the assignments, one transaction per processor (the index they need built first);
+3. the assignments, one transaction per processor (the build-time index they walk built
+   first, dropped after them);
 4. the secondary indexes, one transaction each;
 5. the scope counts, the seals of everything written, and the ``subject:synth``,
    ``canary:plant`` and ``registry:population`` events: one transaction.
@@ -46,6 +47,8 @@ from vigie.registry.models import Subject, SubjectVersion
 from vigie.registry.population import declare_population, load_population
 from vigie.synth.bulk import BulkWriter, Rows, bulk_mode
 from vigie.synth.load import (
+    WALK_CREATE,
+    WALK_DROP,
     CanaryPlan,
     Job,
     Progress,
@@ -58,7 +61,6 @@ from vigie.synth.people import generate
 _TABLES = (Subject.__table__, SubjectVersion.__table__, Assignment.__table__,
            CanaryContact.__table__)  # fmt: skip
 _KEEP = "ix_assignments_scope"  # assignments go in in its order (vigie.synth.load._assign)
-_REGION = "ix_subjects_region"  # the assignments walk each region through it
 
 
 def _indexes() -> list[Index]:
@@ -226,8 +228,7 @@ def _load(
 def _assign(session: Session, *, sqlite: bool) -> int:
     """Assign everyone, one processor per transaction, in the order of the one-transaction
     build (the regional processors, then the others, by id); skip processors done."""
-    region_ix = next(ix for ix in Subject.__table__.indexes if ix.name == _REGION)  # type: ignore[attr-defined]
-    region_ix.create(session.connection(), checkfirst=True)
+    session.execute(text(WALK_CREATE))
     session.commit()
     procs = session.execute(select(Processor.id, Processor.region).order_by(Processor.id)).all()
     for regional in (True, False):
@@ -241,6 +242,8 @@ def _assign(session: Session, *, sqlite: bool) -> int:
             if has is None:
                 session.execute(statement, {"pid": pid})
                 session.commit()
+    session.execute(text(WALK_DROP))
+    session.commit()
     return session.scalar(select(func.count()).select_from(Assignment)) or 0
 
 
