@@ -11,6 +11,7 @@ the gateway would have.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,9 +23,12 @@ from vigie.audit.trail import append
 from vigie.processors.models import Assignment, Contract, Processor
 from vigie.registry.models import Subject
 from vigie.secrets import InstanceSecrets
+from vigie.store.engine import make_session_factory
 from vigie.synth.load import synthesize
 
 from ..anchoring import sign
+from ..conftest import fresh_database
+from ..snapshots import Snapshot
 from .helpers import World
 
 PEOPLE = 1500
@@ -57,17 +61,52 @@ def _disclose(session: Session, rng: random.Random) -> None:
             )
 
 
+@pytest.fixture(scope="session")
+def registry_snapshot(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, request: pytest.FixtureRequest
+) -> Iterator[Snapshot]:
+    """The registry and the disclosures of :func:`build_registry`, written once per test
+    process and database kind (:mod:`tests.snapshots`)."""
+    directory = tmp_path_factory.mktemp("registry")
+    ddl = lambda: request.getfixturevalue("pg_ddl")  # noqa: E731 - only for PostgreSQL
+    snapshot = Snapshot(
+        build_registry, lambda kind: fresh_database(kind, directory, sqlite_template, ddl)
+    )
+    yield snapshot
+    snapshot.close()
+
+
 @pytest.fixture
-def world(engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets) -> World:
-    return build_world(engine, sessions, secrets)
+def world(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    secrets: InstanceSecrets,
+    registry_snapshot: Snapshot,
+) -> World:
+    """What :func:`build_world` makes, copied from the session's snapshot and signed
+    with this test's key."""
+    registry_snapshot.restore(engine)
+    sign(sessions, secrets)  # as `vigie synth` and the gateway would have
+    return read_world(sessions)
 
 
 def build_world(engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets) -> World:
     """The registry, its processors and what each received (other suites use it too)."""
-    synthesize(engine, people=PEOPLE, seed=20260115)
-    with sessions.begin() as session:
-        _disclose(session, random.Random(7))
+    build_registry(engine)
     sign(sessions, secrets)  # as `vigie synth` and the gateway would have
+    return read_world(sessions)
+
+
+def build_registry(engine: Engine) -> None:
+    """The people and processors of ``synthesize``, and what each processor fetched,
+    written through the audit trail (not yet anchored by a checkpoint)."""
+    synthesize(engine, people=PEOPLE, seed=20260115)
+    with make_session_factory(engine).begin() as session:
+        _disclose(session, random.Random(7))
+
+
+def read_world(sessions: sessionmaker[Session]) -> World:
+    """The :class:`World` of the registry in the database."""
     from vigie.audit.index import fields_received, received_by
 
     with sessions() as session:
