@@ -11,7 +11,6 @@ the gateway would have.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,6 @@ from vigie.store.engine import make_session_factory
 from vigie.synth.load import synthesize
 
 from ..anchoring import sign
-from ..conftest import fresh_database
 from ..snapshots import Snapshot
 from .helpers import World
 
@@ -61,21 +59,6 @@ def _disclose(session: Session, rng: random.Random) -> None:
             )
 
 
-@pytest.fixture(scope="session")
-def registry_snapshot(
-    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, request: pytest.FixtureRequest
-) -> Iterator[Snapshot]:
-    """The registry and the disclosures of :func:`build_registry`, written once per test
-    process and database kind (:mod:`tests.snapshots`)."""
-    directory = tmp_path_factory.mktemp("registry")
-    ddl = lambda: request.getfixturevalue("pg_ddl")  # noqa: E731 - only for PostgreSQL
-    snapshot = Snapshot(
-        build_registry, lambda kind: fresh_database(kind, directory, sqlite_template, ddl)
-    )
-    yield snapshot
-    snapshot.close()
-
-
 @pytest.fixture
 def world(
     engine: Engine,
@@ -83,8 +66,8 @@ def world(
     secrets: InstanceSecrets,
     registry_snapshot: Snapshot,
 ) -> World:
-    """What :func:`build_world` makes, copied from the session's snapshot and signed
-    with this test's key."""
+    """What :func:`build_world` makes, copied from the session's snapshot
+    (``tests.conftest.registry_snapshot``) and signed with this test's key."""
     registry_snapshot.restore(engine)
     sign(sessions, secrets)  # as `vigie synth` and the gateway would have
     return read_world(sessions)
