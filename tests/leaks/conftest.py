@@ -66,9 +66,19 @@ def world(
     secrets: InstanceSecrets,
     registry_snapshot: Snapshot,
 ) -> World:
-    """What :func:`build_world` makes, copied from the session's snapshot
-    (``tests.conftest.registry_snapshot``) and signed with this test's key."""
-    registry_snapshot.restore(engine)
+    return copied_world(registry_snapshot, engine, sessions, secrets)
+
+
+def copied_world(
+    snapshot: Snapshot,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    secrets: InstanceSecrets,
+) -> World:
+    """What :func:`build_world` makes, copied into ``engine``'s database (fresh and empty)
+    from the session's snapshot (``tests.conftest.registry_snapshot``) and signed with
+    ``secrets``' key."""
+    snapshot.restore(engine)
     sign(sessions, secrets)  # as `vigie synth` and the gateway would have
     return read_world(sessions)
 
