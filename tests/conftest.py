@@ -26,6 +26,7 @@ from sqlalchemy import Engine, create_engine, create_mock_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.pg_schemas import SchemaPool
+from tests.snapshots import Snapshot
 from vigie.secrets import InstanceSecrets, ensure_secrets, load_secrets
 from vigie.settings import Settings
 from vigie.store.engine import make_engine, make_session_factory
@@ -146,6 +147,24 @@ def fresh_database(
     # (what other sessions see, and when, is unchanged).
     yield f"{PG_URL}?options=-csearch_path%3D{schema}%20-csynchronous_commit%3Doff"
     SCHEMAS.give_back(schema)
+
+
+@pytest.fixture(scope="session")
+def registry_snapshot(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, request: pytest.FixtureRequest
+) -> Iterator[Snapshot]:
+    """The leak tests' registry and disclosures (``tests.leaks.conftest.build_registry``),
+    written once per test process and database kind (:mod:`tests.snapshots`); here so
+    that every suite using the leak tests' ``world`` shares it."""
+    from tests.leaks.conftest import build_registry
+
+    directory = tmp_path_factory.mktemp("registry")
+    ddl = lambda: request.getfixturevalue("pg_ddl")  # noqa: E731 - only for PostgreSQL
+    snapshot = Snapshot(
+        build_registry, lambda kind: fresh_database(kind, directory, sqlite_template, ddl)
+    )
+    yield snapshot
+    snapshot.close()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -4,13 +4,16 @@ what a demo run leaves: its terminal output, its log, its instance and its files
 Registered as a plugin by ``tests/conftest.py``. The run is the CLI's, in a process of its
 own (the smallest population with which every step still runs), at ``DEBUG`` with
 ``VIGIE_LOG_FILE`` set, so that the log tests see every line any part of Vigie writes
-about people. The tests that use :func:`demo_run` share the ``xdist_group`` "demo", so that
-``--dist loadgroup`` (``make test``) runs them on one worker and the demo runs once.
+about people. The run is made once per session, whichever xdist worker asks first (a file
+lock in the session's base directory); the tests that use :func:`demo_run` also share the
+``xdist_group`` "demo".
 A test that changes how the demo runs (another population, containment off) runs its own.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import subprocess
 import sys
@@ -46,8 +49,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    """The session's demo run (made by the first test that asks for it)."""
-    root = tmp_path_factory.mktemp("demo-run")
+    """The session's demo run, made once for all its processes: the first test that asks
+    runs it under a file lock; another xdist worker waits on the lock and reads what the
+    run left. (``--dist loadgroup`` no longer keeps the "demo" group on one worker under
+    pytest 9: xdist 3.8 renames ``item._nodeid``, which pytest 9 no longer reads.)"""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the session's
+    root = shared / "demo-run"
+    with (shared / "demo-run.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        result = root / "result.json"
+        if not result.exists():
+            result.write_text(json.dumps(_run(root)), encoding="utf-8")
+        done = json.loads(result.read_text(encoding="utf-8"))
+    return DemoRun(out=root / "demo", log_file=root / "vigie.log", **done)
+
+
+def _run(root: Path) -> dict[str, object]:
+    root.mkdir(exist_ok=True)
     out = root / "demo"
     log_file = root / "vigie.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")} | {
@@ -60,10 +79,4 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
          "--people", str(PEOPLE), "--days", str(DAYS)],
         env=env, cwd=root, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
-    return DemoRun(
-        out=out,
-        log_file=log_file,
-        returncode=done.returncode,
-        stdout=done.stdout,
-        stderr=done.stderr,
-    )
+    return {"returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr}

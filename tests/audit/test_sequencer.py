@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import multiprocessing
 import os
 import signal
@@ -197,7 +198,10 @@ def test_a_deposed_sequencer_is_fenced_off(
 
 
 def test_a_sequencer_paused_inside_its_transaction_is_ended_and_replaced(
-    engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    secrets: InstanceSecrets,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("the lease is shared through PostgreSQL")
@@ -213,10 +217,11 @@ def test_a_sequencer_paused_inside_its_transaction_is_ended_and_replaced(
         paused.begin()
         assert integrate(paused, election=stuck) == 5  # fenced, chained, not yet committed
         time.sleep(1.1)  # the process stops here, holding the lease row and the chain head
-        started = time.monotonic()
-        assert standby.hold(), "the standby could not take over from a paused holder"
-        # ended by the standby, not by the backstop (10 leases idle in the transaction)
-        assert time.monotonic() - started < 5
+        with caplog.at_level(logging.WARNING, logger="vigie.audit.election"):
+            assert standby.hold(), "the standby could not take over from a paused holder"
+        # ended by the standby, not by the backstop (10 leases idle in the transaction):
+        # said by the standby itself, not judged from a duration (a loaded machine's)
+        assert "ended 1 session(s) of an expired holder" in caplog.text
         with pytest.raises(SQLAlchemyError):  # it resumes: its session was ended
             paused.commit()
         paused.close()

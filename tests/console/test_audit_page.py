@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.console.conftest import Desk
-from tests.leaks.conftest import build_world
+from tests.leaks.conftest import copied_world
+from tests.snapshots import Snapshot
 from vigie.audit.actions import Action
 from vigie.audit.models import AuditEvent
 from vigie.jobs.kinds import KINDS
@@ -55,8 +56,11 @@ def test_a_verification_runs_as_a_job_with_its_result_on_the_page(
     assert '<span class="tag ok">passed</span>' in overview
 
 
-def test_the_proof_of_one_disclosure_by_event_or_by_processor_and_person(desk: Desk) -> None:
-    registry = build_world(desk.world.engine, desk.world.sessions, desk.world.secrets)
+def test_the_proof_of_one_disclosure_by_event_or_by_processor_and_person(
+    desk: Desk, registry_snapshot: Snapshot
+) -> None:
+    w = desk.world
+    registry = copied_world(registry_snapshot, w.engine, w.sessions, w.secrets)
     name = "lingua-idf"
     person = registry.people[registry.real_received(name)[0]].ref
     desk.operator("audrey", "auditor")

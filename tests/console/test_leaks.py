@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from tests.console.conftest import Client, Desk
-from tests.leaks.conftest import build_world
+from tests.leaks.conftest import copied_world
 from tests.leaks.helpers import HEADERS_FR, World, leak_rows, write_csv
+from tests.snapshots import Snapshot
 from vigie.audit.actions import Action
 from vigie.audit.models import AuditEvent
 from vigie.jobs import queue
@@ -25,9 +26,9 @@ FIELDS = ["given_name", "family_name", "email"]
 
 
 @pytest.fixture
-def registry(desk: Desk) -> World:
+def registry(desk: Desk, registry_snapshot: Snapshot) -> World:
     w = desk.world
-    return build_world(w.engine, w.sessions, w.secrets)
+    return copied_world(registry_snapshot, w.engine, w.sessions, w.secrets)
 
 
 @pytest.fixture

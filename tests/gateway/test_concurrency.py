@@ -138,7 +138,7 @@ def test_budget_holds_across_processes_calling_the_library(world: World) -> None
 def test_budget_holds_against_a_real_multi_worker_server(world: World, tmp_path: Path) -> None:
     token, pseudonyms = _prepare(world)
     log = tmp_path / "serve.log"
-    args = ("--workers", "2", "--log-level", "warning")
+    args = ("--workers", "2", "--no-worker", "--log-level", "warning")  # no job worker: no job
     with serving(world.settings, log, *args) as base:
         results = _run(_http_client, [(base, token, s) for s in _slices(pseudonyms, 3)])
     assert "Traceback" not in log.read_text()

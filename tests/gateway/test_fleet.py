@@ -27,6 +27,9 @@ from vigie.audit.sequencer import integrate_all
 from vigie.audit.verify import verify_trail
 from vigie.fingerprint.pseudonyms import Pseudonymiser
 
+# A host as tests/hosts.py starts one: the API listener, no job worker (no job is queued).
+HOST = ("--no-worker", "--log-level", "warning")
+
 
 @pytest.mark.slow
 def test_pausing_one_host_leaves_the_other_answering(world: World, tmp_path: Path) -> None:
@@ -55,12 +58,8 @@ def test_pausing_one_host_leaves_the_other_answering(world: World, tmp_path: Pat
                 i += 1
 
     with ExitStack() as stack:
-        a = stack.enter_context(
-            serving(world.settings, tmp_path / "a.log", "--log-level", "warning")
-        )
-        b = stack.enter_context(
-            serving(world.settings, tmp_path / "b.log", "--log-level", "warning")
-        )
+        a = stack.enter_context(serving(world.settings, tmp_path / "a.log", *HOST))
+        b = stack.enter_context(serving(world.settings, tmp_path / "b.log", *HOST))
         threads = [
             threading.Thread(target=load, args=(a, "a", "lingua"), daemon=True),
             threading.Thread(target=load, args=(b, "b", "civica"), daemon=True),

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from tests.conftest import SQLITE_ONLY
 from tests.gateway.conftest import World
 from tests.gateway.serving import serving
 from vigie.audit.models import AuditEvent, AuditPending
@@ -40,9 +41,10 @@ def test_serve_refuses_an_instance_without_secrets(tmp_path) -> None:  # type: i
 
 @pytest.fixture
 def served(world: World, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """``vigie serve`` on a free loopback port, for ``world``'s instance; its log file."""
+    """``vigie serve`` on a free loopback port, for ``world``'s instance; its log file.
+    No job worker alongside: the bounds are the listener's (it costs a Python process)."""
     log = tmp_path / "serve.log"
-    with serving(world.settings, log, "--log-level", "info") as base:
+    with serving(world.settings, log, "--no-worker", "--log-level", "info") as base:
         yield base, log
 
 
@@ -120,6 +122,9 @@ def _recorded(world: World) -> int:
         return s.scalar(select(chained + staged)) or 0
 
 
+# SQLite only: what is checked is the workers' shared metrics and their log lines, not the
+# database (two workers answering on PostgreSQL: test_concurrency's multi-worker server).
+@SQLITE_ONLY
 @pytest.mark.slow
 def test_two_workers_export_one_set_of_metrics_and_log_json(world: World, tmp_path: Path) -> None:
     from vigie.fingerprint.pseudonyms import Pseudonymiser

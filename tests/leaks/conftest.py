@@ -22,9 +22,11 @@ from vigie.audit.trail import append
 from vigie.processors.models import Assignment, Contract, Processor
 from vigie.registry.models import Subject
 from vigie.secrets import InstanceSecrets
+from vigie.store.engine import make_session_factory
 from vigie.synth.load import synthesize
 
 from ..anchoring import sign
+from ..snapshots import Snapshot
 from .helpers import World
 
 PEOPLE = 1500
@@ -58,16 +60,46 @@ def _disclose(session: Session, rng: random.Random) -> None:
 
 
 @pytest.fixture
-def world(engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets) -> World:
-    return build_world(engine, sessions, secrets)
+def world(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    secrets: InstanceSecrets,
+    registry_snapshot: Snapshot,
+) -> World:
+    return copied_world(registry_snapshot, engine, sessions, secrets)
+
+
+def copied_world(
+    snapshot: Snapshot,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    secrets: InstanceSecrets,
+) -> World:
+    """What :func:`build_world` makes, copied into ``engine``'s database (fresh and empty)
+    from the session's snapshot (``tests.conftest.registry_snapshot``) and signed with
+    ``secrets``' key."""
+    snapshot.restore(engine)
+    sign(sessions, secrets)  # as `vigie synth` and the gateway would have
+    return read_world(sessions)
 
 
 def build_world(engine: Engine, sessions: sessionmaker[Session], secrets: InstanceSecrets) -> World:
     """The registry, its processors and what each received (other suites use it too)."""
-    synthesize(engine, people=PEOPLE, seed=20260115)
-    with sessions.begin() as session:
-        _disclose(session, random.Random(7))
+    build_registry(engine)
     sign(sessions, secrets)  # as `vigie synth` and the gateway would have
+    return read_world(sessions)
+
+
+def build_registry(engine: Engine) -> None:
+    """The people and processors of ``synthesize``, and what each processor fetched,
+    written through the audit trail (not yet anchored by a checkpoint)."""
+    synthesize(engine, people=PEOPLE, seed=20260115)
+    with make_session_factory(engine).begin() as session:
+        _disclose(session, random.Random(7))
+
+
+def read_world(sessions: sessionmaker[Session]) -> World:
+    """The :class:`World` of the registry in the database."""
     from vigie.audit.index import fields_received, received_by
 
     with sessions() as session:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vigie.errors import InvalidInput
-from vigie.processors.spec import SpecRejected, load_spec, luhn_ok, parse_spec
+from vigie.processors.spec import SpecRejected, load_spec, luhn_ok, parse_spec, read_yaml
 
 PROVIDERS = Path(__file__).resolve().parents[2] / "src" / "vigie" / "synth" / "providers.yaml"
 
@@ -141,6 +141,16 @@ def test_luhn(siren: str, ok: bool) -> None:
 def test_the_providers_file_round_trips_through_yaml() -> None:
     data = yaml.safe_load(PROVIDERS.read_text())
     assert set(data) == {"processors"}
+
+
+def test_the_parser_reads_what_pyyamls_own_safe_loader_reads() -> None:
+    """read_yaml parses with libyaml where PyYAML has it: same data as the pure-Python
+    loader, and each path's line."""
+    text = PROVIDERS.read_text()
+    data, lines = read_yaml(text, source="providers.yaml")
+    assert data == yaml.load(text, Loader=yaml.SafeLoader)
+    first = data["processors"][0]["name"]
+    assert text.splitlines()[lines["processors[0].name"] - 1].strip() == f"- name: {first}"
 
 
 def test_the_example_in_the_docs_is_valid() -> None:

@@ -1,4 +1,7 @@
-"""`vigie serve` starts the public listener on its own port, alone with `--only public`."""
+"""`vigie serve` starts the public listener on its own port, alone with `--only public`.
+
+On SQLite only, without a job worker (as tests/console/test_serve.py): what is checked is
+which listener answers which routes, not the database nor the jobs."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import SQLITE_ONLY
 from tests.gateway.serving import free_port
 from vigie.cli.app import app
 from vigie.settings import Settings
@@ -45,7 +49,10 @@ def _serving(settings: Settings, log: Path, *args: str) -> Iterator[subprocess.P
     vigie = Path(sys.executable).with_name("vigie")
     with log.open("wb") as sink:
         server = subprocess.Popen(
-            [str(vigie), "serve", *args], env=env, stdout=subprocess.DEVNULL, stderr=sink
+            [str(vigie), "serve", "--no-worker", *args],  # no job: no job worker
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
         )
     try:
         yield server
@@ -65,6 +72,7 @@ def _wait(url: str, server: subprocess.Popen[bytes], log: Path) -> httpx.Respons
             time.sleep(0.3)
 
 
+@SQLITE_ONLY
 @pytest.mark.slow
 def test_serve_runs_both_listeners_each_with_only_its_own_routes(
     settings: Settings, tmp_path: Path
@@ -79,6 +87,7 @@ def test_serve_runs_both_listeners_each_with_only_its_own_routes(
     assert server.returncode is not None
 
 
+@SQLITE_ONLY
 @pytest.mark.slow
 def test_serve_only_public(settings: Settings, tmp_path: Path) -> None:
     public = free_port()

@@ -18,7 +18,6 @@ from vigie.processors.assignments import import_assignments
 from vigie.processors.directory import summarise
 from vigie.processors.spec import SpecRejected, format_problem
 from vigie.processors.status import reinstate_processor, suspend_processor
-from vigie.requirements.dossier_pack import build_dossier
 from vigie.store.base import utcnow
 
 group = typer.Typer(
@@ -233,6 +232,8 @@ def dossier(
     inclusion proof per cited audit event (docs/requirements.md)."""
     inst = instance(ctx)
     with inst.session() as session:
+        from vigie.requirements.dossier_pack import build_dossier  # its PDF stack: only here
+
         built = build_dossier(
             session, inst.settings, inst.secrets, processor=name, incident_id=incident,
             out_dir=out, actor=operator(), now=utcnow(), pdf=pdf,

@@ -6,7 +6,6 @@ import typer
 
 from vigie.cli.context import console, instance, print_json
 from vigie.cli.processors import operator
-from vigie.ops.retention import run_retention
 
 group = typer.Typer(
     help="Retention: each kind of data is kept for a period set in the settings "
@@ -38,6 +37,8 @@ def run(
     """
     inst = instance(ctx)
     with inst.session() as session:
+        from vigie.ops.retention import run_retention  # the leak vault's DuckDB: only here
+
         purge = run_retention(session, settings=inst.settings, actor=operator(), dry_run=dry_run)
     if as_json:
         audit = None if purge.audit is None else purge.audit.to_json()

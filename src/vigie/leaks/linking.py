@@ -171,9 +171,11 @@ class Weights:
         log_n = float(np.log2(n))
         if term_frequency:
             return cls(log_n)
+        # fsum: a compensated sum, the same to the last digit whatever order DuckDB's
+        # threads add in (a plain sum could round one weight the other way between runs).
         got = dict(
             con.execute(
-                f"""SELECT kind, -log2(sum(pow(n / {float(n)}, 2))) FROM reg_freq
+                f"""SELECT kind, -log2(fsum(pow(n / {float(n)}, 2))) FROM reg_freq
                     WHERE value IS NOT NULL AND kind IN ({", ".join(f"'{k}'" for k in TF_KINDS)})
                     GROUP BY kind"""
             ).fetchall()
