@@ -46,16 +46,21 @@ def test_pausing_one_host_leaves_the_other_answering(world: World, tmp_path: Pat
     answered: dict[str, list[float]] = {"a": [], "b": []}  # any answer: 200, or 403 once
     disclosed = {"a": 0, "b": 0}  # detection suspends a key read in a tight loop
 
+    failed: dict[str, BaseException] = {}  # a load thread's error, reported by the test
+
     def load(base: str, host: str, name: str) -> None:
         headers = {"Authorization": f"Bearer {tokens[name]}"}
-        with httpx.Client(base_url=base, timeout=60, headers=headers) as client:
-            i = 0
-            while not stop.is_set():
-                r = client.get(paths[name][i % len(ids)])
-                assert r.status_code in (200, 403, 429), r.text
-                answered[host].append(time.monotonic())
-                disclosed[host] += r.status_code == 200
-                i += 1
+        try:
+            with httpx.Client(base_url=base, timeout=60, headers=headers) as client:
+                i = 0
+                while not stop.is_set():
+                    r = client.get(paths[name][i % len(ids)])
+                    assert r.status_code in (200, 403, 429), r.text
+                    answered[host].append(time.monotonic())
+                    disclosed[host] += r.status_code == 200
+                    i += 1
+        except BaseException as exc:  # the main thread reports it
+            failed[host] = exc
 
     with ExitStack() as stack:
         a = stack.enter_context(serving(world.settings, tmp_path / "a.log", *HOST))
@@ -66,8 +71,12 @@ def test_pausing_one_host_leaves_the_other_answering(world: World, tmp_path: Pat
         ]
         for t in threads:
             t.start()
-        time.sleep(3)
-        assert answered["a"] and answered["b"]
+        # Both hosts answering before the first pause (a loaded machine takes seconds).
+        deadline = time.monotonic() + 60
+        while not (answered["a"] and answered["b"]) and not failed:
+            assert time.monotonic() < deadline, f"first answers: {answered}"
+            time.sleep(0.1)
+        assert not failed, failed
         host_a = _pids_listening(a)
         pauses = []
         for _ in range(3):
@@ -83,6 +92,7 @@ def test_pausing_one_host_leaves_the_other_answering(world: World, tmp_path: Pat
         stop.set()
         for t in threads:
             t.join(60)
+    assert not failed, failed
     assert all(n > 0 for n in pauses), f"host b answered {pauses} requests while a was paused"
     integrate_all(world.engine)
     report = verify_trail(world.engine, public_key=world.secrets.verify_key)
