@@ -21,14 +21,18 @@ the (line, ref) pairs it links; this process scores both against the generator's
   blocking rules; predictions at a match probability of 0.9, each dump row linked to its
   best candidate. Its DuckDB gets the same memory bound as Vigie's. **Tuning effort:**
   about 35 minutes by one engineer reading the Splink 5 API (standardisation, the phone
-  rule, the blocking rules), then about 15 minutes at 2.1 million people (the comparison
-  counts, the rules given a second field), no tuning against the truth.
+  rule, the blocking rules), then about 20 minutes at 2.1 million people (the comparison
+  counts, the rules given a second field, EM's pairs sampled), no tuning against the
+  truth.
 - **blocking** (run first): Splink's ``count_comparisons_from_blocking_rules`` (exact)
   and ``n_largest_blocks`` for the first rules, the kept rules and the EM rules.
 - **splink-first** (``BENCH_SPLINK_FIRST=1``): the first configuration's training steps,
   each timed, no prediction.
 
 Splink is an optional extra: ``pip install -e ".[bench]"`` (``make bench`` does).
+
+``BENCH_SPLINK_EM_MAX_PAIRS`` (default 5e6; ``0`` for none): Splink 5's EM samples about
+that many pairs of each training block (its ``max_pairs``) instead of scoring them all.
 
 ``BENCH_SPLINK_EVERY`` (default 1): a dump of one registry person in that many (``10``:
 the 10 % dump of the growth benchmark), the rest of the registry still searched.
