@@ -9,18 +9,30 @@ the (line, ref) pairs it links; this process scores both against the generator's
   typing its columns, normalising, linking, attribution), the registry snapshot built
   beforehand as ``vigie leak prepare`` does (``BENCH_SPLINK_LIMIT_MB``, default 4096).
 - **splink**: Splink 5 configured as its documentation recommends for people (see
-  :data:`SPLINK_CONFIG` below, readable as it runs): the two files standardised first as
+  ``benchmarks/splink_model.py``, and :data:`SPLINK_CONFIG` printed as it runs): the
+  two files standardised first as
   the documentation asks (lower case, accents stripped, dates parsed, phones to E.164
-  digits), ``link_only``, blocking on names and dates (plus e-mail, phone, and a swapped
-  first/last name rule), comparisons for names (forename/surname with term-frequency
+  digits), ``link_only``, blocking on names and dates (plus e-mail, phone, and swapped
+  first/last names), each rule held to a number of comparisons DuckDB can score as
+  Splink's documentation asks (checked with its own counting, the ``blocking`` run
+  below), comparisons for names (forename/surname with term-frequency
   adjustments on the full name), birth date, e-mail, phone and postcode; the prior from
   deterministic rules, u by random sampling, m by expectation maximisation on two
   blocking rules; predictions at a match probability of 0.9, each dump row linked to its
   best candidate. Its DuckDB gets the same memory bound as Vigie's. **Tuning effort:**
   about 35 minutes by one engineer reading the Splink 5 API (standardisation, the phone
-  rule, the blocking rules), no tuning against the truth.
+  rule, the blocking rules), then about 20 minutes at 2.1 million people (the comparison
+  counts, the rules given a second field, EM's pairs sampled), no tuning against the
+  truth.
+- **blocking** (run first): Splink's ``count_comparisons_from_blocking_rules`` (exact)
+  and ``n_largest_blocks`` for the first rules, the kept rules and the EM rules.
+- **splink-first** (``BENCH_SPLINK_FIRST=1``): the first configuration's training steps,
+  each timed, no prediction.
 
 Splink is an optional extra: ``pip install -e ".[bench]"`` (``make bench`` does).
+
+``BENCH_SPLINK_EM_MAX_PAIRS`` (default 5e6; ``0`` for none): Splink 5's EM samples about
+that many pairs of each training block (its ``max_pairs``) instead of scoring them all.
 
 ``BENCH_SPLINK_EVERY`` (default 1): a dump of one registry person in that many (``10``:
 the 10 % dump of the growth benchmark), the rest of the registry still searched.
@@ -33,7 +45,6 @@ from __future__ import annotations
 
 import csv
 import os
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -41,154 +52,64 @@ from typing import Any
 
 from benchmarks.bench_leak_memory import timed
 from benchmarks.bench_leaks import _registry, _write_files, cache_dir
+from benchmarks.splink_model import (
+    EM_RULES,
+    FIRST_EM,
+    FIRST_RULES,
+    PREDICTION_RULES,
+    SPLINK_CONFIG,
+    blocking_report,
+    link,
+    load_tables,
+)
 from vigie.leaks.workspace import duckdb_limit_mb
 
 PEOPLE = int(os.environ.get("BENCH_PEOPLE", "200000"))
 LIMIT_MB = int(os.environ.get("BENCH_SPLINK_LIMIT_MB", "4096"))
 EVERY = int(os.environ.get("BENCH_SPLINK_EVERY", "1"))
-THRESHOLD = 0.9
-
-# Standardisation, the same for both tables (Splink asks for it before linking).
-_STANDARD = """
-    lower(strip_accents(trim({given}))) AS first_name,
-    lower(strip_accents(trim({family}))) AS surname,
-    lower(strip_accents(trim({given}))) || ' ' || lower(strip_accents(trim({family})))
-        AS full_name,
-    {dob} AS dob,
-    nullif(lower(trim({email})), '') AS email,
-    nullif(CASE
-        WHEN d LIKE '330%' THEN '33' || substr(d, 4)
-        WHEN d LIKE '0033%' THEN substr(d, 3)
-        WHEN d LIKE '0%' THEN '33' || substr(d, 2)
-        ELSE d END, '') AS phone,
-    nullif(trim({postal}), '') AS postcode
-"""
-
-SPLINK_CONFIG: dict[str, Any] = {
-    "link_type": "link_only",
-    "blocking_rules_to_generate_predictions": [
-        ("first_name", "surname"),
-        ("surname", "dob"),
-        ("first_name", "dob"),
-        ("email",),
-        ("phone",),
-        "l.first_name = r.surname AND l.surname = r.first_name",  # swapped names
-    ],
-    "comparisons": [
-        "ForenameSurnameComparison(first_name, surname, concat full_name, TF on full_name)",
-        "DateOfBirthComparison(dob)",
-        "EmailComparison(email)",
-        "ExactMatch(phone)",
-        "PostcodeComparison(postcode)",
-    ],
-    "prior": "deterministic rules email, (first_name, surname, dob); recall 0.8",
-    "u": "estimate_u_using_random_sampling(max_pairs=5e6, seed=1)",
-    "em": ["block_on(dob)", "block_on(first_name, surname)"],
-    "threshold_match_probability": THRESHOLD,
-}
+# Also time the training steps of the first configuration (FIRST_RULES, FIRST_EM), no
+# prediction: where its time went when it did not finish at 2.1 million people.
+FIRST = os.environ.get("BENCH_SPLINK_FIRST", "") == "1"
 
 
-def _splink(registry_db: Path, dump: Path, out: Path) -> None:
+def _connect(out: Path) -> Any:
+    """Splink's DuckDB, with the same share of the same bound as Vigie's (it may spill):
+    left to DuckDB's default (80 % of the machine) it took 18 GB at 200,000 people."""
     import duckdb
-    import splink.comparison_library as cl
-    from splink import Linker, SettingsCreator, block_on
-    from splink.backends.duckdb import DuckDBAPI
 
-    started = time.perf_counter()
-    # Splink's DuckDB gets the same share of the same bound as Vigie's (and may spill):
-    # left to DuckDB's default (80 % of the machine) it took 18 GB at 200,000 people.
-    con = duckdb.connect(
+    return duckdb.connect(
         config={
             "memory_limit": f"{duckdb_limit_mb(LIMIT_MB)}MB",
             "temp_directory": str(out.with_suffix(".spill")),
         }
     )
-    # The registry's current values, exported from SQLite to CSV (DuckDB's SQLite
-    # extension would need a download).
-    exported = out.with_suffix(".registry.csv")
-    columns = "ref, given_name, family_name, birth_date, email, phone, postal_code"
-    with sqlite3.connect(registry_db) as db_in, exported.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(columns.split(", "))
-        cursor = db_in.execute(f"SELECT {columns} FROM subjects WHERE NOT is_canary")
-        while batch := cursor.fetchmany(100_000):
-            writer.writerows(batch)
-    con.execute(
-        "CREATE TABLE registry AS SELECT ref AS unique_id, "
-        + _STANDARD.format(
-            given="given_name",
-            family="family_name",
-            dob="TRY_CAST(birth_date AS DATE)",
-            email="email",
-            postal="postal_code",
-        )
-        + " FROM (SELECT *, regexp_replace(coalesce(phone, ''), '[^0-9]', '', 'g') AS d "
-        "FROM read_csv(?, header=true, all_varchar=true))",
-        [str(exported)],
-    )
-    exported.unlink()
-    # DuckDB reads UTF-8: the cp1252 file is transcoded first, as a data engineer would.
-    utf8 = out.with_suffix(".utf8.csv")
-    with dump.open(encoding="cp1252", newline="") as f, utf8.open("w", encoding="utf-8") as g:
-        g.write(f.read())
-    con.execute(
-        "CREATE TABLE dump AS SELECT 'L' || CAST(line AS VARCHAR) AS unique_id, "
-        + _STANDARD.format(
-            given='"Prénom"',
-            family="Nom",
-            dob="TRY_CAST(strptime(nullif(date_naiss, ''), '%d/%m/%Y') AS DATE)",
-            email="courriel",
-            postal="CP",
-        )
-        + " FROM (SELECT *, row_number() OVER () + 1 AS line, "
-        "regexp_replace(coalesce(tel, ''), '[^0-9]', '', 'g') AS d "
-        "FROM read_csv(?, delim=';', header=true, all_varchar=true))",
-        [str(utf8)],
-    )
-    utf8.unlink()
-    prepared = time.perf_counter() - started
-    db = DuckDBAPI(con)
-    rules: list[Any] = [
-        block_on(*r) if isinstance(r, tuple) else r
-        for r in SPLINK_CONFIG["blocking_rules_to_generate_predictions"]
-    ]
-    settings = SettingsCreator(
-        link_type="link_only",
-        blocking_rules_to_generate_predictions=rules,
-        comparisons=[
-            cl.ForenameSurnameComparison(
-                "first_name", "surname", forename_surname_concat_col_name="full_name"
-            ),
-            cl.DateOfBirthComparison("dob", input_is_string=False),
-            cl.EmailComparison("email"),
-            cl.ExactMatch("phone"),
-            cl.PostcodeComparison("postcode"),
-        ],
-        retain_intermediate_calculation_columns=False,
-    )
-    linker = Linker([db.register("registry"), db.register("dump")], settings)
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("email"), block_on("first_name", "surname", "dob")], recall=0.8
-    )
-    linker.training.estimate_u_using_random_sampling(max_pairs=5e6, seed=1)
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob"))
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("first_name", "surname")
-    )
-    trained = time.perf_counter() - started
-    pairs = linker.inference.predict(threshold_match_probability=THRESHOLD).physical_name
-    rows = con.execute(
-        f"""SELECT CAST(substr(l_id, 2) AS BIGINT), r_id FROM (
-                SELECT CASE WHEN unique_id_l LIKE 'L%' THEN unique_id_l ELSE unique_id_r END
-                           AS l_id,
-                       CASE WHEN unique_id_l LIKE 'L%' THEN unique_id_r ELSE unique_id_l END
-                           AS r_id, match_probability AS p
-                FROM {pairs})
-            QUALIFY row_number() OVER (PARTITION BY l_id ORDER BY p DESC, r_id) = 1"""
-    ).fetchall()
-    _write_links(out, rows)
-    _say(out, f"splink: standardised in {prepared:.1f} s, trained by {trained:.1f} s, "
-              f"{len(rows)} rows linked in {time.perf_counter() - started:.1f} s")  # fmt: skip
+
+
+def _splink(side: str, registry_db: Path, dump: Path, out: Path) -> None:
+    """One Splink run: ``splink`` links with the kept configuration, ``blocking``
+    counts the comparisons of both configurations' rules, ``splink-first`` times the
+    first configuration's training steps."""
+    lines: list[str] = []
+
+    def say(message: str) -> None:
+        lines.append(message)
+        _say(out, "\n".join(lines))
+
+    started = time.perf_counter()
+    con = _connect(out)
+    load_tables(con, registry_db=registry_db, dump=dump, work=out)
+    say(f"standardised in {time.perf_counter() - started:.1f} s")
+    if side == "blocking":
+        for name, rules in (("first", FIRST_RULES), ("kept", PREDICTION_RULES),
+                            ("first EM", FIRST_EM), ("kept EM", EM_RULES)):  # fmt: skip
+            say(f"-- {name} rules")
+            blocking_report(con, rules, say)
+    elif side == "splink-first":
+        link(con, say, rules=FIRST_RULES, em=FIRST_EM, predict=False)
+    else:
+        rows = link(con, say)
+        _write_links(out, rows)
+        say(f"{len(rows)} rows linked in {time.perf_counter() - started:.1f} s")
 
 
 def _vigie(data: Path, dump: Path, out: Path) -> None:
@@ -254,7 +175,8 @@ def main() -> None:
     print(f"{PEOPLE} people, a dump of {len(truth)} rows (one in {EVERY}); load average "
           f"{os.getloadavg()}; Splink config: {SPLINK_CONFIG}", flush=True)  # fmt: skip
     results = {}
-    for side in ("vigie", "splink"):
+    sides = ("blocking", "vigie", "splink") + (("splink-first",) if FIRST else ())
+    for side in sides:
         out = files / f"links-{side}.csv"
         m = timed(
             [sys.executable, "-m", "benchmarks.bench_splink", side, str(data), str(dump), str(out)],
@@ -263,10 +185,11 @@ def main() -> None:
         log = out.with_suffix(".log")
         print(f"{side} done, load average {os.getloadavg()}; "
               f"{log.read_text().strip() if log.exists() else ''}", flush=True)  # fmt: skip
+        print(f"{side}: wall {m.wall:.1f} s, CPU {m.cpu:.1f} s, peak RSS {m.peak_mb:.0f} MB")
         if m.status:
             print(f"{side}: exit {m.status}")
-            continue
-        results[side] = (m, _read_links(out))
+        elif side in ("vigie", "splink"):
+            results[side] = (m, _read_links(out))
     for side, (m, linked) in results.items():
 
         def quality(lines: set[int], linked: dict[int, str] = linked) -> tuple[float, float]:
@@ -293,4 +216,4 @@ if __name__ == "__main__":
     if side == "vigie":
         _vigie(Path(data), Path(dump), Path(out))
     else:
-        _splink(Path(data) / "vigie.db", Path(dump), Path(out))
+        _splink(side, Path(data) / "vigie.db", Path(dump), Path(out))
