@@ -140,8 +140,13 @@ def enforce_throttle(session: Session, *, processor_id: int, key_id: int, at: da
     """Raise :class:`BudgetExceeded` if the key or its processor is throttled at ``at``."""
     ((until,),) = raw.cursor(session).together([(_THROTTLED, (processor_id, at, key_id))])[0]
     if until is not None:
-        wait = max(1, int((until - at).total_seconds()) + 1)
-        raise BudgetExceeded(
-            f"requests from this key are throttled after unusual activity; retry in {wait} s",
-            retry_after=wait,
-        )
+        raise throttled(until=until, at=at)
+
+
+def throttled(*, until: datetime, at: datetime) -> BudgetExceeded:
+    """The refusal of a request at ``at`` from a key throttled until ``until``."""
+    wait = max(1, int((until - at).total_seconds()) + 1)
+    return BudgetExceeded(
+        f"requests from this key are throttled after unusual activity; retry in {wait} s",
+        retry_after=wait,
+    )
