@@ -14,8 +14,9 @@ Servers (one uvicorn worker per host):
 
 - **vigie**: the gateway of ``vigie serve`` without the detection pipeline
   (:func:`benchmarks.bench_fleet.fleet_app`, staged mode: requests stage their audit
-  events, the elected host's sequencer integrates them), budgets raised so they never
-  bind (the ledger still counts every person);
+  events, the elected host's sequencer integrates them; ``BENCH_DETECTION=1`` adds the
+  pipeline, as ``vigie serve`` runs it), budgets raised so they never bind (the ledger
+  still counts every person);
 - **bare**: a raw ASGI app that reads the same person's row (one ``SELECT`` by id over a
   pool of 8 async psycopg connections through the same link) and encodes it with orjson:
   the ceiling of one Python process per host on this link.
@@ -350,7 +351,8 @@ def main() -> None:
         servers.insert(0, ("baseline", "benchmarks.bench_fleet:fleet_app", BASELINE_SRC))
     servers.append(("bare", "benchmarks.bench_hosts:bare_app", src))
     for kind, app, source in [s for s in servers if s[0] in SERVERS]:
-        env = {"PYTHONPATH": os.pathsep.join([source, str(checkout)]), "BENCH_MODE": "staged"}
+        env = {"PYTHONPATH": os.pathsep.join([source, str(checkout)]), "BENCH_MODE": "staged",
+               "BENCH_DETECTION": os.environ.get("BENCH_DETECTION", "0")}  # fmt: skip
         for hosts in HOSTS:
             with fleet(
                 hosts,
