@@ -88,3 +88,40 @@ def test_it_reads_the_detector_state_and_takes_one_round_trip(world: World) -> N
     assert (found.day.people, found.day.listed, found.active_keys) == (40, 38, 1)
     # BEGIN with the statement, then COMMIT.
     assert sent.round_trips == 2, "\n".join(sent.statements)
+
+
+def test_alone_it_commits_on_its_own_in_one_round_trip(world: World) -> None:
+    """As the detection pipeline sends it: no BEGIN, no COMMIT; the record stands even if
+    what the session does next rolls back (the request it counts was committed before)."""
+    engine = world.sessions.kw["bind"]
+    with counting(engine) as sent, world.sessions() as s:
+        found = record_sql.record(
+            s,
+            world.access(world.scope[:5]),
+            enforce=True,
+            network=None,
+            hour=state.hour_start(world.now),
+            day=state.day_start(world.now),
+            since=world.now - state.ACTIVE_KEY_WINDOW,
+            alone=True,
+        )
+        s.add(DetectorState(processor_id=world.processor_id, people_at_eval=0))
+        s.flush()  # a transaction of its own, rolled back by the block's end
+        s.rollback()
+    assert found.day.people == 5
+    assert _rows(world) == (5, 2, 1, 0)  # recorded: 5 people, 2 windows, 1 key, no origin
+    with world.sessions() as s:
+        assert s.get(DetectorState, world.processor_id) is None  # what followed rolled back
+    # The statement alone, no BEGIN before it nor COMMIT after; then what followed
+    # opened a transaction of its own (BEGIN, the insert, ROLLBACK).
+    trace = "\n".join(sent.statements)
+    assert "Execute" in sent.statements[0] and "BEGIN" in sent.statements[1], trace
+    assert not any("COMMIT" in line for line in sent.statements), trace
+    # The connection went back to the pool out of autocommit: the next session's writes
+    # are one transaction again.
+    with world.sessions() as s:
+        s.add(DetectorState(processor_id=world.processor_id, people_at_eval=0))
+        s.flush()
+        s.rollback()
+    with world.sessions() as s:
+        assert s.get(DetectorState, world.processor_id) is None

@@ -12,8 +12,8 @@ disclosure's transaction, so never while its processor's lock is held). For each
    look-up is answered 404 throttled or not.
 2. **Record** the request in the shared counters (:mod:`~vigie.detection.state`; on
    PostgreSQL the throttle check, the record and the detector state's read are one
-   statement, :mod:`~vigie.detection.record_sql`: detection's transaction is then two
-   round trips, its first statement with its ``BEGIN`` and its ``COMMIT``).
+   statement, :mod:`~vigie.detection.record_sql`, committed on its own: one round trip
+   for a request that trips nothing and has no evaluation due).
 3. **Inline detectors** (probing, new origin, many keys) decide on the fresh counts.
 4. **Streaming detectors** (volume, sweep, canary pattern, rare hour) need the baseline
    and the scope size; they run when ``eval_every_people`` (25) new distinct people were
@@ -178,6 +178,7 @@ class DetectionPipeline:
             hour=state.hour_start(access.at),
             day=state.day_start(access.at),
             since=access.at - state.ACTIVE_KEY_WINDOW,
+            alone=True,
         )
         if rec.throttled_until is not None:
             raise throttled(until=rec.throttled_until, at=access.at)

@@ -5,8 +5,13 @@ people seen, their canaries, the hour and the day windows, the key, the keys act
 the origin) and the pipeline reads the throttle and the detector state besides: about a
 dozen round trips per request on PostgreSQL, a millisecond each on a 1 ms link, and the
 ORM's CPU for each. Here the same writes are data-modifying common table expressions of
-a single statement, sent on the driver's cursor (:mod:`vigie.store.raw`) in the round
-trip that opens detection's transaction: with the ``COMMIT``, two round trips.
+a single statement, sent on the driver's cursor (:mod:`vigie.store.raw`). The detection
+pipeline sends it on its own (``alone``: it commits as it ends, one round trip, no
+``BEGIN`` nor ``COMMIT``); the alerts and evaluations that may follow, rarely, are a
+transaction of their own. The record of a request stands even if they then fail: the
+request it counts was committed (in the trail and the ledger) before detection ran, and
+its answer is withheld all the same, so the counters may over-state, never under-state,
+as the trail does.
 
 Same counts, same races, as the statements it replaces:
 
@@ -43,7 +48,7 @@ from vigie.detection.models import (
 )
 from vigie.gateway.observe import Access
 from vigie.registry.models import Subject
-from vigie.store import raw
+from vigie.store import pipeline, raw
 from vigie.store.base import UTCDateTime
 
 _SQL = f"""
@@ -165,8 +170,15 @@ def record(
     hour: datetime,
     day: datetime,
     since: datetime,
+    alone: bool = False,
 ) -> Recorded:
-    """Check the throttle (if ``enforce``) and record ``access``, in one round trip."""
+    """Check the throttle (if ``enforce``) and record ``access``, in one round trip.
+
+    ``alone``: if the session has sent nothing yet, the statement commits on its own
+    (:func:`vigie.store.pipeline.alone`: no ``BEGIN``, no ``COMMIT``); what follows in the
+    session is a transaction of its own. Otherwise, or if not ``alone``, it runs in the
+    session's transaction (its first statement, with its ``BEGIN``).
+    """
     values: dict[str, Any] = {
         "enforce": enforce,
         "pid": access.processor_id,
@@ -183,7 +195,16 @@ def record(
         "cursor": access.cursor_position or 0,
         "seq": access.audit_seq,
     }
-    rows = raw.cursor(session).together([(_STATEMENT, [values[n] for n in _ORDER])])[0]
+    params = [values[n] for n in _ORDER]
+    connection = session.connection()
+    cursor = raw.cursor_of(connection)
+    rows = None
+    if alone:
+        with pipeline.alone(connection) as done:
+            if done:
+                rows = cursor.all(_STATEMENT, params)
+    if rows is None:
+        rows = cursor.together([(_STATEMENT, params)])[0]
     until, active, known_since, origin_first, has_state, evaluated_at, at_eval = rows[0][:7]
     windows = {row[7]: Counts(*row[8:]) for row in rows if row[7] is not None}
     if until is None and set(windows) != {"hour", "day"}:
