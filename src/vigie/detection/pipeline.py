@@ -1,7 +1,8 @@
 """The detection pipeline the gateway calls on every request (an ``AccessObserver``).
 
 The gateway calls :meth:`DetectionPipeline.admit` before charging each request (the
-throttle check, one indexed read) and :meth:`DetectionPipeline.observe` once the request
+throttle check, one indexed read; as :meth:`DetectionPipeline.admission`, sent with the
+charge in its round trip) and :meth:`DetectionPipeline.observe` once the request
 has committed, in a transaction of its own, before the answer leaves (never inside the
 disclosure's transaction, so never while its processor's lock is held). For each request:
 
@@ -45,7 +46,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from vigie.detection import record_sql, state
 from vigie.detection.alerts import already_raised, raise_alert
 from vigie.detection.canary import CanaryDetector
-from vigie.detection.containment import DEFAULT_THROTTLE, enforce_throttle, throttled
+from vigie.detection.containment import (
+    DEFAULT_THROTTLE,
+    enforce_throttle,
+    throttle_admission,
+    throttled,
+)
 from vigie.detection.findings import Counts, Detector, Finding, Snapshot
 from vigie.detection.models import DetectorState
 from vigie.detection.multikey import MultiKeyDetector
@@ -55,7 +61,7 @@ from vigie.detection.probing import ProbeDetector
 from vigie.detection.sweep import SweepDetector
 from vigie.detection.timing import RareHourDetector
 from vigie.detection.volume import VolumeDetector
-from vigie.gateway.observe import Access
+from vigie.gateway.observe import Access, Admission
 from vigie.ops.logs import Code
 from vigie.processors.counts import scope_sizes
 from vigie.settings import Settings
@@ -131,6 +137,10 @@ class DetectionPipeline:
     def admit(self, session: Session, *, processor_id: int, key_id: int, at: datetime) -> None:
         """Raise ``BudgetExceeded`` if the key or its processor is throttled at ``at``."""
         enforce_throttle(session, processor_id=processor_id, key_id=key_id, at=at)
+
+    def admission(self, *, processor_id: int, key_id: int, at: datetime) -> Admission:
+        """:meth:`admit` as a statement the gateway sends with the request's charge."""
+        return throttle_admission(processor_id=processor_id, key_id=key_id, at=at)
 
     def observe(self, session: Session, access: Access) -> None:
         """Record ``access``; raise ``BudgetExceeded`` if its key or processor is throttled.
