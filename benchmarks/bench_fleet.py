@@ -23,7 +23,10 @@ Usage: ``python -m benchmarks fleet`` (``BENCH_SECONDS`` per run, default 10;
 ``BENCH_RUNS`` chooses the runs, e.g. ``staged:1:1,staged:1:4`` (mode:hosts:processors);
 ``BENCH_APPEND=0`` skips the audit-append part; ``BENCH_SCHEMA`` names the schema;
 ``BENCH_SRC``: a ``src`` directory the servers import Vigie from first, to measure
-another version with the same script).
+another version with the same script; ``BENCH_DETECTION=1`` adds the detection pipeline
+to the servers, as ``vigie serve`` runs them, each contract's declared normal day raised
+and the sweep's shares set out of reach so that no rule trips on the benchmark's random
+reads).
 """
 
 from __future__ import annotations
@@ -64,7 +67,8 @@ def _url(schema: str = SCHEMA) -> str:
 
 
 def fleet_app() -> Any:
-    """``vigie serve``'s gateway without detection: staged + sequencer, or inline."""
+    """``vigie serve``'s gateway, without detection unless ``BENCH_DETECTION=1``: staged +
+    sequencer, or inline."""
     from vigie.audit.sequencer import SequencerService
     from vigie.gateway.app import create_app
     from vigie.gateway.wiring import (
@@ -81,17 +85,46 @@ def fleet_app() -> Any:
     engine = make_engine(settings.resolved_database_url)
     secrets = load_secrets(settings.resolved_secrets_dir)
     staged = os.environ["BENCH_MODE"] == "staged"
+    observers = []
+    if os.environ.get("BENCH_DETECTION") == "1":  # the detection pipeline, as ``vigie serve``
+        observers = [_detection(settings, engine)]
     app = create_app(
         settings,
         engine=engine,
         secrets=secrets,
         after_commit=() if staged else default_after_commit(settings, engine, secrets=secrets),
         staged=staged,
+        observers=observers,
     )
     checkpointer = default_checkpointer(settings, engine, secrets=secrets)
     if staged:
         return run_during(app, SequencerService(engine, checkpointer))
     return run_during(app, CheckpointTimer(checkpointer))
+
+
+def _detection(settings: Any, engine: Any) -> Any:
+    """``vigie serve``'s detection pipeline, every detector, but the sweep's shares out of
+    reach: the benchmark reads a sample of each scope at random, which the sweep rules
+    rightly take for an extraction (the volume rules are kept quiet by the declared
+    normal day, :func:`prepare`). Every request is recorded and the streaming detectors
+    run as often as in ``vigie serve``."""
+    from vigie.detection.notify import NullNotifier
+    from vigie.detection.pipeline import DetectionConfig, DetectionPipeline, default_detectors
+    from vigie.detection.sweep import SweepDetector
+    from vigie.store.engine import make_session_factory
+
+    detectors = [
+        SweepDetector(share=2.0, walk_share=2.0, most_share=2.0)
+        if isinstance(d, SweepDetector)
+        else d
+        for d in default_detectors()
+    ]
+    return DetectionPipeline(
+        config=DetectionConfig.from_settings(settings),
+        detectors=detectors,
+        notifier=NullNotifier(),
+        sessions=make_session_factory(engine),
+    )
 
 
 # --- the instance -----------------------------------------------------------------------
@@ -137,6 +170,7 @@ def prepare(*, schema: str = SCHEMA, processors: int = 4, root: Path = ROOT) -> 
     with sessions.begin() as s:
         for c in s.scalars(select(Contract)):
             c.budget_per_day = c.budget_per_30_days = c.rate_per_minute = HUGE
+            c.expected_per_day = HUGE  # a normal day the detectors' volume rules never exceed
         names = list(s.scalars(select(Processor.name).order_by(Processor.id)))[:processors]
         for name in names:
             proc = s.scalars(select(Processor).where(Processor.name == name)).one()

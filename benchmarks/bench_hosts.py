@@ -14,8 +14,9 @@ Servers (one uvicorn worker per host):
 
 - **vigie**: the gateway of ``vigie serve`` without the detection pipeline
   (:func:`benchmarks.bench_fleet.fleet_app`, staged mode: requests stage their audit
-  events, the elected host's sequencer integrates them), budgets raised so they never
-  bind (the ledger still counts every person);
+  events, the elected host's sequencer integrates them; ``BENCH_DETECTION=1`` adds the
+  pipeline, as ``vigie serve`` runs it), budgets raised so they never bind (the ledger
+  still counts every person);
 - **bare**: a raw ASGI app that reads the same person's row (one ``SELECT`` by id over a
   pool of 8 async psycopg connections through the same link) and encodes it with orjson:
   the ceiling of one Python process per host on this link.
@@ -29,7 +30,10 @@ and beside two CPU burners (contention without a shared lock). The instance is r
 ``vigie_bench_hosts`` (``BENCH_PEOPLE`` people, default 20,000). ``BENCH_SERVERS`` picks
 the servers (default ``vigie,bare``); ``BENCH_BASELINE_SRC``, the ``src`` of another
 checkout, adds a **baseline** server (that checkout's Vigie) run over the same shapes just before
-vigie, for a before/after on the same instance and link.
+vigie, for a before/after on the same instance and link. ``BENCH_SPLIT=1`` also reports
+where each answer's CPU went: the servers' event-loop threads, their other threads
+(request workers, the sequencer, timers) and the PostgreSQL backends serving the hosts
+(found by their ``application_name``), from ``/proc`` per thread and process.
 
 Usage: ``python -m benchmarks hosts`` (root, or ``CAP_NET_ADMIN``: it makes namespaces).
 """
@@ -60,6 +64,7 @@ POOL = 8
 NEIGHBOURS = os.environ.get("BENCH_NEIGHBOURS", "1") == "1"
 SERVERS = os.environ.get("BENCH_SERVERS", "baseline,vigie,bare").split(",")
 BASELINE_SRC = os.environ.get("BENCH_BASELINE_SRC", "")
+SPLIT = os.environ.get("BENCH_SPLIT", "0") == "1"
 
 
 # --- the bare app each host runs for the ceiling -------------------------------------------
@@ -157,6 +162,34 @@ def _own_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _thread_cpu(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of each thread of ``pid``, by thread id."""
+    out: dict[int, float] = {}
+    try:
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[tid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def _backend_pids(fleet: Any) -> list[int]:
+    """The PostgreSQL backends serving the hosts (``application_name`` is the host's)."""
+    import psycopg
+
+    names = [h.app_name for h in fleet.hosts]
+    with psycopg.connect(PG_URL.replace("+psycopg", ""), autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = ANY(%s)", (names,)
+        ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
 def _busy() -> tuple[int, int]:
     """(busy, total) jiffies of the whole machine."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -173,6 +206,24 @@ class Run:
     link_us: float  # CPU of the delaying forwarders per answer
     busy: float  # share of the machine's two cores in use
     bad: int
+    split: dict[str, float] | None = None  # BENCH_SPLIT: CPU µs per answer by place
+
+
+_EARLY: set[int] = set()  # threads the servers had before their first load
+
+
+def _split(fleet: Any) -> dict[str, float]:
+    """CPU seconds so far of the servers' main threads (the event loop), the threads they
+    started before their first load (the sequencer, the timers: ``_EARLY``), the threads
+    started since (request workers), and the PostgreSQL backends serving them."""
+    out = {"loop": 0.0, "workers": 0.0, "sequencer+timers": 0.0, "postgres": 0.0}
+    for h in fleet.hosts:
+        for pid in h.pids():
+            for tid, cpu in _thread_cpu(pid).items():
+                where = "sequencer+timers" if tid in _EARLY else "workers"
+                out["loop" if tid == pid else where] += cpu
+    out["postgres"] = sum(_own_cpu(pid) for pid in _backend_pids(fleet))
+    return out
 
 
 def _load(
@@ -202,6 +253,7 @@ def _load(
         link = sum(_own_cpu(h.proxy.pid) for h in fleet.hosts)
         return servers, link
 
+    split0 = _split(fleet) if SPLIT else None
     (s0, l0), b0, t0 = cpu(), _busy(), time.perf_counter()
     go.set()
     lat: list[float] = []
@@ -214,6 +266,7 @@ def _load(
         bad += b
     wall = time.perf_counter() - t0
     (s1, l1), b1 = cpu(), _busy()
+    split1 = _split(fleet) if SPLIT else None
     for p in procs:
         p.join(30)
     n = max(len(lat), 1)
@@ -225,6 +278,9 @@ def _load(
         link_us=(l1 - l0) / n * 1e6,
         busy=(b1[0] - b0[0]) / max(b1[1] - b0[1], 1),
         bad=bad,
+        split=None
+        if split0 is None or split1 is None
+        else {k: (split1[k] - split0[k]) / n * 1e6 for k in split0},
     )
     return run, per_group
 
@@ -295,7 +351,8 @@ def main() -> None:
         servers.insert(0, ("baseline", "benchmarks.bench_fleet:fleet_app", BASELINE_SRC))
     servers.append(("bare", "benchmarks.bench_hosts:bare_app", src))
     for kind, app, source in [s for s in servers if s[0] in SERVERS]:
-        env = {"PYTHONPATH": os.pathsep.join([source, str(checkout)]), "BENCH_MODE": "staged"}
+        env = {"PYTHONPATH": os.pathsep.join([source, str(checkout)]), "BENCH_MODE": "staged",
+               "BENCH_DETECTION": os.environ.get("BENCH_DETECTION", "0")}  # fmt: skip
         for hosts in HOSTS:
             with fleet(
                 hosts,
@@ -306,6 +363,8 @@ def main() -> None:
                 command=_uvicorn(app),
                 env=env,
             ) as f:
+                _EARLY.clear()
+                _EARLY.update(t for h in f.hosts for pid in h.pids() for t in _thread_cpu(pid))
                 for processors in PROCESSORS:
                     work = [
                         (prep.tokens[i], bare_paths if kind == "bare" else prep.paths[i], CLIENTS)
@@ -317,6 +376,9 @@ def main() -> None:
                     print(f"| {kind} | {hosts} | {processors} | {r.rps:,.0f} | {r.p50_ms:.1f} | "
                           f"{r.p99_ms:.1f} | {r.server_us:,.0f} | {r.link_us:,.0f} | "
                           f"{r.busy:.0%} | {r.bad} |", flush=True)  # fmt: skip
+                    if r.split is not None:
+                        print("    CPU µs per answer: " + ", ".join(
+                            f"{k} {v:,.0f}" for k, v in r.split.items()), flush=True)  # fmt: skip
                 if kind == "vigie" and hosts == 2 and NEIGHBOURS:
                     neighbours(f, prep)
             if kind != "bare":

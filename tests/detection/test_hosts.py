@@ -22,6 +22,7 @@ from vigie.detection.pacing import DrivenClock
 from vigie.detection.pipeline import DetectionPipeline
 from vigie.fingerprint.pseudonyms import Pseudonymiser
 from vigie.gateway.app import create_app
+from vigie.gateway.models import LedgerEntry
 from vigie.secrets import InstanceSecrets
 from vigie.settings import Settings
 from vigie.store.engine import make_engine
@@ -80,6 +81,13 @@ def test_failed_look_ups_on_two_hosts_add_up(
     [known] = _paths(secrets, world, world.scope[:1])
     assert a.get(known, token=token).status_code == 429
     assert b.get(known, token=token).status_code == 429
+    # Refused with the charge (the throttle check goes in its round trip on PostgreSQL):
+    # the charge rolled back, the person was never counted against the budget.
+    with world.sessions() as s:
+        charged = s.scalars(
+            select(LedgerEntry.subject_id).where(LedgerEntry.processor_id == world.processor_id)
+        ).all()
+    assert world.scope[0] not in charged
 
 
 def test_people_read_on_two_hosts_are_counted_once(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 from vigie.detection.findings import Severity
 from vigie.detection.models import Alert, KeyActivity, Throttle
 from vigie.errors import BudgetExceeded
+from vigie.gateway.observe import Admission
 from vigie.processors import status
 from vigie.processors.models import ApiKey, Processor
 from vigie.store import raw
@@ -138,10 +140,26 @@ _THROTTLED = raw.Statement(
 
 def enforce_throttle(session: Session, *, processor_id: int, key_id: int, at: datetime) -> None:
     """Raise :class:`BudgetExceeded` if the key or its processor is throttled at ``at``."""
-    ((until,),) = raw.cursor(session).together([(_THROTTLED, (processor_id, at, key_id))])[0]
-    if until is not None:
-        wait = max(1, int((until - at).total_seconds()) + 1)
-        raise BudgetExceeded(
-            f"requests from this key are throttled after unusual activity; retry in {wait} s",
-            retry_after=wait,
-        )
+    check = throttle_admission(processor_id=processor_id, key_id=key_id, at=at)
+    check.verdict(raw.cursor(session).together([check.call])[0])
+
+
+def throttle_admission(*, processor_id: int, key_id: int, at: datetime) -> Admission:
+    """The throttle check as a statement the gateway sends with the request's charge, and
+    its verdict (raises :class:`BudgetExceeded` if the key or processor is throttled)."""
+
+    def verdict(rows: list[tuple[Any, ...]]) -> None:
+        ((until,),) = rows
+        if until is not None:
+            raise throttled(until=until, at=at)
+
+    return Admission((_THROTTLED, (processor_id, at, key_id)), verdict)
+
+
+def throttled(*, until: datetime, at: datetime) -> BudgetExceeded:
+    """The refusal of a request at ``at`` from a key throttled until ``until``."""
+    wait = max(1, int((until - at).total_seconds()) + 1)
+    return BudgetExceeded(
+        f"requests from this key are throttled after unusual activity; retry in {wait} s",
+        retry_after=wait,
+    )

@@ -1,7 +1,8 @@
 """The detection pipeline the gateway calls on every request (an ``AccessObserver``).
 
 The gateway calls :meth:`DetectionPipeline.admit` before charging each request (the
-throttle check, one indexed read) and :meth:`DetectionPipeline.observe` once the request
+throttle check, one indexed read; as :meth:`DetectionPipeline.admission`, sent with the
+charge in its round trip) and :meth:`DetectionPipeline.observe` once the request
 has committed, in a transaction of its own, before the answer leaves (never inside the
 disclosure's transaction, so never while its processor's lock is held). For each request:
 
@@ -10,7 +11,10 @@ disclosure's transaction, so never while its processor's lock is held). For each
    checks again, and a throttle placed meanwhile withholds the answer). Requests the
    gateway refuses anyway (shown with their 4xx status) are only recorded: a failed
    look-up is answered 404 throttled or not.
-2. **Record** the request in the shared counters (:mod:`~vigie.detection.state`).
+2. **Record** the request in the shared counters (:mod:`~vigie.detection.state`; on
+   PostgreSQL the throttle check, the record and the detector state's read are one
+   statement, :mod:`~vigie.detection.record_sql`, committed on its own: one round trip
+   for a request that trips nothing and has no evaluation due).
 3. **Inline detectors** (probing, new origin, many keys) decide on the fresh counts.
 4. **Streaming detectors** (volume, sweep, canary pattern, rare hour) need the baseline
    and the scope size; they run when ``eval_every_people`` (25) new distinct people were
@@ -39,20 +43,25 @@ from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from vigie.detection import state
+from vigie.detection import record_sql, state
 from vigie.detection.alerts import already_raised, raise_alert
 from vigie.detection.canary import CanaryDetector
-from vigie.detection.containment import DEFAULT_THROTTLE, enforce_throttle
+from vigie.detection.containment import (
+    DEFAULT_THROTTLE,
+    enforce_throttle,
+    throttle_admission,
+    throttled,
+)
 from vigie.detection.findings import Counts, Detector, Finding, Snapshot
 from vigie.detection.models import DetectorState
 from vigie.detection.multikey import MultiKeyDetector
 from vigie.detection.notify import DeliveryFailed, Notifier, NullNotifier, deliver_pending
-from vigie.detection.origin import NewOriginDetector
+from vigie.detection.origin import NewOriginDetector, network_of
 from vigie.detection.probing import ProbeDetector
 from vigie.detection.sweep import SweepDetector
 from vigie.detection.timing import RareHourDetector
 from vigie.detection.volume import VolumeDetector
-from vigie.gateway.observe import Access
+from vigie.gateway.observe import Access, Admission
 from vigie.ops.logs import Code
 from vigie.processors.counts import scope_sizes
 from vigie.settings import Settings
@@ -129,29 +138,37 @@ class DetectionPipeline:
         """Raise ``BudgetExceeded`` if the key or its processor is throttled at ``at``."""
         enforce_throttle(session, processor_id=processor_id, key_id=key_id, at=at)
 
+    def admission(self, *, processor_id: int, key_id: int, at: datetime) -> Admission:
+        """:meth:`admit` as a statement the gateway sends with the request's charge."""
+        return throttle_admission(processor_id=processor_id, key_id=key_id, at=at)
+
     def observe(self, session: Session, access: Access) -> None:
         """Record ``access``; raise ``BudgetExceeded`` if its key or processor is throttled.
 
         A request the gateway refuses already (``status`` 4xx: failed look-up, budget…)
         is only recorded and examined: the throttle has nothing left to stop.
         """
-        if access.status < 400:
-            enforce_throttle(
-                session, processor_id=access.processor_id, key_id=access.key_id, at=access.at
+        if session.get_bind().dialect.name == "postgresql":
+            snapshot, due = self._record_in_one(session, access)
+        else:
+            if access.status < 400:
+                enforce_throttle(
+                    session, processor_id=access.processor_id, key_id=access.key_id, at=access.at
+                )
+            rec = state.record(session, access)
+            snapshot = Snapshot(
+                processor_id=access.processor_id,
+                key_id=access.key_id,
+                at=access.at,
+                hour=rec.hour,
+                day=rec.day,
+                active_keys=rec.active_keys,
+                new_origin=rec.new_origin,
+                known_since=rec.known_since,
             )
-        rec = state.record(session, access)
-        snapshot = Snapshot(
-            processor_id=access.processor_id,
-            key_id=access.key_id,
-            at=access.at,
-            hour=rec.hour,
-            day=rec.day,
-            active_keys=rec.active_keys,
-            new_origin=rec.new_origin,
-            known_since=rec.known_since,
-        )
+            due = bool(self.streaming) and self._due(session, snapshot)
         findings = [f for d in self.inline for f in d.examine(snapshot)]
-        if self.streaming and self._due(session, snapshot):
+        if self.streaming and due:
             findings += self._evaluate(session, snapshot)
         raised = 0
         for finding in findings:
@@ -159,13 +176,46 @@ class DetectionPipeline:
         if raised and self.sessions is not None and not isinstance(self.notifier, NullNotifier):
             event.listen(session, "after_commit", self._deliver, once=True)
 
-    def _is_due(self, row: DetectorState, snapshot: Snapshot) -> bool:
-        last = row.evaluated_at
+    def _record_in_one(self, session: Session, access: Access) -> tuple[Snapshot, bool]:
+        """PostgreSQL: the throttle check, the record and the detector state in one
+        statement (:mod:`vigie.detection.record_sql`); the snapshot and whether the
+        streaming detectors are due."""
+        rec = record_sql.record(
+            session,
+            access,
+            enforce=access.status < 400,
+            network=network_of(access.origin),
+            hour=state.hour_start(access.at),
+            day=state.day_start(access.at),
+            since=access.at - state.ACTIVE_KEY_WINDOW,
+            alone=True,
+        )
+        if rec.throttled_until is not None:
+            raise throttled(until=rec.throttled_until, at=access.at)
+        snapshot = Snapshot(
+            processor_id=access.processor_id,
+            key_id=access.key_id,
+            at=access.at,
+            hour=rec.hour,
+            day=rec.day,
+            active_keys=rec.active_keys,
+            new_origin=network_of(access.origin) if rec.new_origin else None,
+            known_since=rec.known_since,
+        )
+        # A processor without a state row has never been evaluated: due (its row is
+        # created under lock by the evaluation).
+        due = not rec.has_state or self._due_at(rec.evaluated_at, rec.people_at_eval, snapshot)
+        return snapshot, due
+
+    def _due_at(self, last: datetime | None, people_at_eval: int, snapshot: Snapshot) -> bool:
         if last is None or state.day_start(last) != state.day_start(snapshot.at):
             return True
         if snapshot.at - last >= self.config.eval_every:
             return True
-        return snapshot.day.people - row.people_at_eval >= self.config.eval_every_people
+        return snapshot.day.people - people_at_eval >= self.config.eval_every_people
+
+    def _is_due(self, row: DetectorState, snapshot: Snapshot) -> bool:
+        return self._due_at(row.evaluated_at, row.people_at_eval, snapshot)
 
     def _due(self, session: Session, snapshot: Snapshot) -> bool:
         return self._is_due(state.load_state(session, processor_id=snapshot.processor_id), snapshot)

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from vigie.detection import record_sql
 from vigie.detection.baseline import BASELINE_DAYS
 from vigie.detection.findings import Counts, History
 from vigie.detection.models import ActivityWindow, DetectorState, KeyActivity, Origin, Seen
@@ -276,7 +277,23 @@ def _record_origin(session: Session, *, access: Access) -> str | None:
 
 
 def record(session: Session, access: Access) -> Recorded:
-    """Record one request in the shared counters; return the windows it falls in."""
+    """Record one request in the shared counters; return the windows it falls in.
+
+    On PostgreSQL in one statement (:mod:`vigie.detection.record_sql`), elsewhere one
+    statement per table."""
+    if session.get_bind().dialect.name == "postgresql":
+        network = network_of(access.origin)
+        one = record_sql.record(
+            session,
+            access,
+            enforce=False,
+            network=network,
+            hour=hour_start(access.at),
+            day=day_start(access.at),
+            since=access.at - ACTIVE_KEY_WINDOW,
+        )
+        new = network if one.new_origin else None
+        return Recorded(one.hour, one.day, one.active_keys, new, one.known_since)
     people = _record_people(
         session, processor_id=access.processor_id, subject_ids=access.subject_ids, at=access.at
     )

@@ -39,6 +39,7 @@ from typing import Any
 from sqlalchemy import Date
 from sqlalchemy.orm import Session
 
+from vigie.gateway.observe import Admission
 from vigie.policy.budget import check_budget, check_rate
 from vigie.policy.view import Budget
 from vigie.store import raw
@@ -197,6 +198,7 @@ def settle(
     subject_ids: Sequence[int],
     now: datetime,
     budget: Budget,
+    admissions: Sequence[Admission] = (),
 ) -> Charge:
     """Count the request and charge its people: the last step before the audit event.
 
@@ -204,9 +206,14 @@ def settle(
     statement on PostgreSQL, both sent in one round trip (no Python, no network wait
     between them); raises ``BudgetExceeded`` past the rate limit or if not even
     the first person fits (see :func:`charge`). A write-back passes no people.
+    ``admissions`` (the observers' throttle checks) go first, in the same round trip on
+    PostgreSQL; a refusal raises before the charge is looked at, and the transaction's
+    rollback undoes the count and the charge.
     """
     cursor = raw.cursor(session)
     if cursor.dialect.name != "postgresql":
+        for admission in admissions:
+            admission.verdict(cursor.all(*admission.call))
         _count(cursor, processor_id, now, budget)
         return _charge(cursor, processor_id, subject_ids, now, budget)
     # Both in one round trip: the charge starts once the count holds the processor's row.
@@ -215,9 +222,15 @@ def settle(
     window = now.replace(second=0, microsecond=0)
     since = on - timedelta(days=WINDOW_DAYS - 1)
     params = (processor_id, wanted, on, since, budget.per_day, budget.per_30_days)
-    counted, charged = cursor.together(
-        [(_COUNT_REQUEST, (processor_id, window)), (_CHARGE_PG, params)]
+    *admitted, counted, charged = cursor.together(
+        [
+            *(a.call for a in admissions),
+            (_COUNT_REQUEST, (processor_id, window)),
+            (_CHARGE_PG, params),
+        ]
     )
+    for admission, rows in zip(admissions, admitted, strict=True):
+        admission.verdict(rows)
     check_rate(budget=budget, requests_this_minute=int(counted[0][0]) - 1, now=now)
     return _charged(charged[0], wanted, budget, now)
 

@@ -210,15 +210,23 @@ def begin(
 def _settle(
     session: Session, gate: Gate, caller: Caller, subject_ids: Sequence[int], now: datetime
 ) -> budget.Charge:
-    """Let the observers refuse the caller (a throttle), then count and charge: last."""
+    """Let the observers refuse the caller (a throttle), then count and charge: last.
+    An observer's ``admission``, where it has one, goes with the charge (one round trip)."""
+    admissions = []
+    pid, kid = caller.processor_id, caller.key_id
     for observer in gate.observers:
-        observer.admit(session, processor_id=caller.processor_id, key_id=caller.key_id, at=now)
+        admission = getattr(observer, "admission", None)
+        if admission is None:
+            observer.admit(session, processor_id=pid, key_id=kid, at=now)
+        else:
+            admissions.append(admission(processor_id=pid, key_id=kid, at=now))
     return budget.settle(
         session,
-        processor_id=caller.processor_id,
+        processor_id=pid,
         subject_ids=subject_ids,
         now=now,
         budget=caller.budget,
+        admissions=admissions,
     )
 
 

@@ -15,12 +15,14 @@ Two moments, neither inside a disclosure's lock:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
+
+from vigie.store.raw import Call
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,18 @@ class Access:
     page_size: int | None = None
     audit_seq: int | None = None  # sequence number of the request's audit event
     extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """An observer's ``admit`` as one statement the gateway sends with the request's
+    charge (in its round trip on PostgreSQL, :func:`vigie.gateway.budget.settle`), and
+    the verdict on its rows: raise to refuse (the charge then rolls back with the rest).
+    An observer offers it through an ``admission(*, processor_id, key_id, at)`` method;
+    the gateway then calls that instead of ``admit``."""
+
+    call: Call
+    verdict: Callable[[list[tuple[Any, ...]]], None]
 
 
 class AccessObserver(Protocol):

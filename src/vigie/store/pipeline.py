@@ -19,6 +19,9 @@ both ends. With the listeners of :func:`install` on the engine:
   once: committed with the transaction or not at all. If it fails, the commit fails
   (the error is the one the write's ``failure`` makes) and the transaction rolls back.
   A rollback drops the queue.
+- :func:`alone` runs a statement in a transaction of its own, before the session's
+  (psycopg's autocommit, for the statement only): one round trip, no ``BEGIN`` nor
+  ``COMMIT``.
 
 The listeners commit or roll back a transaction opened that way when SQLAlchemy does
 (psycopg's ``commit()``/``rollback()`` would otherwise see autocommit and do nothing),
@@ -31,7 +34,8 @@ returns False and the caller executes the write at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -83,6 +87,45 @@ def send_with_commit(
         return False
     info.setdefault(_QUEUED, []).append((sql, params, failure))
     return True
+
+
+@contextmanager
+def alone(connection: Connection) -> Iterator[bool]:
+    """Run the block's statements each in an implicit transaction of its own, committed
+    as it ends (psycopg's autocommit: no ``BEGIN``, no ``COMMIT``, one round trip for a
+    statement), if ``connection`` has no transaction open on the server yet; yields
+    whether it does. The connection is switched back as the block ends, so statements
+    after it open a transaction as usual (psycopg's own ``BEGIN``), which the session's
+    commit commits; a session with nothing else to commit then sends no ``COMMIT``.
+
+    Only for a write that must stand whatever the rest of the transaction does (detection's
+    record of a request already committed, :mod:`vigie.detection.record_sql`).
+    """
+    info = connection.info
+    driver = connection.connection.driver_connection
+    free = (
+        info.get(_READY)
+        and not info.get(_OPENED)
+        and not info.get(_QUEUED)
+        and not connection.in_nested_transaction()
+        and driver is not None
+        and driver.pgconn.transaction_status == _IDLE
+        and not driver.autocommit
+        and driver.isolation_level is None
+        and driver.read_only is None
+    )
+    if not free:
+        yield False
+        return
+    assert driver is not None
+    driver.autocommit = True
+    try:
+        yield True
+    finally:
+        try:
+            driver.autocommit = False
+        except psycopg.Error:  # broken mid-statement: never back to the pool in autocommit
+            connection.invalidate()
 
 
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
