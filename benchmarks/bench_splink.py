@@ -37,6 +37,9 @@ that many pairs of each training block (its ``max_pairs``) instead of scoring th
 ``BENCH_SPLINK_EVERY`` (default 1): a dump of one registry person in that many (``10``:
 the 10 % dump of the growth benchmark), the rest of the registry still searched.
 
+``BENCH_SPLINK_SIDES`` (default ``blocking,vigie,splink``): the runs to make, in order
+(``vigie,splink`` skips Splink's comparison counts, about a minute of CPU at 2.1 million).
+
 Usage: ``python -m benchmarks splink`` (``BENCH_PEOPLE=2100000 BENCH_SPLINK_EVERY=10`` for
 OFII's scale and a 10 % dump).
 """
@@ -70,6 +73,7 @@ EVERY = int(os.environ.get("BENCH_SPLINK_EVERY", "1"))
 # Also time the training steps of the first configuration (FIRST_RULES, FIRST_EM), no
 # prediction: where its time went when it did not finish at 2.1 million people.
 FIRST = os.environ.get("BENCH_SPLINK_FIRST", "") == "1"
+SIDES = os.environ.get("BENCH_SPLINK_SIDES", "blocking,vigie,splink").split(",")
 
 
 def _connect(out: Path) -> Any:
@@ -175,7 +179,7 @@ def main() -> None:
     print(f"{PEOPLE} people, a dump of {len(truth)} rows (one in {EVERY}); load average "
           f"{os.getloadavg()}; Splink config: {SPLINK_CONFIG}", flush=True)  # fmt: skip
     results = {}
-    sides = ("blocking", "vigie", "splink") + (("splink-first",) if FIRST else ())
+    sides = tuple(SIDES) + (("splink-first",) if FIRST else ())
     for side in sides:
         out = files / f"links-{side}.csv"
         m = timed(

@@ -22,7 +22,7 @@ from tests.anchoring import sign
 from tests.people import person
 from vigie.audit.actions import Action
 from vigie.audit.anchors import Bound
-from vigie.audit.evidence import require_verified
+from vigie.audit.evidence import require_evidence, require_verified
 from vigie.audit.models import EVENTS
 from vigie.audit.seals import (
     ASSIGNMENTS,
@@ -33,6 +33,7 @@ from vigie.audit.seals import (
     canonical_rows,
     reseal,
     scan,
+    state_digest,
 )
 from vigie.audit.verify import verify_trail
 from vigie.breach.incidents import open_incident, record_exposure
@@ -102,6 +103,40 @@ def test_the_registry_verifies_as_sealed(
     assert report.sealed is not None
     assert report.sealed["registry"].rows == 10 + 3  # ten people, three superseded versions
     assert report.sealed["registry"].buckets == 1
+
+
+def test_a_sets_state_is_that_of_its_rows_and_read_only_when_asked(
+    engine: Engine, secrets: InstanceSecrets, registry: list[dict[str, str]]
+) -> None:
+    """The state the trail seals (``Sealed.state``) is the state of the rows as ``scan``
+    digests them; a gate that recomputes no set's rows still checks their seal heads,
+    and gives the state a reader of its own copy compares with."""
+
+    def rows_state() -> bytes:
+        with engine.connect() as conn:
+            return state_digest(REGISTRY, scan(conn.connection.dbapi_connection,
+                                               engine.dialect.name, REGISTRY)[0])  # fmt: skip
+
+    full = verify_trail(engine, public_key=secrets.verify_key)
+    assert full.sealed is not None and full.sealed["registry"].state == rows_state()
+    bound = Bound(max_events=10, max_seconds=900.0)
+    gated = require_evidence(engine, public_key=secrets.verify_key, bound=bound,
+                             purpose="attribution", recompute_seals=())  # fmt: skip
+    sealed = gated.sealed["registry"]
+    assert sealed.state == full.sealed["registry"].state
+    assert (sealed.recomputed, sealed.rows) == (False, 0)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE subjects SET city = 'Paris' WHERE id = 5"))
+    assert rows_state() != sealed.state  # what the reader of a copy finds
+    again = require_evidence(engine, public_key=secrets.verify_key, bound=bound,
+                             purpose="attribution", recompute_seals=())  # fmt: skip
+    assert again.sealed["registry"].state == sealed.state
+    assert "no longer matches its seal" in _fails(engine, secrets)
+    with engine.begin() as conn:  # a seal head moved: refused without reading a row
+        conn.execute(text("UPDATE audit_seal_heads SET seq = seq - 1 WHERE name = 'registry'"))
+    with pytest.raises(IntegrityError, match="audit_seal_heads was altered"):
+        require_evidence(engine, public_key=secrets.verify_key, bound=bound,
+                         purpose="attribution", recompute_seals=())  # fmt: skip
 
 
 def _set_version_time(conn: Connection) -> None:

@@ -335,3 +335,52 @@ def test_attribution_refuses_a_real_person_turned_into_a_canary(
     assert str(info.value).startswith(
         f"the audit trail does not verify: canaries: person id {people[0]} is flagged a canary"
     )
+
+
+def test_the_registry_snapshot_is_checked_against_the_seals(
+    world: World,
+    engine: Engine,
+    settings: Settings,
+    secrets: InstanceSecrets,
+    leak_dir: Path,
+) -> None:
+    """The gate reads no sealed row back; the snapshot's rows were checked against the
+    seals when it was built. A registry altered behind Vigie's back before the snapshot
+    refuses attribution — even through a snapshot `vigie leak prepare` built from it —;
+    altered after, the triage reads the rows as they were sealed (and `vigie audit
+    verify` finds the change)."""
+    from vigie.audit.verify import verify_trail
+    from vigie.leaks.snapshot import prepare
+
+    ids = sorted(world.received["lingua-idf"] - world.canaries)[:30]
+    rows = [[world.people[i].given_name, world.people[i].family_name, world.people[i].ref]
+            for i in ids]  # fmt: skip
+    path = write_csv(leak_dir / "sealed.csv", ["prenom", "nom", "num_dossier"], rows)
+    victim = ids[0]
+    city = world.people[victim].city
+
+    def alter(to: str | None) -> None:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE subjects SET city = :c WHERE id = :i"),
+                         {"c": to, "i": victim})  # fmt: skip
+
+    alter("Tamperville")
+    with pytest.raises(IntegrityError) as info:  # cold: the snapshot is built here
+        analyze(engine, paths=[path], secrets=secrets, settings=settings)
+    message = str(info.value)
+    assert message.startswith("the registry is not as the audit trail last sealed it"), message
+    assert message.endswith("attribution refused — run `vigie audit verify`"), message
+    assert "Tamperville" not in message
+    assert not (settings.data_dir / "leak-cache" / "registry.enc").exists()
+    with engine.connect() as conn:  # prepare verifies nothing: it builds, as the rows are
+        prepare(conn, data_dir=settings.data_dir, secrets=secrets, limit_mb=512)
+    with pytest.raises(IntegrityError, match="not as the audit trail last sealed it"):
+        analyze(engine, paths=[path], secrets=secrets, settings=settings)
+    alter(city)
+    first = analyze(engine, paths=[path], secrets=secrets, settings=settings)
+    assert not first.registry_from_snapshot and first.affected_subjects == 30
+    alter("Tamperville")  # after the snapshot: same fingerprint, same sealed state
+    second = analyze(engine, paths=[path], secrets=secrets, settings=settings, keep_links=True)
+    assert second.registry_from_snapshot and second.affected_subjects == 30
+    with pytest.raises(IntegrityError, match="no longer matches its seal"):
+        verify_trail(engine, public_key=secrets.audit_keys)

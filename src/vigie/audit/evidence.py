@@ -43,9 +43,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
@@ -57,6 +57,8 @@ from sqlalchemy.orm import Session
 from vigie.audit.anchors import Bound, unanchored
 from vigie.audit.gather import Gathered, Pairs, decode
 from vigie.audit.keyring import AuditKeys
+from vigie.audit.seal_check import Sealed
+from vigie.audit.seals import SEALS, Seal
 from vigie.errors import IntegrityError
 
 Ints = NDArray[np.int64]
@@ -199,14 +201,35 @@ def require_verified(
                  progress=progress).size  # fmt: skip
 
 
+def require_evidence(
+    db: Session | Engine,
+    *,
+    public_key: AuditKeys,
+    bound: Bound,
+    purpose: str,
+    recompute_seals: Collection[Seal],
+) -> Verified:
+    """:func:`require_verified` for a reader that checks some sealed sets itself: only
+    the rows of ``recompute_seals`` are read back and compared with their seals; of the
+    others the seal chains and heads are verified, and :attr:`Verified.sealed` gives each
+    set's state as the trail seals it (:func:`vigie.audit.seals.state_digest`), which
+    the reader compares with the rows it holds. The leak triage reads the registry only
+    through its snapshot, checked against its seals when it is built, and no other sealed
+    table (:mod:`vigie.leaks.snapshot`)."""
+    return _gate(db, public_key=public_key, bound=bound, purpose=purpose,
+                 recompute_seals=recompute_seals)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Verified:
     """What the gate verified ahead of a write (:func:`verify_ahead`): the trail's first
-    ``size`` events, the last of which has the hash ``head_hash``."""
+    ``size`` events, the last of which has the hash ``head_hash``; ``sealed``, what each
+    sealed set binds (:class:`vigie.audit.seal_check.Sealed`)."""
 
     size: int
     head_hash: bytes
     purpose: str
+    sealed: Mapping[str, Sealed] = field(default_factory=dict)
 
 
 def verify_ahead(
@@ -255,6 +278,7 @@ def _gate(
     purpose: str,
     now_us: int | None = None,
     progress: Callable[[int], None] | None = None,
+    recompute_seals: Collection[Seal] = SEALS,
 ) -> Verified:
     from vigie.audit.sequencer import BATCH, integrate, integrate_all
     from vigie.audit.verify import verify_trail
@@ -267,7 +291,9 @@ def _gate(
     else:
         integrate_all(engine)
     try:
-        report = verify_trail(engine, public_key=public_key, progress=progress)
+        report = verify_trail(
+            engine, public_key=public_key, progress=progress, recompute_seals=recompute_seals
+        )
     except IntegrityError as exc:
         raise IntegrityError(
             f"the audit trail does not verify: {exc}; {purpose} refused — run `vigie audit verify`"
@@ -281,7 +307,12 @@ def _gate(
             f"{reason}; {purpose} refused — find out why no checkpoint was taken, then sign "
             "one with `vigie audit checkpoint`"
         )
-    return Verified(size=report.events, head_hash=report.head_hash, purpose=purpose)
+    return Verified(
+        size=report.events,
+        head_hash=report.head_hash,
+        purpose=purpose,
+        sealed=dict(report.sealed or {}),
+    )
 
 
 def _rows(

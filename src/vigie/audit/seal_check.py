@@ -12,31 +12,52 @@ the set, the bucket and the event — never a value.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Dialect
 
 from vigie.audit.gather import Gathered
-from vigie.audit.seals import BY_NAME, SEALING_ACTIONS, SEALS, Head, order, scan
+from vigie.audit.seals import (
+    BY_NAME,
+    SEALING_ACTIONS,
+    SEALS,
+    Head,
+    Seal,
+    order,
+    scan,
+    state_digest,
+)
 from vigie.errors import IntegrityError
 
 
 @dataclass(frozen=True)
 class Sealed:
-    """What verify found bound for one sealed set."""
+    """What verify found bound for one sealed set.
+
+    ``state``: :func:`vigie.audit.seals.state_digest` of the set's last seals in the
+    trail; ``recomputed``: whether its rows were read and found as last sealed (else
+    ``rows`` is 0 and ``buckets`` counts the sealed buckets)."""
 
     rows: int
     buckets: int
+    state: bytes = b""
+    recomputed: bool = True
 
 
 def check_seals(
-    dbapi: Any, dialect: Dialect, gathered: Gathered | None = None
+    dbapi: Any,
+    dialect: Dialect,
+    gathered: Gathered | None = None,
+    *,
+    recompute: Collection[Seal] = SEALS,
 ) -> dict[str, Sealed]:
     """Check every sealed table against the seals in the trail, in the caller's snapshot;
     return what each binds. Raises :class:`IntegrityError` at the first difference.
-    ``gathered``: the events :func:`vigie.audit.gather.gather` read (else read here)."""
+    ``gathered``: the events :func:`vigie.audit.gather.gather` read (else read here).
+    ``recompute``: the sets whose rows are read and recomputed (every one by default);
+    the seal chains and heads of all are checked whatever it holds."""
     actions = [a.value for a in SEALING_ACTIONS]
     cur = dbapi.cursor()
     try:
@@ -72,8 +93,12 @@ def check_seals(
             )
     out = {}
     for seal in SEALS:
-        digests, rows = scan(dbapi, dialect.name, seal)
         sealed = {k: v for (n, k), v in last.items() if n == seal.name}
+        state = state_digest(seal, {k: d for k, (_s, d) in sealed.items()})
+        if seal not in recompute:
+            out[seal.name] = Sealed(rows=0, buckets=len(sealed), state=state, recomputed=False)
+            continue
+        digests, rows = scan(dbapi, dialect.name, seal)
         for key in sorted(digests.keys() | sealed.keys(), key=order):
             seq, digest = sealed.get(key, (0, None))
             have_rows = digests.get(key)
@@ -96,7 +121,7 @@ def check_seals(
                 f"{where} no longer matches its seal (event {seq}): a row was altered, added "
                 "or removed behind Vigie's back"
             )
-        out[seal.name] = Sealed(rows=rows, buckets=len(digests))
+        out[seal.name] = Sealed(rows=rows, buckets=len(digests), state=state)
     return out
 
 

@@ -515,6 +515,20 @@ def order(key: str) -> tuple[int, ...]:
     return tuple(int(p) for p in key.split(":"))
 
 
+def state_digest(seal: Seal, digests: Mapping[str, bytes | None]) -> bytes:
+    """One digest of a whole sealed set, from each bucket's digest (None: no rows).
+
+    Equal for the buckets :func:`scan` computes from the rows and for the last seals the
+    trail holds exactly when :func:`vigie.audit.seal_check.check_seals` would find every
+    bucket as last sealed: a copy of the rows checked this way (the leak triage's registry
+    snapshot) is bound to the trail's state of the set by this one value."""
+    h = hashlib.sha256(_FORMAT + f"{seal.name}\nstate\n".encode())
+    for key, digest in sorted(digests.items(), key=lambda item: order(item[0])):
+        if digest is not None:
+            h.update(f"{key} {digest.hex()}\n".encode())
+    return h.digest()
+
+
 def _heads(cursor: raw.Cursor, seal: Seal, keys: list[str] | None) -> dict[str, Head]:
     if keys is None:
         rows = cursor.all(_HEADS, (seal.name,))

@@ -30,7 +30,7 @@ import gc
 import hashlib
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +47,7 @@ from vigie.audit.gather import Gathered, gather
 from vigie.audit.keyring import KeyHistory
 from vigie.audit.proofs import SignedHead
 from vigie.audit.pruning import KEPT, PRUNED, check_prunes, horizon_of
+from vigie.audit.seals import SEALS, Seal
 from vigie.audit.sequencer import Pending
 from vigie.errors import IntegrityError
 from vigie.requirements.evidence import check_requirements
@@ -106,6 +107,7 @@ def verify_trail(
     public_key: Ed25519PublicKey | KeyHistory,
     progress: Callable[[int], None] | None = None,
     held: Sequence[SignedHead] = (),
+    recompute_seals: Collection[Seal] = SEALS,
 ) -> Report:
     """Verify the trail in ``engine``'s database; raise ``IntegrityError`` at the first fault.
 
@@ -115,6 +117,9 @@ def verify_trail(
     ``held`` are checkpoints kept outside the store: each must verify with the key of its time,
     the trail must have its root at its size, and the store must still hold it unchanged.
     ``progress(n)`` is called every few thousand events with the count so far.
+    ``recompute_seals``: the sealed sets whose rows are read back and compared with their
+    last seals (all by default, as ``vigie audit verify``); every set's seal chain and
+    heads are checked whatever it holds (:func:`vigie.audit.seal_check.check_seals`).
     """
     started = time.perf_counter()
     collecting = gc.isenabled()
@@ -159,7 +164,9 @@ def verify_trail(
             canaries = evidence.check_canaries(raw, engine.dialect.name, gathered)
             processors = evidence.check_processors(raw, engine.dialect.name, gathered)
             check_requirements(raw, engine.dialect.name, gathered)
-            sealed = seal_check.check_seals(raw, engine.dialect, gathered)
+            sealed = seal_check.check_seals(
+                raw, engine.dialect, gathered, recompute=recompute_seals
+            )
             index_fault = None
         except IntegrityError as exc:
             index_rows, canaries, processors, sealed, index_fault = 0, 0, 0, None, exc

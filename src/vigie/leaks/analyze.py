@@ -117,6 +117,7 @@ def _run(
             cache=settings.data_dir / "leak-cache",
             secrets=secrets,
             meter=meter,
+            registry_state=source.registry_state(session),
         )
         lap("registry")
         with meter.phase("typing columns"):

@@ -18,6 +18,17 @@ A reused snapshot is decrypted into the analysis' private work directory and att
 read-only: ``reg`` and ``reg_freq`` are views over it, so nothing is copied — DuckDB
 reads the columns a query needs, when it needs them. The plaintext file lives only in
 that directory, for the analysis, and goes with it.
+
+**Checked against the seals.** When it is built, in the same database transaction as the
+copy, the registry's rows are hashed bucket by bucket as ``vigie audit verify`` hashes
+them (:func:`vigie.audit.seals.scan`) and the snapshot keeps their state
+(:func:`vigie.audit.seals.state_digest`). An analysis whose attribution is gated
+(:class:`vigie.leaks.disclosures.ServedIndexDisclosures`) passes the state the verified
+trail seals: a snapshot of another state is rebuilt, and a registry whose rows are not
+as last sealed refuses the analysis (:class:`vigie.errors.IntegrityError`) — so the
+gate need not read the registry back on every analysis. A row altered behind Vigie's
+back after the snapshot was built changes nothing the triage reads (it reads the rows
+as they were sealed); ``vigie audit verify`` finds it.
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ from pathlib import Path
 import duckdb
 from sqlalchemy import Connection, text
 
+from vigie.audit.seals import REGISTRY, scan, state_digest
 from vigie.errors import IntegrityError
 from vigie.leaks.reference import load_registry
 from vigie.leaks.workspace import Meter, workspace
@@ -38,7 +50,7 @@ from vigie.ops.sealing import open_sealed, seal
 from vigie.secrets import InstanceSecrets
 
 _PURPOSE = "leak-registry-snapshot"
-SNAPSHOT_VERSION = 4  # bump when the snapshot's tables or format change
+SNAPSHOT_VERSION = 5  # bump when the snapshot's tables or format change
 _TABLES = ("reg", "reg_freq")
 _BLOB = "registry.enc"
 _ATTACHED = "registry_snapshot"
@@ -87,30 +99,53 @@ def _open_file(blob: Path, plain: Path, *, key: bytes, aad: str) -> None:
             target.write(chunk)
 
 
-def _attach(con: duckdb.DuckDBPyConnection, path: Path) -> int:
-    """Views ``reg`` and ``reg_freq`` over the snapshot database at ``path``; its people."""
+def _detach(con: duckdb.DuckDBPyConnection) -> None:
+    for t in _TABLES:
+        con.execute(f"DROP VIEW IF EXISTS {t}")
+    con.execute(f"DETACH {_ATTACHED}")
+
+
+def _attach(con: duckdb.DuckDBPyConnection, path: Path, state: bytes | None) -> int | None:
+    """Views ``reg`` and ``reg_freq`` over the snapshot database at ``path``; its people.
+    None (nothing attached) when ``state`` is given and the snapshot's rows were checked
+    against another state of the registry's seals, or against none."""
     con.execute(f"ATTACH ? AS {_ATTACHED} (READ_ONLY)", [str(path)])
     try:
         for t in _TABLES:
             con.execute(f"CREATE OR REPLACE VIEW {t} AS SELECT * FROM {_ATTACHED}.{t}")
-        row = con.execute(f"SELECT people FROM {_ATTACHED}.meta").fetchall()
-        return int(row[0][0])
+        row = con.execute(f"SELECT people, sealed FROM {_ATTACHED}.meta").fetchall()
+        people, sealed = int(row[0][0]), row[0][1]
     except (duckdb.Error, IndexError, TypeError):
-        for t in _TABLES:
-            con.execute(f"DROP VIEW IF EXISTS {t}")
-        con.execute(f"DETACH {_ATTACHED}")
+        _detach(con)
         raise
+    if state is not None and (sealed is None or bytes(sealed) != state):
+        _detach(con)
+        return None
+    return people
 
 
-def _database_of(con: duckdb.DuckDBPyConnection, people: int, path: Path) -> None:
-    """Tables ``reg`` and ``reg_freq`` and the number of people, as a DuckDB file."""
+def _database_of(con: duckdb.DuckDBPyConnection, people: int, sealed: bytes, path: Path) -> None:
+    """Tables ``reg`` and ``reg_freq``, the number of people and the state of the rows
+    as seals digest them (:func:`_rows_state`), as a DuckDB file."""
     con.execute("ATTACH ? AS registry_fresh", [str(path)])
     try:
         for t in _TABLES:
             con.execute(f"CREATE TABLE registry_fresh.{t} AS SELECT * FROM {t}")
-        con.execute(f"CREATE TABLE registry_fresh.meta AS SELECT {int(people)} AS people")
+        con.execute(
+            "CREATE TABLE registry_fresh.meta AS SELECT CAST(? AS BIGINT) AS people, "
+            "CAST(? AS BLOB) AS sealed",
+            [int(people), sealed],
+        )
     finally:
         con.execute("DETACH registry_fresh")
+
+
+def _rows_state(conn: Connection) -> bytes:
+    """The state of the registry's rows as :func:`vigie.audit.seals.scan` hashes them, in
+    ``conn``'s transaction (that of the copy)."""
+    dbapi = conn.connection.dbapi_connection
+    digests, _rows = scan(dbapi, conn.dialect.name, REGISTRY)
+    return state_digest(REGISTRY, digests)
 
 
 def load_reference(
@@ -121,9 +156,12 @@ def load_reference(
     cache: Path,
     secrets: InstanceSecrets,
     meter: Meter | None = None,
+    registry_state: bytes | None = None,
 ) -> tuple[int, bool]:
     """Tables (or views over the snapshot) ``reg`` and ``reg_freq``; ``(people,
-    from_snapshot)``."""
+    from_snapshot)``. ``registry_state``: the state of the registry's seals in the
+    verified trail, which the rows must match (else :class:`IntegrityError`); None for
+    an analysis that verifies nothing."""
     cache.mkdir(parents=True, exist_ok=True, mode=0o700)
     cache.chmod(0o700)
     digest = fingerprint(conn)
@@ -134,12 +172,23 @@ def load_reference(
         plain_path = work / "registry.duckdb"
         try:
             _open_file(blob_path, plain_path, key=key, aad=aad)
-            return _attach(con, plain_path), True
+            found = _attach(con, plain_path, registry_state)
+            if found is not None:
+                return found, True
         except (IntegrityError, ValueError, duckdb.Error):
-            plain_path.unlink(missing_ok=True)  # stale (another fingerprint) or damaged
+            pass  # stale (another fingerprint) or damaged
+        plain_path.unlink(missing_ok=True)
     people = load_registry(con, conn, work, meter=meter)
+    with (meter or Meter(lambda _message: None)).phase("checking the registry against its seals"):
+        state = _rows_state(conn)
+    if registry_state is not None and state != registry_state:
+        raise IntegrityError(
+            "the registry is not as the audit trail last sealed it (a row was altered, "
+            "added or removed behind Vigie's back, or it changed during the analysis); "
+            "attribution refused — run `vigie audit verify`"
+        )
     plain = work / "registry-new.duckdb"
-    _database_of(con, people, plain)
+    _database_of(con, people, state, plain)
     _seal_file(plain, blob_path, key=key, aad=aad)
     for old in ("reg.enc", "reg_freq.enc"):  # the Parquet snapshot of version 2
         (cache / old).unlink(missing_ok=True)
