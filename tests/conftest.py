@@ -33,8 +33,9 @@ from vigie.store.engine import make_engine, make_session_factory
 from vigie.store.migrate import upgrade
 from vigie.store.models import load_metadata
 
-# The browser harness of every browser test; the session's shared `vigie demo` run.
-pytest_plugins = ("tests.browser", "tests.demo_run")
+# The browser harness of every browser test; the session's shared `vigie demo` run; the
+# xdist groups (`--dist loadgroup`) as pytest 9 reads them.
+pytest_plugins = ("tests.browser", "tests.demo_run", "tests.xdist_groups")
 
 PG_URL = os.environ.get("VIGIE_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("VIGIE_TEST_REQUIRE_POSTGRES") == "1"

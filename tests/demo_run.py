@@ -51,8 +51,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     """The session's demo run, made once for all its processes: the first test that asks
     runs it under a file lock; another xdist worker waits on the lock and reads what the
-    run left. (``--dist loadgroup`` no longer keeps the "demo" group on one worker under
-    pytest 9: xdist 3.8 renames ``item._nodeid``, which pytest 9 no longer reads.)"""
+    run left. (``--dist loadgroup`` keeps the "demo" group on one worker again, through
+    :mod:`tests.xdist_groups`; the lock stays for ``--dist load`` and any other split.)"""
     base = tmp_path_factory.getbasetemp()
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the session's
     root = shared / "demo-run"

@@ -148,11 +148,13 @@ def test_a_row_whose_birth_date_is_too_common_is_counted_not_dropped_silently(
     report = analyze(engine, paths=[path], secrets=secrets, settings=capped)
     if cap == 1:
         assert report.crowded_rows == 1 and report.matched_rows == 0
+        # Its only row was never compared with anyone: not evidence of a fabricated file.
+        assert report.verdict == "undetermined"
         assert report.as_dict()["warnings"] == [
-            "1 rows with a name and a birth date matched nobody by name and were compared "
-            "with nobody born that day: more than 1 registry people share each of those dates "
-            "(setting leak_fuzzy_date_cap). They are left unlinked and may still be registry "
-            "people."
+            "1 row with a name and a birth date matched nobody by name and was compared "
+            "with nobody born that day: more than 1 registry person shares each of those dates "
+            "(setting leak_fuzzy_date_cap). It is left unlinked and may still be a registry "
+            "person."
         ]
     else:
         assert report.crowded_rows == 0 and report.as_dict()["warnings"] == []

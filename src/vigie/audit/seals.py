@@ -428,7 +428,7 @@ class Sealing:
             return
         conn = self.session.connection()
         trail.lock_head(conn)
-        cursor = raw.Cursor(conn)
+        cursor = raw.cursor_of(conn)
         heads = _heads(cursor, seal, todo)
         for key in todo:
             head = heads.get(key, (0, None))
@@ -441,7 +441,7 @@ class Sealing:
         (a bulk writer). ``adopt``: a bucket never sealed is taken as it is (re-seal)."""
         conn = self.session.connection()
         trail.lock_head(conn)
-        cursor = raw.Cursor(conn)
+        cursor = raw.cursor_of(conn)
         heads = _heads(cursor, seal, None)
         checked = self._checked.setdefault(seal, {})
         if adopt and not heads:  # nothing sealed: every bucket is adopted, no need to read
@@ -480,7 +480,7 @@ class Sealing:
         seals = self.seals()
         payload = {**(detail or {}), "seals": seals} if seals else detail
         seq = trail.append(self.session, detail=payload, **event)
-        cursor = raw.Cursor(self.session.connection())
+        cursor = raw.cursor(self.session)
         for name, entries in seals.items():
             seal = BY_NAME[name]
             cursor.many(_DROP_HEAD, [(name, k) for k in entries])

@@ -105,7 +105,7 @@ def integrate(session: Session, *, limit: int = BATCH, election: Election | None
         conn = session.connection()
         if election is not None:
             election.fence(conn)
-        cursor = raw.Cursor(conn)
+        cursor = raw.cursor_of(conn)
         trail.lock_head(conn)
         # An index probe first: the take is a write, refused on a read-only connection
         # (SQLite's reader) even when nothing waits, and nothing waits on SQLite.
@@ -264,7 +264,7 @@ class SequencerService:
             with Session(self.engine) as session:
                 return oldest_pending_us(session)
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            row = raw.Cursor(conn).one(_OLDEST)
+            row = raw.cursor_of(conn).one(_OLDEST)
         return None if row is None else int(row[0])
 
     def stop(self) -> None:

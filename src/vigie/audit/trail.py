@@ -229,7 +229,7 @@ def _failed(session: Session, exc: SQLAlchemyError) -> NoReturn:
 
 def lock_head(conn: Connection) -> tuple[int, bytes]:
     """Lock the chain head for this transaction; return (size, hash of the last event)."""
-    return _lock(raw.Cursor(conn), conn)
+    return _lock(raw.cursor_of(conn), conn)
 
 
 def _lock(cursor: raw.Cursor, conn: Connection) -> tuple[int, bytes]:

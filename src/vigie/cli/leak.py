@@ -26,14 +26,17 @@ group = typer.Typer(
 
 
 def _summary(report: LeakReport) -> None:
-    style = {"authentic": "bold red", "mixed": "bold yellow", "fabricated": "bold green"}
+    style = {
+        "authentic": "bold red",
+        "mixed": "bold yellow",
+        "fabricated": "bold green",
+        "undetermined": "bold yellow",
+    }
     console.print(
         Text.assemble(
             "Verdict: ",
             (report.verdict, style.get(report.verdict, "bold")),
-            f" — {report.matched_rows} of {report.rows} rows linked to registry people "
-            f"({report.rejected_rows} unparsable, {report.canary_rows} canary rows); "
-            f"{report.affected_subjects} real people affected.",
+            f" — {report.linked_text()}; {report.affected_text()}",
         ),
         highlight=False,
     )

@@ -149,7 +149,7 @@ def _run(
         lap("evidence")
         with meter.phase("attributing"):
             affected = affected_people(con, judged)
-        verdict = verdict_for(matched, parsed)
+        verdict = verdict_for(matched, parsed, unsearched=linked.crowded_rows)
         hits = dict(
             con.execute(
                 "SELECT processor_id, count(DISTINCT pseudonym) FROM pseudo_hits GROUP BY 1"

@@ -24,16 +24,28 @@ AUTHENTIC_SHARE = 0.9  # at least this share of rows are real people: authentic
 FABRICATED_SHARE = 0.1  # at most this share: fabricated; in between: mixed
 
 
-def verdict_for(matched: int, parsed: int) -> str:
-    """``authentic``, ``mixed`` or ``fabricated`` from the share of rows linked to people."""
+def verdict_for(matched: int, parsed: int, *, unsearched: int = 0) -> str:
+    """``authentic``, ``mixed`` or ``fabricated`` from the share of rows linked to people;
+    ``undetermined`` when the ``unsearched`` rows (never compared with anyone: crowded
+    birth dates) decide it. Those rows are unknown, not evidence either way: a verdict is
+    given only when it holds whether none or all of them are registry people."""
     if parsed <= 0:
         return "fabricated"
-    share = matched / parsed
-    if share >= AUTHENTIC_SHARE:
+    unsearched = max(0, min(unsearched, parsed - matched))
+    low, high = matched / parsed, (matched + unsearched) / parsed
+    if low >= AUTHENTIC_SHARE:
         return "authentic"
-    if share <= FABRICATED_SHARE:
+    if high <= FABRICATED_SHARE:
         return "fabricated"
-    return "mixed"
+    if low > FABRICATED_SHARE and high < AUTHENTIC_SHARE:
+        return "mixed"
+    return "undetermined"
+
+
+def counted(n: int, one: str, many: str) -> str:
+    """``n`` and the noun that agrees with it: ``1 row``, ``0 rows``, ``1,500 rows``.
+    (The report and the CLI are in English; the console's pages use Babel's ngettext.)"""
+    return f"{n:,} {one if n == 1 else many}"
 
 
 @dataclass
@@ -76,16 +88,32 @@ class LeakReport:
     def affected_subjects(self) -> int:
         return self.affected.real_count
 
+    def linked_text(self) -> str:
+        """How many rows were linked, unreadable and canaries (HTML and CLI alike)."""
+        return (
+            f"{self.matched_rows:,} of {counted(self.rows, 'row', 'rows')} linked to registry "
+            f"people ({counted(self.rejected_rows, 'row', 'rows')} could not be parsed; "
+            f"{counted(self.canary_rows, 'canary row', 'canary rows')})"
+        )
+
+    def affected_text(self) -> str:
+        """How many real people the file holds, as a sentence."""
+        n = self.affected_subjects
+        return f"{counted(n, 'real person', 'real people')} affected."
+
     def warnings(self) -> list[str]:
         """What the triage could not do, in plain sentences (JSON, HTML and CLI alike)."""
         out = []
         if self.crowded_rows:
+            rows = counted(self.crowded_rows, "row", "rows")
+            people = counted(self.date_cap, "registry person shares", "registry people share")
             out.append(
-                f"{self.crowded_rows:,} rows with a name and a birth date matched nobody by "
-                "name and were compared with nobody born that day: more than "
-                f"{self.date_cap:,} registry people share each of those dates "
+                f"{rows} with a name and a birth date matched nobody by name and "
+                f"{'was' if self.crowded_rows == 1 else 'were'} compared with nobody born "
+                f"that day: more than {people} each of those dates "
                 "(setting leak_fuzzy_date_cap). "
-                "They are left unlinked and may still be registry people."
+                f"{'It is' if self.crowded_rows == 1 else 'They are'} left unlinked and may "
+                f"still be {'a registry person' if self.crowded_rows == 1 else 'registry people'}."
             )
         return out
 
@@ -203,7 +231,10 @@ class LeakReport:
         )
         data = self.as_dict(people=200)
         return env.get_template("report.html.j2").render(
-            r=data, more=max(0, self.affected_subjects - 200)
+            r=data,
+            more=max(0, self.affected_subjects - 200),
+            linked=self.linked_text(),
+            affected=self.affected_text(),
         )
 
     def write_html(self, path: Path) -> None:

@@ -37,7 +37,7 @@ from vigie.leaks.uploads import FORMATS, Upload, discard
 from vigie.leaks.vault import list_reports, load_report
 
 router = APIRouter()
-VERDICTS = (N_("authentic"), N_("mixed"), N_("fabricated"))
+VERDICTS = (N_("authentic"), N_("mixed"), N_("fabricated"), N_("undetermined"))
 TITLES = (N_("Leak analysis"), N_("Leak report"))
 FILE_FIELD = "dump"
 SHOWN_SAMPLES = 20
