@@ -135,9 +135,10 @@ def append_many(session: Session, events: Sequence[NewEvent]) -> list[int]:
     started = time.perf_counter()
     encoded = _encode_all(session, events)
     try:
-        conn = session.connection()
+        cursor = raw.cursor(session)  # a pinned one without asking the session again
+        conn = cursor.connection
         people = [sorted(set(e.subject_ids)) for e in events]  # what decoding gives back
-        seqs = sequence_rows(raw.cursor_of(conn), conn, encoded, people=people)
+        seqs = sequence_rows(cursor, conn, encoded, people=people)
         conn.info[APPENDED] = True
     except SQLAlchemyError as exc:
         _failed(session, exc)

@@ -143,6 +143,11 @@ class Cursor:
         self._cursor = driver.cursor()
         self._error: type[Exception] = self.dialect.loaded_dbapi.Error
 
+    @property
+    def connection(self) -> Connection:
+        """The SQLAlchemy connection whose driver connection this cursor runs on."""
+        return self._connection
+
     def together(self, calls: Sequence[Call]) -> list[list[tuple[Any, ...]]]:
         """Each statement's rows, the statements sent in one round trip where the driver
         can (psycopg's pipeline mode: the server runs them back to back); in order, one
