@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.audit import trail
@@ -104,3 +104,28 @@ def test_the_engines_transaction_events_fire(engine: Engine, processor_id: int) 
     finally:
         watch.close()
         writer.close()
+
+
+def test_a_failed_begin_gives_the_connection_back(
+    engine: Engine, sessions: sessionmaker[Session], processor_id: int
+) -> None:
+    """A BEGIN that fails (SQLite's lock wait timing out) leaves no half-open connection
+    behind: the next transaction starts on a sound one."""
+    writer = WriterConnection(engine)
+    failed = []
+
+    def refuse_once(_conn: object) -> None:
+        if not failed:
+            failed.append(True)
+            raise RuntimeError("database is locked")
+
+    event.listen(engine, "begin", refuse_once, insert=True)
+    try:
+        with pytest.raises(RuntimeError), writer.begin():
+            pass
+        with writer.begin() as s:
+            raw.cursor(s).run(_INSERT_RATE, (processor_id, WHEN, 5))
+    finally:
+        event.remove(engine, "begin", refuse_once)
+        writer.close()
+    assert _rates(sessions) == [5]

@@ -50,7 +50,11 @@ class WriterConnection:
         """A session in a new transaction on the kept connection; committed when the block
         ends, rolled back (and the connection given back) if it raises."""
         conn = self._connection()
-        transaction = conn.begin()
+        try:
+            transaction = conn.begin()  # SQLite's BEGIN IMMEDIATE may time out on the lock
+        except BaseException:
+            self.close()
+            raise
         session = Session(bind=conn, join_transaction_mode="rollback_only")
         raw.pin(session, conn)
         try:
