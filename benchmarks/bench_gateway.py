@@ -355,7 +355,8 @@ def breakdown(prep: Prepared, n: int = 300, *, page: int = 1) -> dict[str, float
     """Mean milliseconds per phase of a read (``page=1``) or a page, in process (no HTTP).
 
     The phases of :class:`vigie.gateway.unit.UnitOfWork` with ``disclose``'s steps taken
-    apart: the same library calls, timed one by one.
+    apart: the same library calls, timed one by one, in transactions on the writer's kept
+    connection (:class:`vigie.gateway.writer.WriterConnection`) as on SQLite.
     """
     from vigie.audit import trail
     from vigie.audit.actions import Action
@@ -363,11 +364,12 @@ def breakdown(prep: Prepared, n: int = 300, *, page: int = 1) -> dict[str, float
     from vigie.gateway.caller import identify
     from vigie.gateway.cursor import CursorCodec
     from vigie.gateway.disclose import Gate
+    from vigie.gateway.writer import WriterConnection
     from vigie.secrets import load_secrets
-    from vigie.store.engine import make_engine, make_session_factory
+    from vigie.store.engine import make_engine
 
     engine = make_engine(f"sqlite:///{prep.db}")
-    sessions = make_session_factory(engine)
+    writer = WriterConnection(engine)
     secrets = load_secrets(prep.data_dir / "secrets")
     gate = Gate(secrets=secrets, cursors=CursorCodec(secrets, ttl_seconds=60), max_page_size=1000)
     ids = [int(line.rsplit("/", 1)[1]) for line in prep.paths["bare-read"].read_text().split()]
@@ -381,8 +383,7 @@ def breakdown(prep: Prepared, n: int = 300, *, page: int = 1) -> dict[str, float
     for sid in ids[:n]:
         at = datetime.now(UTC)
         t = time.perf_counter()
-        with sessions.begin() as s:
-            s.connection()
+        with writer.begin() as s:
             t = tick("begin transaction", t)
             who = identify(s, token=prep.token, client_ip="127.0.0.1", now=at)
             t = tick("key, processor, contracts (one statement)", t)
@@ -423,6 +424,7 @@ def breakdown(prep: Prepared, n: int = 300, *, page: int = 1) -> dict[str, float
             t = tick("audit append (audit.trail)", t)
         tick("commit", t)
         assert body
+    writer.close()
     engine.dispose()
     return {name: total / n * 1000 for name, total in phases.items()}
 

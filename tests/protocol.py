@@ -49,9 +49,21 @@ def counting(engine: Engine) -> Iterator[Sent]:
     sent = Sent()
     traces: list[Any] = []
 
+    traced: list[Any] = []  # SQLite connections given the callback
+
+    def trace_sqlite(dbapi: Any) -> None:
+        dbapi.set_trace_callback(sent.statements.append)
+        if not any(t is dbapi for t in traced):
+            traced.append(dbapi)
+
+    def on_begin(conn: Any) -> None:
+        # A connection kept checked out (the gateway's writer, :mod:`vigie.gateway.writer`)
+        # is seen at each transaction's start, before its BEGIN (``insert=True``).
+        trace_sqlite(conn.connection.driver_connection)
+
     def on_checkout(dbapi: Any, _record: Any, _proxy: Any) -> None:
         if engine.dialect.name == "sqlite":
-            dbapi.set_trace_callback(sent.statements.append)
+            trace_sqlite(dbapi)
         else:
             out = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed at check-in)
             dbapi.pgconn.trace(out.fileno())
@@ -71,10 +83,17 @@ def counting(engine: Engine) -> Iterator[Sent]:
             sent.round_trips += round_trips(trace)
             traces.remove((conn, out))
 
+    sqlite = engine.dialect.name == "sqlite"
     event.listen(engine, "checkout", on_checkout)
     event.listen(engine, "checkin", on_checkin)
+    if sqlite:
+        event.listen(engine, "begin", on_begin, insert=True)
     try:
         yield sent
     finally:
         event.remove(engine, "checkout", on_checkout)
         event.remove(engine, "checkin", on_checkin)
+        if sqlite:
+            event.remove(engine, "begin", on_begin)
+            for dbapi in traced:
+                dbapi.set_trace_callback(None)

@@ -135,8 +135,10 @@ def append_many(session: Session, events: Sequence[NewEvent]) -> list[int]:
     started = time.perf_counter()
     encoded = _encode_all(session, events)
     try:
-        conn = session.connection()
-        seqs = sequence_rows(raw.cursor_of(conn), conn, encoded)
+        cursor = raw.cursor(session)  # a pinned one without asking the session again
+        conn = cursor.connection
+        people = [sorted(set(e.subject_ids)) for e in events]  # what decoding gives back
+        seqs = sequence_rows(cursor, conn, encoded, people=people)
         conn.info[APPENDED] = True
     except SQLAlchemyError as exc:
         _failed(session, exc)
@@ -181,12 +183,18 @@ def _failed_at_commit(exc: Exception) -> AuditFailure:
 
 
 def sequence_rows(
-    cursor: raw.Cursor, conn: Connection, encoded: Sequence[tuple[Any, ...]]
+    cursor: raw.Cursor,
+    conn: Connection,
+    encoded: Sequence[tuple[Any, ...]],
+    *,
+    people: Sequence[Sequence[int]] | None = None,
 ) -> list[int]:
     """Chain encoded events (the columns after ``seq``) after the head; return their seqs.
 
     Locks the head, inserts the events with their hashes, moves the head and feeds the
-    served index with the disclosures, in the caller's transaction.
+    served index with the disclosures, in the caller's transaction. ``people``: each
+    event's people as :func:`vigie.audit.canonical.decode_subjects` gives them (sorted,
+    distinct), when the caller has them, instead of decoding them again.
     """
     size, prev = _lock(cursor, conn)
     first = size + 1
@@ -201,8 +209,10 @@ def sequence_rows(
     size, prev = first + len(encoded) - 1, hashes[-1] if hashes else prev
     decode = canonical.decode_subjects
     disclosures = [
-        index.Disclosure(seq, row[0], row[2], decode(row[7]), row[8])
-        for seq, row in zip(range(first, size + 1), encoded, strict=True)
+        index.Disclosure(
+            seq, row[0], row[2], decode(row[7]) if people is None else people[i], row[8]
+        )
+        for i, (seq, row) in enumerate(zip(range(first, size + 1), encoded, strict=True))
         if row[5] in _DISCLOSING and row[2] is not None and row[9] == "ok"
     ]
     cursor.copy(_INSERT, rows)

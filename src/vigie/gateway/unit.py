@@ -20,7 +20,10 @@ transaction commits. If any of them fails, the whole transaction is rolled back 
 them was disclosed, counted or recorded — and each is run again alone through
 :meth:`UnitOfWork.run`, so refusals, their records and their answers are the ones a lone
 request gets. One begin and one commit then serve several requests, which is most of a
-read's cost once its statements are cheap.
+read's cost once its statements are cheap; and the writer runs them on one connection it
+keeps (:mod:`vigie.gateway.writer`), not through a new ORM session per transaction.
+Detection's own transaction after the commit and a refusal's record still take a session
+of their own.
 
 On PostgreSQL (row locks, requests of different processors in parallel) each request runs
 alone in a thread of the unit of work's own pool (as many threads as Starlette's default
@@ -51,6 +54,7 @@ from vigie.gateway.ahead import Wanted
 from vigie.gateway.disclose import Attempt, Caller, Disclosure, Gate
 from vigie.gateway.problems import INTERNAL, UNAVAILABLE, problem, problem_for
 from vigie.gateway.serial import WriterQueue
+from vigie.gateway.writer import WriterConnection
 from vigie.ops.logs import Code
 
 log = logging.getLogger(__name__)
@@ -100,6 +104,8 @@ class UnitOfWork:
             if grouped
             else None
         )
+        # The writer's requests run on one kept connection (:mod:`vigie.gateway.writer`).
+        self._kept = WriterConnection(sessions.kw["bind"]) if grouped else None
         self._threads = (
             None
             if grouped
@@ -182,7 +188,7 @@ class UnitOfWork:
         results = []
         attempts = []
         try:
-            with self._turn(), self.sessions.begin() as session:
+            with self._turn(), self._transaction() as session:
                 audit_batch.gather(session)  # the group's events chained at its end
                 for w in group:
                     attempt = Attempt(origin=_origin(w.request), kind=w.kind)
@@ -220,7 +226,7 @@ class UnitOfWork:
         now = now or self.clock()
         attempt = Attempt(origin=_origin(request), kind=kind)
         try:
-            with self._turn(), self.sessions.begin() as session:
+            with self._turn(), self._transaction() as session:
                 caller = disclose.begin(
                     session,
                     gate=self.gate,
@@ -287,6 +293,11 @@ class UnitOfWork:
             return problem(UNAVAILABLE, "the request could not be recorded; nothing was sent")
         self._after_commit()
         return problem_for(exc, instance=instance)
+
+    def _transaction(self) -> AbstractContextManager[Session]:
+        """A request's (or a group's) transaction: on the writer's kept connection when
+        ``grouped``, else in a session of its own."""
+        return self._kept.begin() if self._kept is not None else self.sessions.begin()
 
     def _turn(self) -> AbstractContextManager[None]:
         return self.queue.turn() if self.queue is not None else nullcontext()

@@ -143,6 +143,11 @@ class Cursor:
         self._cursor = driver.cursor()
         self._error: type[Exception] = self.dialect.loaded_dbapi.Error
 
+    @property
+    def connection(self) -> Connection:
+        """The SQLAlchemy connection whose driver connection this cursor runs on."""
+        return self._connection
+
     def together(self, calls: Sequence[Call]) -> list[list[tuple[Any, ...]]]:
         """Each statement's rows, the statements sent in one round trip where the driver
         can (psycopg's pipeline mode: the server runs them back to back); in order, one
@@ -285,6 +290,22 @@ def cursor_of(connection: Connection) -> Cursor:
     return found
 
 
+_PINNED = "vigie.store.raw.pinned"
+
+
 def cursor(session: Session) -> Cursor:
-    """A driver cursor in ``session``'s current transaction (begun if need be)."""
+    """A driver cursor in ``session``'s current transaction (begun if need be): the one
+    :func:`pin` gave it, else its connection's (``session.connection()``, some 10 µs of
+    the session's machinery on every call)."""
+    found: Cursor | None = session.info.get(_PINNED)
+    if found is not None:
+        return found
     return cursor_of(session.connection())
+
+
+def pin(session: Session, connection: Connection) -> None:
+    """Give ``session`` the cursor of ``connection`` for :func:`cursor`, for the session's
+    life. Only for a session bound to ``connection`` and used within the one transaction
+    that ``connection`` has begun (:class:`vigie.gateway.writer.WriterConnection`): the
+    cursor is not looked up again, so the session must never move to another connection."""
+    session.info[_PINNED] = cursor_of(connection)
