@@ -164,8 +164,8 @@ def stage(session: Session, events: Sequence[NewEvent]) -> None:
     started = time.perf_counter()
     encoded = _encode_all(session, events)
     try:
-        conn = session.connection()
-        cursor = raw.cursor_of(conn)
+        cursor = raw.cursor(session)  # the pinned one, if any: no session machinery
+        conn = cursor.connection
         if len(encoded) == 1:
             cursor.with_commit(_STAGE, encoded[0], failure=_failed_at_commit)
         else:

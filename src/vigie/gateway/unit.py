@@ -28,7 +28,11 @@ of their own.
 On PostgreSQL (row locks, requests of different processors in parallel) each request runs
 alone in a thread of the unit of work's own pool (as many threads as Starlette's default
 pool: 40), handed over with the request's context (its request id for the logs); the
-hand-over costs about half of Starlette's ``run_in_threadpool``.
+hand-over costs about half of Starlette's ``run_in_threadpool``. Its transaction is a
+Core transaction on a connection checked out of the pool for it, with a session bound to
+it and the driver cursor pinned (:func:`vigie.gateway.transaction.pooled`), not a new
+ORM session. Detection's transaction after the commit and a refusal's record still take
+a session of their own (detection delivers its alerts on the session's ``after_commit``).
 """
 
 from __future__ import annotations
@@ -45,11 +49,12 @@ from datetime import datetime
 
 import orjson
 from fastapi import Request
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
 from vigie.errors import AuditFailure, VigieError
-from vigie.gateway import audit_batch, disclose, meter
+from vigie.gateway import audit_batch, disclose, meter, transaction
 from vigie.gateway.ahead import Wanted
 from vigie.gateway.disclose import Attempt, Caller, Disclosure, Gate
 from vigie.gateway.problems import INTERNAL, UNAVAILABLE, problem, problem_for
@@ -105,7 +110,8 @@ class UnitOfWork:
             else None
         )
         # The writer's requests run on one kept connection (:mod:`vigie.gateway.writer`).
-        self._kept = WriterConnection(sessions.kw["bind"]) if grouped else None
+        self._engine: Engine = sessions.kw["bind"]
+        self._kept = WriterConnection(self._engine) if grouped else None
         self._threads = (
             None
             if grouped
@@ -296,8 +302,11 @@ class UnitOfWork:
 
     def _transaction(self) -> AbstractContextManager[Session]:
         """A request's (or a group's) transaction: on the writer's kept connection when
-        ``grouped``, else in a session of its own."""
-        return self._kept.begin() if self._kept is not None else self.sessions.begin()
+        ``grouped``, else on a pooled connection checked out for it
+        (:func:`vigie.gateway.transaction.pooled`); never a new ORM session's machinery."""
+        if self._kept is not None:
+            return self._kept.begin()
+        return transaction.pooled(self._engine)
 
     def _turn(self) -> AbstractContextManager[None]:
         return self.queue.turn() if self.queue is not None else nullcontext()
