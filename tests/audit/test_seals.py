@@ -33,6 +33,7 @@ from vigie.audit.seals import (
     canonical_rows,
     reseal,
     scan,
+    scan_along,
     state_digest,
 )
 from vigie.audit.verify import verify_trail
@@ -608,3 +609,36 @@ def test_a_value_json_cannot_hold_is_named_by_its_bucket(
         "registry: subjects, bucket 0 (person ids 0..1023): a row holds a value of the "
         "wrong type (altered behind Vigie's back)"
     )
+
+
+def test_a_scan_along_another_read_gives_the_scans_digests(population: Engine) -> None:
+    """``scan_along`` (the leak snapshot's copy and its hashing in one read) hashes what
+    ``scan`` hashes, whatever the text, and hands over one extra value per row read."""
+    if population.dialect.name != "sqlite":
+        pytest.skip("the lines made in SQL: SQLite only")
+    with population.begin() as conn:
+        for i, value in enumerate(AWKWARD, start=1):
+            values = {"v": value, "i": i}
+            conn.execute(SUBJECT_SET, values)
+            conn.execute(VERSION_SET, values)
+        dbapi = conn.connection.driver_connection
+        taken: list[list[object]] = [[], []]
+
+        def take(part: int, values: list[object]) -> bool:
+            taken[part] += values
+            return True
+
+        extra = [("", "t.id"), ("LEFT JOIN subjects s ON s.id = t.subject_id", "s.ref")]
+        along = scan_along(dbapi, REGISTRY, extra, take)
+        assert along is not None and along == scan(dbapi, "sqlite", REGISTRY)
+        ids = [r[0] for r in conn.execute(text("SELECT id FROM subjects ORDER BY id"))]
+        refs = conn.execute(
+            text(
+                "SELECT s.ref FROM subject_versions v JOIN subjects s "
+                "ON s.id = v.subject_id ORDER BY v.subject_id, v.version"
+            )
+        )
+        assert taken == [ids, [r[0] for r in refs]] and len(ids) + len(taken[1]) == along[1]
+        assert scan_along(dbapi, REGISTRY, extra, lambda _part, _values: False) is None
+        conn.execute(text("UPDATE subjects SET city = x'00ff' WHERE id = 5"))
+        assert scan_along(dbapi, REGISTRY, extra, take) is None  # JSON cannot hold a blob

@@ -56,3 +56,15 @@ def test_the_json_in_pieces_is_the_whole_report(
     r.write_json(tmp_path / "r.json")
     assert json.loads((tmp_path / "r.json").read_text()) == whole
     assert len(whole["affected"]) == people - (1 if people > 3 else 0)  # the canary is not
+
+
+def test_the_affected_list_is_the_json_of_its_dicts() -> None:
+    """The report's affected people, written without a dict per person, are the bytes
+    orjson writes for the dicts — whatever the ``ref`` holds."""
+    refs = ["OFII-000000001", 'a"b', "back\\slash", "tab\tnew\nline\x01", "Zoë 李 😀", ""]
+    shapes = [(), ("email",), ("birth_date", "family_name", "given_name")]
+    people = [(ref, shapes[i % 3], i + 1) for i, ref in enumerate(refs)]
+    shape_json = {s: orjson.dumps(list(s)) for s in shapes}
+    expected = orjson.dumps([{"ref": r, "fields": list(f), "rows": n} for r, f, n in people])
+    assert report_module.affected_json(people, shape_json) == expected
+    assert report_module.affected_json([], shape_json) == b"[]"

@@ -334,15 +334,57 @@ def scan(dbapi: Any, dialect: str, seal: Seal) -> tuple[dict[str, bytes], int]:
         with suppress(sqlite3.OperationalError):
             hashed = _hash_lines(dbapi, seal, [str(r.lines_sql) for r in readers])
     hashers, rows_seen = hashed or _hash_rows(dbapi, dialect, seal)
-    digests = {
+    return _digests(seal, hashers), rows_seen
+
+
+Take = Callable[[int, list[Any]], bool]
+"""Given a part's index and a batch of its rows' extra values; False stops the scan."""
+
+
+class _Stopped(Exception):
+    pass
+
+
+def scan_along(
+    dbapi: Any, seal: Seal, extra: list[tuple[str, str]], take: Take
+) -> tuple[dict[str, bytes], int] | None:
+    """:func:`scan` on SQLite, selecting one more value per row in the same read.
+
+    ``extra[i]`` is ``(join, expression)`` for part ``i``: a join clause and an SQL
+    expression over the part's table as ``t`` (and what the join names); the values reach
+    ``take(i, values)`` batch by batch, in the seal's order, the rows each batch hashes.
+    None — nothing to use, the caller reads otherwise — when ``take`` returns False or
+    the lines cannot be made in SQL (a value JSON cannot hold). The digests are those of
+    :func:`scan` (``tests/audit/test_seals.py`` holds the two to it)."""
+    queries = []
+    for part, (join, expression) in zip(seal.parts, extra, strict=True):
+        if not _reader(seal, part, "sqlite").lines_sql:
+            return None
+        columns = ", ".join(f"t.{c}" for c in part.columns)
+        order = ", ".join(f"t.{o.strip()}" for o in part.order.split(","))
+        queries.append(
+            f"SELECT t.{part.subject} >> {SHIFT}, json_array({columns}) || char(10), "
+            f"{expression} FROM {part.table} t {join} ORDER BY {order}"
+        )
+    try:
+        hashers, rows_seen = _hash_lines(dbapi, seal, queries, take)
+    except (sqlite3.OperationalError, _Stopped):
+        return None
+    return _digests(seal, hashers), rows_seen
+
+
+def _digests(seal: Seal, hashers: dict[str, list[Any]]) -> dict[str, bytes]:
+    return {
         k: _combine(seal, k, [_EMPTY if h is None else h.digest() for h in slot])
         for k, slot in hashers.items()
     }
-    return digests, rows_seen
 
 
-def _hash_lines(dbapi: Any, seal: Seal, queries: list[str]) -> tuple[dict[str, list[Any]], int]:
-    """Each bucket's hashes, from ``(bucket, line)`` rows in the seal's order."""
+def _hash_lines(
+    dbapi: Any, seal: Seal, queries: list[str], take: Take | None = None
+) -> tuple[dict[str, list[Any]], int]:
+    """Each bucket's hashes, from ``(bucket, line)`` rows in the seal's order (``(bucket,
+    line, extra)`` with ``take``, which gets each batch's extra values)."""
     hashers: dict[str, list[Any]] = {}
     rows_seen = 0
     for i, sql in enumerate(queries):
@@ -351,11 +393,13 @@ def _hash_lines(dbapi: Any, seal: Seal, queries: list[str]) -> tuple[dict[str, l
             cur.execute(sql)
             while batch := cur.fetchmany(BATCH):
                 rows_seen += len(batch)
+                if take is not None and not take(i, [r[2] for r in batch]):
+                    raise _Stopped
                 for k, group in itertools.groupby(batch, _first):
                     slot = hashers.setdefault(str(k), [None] * len(seal.parts))
                     if slot[i] is None:
                         slot[i] = hashlib.sha256()
-                    slot[i].update("".join([line for _k, line in group]).encode())
+                    slot[i].update("".join([r[1] for r in group]).encode())
         finally:
             cur.close()
     return hashers, rows_seen

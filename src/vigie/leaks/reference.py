@@ -24,6 +24,7 @@ import duckdb
 import numpy as np
 from sqlalchemy import Connection
 
+from vigie.audit.seals import REGISTRY, scan, scan_along, state_digest
 from vigie.leaks.kinds import name_tokens
 from vigie.leaks.workspace import Meter
 from vigie.registry.models import VERSIONED_FIELDS
@@ -34,25 +35,37 @@ BATCH = 200_000
 _TYPES = {"subject_id": "BIGINT", "version": "BIGINT", "is_canary": "BOOLEAN"}
 
 
-def _select(dialect: str) -> str:
-    def col(alias: str, name: str) -> str:
+def _values(dialect: str, person: str, version: str) -> list[str]:
+    """The copied columns of a version (table alias ``version``) of a person (``person``):
+    the current one when both aliases are the same."""
+
+    def col(name: str) -> str:
         if name in _DATES or name == "course_hours":
-            return f"CAST({alias}.{name} AS VARCHAR(10))"
-        return f"{alias}.{name}"
+            return f"CAST({version}.{name} AS VARCHAR(10))"
+        return f"{version}.{name}"
 
-    def ts(alias: str, name: str) -> str:
+    def ts(name: str) -> str:
         if dialect == "postgresql":
-            return f"to_char({alias}.{name} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
-        return f"substr({alias}.{name}, 1, 19)"
+            return f"to_char({version}.{name} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
+        return f"substr({version}.{name}, 1, 19)"
 
-    canary = "CASE WHEN s.is_canary THEN 1 ELSE 0 END"
-    current = ", ".join(col("s", c) for c in _DATA_COLUMNS)
-    old = ", ".join(col("v", c) for c in _DATA_COLUMNS)
+    valid_to = "NULL" if person == version else ts("valid_to")
+    return [
+        f"{person}.id",
+        f"{version}.version",
+        ts("valid_from"),
+        valid_to,
+        f"CASE WHEN {person}.is_canary THEN 1 ELSE 0 END",
+        f"{person}.ref",
+        *(col(c) for c in _DATA_COLUMNS),
+    ]
+
+
+def _select(dialect: str) -> str:
     return (
-        f"SELECT s.id, s.version, {ts('s', 'valid_from')}, NULL, {canary}, s.ref, {current} "
-        "FROM subjects s "
-        f"UNION ALL SELECT s.id, v.version, {ts('v', 'valid_from')}, {ts('v', 'valid_to')}, "
-        f"{canary}, s.ref, {old} FROM subject_versions v JOIN subjects s ON s.id = v.subject_id"
+        f"SELECT {', '.join(_values(dialect, 's', 's'))} FROM subjects s "
+        f"UNION ALL SELECT {', '.join(_values(dialect, 's', 'v'))} "
+        "FROM subject_versions v JOIN subjects s ON s.id = v.subject_id"
     )
 
 
@@ -103,17 +116,72 @@ def _copy_sqlite(conn: Connection, sql: str, width: int, target: Path, copied: C
         _stream_sqlite(conn, sql, width, target, copied, clean=True)
 
 
+def _line(values: list[str], *, clean: bool) -> str:
+    """SQLite: the ``\x1f``-separated line of ``values`` (SQL expressions)."""
+    value = "coalesce(CAST({v} AS TEXT), '')"
+    if clean:
+        value = (
+            "coalesce(replace(replace(replace(CAST({v} AS TEXT), char(31), ' '), "
+            "char(10), ' '), char(13), ' '), '')"
+        )
+    return " || char(31) || ".join(value.format(v=v) for v in values)
+
+
+def _breaks(text: str, lines: int, width: int) -> bool:
+    """Whether a value broke the line format of ``lines`` lines joined by newlines."""
+    return (
+        text.count("\n") != lines - 1 or text.count("\x1f") != (width - 1) * lines or "\r" in text
+    )
+
+
+def _copy_sealed_sqlite(
+    conn: Connection, width: int, target: Path, copied: Copied
+) -> dict[str, bytes] | None:
+    """The copy of :func:`_copy_sqlite` and the digest of every bucket of the registry's
+    seal (:func:`vigie.audit.seals.scan`) in one read of the rows: each row's line is
+    selected beside its canonical line (:func:`vigie.audit.seals.scan_along`), current
+    versions then superseded ones, in the seal's order. None (``target`` removed) when
+    a value breaks the line format or JSON cannot hold it: the caller reads twice."""
+    current = _line(_values("sqlite", "t", "t"), clean=False)
+    superseded = _line(_values("sqlite", "s", "t"), clean=False)
+    extra = [
+        ("", current),
+        # A version without its person (only behind Vigie's back) is hashed, not copied,
+        # as the copy's inner join leaves it out.
+        (
+            "LEFT JOIN subjects s ON s.id = t.subject_id",
+            f"CASE WHEN s.id IS NULL THEN NULL ELSE {superseded} END",
+        ),
+    ]
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+
+        def take(_part: int, values: list[Any]) -> bool:
+            lines = [v for v in values if v is not None]
+            if not lines:
+                return True
+            text = "\n".join(lines)
+            if _breaks(text, len(lines), width):
+                return False
+            out.write(text)
+            out.write("\n")
+            copied.rows += len(lines)
+            return True
+
+        dbapi = conn.connection.dbapi_connection
+        found = scan_along(dbapi, REGISTRY, extra, take)
+    if found is None:
+        target.unlink()
+        copied.rows = 0
+        return None
+    return found[0]
+
+
 def _stream_sqlite(
     conn: Connection, sql: str, width: int, target: Path, copied: Copied, *, clean: bool
 ) -> bool:
     """Write the lines to ``target``; False (stopped) when a value breaks the line format."""
-    value = "coalesce(CAST(c{i} AS TEXT), '')"
-    if clean:
-        value = (
-            "coalesce(replace(replace(replace(CAST(c{i} AS TEXT), char(31), ' '), "
-            "char(10), ' '), char(13), ' '), '')"
-        )
-    line = " || char(31) || ".join(value.format(i=i) for i in range(width))
+    line = _line([f"c{i}" for i in range(width)], clean=clean)
     wrapped = f"WITH q({', '.join(f'c{i}' for i in range(width))}) AS ({sql}) SELECT {line} FROM q"
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -122,11 +190,7 @@ def _stream_sqlite(
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             while batch := cursor.fetchmany(BATCH):
                 text = "\n".join(r[0] for r in batch)
-                if not clean and (
-                    text.count("\n") != len(batch) - 1
-                    or text.count("\x1f") != (width - 1) * len(batch)
-                    or "\r" in text
-                ):
+                if not clean and _breaks(text, len(batch), width):
                     return False
                 out.write(text)
                 out.write("\n")
@@ -158,8 +222,13 @@ def _load_raw(
     names: Sequence[str],
     work: Path,
     meter: Meter,
-) -> None:
+    *,
+    sealed: bool,
+) -> dict[str, bytes] | None:
+    """Table ``reg_raw``; with ``sealed``, on SQLite, the registry seal's digest of every
+    bucket, hashed in the same read (None: not hashed)."""
     sql = _select(conn.dialect.name)
+    digests = None
     target = work / "registry.txt"
     columns = "{" + ", ".join(f"'{n}': '{_TYPES.get(n, 'VARCHAR')}'" for n in names) + "}"
     expected = conn.exec_driver_sql(
@@ -167,7 +236,9 @@ def _load_raw(
     ).scalar_one()
     copied = Copied()
     with meter.phase("reading the registry", lambda: copied.rows / max(int(expected), 1)):
-        if conn.dialect.name == "sqlite":
+        if conn.dialect.name == "sqlite" and sealed:
+            digests = _copy_sealed_sqlite(conn, len(names), target, copied)
+        if conn.dialect.name == "sqlite" and digests is None:
             _copy_sqlite(conn, sql, len(names), target, copied)
         elif conn.dialect.name == "postgresql":
             _copy_postgresql(conn, sql, target, copied)
@@ -184,7 +255,7 @@ def _load_raw(
         result = conn.exec_driver_sql(sql)
         while batch := result.fetchmany(BATCH):
             _ingest(con, "reg_raw", names, [tuple(r) for r in batch])
-        return
+        return None
     try:
         with meter.phase("loading the registry copy"):
             con.execute(
@@ -194,6 +265,7 @@ def _load_raw(
             )
     finally:
         target.unlink(missing_ok=True)
+    return digests
 
 
 def load_registry(
@@ -203,9 +275,29 @@ def load_registry(
 
     The rows stream through a file in ``work`` (a private directory), deleted at once.
     """
+    return _load(con, conn, work, meter or Meter(lambda _message: None), sealed=False)[0]
+
+
+def load_sealed_registry(
+    con: duckdb.DuckDBPyConnection, conn: Connection, work: Path, *, meter: Meter | None = None
+) -> tuple[int, bytes]:
+    """:func:`load_registry`, and the state of the registry's rows as the seals digest
+    them (:func:`vigie.audit.seals.state_digest` of :func:`vigie.audit.seals.scan`), in
+    ``conn``'s transaction: on SQLite hashed in the same read as the copy, elsewhere (or
+    if a value needs the slower paths) in a second read."""
     meter = meter or Meter(lambda _message: None)
+    people, digests = _load(con, conn, work, meter, sealed=True)
+    if digests is None:
+        with meter.phase("checking the registry against its seals"):
+            digests, _rows = scan(conn.connection.dbapi_connection, conn.dialect.name, REGISTRY)
+    return people, state_digest(REGISTRY, digests)
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection, conn: Connection, work: Path, meter: Meter, *, sealed: bool
+) -> tuple[int, dict[str, bytes] | None]:
     names = ("subject_id", "version", "valid_from", "valid_to", "is_canary", "ref", *_DATA_COLUMNS)
-    _load_raw(con, conn, names, work, meter)
+    digests = _load_raw(con, conn, names, work, meter, sealed=sealed)
     with meter.phase("folding the registry's names"):
         _token_map(
             con,
@@ -216,7 +308,7 @@ def load_registry(
     with meter.phase("building the registry tables"):
         _build(con)
     row = con.execute("SELECT count(DISTINCT subject_id) FROM reg").fetchall()[0]
-    return int(row[0]) if row else 0
+    return (int(row[0]) if row else 0), digests
 
 
 def _build(con: duckdb.DuckDBPyConnection) -> None:

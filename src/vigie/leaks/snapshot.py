@@ -20,8 +20,10 @@ reads the columns a query needs, when it needs them. The plaintext file lives on
 that directory, for the analysis, and goes with it.
 
 **Checked against the seals.** When it is built, in the same database transaction as the
-copy, the registry's rows are hashed bucket by bucket as ``vigie audit verify`` hashes
-them (:func:`vigie.audit.seals.scan`) and the snapshot keeps their state
+copy — on SQLite in the same read of each row
+(:func:`vigie.leaks.reference.load_sealed_registry`) — the registry's rows are hashed
+bucket by bucket as ``vigie audit verify`` hashes them (:func:`vigie.audit.seals.scan`)
+and the snapshot keeps their state
 (:func:`vigie.audit.seals.state_digest`). An analysis whose attribution is gated
 (:class:`vigie.leaks.disclosures.ServedIndexDisclosures`) passes the state the verified
 trail seals: a snapshot of another state is rebuilt, and a registry whose rows are not
@@ -42,9 +44,8 @@ from pathlib import Path
 import duckdb
 from sqlalchemy import Connection, text
 
-from vigie.audit.seals import REGISTRY, scan, state_digest
 from vigie.errors import IntegrityError
-from vigie.leaks.reference import load_registry
+from vigie.leaks.reference import load_sealed_registry
 from vigie.leaks.workspace import Meter, workspace
 from vigie.ops.sealing import open_sealed, seal
 from vigie.secrets import InstanceSecrets
@@ -126,7 +127,7 @@ def _attach(con: duckdb.DuckDBPyConnection, path: Path, state: bytes | None) -> 
 
 def _database_of(con: duckdb.DuckDBPyConnection, people: int, sealed: bytes, path: Path) -> None:
     """Tables ``reg`` and ``reg_freq``, the number of people and the state of the rows
-    as seals digest them (:func:`_rows_state`), as a DuckDB file."""
+    as seals digest them, as a DuckDB file."""
     con.execute("ATTACH ? AS registry_fresh", [str(path)])
     try:
         for t in _TABLES:
@@ -138,14 +139,6 @@ def _database_of(con: duckdb.DuckDBPyConnection, people: int, sealed: bytes, pat
         )
     finally:
         con.execute("DETACH registry_fresh")
-
-
-def _rows_state(conn: Connection) -> bytes:
-    """The state of the registry's rows as :func:`vigie.audit.seals.scan` hashes them, in
-    ``conn``'s transaction (that of the copy)."""
-    dbapi = conn.connection.dbapi_connection
-    digests, _rows = scan(dbapi, conn.dialect.name, REGISTRY)
-    return state_digest(REGISTRY, digests)
 
 
 def load_reference(
@@ -178,9 +171,7 @@ def load_reference(
         except (IntegrityError, ValueError, duckdb.Error):
             pass  # stale (another fingerprint) or damaged
         plain_path.unlink(missing_ok=True)
-    people = load_registry(con, conn, work, meter=meter)
-    with (meter or Meter(lambda _message: None)).phase("checking the registry against its seals"):
-        state = _rows_state(conn)
+    people, state = load_sealed_registry(con, conn, work, meter=meter)
     if registry_state is not None and state != registry_state:
         raise IntegrityError(
             "the registry is not as the audit trail last sealed it (a row was altered, "
