@@ -3,12 +3,11 @@ connection given back either way, PostgreSQL's BEGIN and staged write folded as 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.gateway.rate_rows import INSERT_RATE, WHEN, a_processor, rates
 from tests.protocol import counting
 from vigie.audit import trail
 from vigie.audit.actions import Action
@@ -16,36 +15,14 @@ from vigie.audit.models import AuditPending
 from vigie.errors import AuditFailure
 from vigie.gateway import transaction
 from vigie.gateway.models import RateWindow
-from vigie.processors.models import Processor
 from vigie.store import raw
-from vigie.store.base import UTCDateTime
 
-WHEN = datetime(2026, 3, 2, 12, 34, tzinfo=UTC)
-_INSERT_RATE = raw.Statement(
-    "INSERT INTO gateway_rates (processor_id, window_start, requests) VALUES (?, ?, ?)",
-    params=(None, UTCDateTime()),
-)
 _RATES = raw.Statement("SELECT requests FROM gateway_rates")
 
 
 @pytest.fixture
 def processor_id(sessions: sessionmaker[Session]) -> int:
-    with sessions.begin() as s:
-        p = Processor(
-            name="p",
-            legal_name="P SAS (fictitious)",
-            siren="732100003",
-            contact_email="dpo@p.example",
-            security_officer="Claire Martin",
-        )
-        s.add(p)
-        s.flush()
-        return p.id
-
-
-def _rates(sessions: sessionmaker[Session]) -> list[int]:
-    with sessions() as s:
-        return list(s.scalars(select(RateWindow.requests).order_by(RateWindow.requests)))
+    return a_processor(sessions)
 
 
 def _pending(sessions: sessionmaker[Session]) -> int:
@@ -59,11 +36,11 @@ def test_a_transaction_commits_and_gives_its_connection_back(
     with transaction.pooled(engine) as s:
         cursor = raw.cursor(s)
         assert cursor is raw.cursor(s)  # pinned: no lookup through the session
-        cursor.run(_INSERT_RATE, (processor_id, WHEN, 1))
+        cursor.run(INSERT_RATE, (processor_id, WHEN, 1))
         row = s.get(RateWindow, processor_id)  # the ORM sees the cursor's write
         assert row is not None
         row.requests = 2  # flushed at the end, in the same transaction
-    assert _rates(sessions) == [2]
+    assert rates(sessions) == [2]
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
@@ -71,15 +48,15 @@ def test_an_error_rolls_everything_back_and_gives_the_connection_back(
     engine: Engine, sessions: sessionmaker[Session], processor_id: int
 ) -> None:
     with pytest.raises(RuntimeError), transaction.pooled(engine) as s:
-        raw.cursor(s).run(_INSERT_RATE, (processor_id, WHEN, 1))
+        raw.cursor(s).run(INSERT_RATE, (processor_id, WHEN, 1))
         s.execute(RateWindow.__table__.update().values(requests=9))
         assert raw.cursor(s).all(_RATES) == [(9,)]
         raise RuntimeError("refused")
-    assert _rates(sessions) == []
+    assert rates(sessions) == []
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     with transaction.pooled(engine) as s:  # the next one starts on a sound connection
-        raw.cursor(s).run(_INSERT_RATE, (processor_id, WHEN, 3))
-    assert _rates(sessions) == [3]
+        raw.cursor(s).run(INSERT_RATE, (processor_id, WHEN, 3))
+    assert rates(sessions) == [3]
 
 
 def test_a_staged_event_commits_with_the_transaction_or_not_at_all(
@@ -91,10 +68,10 @@ def test_a_staged_event_commits_with_the_transaction_or_not_at_all(
         raise RuntimeError("rolled back")
     assert _pending(sessions) == 0
     with transaction.pooled(engine) as s:
-        raw.cursor(s).run(_INSERT_RATE, (processor_id, WHEN, 1))
+        raw.cursor(s).run(INSERT_RATE, (processor_id, WHEN, 1))
         trail.stage(s, [event])
     assert _pending(sessions) == 1
-    assert _rates(sessions) == [1]
+    assert rates(sessions) == [1]
 
 
 def test_a_failed_audit_append_rolls_the_transaction_back(
@@ -103,9 +80,9 @@ def test_a_failed_audit_append_rolls_the_transaction_back(
     """The trail rolls the session back on a failure (fail closed): the whole Core
     transaction goes with it, not only the session's part."""
     with pytest.raises(AuditFailure), transaction.pooled(engine) as s:
-        raw.cursor(s).run(_INSERT_RATE, (processor_id, WHEN, 1))
+        raw.cursor(s).run(INSERT_RATE, (processor_id, WHEN, 1))
         trail.append(s, action=Action.SUBJECT_READ, actor="nobody")  # not a valid actor
-    assert _rates(sessions) == []
+    assert rates(sessions) == []
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 

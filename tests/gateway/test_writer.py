@@ -2,47 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.gateway.rate_rows import INSERT_RATE, WHEN, a_processor, rates
 from vigie.audit import trail
 from vigie.audit.actions import Action
 from vigie.audit.checkpoints import AppendWatch
 from vigie.errors import AuditFailure
 from vigie.gateway.models import RateWindow
 from vigie.gateway.writer import WriterConnection
-from vigie.processors.models import Processor
 from vigie.store import raw
-from vigie.store.base import UTCDateTime
-
-WHEN = datetime(2026, 3, 2, 12, 34, tzinfo=UTC)
-_INSERT_RATE = raw.Statement(
-    "INSERT INTO gateway_rates (processor_id, window_start, requests) VALUES (?, ?, ?)",
-    params=(None, UTCDateTime()),
-)
 
 
 @pytest.fixture
 def processor_id(sessions: sessionmaker[Session]) -> int:
-    with sessions.begin() as s:
-        p = Processor(
-            name="p",
-            legal_name="P SAS (fictitious)",
-            siren="732100003",
-            contact_email="dpo@p.example",
-            security_officer="Claire Martin",
-        )
-        s.add(p)
-        s.flush()
-        return p.id
-
-
-def _rates(sessions: sessionmaker[Session]) -> list[int]:
-    with sessions() as s:
-        return list(s.scalars(select(RateWindow.requests).order_by(RateWindow.requests)))
+    return a_processor(sessions)
 
 
 def test_transactions_commit_on_the_same_connection(
@@ -53,10 +29,10 @@ def test_transactions_commit_on_the_same_connection(
     for n in (1, 2):
         with writer.begin() as s:
             s.execute(RateWindow.__table__.delete())  # the ORM's statement and the raw one
-            raw.cursor(s).run(_INSERT_RATE, (processor_id, WHEN, n))
+            raw.cursor(s).run(INSERT_RATE, (processor_id, WHEN, n))
             seen.add(id(raw.cursor(s)))
     assert len(seen) == 1  # one driver cursor, kept
-    assert _rates(sessions) == [2]
+    assert rates(sessions) == [2]
     writer.close()
 
 
@@ -65,13 +41,13 @@ def test_an_error_rolls_everything_back_and_the_next_transaction_works(
 ) -> None:
     writer = WriterConnection(engine)
     with pytest.raises(RuntimeError), writer.begin() as s:
-        raw.cursor(s).run(_INSERT_RATE, (processor_id, WHEN, 1))
+        raw.cursor(s).run(INSERT_RATE, (processor_id, WHEN, 1))
         s.add(RateWindow(processor_id=processor_id, window_start=WHEN, requests=9))
         raise RuntimeError("refused")
-    assert _rates(sessions) == []
+    assert rates(sessions) == []
     with writer.begin() as s:
         s.add(RateWindow(processor_id=processor_id, window_start=WHEN, requests=3))  # flushed
-    assert _rates(sessions) == [3]
+    assert rates(sessions) == [3]
     writer.close()
 
 
@@ -82,9 +58,9 @@ def test_a_failed_audit_append_rolls_the_transaction_back(
     transaction goes with it, not only the session's part."""
     writer = WriterConnection(engine)
     with pytest.raises(AuditFailure), writer.begin() as s:
-        raw.cursor(s).run(_INSERT_RATE, (processor_id, WHEN, 1))
+        raw.cursor(s).run(INSERT_RATE, (processor_id, WHEN, 1))
         trail.append(s, action=Action.SUBJECT_READ, actor="nobody")  # not a valid actor
-    assert _rates(sessions) == []
+    assert rates(sessions) == []
     writer.close()
 
 
@@ -124,8 +100,8 @@ def test_a_failed_begin_gives_the_connection_back(
         with pytest.raises(RuntimeError), writer.begin():
             pass
         with writer.begin() as s:
-            raw.cursor(s).run(_INSERT_RATE, (processor_id, WHEN, 5))
+            raw.cursor(s).run(INSERT_RATE, (processor_id, WHEN, 5))
     finally:
         event.remove(engine, "begin", refuse_once)
         writer.close()
-    assert _rates(sessions) == [5]
+    assert rates(sessions) == [5]
