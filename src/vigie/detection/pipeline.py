@@ -156,16 +156,7 @@ class DetectionPipeline:
                     session, processor_id=access.processor_id, key_id=access.key_id, at=access.at
                 )
             rec = state.record(session, access)
-            snapshot = Snapshot(
-                processor_id=access.processor_id,
-                key_id=access.key_id,
-                at=access.at,
-                hour=rec.hour,
-                day=rec.day,
-                active_keys=rec.active_keys,
-                new_origin=rec.new_origin,
-                known_since=rec.known_since,
-            )
+            snapshot = _snapshot(access, rec, new_origin=rec.new_origin)
             due = bool(self.streaming) and self._due(session, snapshot)
         findings = [f for d in self.inline for f in d.examine(snapshot)]
         if self.streaming and due:
@@ -192,15 +183,8 @@ class DetectionPipeline:
         )
         if rec.throttled_until is not None:
             raise throttled(until=rec.throttled_until, at=access.at)
-        snapshot = Snapshot(
-            processor_id=access.processor_id,
-            key_id=access.key_id,
-            at=access.at,
-            hour=rec.hour,
-            day=rec.day,
-            active_keys=rec.active_keys,
-            new_origin=network_of(access.origin) if rec.new_origin else None,
-            known_since=rec.known_since,
+        snapshot = _snapshot(
+            access, rec, new_origin=network_of(access.origin) if rec.new_origin else None
         )
         # A processor without a state row has never been evaluated: due (its row is
         # created under lock by the evaluation).
@@ -266,3 +250,18 @@ class DetectionPipeline:
                 deliver_pending(session, notifier=self.notifier)
         except (DeliveryFailed, SQLAlchemyError) as exc:  # kept for the next delivery run
             log.warning("alert delivery deferred: %s", Code(type(exc).__name__))
+
+
+def _snapshot(access: Access, rec: Any, *, new_origin: str | None) -> Snapshot:
+    """What the detectors see of ``access``, from its record (SQLite's
+    :func:`vigie.detection.state.record` or PostgreSQL's :func:`record_sql.record`)."""
+    return Snapshot(
+        processor_id=access.processor_id,
+        key_id=access.key_id,
+        at=access.at,
+        hour=rec.hour,
+        day=rec.day,
+        active_keys=rec.active_keys,
+        new_origin=new_origin,
+        known_since=rec.known_since,
+    )
